@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint proto clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The main job on embedded defaults: shipped sample candles, no key, no network.
+run: $(STAMP)
+	$(BIN)/rara validate
+	$(BIN)/rara data info
+	$(BIN)/rara data resample --symbol BTC/USDT --from 5m --to 4h --tail 3
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff check rara sandbox tests benchmarks
+	$(BIN)/ruff format --check rara sandbox tests benchmarks
+	$(BIN)/mypy rara/domain rara/events rara/data rara/config.py
+
+proto: $(STAMP)
+	@echo "no .proto files yet (the gRPC server arrives with the daemon)"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

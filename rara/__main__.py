@@ -1,0 +1,3 @@
+from rara.cli import main
+
+main()

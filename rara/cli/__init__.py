@@ -1,0 +1,89 @@
+"""`rara <group> <command>`: JSON to stdout, logs and progress to stderr, errors as JSON.
+
+Exit codes: 0 ok, 2 bad input, 3 refused (a gate or guard said no), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from rara import __version__
+from rara.cli.output import emit, setup_logging
+from rara.errors import EXIT_BAD_INPUT, EXIT_FAILURE, RaraError
+
+log = logging.getLogger("rara")
+
+
+class RaraGroup(click.Group):
+    """Turns every failure into the JSON error contract instead of a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            rv = super().main(*args, **kwargs)
+        except RaraError as exc:
+            emit(exc.to_dict())
+            sys.exit(exc.exit_code)
+        except click.exceptions.NoArgsIsHelp as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.UsageError as exc:
+            hint = f"run `{exc.ctx.command_path} --help`" if exc.ctx else "run `rara --help`"
+            emit(RaraError("usage", exc.format_message(), hint).to_dict())
+            sys.exit(EXIT_BAD_INPUT)
+        except click.exceptions.Abort:
+            emit(RaraError("interrupted", "interrupted", "rerun the command").to_dict())
+            sys.exit(130)
+        except KeyboardInterrupt:
+            emit(RaraError("interrupted", "interrupted", "rerun the command to resume").to_dict())
+            sys.exit(130)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except Exception as exc:  # the last line of defence: no traceback on stdout
+            if os.environ.get("RARA_DEBUG"):
+                traceback.print_exc()
+            emit(
+                RaraError(
+                    "internal",
+                    f"{type(exc).__name__}: {exc}",
+                    "this is a bug in rara; rerun with RARA_DEBUG=1 for a traceback and report it",
+                ).to_dict()
+            )
+            sys.exit(EXIT_FAILURE)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
+        return rv
+
+
+@click.group(cls=RaraGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rara")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging on stderr.")
+def app(verbose: bool) -> None:
+    """rara: autonomous crypto trading research with honest validation.
+
+    Every command prints JSON on stdout; logs and progress go to stderr.
+    State lives in $RARA_HOME (default ~/.rara).
+    """
+    setup_logging("DEBUG" if verbose else os.environ.get("RARA_LOG_LEVEL", "INFO"))
+
+
+def _register() -> None:
+    from rara.cli import config_cmd, data, events, validate
+
+    app.add_command(data.group)
+    app.add_command(config_cmd.group)
+    app.add_command(events.group)
+    app.add_command(validate.command)
+
+
+_register()
+
+
+def main() -> None:
+    app(prog_name="rara")

@@ -1,0 +1,50 @@
+"""`rara config`: read and change settings in $RARA_HOME/config.toml."""
+
+from __future__ import annotations
+
+import click
+
+from rara import config
+from rara.cli.output import emit
+
+
+@click.group("config")
+def group() -> None:
+    """Settings: TOML at $RARA_HOME/config.toml, overridden by RARA_SECTION__KEY variables."""
+
+
+@group.command("init")
+@click.option("--force", is_flag=True, help="Overwrite an existing config with the defaults.")
+def init(force: bool) -> None:
+    """Write a config file holding every default."""
+    path = config.init_config(force)
+    emit({"path": str(path), "written": True})
+
+
+@group.command("set")
+@click.argument("key")
+@click.argument("value")
+def set_(key: str, value: str) -> None:
+    """Set KEY (dotted, e.g. data.max_retries) to VALUE (a TOML literal or plain text)."""
+    settings = config.set_value(key, value)
+    emit({"key": key, "value": config.get_value(settings, key), "path": str(config.config_path())})
+
+
+@group.command("get")
+@click.argument("key")
+def get(key: str) -> None:
+    """Print the effective value of KEY (file, then environment)."""
+    emit({"key": key, "value": config.get_value(config.load_settings(), key)})
+
+
+@group.command("list")
+def list_() -> None:
+    """Every setting with its effective value; secrets only as set (***) or null."""
+    settings = config.load_settings()
+    emit(
+        {
+            "path": str(config.config_path()),
+            "settings": settings.model_dump(mode="json"),
+            "secrets": config.redacted_secrets(config.load_secrets()),
+        }
+    )

@@ -1,0 +1,5 @@
+"""placeholder"""
+import click
+@click.group("data")
+def group() -> None:
+    """Market data."""

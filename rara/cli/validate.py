@@ -1,0 +1,5 @@
+import click
+@click.group("x")
+def group() -> None:
+    """x"""
+command = group

@@ -1,0 +1,282 @@
+"""Settings: TOML at ``$RARA_HOME/config.toml``, ``RARA_SECTION__KEY`` environment overrides.
+
+Secrets never live here. Exchange and LLM keys come from the environment
+(``RARA_LLM_API_KEY``, ``RARA_<EXCHANGE>_API_KEY``, ``RARA_<EXCHANGE>_SECRET``) or from
+``$RARA_HOME/secrets.toml``, which must be mode 0600; see `load_secrets`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from rara.errors import BadInput, Refused, nearest
+
+ENV_PREFIX = "RARA_"
+ENV_NESTING = "__"
+SECRET_WORDS = ("api_key", "secret", "password", "token", "passphrase")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSettings(_Section):
+    default_exchange: str = "binance"
+    page_limit: int = Field(1000, ge=1, le=5000, description="candles asked for per request")
+    max_retries: int = Field(6, ge=0, le=50, description="retries on 429, 5xx and timeouts")
+    backoff_base_s: float = Field(1.0, ge=0, description="first retry delay, doubled each time")
+    backoff_max_s: float = Field(60.0, ge=0)
+    flush_every_pages: int = Field(10, ge=1, description="checkpoint a fetch every N pages")
+    request_timeout_ms: int = Field(30_000, ge=100)
+    rate_limit_ms: int | None = Field(None, ge=0, description="override ccxt's per-exchange pace")
+    url_overrides: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="per exchange id, ccxt `urls['api']` entries to replace (mirrors, emulators)",
+    )
+
+
+class LlmSettings(_Section):
+    model: str | None = Field(None, description="litellm model string, e.g. openai/gpt-4o-mini")
+    api_base: str | None = None
+    timeout_s: float = Field(120.0, gt=0)
+
+
+class SandboxSettings(_Section):
+    backend: Literal["subprocess", "docker"] = "subprocess"
+    wall_timeout_s: float = Field(10.0, gt=0)
+    memory_mb: int = Field(1024, ge=64)
+
+
+class Settings(_Section):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    data: DataSettings = Field(default_factory=DataSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+
+
+class ExchangeKeys(BaseModel):
+    api_key: SecretStr | None = None
+    secret: SecretStr | None = None
+
+
+class Secrets(BaseModel):
+    """Credentials. `SecretStr` keeps them out of repr, logs and JSON dumps."""
+
+    llm_api_key: SecretStr | None = None
+    exchanges: dict[str, ExchangeKeys] = Field(default_factory=dict)
+
+
+def rara_home() -> Path:
+    return Path(os.environ.get("RARA_HOME") or Path.home() / ".rara").expanduser()
+
+
+def config_path() -> Path:
+    return rara_home() / "config.toml"
+
+
+def valid_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:
+    """Every dotted settings key, e.g. ``data.max_retries``."""
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys.extend(valid_keys(ann, f"{prefix}{name}."))
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(
+            "config_malformed",
+            f"{path} is not valid TOML: {exc}",
+            f"fix the file by hand, or move it aside and run `rara config init`",
+        ) from exc
+
+
+def _parse_scalar(text: str) -> Any:
+    """A command-line or environment value: TOML literal if it parses, else a plain string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or ENV_NESTING not in name:
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split(ENV_NESTING)
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = _parse_scalar(raw)
+    return tree
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _refuse_secrets(tree: dict[str, Any], where: str, prefix: str = "") -> None:
+    for k, v in tree.items():
+        dotted = f"{prefix}{k}"
+        if isinstance(v, dict):
+            _refuse_secrets(v, where, dotted + ".")
+        elif any(w in k.lower() for w in SECRET_WORDS):
+            raise Refused(
+                "secret_in_config",
+                f"{where} sets {dotted!r}; secrets are not kept in settings",
+                "export it as an environment variable (e.g. RARA_LLM_API_KEY) or put it in "
+                "$RARA_HOME/secrets.toml with mode 0600",
+            )
+
+
+def _validate(tree: dict[str, Any], where: str) -> Settings:
+    _refuse_secrets(tree, where)
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        dotted = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            guess = nearest(dotted, valid_keys())
+            hint = f"did you mean {guess!r}? " if guess else ""
+            raise BadInput(
+                "config_unknown_key",
+                f"unknown setting {dotted!r} in {where}",
+                f"{hint}`rara config list` shows every valid key",
+            ) from exc
+        raise BadInput(
+            "config_invalid",
+            f"setting {dotted!r} in {where}: {err['msg']}",
+            "`rara config list` shows the current values and their types",
+        ) from exc
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """File, then environment overrides, validated as one."""
+    env = dict(os.environ if environ is None else environ)
+    path = config_path()
+    file_tree = _read_toml(path)
+    _validate(file_tree, str(path))  # name the file when the file is wrong
+    env_tree = _env_overrides(env)
+    return _validate(_merge(file_tree, env_tree), "the environment (RARA_*__*)")
+
+
+def _split_key(key: str) -> list[str]:
+    if key not in valid_keys():
+        # a dict-valued setting may take a sub-key, e.g. data.url_overrides.binance
+        head = next((k for k in valid_keys() if key.startswith(k + ".")), None)
+        if head is None:
+            guess = nearest(key, valid_keys())
+            raise BadInput(
+                "config_unknown_key",
+                f"unknown setting {key!r}",
+                (f"did you mean {guess!r}? " if guess else "") + "`rara config list` shows all",
+            )
+    return key.split(".")
+
+
+def get_value(settings: Settings, key: str) -> Any:
+    node: Any = settings.model_dump(mode="json")
+    for part in _split_key(key):
+        if not isinstance(node, dict) or part not in node:
+            raise BadInput("config_unknown_key", f"{key!r} is not set", "`rara config list`")
+        node = node[part]
+    return node
+
+
+def set_value(key: str, raw: str) -> Settings:
+    """Validate the whole file with the new value before writing anything."""
+    parts = _split_key(key)
+    path = config_path()
+    tree = _read_toml(path)
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = _parse_scalar(raw)
+    settings = _validate(tree, f"`config set {key}`")
+    write_toml_atomic(path, tree)
+    return settings
+
+
+def init_config(force: bool) -> Path:
+    path = config_path()
+    if path.exists() and not force:
+        raise Refused(
+            "config_exists", f"{path} already exists", "pass --force to overwrite it with defaults"
+        )
+    write_toml_atomic(path, Settings().model_dump(mode="json", exclude_none=True))
+    return path
+
+
+def write_toml_atomic(path: Path, tree: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(tree), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def secrets_path() -> Path:
+    return rara_home() / "secrets.toml"
+
+
+def load_secrets(environ: dict[str, str] | None = None) -> Secrets:
+    """Environment first, then ``secrets.toml`` (refused unless only its owner can read it)."""
+    env = dict(os.environ if environ is None else environ)
+    tree: dict[str, Any] = {}
+    path = secrets_path()
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise Refused(
+                "secrets_file_exposed",
+                f"{path} is readable by others (mode {mode:04o}); refusing to read keys from it",
+                f"run `chmod 600 {path}`",
+            )
+        raw = _read_toml(path)
+        if "llm" in raw and "api_key" in raw["llm"]:
+            tree["llm_api_key"] = raw["llm"]["api_key"]
+        tree["exchanges"] = raw.get("exchanges", {})
+    if env.get("RARA_LLM_API_KEY"):
+        tree["llm_api_key"] = env["RARA_LLM_API_KEY"]
+    for name, value in env.items():
+        for suffix, field in (("_API_KEY", "api_key"), ("_SECRET", "secret")):
+            if name.startswith(ENV_PREFIX) and name.endswith(suffix) and name != "RARA_LLM_API_KEY":
+                exchange = name[len(ENV_PREFIX) : -len(suffix)].lower()
+                if exchange and ENV_NESTING not in exchange:
+                    tree.setdefault("exchanges", {}).setdefault(exchange, {})[field] = value
+    return Secrets.model_validate(tree)
+
+
+def redacted_secrets(secrets: Secrets) -> dict[str, Any]:
+    """What `config list` may show: which secrets are set, never their values."""
+
+    def mark(s: SecretStr | None) -> str | None:
+        return "***" if s is not None and s.get_secret_value() else None
+
+    return {
+        "llm.api_key": mark(secrets.llm_api_key),
+        **{
+            f"exchanges.{ex}.{f}": mark(getattr(keys, f))
+            for ex, keys in sorted(secrets.exchanges.items())
+            for f in ("api_key", "secret")
+        },
+    }
