@@ -18,6 +18,8 @@ from rara.cli.output import emit, setup_logging
 from rara.errors import EXIT_BAD_INPUT, EXIT_FAILURE, RaraError
 
 log = logging.getLogger("rara")
+# click >= 8.2 raises this for a group called without a command
+_NoArgsIsHelp: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError", ())  # type: ignore[assignment]
 
 
 class RaraGroup(click.Group):
@@ -30,7 +32,7 @@ class RaraGroup(click.Group):
         except RaraError as exc:
             emit(exc.to_dict())
             sys.exit(exc.exit_code)
-        except click.exceptions.NoArgsIsHelp as exc:
+        except _NoArgsIsHelp as exc:  # a bare group: help on stderr, still a usage error
             click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.UsageError as exc:

@@ -1,5 +1,110 @@
+"""`rara events`: read, append to and verify the hash-chained event log in $RARA_HOME/rara.db."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
 import click
-@click.group("x")
+
+from rara.cli.output import emit, emit_lines
+from rara.errors import BadInput, Refused
+from rara.events import VerifyReport, default_db_path, open_event_store, verify_path
+from rara.events.model import check_type, parse_since
+
+
+class ChainBroken(Refused):
+    """Verification failed; the error JSON carries the full report too, in one document."""
+
+    def __init__(self, report: VerifyReport) -> None:
+        damaged = report.problem == "sqlite_error"
+        where = f" at seq {report.first_bad_seq}" if report.first_bad_seq is not None else ""
+        super().__init__(
+            "event_store_damaged" if damaged else "event_chain_broken",
+            f"event log failed verification{where}: {report.reason}",
+            "stop writing to this log and investigate: restore rara.db from a backup, and use "
+            "`rara events query --after-seq N` to inspect the events around the bad seq",
+        )
+        self.report = report
+
+    def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
+        return {**super().to_dict(), "report": self.report.model_dump()}
+
+
+@click.group("events")
 def group() -> None:
-    """x"""
-command = group
+    """The append-only, hash-chained event log in $RARA_HOME/rara.db."""
+
+
+@group.command("query")
+@click.option("--type", "types", multiple=True, metavar="T", help="Only events of type T; repeat.")
+@click.option("--correlation-id", metavar="ID", help="Only events of this research run.")
+@click.option("--strategy-id", metavar="ID", help="Only events of this strategy.")
+@click.option(
+    "--since", metavar="TS", help="Only events at or after TS (ISO-8601; no zone means UTC)."
+)
+@click.option("--after-seq", type=click.IntRange(min=0), help="Only events with seq above N.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N events.")
+def query(
+    types: tuple[str, ...],
+    correlation_id: str | None,
+    strategy_id: str | None,
+    since: str | None,
+    after_seq: int | None,
+    limit: int | None,
+) -> None:
+    """Print matching events as NDJSON, one per line, oldest first."""
+    for t in types:  # check input even when there is no log yet
+        check_type(t)
+    since_ts = parse_since(since) if since is not None else None
+    path = default_db_path()
+    if not path.exists():
+        return  # no log yet: zero events, and nothing created by a read
+    with open_event_store(path, readonly=True) as store:
+        rows = store.iter_query(
+            type=list(types) or None,
+            correlation_id=correlation_id,
+            since=since_ts,
+            after_seq=after_seq,
+            limit=limit,
+            strategy_id=strategy_id,
+        )
+        emit_lines(ev.to_json_dict() for ev in rows)
+
+
+@group.command("verify")
+def verify() -> None:
+    """Recompute every hash and link; exit 3 and name the first bad seq if tampered."""
+    report = verify_path(default_db_path())
+    if not report.ok:
+        raise ChainBroken(report)
+    emit(report.model_dump())
+
+
+@group.command("append")
+@click.option("--type", "type_", required=True, metavar="T", help="snake_case event type.")
+@click.option("--payload", default="{}", show_default=True, help="A JSON object.")
+@click.option("--source", default="cli", show_default=True, help="Who emits the event.")
+@click.option("--correlation-id", metavar="ID", help="The research run this belongs to.")
+@click.option("--strategy-id", metavar="ID", help="The strategy this is about.")
+@click.option("--event-id", metavar="ID", help="An explicit unique id (default: derived).")
+def append(
+    type_: str,
+    payload: str,
+    source: str,
+    correlation_id: str | None,
+    strategy_id: str | None,
+    event_id: str | None,
+) -> None:
+    """Append one event and print it (with its seq and hash)."""
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            "event_payload_invalid",
+            f"--payload is not valid JSON: {exc}",
+            'pass a JSON object, e.g. --payload \'{"symbol": "BTC/USDT"}\'',
+        ) from exc
+    with open_event_store() as store:
+        ev = store.append(type_, body, source, correlation_id, strategy_id, event_id)
+    emit(ev.to_json_dict())

@@ -252,19 +252,21 @@ class Catalog:
                 "to add more",
             )
         where, params = _range_clause(start_ms, end_ms)
-        sql = (
-            "SELECT epoch_ms(ts) AS ts, open, high, low, close, volume "
-            f"FROM read_parquet($files) {where} ORDER BY ts"
-        )
+        # No ORDER BY: period files are disjoint and listed in time order, and DuckDB preserves
+        # insertion order, so rows arrive sorted; checking costs ~1 ms, sorting ~20 ms.
+        sql = f"SELECT ts, open, high, low, close, volume FROM read_parquet($files) {where}"
         cols = self._query(sql, {"files": files, **params}, files)
-        return Candles(
-            cols["ts"].astype(np.int64, copy=False),
-            *(cols[c].astype(np.float64, copy=False) for c in Candles.COLUMNS[1:]),
-        )
+        ts = cols["ts"].astype("datetime64[ms]").view(np.int64)
+        candles = Candles(ts, *(cols[c] for c in Candles.COLUMNS[1:]))
+        if ts.size > 1 and not bool(np.all(ts[1:] > ts[:-1])):
+            order = np.argsort(ts, kind="stable")
+            candles = Candles(*(getattr(candles, c)[order] for c in Candles.COLUMNS))
+        return candles
 
     def _query(self, sql: str, params: dict[str, Any], files: list[str]) -> dict[str, np.ndarray]:
+        """Run a query to numpy columns via Arrow (the cheapest path out of DuckDB)."""
         try:
-            return self.db.execute(sql, params).fetchnumpy()
+            table = self.db.sql(sql, params=params).to_arrow_table()
         except duckdb.Error as exc:
             for f in files:  # name the damaged file rather than DuckDB's generic message
                 try:
@@ -272,6 +274,7 @@ class Catalog:
                 except Exception as inner:
                     raise CorruptFile(Path(f), str(inner)) from exc
             raise
+        return {name: table.column(name).to_numpy() for name in table.column_names}
 
     def resample(self, inst: Instrument, to: Timeframe, start_ms: int | None = None,
                  end_ms: int | None = None) -> Candles:
@@ -388,16 +391,15 @@ class Catalog:
 
     # ---- reporting -----------------------------------------------------------------------
     def problems(self) -> list[dict[str, str]]:
-        """Every unreadable Parquet file under the writable root."""
+        """Every unreadable Parquet file under the writable root (read whole: damage can sit in
+        any column chunk, and period files are small)."""
         out = []
-        if self.root.is_dir():
-            for f in sorted(self.root.rglob("*.parquet")):
-                try:
-                    pq.ParquetFile(f).read_row_group(0, columns=["ts"]) \
-                        if pq.ParquetFile(f).num_row_groups else None
-                except Exception as exc:
-                    out.append({"path": str(f), "error": f"unreadable Parquet: {exc}",
-                                "suggestion": "move it aside, then re-fetch or re-import"})
+        for f in sorted(self.root.rglob("*.parquet")) if self.root.is_dir() else []:
+            try:
+                pq.read_table(f)
+            except Exception as exc:  # pyarrow raises several types for damaged files
+                out.append({"path": str(f), "error": f"unreadable Parquet: {exc}",
+                            "suggestion": "move it aside, then re-fetch or re-import that period"})
         return out
 
     def info(self) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,424 @@
+"""The persistent, hash-chained, append-only event log in ``$RARA_HOME/rara.db``.
+
+SQLite in WAL mode lets one writer and many readers (in any process) work at once; appends take
+the write lock up front (BEGIN IMMEDIATE) and read the chain head inside that transaction, so
+writers in different processes serialise and the chain never forks. Triggers refuse UPDATE and
+DELETE, and refuse any INSERT that does not extend the chain at its head, so even a raw sqlite3
+connection cannot rewrite history through SQL; editing the file itself is caught by verify().
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from rara.config import rara_home
+from rara.errors import BadInput, RaraError
+from rara.events.model import (
+    GENESIS_HASH,
+    Event,
+    EventDraft,
+    VerifyReport,
+    chain_hash,
+    check_text,
+    check_type,
+    coerce_draft,
+    default_event_id,
+    envelope_json,
+    format_ts,
+    parse_since,
+    payload_json,
+)
+from rara.events.schema import COLUMNS, Row, ensure_schema
+from rara.events.verify import walk_chain
+
+Clock = Callable[[], datetime]
+DB_FILENAME = "rara.db"
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_db_path() -> Path:
+    return rara_home() / DB_FILENAME
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _store_error(action: str, exc: sqlite3.Error) -> RaraError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return RaraError(
+            "event_store_busy",
+            f"{action}: {text}",
+            "another process held the database longer than the busy timeout; retry",
+        )
+    return RaraError(
+        "event_store_error",
+        f"{action}: {type(exc).__name__}: {text}",
+        "run `rara events verify` to check the event log",
+    )
+
+
+class EventStore:
+    """One connection to the event log. Thread-safe; use one store per process or thread group.
+
+    ``clock`` returns an aware datetime; tests and replays inject a fixed one so the same inputs
+    give the same chain (ids default to a function of (prev_hash, seq), so they repeat too).
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Clock | None = None,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        readonly: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._clock: Clock = clock or _utcnow
+        self._lock = threading.RLock()
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if readonly:
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _store_error(f"cannot open {self.path}", exc) from exc
+        self._conn = conn
+        try:
+            # busy_timeout first, so every later statement waits for other processes' locks.
+            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            if not readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if not readonly:
+                ensure_schema(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _store_error(f"cannot open the event log at {self.path}", exc) from exc
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _has_events_table(self) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+        ).fetchone()
+        return row is not None
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _store_error(action, exc) from exc
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def append(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        source: str,
+        correlation_id: str | None = None,
+        strategy_id: str | None = None,
+        event_id: str | None = None,
+    ) -> Event:
+        draft = EventDraft.model_construct(
+            type=type,
+            payload=payload,
+            source=source,
+            correlation_id=correlation_id,
+            strategy_id=strategy_id,
+            event_id=event_id,
+        )
+        return self.append_many([draft])[0]
+
+    def append_many(self, drafts: Iterable[EventDraft | Mapping[str, Any]]) -> list[Event]:
+        """Append every draft in one transaction: all are written, or none."""
+        # Validate and serialise everything before taking the write lock: a bad draft costs
+        # other writers nothing, and nothing is written.
+        prepared: list[tuple[str, str, str, str | None, str | None, str | None]] = []
+        explicit_ids: set[str] = set()
+        for raw in drafts:
+            d = coerce_draft(raw)
+            eid = check_text("event_id", d.event_id, optional=True)
+            if eid is not None:
+                if eid in explicit_ids:
+                    raise BadInput("event_duplicate_id", f"event_id {eid!r} appears twice")
+                explicit_ids.add(eid)
+            prepared.append(
+                (
+                    check_type(d.type),
+                    payload_json(d.payload),
+                    check_text("source", d.source, optional=False) or "",
+                    check_text("correlation_id", d.correlation_id, optional=True),
+                    check_text("strategy_id", d.strategy_id, optional=True),
+                    eid,
+                )
+            )
+        if not prepared:
+            return []
+        with self._lock, self._errors("appending events"):
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._chain(prepared, explicit_ids)
+                conn.executemany(
+                    f"INSERT INTO events ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return [_to_event(r) for r in rows]
+
+    def _chain(
+        self,
+        prepared: list[tuple[str, str, str, str | None, str | None, str | None]],
+        explicit_ids: set[str],
+    ) -> list[Row]:
+        """Number and hash the drafts from the head read inside the write transaction."""
+        conn = self._conn
+        if explicit_ids:
+            ids = list(explicit_ids)
+            for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+                chunk = ids[i : i + 500]
+                hit = conn.execute(
+                    f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchone()
+                if hit:
+                    raise BadInput(
+                        "event_duplicate_id",
+                        f"event_id {hit[0]!r} is already in the log",
+                        "omit event_id to get a fresh one, or treat the event as already sent",
+                    )
+        head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
+        rows: list[Row] = []
+        for type_, payload, source, cid, sid, eid in prepared:
+            seq += 1
+            # The clock is read under the write lock, so ts order follows seq order.
+            ts = format_ts(self._clock())
+            event_id = eid if eid is not None else default_event_id(prev, seq)
+            h = chain_hash(prev, envelope_json(seq, event_id, type_, ts, source, cid, sid, payload))
+            rows.append((seq, event_id, type_, ts, source, cid, sid, payload, prev, h))
+            prev = h
+        return rows
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def query(
+        self,
+        type: str | Sequence[str] | None = None,
+        correlation_id: str | None = None,
+        since: datetime | str | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+        strategy_id: str | None = None,
+    ) -> list[Event]:
+        """Events in seq order, filtered; ``since`` is inclusive, ``after_seq`` exclusive."""
+        where: list[str] = []
+        args: list[Any] = []
+        if type is not None:
+            types = [type] if isinstance(type, str) else list(type)
+            for t in types:
+                check_type(t)
+            where.append(f"type IN ({','.join('?' * len(types))})" if types else "0")
+            args.extend(types)
+        if correlation_id is not None:
+            where.append("correlation_id = ?")
+            args.append(correlation_id)
+        if strategy_id is not None:
+            where.append("strategy_id = ?")
+            args.append(strategy_id)
+        if since is not None:
+            where.append("ts >= ?")  # fixed-width UTC text: string order is time order
+            args.append(parse_since(since))
+        if after_seq is not None:
+            where.append("seq > ?")
+            args.append(int(after_seq))
+        sql = f"SELECT {COLUMNS} FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            if int(limit) < 1:
+                raise BadInput("event_bad_limit", f"limit must be at least 1, got {limit}")
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with self._lock, self._errors("reading events"):
+            if self.readonly and not self._has_events_table():
+                return []
+            rows = self._conn.execute(sql, args).fetchall()
+        return [_to_event(r) for r in rows]
+
+    def iter_query(
+        self,
+        type: str | Sequence[str] | None = None,
+        correlation_id: str | None = None,
+        since: datetime | str | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+        strategy_id: str | None = None,
+        chunk: int = 1000,
+    ) -> Iterator[Event]:
+        """Like query() but pages through the log, so a long log never sits in memory."""
+        cursor = after_seq
+        left = limit
+        while left is None or left > 0:
+            n = chunk if left is None else min(chunk, left)
+            page = self.query(type, correlation_id, since, cursor, n, strategy_id)
+            yield from page
+            if len(page) < n:
+                return
+            cursor = page[-1].seq
+            if left is not None:
+                left -= len(page)
+
+    def get(self, seq: int) -> Event | None:
+        found = self.query(after_seq=seq - 1, limit=1)
+        return found[0] if found and found[0].seq == seq else None
+
+    def head(self) -> tuple[int, str]:
+        """(last seq, its hash); (0, 64 zeros) for an empty log."""
+        with self._lock, self._errors("reading the chain head"):
+            if self.readonly and not self._has_events_table():
+                return 0, GENESIS_HASH
+            row = self._conn.execute(
+                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+
+    def last_seq(self) -> int:
+        return self.head()[0]
+
+    # -- consumer offsets (bookkeeping for the bus) ------------------------------------------
+
+    def ack(self, consumer: str, seq: int) -> None:
+        """Record that `consumer` has handled everything up to `seq`; offsets only move forward."""
+        check_text("consumer", consumer, optional=False)
+        last = self.last_seq()
+        if not 0 <= seq <= last:
+            raise BadInput("event_bad_ack", f"cannot ack seq {seq}: the log holds seqs 1..{last}")
+        # Wall clock on purpose: offsets are not part of the chain and must not consume ticks of
+        # an injected deterministic clock.
+        now = format_ts(_utcnow())
+        with self._lock, self._errors("saving a consumer offset"):
+            self._conn.execute(
+                "INSERT INTO consumer_offsets (consumer, seq, updated_ts) VALUES (?, ?, ?) "
+                "ON CONFLICT(consumer) DO UPDATE SET seq = max(seq, excluded.seq), "
+                "updated_ts = excluded.updated_ts",
+                (consumer, int(seq), now),
+            )
+
+    def reset_offset(self, consumer: str, seq: int = 0) -> None:
+        """Move a consumer's offset anywhere, backwards included, to replay on purpose."""
+        check_text("consumer", consumer, optional=False)
+        with self._lock, self._errors("resetting a consumer offset"):
+            self._conn.execute(
+                "INSERT OR REPLACE INTO consumer_offsets (consumer, seq, updated_ts) "
+                "VALUES (?, ?, ?)",
+                (consumer, max(0, int(seq)), format_ts(_utcnow())),
+            )
+
+    def offset(self, consumer: str) -> int:
+        """The last seq `consumer` acked, 0 if it never did."""
+        with self._lock, self._errors("reading a consumer offset"):
+            row = self._conn.execute(
+                "SELECT seq FROM consumer_offsets WHERE consumer = ?", (consumer,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def offsets(self) -> dict[str, int]:
+        with self._lock, self._errors("reading consumer offsets"):
+            rows = self._conn.execute("SELECT consumer, seq FROM consumer_offsets").fetchall()
+        return {str(c): int(s) for c, s in rows}
+
+    # -- verification ------------------------------------------------------------------------
+
+    def verify(self) -> VerifyReport:
+        """Walk the chain in seq order; never raises for a damaged file, reports it instead."""
+        with self._lock:
+            return walk_chain(self._conn)
+
+
+def _to_event(r: Sequence[Any]) -> Event:
+    try:
+        payload = json.loads(r[7])
+    except (TypeError, ValueError) as exc:
+        raise RaraError(
+            "event_row_corrupt",
+            f"event seq {r[0]} has an unreadable payload: {exc}",
+            "run `rara events verify`",
+        ) from exc
+    # model_construct: the row was validated when written and is covered by the hash chain.
+    return Event.model_construct(
+        seq=r[0],
+        event_id=r[1],
+        type=r[2],
+        ts=r[3],
+        source=r[4],
+        correlation_id=r[5],
+        strategy_id=r[6],
+        payload=payload,
+        prev_hash=r[8],
+        hash=r[9],
+    )
+
+
+def open_event_store(
+    path: Path | str | None = None, *, clock: Clock | None = None, readonly: bool = False
+) -> EventStore:
+    """The event store at ``$RARA_HOME/rara.db`` (or `path`)."""
+    return EventStore(
+        path if path is not None else default_db_path(), clock=clock, readonly=readonly
+    )
+
+
+def verify_path(path: Path | str | None = None) -> VerifyReport:
+    """Verify the log in a file without creating or changing it; a missing file is intact."""
+    p = Path(path) if path is not None else default_db_path()
+    if not p.exists():
+        return VerifyReport(ok=True, events_checked=0)
+    try:
+        store = EventStore(p, readonly=True)
+    except RaraError as exc:
+        return VerifyReport(
+            ok=False,
+            events_checked=0,
+            first_bad_seq=None,
+            reason=exc.message,
+            problem="sqlite_error",
+        )
+    try:
+        return store.verify()
+    finally:
+        store.close()

@@ -1,0 +1,1 @@
+"""Host side of the sandboxes: probing what this machine offers, and running candidates."""
