@@ -171,7 +171,7 @@ def apply_import(catalog: Catalog, plan: ImportPlan) -> list[dict[str, Any]]:
     for item in plan.items:
         inst, c = item.inst, item.candles
         covered = _runs(c.ts, inst.timeframe.ms)
-        same, _differ, noop = _compare_stored(catalog, inst, c, item.source, covered)
+        same, _differ, noop = compare_stored(catalog, inst, c, item.source, covered)
         if noop:
             periods: list[str] = []
             added, replaced, unchanged = 0, 0, same
@@ -677,13 +677,15 @@ def _runs(ts: I64, tf_ms: int) -> list[Interval]:
     return list(zip(starts, ends, strict=True))
 
 
-def _compare_stored(catalog: Catalog, inst: Instrument, c: Candles, source: str,
-                    covered: list[Interval]) -> tuple[int, int, bool]:
+def compare_stored(catalog: Catalog, inst: Instrument, c: Candles, source: str,
+                   covered: list[Interval] | None = None) -> tuple[int, int, bool]:
     """(rows stored with identical values, rows stored with different values, nothing to do).
 
     Reads only the writable root's period files the import touches, which is what
     `Catalog.write` merges with; an unreadable file counts as nothing stored (write quarantines
-    it)."""
+    it). ``covered`` defaults to what `Catalog.write` would record: first to last bar."""
+    if covered is None:
+        covered = [(int(c.ts[0]), int(c.ts[-1]) + inst.timeframe.ms)]
     touched = set(periods_between(int(c.ts[0]), int(c.ts[-1]) + 1, inst.timeframe))
     same = differ = 0
     sources_ok = True

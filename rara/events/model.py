@@ -13,11 +13,11 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from rara.errors import BadInput
 
@@ -28,12 +28,15 @@ MAX_TYPE_LEN = 100
 MAX_ID_LEN = 200
 # Fixed namespace so default event ids are a pure function of (prev_hash, seq).
 EVENT_ID_NAMESPACE = uuid.UUID("8f0c5a8e-2b4e-5d0a-9a57-726172616576")
-_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+TS_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
 
 # One encoder instance: cheaper than json.dumps(**kwargs) on the hot path.
 _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
+
+
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def canonical_json(obj: Any) -> str:
@@ -103,7 +106,9 @@ def format_ts(dt: datetime) -> str:
             f"timestamp {dt!r} has no time zone",
             "the event clock must return an aware datetime, e.g. datetime.now(UTC)",
         )
-    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return dt.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def parse_since(value: datetime | str) -> str:
@@ -127,8 +132,21 @@ def parse_since(value: datetime | str) -> str:
     return format_ts(dt)
 
 
+_NS_BYTES = EVENT_ID_NAMESPACE.bytes
+
+
 def default_event_id(prev_hash: str, seq: int) -> str:
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{prev_hash}:{seq}"))
+    """``str(uuid5(EVENT_ID_NAMESPACE, f"{prev_hash}:{seq}"))``, built by hand: 3x faster."""
+    b = bytearray(hashlib.sha1(_NS_BYTES + f"{prev_hash}:{seq}".encode()).digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50  # version 5
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = b.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+def _json_str(v: str | None) -> str:
+    # What _ENCODER.encode gives for a str or None, minus the Python-level dispatch.
+    return "null" if v is None else _encode_str(v)
 
 
 def envelope_json(
@@ -146,16 +164,16 @@ def envelope_json(
     Equal to ``canonical_json({..., "payload": json.loads(payload_text)})`` (a test proves it)
     but it serialises the payload once, and it lets verify() hash the stored bytes as they are.
     """
-    enc = _ENCODER.encode
+    q = _json_str
     return (
-        '{"correlation_id":' + enc(correlation_id)
-        + ',"event_id":' + enc(event_id)
+        '{"correlation_id":' + q(correlation_id)
+        + ',"event_id":' + q(event_id)
         + ',"payload":' + payload_text
         + ',"seq":' + str(seq)
-        + ',"source":' + enc(source)
-        + ',"strategy_id":' + enc(strategy_id)
-        + ',"ts":' + enc(ts)
-        + ',"type":' + enc(type_)
+        + ',"source":' + q(source)
+        + ',"strategy_id":' + q(strategy_id)
+        + ',"ts":' + q(ts)
+        + ',"type":' + q(type_)
         + "}"
     )  # fmt: skip
 
@@ -185,20 +203,14 @@ class Event(BaseModel):
     seq: int
     event_id: str
     type: str
-    ts: str
+    # A pattern, not a Python validator: checked in pydantic-core, cheap on the read path.
+    ts: str = Field(pattern=TS_PATTERN, description="UTC, e.g. 2024-05-01T12:00:00.000000Z")
     source: str
     correlation_id: str | None = None
     strategy_id: str | None = None
     payload: dict[str, Any]
     prev_hash: str
     hash: str
-
-    @field_validator("ts")
-    @classmethod
-    def _check_ts(cls, v: str) -> str:
-        if not _TS_RE.match(v):
-            raise ValueError(f"ts {v!r} is not like 2024-05-01T12:00:00.000000Z")
-        return v
 
     @property
     def timestamp(self) -> datetime:
@@ -227,20 +239,37 @@ class VerifyReport(BaseModel):
     head_hash: str = GENESIS_HASH
 
 
-def coerce_draft(draft: EventDraft | Mapping[str, Any]) -> EventDraft:
+DraftFields = tuple[Any, Any, Any, Any, Any, Any]  # type, payload, source, cid, sid, event_id
+_DRAFT_KEYS = frozenset(("type", "payload", "source", "correlation_id", "strategy_id", "event_id"))
+
+
+def draft_fields(draft: EventDraft | Mapping[str, Any]) -> DraftFields:
+    """The raw fields of a draft, unvalidated (the store checks each with a clear message).
+
+    Mappings are read directly rather than through EventDraft: building a model per event
+    would cost a quarter of the batched append budget.
+    """
     if isinstance(draft, EventDraft):
-        return draft
+        d = draft
+        return d.type, d.payload, d.source, d.correlation_id, d.strategy_id, d.event_id
     if not isinstance(draft, Mapping):
         raise BadInput(
             "event_draft_invalid",
             f"an event draft must be an EventDraft or a mapping, got {type(draft).__name__}",
         )
-    unknown = set(draft) - set(EventDraft.model_fields)
-    if unknown:
+    if not _DRAFT_KEYS.issuperset(draft):
+        unknown = sorted(map(str, set(draft) - _DRAFT_KEYS))
         raise BadInput(
             "event_draft_invalid",
-            f"unknown event draft field(s): {', '.join(sorted(map(str, unknown)))}",
+            f"unknown event draft field(s): {', '.join(unknown)}",
             f"allowed: {', '.join(EventDraft.model_fields)}",
         )
-    # model_construct: the store validates every field itself, with clearer messages.
-    return EventDraft.model_construct(**{k: draft[k] for k in draft})
+    g = draft.get
+    return (
+        g("type"),
+        g("payload", {}),
+        g("source"),
+        g("correlation_id"),
+        g("strategy_id"),
+        g("event_id"),
+    )

@@ -1,0 +1,324 @@
+"""Static checks on a strategy's source, before anything runs (pure AST, JSON-able report).
+
+This is the friendly layer: it tells the author (often an LLM) exactly what is wrong and where,
+with "did you mean" hints. It is not the security boundary; the restricted runtime and the OS
+jail enforce the same rules again on whatever gets past it.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from rara_sandbox import ta
+from rara_sandbox.restricted import ALL_ATTRIBUTE_NAMES, API_NAMES
+
+MAX_SOURCE_BYTES = 64 * 1024
+MAX_AST_NODES = 12_000
+MAX_AST_DEPTH = 60  # expression + statement depth; guards the compiler and our own walks
+MAX_BLOCK_DEPTH = 8  # nested def/if/for/while
+MAX_FINDINGS = 20  # per check, so a broken file gives a readable report
+
+REQUIRED_FUNCTIONS = {"meta": 0, "on_candles": 2}
+OPTIONAL_FUNCTIONS = {"risk_levels": 2}
+
+_FORBIDDEN_NODES: dict[type[ast.AST], str] = {
+    ast.ClassDef: "class definitions are not allowed",
+    ast.AsyncFunctionDef: "async functions are not allowed",
+    ast.Await: "await is not allowed",
+    ast.AsyncFor: "async for is not allowed",
+    ast.AsyncWith: "async with is not allowed",
+    ast.Global: "global is not allowed; return values instead",
+    ast.Nonlocal: "nonlocal is not allowed",
+    ast.Lambda: "lambda is not allowed; define a named function",
+    ast.Yield: "generators (yield) are not allowed",
+    ast.YieldFrom: "generators (yield from) are not allowed",
+    ast.Try: "try/except is not allowed; let errors surface",
+    ast.Raise: "raise is not allowed; use assert for parameter checks",
+    ast.With: "with is not allowed",
+    ast.Match: "match is not allowed",
+    ast.Starred: "star unpacking (*x) is not allowed",
+}
+if hasattr(ast, "TryStar"):  # Python 3.11+
+    _FORBIDDEN_NODES[ast.TryStar] = "try/except* is not allowed"
+
+_CALL_HINTS = {
+    "eval": "eval() is not allowed (no string evaluation)",
+    "exec": "exec() is not allowed (no string evaluation)",
+    "compile": "compile() is not allowed (no string evaluation)",
+    "__import__": "__import__() is not allowed; strategies import nothing",
+    "getattr": "getattr() is not allowed; use plain attribute access",
+    "setattr": "setattr() is not allowed",
+    "delattr": "delattr() is not allowed",
+    "vars": "vars() is not allowed",
+    "globals": "globals() is not allowed",
+    "locals": "locals() is not allowed",
+    "dir": "dir() is not allowed",
+    "open": "open() is not allowed (no file access)",
+    "input": "input() is not allowed",
+    "type": "type() is not allowed",
+    "super": "super() is not allowed",
+    "object": "object is not available",
+    "breakpoint": "breakpoint() is not allowed",
+}
+_NAME_HINTS = {
+    "np": "numpy is not available; use ta.<function> (e.g. ta.where, ta.abs)",
+    "numpy": "numpy is not available; use ta.<function>",
+    "pd": "pandas is not available; use candles.close etc. and ta.<function>",
+    "pandas": "pandas is not available",
+    "math": "math is not available; use ta.log, ta.sqrt, ta.exp ...",
+    "printed": "'printed' is not part of the API",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    line: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    message: str
+    findings: tuple[Finding, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "message": self.message,
+            "findings": [{"line": f.line, "message": f.message} for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class LintReport:
+    checks: tuple[Check, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def summary(self) -> str:
+        """One line per failed finding, e.g. ``names: line 3: unknown name 'np' (...)``."""
+        lines = []
+        for c in self.checks:
+            if c.ok:
+                continue
+            if not c.findings:
+                lines.append(f"{c.name}: {c.message}")
+            for f in c.findings:
+                where = f"line {f.line}: " if f.line else ""
+                lines.append(f"{c.name}: {where}{f.message}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [c.to_dict() for c in self.checks]}
+
+
+def _check(name: str, findings: Iterable[Finding], ok_message: str) -> Check:
+    found = tuple(findings)
+    if not found:
+        return Check(name, True, ok_message)
+    shown = found[:MAX_FINDINGS]
+    more = f" (+{len(found) - len(shown)} more)" if len(found) > len(shown) else ""
+    return Check(name, False, f"{len(found)} problem(s){more}", shown)
+
+
+def _line(node: ast.AST) -> int | None:
+    return getattr(node, "lineno", None)
+
+
+def _nearest(word: str, candidates: Iterable[str]) -> str:
+    m = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {m[0]!r}?)" if m else ""
+
+
+def _depths(tree: ast.AST) -> tuple[int, int, int]:
+    """(node count, max AST depth, max block depth), iteratively: no recursion on hostile input."""
+    count = max_depth = max_block = 0
+    blocks = (ast.FunctionDef, ast.If, ast.For, ast.While)
+    stack: list[tuple[ast.AST, int, int]] = [(tree, 1, 0)]
+    while stack:
+        node, depth, block = stack.pop()
+        count += 1
+        if isinstance(node, blocks):
+            block += 1
+        max_depth, max_block = max(max_depth, depth), max(max_block, block)
+        stack.extend((child, depth + 1, block) for child in ast.iter_child_nodes(node))
+    return count, max_depth, max_block
+
+
+def _complexity(tree: ast.Module) -> Check:
+    count, depth, block = _depths(tree)
+    problems = []
+    if count > MAX_AST_NODES:
+        problems.append(Finding(None, f"{count} AST nodes, limit {MAX_AST_NODES}"))
+    if depth > MAX_AST_DEPTH:
+        problems.append(Finding(None, f"AST depth {depth}, limit {MAX_AST_DEPTH}"))
+    if block > MAX_BLOCK_DEPTH:
+        problems.append(Finding(None, f"blocks nested {block} deep, limit {MAX_BLOCK_DEPTH}"))
+    return _check("complexity", problems, f"{count} nodes, depth {depth}, block depth {block}")
+
+
+def _structure(tree: ast.Module) -> Iterator[Finding]:
+    for i, stmt in enumerate(tree.body):
+        if isinstance(stmt, ast.FunctionDef | ast.Assign | ast.AnnAssign | ast.Import):
+            continue  # imports get their own check
+        if isinstance(stmt, ast.ImportFrom):
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and i == 0:
+            continue  # module docstring
+        yield Finding(
+            _line(stmt),
+            f"top level may only hold functions and constants, not {type(stmt).__name__}",
+        )
+
+
+def _functions(tree: ast.Module) -> Iterator[Finding]:
+    defs: dict[str, list[ast.FunctionDef]] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.FunctionDef):
+            defs.setdefault(stmt.name, []).append(stmt)
+    wanted = {**REQUIRED_FUNCTIONS, **OPTIONAL_FUNCTIONS}
+    for name, arity in wanted.items():
+        found = defs.get(name, [])
+        if not found:
+            if name in REQUIRED_FUNCTIONS:
+                params = "candles, params" if arity else ""
+                yield Finding(None, f"missing required function: def {name}({params})")
+            continue
+        if len(found) > 1:
+            yield Finding(_line(found[1]), f"{name} is defined {len(found)} times")
+        fn = found[0]
+        a = fn.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
+            yield Finding(_line(fn), f"{name} must take plain positional parameters only")
+        elif len(a.args) != arity:
+            want = "no parameters" if arity == 0 else f"{arity} parameters (candles, params)"
+            yield Finding(_line(fn), f"{name} must take {want}, it takes {len(a.args)}")
+    for stmt in ast.walk(tree):
+        if isinstance(stmt, ast.FunctionDef):
+            if stmt.decorator_list:
+                yield Finding(_line(stmt), f"decorators are not allowed (on {stmt.name})")
+            if stmt.args.vararg or stmt.args.kwarg:
+                yield Finding(_line(stmt), f"*args/**kwargs are not allowed (in {stmt.name})")
+
+
+def _imports(tree: ast.Module) -> Iterator[Finding]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield Finding(
+                _line(node), "imports are not allowed; `ta` and `candles` are all there is"
+            )
+
+
+def _forbidden(tree: ast.Module) -> Iterator[Finding]:
+    for node in ast.walk(tree):
+        message = _FORBIDDEN_NODES.get(type(node))
+        if message:
+            yield Finding(_line(node), message)
+        elif isinstance(node, ast.Call) and any(k.arg is None for k in node.keywords):
+            yield Finding(_line(node), "**kwargs in calls is not allowed")
+
+
+def _bound_names(tree: ast.Module) -> set[str]:
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.FunctionDef):
+            bound.add(node.name)
+    return bound
+
+
+def _names(tree: ast.Module) -> Iterator[Finding]:
+    known = API_NAMES | _bound_names(tree)
+    reported: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Name):
+            names = [node.id]
+        elif isinstance(node, ast.arg):
+            names = [node.arg]
+        elif isinstance(node, ast.FunctionDef):
+            names = [node.name]
+        for name in names:
+            if name.startswith("_") and name != "_":
+                yield Finding(_line(node), f"names starting with '_' are not allowed: {name!r}")
+            elif name in _CALL_HINTS and name not in known:
+                # getattr, eval, open ...: the classic escape hatches get a precise message.
+                yield Finding(_line(node), _CALL_HINTS[name])
+            elif name in _NAME_HINTS and name not in reported:
+                reported.add(name)
+                yield Finding(_line(node), f"unknown name {name!r}: {_NAME_HINTS[name]}")
+            elif name == "ta" and not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
+                yield Finding(_line(node), "'ta' is the indicator library; do not rebind it")
+            elif name not in known and name not in reported:
+                reported.add(name)
+                yield Finding(_line(node), f"unknown name {name!r}{_nearest(name, known)}")
+
+
+def _attributes(tree: ast.Module) -> Iterator[Finding]:
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        attr = node.attr
+        if attr.startswith("_"):
+            yield Finding(_line(node), f"attribute {attr!r}: names starting with '_' are refused")
+        elif isinstance(node.value, ast.Name) and node.value.id == "ta":
+            if attr not in ta.API:
+                yield Finding(_line(node), f"ta has no function {attr!r}{_nearest(attr, ta.API)}")
+        elif not isinstance(node.ctx, ast.Load):
+            yield Finding(_line(node), f"assigning attributes is not allowed (.{attr})")
+        elif attr not in ALL_ATTRIBUTE_NAMES:
+            yield Finding(
+                _line(node),
+                f"attribute {attr!r} is not available to strategies"
+                f"{_nearest(attr, ALL_ATTRIBUTE_NAMES)}",
+            )
+
+
+def lint(source: str) -> LintReport:
+    """Run every check; stop early only when the source is too big or does not parse."""
+    size = len(source.encode("utf-8", errors="surrogatepass"))
+    checks = [
+        _check(
+            "source_size",
+            [Finding(None, f"{size} bytes, limit {MAX_SOURCE_BYTES}")]
+            if size > MAX_SOURCE_BYTES
+            else [],
+            f"{size} bytes",
+        )
+    ]
+    if not checks[0].ok:
+        return LintReport(tuple(checks))
+    try:
+        tree = ast.parse(source, filename="<strategy>", mode="exec")
+    except SyntaxError as e:
+        checks.append(Check("syntax", False, "does not parse", (Finding(e.lineno, str(e.msg)),)))
+        return LintReport(tuple(checks))
+    except (ValueError, RecursionError, MemoryError) as e:  # null bytes, absurd nesting
+        checks.append(Check("syntax", False, "does not parse", (Finding(None, str(e)),)))
+        return LintReport(tuple(checks))
+    checks.append(Check("syntax", True, "parses"))
+    complexity = _complexity(tree)
+    checks.append(complexity)
+    if not complexity.ok:  # the walks below are safe, but the report would be noise
+        return LintReport(tuple(checks))
+    checks += [
+        _check("structure", _structure(tree), "top level holds only functions and constants"),
+        _check("functions", _functions(tree), "meta/on_candles (and risk_levels) well-formed"),
+        _check("imports", _imports(tree), "no imports"),
+        _check("forbidden_syntax", _forbidden(tree), "no forbidden constructs"),
+        _check("names", _names(tree), "only API names and local names"),
+        _check("attributes", _attributes(tree), "only API attributes"),
+    ]
+    return LintReport(tuple(checks))

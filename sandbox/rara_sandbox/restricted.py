@@ -1,0 +1,269 @@
+"""The restricted runtime: RestrictedPython compilation plus our guards and globals.
+
+This is a lint-grade layer, not the security boundary (that is the OS process or container around
+it), but it is written to be tight on its own:
+
+* default deny attribute access: `guarded_getattr` allows a fixed set of names per *exact* type
+  (arrays, the candle facade, `ta`, list/dict/str methods) and nothing on anything else, so
+  functions, types, generators, exceptions and numpy scalars expose no attributes at all;
+* writes only into plain lists/dicts and into writable arrays the strategy made itself
+  (item assignment only); attribute assignment is refused everywhere;
+* no ``__import__``, no classes (``__build_class__`` absent), no getattr/eval/open/type ...;
+* ``print`` goes to a bounded buffer, never to stdout (which carries the wire protocol);
+* ``x += y`` is evaluated out of place, so augmented assignment never mutates shared objects.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from types import CodeType, MappingProxyType
+from typing import Any
+
+import numpy as np
+from RestrictedPython import compile_restricted_exec
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+
+from rara_sandbox import ta
+from rara_sandbox.candles import ATTRIBUTES as CANDLE_ATTRIBUTES
+from rara_sandbox.candles import Candles
+
+STRATEGY_FILENAME = "<strategy>"
+MAX_RANGE = 10_000_000
+DEFAULT_PRINT_LIMIT = 16_384
+
+
+class SandboxViolation(Exception):
+    """Restricted code tried something the runtime refuses (attribute walk, write, ...)."""
+
+
+class CompileFailed(Exception):
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class TaNamespace:
+    """What ``ta`` is inside a strategy: an immutable bag of functions, never a module."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return ta.API[name]
+        except KeyError:
+            raise AttributeError(f"ta has no attribute {name!r}") from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("ta is read-only")
+
+    def __repr__(self) -> str:
+        return "<ta>"
+
+
+TA = TaNamespace()
+
+# Attribute whitelist per exact type. ndarray: reductions and copies only; nothing that reaches
+# memory (ctypes, data, base, __array_interface__), files (tofile, dump), or mutates in place
+# (setflags, resize, fill, put, sort, itemset). `astype` is allowed: the worst it can build is an
+# object array of things the strategy already had.
+NDARRAY_ATTRIBUTES = frozenset(
+    {
+        "shape", "size", "ndim",
+        "all", "any", "argmax", "argmin", "astype", "copy", "cumsum", "cumprod",
+        "max", "mean", "min", "std", "sum", "var", "tolist", "item",
+    }
+)  # fmt: skip
+LIST_ATTRIBUTES = frozenset(
+    {"append", "extend", "insert", "pop", "remove", "index", "count", "reverse", "sort", "copy",
+     "clear"}
+)  # fmt: skip
+DICT_ATTRIBUTES = frozenset(
+    {"get", "keys", "values", "items", "pop", "setdefault", "update", "copy", "clear"}
+)
+# No format/format_map: str.format reaches attributes of its arguments without our getattr.
+STR_ATTRIBUTES = frozenset(
+    {"lower", "upper", "strip", "lstrip", "rstrip", "split", "join", "startswith", "endswith",
+     "replace", "find", "isdigit"}
+)  # fmt: skip
+ALLOWED_ATTRIBUTES: Mapping[type, frozenset[str]] = MappingProxyType(
+    {
+        np.ndarray: NDARRAY_ATTRIBUTES,
+        Candles: CANDLE_ATTRIBUTES,
+        TaNamespace: frozenset(ta.API),
+        list: LIST_ATTRIBUTES,
+        dict: DICT_ATTRIBUTES,
+        str: STR_ATTRIBUTES,
+        tuple: frozenset({"count", "index"}),
+    }
+)
+ALL_ATTRIBUTE_NAMES = frozenset().union(*ALLOWED_ATTRIBUTES.values())
+
+
+def guarded_getattr(obj: object, name: object) -> Any:
+    if type(name) is not str:
+        raise SandboxViolation("attribute names must be strings")
+    allowed = ALLOWED_ATTRIBUTES.get(type(obj))
+    if allowed is None or name not in allowed or name.startswith("_"):
+        raise SandboxViolation(
+            f"attribute {name!r} of {type(obj).__name__} is not available to strategies"
+        )
+    return getattr(obj, name)
+
+
+_SUBSCRIPTABLE = (list, tuple, dict, str, range, np.ndarray)
+
+
+def guarded_getitem(obj: object, key: object) -> Any:
+    if type(obj) not in _SUBSCRIPTABLE:
+        raise SandboxViolation(f"cannot index {type(obj).__name__} objects")
+    return obj[key]  # type: ignore[index]
+
+
+class _ArrayItemWriter:
+    """What `_write_` hands back for an array: item assignment only, and only if writable."""
+
+    __slots__ = ("_arr",)
+
+    def __init__(self, arr: np.ndarray[Any, Any]) -> None:
+        object.__setattr__(self, "_arr", arr)
+
+    def __setitem__(self, key: object, value: object) -> None:
+        if not self._arr.flags.writeable:
+            raise SandboxViolation("this array is read-only (candles are never writable)")
+        self._arr[key] = value
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise SandboxViolation("cannot set attributes on arrays")
+
+    def __delattr__(self, name: str) -> None:
+        raise SandboxViolation("cannot delete attributes on arrays")
+
+
+def guarded_write(obj: object) -> Any:
+    t = type(obj)
+    if t is list or t is dict:
+        return obj  # attribute assignment on these fails natively; items are the strategy's own
+    if t is np.ndarray:
+        return _ArrayItemWriter(obj)  # type: ignore[arg-type]
+    raise SandboxViolation(f"cannot modify {t.__name__} objects")
+
+
+_INPLACE: Mapping[str, Callable[[Any, Any], Any]] = MappingProxyType(
+    {
+        "+=": operator.add, "-=": operator.sub, "*=": operator.mul, "/=": operator.truediv,
+        "//=": operator.floordiv, "%=": operator.mod, "**=": operator.pow,
+        "&=": operator.and_, "|=": operator.or_, "^=": operator.xor,
+        "<<=": operator.lshift, ">>=": operator.rshift, "@=": operator.matmul,
+    }
+)  # fmt: skip
+
+
+def inplace_var(op: str, x: object, y: object) -> Any:
+    # Out of place on purpose: `arr += 1` must not write into an array someone else holds.
+    fn = _INPLACE.get(op)
+    if fn is None:
+        raise SandboxViolation(f"operator {op} is not supported")
+    return fn(x, y)
+
+
+def bounded_range(*args: int) -> range:
+    r = range(*args)
+    if len(r) > MAX_RANGE:
+        raise SandboxViolation(f"range of {len(r)} elements exceeds the limit of {MAX_RANGE}")
+    return r
+
+
+class PrintBuffer:
+    """Shared, bounded sink for everything a strategy prints, across all its calls."""
+
+    def __init__(self, limit: int = DEFAULT_PRINT_LIMIT) -> None:
+        self.limit = limit
+        self._parts: list[str] = []
+        self._size = 0
+        self.truncated = False
+
+    def write(self, text: str) -> None:
+        room = self.limit - self._size
+        if len(text) > room:
+            self.truncated = True
+            text = text[: max(room, 0)]
+        if text:
+            self._parts.append(text)
+            self._size += len(text)
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+
+class _PrintCollector:
+    """RestrictedPython rewrites ``print(...)`` to ``_print._call_print(...)``; this is _print."""
+
+    def __init__(self, buffer: PrintBuffer) -> None:
+        self._buffer = buffer
+
+    def _call_print(self, *objects: object, sep: object = " ", end: object = "\n") -> None:
+        s = sep if isinstance(sep, str) else " "
+        e = end if isinstance(end, str) else "\n"
+        if self._buffer.truncated:
+            return
+        self._buffer.write(s.join(str(o) for o in objects) + e)
+
+    def __call__(self) -> str:
+        return self._buffer.text
+
+
+SAFE_BUILTINS: Mapping[str, object] = MappingProxyType(
+    {
+        "None": None, "True": True, "False": False,
+        "abs": abs, "all": all, "any": any, "bool": bool, "dict": dict, "enumerate": enumerate,
+        "float": float, "int": int, "len": len, "list": list, "max": max, "min": min,
+        "range": bounded_range, "reversed": reversed, "round": round, "sorted": sorted,
+        "str": str, "sum": sum, "tuple": tuple, "zip": zip,
+    }
+)  # fmt: skip
+# Names a strategy may read besides its own: the builtins above, `ta`, and print.
+API_NAMES = frozenset(SAFE_BUILTINS) | {"ta", "print"}
+
+
+def compile_strategy(source: str) -> CodeType:
+    """Compile with RestrictedPython's policy; raise CompileFailed with the first error's line."""
+    result = compile_restricted_exec(source, filename=STRATEGY_FILENAME)
+    if result.errors or result.code is None:
+        first = result.errors[0] if result.errors else "compilation produced no code"
+        line = None
+        if first.startswith("Line "):
+            head = first[5:].split(":", 1)[0]
+            line = int(head) if head.isdigit() else None
+        raise CompileFailed("; ".join(result.errors) or first, line)
+    return result.code
+
+
+def new_globals(printer: PrintBuffer) -> dict[str, object]:
+    """A fresh module namespace: only guards, safe builtins and the `ta` facade."""
+    return {
+        "__builtins__": dict(SAFE_BUILTINS),
+        "__name__": "strategy",
+        "_getattr_": guarded_getattr,
+        "_getitem_": guarded_getitem,
+        "_write_": guarded_write,
+        "_getiter_": iter,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_inplacevar_": inplace_var,
+        "_print_": lambda _getattr=None: _PrintCollector(printer),
+        "ta": TA,
+    }
+
+
+def exec_module(code: CodeType, printer: PrintBuffer) -> dict[str, object]:
+    """Run the module body in a fresh namespace and return it.
+
+    Called once per window on purpose: module-level state (a dict used as a cache, say) cannot
+    carry information from a longer window into a shorter one and defeat the look-ahead check.
+    """
+    namespace = new_globals(printer)
+    exec(code, namespace)
+    return namespace

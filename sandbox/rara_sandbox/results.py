@@ -1,0 +1,86 @@
+"""Result and error types shared by `evaluate` (which makes them) and `protocol` (which ships them).
+
+Error codes are stable strings the host maps to its own error contract:
+
+========================  =========================================================================
+``bad_request``           the request itself is malformed (protocol, candles, windows)
+``lint_failed``           static checks refused the source; ``lint`` holds the full report
+``compile_error``         RestrictedPython refused to compile what lint accepted
+``runtime_error``         the strategy raised (message names the exception, ``line`` the source line)
+``forbidden``             the strategy tried something the runtime refuses (attribute walk, write)
+``bad_meta``              meta() returned something that is not a valid v1 meta dict
+``bad_params``            the requested params do not fit meta()'s defaults
+``bad_output``            on_candles/risk_levels returned the wrong shape, type, dtype or values
+``internal_error``        a bug on our side (the child survived it and still answers)
+========================  =========================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+BoolArr = npt.NDArray[np.bool_]
+F64 = npt.NDArray[np.float64]
+# A risk level: None (no level), one fraction for every bar, or one per bar (NaN = none that bar).
+RiskLevel = float | F64 | None
+JsonScalar = bool | int | float | str
+
+ERROR_CODES = frozenset(
+    {
+        "bad_request",
+        "lint_failed",
+        "compile_error",
+        "runtime_error",
+        "forbidden",
+        "bad_meta",
+        "bad_params",
+        "bad_output",
+        "internal_error",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SandboxError:
+    code: str
+    message: str
+    line: int | None = None  # 1-based line in the strategy source, when known
+    window: int | None = None  # the window length n being evaluated, when it applies
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "line": self.line, "window": self.window}
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """Signals for the first ``n`` bars: one bool per bar, bar t computed from bars <= t."""
+
+    n: int
+    entries: BoolArr
+    exits: BoolArr
+    stop_loss: RiskLevel = None
+    take_profit: RiskLevel = None
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    ok: bool
+    error: SandboxError | None = None
+    meta: dict[str, Any] | None = None
+    params: dict[str, JsonScalar] | None = None  # the effective params (defaults + overrides)
+    windows: tuple[WindowResult, ...] = ()
+    lint: dict[str, Any] | None = None  # LintReport.to_dict(), present whenever lint ran
+    printed: str = ""
+    print_truncated: bool = False
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    runtime: dict[str, str] = field(default_factory=dict)  # versions inside the sandbox
+
+    def window(self, n: int) -> WindowResult:
+        for w in self.windows:
+            if w.n == n:
+                return w
+        raise KeyError(n)
