@@ -25,15 +25,26 @@ def year_of_minutes(seed: int = 7) -> Candles:
     open_ = np.concatenate([[40_000.0], close[:-1]])
     spread = np.abs(rng.normal(0, 0.0004, ROWS))
     ts = parse_utc("2023-01-01") + np.arange(ROWS, dtype=np.int64) * 60_000
-    return Candles(ts, open_, np.maximum(open_, close) * (1 + spread),
-                   np.minimum(open_, close) * (1 - spread), close, rng.lognormal(1, 1, ROWS))
+    return Candles(
+        ts,
+        open_,
+        np.maximum(open_, close) * (1 + spread),
+        np.minimum(open_, close) * (1 - spread),
+        close,
+        rng.lognormal(1, 1, ROWS),
+    )
 
 
 def numpy_resample(c: Candles, factor: int) -> tuple[np.ndarray, ...]:
     idx = np.arange(0, len(c), factor)
-    return (c.ts[idx], c.open[idx], np.maximum.reduceat(c.high, idx),
-            np.minimum.reduceat(c.low, idx), c.close[np.minimum(idx + factor - 1, len(c) - 1)],
-            np.add.reduceat(c.volume, idx))
+    return (
+        c.ts[idx],
+        c.open[idx],
+        np.maximum.reduceat(c.high, idx),
+        np.minimum.reduceat(c.low, idx),
+        c.close[np.minimum(idx + factor - 1, len(c) - 1)],
+        np.add.reduceat(c.volume, idx),
+    )
 
 
 def run() -> list[Figure]:
@@ -60,10 +71,22 @@ def run() -> list[Figure]:
         resample = median_ms(lambda: cat.resample(inst, hourly))
         ref_resample = median_ms(lambda: numpy_resample(loaded, 60))
     return [
-        Figure("catalog load 1y 1m -> numpy (DuckDB)", load, "ms", "pyarrow read same files",
-               ref_read, "target <= 50 ms warm"),
-        Figure("resample 1y 1m -> 1h (DuckDB SQL)", resample, "ms", "numpy reduceat in memory",
-               ref_resample, "read + aggregate in one query"),
+        Figure(
+            "catalog load 1y 1m -> numpy (DuckDB)",
+            load,
+            "ms",
+            "pyarrow read same files",
+            ref_read,
+            "target <= 50 ms warm",
+        ),
+        Figure(
+            "resample 1y 1m -> 1h (DuckDB SQL)",
+            resample,
+            "ms",
+            "numpy reduceat in memory",
+            ref_resample,
+            "read + aggregate in one query",
+        ),
     ]
 
 

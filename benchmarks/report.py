@@ -23,9 +23,11 @@ class Figure:
         return self.value / self.reference if self.reference else float("nan")
 
     def line(self) -> str:
-        return (f"{self.name:<44} {self.value:>12,.2f} {self.unit:<9} "
-                f"ref {self.reference_name:<28} {self.reference:>12,.2f}  "
-                f"x{self.ratio:>6.2f}  {self.target}")
+        return (
+            f"{self.name:<44} {self.value:>12,.2f} {self.unit:<9} "
+            f"ref {self.reference_name:<28} {self.reference:>12,.2f}  "
+            f"x{self.ratio:>6.2f}  {self.target}"
+        )
 
 
 def median_ms(fn: Callable[[], object], repeat: int = 15, warmup: int = 2) -> float:

@@ -102,7 +102,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise BadInput(
             "config_malformed",
             f"{path} is not valid TOML: {exc}",
-            f"fix the file by hand, or move it aside and run `rara config init`",
+            "fix the file by hand, or move it aside and run `rara config init`",
         ) from exc
 
 

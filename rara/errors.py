@@ -25,7 +25,9 @@ class RaraError(Exception):
         self.suggestion = suggestion
 
     def to_dict(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message, "suggestion": self.suggestion}}
+        return {
+            "error": {"code": self.code, "message": self.message, "suggestion": self.suggestion}
+        }
 
 
 class BadInput(RaraError):

@@ -37,7 +37,9 @@ def main() -> None:
         inst = Instrument(exchange="binance", symbol=sym, timeframe=Timeframe.parse(tf))
         candles = table_to_candles(table.select(["ts", "open", "high", "low", "close", "volume"]))
         check_candles(candles, inst.timeframe, f.name)
-        source = f"sample:binance-spot via {origin['source_repo']}@{origin['source_commit'][:12]} ({origin['source_license']})"
+        keys = ("source_repo", "source_commit", "source_license")
+        repo, commit, licence = (origin[k] for k in keys)
+        source = f"sample:binance-spot via {repo}@{commit[:12]} ({licence})"
         res = cat.write(inst, candles, source=source)
         print(f"{inst.key}: {len(candles)} rows -> {len(res.periods)} period files")
     shutil.copy(src / "README.md", DEST / "README.md")

@@ -48,8 +48,14 @@ def cli(rara_home: Path) -> Callable[..., CliResult]:
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
         full_env = {**os.environ, "RARA_HOME": str(rara_home), **(env or {})}
-        p = subprocess.run([sys.executable, "-m", "rara", *args], capture_output=True, text=True,
-                           env=full_env, timeout=timeout, cwd=REPO)
+        p = subprocess.run(
+            [sys.executable, "-m", "rara", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+            cwd=REPO,
+        )
         return CliResult(p.returncode, p.stdout, p.stderr)
 
     return run

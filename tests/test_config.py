@@ -20,10 +20,13 @@ def test_init_set_get_list_round_trip(cli, rara_home):
     assert cli("config", "get", "data.max_retries").json["value"] == 3
     listed = cli("config", "list").json
     assert listed["settings"]["data"]["max_retries"] == 3
-    r = cli("config", "set", "data.url_overrides.binance", '{ public = "http://127.0.0.1:1/api/v3" }')
+    r = cli(
+        "config", "set", "data.url_overrides.binance", '{ public = "http://127.0.0.1:1/api/v3" }'
+    )
     assert r.code == 0, r.stdout
     assert config.load_settings().data.url_overrides == {
-        "binance": {"public": "http://127.0.0.1:1/api/v3"}}
+        "binance": {"public": "http://127.0.0.1:1/api/v3"}
+    }
 
 
 def test_init_force_overwrites(cli):
@@ -97,8 +100,15 @@ def test_secret_keys_refused_in_config(cli, rara_home):
 
 
 def test_secrets_from_env_are_redacted(cli):
-    r = cli("config", "list", env={"RARA_LLM_API_KEY": "sk-test-abcdef",
-                                   "RARA_BINANCE_API_KEY": "bkey-123", "RARA_BINANCE_SECRET": "bsec"})
+    r = cli(
+        "config",
+        "list",
+        env={
+            "RARA_LLM_API_KEY": "sk-test-abcdef",
+            "RARA_BINANCE_API_KEY": "bkey-123",
+            "RARA_BINANCE_SECRET": "bsec",
+        },
+    )
     assert r.code == 0
     assert r.json["secrets"]["llm.api_key"] == "***"
     assert r.json["secrets"]["exchanges.binance.secret"] == "***"

@@ -26,8 +26,14 @@ def _settings_checks() -> list[dict[str, Any]]:
     out = []
     try:
         settings = config.load_settings()
-        out.append(_check("config", OK, f"{config.config_path()} "
-                          + ("found" if config.config_path().exists() else "absent: defaults")))
+        out.append(
+            _check(
+                "config",
+                OK,
+                f"{config.config_path()} "
+                + ("found" if config.config_path().exists() else "absent: defaults"),
+            )
+        )
     except RaraError as exc:
         return [_check("config", FAULT, exc.message, suggestion=exc.suggestion)]
     try:
@@ -40,11 +46,17 @@ def _settings_checks() -> list[dict[str, Any]]:
     if model and has_key:
         out.append(_check("llm", OK, f"model {model}"))
     else:
-        out.append(_check("llm", NOT_CONFIGURED,
-                          "no LLM model/key: the built-in proposer is used"
-                          if not model else f"model {model} set but no RARA_LLM_API_KEY",
-                          suggestion="`rara config set llm.model openai/gpt-4o-mini` and export "
-                          "RARA_LLM_API_KEY to use an LLM proposer"))
+        out.append(
+            _check(
+                "llm",
+                NOT_CONFIGURED,
+                "no LLM model/key: the built-in proposer is used"
+                if not model
+                else f"model {model} set but no RARA_LLM_API_KEY",
+                suggestion="`rara config set llm.model openai/gpt-4o-mini` and export "
+                "RARA_LLM_API_KEY to use an LLM proposer",
+            )
+        )
     return out
 
 
@@ -56,12 +68,18 @@ def _data_checks() -> list[dict[str, Any]]:
     except RaraError as exc:
         return [_check("data", FAULT, exc.message, suggestion=exc.suggestion)]
     embedded = cat.embedded is not None
-    out.append(_check("data", OK if instruments else MISSING,
-                      f"{len(instruments)} instruments ("
-                      f"{'embedded sample present' if embedded else 'no embedded sample'})"))
+    out.append(
+        _check(
+            "data",
+            OK if instruments else MISSING,
+            f"{len(instruments)} instruments ("
+            f"{'embedded sample present' if embedded else 'no embedded sample'})",
+        )
+    )
     for p in cat.problems():
-        out.append(_check("data_file", FAULT, f"{p['path']}: {p['error']}",
-                          suggestion=p["suggestion"]))
+        out.append(
+            _check("data_file", FAULT, f"{p['path']}: {p['error']}", suggestion=p["suggestion"])
+        )
     return out
 
 
@@ -70,8 +88,10 @@ def _state_checks() -> list[dict[str, Any]]:
 
     db = config.rara_home() / "rara.db"
     if not db.exists():
-        return [_check("state_db", OK, f"{db} not created yet (created on first event)"),
-                _check("event_chain", OK, "no events yet")]
+        return [
+            _check("state_db", OK, f"{db} not created yet (created on first event)"),
+            _check("event_chain", OK, "no events yet"),
+        ]
     try:
         store = open_event_store()
         health = store.health()
@@ -79,15 +99,26 @@ def _state_checks() -> list[dict[str, Any]]:
     except RaraError as exc:
         return [_check("state_db", FAULT, exc.message, suggestion=exc.suggestion)]
     except Exception as exc:  # sqlite3.DatabaseError on a damaged file
-        return [_check("state_db", FAULT, f"{db}: {exc}",
-                       suggestion="restore from backup; `rara events verify` shows what is bad")]
+        return [
+            _check(
+                "state_db",
+                FAULT,
+                f"{db}: {exc}",
+                suggestion="restore from backup; `rara events verify` shows what is bad",
+            )
+        ]
     out = [_check("state_db", OK if health["ok"] else FAULT, health["detail"])]
     if report.ok:
         out.append(_check("event_chain", OK, f"{report.events_checked} events, chain intact"))
     else:
-        out.append(_check("event_chain", FAULT,
-                          f"broken at seq {report.first_bad_seq}: {report.reason}",
-                          suggestion="`rara events verify` for details; the log was edited"))
+        out.append(
+            _check(
+                "event_chain",
+                FAULT,
+                f"broken at seq {report.first_bad_seq}: {report.reason}",
+                suggestion="`rara events verify` for details; the log was edited",
+            )
+        )
     return out
 
 
@@ -98,8 +129,12 @@ def _home_check() -> dict[str, Any]:
         probe = probe.parent
     if os.access(probe, os.W_OK):
         return _check("rara_home", OK, f"{home} writable")
-    return _check("rara_home", FAULT, f"{home} is not writable",
-                  suggestion="set RARA_HOME to a writable directory")
+    return _check(
+        "rara_home",
+        FAULT,
+        f"{home} is not writable",
+        suggestion="set RARA_HOME to a writable directory",
+    )
 
 
 @click.command("validate")
@@ -111,12 +146,14 @@ def command() -> None:
     checks += _state_checks()
     layers = sandbox_layers()
     for layer in layers:
-        checks.append(_check(f"sandbox.{layer.name}", OK if layer.available else MISSING,
-                             layer.detail))
+        checks.append(
+            _check(f"sandbox.{layer.name}", OK if layer.available else MISSING, layer.detail)
+        )
     engine = docker_engine()
     checks.append(_check("docker", OK if engine.available else MISSING, engine.detail))
     faults = [c["name"] for c in checks if c["status"] == FAULT]
-    emit({"ok": not faults, "rara_home": str(config.rara_home()), "faults": faults,
-          "checks": checks})
+    emit(
+        {"ok": not faults, "rara_home": str(config.rara_home()), "faults": faults, "checks": checks}
+    )
     if faults:
         sys.exit(EXIT_FAILURE)

@@ -129,8 +129,8 @@ class CorruptFile(RaraError):
         super().__init__(
             "corrupt_data",
             f"{path} is not a readable Parquet file: {reason}",
-            f"move it aside or delete it, then re-fetch or re-import that period; "
-            f"`rara data info` lists every unreadable file",
+            "move it aside or delete it, then re-fetch or re-import that period; "
+            "`rara data info` lists every unreadable file",
         )
         self.path = path
 
@@ -202,8 +202,11 @@ class Catalog:
         out = []
         for ex, sym, tf in sorted(found):
             try:
-                out.append(Instrument(exchange=ex, symbol=symbol_from_path(sym),
-                                      timeframe=Timeframe.parse(tf)))
+                out.append(
+                    Instrument(
+                        exchange=ex, symbol=symbol_from_path(sym), timeframe=Timeframe.parse(tf)
+                    )
+                )
             except ValueError:
                 log.warning("ignoring %s/%s/%s: not a catalog path", ex, sym, tf)
         return out
@@ -214,8 +217,11 @@ class Catalog:
             tf = Timeframe.parse(timeframe)
             probe = Instrument(exchange=exchange or "binance", symbol=symbol, timeframe=tf)
         except ValueError as exc:
-            raise BadInput("bad_instrument", str(exc).splitlines()[-1].strip(),
-                           "symbols look like BTC/USDT, timeframes like 1m, 1h, 1d") from exc
+            raise BadInput(
+                "bad_instrument",
+                str(exc).splitlines()[-1].strip(),
+                "symbols look like BTC/USDT, timeframes like 1m, 1h, 1d",
+            ) from exc
         if exchange is not None:
             return probe
         held = [i for i in self.instruments() if i.symbol == probe.symbol]
@@ -240,8 +246,9 @@ class Catalog:
                 files.append(str(pf.path))
         return files
 
-    def load(self, inst: Instrument, start_ms: int | None = None,
-             end_ms: int | None = None) -> Candles:
+    def load(
+        self, inst: Instrument, start_ms: int | None = None, end_ms: int | None = None
+    ) -> Candles:
         """Candles with ``start_ms <= ts < end_ms`` as numpy arrays, oldest first."""
         files = self._files_for(inst, start_ms, end_ms)
         if not files:
@@ -276,8 +283,13 @@ class Catalog:
             raise
         return {name: table.column(name).to_numpy() for name in table.column_names}
 
-    def resample(self, inst: Instrument, to: Timeframe, start_ms: int | None = None,
-                 end_ms: int | None = None) -> Candles:
+    def resample(
+        self,
+        inst: Instrument,
+        to: Timeframe,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> Candles:
         """Aggregate to a coarser timeframe in SQL: first open, max high, min low, last close,
         summed volume. Bars at either end that the source does not fully cover are dropped, so a
         half-formed bar is never passed off as a closed one."""
@@ -315,20 +327,28 @@ class Catalog:
         )
 
     # ---- writing -------------------------------------------------------------------------
-    def write(self, inst: Instrument, candles: Candles, source: str,
-              covered: list[Interval] | None = None) -> WriteResult:
+    def write(
+        self, inst: Instrument, candles: Candles, source: str, covered: list[Interval] | None = None
+    ) -> WriteResult:
         """Merge candles into their period files (incoming rows win on equal timestamps) and
         record ``covered`` as asked-of-the-source. Each period is replaced atomically."""
         result = WriteResult()
-        covered = covered if covered is not None else (
-            [(int(candles.ts[0]), int(candles.ts[-1]) + inst.timeframe.ms)] if len(candles) else []
+        covered = (
+            covered
+            if covered is not None
+            else (
+                [(int(candles.ts[0]), int(candles.ts[-1]) + inst.timeframe.ms)]
+                if len(candles)
+                else []
+            )
         )
         touched = set()
         for s, e in covered:
             touched.update(periods_between(s, e, inst.timeframe))
         if len(candles):
-            touched.update(periods_between(int(candles.ts[0]), int(candles.ts[-1]) + 1,
-                                           inst.timeframe))
+            touched.update(
+                periods_between(int(candles.ts[0]), int(candles.ts[-1]) + 1, inst.timeframe)
+            )
         existing = self._own_period_files(inst)
         for period in sorted(touched):
             ps, pe = period_bounds(period)
@@ -347,16 +367,21 @@ class Catalog:
             merged, added, replaced = _merge(old, new)
             sources = sorted(set(meta.get("sources", [])) | {source})
             meta = {
-                "exchange": inst.exchange, "symbol": inst.symbol,
-                "timeframe": str(inst.timeframe), "period": period, "sources": sources,
+                "exchange": inst.exchange,
+                "symbol": inst.symbol,
+                "timeframe": str(inst.timeframe),
+                "period": period,
+                "sources": sources,
                 "covered": merge_intervals(
-                    [(int(s), int(e)) for s, e in meta.get("covered", [])] + cov),
+                    [(int(s), int(e)) for s, e in meta.get("covered", [])] + cov
+                ),
                 "updated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
             if len(merged) == 0 and not meta["covered"]:
                 continue
-            self._atomic_write(self._dir(self.root, inst) / f"{period}.parquet",
-                               candles_to_table(merged, meta))
+            self._atomic_write(
+                self._dir(self.root, inst) / f"{period}.parquet", candles_to_table(merged, meta)
+            )
             result.periods.append(period)
             result.added += added
             result.replaced += replaced
@@ -398,8 +423,13 @@ class Catalog:
             try:
                 pq.read_table(f)
             except Exception as exc:  # pyarrow raises several types for damaged files
-                out.append({"path": str(f), "error": f"unreadable Parquet: {exc}",
-                            "suggestion": "move it aside, then re-fetch or re-import that period"})
+                out.append(
+                    {
+                        "path": str(f),
+                        "error": f"unreadable Parquet: {exc}",
+                        "suggestion": "move it aside, then re-fetch or re-import that period",
+                    }
+                )
         return out
 
     def info(self) -> Iterator[dict[str, Any]]:
@@ -436,8 +466,14 @@ def _merge(old: Candles, new: Candles) -> tuple[Candles, int, int]:
         return old, 0, 0
     keep_old = ~np.isin(old.ts, new.ts)
     replaced = int((~keep_old).sum())
-    both = concat_candles([old.slice(0, len(old)) if keep_old.all() else Candles(
-        *(getattr(old, col)[keep_old] for col in Candles.COLUMNS)), new])
+    both = concat_candles(
+        [
+            old.slice(0, len(old))
+            if keep_old.all()
+            else Candles(*(getattr(old, col)[keep_old] for col in Candles.COLUMNS)),
+            new,
+        ]
+    )
     order = np.argsort(both.ts, kind="stable")
     merged = Candles(*(getattr(both, col)[order] for col in Candles.COLUMNS))
     return merged, len(new) - replaced, replaced

@@ -44,14 +44,23 @@ def check_candles(c: Candles, tf: Timeframe, what: str) -> None:
     prices = np.vstack([c.open, c.high, c.low, c.close])
     for name, arr in (("price", prices), ("volume", c.volume)):
         if not np.all(np.isfinite(arr)):
-            raise BadInput("candles_not_finite", f"{what}: {name} has NaN or infinite values",
-                           "drop or repair those rows before importing")
+            raise BadInput(
+                "candles_not_finite",
+                f"{what}: {name} has NaN or infinite values",
+                "drop or repair those rows before importing",
+            )
     if np.any(prices <= 0):
-        raise BadInput("candles_nonpositive_price", f"{what}: a price is zero or negative",
-                       "drop or repair those rows before importing")
+        raise BadInput(
+            "candles_nonpositive_price",
+            f"{what}: a price is zero or negative",
+            "drop or repair those rows before importing",
+        )
     if np.any(c.volume < 0):
-        raise BadInput("candles_negative_volume", f"{what}: a volume is negative",
-                       "drop or repair those rows before importing")
+        raise BadInput(
+            "candles_negative_volume",
+            f"{what}: a volume is negative",
+            "drop or repair those rows before importing",
+        )
     bad_hi = c.high < np.maximum(c.open, c.close)
     bad_lo = c.low > np.minimum(c.open, c.close)
     if np.any(bad_hi | bad_lo):

@@ -52,8 +52,12 @@ def probe_namespaces() -> Layer:
         return Layer("namespaces", True, "network, IPC and UTS namespaces (as root)")
     if _in_child(flags | CLONE_NEWUSER):
         return Layer("namespaces", True, "network, IPC and UTS namespaces inside a user namespace")
-    return Layer("namespaces", False, "unshare refused: no root and unprivileged user "
-                 "namespaces are disabled (kernel.unprivileged_userns_clone)")
+    return Layer(
+        "namespaces",
+        False,
+        "unshare refused: no root and unprivileged user "
+        "namespaces are disabled (kernel.unprivileged_userns_clone)",
+    )
 
 
 def probe_seccomp() -> Layer:
@@ -73,17 +77,29 @@ def probe_landlock() -> Layer:
     if abi >= 1:
         return Layer("landlock", True, f"Landlock ABI v{abi}: read-only filesystem")
     err = ctypes.get_errno()
-    why = {38: "kernel too old (ENOSYS)", 95: "disabled at boot (EOPNOTSUPP)"}.get(err, f"errno {err}")
+    why = {38: "kernel too old (ENOSYS)", 95: "disabled at boot (EOPNOTSUPP)"}.get(
+        err, f"errno {err}"
+    )
     return Layer("landlock", False, f"Landlock unavailable: {why}")
 
 
 def probe_rlimits() -> Layer:
-    names = ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC",
-             "RLIMIT_CORE")
+    names = (
+        "RLIMIT_AS",
+        "RLIMIT_CPU",
+        "RLIMIT_FSIZE",
+        "RLIMIT_NOFILE",
+        "RLIMIT_NPROC",
+        "RLIMIT_CORE",
+    )
     missing = [n for n in names if not hasattr(resource, n)]
-    return Layer("rlimits", not missing,
-                 "address space, CPU, file size, open files, processes, core"
-                 if not missing else f"missing {', '.join(missing)}")
+    return Layer(
+        "rlimits",
+        not missing,
+        "address space, CPU, file size, open files, processes, core"
+        if not missing
+        else f"missing {', '.join(missing)}",
+    )
 
 
 def probe_unprivileged_uid() -> Layer:
@@ -101,15 +117,21 @@ def probe_restricted_python() -> Layer:
 
 
 def sandbox_layers() -> list[Layer]:
-    return [probe_restricted_python(), probe_namespaces(), probe_seccomp(), probe_landlock(),
-            probe_rlimits(), probe_unprivileged_uid()]
+    return [
+        probe_restricted_python(),
+        probe_namespaces(),
+        probe_seccomp(),
+        probe_landlock(),
+        probe_rlimits(),
+        probe_unprivileged_uid(),
+    ]
 
 
 def docker_engine(socket_path: str = "/var/run/docker.sock", timeout: float = 2.0) -> Layer:
     """Ping the engine's API over its Unix socket; DOCKER_HOST=unix://... is honoured."""
     host = os.environ.get("DOCKER_HOST", "")
     if host.startswith("unix://"):
-        socket_path = host[len("unix://"):]
+        socket_path = host[len("unix://") :]
     elif host:
         return Layer("docker", False, f"DOCKER_HOST={host} is not a unix socket; not probed")
     try:
@@ -121,5 +143,10 @@ def docker_engine(socket_path: str = "/var/run/docker.sock", timeout: float = 2.
     except OSError as exc:
         return Layer("docker", False, f"no engine at {socket_path}: {exc.strerror or exc}")
     ok = reply.startswith(b"HTTP/1.") and b" 200 " in reply.split(b"\r\n", 1)[0]
-    return Layer("docker", ok, f"engine answering at {socket_path}" if ok
-                 else f"{socket_path} answered but not like a Docker engine")
+    return Layer(
+        "docker",
+        ok,
+        f"engine answering at {socket_path}"
+        if ok
+        else f"{socket_path} answered but not like a Docker engine",
+    )

@@ -7,9 +7,17 @@ import pytest
 GROUPS = ["data", "config", "events"]
 
 
-@pytest.mark.parametrize("args", [["--help"], *[[g, "--help"] for g in GROUPS],
-                                  ["validate", "--help"], ["data", "info", "--help"],
-                                  ["config", "set", "--help"], ["events", "verify", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        *[[g, "--help"] for g in GROUPS],
+        ["validate", "--help"],
+        ["data", "info", "--help"],
+        ["config", "set", "--help"],
+        ["events", "verify", "--help"],
+    ],
+)
 def test_help_everywhere(cli, args):
     r = cli(*args)
     assert r.code == 0, r.stderr
@@ -40,4 +48,4 @@ def test_bad_input_exit_2_refused_exit_3(cli):
 def test_logs_never_on_stdout(cli):
     r = cli("-v", "data", "info")
     assert r.code == 0
-    r.json  # stdout parses as one JSON document
+    assert isinstance(r.json, dict)  # stdout parses as one JSON document

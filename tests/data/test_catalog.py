@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -99,8 +101,10 @@ def test_user_period_overrides_embedded(rara_home):
     cat = default_catalog()
     i = inst("BTC/USDT", "1d")
     embedded = cat.load(i)
-    own = Candles(embedded.ts[:3].copy(), *(getattr(embedded, f)[:3] * 2 for f in
-                                             ("open", "high", "low", "close", "volume")))
+    own = Candles(
+        embedded.ts[:3].copy(),
+        *(getattr(embedded, f)[:3] * 2 for f in ("open", "high", "low", "close", "volume")),
+    )
     cat.write(i, own, source="mine")
     loaded = cat.load(i)
     assert len(loaded) == 3 and np.array_equal(loaded.close, own.close)
@@ -162,13 +166,15 @@ def test_coverage_metadata_accumulates(rara_home):
     assert cat.covered(i) == [(a, a + 100 * 60_000), (b, b + 600_000)]
 
 
-@given(st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 1000)), max_size=8),
-       st.tuples(st.integers(0, 1000), st.integers(0, 1000)))
+@given(
+    st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 1000)), max_size=8),
+    st.tuples(st.integers(0, 1000), st.integers(0, 1000)),
+)
 def test_interval_algebra(spans, want):
     have = [(min(s, e), max(s, e)) for s, e in spans]
     w = (min(want), max(want))
     merged = merge_intervals(have)
-    assert all(a[1] < b[0] for a, b in zip(merged, merged[1:], strict=False))
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(merged))
     todo = subtract_intervals(w, have)
     covered = {x for s, e in have for x in range(s, e)}
     assert {x for s, e in todo for x in range(s, e)} == set(range(*w)) - covered
@@ -177,7 +183,11 @@ def test_interval_algebra(spans, want):
 def test_periods():
     tf = Timeframe.parse("5m")
     assert periods_between(parse_utc("2023-12-31"), parse_utc("2024-02-02"), tf) == [
-        "2023-12", "2024-01", "2024-02"]
+        "2023-12",
+        "2024-01",
+        "2024-02",
+    ]
     assert period_bounds("2024-12") == (parse_utc("2024-12-01"), parse_utc("2025-01-01"))
-    assert periods_between(parse_utc("2023-06-01"), parse_utc("2024-06-01"),
-                           Timeframe.parse("1h")) == ["2023", "2024"]
+    assert periods_between(
+        parse_utc("2023-06-01"), parse_utc("2024-06-01"), Timeframe.parse("1h")
+    ) == ["2023", "2024"]

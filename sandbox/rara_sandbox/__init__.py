@@ -1,0 +1,21 @@
+"""rara_sandbox: the code that runs inside the strategy sandbox.
+
+Depends only on numpy and RestrictedPython and never imports `rara`, so a container image can hold
+this package alone. Modules:
+
+* `ta` — the causal indicator library strategies call as ``ta.<name>``
+* `candles` — the read-only candle facade strategies receive as ``candles``
+* `lint` — static checks on a strategy's source (the friendly layer)
+* `restricted` — RestrictedPython compilation, guards and the strategy's globals
+* `validate` — checks on meta(), params and the signals a strategy returns
+* `evaluate` — lint → compile → meta → windows, returning coded results, never raising
+* `protocol` — the byte-level wire format (length-prefixed JSON header + raw arrays, no pickle)
+* ``python -m rara_sandbox`` — read one request on stdin, write one response on stdout
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+API_VERSION = 1
+
+__all__ = ["API_VERSION", "__version__"]

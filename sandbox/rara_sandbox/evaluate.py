@@ -1,0 +1,234 @@
+"""Evaluate one strategy source: lint, compile, meta, params, then every requested window.
+
+A window is a prefix length n: the strategy sees bars 0..n-1 exactly as it would have at the close
+of bar n-1. The host compares the signals of shorter windows with the prefix of the full run to
+catch look-ahead; this module only produces them, honestly:
+
+* windows run shortest first, each in a freshly executed module namespace with a fresh params
+  copy, so nothing computed on a longer history can leak into a shorter one;
+* outputs are validated (bool arrays, exactly one per bar) and copied, never coerced;
+* every failure is an `EvaluationResult` with a stable error code, never an exception.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata
+from types import CodeType, FunctionType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rara_sandbox import __version__
+from rara_sandbox.candles import Candles
+from rara_sandbox.lint import lint as lint_source
+from rara_sandbox.restricted import (
+    DEFAULT_PRINT_LIMIT,
+    STRATEGY_FILENAME,
+    CompileFailed,
+    PrintBuffer,
+    SandboxViolation,
+    compile_strategy,
+    exec_module,
+)
+from rara_sandbox.results import EvaluationResult, JsonScalar, SandboxError, WindowResult
+from rara_sandbox.validate import Invalid, check_risk, check_signals, merge_params, validate_meta
+
+MAX_WINDOWS = 64
+MAX_MESSAGE = 2_000
+
+
+def runtime_info() -> dict[str, str]:
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+    return {
+        "rara_sandbox": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "restrictedpython": version("RestrictedPython"),
+    }
+
+
+class _Failed(Exception):
+    def __init__(self, error: SandboxError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _strategy_line(tb: Any) -> int | None:
+    """The innermost traceback line that belongs to the strategy source."""
+    line = None
+    for frame, lineno in traceback.walk_tb(tb):
+        if frame.f_code.co_filename == STRATEGY_FILENAME:
+            line = lineno
+    return line
+
+
+def _call(what: str, fn: Callable[..., Any], *args: object, window: int | None = None) -> Any:
+    """Run strategy code; turn any exception into a coded SandboxError."""
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    except Exception as e:  # strategy code may raise anything; that is the point of catching
+        line = _strategy_line(e.__traceback__)
+        text = f"{type(e).__name__}: {e}"[:MAX_MESSAGE]
+        code = "runtime_error"
+        if isinstance(e, SandboxViolation):
+            code = "forbidden"
+        elif isinstance(e, ImportError):  # no __import__ in the builtins
+            code, text = "forbidden", "imports are not available in strategies"
+        elif isinstance(e, NameError) and "__build_class__" in str(e):
+            code, text = "forbidden", "class definitions are not available in strategies"
+        raise _Failed(SandboxError(code, f"{what}: {text}", line, window)) from None
+
+
+def _function(namespace: Mapping[str, object], name: str) -> FunctionType | None:
+    fn = namespace.get(name)
+    return fn if type(fn) is FunctionType else None
+
+
+def _check_windows(windows: Sequence[int], total: int) -> tuple[int, ...]:
+    if total == 0:
+        raise _Failed(SandboxError("bad_request", "no candles to evaluate"))
+    ws = list(windows)
+    if any(type(w) is not int for w in ws):
+        raise _Failed(SandboxError("bad_request", "windows must be ints"))
+    if ws != sorted(set(ws)) or (ws and not 1 <= ws[0] <= ws[-1] <= total):
+        raise _Failed(SandboxError("bad_request", f"windows must be strictly increasing in 1..{total}"))
+    if not ws or ws[-1] != total:
+        ws.append(total)  # the full history is always evaluated
+    if len(ws) > MAX_WINDOWS:
+        raise _Failed(SandboxError("bad_request", f"at most {MAX_WINDOWS} windows"))
+    return tuple(ws)
+
+
+def _load(code: CodeType, printer: PrintBuffer, window: int | None) -> dict[str, object]:
+    return _call("module", exec_module, code, printer, window=window)  # type: ignore[no-any-return]
+
+
+def _meta(code: CodeType, printer: PrintBuffer) -> dict[str, Any]:
+    fn = _function(_load(code, printer, None), "meta")
+    if fn is None:
+        raise _Failed(SandboxError("bad_meta", "meta is not a function"))
+    raw = _call("meta()", fn)
+    try:
+        return validate_meta(raw)
+    except Invalid as e:
+        raise _Failed(SandboxError(e.code, e.message)) from None
+
+
+def _window(
+    code: CodeType, printer: PrintBuffer, candles: Candles, params: dict[str, JsonScalar]
+) -> WindowResult:
+    n = len(candles)
+    namespace = _load(code, printer, n)
+    on_candles = _function(namespace, "on_candles")
+    if on_candles is None:
+        raise _Failed(SandboxError("bad_output", "on_candles is not a function", window=n))
+    try:
+        out = _call("on_candles()", on_candles, candles, copy.deepcopy(params), window=n)
+        entries, exits = check_signals(out, n)
+        stop = take = None
+        risk = _function(namespace, "risk_levels")
+        if risk is not None:
+            levels = _call("risk_levels()", risk, candles, copy.deepcopy(params), window=n)
+            stop, take = check_risk(levels, n)
+    except Invalid as e:
+        raise _Failed(SandboxError(e.code, e.message, window=n)) from None
+    return WindowResult(n, entries, exits, stop, take)
+
+
+def evaluate(
+    source: str,
+    candles: Mapping[str, npt.NDArray[Any]],
+    params: Mapping[str, object] | None = None,
+    windows: Sequence[int] = (),
+    *,
+    print_limit: int = DEFAULT_PRINT_LIMIT,
+) -> EvaluationResult:
+    """Lint, compile and run `source` on each prefix window of `candles`.
+
+    candles: exactly ``timestamps`` (int64 epoch ms, bar open time) and ``open/high/low/close/
+    volume`` (float64), 1-D, equal length N. params: overrides of meta()'s defaults (None: the
+    defaults). windows: strictly increasing prefix lengths in 1..N; N is appended if absent.
+    Never raises for anything the strategy does; the result carries a coded error instead.
+    """
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    printer = PrintBuffer(print_limit)
+    state: dict[str, Any] = {"meta": None, "params": None, "lint": None}
+    done: list[WindowResult] = []
+
+    def lap(name: str, start: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round((now - start) * 1000.0, 3)
+        return now
+
+    def result(error: SandboxError | None) -> EvaluationResult:
+        timings["total"] = round((time.perf_counter() - t0) * 1000.0, 3)
+        return EvaluationResult(
+            ok=error is None, error=error, meta=state["meta"], params=state["params"],
+            windows=tuple(done) if error is None else (), lint=state["lint"],
+            printed=printer.text, print_truncated=printer.truncated, timings_ms=timings,
+            runtime=runtime_info(),
+        )  # fmt: skip
+
+    try:
+        if not isinstance(source, str):
+            raise _Failed(SandboxError("bad_request", "source must be a string"))
+        try:
+            bars = Candles(candles)
+        except ValueError as e:
+            raise _Failed(SandboxError("bad_request", str(e))) from None
+        ws = _check_windows(windows, len(bars))
+        report = lint_source(source)
+        state["lint"] = report.to_dict()
+        t = lap("lint", t0)
+        if not report.ok:
+            raise _Failed(SandboxError("lint_failed", report.summary()[:MAX_MESSAGE]))
+        try:
+            code = compile_strategy(source)
+        except CompileFailed as e:
+            raise _Failed(SandboxError("compile_error", e.message[:MAX_MESSAGE], e.line)) from None
+        t = lap("compile", t)
+        state["meta"] = meta = _meta(code, printer)
+        try:
+            state["params"] = params_ = merge_params(meta["params"], params)
+        except Invalid as e:
+            raise _Failed(SandboxError(e.code, e.message)) from None
+        t = lap("meta", t)
+        for n in ws:
+            done.append(_window(code, printer, bars.window(n), params_))
+        lap("windows", t)
+        return result(None)
+    except _Failed as f:
+        return result(f.error)
+    except Exception as e:  # our bug, not the strategy's: still answer, with a distinct code
+        return result(SandboxError("internal_error", f"{type(e).__name__}: {e}"[:MAX_MESSAGE]))
+
+
+def inspect_meta(source: str) -> EvaluationResult:
+    """Lint and compile `source` and return its validated meta() (no candles needed)."""
+    printer = PrintBuffer()
+    report = lint_source(source)
+    try:
+        if not report.ok:
+            raise _Failed(SandboxError("lint_failed", report.summary()[:MAX_MESSAGE]))
+        try:
+            code = compile_strategy(source)
+        except CompileFailed as e:
+            raise _Failed(SandboxError("compile_error", e.message, e.line)) from None
+        meta = _meta(code, printer)
+        return EvaluationResult(ok=True, meta=meta, params=dict(meta["params"]),
+                                lint=report.to_dict(), printed=printer.text)  # fmt: skip
+    except _Failed as f:
+        return EvaluationResult(ok=False, error=f.error, lint=report.to_dict(), printed=printer.text)
