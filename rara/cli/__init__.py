@@ -76,8 +76,9 @@ def app(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from rara.cli import config_cmd, data, events, validate
+    from rara.cli import config_cmd, data, data_fetch, events, validate
 
+    del data_fetch  # imported for its side effect: adds `fetch` to the data group
     app.add_command(data.group)
     app.add_command(config_cmd.group)
     app.add_command(events.group)

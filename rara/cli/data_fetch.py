@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from types import FrameType
+
 import click
 
 from rara.cli.data import group
@@ -12,21 +16,41 @@ from rara.data.fetch import fetch_candles
 
 
 @group.command("fetch")
-@click.option("--source", "source", default=None, metavar="EXCHANGE",
-              help="ccxt exchange id (default: data.default_exchange).")
+@click.option(
+    "--source",
+    "source",
+    default=None,
+    metavar="EXCHANGE",
+    help="ccxt exchange id (default: data.default_exchange).",
+)
 @click.option("--symbol", required=True, help="Unified symbol, e.g. BTC/USDT.")
 @click.option("--timeframe", required=True, help="Bar length, e.g. 1m, 1h, 1d.")
 @click.option("--start", required=True, help="First bar, UTC date or datetime (inclusive).")
 @click.option("--end", default=None, help="UTC date or datetime (exclusive); default now.")
-def fetch_cmd(source: str | None, symbol: str, timeframe: str, start: str,
-              end: str | None) -> None:
+def fetch_cmd(source: str | None, symbol: str, timeframe: str, start: str, end: str | None) -> None:
     """Download candles into $RARA_HOME/data.
 
     Only what the catalog does not already cover is asked for, progress is saved as it goes,
     and an interrupted fetch resumes when rerun. Prints a JSON report: requests made, bars
     added, ranges skipped, and the gaps the exchange has (before listing, outages).
     """
+    if threading.current_thread() is threading.main_thread():  # signal() works only there
+        signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     settings = load_settings()
-    report = fetch_candles(source, symbol, timeframe, start, end, settings=settings,
-                           catalog=default_catalog(), console=stderr_console)
+    report = fetch_candles(
+        source,
+        symbol,
+        timeframe,
+        start,
+        end,
+        settings=settings,
+        catalog=default_catalog(),
+        console=stderr_console,
+    )
     emit(report.model_dump(mode="json"))
+
+
+def _terminate_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    """`kill PID` then saves the pages held in memory, as Ctrl-C does (SIGKILL cannot be
+    caught; checkpoints cover that)."""
+    raise KeyboardInterrupt

@@ -349,20 +349,24 @@ class Catalog:
             touched.update(
                 periods_between(int(candles.ts[0]), int(candles.ts[-1]) + 1, inst.timeframe)
             )
-        existing = self._own_period_files(inst)
+        existing = self._period_paths(self.root, inst)
+        # A period only the embedded sample holds starts from the sample's rows and coverage:
+        # otherwise the first user write would shadow (hide) the whole shipped period.
+        embedded = self._period_paths(self.embedded, inst)
         for period in sorted(touched):
             ps, pe = period_bounds(period)
             lo, hi = np.searchsorted(candles.ts, [ps, pe])
             new = candles.slice(int(lo), int(hi))
             cov = [(max(s, ps), min(e, pe)) for s, e in covered if s < pe and e > ps]
             old, meta = Candles.empty(), {}
-            if period in existing:
-                path = existing[period]
+            path = existing.get(period) or embedded.get(period)
+            if path is not None:
                 try:
                     meta = _read_meta(path)
                     old = table_to_candles(pq.read_table(path))
                 except (CorruptFile, OSError, pa.ArrowException) as exc:
-                    result.quarantined.append(str(self._quarantine(path, exc)))
+                    if period in existing:  # never move files inside the installed package
+                        result.quarantined.append(str(self._quarantine(path, exc)))
                     old, meta = Candles.empty(), {}
             merged, added, replaced = _merge(old, new)
             sources = sorted(set(meta.get("sources", [])) | {source})
@@ -387,9 +391,9 @@ class Catalog:
             result.replaced += replaced
         return result
 
-    def _own_period_files(self, inst: Instrument) -> dict[str, Path]:
-        d = self._dir(self.root, inst)
-        return {p.stem: p for p in d.glob("*.parquet")} if d.is_dir() else {}
+    def _period_paths(self, root: Path | None, inst: Instrument) -> dict[str, Path]:
+        d = self._dir(root, inst) if root is not None else None
+        return {p.stem: p for p in d.glob("*.parquet")} if d is not None and d.is_dir() else {}
 
     def covered(self, inst: Instrument) -> list[Interval]:
         """What has been asked of a source (or imported) for this instrument, merged."""

@@ -52,18 +52,35 @@ def _instrumented(cls: type[Any]) -> type[Any]:
         rara_status: int | None = None
         rara_headers: Any = None
 
-        def fetch(self, url: str, method: str = "GET", headers: Any = None,
-                  body: Any = None) -> Any:
+        def fetch(
+            self, url: str, method: str = "GET", headers: Any = None, body: Any = None
+        ) -> Any:
             self.rara_requests += 1
             self.rara_status, self.rara_headers = None, None
             return super().fetch(url, method, headers, body)
 
-        def on_rest_response(self, code: int, reason: str, url: str, method: str,
-                             response_headers: Any, response_body: str, request_headers: Any,
-                             request_body: Any) -> Any:
+        def on_rest_response(
+            self,
+            code: int,
+            reason: str,
+            url: str,
+            method: str,
+            response_headers: Any,
+            response_body: str,
+            request_headers: Any,
+            request_body: Any,
+        ) -> Any:
             self.rara_status, self.rara_headers = int(code), response_headers
-            return super().on_rest_response(code, reason, url, method, response_headers,
-                                             response_body, request_headers, request_body)
+            return super().on_rest_response(
+                code,
+                reason,
+                url,
+                method,
+                response_headers,
+                response_body,
+                request_headers,
+                request_body,
+            )
 
     Instrumented.__name__ = f"Instrumented{cls.__name__}"
     return Instrumented
@@ -92,8 +109,13 @@ class CcxtSource:
     `validate_symbol` or `fetch_page`.
     """
 
-    def __init__(self, exchange_id: str, settings: DataSettings, secrets: Secrets | None = None,
-                 exchange_class: type[Any] | None = None) -> None:
+    def __init__(
+        self,
+        exchange_id: str,
+        settings: DataSettings,
+        secrets: Secrets | None = None,
+        exchange_class: type[Any] | None = None,
+    ) -> None:
         self.exchange_id = check_exchange_id(exchange_id)
         self.name = f"ccxt:{self.exchange_id}"
         cls = exchange_class or getattr(ccxt, self.exchange_id)
@@ -104,7 +126,7 @@ class CcxtSource:
         if settings.rate_limit_ms is not None:
             config["rateLimit"] = settings.rate_limit_ms
         self._secret_values: list[str] = []
-        keys = (secrets.exchanges.get(self.exchange_id) if secrets is not None else None)
+        keys = secrets.exchanges.get(self.exchange_id) if secrets is not None else None
         if keys is not None:  # public candles need no keys; pass them only when configured
             for field, attr in (("api_key", "apiKey"), ("secret", "secret")):
                 value = getattr(keys, field)
@@ -187,15 +209,12 @@ class CcxtSource:
                 + f"{len(markets)} markets are listed there",
             )
 
-    def fetch_page(self, symbol: str, timeframe: Timeframe, since_ms: int,
-                   limit: int) -> list[Row]:
-        raw = self._call(lambda: self._ex.fetch_ohlcv(symbol, str(timeframe), since=since_ms,
-                                                      limit=limit))
+    def fetch_page(self, symbol: str, timeframe: Timeframe, since_ms: int, limit: int) -> list[Row]:
+        raw = self._call(
+            lambda: self._ex.fetch_ohlcv(symbol, str(timeframe), since=since_ms, limit=limit)
+        )
         nan = float("nan")
-        return [
-            [float(r[0])] + [float(x) if x is not None else nan for x in r[1:6]]
-            for r in raw
-        ]
+        return [[float(r[0])] + [float(x) if x is not None else nan for x in r[1:6]] for r in raw]
 
     # ---- error translation ---------------------------------------------------------------
     def _redact(self, text: str) -> str:
@@ -222,7 +241,6 @@ class CcxtSource:
                 ) from None
             raise RaraError(
                 "source_error",
-                f"{self.exchange_id} answered {status or 'an error'}: {type(exc).__name__}: "
-                f"{msg}",
+                f"{self.exchange_id} answered {status or 'an error'}: {type(exc).__name__}: {msg}",
                 "check the symbol and timeframe; if the exchange changed its API, upgrade ccxt",
             ) from None

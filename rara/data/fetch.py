@@ -65,8 +65,7 @@ class CandleSource(Protocol):
     def validate_symbol(self, symbol: str) -> None:
         """Raise BadInput unless the venue lists ``symbol`` (may ask the venue)."""
 
-    def fetch_page(self, symbol: str, timeframe: Timeframe, since_ms: int,
-                   limit: int) -> list[Row]:
+    def fetch_page(self, symbol: str, timeframe: Timeframe, since_ms: int, limit: int) -> list[Row]:
         """Up to ``limit`` bars opening at or after ``since_ms``, oldest first."""
         ...
 
@@ -117,8 +116,11 @@ def _parse_when(value: str | int, what: str) -> int:
     try:
         return parse_utc(value)
     except ValueError as exc:
-        raise BadInput("bad_date", f"--{what} {value!r} is not a date or datetime",
-                       "use ISO dates in UTC, e.g. 2024-01-31 or 2024-01-31T12:00") from exc
+        raise BadInput(
+            "bad_date",
+            f"--{what} {value!r} is not a date or datetime",
+            "use ISO dates in UTC, e.g. 2024-01-31 or 2024-01-31T12:00",
+        ) from exc
 
 
 def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random) -> float:
@@ -150,14 +152,21 @@ class _Run:
             except TransientSourceError as exc:
                 if attempt >= self.data.max_retries:
                     raise _GaveUp(f"{what}: {exc} (after {attempt} retries)") from None
-                delay = backoff_delay(attempt, self.data.backoff_base_s, self.data.backoff_max_s,
-                                      self.rng)
+                delay = backoff_delay(
+                    attempt, self.data.backoff_base_s, self.data.backoff_max_s, self.rng
+                )
                 if exc.retry_after_s is not None:  # the server knows better than our guess
                     delay = max(delay, exc.retry_after_s)
                 attempt += 1
                 self.report.retries += 1
-                log.warning("%s failed (%s); retry %d/%d in %.2fs", what, exc, attempt,
-                            self.data.max_retries, delay)
+                log.warning(
+                    "%s failed (%s); retry %d/%d in %.2fs",
+                    what,
+                    exc,
+                    attempt,
+                    self.data.max_retries,
+                    delay,
+                )
                 self.sleep(delay)
 
     # -- checkpoints --
@@ -167,8 +176,9 @@ class _Run:
         if not len(rows) and covered[1] <= covered[0]:
             return
         c = Candles(rows[:, 0].astype(np.int64), *(rows[:, i].copy() for i in range(1, 6)))
-        res = self.catalog.write(self.inst, c, self.source.name,
-                                 covered=[covered] if covered[1] > covered[0] else [])
+        res = self.catalog.write(
+            self.inst, c, self.source.name, covered=[covered] if covered[1] > covered[0] else []
+        )
         # Only now: if the write is interrupted, the except path writes the same rows again.
         self.buffer = []
         self.report.bars_added += res.added
@@ -177,9 +187,10 @@ class _Run:
     def page(self, cursor: int, end: int) -> tuple[np.ndarray, int | None]:
         """One page: the bars in [cursor, end) and the next cursor (None: source exhausted)."""
         tf = self.inst.timeframe
-        raw = self.call(lambda: self.source.fetch_page(self.inst.symbol, tf, cursor,
-                                                       self.data.page_limit),
-                        f"candles from {ms_to_iso(cursor)}")
+        raw = self.call(
+            lambda: self.source.fetch_page(self.inst.symbol, tf, cursor, self.data.page_limit),
+            f"candles from {ms_to_iso(cursor)}",
+        )
         if not raw:
             return np.empty((0, 6)), None
         arr = np.asarray(raw, dtype=np.float64).reshape(-1, 6)
@@ -201,13 +212,16 @@ class _Run:
             try:
                 check_candles(c, tf, f"{self.source.name} {self.inst.symbol} {tf}")
             except BadInput as exc:  # the venue's fault, not the user's: not exit 2
-                raise RaraError("bad_source_data", exc.message,
-                                "nothing from this page was stored; report it or try later") \
-                    from None
+                raise RaraError(
+                    "bad_source_data",
+                    exc.message,
+                    "nothing from this page was stored; report it or try later",
+                ) from None
         return arr, last + tf.ms
 
-    def fetch_range(self, start: int, end: int, now_ms: int,
-                    progress: Callable[[int], None]) -> None:
+    def fetch_range(
+        self, start: int, end: int, now_ms: int, progress: Callable[[int], None]
+    ) -> None:
         tf = self.inst.timeframe
         cursor, done_to, pages = start, start, 0
         try:
@@ -293,19 +307,28 @@ def fetch_candles(
     try:
         tf = Timeframe.parse(timeframe)
     except ValueError as exc:
-        raise BadInput("bad_timeframe", f"timeframe {timeframe!r} is not like 1m, 1h or 1d",
-                       "pass --timeframe 1m, 5m, 15m, 1h, 4h, 1d or 1w") from exc
+        raise BadInput(
+            "bad_timeframe",
+            f"timeframe {timeframe!r} is not like 1m, 1h or 1d",
+            "pass --timeframe 1m, 5m, 15m, 1h, 4h, 1d or 1w",
+        ) from exc
     try:
         inst = Instrument(exchange=exchange_id, symbol=symbol, timeframe=tf)
     except ValueError as exc:
-        raise BadInput("bad_symbol", f"symbol {symbol!r} is not like BTC/USDT",
-                       "symbols are BASE/QUOTE (or BASE/QUOTE:SETTLE for derivatives)") from exc
+        raise BadInput(
+            "bad_symbol",
+            f"symbol {symbol!r} is not like BTC/USDT",
+            "symbols are BASE/QUOTE (or BASE/QUOTE:SETTLE for derivatives)",
+        ) from exc
     now = int(time.time() * 1000) if now_ms is None else now_ms
     start_ms = _parse_when(start, "start")
     end_ms = now if end is None else _parse_when(end, "end")
     if start_ms >= end_ms:
-        raise BadInput("bad_range", f"start {ms_to_iso(start_ms)} is not before end "
-                       f"{ms_to_iso(end_ms)}", "swap them, or leave --end out to mean now")
+        raise BadInput(
+            "bad_range",
+            f"start {ms_to_iso(start_ms)} is not before end {ms_to_iso(end_ms)}",
+            "swap them, or leave --end out to mean now",
+        )
     if source is None:
         source = CcxtSource(exchange_id, data, load_secrets())
     source.check_timeframe(tf)
@@ -317,12 +340,24 @@ def fetch_candles(
     missing = subtract_intervals((lo, hi), have) if lo < hi else []
     skipped = merge_intervals([(max(s, lo), min(e, hi)) for s, e in have if s < hi and e > lo])
     report = FetchReport(
-        exchange=exchange_id, symbol=inst.symbol, timeframe=str(tf),
-        start=ms_to_iso(lo), end=ms_to_iso(max(lo, hi)),
-        fetched=[_span(s, e) for s, e in missing], skipped=[_span(s, e) for s, e in skipped],
+        exchange=exchange_id,
+        symbol=inst.symbol,
+        timeframe=str(tf),
+        start=ms_to_iso(lo),
+        end=ms_to_iso(max(lo, hi)),
+        fetched=[_span(s, e) for s, e in missing],
+        skipped=[_span(s, e) for s, e in skipped],
     )
-    run = _Run(inst, source, catalog, data, sleep, random.Random(jitter_seed), report,
-               requests_before=source.requests_made)
+    run = _Run(
+        inst,
+        source,
+        catalog,
+        data,
+        sleep,
+        random.Random(jitter_seed),
+        report,
+        requests_before=source.requests_made,
+    )
     if missing:
         _fetch_missing(run, missing, now, console)
     report.requests = source.requests_made - run.requests_before
@@ -330,31 +365,36 @@ def fetch_candles(
     return report
 
 
-def _fetch_missing(run: _Run, missing: list[Interval], now: int,
-                   console: Console | None) -> None:
+def _fetch_missing(run: _Run, missing: list[Interval], now: int, console: Console | None) -> None:
     inst, tf = run.inst, run.inst.timeframe
     try:
         run.call(lambda: run.source.validate_symbol(inst.symbol), "loading markets")
     except _GaveUp as exc:
-        raise RaraError("fetch_failed", str(exc), "nothing was saved; rerun when the exchange "
-                        "answers again") from None
+        raise RaraError(
+            "fetch_failed", str(exc), "nothing was saved; rerun when the exchange answers again"
+        ) from None
     total = sum((e - s) // tf.ms for s, e in missing)
-    bar = Progress(TextColumn(f"{inst.key}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=console, disable=console is None,
-                   transient=False)
+    bar = Progress(
+        TextColumn(f"{inst.key}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=console is None,
+        transient=False,
+    )
     with bar:
         task = bar.add_task("fetch", total=total)
         for s, e in missing:
             try:
                 run.fetch_range(s, e, now, lambda n: bar.advance(task, n))
             except _GaveUp as exc:
-                saved = run.catalog.covered(inst)
+                spans = [f"{ms_to_iso(a)}..{ms_to_iso(b)}" for a, b in run.catalog.covered(inst)]
+                covers = ", ".join(spans[:5]) + (f" and {len(spans) - 5} more" * (len(spans) > 5))
                 raise RaraError(
                     "fetch_failed",
                     f"{exc}; saved {run.report.bars_added} new bars, the catalog now covers "
-                    + (", ".join(f"{ms_to_iso(a)}..{ms_to_iso(b)}" for a, b in saved)
-                       or "nothing") + f" for {inst.key}",
+                    f"{covers or 'nothing'} for {inst.key}",
                     "rerun the same command to resume from where it stopped",
                 ) from None
         bar.update(task, completed=total)
-

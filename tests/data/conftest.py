@@ -43,16 +43,32 @@ class Cli:
         cli = REPO / "rara" / "cli"
         if any("data_fetch" in (cli / f).read_text() for f in ("__init__.py", "data.py")):
             return [sys.executable, "-m", "rara"]
-        return [sys.executable, "-c",
-                "import rara.cli.data_fetch; from rara.cli import main; main()"]
+        return [
+            sys.executable,
+            "-c",
+            "import rara.cli.data_fetch; from rara.cli import main; main()",
+        ]
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([*self.prefix(), *args], env=self.env, cwd=REPO, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return subprocess.Popen(
+            [*self.prefix(), *args],
+            env=self.env,
+            cwd=REPO,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     def run(self, *args: str, timeout: float = 60) -> CliResult:
-        p = subprocess.run([*self.prefix(), *args], env=self.env, cwd=REPO,
-                           capture_output=True, text=True, timeout=timeout, check=False)
+        p = subprocess.run(
+            [*self.prefix(), *args],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         try:
             out = json.loads(p.stdout)
         except json.JSONDecodeError:

@@ -97,17 +97,19 @@ def test_write_is_idempotent_and_merges(rara_home):
     assert not list((rara_home / "data").rglob("*.tmp"))
 
 
-def test_user_period_overrides_embedded(rara_home):
+def test_user_rows_win_over_embedded_without_hiding_it(rara_home):
     cat = default_catalog()
     i = inst("BTC/USDT", "1d")
     embedded = cat.load(i)
-    own = Candles(
-        embedded.ts[:3].copy(),
-        *(getattr(embedded, f)[:3] * 2 for f in ("open", "high", "low", "close", "volume")),
-    )
-    cat.write(i, own, source="mine")
+    fields = ("open", "high", "low", "close", "volume")
+    own = Candles(embedded.ts[:3].copy(), *(getattr(embedded, f)[:3] * 2 for f in fields))
+    res = cat.write(i, own, source="mine")
+    assert res.replaced == 3 and res.added == 0
     loaded = cat.load(i)
-    assert len(loaded) == 3 and np.array_equal(loaded.close, own.close)
+    assert len(loaded) == len(embedded)  # the rest of the shipped period is still there
+    assert np.array_equal(loaded.close[:3], own.close)
+    assert np.array_equal(loaded.close[3:], embedded.close[3:])
+    assert cat.covered(i) == Catalog(rara_home / "x", embedded=cat.embedded).covered(i)
 
 
 def test_corrupt_file_is_reported_not_raised(cli, rara_home):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Callable
@@ -32,10 +33,24 @@ def stored(cat: Catalog, inst: Instrument = BTC_1M) -> np.ndarray:
     return np.column_stack([c.ts.astype(np.float64), c.open, c.high, c.low, c.close, c.volume])
 
 
-def fetch(start: str, end: str, symbol: str = "BTC/USDT", timeframe: str = "1m",
-          sleep: Callable[[float], None] = time.sleep) -> FetchReport:
-    return fetch_candles("binance", symbol, timeframe, start, end, settings=load_settings(),
-                         catalog=default_catalog(), sleep=sleep, jitter_seed=1)
+def fetch(
+    start: str,
+    end: str,
+    symbol: str = "BTC/USDT",
+    timeframe: str = "1m",
+    sleep: Callable[[float], None] = time.sleep,
+) -> FetchReport:
+    return fetch_candles(
+        "binance",
+        symbol,
+        timeframe,
+        start,
+        end,
+        settings=load_settings(),
+        catalog=default_catalog(),
+        sleep=sleep,
+        jitter_seed=1,
+    )
 
 
 def recording_sleep() -> tuple[list[float], Callable[[float], None]]:
@@ -49,7 +64,8 @@ def recording_sleep() -> tuple[list[float], Callable[[float], None]]:
 
 
 def test_pages_across_many_requests_and_matches_the_exchange(
-        emulator: BinanceEmulator, configure: Callable[..., None]) -> None:
+    emulator: BinanceEmulator, configure: Callable[..., None]
+) -> None:
     configure(page_limit=500)
     start, end = "2023-02-27", "2023-03-02"  # 3 days of 1m bars, across a month boundary
     report = fetch(start, end)
@@ -78,7 +94,8 @@ def test_pages_across_many_requests_and_matches_the_exchange(
 
 
 def test_429_waits_for_retry_after_then_succeeds(
-        emulator: BinanceEmulator, configure: Callable[..., None]) -> None:
+    emulator: BinanceEmulator, configure: Callable[..., None]
+) -> None:
     configure(page_limit=500)
     emulator.fail(nth=2, status=429, retry_after="1")
     delays, sleep = recording_sleep()
@@ -106,12 +123,14 @@ def test_500_then_success(emulator: BinanceEmulator, configure: Callable[..., No
 
 
 def test_giving_up_keeps_what_was_saved_and_a_rerun_resumes(
-        emulator: BinanceEmulator, configure: Callable[..., None]) -> None:
+    emulator: BinanceEmulator, configure: Callable[..., None]
+) -> None:
     configure(page_limit=100, flush_every_pages=2, max_retries=2)
     s, e = parse_utc("2023-06-01"), parse_utc("2023-06-01T12:00")
     wall = s + 350 * MIN  # every request from here on fails
-    fault = emulator.add_fault(Fault(when=lambda q: int(q["startTime"]) >= wall, times=10**6,
-                                     status=503))
+    fault = emulator.add_fault(
+        Fault(when=lambda q: int(q["startTime"]) >= wall, times=10**6, status=503)
+    )
     with pytest.raises(RaraError) as err:
         fetch("2023-06-01", "2023-06-01T12:00")
     assert err.value.code == "fetch_failed"
@@ -126,12 +145,29 @@ def test_giving_up_keeps_what_was_saved_and_a_rerun_resumes(
     rerun = emulator.klines_calls()[before:]
     assert rerun[0].start_time == s + 400 * MIN
     assert report.skipped == [[ms_to_iso(s), ms_to_iso(s + 400 * MIN)]]
-    np.testing.assert_array_equal(stored(default_catalog()),
-                                  emulator.bars("BTCUSDT", "1m", s, e))
+    np.testing.assert_array_equal(stored(default_catalog()), emulator.bars("BTCUSDT", "1m", s, e))
+
+
+def test_ctrl_c_saves_the_pages_in_memory(
+    emulator: BinanceEmulator, configure: Callable[..., None]
+) -> None:
+    configure(page_limit=100, flush_every_pages=10)  # no checkpoint before the interrupt
+    s = parse_utc("2023-06-10")
+    emulator.fail(nth=4, status=500)
+
+    def interrupted_sleep(_: float) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while waiting to retry page 4
+
+    with pytest.raises(KeyboardInterrupt):
+        fetch("2023-06-10", "2023-06-11", sleep=interrupted_sleep)
+    cat = default_catalog()
+    assert cat.covered(BTC_1M) == [(s, s + 300 * MIN)]
+    np.testing.assert_array_equal(stored(cat), emulator.bars("BTCUSDT", "1m", s, s + 300 * MIN))
 
 
 def test_gaps_interior_and_before_listing(
-        emulator: BinanceEmulator, configure: Callable[..., None], rara_home: Path) -> None:
+    emulator: BinanceEmulator, configure: Callable[..., None], rara_home: Path
+) -> None:
     configure(page_limit=1000)
     gs, ge = parse_utc("2023-07-01T10:00"), parse_utc("2023-07-01T11:30")
     emulator.omit("BTCUSDT", gs, ge)
@@ -161,8 +197,23 @@ def test_gaps_interior_and_before_listing(
     assert again.gaps == report.gaps
 
 
+def test_fetch_next_to_the_embedded_sample_keeps_the_sample(
+    emulator: BinanceEmulator, configure: Callable[..., None]
+) -> None:
+    configure(page_limit=1000)
+    inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
+    cat = default_catalog()
+    shipped = cat.load(inst)
+    assert len(shipped) and cat.covered(inst)[0][1] == parse_utc("2024-09-06")
+    report = fetch("2024-09-01", "2024-09-10", timeframe="1h")
+    assert report.skipped == [["2024-09-01T00:00:00Z", "2024-09-06T00:00:00Z"]]
+    after = default_catalog().load(inst)
+    assert len(after) == len(shipped) + 4 * 24
+
+
 def test_rerunning_a_completed_fetch_makes_no_request(
-        emulator: BinanceEmulator, configure: Callable[..., None]) -> None:
+    emulator: BinanceEmulator, configure: Callable[..., None]
+) -> None:
     configure(page_limit=1000)
     first = fetch("2023-08-01", "2023-08-02")
     assert first.requests == 3
@@ -187,13 +238,25 @@ def _all_parquet_readable(root: Path) -> list[Path]:
 
 @pytest.mark.slow
 def test_killed_fetch_leaves_a_readable_catalog_and_resumes(
-        emulator: BinanceEmulator, configure: Callable[..., None], fetch_cli: Cli,
-        rara_home: Path) -> None:
+    emulator: BinanceEmulator, configure: Callable[..., None], fetch_cli: Cli, rara_home: Path
+) -> None:
     configure(page_limit=100, flush_every_pages=2)
     s, e = parse_utc("2023-09-01"), parse_utc("2023-09-02")
     hang = emulator.hang(nth=7)  # pages 1-6 done and checkpointed at pages 2, 4 and 6
-    args = ("data", "fetch", "--source", "binance", "--symbol", "BTC/USDT", "--timeframe", "1m",
-            "--start", "2023-09-01", "--end", "2023-09-02")
+    args = (
+        "data",
+        "fetch",
+        "--source",
+        "binance",
+        "--symbol",
+        "BTC/USDT",
+        "--timeframe",
+        "1m",
+        "--start",
+        "2023-09-01",
+        "--end",
+        "2023-09-02",
+    )
     proc = fetch_cli.popen(*args)
     try:
         assert hang.entered.wait(30), proc.communicate(timeout=5)
@@ -220,12 +283,35 @@ def test_killed_fetch_leaves_a_readable_catalog_and_resumes(
     assert res.out["skipped"] == [[ms_to_iso(s), ms_to_iso(s + 600 * MIN)]]
     assert res.out["bars_added"] == 840 and res.out["requests"] == 10
     _all_parquet_readable(data)
-    np.testing.assert_array_equal(stored(default_catalog()),
-                                  emulator.bars("BTCUSDT", "1m", s, e))
+    np.testing.assert_array_equal(stored(default_catalog()), emulator.bars("BTCUSDT", "1m", s, e))
 
     n = len(emulator.calls())
     res = fetch_cli.run(*args)  # complete now: a third run asks nothing at all
     assert res.code == 0 and res.out["requests"] == 0 and len(emulator.calls()) == n
+
+
+@pytest.mark.slow
+def test_sigterm_saves_the_pages_in_memory_and_says_so(
+    emulator: BinanceEmulator, configure: Callable[..., None], fetch_cli: Cli
+) -> None:
+    configure(page_limit=100, flush_every_pages=10)  # no checkpoint before the signal
+    s = parse_utc("2023-10-01")
+    hang = emulator.hang(nth=4)
+    proc = fetch_cli.popen(
+        "data", "fetch", "--symbol", "BTC/USDT", "--timeframe", "1m",
+        "--start", "2023-10-01", "--end", "2023-10-02",
+    )  # fmt: skip
+    try:
+        assert hang.entered.wait(30)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        hang.release()
+    assert proc.returncode == 130
+    assert json.loads(out)["error"]["code"] == "interrupted"
+    assert default_catalog().covered(BTC_1M) == [(s, s + 300 * MIN)]
 
 
 @pytest.mark.slow
@@ -234,15 +320,20 @@ def test_killed_fetch_leaves_a_readable_catalog_and_resumes(
     [
         (("--source", "binanse", "--symbol", "BTC/USDT"), "unknown_exchange", "binance"),
         (("--symbol", "BTCUSDT"), "bad_symbol", "BASE/QUOTE"),
-        (("--symbol", "BTC/USDT", "--start", "2023-02-01", "--end", "2023-01-01"), "bad_range",
-         ""),
+        (("--symbol", "BTC/USDT", "--start", "2023-02-01", "--end", "2023-01-01"), "bad_range", ""),
         (("--symbol", "DOGE/USDT"), "unknown_symbol", ""),
         (("--symbol", "BTC/USDT", "--timeframe", "2m"), "unsupported_timeframe", "1m"),
     ],
 )
 def test_bad_input_is_a_json_error_and_writes_nothing(
-        emulator: BinanceEmulator, configure: Callable[..., None], fetch_cli: Cli, rara_home: Path,
-        args: tuple[str, ...], code: str, hint: str) -> None:
+    emulator: BinanceEmulator,
+    configure: Callable[..., None],
+    fetch_cli: Cli,
+    rara_home: Path,
+    args: tuple[str, ...],
+    code: str,
+    hint: str,
+) -> None:
     defaults = {"--timeframe": "1m", "--start": "2023-01-01", "--end": "2023-01-02"}
     full = list(args)
     for k, v in defaults.items():
@@ -259,3 +350,20 @@ def test_bad_input_is_a_json_error_and_writes_nothing(
         assert [r.path for r in emulator.calls()] == ["/api/v3/exchangeInfo"]
     else:  # everything else is caught offline
         assert emulator.calls() == []
+
+
+def test_retry_after_as_seconds_or_http_date() -> None:
+    from rara.data.ccxt_source import parse_retry_after
+
+    assert parse_retry_after("2") == 2.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_a_mistyped_url_override_is_bad_input() -> None:
+    from rara.config import DataSettings
+    from rara.data.ccxt_source import CcxtSource
+
+    with pytest.raises(RaraError) as err:
+        CcxtSource("binance", DataSettings(url_overrides={"binance": {"pubic": "http://x"}}))
+    assert err.value.code == "bad_url_override" and "public" in err.value.suggestion

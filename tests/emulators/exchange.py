@@ -28,9 +28,20 @@ import numpy as np
 
 KLINES = "/api/v3/klines"
 INTERVAL_MS = {
-    "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
-    "30m": 1_800_000, "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000,
-    "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000,
+    "1s": 1_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
     "1w": 604_800_000,
 }
 WEEK_ORIGIN_MS = 345_600_000  # Binance weekly bars open on Mondays (1970-01-05)
@@ -91,7 +102,8 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
     x = x + np.uint64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    out: np.ndarray = x ^ (x >> np.uint64(31))
+    return out
 
 
 def _noise(seed: int, salt: int, k: np.ndarray) -> np.ndarray:
@@ -104,12 +116,23 @@ def _noise(seed: int, salt: int, k: np.ndarray) -> np.ndarray:
 class BinanceEmulator:
     """Use as a context manager; ``api_url`` is what replaces ccxt's ``urls['api']['public']``."""
 
-    def __init__(self, seed: int = 7, markets: list[Market] | None = None,
-                 now_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        markets: list[Market] | None = None,
+        now_ms: Callable[[], int] | None = None,
+    ) -> None:
         self.seed = seed
-        self.markets = {m.id: m for m in (markets or [
-            Market("BTC", "USDT", price0=30_000.0), Market("ETH", "USDT", price0=2_000.0),
-        ])}
+        self.markets = {
+            m.id: m
+            for m in (
+                markets
+                or [
+                    Market("BTC", "USDT", price0=30_000.0),
+                    Market("ETH", "USDT", price0=2_000.0),
+                ]
+            )
+        }
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
@@ -131,7 +154,9 @@ class BinanceEmulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )  # a short poll: quick shutdown
         self._thread.start()
         return self
 
@@ -164,14 +189,22 @@ class BinanceEmulator:
             self.faults.append(fault)
         return fault
 
-    def fail(self, nth: int, status: int, retry_after: str | None = None,
-             path: str = KLINES, body: str | None = None) -> Fault:
+    def fail(
+        self,
+        nth: int,
+        status: int,
+        retry_after: str | None = None,
+        path: str = KLINES,
+        body: str | None = None,
+    ) -> Fault:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         if body is None:
-            body = (json.dumps({"code": -1003, "msg": "Too many requests."}) if status == 429
-                    else "Internal Server Error")
-        return self.add_fault(Fault(path=path, nth=nth, status=status, headers=headers,
-                                    body=body))
+            body = (
+                json.dumps({"code": -1003, "msg": "Too many requests."})
+                if status == 429
+                else "Internal Server Error"
+            )
+        return self.add_fault(Fault(path=path, nth=nth, status=status, headers=headers, body=body))
 
     def hang(self, nth: int, path: str = KLINES) -> Fault:
         return self.add_fault(Fault(path=path, nth=nth, hang=True))
@@ -200,12 +233,14 @@ class BinanceEmulator:
         """The truth: every bar the exchange has with ``start_ms <= ts < end_ms`` and
         ``ts <= now``, as float rows [ts, open, high, low, close, volume]."""
         rows = self._klines(self.markets[symbol_id], interval, start_ms, end_ms - 1, limit=None)
-        return np.array([[r[0], *map(float, r[1:6])] for r in rows], dtype=np.float64) \
-            .reshape(-1, 6)
+        return np.array([[r[0], *map(float, r[1:6])] for r in rows], dtype=np.float64).reshape(
+            -1, 6
+        )
 
     # ---- the exchange --------------------------------------------------------------------
-    def _klines(self, m: Market, interval: str, start_ms: int | None, end_ms: int | None,
-                limit: int | None) -> list[list[Any]]:
+    def _klines(
+        self, m: Market, interval: str, start_ms: int | None, end_ms: int | None, limit: int | None
+    ) -> list[list[Any]]:
         tf = INTERVAL_MS[interval]
         origin = WEEK_ORIGIN_MS if interval == "1w" else 0
         last_open = min(self.now_ms(), end_ms if end_ms is not None else 1 << 62)
@@ -233,16 +268,18 @@ class BinanceEmulator:
                     break
         return out
 
-    def _rows(self, m: Market, interval: str, ks: np.ndarray, ts: np.ndarray,
-              tf: int) -> list[list[Any]]:
+    def _rows(
+        self, m: Market, interval: str, ks: np.ndarray, ts: np.ndarray, tf: int
+    ) -> list[list[Any]]:
         # not hash(): str hashes are salted per process, and the truth must match across them
         salt = sum(ord(c) * 31**i for i, c in enumerate(m.id + interval)) & 0xFFFF_FFFF
 
         def close_at(k: np.ndarray) -> np.ndarray:
             kf = k.astype(np.float64)
             walk = 0.08 * np.sin(kf / 2000.0 + salt % 7) + 0.02 * np.sin(kf / 173.0)
-            return np.round(m.price0 * np.exp(walk + 0.004 * (_noise(self.seed, salt, k) - 0.5)),
-                            2)
+            noise = 0.004 * (_noise(self.seed, salt, k) - 0.5)
+            out: np.ndarray = np.round(m.price0 * np.exp(walk + noise), 2)
+            return out
 
         close = close_at(ks)
         open_ = close_at(ks - 1)  # the previous bar's close: a continuous series
@@ -254,36 +291,70 @@ class BinanceEmulator:
         rows = []
         for i in range(ks.size):
             t = int(ts[i])
-            rows.append([
-                t, f"{open_[i]:.8f}", f"{high[i]:.8f}", f"{low[i]:.8f}", f"{close[i]:.8f}",
-                f"{vol[i]:.8f}", t + tf - 1, f"{vol[i] * close[i]:.8f}", 100,
-                f"{vol[i] / 2:.8f}", f"{vol[i] * close[i] / 2:.8f}", "0",
-            ])
+            rows.append(
+                [
+                    t,
+                    f"{open_[i]:.8f}",
+                    f"{high[i]:.8f}",
+                    f"{low[i]:.8f}",
+                    f"{close[i]:.8f}",
+                    f"{vol[i]:.8f}",
+                    t + tf - 1,
+                    f"{vol[i] * close[i]:.8f}",
+                    100,
+                    f"{vol[i] / 2:.8f}",
+                    f"{vol[i] * close[i] / 2:.8f}",
+                    "0",
+                ]
+            )
         return rows
 
     def _exchange_info(self) -> dict[str, Any]:
         def symbol(m: Market) -> dict[str, Any]:
             return {
-                "symbol": m.id, "status": "TRADING", "baseAsset": m.base,
-                "baseAssetPrecision": 8, "quoteAsset": m.quote, "quotePrecision": 8,
-                "quoteAssetPrecision": 8, "baseCommissionPrecision": 8,
+                "symbol": m.id,
+                "status": "TRADING",
+                "baseAsset": m.base,
+                "baseAssetPrecision": 8,
+                "quoteAsset": m.quote,
+                "quotePrecision": 8,
+                "quoteAssetPrecision": 8,
+                "baseCommissionPrecision": 8,
                 "quoteCommissionPrecision": 8,
                 "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
-                "icebergAllowed": True, "ocoAllowed": True, "isSpotTradingAllowed": True,
+                "icebergAllowed": True,
+                "ocoAllowed": True,
+                "isSpotTradingAllowed": True,
                 "isMarginTradingAllowed": False,
                 "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": "0.01000000",
-                     "maxPrice": "1000000.00000000", "tickSize": "0.01000000"},
-                    {"filterType": "LOT_SIZE", "minQty": "0.00001000",
-                     "maxQty": "9000.00000000", "stepSize": "0.00001000"},
+                    {
+                        "filterType": "PRICE_FILTER",
+                        "minPrice": "0.01000000",
+                        "maxPrice": "1000000.00000000",
+                        "tickSize": "0.01000000",
+                    },
+                    {
+                        "filterType": "LOT_SIZE",
+                        "minQty": "0.00001000",
+                        "maxQty": "9000.00000000",
+                        "stepSize": "0.00001000",
+                    },
                 ],
-                "permissions": [], "permissionSets": [["SPOT"]],
+                "permissions": [],
+                "permissionSets": [["SPOT"]],
             }
 
         return {
-            "timezone": "UTC", "serverTime": self.now_ms(),
-            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
-                            "intervalNum": 1, "limit": 6000}],
+            "timezone": "UTC",
+            "serverTime": self.now_ms(),
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": 6000,
+                }
+            ],
             "exchangeFilters": [],
             "symbols": [symbol(m) for m in self.markets.values()],
         }
