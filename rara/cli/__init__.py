@@ -76,9 +76,9 @@ def app(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from rara.cli import config_cmd, data, data_fetch, events, validate
+    from rara.cli import config_cmd, data, data_fetch, data_import, events, validate
 
-    del data_fetch  # imported for its side effect: adds `fetch` to the data group
+    del data_fetch, data_import  # imported for their side effect: commands on the data group
     app.add_command(data.group)
     app.add_command(config_cmd.group)
     app.add_command(events.group)

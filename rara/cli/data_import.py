@@ -25,98 +25,163 @@ MAX_SYNTH_BARS = 10_000_000  # ~1.3 GB of intermediates above this; nobody needs
 
 @group.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--symbol", help="Market, e.g. BTC/USDT. Required for CSV/Parquet without "
-              "metadata; filters a freqtrade folder.")
-@click.option("--timeframe", help="Bar length, e.g. 1h. Inferred from the rows if omitted; "
-              "filters a freqtrade folder.")
-@click.option("--exchange", help="Exchange id to store under. Default: the freqtrade folder "
-              "name, the file's metadata, or data.default_exchange.")
-def import_cmd(path: Path, symbol: str | None, timeframe: str | None,
-               exchange: str | None) -> None:
+@click.option(
+    "--symbol",
+    help="Market, e.g. BTC/USDT. Required for CSV/Parquet without "
+    "metadata; filters a freqtrade folder.",
+)
+@click.option(
+    "--timeframe",
+    help="Bar length, e.g. 1h. Inferred from the rows if omitted; filters a freqtrade folder.",
+)
+@click.option(
+    "--exchange",
+    help="Exchange id to store under. Default: the freqtrade folder "
+    "name, the file's metadata, or data.default_exchange.",
+)
+def import_cmd(path: Path, symbol: str | None, timeframe: str | None, exchange: str | None) -> None:
     """Import candles from a CSV or Parquet file, or a freqtrade data file or folder.
 
     Every file is validated before anything is written: a bad file imports nothing.
     Re-importing the same file adds nothing.
     """
     default_exchange = load_settings().data.default_exchange
-    emit(import_path(default_catalog(), path, symbol=symbol, timeframe=timeframe,
-                     exchange=exchange, default_exchange=default_exchange))
+    emit(
+        import_path(
+            default_catalog(),
+            path,
+            symbol=symbol,
+            timeframe=timeframe,
+            exchange=exchange,
+            default_exchange=default_exchange,
+        )
+    )
 
 
 @group.command("synth")
 @click.option("--symbol", default="SYN/USDT", show_default=True)
 @click.option("--timeframe", default="1h", show_default=True)
-@click.option("--start", default="2024-01-01", show_default=True,
-              help="First bar's open time (UTC when no zone).")
+@click.option(
+    "--start",
+    default="2024-01-01",
+    show_default=True,
+    help="First bar's open time (UTC when no zone).",
+)
 @click.option("--end", help="Stop before this time (exclusive). Give --end or --bars.")
 @click.option("--bars", type=int, help="Number of bars. Give --end or --bars.")
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--edge", type=click.Choice(["none", *EDGES]), default="none", show_default=True,
-              help="Plant a known, causal pattern (see rara.data.synth).")
-@click.option("--edge-strength", type=float, default=0.1, show_default=True,
-              help="Shift of the next bar's expected return, in regime volatilities.")
-@click.option("--edge-lookback", type=int, default=24, show_default=True,
-              help="Bars of past move the momentum edge looks at.")
+@click.option(
+    "--edge",
+    type=click.Choice(["none", *EDGES]),
+    default="none",
+    show_default=True,
+    help="Plant a known, causal pattern (see rara.data.synth).",
+)
+@click.option(
+    "--edge-strength",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Shift of the next bar's expected return, in regime volatilities.",
+)
+@click.option(
+    "--edge-lookback",
+    type=int,
+    default=24,
+    show_default=True,
+    help="Bars of past move the momentum edge looks at.",
+)
 @click.option("--exchange", default="synthetic", show_default=True)
-def synth_cmd(symbol: str, timeframe: str, start: str, end: str | None, bars: int | None,
-              seed: int, edge: str, edge_strength: float, edge_lookback: int,
-              exchange: str) -> None:
+def synth_cmd(
+    symbol: str,
+    timeframe: str,
+    start: str,
+    end: str | None,
+    bars: int | None,
+    seed: int,
+    edge: str,
+    edge_strength: float,
+    edge_lookback: int,
+    exchange: str,
+) -> None:
     """Generate seeded synthetic candles (regime-switching walk with jumps) into the catalog."""
     try:
         inst = Instrument(exchange=exchange, symbol=symbol, timeframe=Timeframe.parse(timeframe))
     except ValueError as exc:
-        raise BadInput("bad_instrument", str(exc).splitlines()[-1].strip(),
-                       "symbols look like SYN/USDT, timeframes like 1h, exchanges like "
-                       "synthetic") from exc
+        raise BadInput(
+            "bad_instrument",
+            str(exc).splitlines()[-1].strip(),
+            "symbols look like SYN/USDT, timeframes like 1h, exchanges like synthetic",
+        ) from exc
     start_ms = _parse_time(start, "--start")
     n = _bar_count(start_ms, end, bars, inst.timeframe)
-    res = generate(n, inst.timeframe, start_ms, seed,
-                   edge=None if edge == "none" else edge,
-                   edge_strength=edge_strength, edge_lookback=edge_lookback)
+    res = generate(
+        n,
+        inst.timeframe,
+        start_ms,
+        seed,
+        edge=None if edge == "none" else edge,
+        edge_strength=edge_strength,
+        edge_lookback=edge_lookback,
+    )
     check_candles(res.candles, inst.timeframe, "synthetic candles")  # a generator bug stops here
     catalog = default_catalog()
     _refuse_mixing(catalog, inst, res.source)
     # a rerun of the same command regenerates identical candles: leave the files alone then
     unchanged, _, noop = compare_stored(catalog, inst, res.candles, res.source)
     wr = WriteResult() if noop else catalog.write(inst, res.candles, res.source)
-    emit({
-        "exchange": inst.exchange,
-        "symbol": inst.symbol,
-        "timeframe": str(inst.timeframe),
-        **res.summary(),
-        "source": res.source,
-        "added": wr.added,
-        "replaced": wr.replaced - min(unchanged, wr.replaced),
-        "unchanged": unchanged,
-        "written": not noop,
-        "periods": wr.periods,
-    })
+    emit(
+        {
+            "exchange": inst.exchange,
+            "symbol": inst.symbol,
+            "timeframe": str(inst.timeframe),
+            **res.summary(),
+            "source": res.source,
+            "added": wr.added,
+            "replaced": wr.replaced - min(unchanged, wr.replaced),
+            "unchanged": unchanged,
+            "written": not noop,
+            "periods": wr.periods,
+        }
+    )
 
 
 def _parse_time(text: str, flag: str) -> int:
     try:
         return parse_utc(text)
     except ValueError as exc:
-        raise BadInput("bad_time", f"{flag} {text!r} is not a date or time",
-                       "use e.g. 2024-01-01 or 2024-01-01T00:00:00Z") from exc
+        raise BadInput(
+            "bad_time",
+            f"{flag} {text!r} is not a date or time",
+            "use e.g. 2024-01-01 or 2024-01-01T00:00:00Z",
+        ) from exc
 
 
 def _bar_count(start_ms: int, end: str | None, bars: int | None, tf: Timeframe) -> int:
     if (end is None) == (bars is None):
-        raise BadInput("bad_range", "give exactly one of --end and --bars",
-                       "e.g. --bars 10000, or --end 2025-01-01")
+        raise BadInput(
+            "bad_range",
+            "give exactly one of --end and --bars",
+            "e.g. --bars 10000, or --end 2025-01-01",
+        )
     if end is not None:
         end_ms = _parse_time(end, "--end")
         if end_ms <= start_ms:
-            raise BadInput("bad_range", f"--end {end} is not after --start {ms_to_iso(start_ms)}",
-                           "give an --end later than --start")
+            raise BadInput(
+                "bad_range",
+                f"--end {end} is not after --start {ms_to_iso(start_ms)}",
+                "give an --end later than --start",
+            )
         n = -(-(end_ms - start_ms) // tf.ms)  # bars that open before end
     else:
         assert bars is not None
         n = bars
     if n < 1 or n > MAX_SYNTH_BARS:
-        raise BadInput("bad_bars", f"{n} bars is outside 1..{MAX_SYNTH_BARS:,}",
-                       "ask for fewer bars or a longer timeframe")
+        raise BadInput(
+            "bad_bars",
+            f"{n} bars is outside 1..{MAX_SYNTH_BARS:,}",
+            "ask for fewer bars or a longer timeframe",
+        )
     return n
 
 

@@ -185,48 +185,70 @@ def apply_import(catalog: Catalog, plan: ImportPlan) -> list[dict[str, Any]]:
             replaced = res.replaced - unchanged
             if res.quarantined:
                 item.notes.append(f"unreadable period files moved aside: {res.quarantined}")
-        out.append({
-            "exchange": inst.exchange,
-            "symbol": inst.symbol,
-            "timeframe": str(inst.timeframe),
-            "rows": len(c),
-            "added": added,
-            "replaced": replaced,
-            "unchanged": unchanged,
-            "written": not noop,
-            "periods": periods,
-            "range": [ms_to_iso(int(c.ts[0])), ms_to_iso(int(c.ts[-1]))],
-            "file": str(item.file),
-            "source": item.source,
-            "notes": item.notes,
-        })
+        out.append(
+            {
+                "exchange": inst.exchange,
+                "symbol": inst.symbol,
+                "timeframe": str(inst.timeframe),
+                "rows": len(c),
+                "added": added,
+                "replaced": replaced,
+                "unchanged": unchanged,
+                "written": not noop,
+                "periods": periods,
+                "range": [ms_to_iso(int(c.ts[0])), ms_to_iso(int(c.ts[-1]))],
+                "file": str(item.file),
+                "source": item.source,
+                "notes": item.notes,
+            }
+        )
     return out
 
 
 # ---- planning --------------------------------------------------------------------------------
 
 
-def _plan_folder(folder: Path, symbol: str | None, timeframe: str | None,
-                 exchange: str | None) -> ImportPlan:
+def _plan_folder(
+    folder: Path, symbol: str | None, timeframe: str | None, exchange: str | None
+) -> ImportPlan:
+    """Every freqtrade candle file under ``folder`` (and Parquet files whose metadata names their
+    market, such as catalog period files or the shared samples), all validated before any is
+    written."""
     plan = ImportPlan(folder, "freqtrade-folder")
     want_symbol = _parse_symbol(symbol) if symbol else None
     want_tf = _parse_timeframe(timeframe) if timeframe else None
     seen: dict[str, Path] = {}
-    files = sorted(p for p in folder.rglob("*")
-                   if p.is_file() and not any(part.startswith(".")
-                                              for part in p.relative_to(folder).parts))
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     for f in files:
-        parsed = _freqtrade_name(f)
-        if isinstance(parsed, str):
-            plan.skipped.append(Skipped(f, parsed))
-            continue
-        sym, tf = parsed
-        if (want_symbol and sym != want_symbol) or (want_tf and tf != want_tf):
-            plan.skipped.append(Skipped(f, "filtered out by --symbol/--timeframe"))
-            continue
-        ex = exchange or _exchange_from_folder(f)
         try:
-            item = _read_file(f, sym, tf, ex, notes=[])
+            parsed = _freqtrade_name(f)
+            if isinstance(parsed, str) and _ext(f) in PARQUET_EXTS:
+                hint = _parquet_instrument(f)
+                if hint is None:
+                    parsed += "; a Parquet file without metadata naming its market"
+                else:
+                    parsed = hint
+                    plan.kind = "folder"
+            if isinstance(parsed, str):
+                plan.skipped.append(Skipped(f, parsed))
+                continue
+            sym, tf = parsed
+            if (want_symbol and sym != want_symbol) or (want_tf and tf != want_tf):
+                plan.skipped.append(Skipped(f, "filtered out by --symbol/--timeframe"))
+                continue
+            item = _read_file(
+                f,
+                sym,
+                tf,
+                exchange,
+                notes=[],
+                default_exchange=_exchange_from_folder(f),
+                default_why="taken from the folder name",
+            )
         except BadInput as exc:
             # name the folder too, and say that the other files were not imported either
             raise BadInput(
@@ -254,8 +276,29 @@ def _plan_folder(folder: Path, symbol: str | None, timeframe: str | None,
     return plan
 
 
-def _plan_file(path: Path, symbol: str | None, timeframe: str | None, exchange: str | None,
-               default_exchange: str) -> ImportPlan:
+def _parquet_instrument(path: Path) -> tuple[str, Timeframe] | None:
+    """(symbol, timeframe) from a Parquet file's metadata, reading only its footer."""
+    try:
+        kv = pq.read_schema(path).metadata or {}
+    except (pa.ArrowException, OSError) as exc:
+        raise BadInput(
+            "unreadable_file",
+            f"{path} could not be read as parquet: {str(exc).splitlines()[0]}",
+            "check that the file is complete and really Parquet",
+        ) from exc
+    meta = _meta_hints(kv)
+    if "symbol" in meta and "timeframe" in meta:
+        return meta["symbol"], meta["timeframe"]
+    return None
+
+
+def _plan_file(
+    path: Path,
+    symbol: str | None,
+    timeframe: str | None,
+    exchange: str | None,
+    default_exchange: str,
+) -> ImportPlan:
     ext = _ext(path)
     if ext not in KNOWN_EXTS:
         raise BadInput(
@@ -270,21 +313,31 @@ def _plan_file(path: Path, symbol: str | None, timeframe: str | None, exchange: 
     if kind == "freqtrade-file":
         ft = _freqtrade_name(path)
         if isinstance(ft, str) and ft.startswith("not candles"):
-            raise BadInput("not_candles", f"{path.name}: {ft}",
-                           "import the file of trade candles (no -mark/-index/-funding_rate)")
+            raise BadInput(
+                "not_candles",
+                f"{path.name}: {ft}",
+                "import the file of trade candles (no -mark/-index/-funding_rate)",
+            )
         if not isinstance(ft, str):
             sym, tf = sym or ft[0], tf or ft[1]
             guess = _exchange_from_folder(path)
             if exchange is None and _valid_exchange(guess):
                 exchange = guess
-                notes.append(f"exchange {guess!r} taken from the folder name")
+                notes.append(f"exchange {guess!r} taken from the folder name; --exchange sets it")
     item = _read_file(path, sym, tf, exchange, notes, default_exchange, _symbol_hint(path))
     return ImportPlan(path, kind, [item])
 
 
-def _read_file(path: Path, symbol: str | None, tf: Timeframe | None, exchange: str | None,
-               notes: list[str], default_exchange: str = "binance",
-               symbol_hint: str = "") -> ImportItem:
+def _read_file(
+    path: Path,
+    symbol: str | None,
+    tf: Timeframe | None,
+    exchange: str | None,
+    notes: list[str],
+    default_exchange: str = "binance",
+    symbol_hint: str = "",
+    default_why: str = "assumed (data.default_exchange)",
+) -> ImportItem:
     """One file to validated candles. Instrument parts not given come from the file's metadata,
     then (exchange) the configured default, then (timeframe) the median step."""
     what = str(path)
@@ -292,7 +345,7 @@ def _read_file(path: Path, symbol: str | None, tf: Timeframe | None, exchange: s
         raise BadInput("empty_file", f"{what} is empty", "check the export; nothing to import")
     ext = _ext(path)
     table = _read_table(path, ext, what)
-    meta = _table_meta(table) if ext in PARQUET_EXTS else {}
+    meta = _meta_hints(table.schema.metadata or {}) if ext in PARQUET_EXTS else {}
     for key, given in (("symbol", symbol), ("timeframe", tf), ("exchange", exchange)):
         if given is None and key in meta:
             notes.append(f"{key} {meta[key]} taken from the file's metadata")
@@ -301,8 +354,7 @@ def _read_file(path: Path, symbol: str | None, tf: Timeframe | None, exchange: s
     exchange = exchange or meta.get("exchange")
     if exchange is None:
         exchange = default_exchange
-        notes.append(f"exchange {exchange!r} assumed (data.default_exchange); "
-                     "pass --exchange to set it")
+        notes.append(f"exchange {exchange!r} {default_why}; pass --exchange to set it")
     if symbol is None:
         raise BadInput(
             "symbol_required",
@@ -317,11 +369,14 @@ def _read_file(path: Path, symbol: str | None, tf: Timeframe | None, exchange: s
     step = _median_step(candles.ts)
     if tf is None:
         tf = _infer_timeframe(step, what)
-        notes.append(f"timeframe {tf} inferred from the median step between rows; "
-                     "pass --timeframe to set it")
+        notes.append(
+            f"timeframe {tf} inferred from the median step between rows; pass --timeframe to set it"
+        )
     elif step is not None and step != tf.ms:
-        notes.append(f"the median step between rows is {_fmt_step(step)}, not {tf}: the data "
-                     f"has many gaps, or is not {tf} data")
+        notes.append(
+            f"the median step between rows is {_fmt_step(step)}, not {tf}: the data "
+            f"has many gaps, or is not {tf} data"
+        )
     check_candles(candles, tf, what)
     try:
         inst = Instrument(exchange=exchange, symbol=symbol, timeframe=tf)
@@ -388,11 +443,17 @@ def _read_json(path: Path, ext: str, what: str) -> pa.Table:
         try:
             data = json.load(fh)
         except json.JSONDecodeError as exc:
-            raise BadInput("unreadable_file", f"{what} is not valid JSON: {exc}",
-                           "check that the file is complete") from exc
+            raise BadInput(
+                "unreadable_file",
+                f"{what} is not valid JSON: {exc}",
+                "check that the file is complete",
+            ) from exc
     if not isinstance(data, list):
-        raise BadInput("unreadable_file", f"{what}: expected a JSON list of candles",
-                       "freqtrade .json data is a list of [ts_ms, open, high, low, close, volume]")
+        raise BadInput(
+            "unreadable_file",
+            f"{what}: expected a JSON list of candles",
+            "freqtrade .json data is a list of [ts_ms, open, high, low, close, volume]",
+        )
     if not data:
         raise BadInput("empty_file", f"{what} holds no candles", "nothing to import")
     if all(isinstance(r, dict) for r in data):
@@ -411,15 +472,17 @@ def _read_json(path: Path, ext: str, what: str) -> pa.Table:
     try:
         arrays = [pa.array(cols[0])] + [pa.array(c, type=pa.float64()) for c in cols[1:]]
     except (pa.ArrowException, TypeError) as exc:
-        raise BadInput("bad_number", f"{what}: a value is not a number ({exc})",
-                       "repair the file, or re-download it with freqtrade") from exc
+        raise BadInput(
+            "bad_number",
+            f"{what}: a value is not a number ({exc})",
+            "repair the file, or re-download it with freqtrade",
+        ) from exc
     return pa.Table.from_arrays(arrays, names=["ts", *OHLCV])
 
 
-def _table_meta(table: pa.Table) -> dict[str, Any]:
+def _meta_hints(kv: dict[bytes, bytes]) -> dict[str, Any]:
     """Instrument hints from a Parquet file written by rara (``rara``) or the shared samples
     (``ohlcv_meta``). Values that do not parse are dropped, not fatal: flags can still say."""
-    kv = table.schema.metadata or {}
     raw = kv.get(META_KEY) or kv.get(b"ohlcv_meta")
     if not raw:
         return {}
@@ -463,11 +526,16 @@ def _to_float(col: pa.ChunkedArray, what: str, name: str) -> F64:
     try:
         arr = col.cast(pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        bad = next((i for i, v in enumerate(col.to_pylist())
-                    if v is not None and not _is_number(str(v))), None)
+        bad = next(
+            (i for i, v in enumerate(col.to_pylist()) if v is not None and not _is_number(str(v))),
+            None,
+        )
         where = f" row {bad} ({col[bad].as_py()!r})" if bad is not None else ""
-        raise BadInput("bad_number", f"{what}: column {name}{where} is not a number",
-                       "repair or drop that row, then import again") from exc
+        raise BadInput(
+            "bad_number",
+            f"{what}: column {name}{where} is not a number",
+            "repair or drop that row, then import again",
+        ) from exc
     # nulls (empty cells, "NaN", "null") become NaN, which check_candles reports
     return np.asarray(arr.to_numpy(), dtype=np.float64)
 
@@ -475,8 +543,11 @@ def _to_float(col: pa.ChunkedArray, what: str, name: str) -> F64:
 def _to_epoch_ms(col: pa.ChunkedArray, what: str, name: str, notes: list[str]) -> I64:
     if col.null_count:
         i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-        raise BadInput("unparseable_timestamp", f"{what}: row {i} has no {name}",
-                       "every row needs a time; repair or drop that row")
+        raise BadInput(
+            "unparseable_timestamp",
+            f"{what}: row {i} has no {name}",
+            "every row needs a time; repair or drop that row",
+        )
     t = col.type
     if pa.types.is_timestamp(t):
         # tz-naive timestamps hold wall-clock values; taking them as UTC means using them as is
@@ -490,20 +561,31 @@ def _to_epoch_ms(col: pa.ChunkedArray, what: str, name: str, notes: list[str]) -
     if pa.types.is_date64(t):
         return np.asarray(col.cast(pa.int64()).to_numpy(), dtype=np.int64)
     if pa.types.is_integer(t) or pa.types.is_floating(t):
-        return _epoch_numbers(np.asarray(col.to_numpy(), dtype=np.float64)
-                              if pa.types.is_floating(t)
-                              else np.asarray(col.to_numpy(), dtype=np.int64), what, name, notes)
+        return _epoch_numbers(
+            np.asarray(col.to_numpy(), dtype=np.float64)
+            if pa.types.is_floating(t)
+            else np.asarray(col.to_numpy(), dtype=np.int64),
+            what,
+            name,
+            notes,
+        )
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return _parse_time_strings(col, what, name)
-    raise BadInput("unparseable_timestamp", f"{what}: column {name} has type {t}, not a time",
-                   "use epoch seconds or milliseconds, or ISO dates like 2024-01-01T00:00:00Z")
+        return _parse_time_strings(col, what, name, notes)
+    raise BadInput(
+        "unparseable_timestamp",
+        f"{what}: column {name} has type {t}, not a time",
+        "use epoch seconds or milliseconds, or ISO dates like 2024-01-01T00:00:00Z",
+    )
 
 
 def _epoch_numbers(v: npt.NDArray[Any], what: str, name: str, notes: list[str]) -> I64:
     if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
         i = int(np.flatnonzero(~np.isfinite(v))[0])
-        raise BadInput("unparseable_timestamp", f"{what}: row {i} {name} is {v[i]}",
-                       "every row needs a time; repair or drop that row")
+        raise BadInput(
+            "unparseable_timestamp",
+            f"{what}: row {i} {name} is {v[i]}",
+            "every row needs a time; repair or drop that row",
+        )
     lo, hi = float(np.min(v)), float(np.max(v))
     if lo < _MIN_EPOCH_S:
         i = int(np.argmin(v))
@@ -530,25 +612,34 @@ def _epoch_numbers(v: npt.NDArray[Any], what: str, name: str, notes: list[str]) 
     return np.round(v * factor).astype(np.int64)
 
 
-def _parse_time_strings(col: pa.ChunkedArray, what: str, name: str) -> I64:
+def _parse_time_strings(col: pa.ChunkedArray, what: str, name: str, notes: list[str]) -> I64:
     # fast path: Arrow parses ISO 8601 with a zone; the slow path names the first bad row
     try:
-        return np.asarray(col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy(),
-                          dtype=np.int64)
+        return np.asarray(
+            col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy(), dtype=np.int64
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    out = np.empty(len(col), dtype=np.int64)
-    for i, s in enumerate(col.to_pylist()):
+    values = col.to_pylist()
+    # a column of epoch numbers that Arrow read as text because one cell is not a number
+    numeric = _is_number(values[0])
+    nums = np.empty(len(values), dtype=np.float64)
+    out = np.empty(len(values), dtype=np.int64)
+    for i, s in enumerate(values):
         try:
-            out[i] = _parse_iso(s)
+            if numeric:
+                nums[i] = float(s)
+            else:
+                out[i] = _parse_iso(s)
         except ValueError as exc:
             raise BadInput(
                 "unparseable_timestamp",
-                f"{what}: row {i} {name} {s!r} is not a date or time",
+                f"{what}: row {i} {name} {s!r} is not "
+                + ("a number like the rows before it" if numeric else "a date or time"),
                 "use ISO dates like 2024-01-01T00:00:00Z (UTC when no zone is given) or epoch "
-                "seconds or milliseconds",
+                "seconds or milliseconds, one kind per file",
             ) from exc
-    return out
+    return _epoch_numbers(nums, what, name, notes) if numeric else out
 
 
 def _parse_iso(text: str) -> int:
@@ -610,7 +701,9 @@ def _valid_exchange(name: str) -> bool:
 
 def _symbol_hint(path: Path) -> str:
     """`` (e.g. --symbol BTC/USDT)`` when the file name suggests a symbol."""
-    m = re.match(r"^([A-Za-z0-9]{2,10})[-_/]?(USDT|USDC|BUSD|USD|EUR|BTC|ETH)\b", path.stem.upper())
+    m = re.match(
+        r"^([A-Z0-9]{2,10}?)[-_/]?(USDT|USDC|BUSD|USD|EUR|BTC|ETH)(?![A-Z])", path.stem.upper()
+    )
     return f" (e.g. --symbol {m.group(1)}/{m.group(2)})" if m else ""
 
 
@@ -618,16 +711,22 @@ def _parse_symbol(text: str) -> str:
     try:
         return normalize_symbol(text)
     except ValueError as exc:
-        raise BadInput("bad_instrument", str(exc).splitlines()[-1].strip(),
-                       "symbols look like BTC/USDT (or BTC-USDT, BTC_USDT)") from exc
+        raise BadInput(
+            "bad_instrument",
+            str(exc).splitlines()[-1].strip(),
+            "symbols look like BTC/USDT (or BTC-USDT, BTC_USDT)",
+        ) from exc
 
 
 def _parse_timeframe(text: str) -> Timeframe:
     try:
         return Timeframe.parse(text)
     except ValueError as exc:
-        raise BadInput("bad_instrument", str(exc).splitlines()[-1].strip(),
-                       "timeframes look like 1m, 5m, 1h, 4h, 1d, 1w") from exc
+        raise BadInput(
+            "bad_instrument",
+            str(exc).splitlines()[-1].strip(),
+            "timeframes look like 1m, 5m, 1h, 4h, 1d, 1w",
+        ) from exc
 
 
 def _median_step(ts: I64) -> int | None:
@@ -638,8 +737,11 @@ def _median_step(ts: I64) -> int | None:
 
 def _infer_timeframe(step: int | None, what: str) -> Timeframe:
     if step is None:
-        raise BadInput("timeframe_required", f"{what}: one row is too few to infer the timeframe",
-                       "pass --timeframe")
+        raise BadInput(
+            "timeframe_required",
+            f"{what}: one row is too few to infer the timeframe",
+            "pass --timeframe",
+        )
     for unit in ("w", "d", "h", "m"):
         n, rem = divmod(step, MS_PER_UNIT[unit])
         if rem == 0 and n >= 1:
@@ -677,13 +779,18 @@ def _runs(ts: I64, tf_ms: int) -> list[Interval]:
     return list(zip(starts, ends, strict=True))
 
 
-def compare_stored(catalog: Catalog, inst: Instrument, c: Candles, source: str,
-                   covered: list[Interval] | None = None) -> tuple[int, int, bool]:
+def compare_stored(
+    catalog: Catalog,
+    inst: Instrument,
+    c: Candles,
+    source: str,
+    covered: list[Interval] | None = None,
+) -> tuple[int, int, bool]:
     """(rows stored with identical values, rows stored with different values, nothing to do).
 
-    Reads only the writable root's period files the import touches, which is what
-    `Catalog.write` merges with; an unreadable file counts as nothing stored (write quarantines
-    it). ``covered`` defaults to what `Catalog.write` would record: first to last bar."""
+    Reads the period files the import touches as `Catalog.write` merges with them: the writable
+    root's, else the embedded sample's; an unreadable file counts as nothing stored (write
+    quarantines it). ``covered`` defaults to what `Catalog.write` records: first to last bar."""
     if covered is None:
         covered = [(int(c.ts[0]), int(c.ts[-1]) + inst.timeframe.ms)]
     touched = set(periods_between(int(c.ts[0]), int(c.ts[-1]) + 1, inst.timeframe))
@@ -696,10 +803,12 @@ def compare_stored(catalog: Catalog, inst: Instrument, c: Candles, source: str,
         return 0, 0, False
     for period in sorted(touched):
         pf = files.get(period)
-        if pf is None or pf.embedded:
+        if pf is None:
             sources_ok = False
             continue
-        sources_ok &= source in pf.meta.get("sources", [])
+        # a period only the embedded sample holds is still written (into $RARA_HOME/data, to
+        # record this source), but its identical rows count as unchanged, not added
+        sources_ok &= not pf.embedded and source in pf.meta.get("sources", [])
         have += pf.covered
         try:
             old = table_to_candles(pq.read_table(pf.path))

@@ -31,8 +31,9 @@ last k log returns). It is causal: the sign uses closes up to bar t only. A stra
 over bar t+1 when ``close_t > close_{t-k}`` and short when below (signal on bar t's close, filled
 at bar t+1's open, which equals ``close_t``) earns ``s * E[sigma]`` per bar on top of whatever the
 regimes give; `momentum_signal` computes the sign from candles. With ``edge=None`` the returns
-carry no planted dependence on the past (the regimes' own persistence gives a small momentum of
-about 0.02 sigma, the range regime's mean reversion a small reversal).
+carry no planted dependence on the past: the regimes' persistent drift (a momentum of at most
+~0.02 sigma) and the range regime's mean reversion roughly cancel, and over 40,000 hourly bars the
+conditional mean above measures within +-0.01 sigma of zero (see tests/data/test_synth.py).
 
 **Determinism.** All randomness comes from `numpy.random.default_rng` streams spawned from the
 seed, one stream per quantity and drawn bar by bar in order, so the same arguments give
@@ -85,12 +86,14 @@ REGIMES: tuple[Regime, ...] = (
     Regime("turbulent", 0.0, 0.070, 0.0, 0.50, 0.04, 1.8, 5.0),
 )
 # Where a regime goes when it ends (rows: from, columns: to; the diagonal is never used).
-TRANSITIONS = np.array([
-    [0.00, 0.30, 0.50, 0.20],
-    [0.35, 0.00, 0.40, 0.25],
-    [0.45, 0.40, 0.00, 0.15],
-    [0.30, 0.40, 0.30, 0.00],
-])
+TRANSITIONS = np.array(
+    [
+        [0.00, 0.30, 0.50, 0.20],
+        [0.35, 0.00, 0.40, 0.25],
+        [0.45, 0.40, 0.00, 0.15],
+        [0.30, 0.40, 0.30, 0.00],
+    ]
+)
 RANGE = 2
 
 
@@ -109,8 +112,9 @@ class SynthResult:
     def regime_shares(self) -> dict[str, float]:
         counts = np.bincount(self.regimes, minlength=len(self.regime_names))
         n = max(len(self.regimes), 1)
-        return {name: round(float(c) / n, 4) for name, c in zip(self.regime_names, counts,
-                                                                    strict=True)}
+        return {
+            name: round(float(c) / n, 4) for name, c in zip(self.regime_names, counts, strict=True)
+        }
 
     def regime_switches(self) -> int:
         return int(np.count_nonzero(np.diff(self.regimes))) if len(self.regimes) > 1 else 0
@@ -129,14 +133,21 @@ class SynthResult:
             "rows": len(c),
             "range": [ms_to_iso(int(c.ts[0])), ms_to_iso(int(c.ts[-1]))] if len(c) else None,
             "seed": self.seed,
-            "edge": {"kind": self.edge or "none",
-                     "strength": self.edge_strength if self.edge else 0.0,
-                     "lookback": self.edge_lookback if self.edge else None},
+            "edge": {
+                "kind": self.edge or "none",
+                "strength": self.edge_strength if self.edge else 0.0,
+                "lookback": self.edge_lookback if self.edge else None,
+            },
             "regime_shares": self.regime_shares(),
             "regime_switches": self.regime_switches(),
-            "price": {"first_open": float(c.open[0]), "last_close": float(c.close[-1]),
-                      "min_low": float(c.low.min()), "max_high": float(c.high.max())}
-            if len(c) else None,
+            "price": {
+                "first_open": float(c.open[0]),
+                "last_close": float(c.close[-1]),
+                "min_low": float(c.low.min()),
+                "max_high": float(c.high.max()),
+            }
+            if len(c)
+            else None,
             "model": MODEL_VERSION,
         }
 
@@ -180,8 +191,9 @@ def generate(
     jumps = _jumps(n_bars, dt, regimes, rng_jump_n, rng_jump_size)
 
     strength = edge_strength if edge == "momentum" else 0.0
-    log_close = _returns_path(np.log(start_price), mu, sigma, kappa, regimes, eps, jumps,
-                              strength, edge_lookback)
+    log_close = _returns_path(
+        np.log(start_price), mu, sigma, kappa, regimes, eps, jumps, strength, edge_lookback
+    )
     close = np.exp(log_close)
     open_ = np.empty(n_bars)
     open_[0] = start_price
@@ -193,8 +205,9 @@ def generate(
     high, low = _intrabar_extremes(open_, close, r, sigma, jumps, rng_path, rng_pos)
     z = rng_vol.standard_normal(n_bars)
     vf = np.array([r_.volume_factor for r_ in reg])[regimes]
-    volume = np.exp(np.log(BASE_VOLUME_PER_DAY * dt * vf)
-                    + 0.5 * np.minimum(np.abs(r) / sigma, 10.0) + 0.4 * z)
+    volume = np.exp(
+        np.log(BASE_VOLUME_PER_DAY * dt * vf) + 0.5 * np.minimum(np.abs(r) / sigma, 10.0) + 0.4 * z
+    )
 
     ts = start_ms + np.arange(n_bars, dtype=np.int64) * tf.ms
     return SynthResult(
@@ -210,11 +223,22 @@ def generate(
     )
 
 
-def _check_args(n_bars: int, tf: Timeframe, start_ms: int, seed: int, edge: str | None,
-                strength: float, k: int, start_price: float) -> None:
+def _check_args(
+    n_bars: int,
+    tf: Timeframe,
+    start_ms: int,
+    seed: int,
+    edge: str | None,
+    strength: float,
+    k: int,
+    start_price: float,
+) -> None:
     if n_bars < 1:
-        raise BadInput("bad_bars", f"--bars must be at least 1, not {n_bars}",
-                       "ask for e.g. --bars 10000, or give --end")
+        raise BadInput(
+            "bad_bars",
+            f"--bars must be at least 1, not {n_bars}",
+            "ask for e.g. --bars 10000, or give --end",
+        )
     off = (start_ms - grid_origin(tf)) % tf.ms
     if off:
         raise BadInput(
@@ -225,14 +249,19 @@ def _check_args(n_bars: int, tf: Timeframe, start_ms: int, seed: int, edge: str 
     if seed < 0:
         raise BadInput("bad_seed", f"seed must be >= 0, not {seed}", "use e.g. --seed 42")
     if edge is not None and edge not in EDGES:
-        raise BadInput("bad_edge", f"unknown edge {edge!r}",
-                       f"pick one of: none, {', '.join(EDGES)}")
+        raise BadInput(
+            "bad_edge", f"unknown edge {edge!r}", f"pick one of: none, {', '.join(EDGES)}"
+        )
     if edge and not (0.0 <= strength <= 5.0):
-        raise BadInput("bad_edge", f"edge strength {strength} is outside [0, 5]",
-                       "0.05 to 0.2 is a realistic, detectable edge")
+        raise BadInput(
+            "bad_edge",
+            f"edge strength {strength} is outside [0, 5]",
+            "0.05 to 0.2 is a realistic, detectable edge",
+        )
     if k < 1:
-        raise BadInput("bad_edge", f"edge lookback must be at least 1 bar, not {k}",
-                       "e.g. --edge-lookback 24")
+        raise BadInput(
+            "bad_edge", f"edge lookback must be at least 1 bar, not {k}", "e.g. --edge-lookback 24"
+        )
     if not (start_price > 0 and np.isfinite(start_price)):
         raise BadInput("bad_price", f"start price must be positive, not {start_price}", "e.g. 100")
 
@@ -248,15 +277,16 @@ def _regime_path(n: int, dt: float, rng: np.random.Generator) -> I64:
     while t < n:
         p_leave = 1.0 - np.exp(-dt / stay_days[cur])
         length = int(rng.geometric(p_leave))
-        out[t: t + length] = cur
+        out[t : t + length] = cur
         t += length
         row = np.cumsum(TRANSITIONS[cur]) / TRANSITIONS[cur].sum()
         cur = min(int(np.searchsorted(row, rng.random(), side="right")), len(REGIMES) - 1)
     return out
 
 
-def _jumps(n: int, dt: float, regimes: I64, rng_n: np.random.Generator,
-           rng_size: np.random.Generator) -> F64:
+def _jumps(
+    n: int, dt: float, regimes: I64, rng_n: np.random.Generator, rng_size: np.random.Generator
+) -> F64:
     """Total jump (log) per bar. Draws a fixed amount per bar so runs stay prefix-stable."""
     u = rng_n.random(n)
     sizes = np.clip(rng_size.standard_t(JUMP_DOF, size=(n, MAX_JUMPS)), -JUMP_CLIP, JUMP_CLIP)
@@ -274,8 +304,17 @@ def _jumps(n: int, dt: float, regimes: I64, rng_n: np.random.Generator,
     return np.asarray(scale * (sizes * mask).sum(axis=1), dtype=np.float64)
 
 
-def _returns_path(log_p0: float, mu: F64, sigma: F64, kappa: F64, regimes: I64, eps: F64,
-                  jumps: F64, strength: float, k: int) -> F64:
+def _returns_path(
+    log_p0: float,
+    mu: F64,
+    sigma: F64,
+    kappa: F64,
+    regimes: I64,
+    eps: F64,
+    jumps: F64,
+    strength: float,
+    k: int,
+) -> F64:
     """Log closes, bar by bar: the range regime and the planted edge both depend on the path so
     far, which is what makes this loop sequential."""
     n = mu.shape[0]
@@ -304,9 +343,15 @@ def _returns_path(log_p0: float, mu: F64, sigma: F64, kappa: F64, regimes: I64, 
     return lc
 
 
-def _intrabar_extremes(open_: F64, close: F64, r: F64, sigma: F64, jumps: F64,
-                       rng_path: np.random.Generator,
-                       rng_pos: np.random.Generator) -> tuple[F64, F64]:
+def _intrabar_extremes(
+    open_: F64,
+    close: F64,
+    r: F64,
+    sigma: F64,
+    jumps: F64,
+    rng_path: np.random.Generator,
+    rng_pos: np.random.Generator,
+) -> tuple[F64, F64]:
     """High and low from a Brownian bridge of ``SUBSTEPS`` steps from 0 to ``r`` (log, relative
     to the open) with the bar's volatility, plus the bar's jumps at one random sub-step."""
     n = open_.shape[0]
