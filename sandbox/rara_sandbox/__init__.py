@@ -15,7 +15,6 @@ this package alone. Modules:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-API_VERSION = 1
+from rara_sandbox.version import API_VERSION, __version__
 
 __all__ = ["API_VERSION", "__version__"]

@@ -60,7 +60,9 @@ class Candles:
         missing = [c for c in COLUMNS if c not in columns]
         extra = sorted(set(columns) - set(COLUMNS))
         if missing or extra:
-            raise ValueError(f"candles need exactly {list(COLUMNS)}; missing {missing}, extra {extra}")
+            raise ValueError(
+                f"candles need exactly {list(COLUMNS)}; missing {missing}, extra {extra}"
+            )
         n = -1
         for c in COLUMNS:
             a = columns[c]

@@ -202,12 +202,12 @@ def _functions(tree: ast.Module) -> Iterator[Finding]:
         elif len(a.args) != arity:
             want = "no parameters" if arity == 0 else f"{arity} parameters (candles, params)"
             yield Finding(_line(fn), f"{name} must take {want}, it takes {len(a.args)}")
-    for stmt in ast.walk(tree):
-        if isinstance(stmt, ast.FunctionDef):
-            if stmt.decorator_list:
-                yield Finding(_line(stmt), f"decorators are not allowed (on {stmt.name})")
-            if stmt.args.vararg or stmt.args.kwarg:
-                yield Finding(_line(stmt), f"*args/**kwargs are not allowed (in {stmt.name})")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            if node.decorator_list:
+                yield Finding(_line(node), f"decorators are not allowed (on {node.name})")
+            if node.args.vararg or node.args.kwarg:
+                yield Finding(_line(node), f"*args/**kwargs are not allowed (in {node.name})")
 
 
 def _imports(tree: ast.Module) -> Iterator[Finding]:
@@ -259,7 +259,9 @@ def _names(tree: ast.Module) -> Iterator[Finding]:
             elif name in _NAME_HINTS and name not in reported:
                 reported.add(name)
                 yield Finding(_line(node), f"unknown name {name!r}: {_NAME_HINTS[name]}")
-            elif name == "ta" and not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
+            elif name == "ta" and not (
+                isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+            ):
                 yield Finding(_line(node), "'ta' is the indicator library; do not rebind it")
             elif name not in known and name not in reported:
                 reported.add(name)

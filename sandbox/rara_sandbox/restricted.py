@@ -8,20 +8,22 @@ it), but it is written to be tight on its own:
   functions, types, generators, exceptions and numpy scalars expose no attributes at all;
 * writes only into plain lists/dicts and into writable arrays the strategy made itself
   (item assignment only); attribute assignment is refused everywhere;
-* no ``__import__``, no classes (``__build_class__`` absent), no getattr/eval/open/type ...;
+* no usable ``__import__`` (only numpy's C code may import), no classes (``__build_class__``
+  absent), no getattr/eval/open/type ...;
 * ``print`` goes to a bounded buffer, never to stdout (which carries the wire protocol);
 * ``x += y`` is evaluated out of place, so augmented assignment never mutates shared objects.
 """
 
 from __future__ import annotations
 
+import importlib
 import operator
 from collections.abc import Callable, Mapping
-from types import CodeType, MappingProxyType
+from types import CodeType, MappingProxyType, ModuleType
 from typing import Any
 
 import numpy as np
-from RestrictedPython import compile_restricted_exec
+from RestrictedPython.compile import compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
 from rara_sandbox import ta
@@ -96,6 +98,10 @@ ALLOWED_ATTRIBUTES: Mapping[type, frozenset[str]] = MappingProxyType(
         dict: DICT_ATTRIBUTES,
         str: STR_ATTRIBUTES,
         tuple: frozenset({"count", "index"}),
+        # Indexing an array yields numpy scalars; `.item()` (to a Python number) is all they need.
+        np.float64: frozenset({"item"}),
+        np.int64: frozenset({"item"}),
+        np.bool_: frozenset({"item"}),
     }
 )
 ALL_ATTRIBUTE_NAMES = frozenset().union(*ALLOWED_ATTRIBUTES.values())
@@ -125,11 +131,12 @@ class _ArrayItemWriter:
     """What `_write_` hands back for an array: item assignment only, and only if writable."""
 
     __slots__ = ("_arr",)
+    _arr: np.ndarray[Any, Any]
 
     def __init__(self, arr: np.ndarray[Any, Any]) -> None:
         object.__setattr__(self, "_arr", arr)
 
-    def __setitem__(self, key: object, value: object) -> None:
+    def __setitem__(self, key: Any, value: Any) -> None:
         if not self._arr.flags.writeable:
             raise SandboxViolation("this array is read-only (candles are never writable)")
         self._arr[key] = value
@@ -215,6 +222,33 @@ class _PrintCollector:
         return self._buffer.text
 
 
+def extension_import(
+    name: str,
+    globals: object = None,
+    locals: object = None,
+    fromlist: object = None,
+    level: int = 0,
+) -> ModuleType:
+    """The ``__import__`` in a strategy's builtins, for numpy's C code only.
+
+    CPython's PyImport_Import (which numpy calls lazily, e.g. for ``numpy._core._methods`` on the
+    first ``arr.max()``) looks ``__import__`` up in the builtins of the *calling frame*: the
+    strategy's. Without one, ``arr.max()`` fails with KeyError. Strategy code cannot reach this
+    function: the name starts with "_" (refused at compile time) and an ``import`` statement
+    passes ``fromlist`` None or a tuple of names, whereas PyImport_Import passes an empty list.
+    The module goes back to numpy's C code, never to the strategy.
+    """
+    if (
+        type(fromlist) is list
+        and not fromlist
+        and level == 0
+        and type(name) is str
+        and (name == "numpy" or name.startswith("numpy."))
+    ):
+        return importlib.import_module(name)
+    raise ImportError("imports are not available in strategies")
+
+
 SAFE_BUILTINS: Mapping[str, object] = MappingProxyType(
     {
         "None": None, "True": True, "False": False,
@@ -222,10 +256,11 @@ SAFE_BUILTINS: Mapping[str, object] = MappingProxyType(
         "float": float, "int": int, "len": len, "list": list, "max": max, "min": min,
         "range": bounded_range, "reversed": reversed, "round": round, "sorted": sorted,
         "str": str, "sum": sum, "tuple": tuple, "zip": zip,
+        "__import__": extension_import,
     }
 )  # fmt: skip
 # Names a strategy may read besides its own: the builtins above, `ta`, and print.
-API_NAMES = frozenset(SAFE_BUILTINS) | {"ta", "print"}
+API_NAMES = frozenset(k for k in SAFE_BUILTINS if not k.startswith("_")) | {"ta", "print"}
 
 
 def compile_strategy(source: str) -> CodeType:

@@ -6,7 +6,7 @@ Error codes are stable strings the host maps to its own error contract:
 ``bad_request``           the request itself is malformed (protocol, candles, windows)
 ``lint_failed``           static checks refused the source; ``lint`` holds the full report
 ``compile_error``         RestrictedPython refused to compile what lint accepted
-``runtime_error``         the strategy raised (message names the exception, ``line`` the source line)
+``runtime_error``         the strategy raised (message names the exception, ``line`` its line)
 ``forbidden``             the strategy tried something the runtime refuses (attribute walk, write)
 ``bad_meta``              meta() returned something that is not a valid v1 meta dict
 ``bad_params``            the requested params do not fit meta()'s defaults
@@ -52,7 +52,12 @@ class SandboxError:
     window: int | None = None  # the window length n being evaluated, when it applies
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "line": self.line, "window": self.window}
+        return {
+            "code": self.code,
+            "message": self.message,
+            "line": self.line,
+            "window": self.window,
+        }
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from rara_sandbox.results import F64, BoolArr, JsonScalar, RiskLevel
+from rara_sandbox.version import API_VERSION
 
-API_VERSION = 1
 META_KEYS = ("name", "version", "api_version", "timeframe", "lookback", "description", "params")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 VERSION_RE = re.compile(r"^\d{1,6}\.\d{1,6}\.\d{1,6}$")
@@ -70,7 +70,9 @@ def validate_meta(raw: object) -> dict[str, Any]:
     if type(api) is not int or api != API_VERSION:
         raise Invalid(code, f"meta api_version must be {API_VERSION}, got {api!r}")
     if not isinstance(tf, str) or not TIMEFRAME_RE.match(tf):
-        raise Invalid(code, f"meta timeframe must be like '1m', '15m', '1h', '4h', '1d', got {tf!r}")
+        raise Invalid(
+            code, f"meta timeframe must be like '1m', '15m', '1h', '4h', '1d', got {tf!r}"
+        )
     if type(lookback) is not int or not 0 <= lookback <= MAX_LOOKBACK:
         raise Invalid(code, f"meta lookback must be an int in 0..{MAX_LOOKBACK}, got {lookback!r}")
     if not isinstance(desc, str) or len(desc) > MAX_DESCRIPTION:
@@ -101,7 +103,7 @@ def merge_params(
             known = ", ".join(sorted(defaults)) or "none"
             raise Invalid(code, f"unknown param {k!r}; meta() declares: {known}")
         d, value = defaults[k], _param_value(k, v, code)
-        if isinstance(d, bool) or isinstance(d, str):
+        if isinstance(d, bool | str):
             ok = type(value) is type(d)
         elif isinstance(d, int):
             ok = type(value) is int

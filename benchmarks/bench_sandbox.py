@@ -1,0 +1,106 @@
+"""Strategy sandbox figures on one year of 1h candles (8,760 bars).
+
+- in-process evaluate() of a promoted strategy (lint + restricted compile + meta + run + checks)
+  vs the same signals computed with plain numpy;
+- the look-ahead shape: four prefix windows plus the full history;
+- wire protocol encode + decode of a request vs copying the arrays to bytes;
+- one `python -m rara_sandbox` round trip vs bare interpreter start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.report import Figure, median_ms, print_figures
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "sandbox"))
+
+from rara_sandbox import ta  # noqa: E402
+from rara_sandbox.evaluate import evaluate  # noqa: E402
+from rara_sandbox.protocol import decode_request, decode_response, encode_request  # noqa: E402
+
+BARS = 8_760
+PROMOTED = REPO / "strategies" / "promoted"
+
+
+def year_of_hours(seed: int = 7) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    close = 40_000 * np.exp(np.cumsum(rng.normal(0, 0.006, BARS)))
+    open_ = np.concatenate([[40_000.0], close[:-1]])
+    wick = np.abs(rng.normal(0, 0.003, BARS))
+    return {
+        "timestamps": 1_672_531_200_000 + np.arange(BARS, dtype=np.int64) * 3_600_000,
+        "open": open_,
+        "high": np.maximum(open_, close) * (1 + wick),
+        "low": np.minimum(open_, close) * (1 - wick),
+        "close": close,
+        "volume": rng.lognormal(1, 1, BARS),
+    }
+
+
+def run() -> list[Figure]:
+    candles = year_of_hours()
+    sma_src = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
+    donchian_src = (PROMOTED / "donchian_breakout" / "strategy.py").read_text()
+    result = evaluate(sma_src, candles)
+    assert result.ok, result.error
+
+    def plain() -> None:
+        fast, slow = ta.sma(candles["close"], 20), ta.sma(candles["close"], 50)
+        ta.crossover(fast, slow)
+        ta.crossunder(fast, slow)
+
+    windows = [BARS // 5, 2 * BARS // 5, 3 * BARS // 5, 4 * BARS // 5]
+    frame = encode_request(sma_src, candles, None, windows)
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO / "sandbox")}
+
+    def child() -> None:
+        p = subprocess.run(
+            [sys.executable, "-m", "rara_sandbox"], input=frame, capture_output=True, env=env
+        )
+        assert decode_response(p.stdout).ok
+
+    return [
+        Figure(
+            "evaluate sma_crossover, 1 window",
+            median_ms(lambda: evaluate(sma_src, candles)),
+            "ms",
+            "same signals, plain numpy",
+            median_ms(plain),
+            "sandbox overhead per call",
+        ),
+        Figure(
+            "evaluate donchian_breakout, 5 windows",
+            median_ms(lambda: evaluate(donchian_src, candles, None, windows)),
+            "ms",
+            "1 window",
+            median_ms(lambda: evaluate(donchian_src, candles)),
+            "look-ahead check input",
+        ),
+        Figure(
+            "protocol encode+decode request",
+            median_ms(lambda: decode_request(encode_request(sma_src, candles, None, windows))),
+            "ms",
+            "arrays .tobytes()",
+            median_ms(lambda: [a.tobytes() for a in candles.values()]),
+            f"{len(frame):,} bytes",
+        ),
+        Figure(
+            "python -m rara_sandbox round trip",
+            median_ms(child, repeat=5, warmup=1),
+            "ms",
+            "python -c pass",
+            median_ms(lambda: subprocess.run([sys.executable, "-c", "pass"]), repeat=5),
+            "fresh process per evaluation",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    print_figures(f"strategy sandbox ({BARS:,} 1h bars)", run())
