@@ -27,7 +27,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check rara sandbox tests benchmarks
 	$(BIN)/ruff format --check rara sandbox tests benchmarks
-	$(BIN)/mypy rara/domain rara/events rara/data rara/config.py
+	$(BIN)/mypy rara/domain rara/events rara/data rara/config.py sandbox/rara_sandbox
 
 proto: $(STAMP)
 	@echo "no .proto files yet (the gRPC server arrives with the daemon)"
