@@ -10,7 +10,7 @@ import click
 from rara.cli.output import emit, emit_lines
 from rara.errors import BadInput, Refused
 from rara.events import VerifyReport, default_db_path, open_event_store, verify_path
-from rara.events.model import check_type, parse_since
+from rara.events.model import check_type, parse_since, prepare_draft
 
 
 class ChainBroken(Refused):
@@ -27,7 +27,7 @@ class ChainBroken(Refused):
         )
         self.report = report
 
-    def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
+    def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "report": self.report.model_dump()}
 
 
@@ -105,6 +105,15 @@ def append(
             f"--payload is not valid JSON: {exc}",
             'pass a JSON object, e.g. --payload \'{"symbol": "BTC/USDT"}\'',
         ) from exc
+    draft = {
+        "type": type_,
+        "payload": body,
+        "source": source,
+        "correlation_id": correlation_id,
+        "strategy_id": strategy_id,
+        "event_id": event_id,
+    }
+    prepare_draft(draft)  # reject bad input before creating or opening the log
     with open_event_store() as store:
-        ev = store.append(type_, body, source, correlation_id, strategy_id, event_id)
+        ev = store.append_many([draft])[0]
     emit(ev.to_json_dict())

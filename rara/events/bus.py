@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -180,10 +180,10 @@ async def tail(
     types: str | Sequence[str] | None = None,
     poll_s: float = 0.2,
     batch: int = DEFAULT_BATCH,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Follow the log from another process: WAL readers see each commit as it lands.
 
-    Runs until the caller stops iterating (``break`` or cancelling the task).
+    Runs until the caller stops iterating (``break``, ``aclose()`` or cancelling the task).
     """
     cursor = after_seq
     while True:

@@ -79,5 +79,6 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
             conn.execute(stmt)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (I/O errors, full disk)
+            conn.execute("ROLLBACK")
         raise

@@ -1,0 +1,84 @@
+"""Child processes for the concurrency tests (run as a script, not collected by pytest).
+
+    python event_procs.py writer DB N BATCH SOURCE [BARRIER_DIR]
+    python event_procs.py reader DB EXPECT [BARRIER_DIR]
+Each prints one JSON line on stdout; any exception (e.g. "database is locked") exits non-zero.
+With BARRIER_DIR, a child creates ready-<name> there once set up and waits for a file named
+"go", so the parent can start several children's work at the same moment (Python start-up
+would otherwise let the first finish before the second begins).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+from rara.events import EventStore, tail
+
+
+def barrier(where: str | None, name: str) -> None:
+    if where is None:
+        return
+    (Path(where) / f"ready-{name}").touch()
+    deadline = time.monotonic() + 120  # a hang guard
+    while not (Path(where) / "go").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("barrier: no go signal")
+        time.sleep(0.002)
+
+
+def writer(db: str, n: int, batch: int, source: str, where: str | None = None) -> None:
+    store = EventStore(db)
+    barrier(where, source)
+    for start in range(0, n, batch):
+        store.append_many(
+            {"type": "test_event_written", "payload": {"i": i, "by": source}, "source": source}
+            for i in range(start, min(n, start + batch))
+        )
+    print(json.dumps({"written": n, "last_seq": store.last_seq()}))
+    store.close()
+
+
+async def _read(db: str, expect: int, where: str | None) -> dict[str, object]:
+    store = EventStore(db, readonly=True)  # a reader never needs the write lock
+    barrier(where, "reader")
+    seqs: list[int] = []
+    verified = 0
+    async for ev in tail(store, after_seq=0, types=["test_event_written"], poll_s=0.005):
+        seqs.append(ev.seq)
+        if len(seqs) % 250 == 0:  # verify a consistent snapshot while the writer runs
+            report = store.verify()
+            if not report.ok:
+                raise SystemExit(f"verify failed mid-write: {report}")
+            verified += 1
+        if len(seqs) >= expect:
+            break
+    store.close()
+    return {
+        "seen": len(seqs),
+        "first": seqs[0],
+        "last": seqs[-1],
+        "increasing": all(a < b for a, b in itertools.pairwise(seqs)),
+        "contiguous": seqs == list(range(1, len(seqs) + 1)),
+        "verified_while_writing": verified,
+    }
+
+
+def reader(db: str, expect: int, where: str | None = None) -> None:
+    # A safety net against a hung test, not a performance threshold.
+    result = asyncio.run(asyncio.wait_for(_read(db, expect, where), timeout=240))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    mode, db, *rest = sys.argv[1:]
+    if mode == "writer":
+        writer(db, int(rest[0]), int(rest[1]), rest[2], *rest[3:4])
+    elif mode == "reader":
+        reader(db, int(rest[0]), *rest[1:2])
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
