@@ -1,25 +1,14 @@
-"""What isolation this machine can give a sandboxed strategy, probed without side effects.
+"""What isolation this machine gives a sandboxed strategy, and whether a Docker engine answers.
 
-Each probe runs in a forked child where it could change process state (unshare), so the caller is
-never altered. Results name the layer, whether it is available and why not.
+Layers are reported as they really engage in a jailed child (`rara.runner.jail.probe_layers`),
+not guessed from kernel version strings. Each names whether it is active and why not.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-import platform
-import resource
 import socket
 from dataclasses import asdict, dataclass
-
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-# landlock_create_ruleset is 444 on both x86_64 and aarch64
-SYS_LANDLOCK_CREATE_RULESET = 444
-LANDLOCK_CREATE_RULESET_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -32,82 +21,6 @@ class Layer:
         return asdict(self)
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _in_child(fn_flags: int) -> bool:
-    """unshare(flags) in a throwaway child; True if the kernel allowed it."""
-    pid = os.fork()
-    if pid == 0:  # child: never return into the caller's stack
-        code = 0 if _libc().unshare(fn_flags) == 0 else 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
-
-
-def probe_namespaces() -> Layer:
-    flags = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-    if os.geteuid() == 0 and _in_child(flags):
-        return Layer("namespaces", True, "network, IPC and UTS namespaces (as root)")
-    if _in_child(flags | CLONE_NEWUSER):
-        return Layer("namespaces", True, "network, IPC and UTS namespaces inside a user namespace")
-    return Layer(
-        "namespaces",
-        False,
-        "unshare refused: no root and unprivileged user "
-        "namespaces are disabled (kernel.unprivileged_userns_clone)",
-    )
-
-
-def probe_seccomp() -> Layer:
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            has = any(line.startswith("Seccomp:") for line in fh)
-    except OSError:
-        has = False
-    if platform.machine() not in ("x86_64", "aarch64"):
-        return Layer("seccomp", False, f"no syscall table for {platform.machine()}")
-    return Layer("seccomp", has, "seccomp-bpf filter" if has else "kernel built without seccomp")
-
-
-def probe_landlock() -> Layer:
-    libc = _libc()
-    abi = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION)
-    if abi >= 1:
-        return Layer("landlock", True, f"Landlock ABI v{abi}: read-only filesystem")
-    err = ctypes.get_errno()
-    why = {38: "kernel too old (ENOSYS)", 95: "disabled at boot (EOPNOTSUPP)"}.get(
-        err, f"errno {err}"
-    )
-    return Layer("landlock", False, f"Landlock unavailable: {why}")
-
-
-def probe_rlimits() -> Layer:
-    names = (
-        "RLIMIT_AS",
-        "RLIMIT_CPU",
-        "RLIMIT_FSIZE",
-        "RLIMIT_NOFILE",
-        "RLIMIT_NPROC",
-        "RLIMIT_CORE",
-    )
-    missing = [n for n in names if not hasattr(resource, n)]
-    return Layer(
-        "rlimits",
-        not missing,
-        "address space, CPU, file size, open files, processes, core"
-        if not missing
-        else f"missing {', '.join(missing)}",
-    )
-
-
-def probe_unprivileged_uid() -> Layer:
-    if os.geteuid() == 0:
-        return Layer("unprivileged_uid", True, "started as root: the child drops to uid 65534")
-    return Layer("unprivileged_uid", True, f"already unprivileged (uid {os.geteuid()})")
-
-
 def probe_restricted_python() -> Layer:
     try:
         import RestrictedPython  # noqa: F401
@@ -117,14 +30,12 @@ def probe_restricted_python() -> Layer:
 
 
 def sandbox_layers() -> list[Layer]:
-    return [
-        probe_restricted_python(),
-        probe_namespaces(),
-        probe_seccomp(),
-        probe_landlock(),
-        probe_rlimits(),
-        probe_unprivileged_uid(),
-    ]
+    """Every sandbox layer as it really engages: the lint layer, then one trivial jailed run
+    whose child reports each OS layer it applied (so a missing one names its reason)."""
+    from rara.runner.jail import probe_layers
+
+    jailed = [Layer(s.name, s.active, s.detail) for s in probe_layers()]
+    return [probe_restricted_python(), *jailed]
 
 
 def docker_engine(socket_path: str = "/var/run/docker.sock", timeout: float = 2.0) -> Layer:

@@ -21,6 +21,9 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
+# imported here, not lazily: inside the jail no module can be loaded after confinement
+from numpy.random import default_rng
+
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
@@ -87,6 +90,22 @@ class Candles:
         if not 0 <= n <= self._n:
             raise ValueError(f"window {n} outside 0..{self._n}")
         return Candles({c: getattr(self, "_" + c)[:n] for c in COLUMNS})
+
+    def suffix(self, start: int) -> Candles:
+        """Bars from ``start`` on: the same market with less early history (warm-up probe)."""
+        if not 0 <= start < self._n:
+            raise ValueError(f"suffix start {start} outside 0..{self._n - 1}")
+        return Candles({c: getattr(self, "_" + c)[start:] for c in COLUMNS})
+
+    def perturbed_after(self, t: int, seed: int) -> Candles:
+        """Bars after ``t`` shuffled (whole bars, timestamps kept): a causal strategy's signals at
+        bars <= t cannot change (perturbation probe). The permutation is seeded by the host."""
+        if not 0 <= t < self._n - 1:
+            raise ValueError(f"perturbation point {t} outside 0..{self._n - 2}")
+        order = np.arange(self._n)
+        order[t + 1 :] = t + 1 + default_rng(seed).permutation(self._n - t - 1)
+        cols = {c: getattr(self, "_" + c)[order] for c in COLUMNS if c != "timestamps"}
+        return Candles({"timestamps": self._timestamps.copy(), **cols})
 
     @property
     def timestamps(self) -> I64:

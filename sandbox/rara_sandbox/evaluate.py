@@ -36,7 +36,15 @@ from rara_sandbox.restricted import (
     compile_strategy,
     exec_module,
 )
-from rara_sandbox.results import EvaluationResult, JsonScalar, SandboxError, WindowResult
+from rara_sandbox.results import (
+    PROBE_KINDS,
+    EvaluationResult,
+    JsonScalar,
+    Probe,
+    ProbeResult,
+    SandboxError,
+    WindowResult,
+)
 from rara_sandbox.validate import Invalid, check_risk, check_signals, merge_params, validate_meta
 from rara_sandbox.version import __version__
 
@@ -122,6 +130,26 @@ def _check_windows(windows: Sequence[int], total: int) -> tuple[int, ...]:
     return tuple(ws)
 
 
+def _check_probes(probes: Sequence[Probe], total: int) -> tuple[Probe, ...]:
+    out = tuple(probes)
+    if len(out) > MAX_WINDOWS:
+        raise _Failed(SandboxError("bad_request", f"at most {MAX_WINDOWS} probes"))
+    for p in out:
+        if p.kind not in PROBE_KINDS or type(p.at) is not int or type(p.seed) is not int:
+            raise _Failed(SandboxError("bad_request", f"bad probe {p}"))
+        if not 1 <= p.at <= total - 2:
+            raise _Failed(SandboxError("bad_request", f"probe point {p.at} outside 1..{total - 2}"))
+    return out
+
+
+def _variant(bars: Candles, probe: Probe) -> Candles:
+    return (
+        bars.suffix(probe.at)
+        if probe.kind == "suffix"
+        else bars.perturbed_after(probe.at, probe.seed)
+    )
+
+
 def _load(code: CodeType, printer: PrintBuffer, window: int | None) -> dict[str, object]:
     return _call("module", exec_module, code, printer, window=window)  # type: ignore[no-any-return]
 
@@ -164,9 +192,11 @@ def evaluate(
     params: Mapping[str, object] | None = None,
     windows: Sequence[int] = (),
     *,
+    probes: Sequence[Probe] = (),
     print_limit: int = DEFAULT_PRINT_LIMIT,
 ) -> EvaluationResult:
-    """Lint, compile and run `source` on each prefix window of `candles`.
+    """Lint, compile and run `source` on each prefix window of `candles`, then on each probe
+    variant (suffix or perturbed copy, see `Probe`), all in this one process.
 
     candles: exactly ``timestamps`` (int64 epoch ms, bar open time) and ``open/high/low/close/
     volume`` (float64), 1-D, equal length N. params: overrides of meta()'s defaults (None: the
@@ -178,6 +208,7 @@ def evaluate(
     printer = PrintBuffer(print_limit)
     state: dict[str, Any] = {"meta": None, "params": None, "lint": None}
     done: list[WindowResult] = []
+    probed: list[ProbeResult] = []
 
     def lap(name: str, start: float) -> float:
         now = time.perf_counter()
@@ -188,7 +219,8 @@ def evaluate(
         timings["total"] = round((time.perf_counter() - t0) * 1000.0, 3)
         return EvaluationResult(
             ok=error is None, error=error, meta=state["meta"], params=state["params"],
-            windows=tuple(done) if error is None else (), lint=state["lint"],
+            windows=tuple(done) if error is None else (),
+            probes=tuple(probed) if error is None else (), lint=state["lint"],
             printed=printer.text, print_truncated=printer.truncated, timings_ms=timings,
             runtime=runtime_info(),
         )  # fmt: skip
@@ -201,6 +233,7 @@ def evaluate(
         except ValueError as e:
             raise _Failed(SandboxError("bad_request", str(e))) from None
         ws = _check_windows(windows, len(bars))
+        ps = _check_probes(probes, len(bars))
         report = lint_source(source)
         state["lint"] = report.to_dict()
         t = lap("lint", t0)
@@ -219,7 +252,13 @@ def evaluate(
         t = lap("meta", t)
         for n in ws:
             done.append(_window(code, printer, bars.window(n), params_))
-        lap("windows", t)
+        t = lap("windows", t)
+        for probe in ps:
+            probed.append(
+                ProbeResult(probe, _window(code, printer, _variant(bars, probe), params_))
+            )
+        if ps:
+            lap("probes", t)
         return result(None)
     except _Failed as f:
         return result(f.error)

@@ -33,8 +33,11 @@ import numpy.typing as npt
 from rara_sandbox.candles import COLUMNS
 from rara_sandbox.results import (
     ERROR_CODES,
+    PROBE_KINDS,
     EvaluationResult,
     JsonScalar,
+    Probe,
+    ProbeResult,
     SandboxError,
     WindowResult,
 )
@@ -65,6 +68,7 @@ class Request:
     candles: dict[str, npt.NDArray[Any]]  # read-only arrays named as in candles.COLUMNS
     params: dict[str, JsonScalar] | None
     windows: tuple[int, ...]
+    probes: tuple[Probe, ...] = ()
     print_limit: int | None = None
 
 
@@ -236,13 +240,14 @@ def encode_request(
     params: Mapping[str, JsonScalar] | None = None,
     windows: Sequence[int] = (),
     *,
+    probes: Sequence[Probe] = (),
     print_limit: int | None = None,
     max_bytes: int = DEFAULT_MAX_FRAME_BYTES,
 ) -> bytes:
     header = {
         "protocol": PROTOCOL_VERSION, "kind": "request", "source": source,
         "params": None if params is None else dict(params), "windows": [int(w) for w in windows],
-        "print_limit": print_limit,
+        "probes": [p.to_dict() for p in probes], "print_limit": print_limit,
     }  # fmt: skip
     arrays = [(c, np.asarray(candles[c], dtype=DTYPES[COLUMN_DTYPES[c]])) for c in COLUMNS]
     return pack_frame(header, arrays, max_bytes=max_bytes)
@@ -250,7 +255,7 @@ def encode_request(
 
 def decode_request(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Request:
     header, arrays = unpack_frame(data, max_bytes=max_bytes)
-    _keys(header, {"protocol", "kind", "source", "params", "windows", "print_limit"})
+    _keys(header, {"protocol", "kind", "source", "params", "windows", "probes", "print_limit"})
     if header["kind"] != "request":
         raise ProtocolError(f"expected a request, got kind {header['kind']!r}")
     windows = header["windows"]
@@ -270,8 +275,24 @@ def decode_request(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> 
         candles=arrays,
         params=_params(header["params"]),
         windows=tuple(_int(w, "window", 1) for w in windows),
+        probes=_probes(header["probes"]),
         print_limit=None if limit is None else min(_int(limit, "print_limit"), MAX_PRINT_CHARS),
     )
+
+
+def _probe(v: object) -> Probe:
+    if type(v) is not dict:
+        raise ProtocolError("each probe must be an object")
+    _keys(v, {"kind", "at", "seed"})
+    if v["kind"] not in PROBE_KINDS:
+        raise ProtocolError(f"probe kind must be one of {list(PROBE_KINDS)}")
+    return Probe(str(v["kind"]), _int(v["at"], "probe at", 1), _int(v["seed"], "probe seed"))
+
+
+def _probes(v: object) -> tuple[Probe, ...]:
+    if type(v) is not list or len(v) > 1024:
+        raise ProtocolError("probes must be a list of at most 1024 objects")
+    return tuple(_probe(p) for p in v)
 
 
 # -- responses (child encodes, host decodes) -----------------------------------------------------
@@ -281,21 +302,30 @@ def _risk_header(level: object) -> float | str | None:
     return "array" if isinstance(level, np.ndarray) else level  # type: ignore[return-value]
 
 
+def _encode_window(
+    tag: str, w: WindowResult, arrays: list[tuple[str, npt.NDArray[Any]]]
+) -> dict[str, Any]:
+    arrays += [(f"entries.{tag}", w.entries), (f"exits.{tag}", w.exits)]
+    for key, level in (("stop_loss", w.stop_loss), ("take_profit", w.take_profit)):
+        if isinstance(level, np.ndarray):
+            arrays.append((f"{key}.{tag}", level))
+    return {"n": w.n, "stop_loss": _risk_header(w.stop_loss),
+            "take_profit": _risk_header(w.take_profit)}  # fmt: skip
+
+
 def encode_response(result: EvaluationResult, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> bytes:
     arrays: list[tuple[str, npt.NDArray[Any]]] = []
-    windows = []
-    for i, w in enumerate(result.windows):
-        arrays += [(f"entries.{i}", w.entries), (f"exits.{i}", w.exits)]
-        for key, level in (("stop_loss", w.stop_loss), ("take_profit", w.take_profit)):
-            if isinstance(level, np.ndarray):
-                arrays.append((f"{key}.{i}", level))
-        windows.append({"n": w.n, "stop_loss": _risk_header(w.stop_loss),
-                        "take_profit": _risk_header(w.take_profit)})  # fmt: skip
+    windows = [_encode_window(f"{i}", w, arrays) for i, w in enumerate(result.windows)]
+    probes = [
+        {**pr.probe.to_dict(), **_encode_window(f"p{i}", pr.window, arrays)}
+        for i, pr in enumerate(result.probes)
+    ]
     header = {
         "protocol": PROTOCOL_VERSION, "kind": "response", "ok": result.ok,
         "error": None if result.error is None else result.error.to_dict(),
         "meta": result.meta, "params": result.params, "lint": result.lint, "windows": windows,
-        "print": result.printed[:MAX_PRINT_CHARS], "print_truncated": result.print_truncated,
+        "probes": probes, "print": result.printed[:MAX_PRINT_CHARS],
+        "print_truncated": result.print_truncated,
         "timings_ms": result.timings_ms, "runtime": result.runtime,
     }  # fmt: skip
     return pack_frame(header, arrays, max_bytes=max_bytes)
@@ -316,10 +346,15 @@ def _error(v: object) -> SandboxError | None:
     )  # fmt: skip
 
 
-def _window(i: int, spec: object, arrays: dict[str, npt.NDArray[Any]]) -> WindowResult:
+def _window(
+    i: int | str,
+    spec: object,
+    arrays: dict[str, npt.NDArray[Any]],
+    extra: frozenset[str] = frozenset(),
+) -> WindowResult:
     if type(spec) is not dict:
         raise ProtocolError("each window must be an object")
-    _keys(spec, {"n", "stop_loss", "take_profit"})
+    _keys(spec, {"n", "stop_loss", "take_profit"} | extra)
     n = _int(spec["n"], "window n", 1)
     levels: list[object] = []
     for key in ("stop_loss", "take_profit"):
@@ -343,8 +378,8 @@ def _window(i: int, spec: object, arrays: dict[str, npt.NDArray[Any]]) -> Window
 def decode_response(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> EvaluationResult:
     """Decode and re-validate a child's answer; the child is not trusted to have done it."""
     header, arrays = unpack_frame(data, max_bytes=max_bytes)
-    fields = {"protocol", "kind", "ok", "error", "meta", "params", "lint", "windows", "print",
-              "print_truncated", "timings_ms", "runtime"}  # fmt: skip
+    fields = {"protocol", "kind", "ok", "error", "meta", "params", "lint", "windows", "probes",
+              "print", "print_truncated", "timings_ms", "runtime"}  # fmt: skip
     _keys(header, fields)
     if header["kind"] != "response":
         raise ProtocolError(f"expected a response, got kind {header['kind']!r}")
@@ -355,6 +390,15 @@ def decode_response(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) ->
     if not ok and specs:
         raise ProtocolError("a failed response carries no windows")
     windows = tuple(_window(i, s, arrays) for i, s in enumerate(specs))
+    probe_specs = header["probes"]
+    if type(probe_specs) is not list or (not ok and probe_specs):
+        raise ProtocolError("probes must be a list, empty when the evaluation failed")
+    probe_keys = frozenset({"kind", "at", "seed"})
+    probes = tuple(
+        ProbeResult(_probe({k: s[k] for k in probe_keys if isinstance(s, dict) and k in s}),
+                    _window(f"p{i}", s, arrays, probe_keys))
+        for i, s in enumerate(probe_specs)
+    )  # fmt: skip
     if arrays:
         raise ProtocolError(f"unexpected arrays: {sorted(arrays)[:5]}")
     if any(b.n <= a.n for a, b in itertools.pairwise(windows)):
@@ -377,6 +421,7 @@ def decode_response(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) ->
         raise ProtocolError("print_truncated must be a bool")
     return EvaluationResult(
         ok=ok, error=error, meta=meta, params=_params(header["params"]), windows=windows,
+        probes=probes,
         lint=lint, printed=_str(header["print"], "print", MAX_PRINT_CHARS),
         print_truncated=header["print_truncated"], timings_ms={str(k): float(v) for k, v in
         timings.items()}, runtime=dict(runtime),

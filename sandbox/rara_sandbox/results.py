@@ -71,6 +71,32 @@ class WindowResult:
     take_profit: RiskLevel = None
 
 
+PROBE_KINDS = ("suffix", "perturb")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A variant of the candles the host asks to be evaluated in the same process.
+
+    ``suffix``: drop the first ``at`` bars (does the strategy need more history than its declared
+    lookback?). ``perturb``: shuffle every bar after ``at`` with ``seed`` (do signals at or
+    before ``at`` depend on later bars?).
+    """
+
+    kind: str
+    at: int
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "at": self.at, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    probe: Probe
+    window: WindowResult
+
+
 @dataclass(frozen=True)
 class EvaluationResult:
     ok: bool
@@ -78,6 +104,7 @@ class EvaluationResult:
     meta: dict[str, Any] | None = None
     params: dict[str, JsonScalar] | None = None  # the effective params (defaults + overrides)
     windows: tuple[WindowResult, ...] = ()
+    probes: tuple[ProbeResult, ...] = ()  # one per requested Probe, in request order
     lint: dict[str, Any] | None = None  # LintReport.to_dict(), present whenever lint ran
     printed: str = ""
     print_truncated: bool = False

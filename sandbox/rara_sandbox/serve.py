@@ -34,7 +34,14 @@ def handle_frame(frame: bytes, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> tupl
     except ProtocolError as e:
         return _bad_request(str(e)), EXIT_BAD_REQUEST
     kwargs = {} if request.print_limit is None else {"print_limit": request.print_limit}
-    result = evaluate(request.source, request.candles, request.params, request.windows, **kwargs)
+    result = evaluate(
+        request.source,
+        request.candles,
+        request.params,
+        request.windows,
+        probes=request.probes,
+        **kwargs,
+    )
     try:
         return encode_response(result, max_bytes=max_bytes), EXIT_EVALUATED
     except ProtocolError as e:  # e.g. the answer would exceed the frame limit

@@ -1,0 +1,208 @@
+"""Look-ahead and warm-up checks: does a strategy use bars it could not have seen?
+
+All three run inside the candidate's one sandbox evaluation (see `plan`):
+
+- truncation: signals computed on history cut at several points (a few bars after the start,
+  spread through the middle, near the end) must equal the full-history signals up to each cut;
+- perturbation: shuffling every bar after t must not change any signal at or before t;
+- warm-up: dropping early history must not change signals once the declared ``lookback`` bars of
+  the shorter history have passed (an EMA declared with too short a lookback fails this).
+
+A failure names the check, the first differing bar and both values. Signals are booleans and the
+indicator library is bit-for-bit causal, so comparisons are exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rara_sandbox.results import EvaluationResult, Probe, WindowResult
+
+SIGNALS = ("entries", "exits")
+
+
+@dataclass(frozen=True)
+class LookaheadPlan:
+    windows: tuple[int, ...]
+    probes: tuple[Probe, ...]
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str  # truncation | perturbation | warmup
+    passed: bool
+    detail: str
+    variant: str = ""  # e.g. "cut at 1200", "shuffled after 3000", "history from 500"
+    signal: str | None = None  # entries | exits | stop_loss | take_profit
+    first_bar: int | None = None  # index into the full history
+    full_value: Any = None
+    variant_value: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def plan(n_bars: int, lookback: int, seed: int = 0) -> LookaheadPlan:
+    """Cut points and probes for a history of ``n_bars``; deterministic for a seed."""
+    if n_bars < 8:
+        raise ValueError("look-ahead checks need at least 8 bars")
+    cuts = {
+        3,
+        5,
+        lookback + 1,
+        lookback + 3,
+        n_bars // 4,
+        n_bars // 2,
+        (3 * n_bars) // 4,
+        n_bars - 3,
+        n_bars - 1,
+    }
+    windows = tuple(sorted(c for c in cuts if 1 <= c < n_bars))
+    rng = np.random.default_rng(seed)
+    points = sorted({max(1, n_bars // 3), max(1, (2 * n_bars) // 3), n_bars - 5})
+    probes = [
+        Probe("perturb", t, int(rng.integers(0, 2**31))) for t in points if 1 <= t <= n_bars - 2
+    ]
+    # suffixes long enough to leave bars past the declared lookback to compare
+    for start in sorted({n_bars // 10, n_bars // 3}):
+        if 1 <= start <= n_bars - 2 and n_bars - start > lookback + 1:
+            probes.append(Probe("suffix", start))
+    return LookaheadPlan(windows, tuple(probes))
+
+
+def _first_diff(a: Any, b: Any, rtol: float = 0.0) -> int | None:
+    """Index of the first difference between two signal/risk series (None when equal)."""
+    if a is None and b is None:
+        return None
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)) or a.shape != b.shape:
+            return 0
+        if a.dtype.kind == "f":
+            same = (
+                np.isclose(a, b, rtol=rtol, atol=0.0, equal_nan=True)
+                if rtol
+                else ((a == b) | (np.isnan(a) & np.isnan(b)))
+            )
+        else:
+            same = a == b
+        bad = np.flatnonzero(~same)
+        return int(bad[0]) if bad.size else None
+    return None if a == b else 0
+
+
+# Recursive smoothers (EMA, Wilder's RSI/ATR) never forget history exactly; past an honest
+# lookback the difference in a float risk level is below this. Signals are compared exactly.
+WARMUP_RTOL = 1e-6
+
+
+def _sliced(w: WindowResult, name: str, lo: int, hi: int) -> Any:
+    v = getattr(w, name)
+    return v[lo:hi] if isinstance(v, np.ndarray) else v
+
+
+def _compare(
+    name: str,
+    variant: str,
+    full: WindowResult,
+    other: WindowResult,
+    full_lo: int,
+    other_lo: int,
+    length: int,
+    rtol: float = 0.0,
+) -> CheckOutcome | None:
+    for sig in (*SIGNALS, "stop_loss", "take_profit"):
+        a = _sliced(full, sig, full_lo, full_lo + length)
+        b = _sliced(other, sig, other_lo, other_lo + length)
+        i = _first_diff(a, b, rtol if sig not in SIGNALS else 0.0)
+        if i is not None:
+            av = a[i].item() if isinstance(a, np.ndarray) else a
+            bv = b[i].item() if isinstance(b, np.ndarray) else b
+            bar = full_lo + i
+            return CheckOutcome(
+                name,
+                False,
+                f"{name}: {sig} at bar {bar} is {av} with full history but {bv} with {variant}",
+                variant,
+                sig,
+                bar,
+                av,
+                bv,
+            )
+    return None
+
+
+def check(result: EvaluationResult, lookback: int) -> list[CheckOutcome]:
+    """Compare every window and probe in ``result`` against the full-history window."""
+    if not result.ok or not result.windows:
+        raise ValueError("look-ahead checks need a successful evaluation")
+    full = result.windows[-1]
+    n = full.n
+    outcomes: list[CheckOutcome] = []
+    cut_fail = next(
+        (
+            f
+            for w in result.windows[:-1]
+            if (f := _compare("truncation", f"history cut at {w.n} bars", full, w, 0, 0, w.n))
+            is not None
+        ),
+        None,
+    )
+    cuts = [w.n for w in result.windows[:-1]]
+    outcomes.append(cut_fail or CheckOutcome("truncation", True, f"signals equal at cuts {cuts}"))
+    perturbs = [p for p in result.probes if p.probe.kind == "perturb"]
+    pert_fail = next(
+        (
+            f
+            for p in perturbs
+            if (
+                f := _compare(
+                    "perturbation",
+                    f"bars after {p.probe.at} shuffled",
+                    full,
+                    p.window,
+                    0,
+                    0,
+                    p.probe.at + 1,
+                )
+            )
+            is not None
+        ),
+        None,
+    )
+    outcomes.append(
+        pert_fail
+        or CheckOutcome(
+            "perturbation",
+            True,
+            f"signals unchanged by shuffling after {[p.probe.at for p in perturbs]}",
+        )
+    )
+    suffixes = [p for p in result.probes if p.probe.kind == "suffix"]
+    warm_fail = None
+    for p in suffixes:
+        start = p.probe.at
+        skip = min(lookback, n - start)
+        warm_fail = _compare(
+            "warmup",
+            f"history starting at bar {start} (lookback {lookback})",
+            full,
+            p.window,
+            start + skip,
+            skip,
+            n - start - skip,
+            WARMUP_RTOL,
+        )
+        if warm_fail is not None:
+            break
+    outcomes.append(
+        warm_fail
+        or CheckOutcome(
+            "warmup",
+            True,
+            f"signals after the {lookback}-bar lookback independent of earlier history",
+        )
+    )
+    return outcomes
