@@ -54,11 +54,44 @@ class SandboxSettings(_Section):
     memory_mb: int = Field(1024, ge=64)
 
 
+class BacktestSettings(_Section):
+    init_cash: float = Field(10_000.0, gt=0)
+    fee: float | None = Field(
+        None, ge=0, lt=0.5, description="taker fee per side; unset: the exchange's standard fee"
+    )
+    fees: dict[str, float] = Field(default_factory=dict, description="taker fee per exchange id")
+    slippage: float = Field(0.0005, ge=0, lt=0.5, description="adverse move per fill")
+    size_fraction: float = Field(1.0, gt=0, le=1, description="share of cash each entry commits")
+
+
+class ResearchGateSettings(_Section):
+    """Gate 1 (research -> paper). The seed system's floor, then the honest checks on top."""
+
+    min_sharpe: float = Field(1.0, description="validation Sharpe, annualised (seed floor)")
+    max_drawdown: float = Field(0.15, gt=0, le=1, description="validation max drawdown (floor)")
+    min_trades: int = Field(30, ge=0, description="trades on the validation segment")
+    cost_multiplier: float = Field(2.0, ge=1, description="still profitable at this x costs")
+    min_dsr: float = Field(0.95, ge=0, le=1, description="deflated Sharpe, N = trials so far")
+    min_holdout_psr: float = Field(0.9, ge=0, le=1, description="PSR(0) on the holdout")
+    max_pbo: float = Field(0.3, ge=0, le=1, description="probability of backtest overfitting")
+    pbo_min_trials: int = Field(16, ge=2, description="PBO is judged from this many trials")
+    train_fraction: float = Field(0.6, gt=0, lt=1)
+    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    validation_start: str | None = Field(None, description="date; overrides the fractions")
+    holdout_start: str | None = Field(None, description="date; overrides the fractions")
+
+
+class GatesSettings(_Section):
+    research: ResearchGateSettings = Field(default_factory=ResearchGateSettings)
+
+
 class Settings(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     data: DataSettings = Field(default_factory=DataSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+    gates: GatesSettings = Field(default_factory=GatesSettings)
 
 
 class ExchangeKeys(BaseModel):

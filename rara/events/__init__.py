@@ -21,7 +21,8 @@ from rara.events.model import (
     VerifyReport,
     canonical_json,
 )
-from rara.events.store import EventStore, default_db_path, open_event_store, verify_path
+from rara.events.store import EventStore, open_event_store, verify_path
+from rara.state import default_db_path
 
 __all__ = [
     "EVENT_TYPE_RE",

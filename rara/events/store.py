@@ -18,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from rara.config import rara_home
 from rara.errors import BadInput, RaraError
 from rara.events.model import (
     GENESIS_HASH,
@@ -37,14 +36,9 @@ from rara.events.model import (
 )
 from rara.events.schema import COLUMNS, Row, ensure_schema
 from rara.events.verify import walk_chain
+from rara.state import DEFAULT_BUSY_TIMEOUT_MS, connect, default_db_path
 
 Clock = Callable[[], datetime]
-DB_FILENAME = "rara.db"
-DEFAULT_BUSY_TIMEOUT_MS = 30_000
-
-
-def default_db_path() -> Path:
-    return rara_home() / DB_FILENAME
 
 
 def _utcnow() -> datetime:
@@ -85,23 +79,12 @@ class EventStore:
         self.readonly = readonly
         self._clock: Clock = clock or _utcnow
         self._lock = threading.RLock()
-        if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if readonly:
-                uri = self.path.resolve().as_uri() + "?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-            else:
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = connect(self.path, readonly=readonly, busy_timeout_ms=busy_timeout_ms)
         except sqlite3.Error as exc:
             raise _store_error(f"cannot open {self.path}", exc) from exc
         self._conn = conn
         try:
-            # busy_timeout first, so every later statement waits for other processes' locks.
-            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            if not readonly:
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
             if not readonly:
                 ensure_schema(conn)
         except sqlite3.Error as exc:

@@ -45,31 +45,20 @@ class CheckOutcome:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def plan(n_bars: int, lookback: int, seed: int = 0) -> LookaheadPlan:
-    """Cut points and probes for a history of ``n_bars``; deterministic for a seed."""
+def plan(n_bars: int, seed: int = 0) -> LookaheadPlan:
+    """Cut points and probes for a history of ``n_bars``; deterministic for a seed.
+
+    Independent of the strategy's declared lookback on purpose: that comes from its ``meta()``,
+    which is untrusted code, and the plan must be fixed before the one sandboxed evaluation.
+    """
     if n_bars < 8:
         raise ValueError("look-ahead checks need at least 8 bars")
-    cuts = {
-        3,
-        5,
-        lookback + 1,
-        lookback + 3,
-        n_bars // 4,
-        n_bars // 2,
-        (3 * n_bars) // 4,
-        n_bars - 3,
-        n_bars - 1,
-    }
+    cuts = {3, 5, 20, 100, n_bars // 4, n_bars // 2, (3 * n_bars) // 4, n_bars - 3, n_bars - 1}
     windows = tuple(sorted(c for c in cuts if 1 <= c < n_bars))
     rng = np.random.default_rng(seed)
     points = sorted({max(1, n_bars // 3), max(1, (2 * n_bars) // 3), n_bars - 5})
-    probes = [
-        Probe("perturb", t, int(rng.integers(0, 2**31))) for t in points if 1 <= t <= n_bars - 2
-    ]
-    # suffixes long enough to leave bars past the declared lookback to compare
-    for start in sorted({n_bars // 10, n_bars // 3}):
-        if 1 <= start <= n_bars - 2 and n_bars - start > lookback + 1:
-            probes.append(Probe("suffix", start))
+    probes = [Probe("perturb", t, int(rng.integers(0, 2**31))) for t in points if t <= n_bars - 2]
+    probes += [Probe("suffix", s) for s in sorted({n_bars // 10, n_bars // 3}) if s >= 1]
     return LookaheadPlan(windows, tuple(probes))
 
 
@@ -182,9 +171,17 @@ def check(result: EvaluationResult, lookback: int) -> list[CheckOutcome]:
     )
     suffixes = [p for p in result.probes if p.probe.kind == "suffix"]
     warm_fail = None
-    for p in suffixes:
+    testable = [p for p in suffixes if n - p.probe.at > lookback + 1]
+    if suffixes and not testable:
+        warm_fail = CheckOutcome(
+            "warmup",
+            False,
+            f"declared lookback {lookback} leaves no bars "
+            f"to compare in a {n}-bar history; it cannot be tested",
+        )
+    for p in testable:
         start = p.probe.at
-        skip = min(lookback, n - start)
+        skip = lookback
         warm_fail = _compare(
             "warmup",
             f"history starting at bar {start} (lookback {lookback})",

@@ -80,7 +80,7 @@ def sandbox() -> Iterator[SubprocessSandbox]:
 
 def run_checks(sandbox: SubprocessSandbox, source: str, candles: Candles,
                lookback: int) -> dict[str, CheckOutcome]:
-    p = plan(len(candles), lookback, seed=7)
+    p = plan(len(candles), seed=7)
     result = sandbox.evaluate(source, candles, windows=p.windows, probes=p.probes)
     assert result.ok, result.error
     assert len(result.probes) == len(p.probes)
