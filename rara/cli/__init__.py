@@ -76,12 +76,26 @@ def app(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from rara.cli import config_cmd, data, data_fetch, data_import, events, validate
+    from rara.cli import (
+        backtest,
+        config_cmd,
+        data,
+        data_fetch,
+        data_import,
+        events,
+        sandbox,
+        sandbox_run,
+        strategy,
+        validate,
+    )
 
-    del data_fetch, data_import  # imported for their side effect: commands on the data group
+    del data_fetch, data_import, sandbox_run  # imported to add commands to their groups
     app.add_command(data.group)
     app.add_command(config_cmd.group)
     app.add_command(events.group)
+    app.add_command(sandbox.group)
+    app.add_command(backtest.group)
+    app.add_command(strategy.group)
     app.add_command(validate.command)
 
 

@@ -1,0 +1,237 @@
+"""Every backtest of every candidate is a trial, recorded in the state DB, so the number of trials
+(N in the deflated Sharpe ratio) is counted, never guessed, and their returns are kept for PBO.
+
+A trial's id hashes everything that determines its result: source, params, instrument, segment and
+its bars, and costs. Recording the same trial again is a no-op, so a resumed run cannot inflate N
+and cannot hide one either. The table is append-only (triggers refuse UPDATE and DELETE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from rara.errors import RaraError
+from rara.state import connect, default_db_path
+
+SEGMENTS = ("train", "validation", "holdout", "full")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    seq INTEGER PRIMARY KEY,
+    trial_id TEXT NOT NULL UNIQUE,
+    run_id TEXT,
+    strategy_id TEXT NOT NULL,
+    source_sha256 TEXT NOT NULL,
+    params TEXT NOT NULL,
+    exchange TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    timeframe TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    fee REAL NOT NULL,
+    slippage REAL NOT NULL,
+    n_obs INTEGER NOT NULL,
+    sharpe REAL,
+    metrics TEXT NOT NULL,
+    returns BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trials_market ON trials (exchange, symbol, timeframe, segment);
+CREATE INDEX IF NOT EXISTS trials_run ON trials (run_id);
+CREATE TRIGGER IF NOT EXISTS trials_no_update BEFORE UPDATE ON trials
+BEGIN SELECT RAISE(ABORT, 'trials are append-only: record a new trial instead'); END;
+CREATE TRIGGER IF NOT EXISTS trials_no_delete BEFORE DELETE ON trials
+BEGIN SELECT RAISE(ABORT, 'trials are append-only: the trial count must never shrink'); END;
+"""
+
+
+class TrialKey(BaseModel):
+    """What makes two backtests the same trial."""
+
+    model_config = ConfigDict(frozen=True)
+    source_sha256: str
+    params: dict[str, Any]
+    exchange: str
+    symbol: str
+    timeframe: str
+    segment: str
+    start_ms: int
+    end_ms: int
+    fee: float
+    slippage: float
+
+    @property
+    def trial_id(self) -> str:
+        canon = json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
+        return "tr_" + hashlib.sha256(canon.encode()).hexdigest()[:20]
+
+
+class Trial(BaseModel):
+    seq: int
+    trial_id: str
+    run_id: str | None
+    strategy_id: str
+    key: TrialKey
+    n_obs: int
+    sharpe: float | None  # per period (not annualised): what DSR and PBO use
+    metrics: dict[str, Any]
+    created_at: str
+
+
+class TrialStore:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_db_path()
+        self._lock = threading.Lock()
+        try:
+            self._conn = connect(self.path)
+            self._conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise RaraError(
+                "state_db_error",
+                f"cannot open trials in {self.path}: {exc}",
+                "`rara validate` checks the state database",
+            ) from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def record(
+        self,
+        key: TrialKey,
+        strategy_id: str,
+        returns: npt.NDArray[np.float64],
+        sharpe: float | None,
+        metrics: dict[str, Any],
+        run_id: str | None = None,
+    ) -> tuple[Trial, bool]:
+        """Store a trial; returns it and whether it was new (False: already recorded)."""
+        r = np.ascontiguousarray(returns, dtype="<f8")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO trials (trial_id, run_id, strategy_id, source_sha256, "
+                "params, exchange, symbol, timeframe, segment, start_ms, end_ms, fee, slippage, "
+                "n_obs, sharpe, metrics, returns, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    key.trial_id,
+                    run_id,
+                    strategy_id,
+                    key.source_sha256,
+                    json.dumps(key.params, sort_keys=True),
+                    key.exchange,
+                    key.symbol,
+                    key.timeframe,
+                    key.segment,
+                    key.start_ms,
+                    key.end_ms,
+                    key.fee,
+                    key.slippage,
+                    int(r.shape[0]),
+                    sharpe,
+                    json.dumps(metrics, sort_keys=True, allow_nan=False),
+                    r.tobytes(),
+                    now,
+                ),
+            )
+            new = cur.rowcount == 1
+        trial = self.get(key.trial_id)
+        assert trial is not None
+        return trial, new
+
+    def get(self, trial_id: str) -> Trial | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLS} FROM trials WHERE trial_id = ?", (trial_id,)
+            ).fetchone()
+        return _trial(row) if row else None
+
+    def _where(self, filters: dict[str, Any]) -> tuple[str, list[Any]]:
+        conds, args = [], []
+        for col, value in filters.items():
+            if value is not None:
+                conds.append(f"{col} = ?")
+                args.append(value)
+        return (" WHERE " + " AND ".join(conds)) if conds else "", args
+
+    def find(self, limit: int | None = None, **filters: Any) -> list[Trial]:
+        """Trials matching column filters (exchange, symbol, timeframe, segment, run_id...)."""
+        where, args = self._where(filters)
+        sql = f"SELECT {_COLS} FROM trials{where} ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            return [_trial(r) for r in self._conn.execute(sql, args)]
+
+    def count(self, **filters: Any) -> int:
+        where, args = self._where(filters)
+        with self._lock:
+            return int(
+                self._conn.execute(f"SELECT count(*) FROM trials{where}", args).fetchone()[0]
+            )
+
+    def sharpes(self, **filters: Any) -> npt.NDArray[np.float64]:
+        """Per-period Sharpe of every matching trial that has one."""
+        where, args = self._where(filters)
+        with self._lock:
+            rows = self._conn.execute(f"SELECT sharpe FROM trials{where} ORDER BY seq", args)
+            return np.array([r[0] for r in rows if r[0] is not None], dtype=np.float64)
+
+    def returns_matrix(self, **filters: Any) -> npt.NDArray[np.float64]:
+        """T x N matrix of the matching trials' per-bar returns (columns in trial order); only
+        trials over the same bars can share a matrix, so filter on segment, start_ms and end_ms."""
+        where, args = self._where(filters)
+        with self._lock:
+            blobs = [
+                r[0]
+                for r in self._conn.execute(f"SELECT returns FROM trials{where} ORDER BY seq", args)
+            ]
+        cols = [np.frombuffer(b, dtype="<f8") for b in blobs]
+        if not cols:
+            return np.empty((0, 0))
+        if len({c.shape[0] for c in cols}) != 1:
+            raise ValueError("trials cover different bars; filter on segment, start_ms and end_ms")
+        return np.column_stack(cols)
+
+
+_COLS = (
+    "seq, trial_id, run_id, strategy_id, source_sha256, params, exchange, symbol, timeframe, "
+    "segment, start_ms, end_ms, fee, slippage, n_obs, sharpe, metrics, created_at"
+)
+
+
+def _trial(r: tuple[Any, ...]) -> Trial:
+    key = TrialKey(
+        source_sha256=r[4],
+        params=json.loads(r[5]),
+        exchange=r[6],
+        symbol=r[7],
+        timeframe=r[8],
+        segment=r[9],
+        start_ms=r[10],
+        end_ms=r[11],
+        fee=r[12],
+        slippage=r[13],
+    )
+    return Trial(
+        seq=r[0],
+        trial_id=r[1],
+        run_id=r[2],
+        strategy_id=r[3],
+        key=key,
+        n_obs=r[14],
+        sharpe=r[15],
+        metrics=json.loads(r[16]),
+        created_at=r[17],
+    )
