@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint proto clean
+.PHONY: run test bench lint proto clean docker-sandbox
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,14 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 lint: $(STAMP)
-	$(BIN)/ruff check rara sandbox tests benchmarks
-	$(BIN)/ruff format --check rara sandbox tests benchmarks
-	$(BIN)/mypy rara/domain rara/events rara/data rara/config.py sandbox/rara_sandbox
+	$(BIN)/ruff check rara sandbox tests benchmarks docker scripts
+	$(BIN)/ruff format --check rara sandbox tests benchmarks docker scripts
+	$(BIN)/mypy rara/domain rara/events rara/data rara/config.py rara/state.py sandbox/rara_sandbox \
+		rara/runner rara/validation rara/cli/sandbox.py
+
+# Start a local Docker engine and build the sandbox image offline (what CI does).
+docker-sandbox: $(STAMP)
+	bash scripts/ci-docker.sh
 
 proto: $(STAMP)
 	@echo "no .proto files yet (the gRPC server arrives with the daemon)"
