@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import Figure
 from rara.events import EventStore
 from rara.events.schema import COLUMNS
 
@@ -147,9 +148,22 @@ def run() -> list[dict[str, Any]]:
         )
     )
     results.append(_row(f"verify ({total} events)", verify_rate, raw_scan_rate, None))
-    for r in results:
-        print(_describe(r))
     return results
+
+
+def figures() -> list[Figure]:
+    """The same measurements in the shared table format."""
+    return [
+        Figure(
+            f"events {r['name']}",
+            r["value"],
+            r["unit"],
+            "raw sqlite3 inserts",
+            r["reference"],
+            f"target >= {r['target']:,}/s" if r["target"] else "",
+        )
+        for r in run()
+    ]
 
 
 def _check(ok: bool) -> None:
@@ -169,4 +183,5 @@ def _describe(r: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    run()
+    for row in run():
+        print(_describe(row))

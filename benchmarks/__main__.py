@@ -1,0 +1,46 @@
+"""`make bench`: every benchmark in one run, each figure beside a reference measured in the same
+run. Figures, not pass/fail: a shared, noisy machine says nothing about a threshold."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+from benchmarks.report import Figure, print_figures
+
+
+def _sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
+    from benchmarks import (
+        bench_backtest,
+        bench_boundary,
+        bench_data,
+        bench_events,
+        bench_jail,
+        bench_sandbox,
+    )
+
+    return [
+        ("market data catalog (525,600 1m bars)", bench_data.run),
+        ("event log", bench_events.figures),
+        ("strategy runtime, in-process (8,760 1h bars)", bench_sandbox.run),
+        ("jail primitive (trivial entry)", bench_jail.run),
+        ("sandbox boundary (8,760 1h bars)", bench_boundary.run),
+        ("backtest engine (525,600 1m bars)", bench_backtest.run),
+    ]
+
+
+def main(selected: list[str]) -> int:
+    print(f"rara benchmarks on {platform.machine()}, Python {platform.python_version()}")
+    for title, run in _sections():
+        if selected and not any(s in title for s in selected):
+            continue
+        t = time.perf_counter()
+        print_figures(title, run())
+        print(f"   ({time.perf_counter() - t:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
