@@ -1,0 +1,1 @@
+"""The research loop: propose -> code -> check -> sandbox -> backtest -> gate -> learn."""
