@@ -189,7 +189,8 @@ def equity_png(
     with _style("png"):
         fig = _equity(strategy, benchmark, xlim, 4.5)
         # parse_math off: a "$" in a strategy name is text, not the start of a formula
-        fig.axes[0].set_title(title, loc="left", fontsize=10, parse_math=False)
+        # the legend sits above the axes (as in the HTML); the PNG's title goes on the right
+        fig.axes[0].set_title(title, loc="right", fontsize=10, parse_math=False)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, metadata=_PNG_META)
         return buf.getvalue()
