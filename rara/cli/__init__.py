@@ -83,6 +83,7 @@ def _register() -> None:
         data_fetch,
         data_import,
         events,
+        research,
         sandbox,
         sandbox_run,
         strategy,
@@ -96,6 +97,7 @@ def _register() -> None:
     app.add_command(sandbox.group)
     app.add_command(backtest.group)
     app.add_command(strategy.group)
+    app.add_command(research.group)
     app.add_command(validate.command)
 
 

@@ -283,6 +283,15 @@ class EventStore:
             if left is not None:
                 left -= len(page)
 
+    def has_event(self, event_id: str) -> bool:
+        """Whether an event with this id is stored: lets a resumed producer publish each of its
+        deterministic ids exactly once."""
+        with self._lock, self._errors("read the event log"):
+            if not self._has_events_table():
+                return False
+            row = self._conn.execute("SELECT 1 FROM events WHERE event_id = ?", (event_id,))
+            return row.fetchone() is not None
+
     def get(self, seq: int) -> Event | None:
         found = self.query(after_seq=seq - 1, limit=1)
         return found[0] if found and found[0].seq == seq else None

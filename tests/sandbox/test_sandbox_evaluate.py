@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from rara_sandbox.evaluate import evaluate, inspect_meta
 from rara_sandbox.lint import lint
 

@@ -6,6 +6,7 @@ import json
 import textwrap
 
 import pytest
+
 from rara_sandbox.lint import MAX_SOURCE_BYTES, LintReport, lint
 
 GOOD = textwrap.dedent(

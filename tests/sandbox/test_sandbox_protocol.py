@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from rara_sandbox.evaluate import evaluate
 from rara_sandbox.protocol import (
     MAGIC,

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from rara_sandbox.candles import Candles
 from rara_sandbox.restricted import (
     CompileFailed,

@@ -1,0 +1,179 @@
+"""`rara research`: run the research loop and inspect what it did."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rara.cli.output import emit, emit_lines, stderr_console
+from rara.config import load_settings
+from rara.errors import BadInput
+from rara.research.loop import Progress as LoopProgress
+from rara.research.session import (
+    PROPOSERS,
+    ResearchSession,
+    RunConfig,
+    experiment_view,
+    parse_duration,
+)
+from rara.research.store import ResearchStore
+from rara.runner.sandbox import BACKENDS
+
+
+@click.group("research")
+def group() -> None:
+    """The research loop: propose, sandbox, backtest, gate, learn."""
+
+
+@group.command("run")
+@click.option("--iterations", type=int, default=None, help="experiments to run (default 20)")
+@click.option("--contract", default="BTC-USDT", show_default=True, help="symbol, e.g. ETH-USDT")
+@click.option("--timeframe", default="1h", show_default=True)
+@click.option("--exchange", default=None, help="default: whichever exchange holds the symbol")
+@click.option("--proposer", type=click.Choice(PROPOSERS), default="builtin", show_default=True)
+@click.option("--model", default=None, help="litellm model string (default: llm.model setting)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-cost-usd", type=float, default=None, help="stop once LLM spend reaches this")
+@click.option("--max-duration", default=None, help="stop after this long, e.g. 10m")
+@click.option("--resume", "resume_id", default=None, help="continue RUN_ID after a crash")
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS[:2]),
+    default=None,
+    help="sandbox backend (default: sandbox.backend setting)",
+)
+@click.option("--quiet", is_flag=True, help="no progress on stderr")
+def run(
+    iterations: int | None,
+    contract: str,
+    timeframe: str,
+    exchange: str | None,
+    proposer: str,
+    model: str | None,
+    seed: int,
+    max_cost_usd: float | None,
+    max_duration: str | None,
+    resume_id: str | None,
+    backend: str | None,
+    quiet: bool,
+) -> None:
+    """Run the loop until --iterations, --max-cost-usd or --max-duration; JSON summary out."""
+    settings = load_settings()
+    if iterations is not None and iterations < 1:
+        raise BadInput("bad_iterations", "--iterations must be at least 1", "e.g. --iterations 20")
+    if resume_id:
+        session = ResearchSession.resume(resume_id, settings, iterations)
+    else:
+        cfg = RunConfig(
+            exchange=exchange or "",
+            symbol=contract,
+            timeframe=timeframe,
+            proposer=proposer,
+            model=model or settings.llm.model,
+            seed=seed,
+            iterations=iterations or 20,
+            max_cost_usd=max_cost_usd,
+            max_duration_s=parse_duration(max_duration),
+            backend=backend or settings.sandbox.backend,
+        )
+        session = ResearchSession(_resolved(cfg), settings)
+    try:
+        summary = _run_with_progress(session, quiet)
+        report = session.best_report(summary)
+        summary["best_report"] = str(report) if report else None
+    finally:
+        session.close()
+    emit(summary)
+
+
+def _resolved(cfg: RunConfig) -> RunConfig:
+    from rara.data.catalog import default_catalog
+
+    inst = default_catalog().resolve(cfg.symbol, cfg.timeframe, cfg.exchange or None)
+    cfg.exchange, cfg.symbol, cfg.timeframe = inst.exchange, inst.symbol, str(inst.timeframe)
+    return cfg
+
+
+def _run_with_progress(session: ResearchSession, quiet: bool) -> dict[str, Any]:
+    if quiet:
+        return session.run()
+    bar = Progress(
+        TextColumn("research"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[line]}"),
+        console=stderr_console,
+        transient=False,
+    )
+    with bar:
+        task = bar.add_task("run", total=session.cfg.iterations, line="")
+
+        def show(p: LoopProgress) -> None:
+            bar.update(task, completed=p.tried, line=p.line())
+
+        return session.run(on_progress=show)
+
+
+@group.command("list")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--runs", is_flag=True, help="list runs instead of experiments")
+def list_(limit: int, runs: bool) -> None:
+    """Recent experiments (NDJSON, newest first), or runs with --runs."""
+    store = ResearchStore()
+    try:
+        if runs:
+            emit_lines(store.runs(limit))
+            return
+        emit_lines(
+            {
+                "experiment_id": e.experiment_id,
+                "run_id": e.run_id,
+                "iteration": e.iteration,
+                "family": e.family,
+                "origin": e.origin,
+                "outcome": e.outcome,
+                "failed_check": e.failed_check,
+                "validation_sharpe": e.validation_sharpe,
+                "validation_trades": e.validation_trades,
+                "cost_usd": e.cost_usd,
+                "created_at": e.created_at,
+            }
+            for e in store.latest(limit)
+        )
+    finally:
+        store.close()
+
+
+@group.command("show")
+@click.option("--experiment-id", "experiment_id", required=True)
+def show(experiment_id: str) -> None:
+    """One experiment in full: hypothesis, source, gate report, LLM calls, run calibration."""
+    store = ResearchStore()
+    try:
+        e = store.get(experiment_id)
+        if e is None:
+            raise BadInput(
+                "unknown_experiment",
+                f"no experiment {experiment_id!r}",
+                "`rara research list` shows experiment ids",
+            )
+        emit(experiment_view(e, store.of_run(e.run_id)))
+    finally:
+        store.close()
+
+
+@group.command("promoted")
+def promoted() -> None:
+    """Paper candidates the loop has promoted (NDJSON manifests)."""
+    from rara.research.promote import promoted_root
+
+    root = promoted_root()
+    rows = []
+    for manifest in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
+        body = json.loads(manifest.read_text())
+        rows.append({**body, "path": str(manifest.parent)})
+    emit_lines(rows)

@@ -1,0 +1,482 @@
+"""The research loop: propose -> code -> static check -> sandbox -> backtest -> gate -> learn.
+
+One iteration, in order (every step persisted and published with the run's correlation id):
+
+1. recall lessons for this market, build the proposer's context (history and best-so-far are
+   train/validation numbers only), publish ``research_hypothesis_created``;
+2. evaluate the candidate in the sandbox: static checks, signals on the full history and every
+   look-ahead variant in one process; on a failure the proposer gets up to ``fix_rounds`` tries,
+   each fed the exact error;
+3. skip the backtest when its in-market series correlates >= 0.95 with an earlier candidate's;
+4. the research gate: train and validation backtests recorded as trials, the honest checks, the
+   holdout read once at the decision (the loop never learns from it);
+5. a lesson and the experiment row are written, ``research_experiment_completed`` published;
+   a passing candidate is written to ``$RARA_HOME/strategies/promoted/<name>/`` as a paper
+   candidate and ``research_strategy_candidate`` published.
+
+Iterations are deterministic for (seed, iteration, history), and an experiment row exists only
+for finished iterations, so ``--resume`` after a crash redoes just the unfinished one; trials and
+events are keyed by content, so nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rara.domain.market import Candles, Instrument
+from rara.domain.strategy import source_sha256, strategy_id
+from rara.events.store import EventStore
+from rara.research.memory import LessonStore, tag_regime
+from rara.research.models import (
+    BestSoFar,
+    Candidate,
+    Lesson,
+    LlmCall,
+    Outcome,
+    ProposerContext,
+)
+from rara.research.ports import BudgetExhausted, Proposer, ProposerError
+from rara.research.promote import write_paper_candidate
+from rara.research.store import Experiment, ResearchStore
+from rara.validation import lookahead
+from rara.validation.gate import GateReport, ResearchGate
+from rara_sandbox.results import EvaluationResult
+
+DUPLICATE_CORRELATION = 0.95
+EVENT_NAMESPACE = uuid.UUID("6f1c1d0e-6a51-4b8e-9a07-5e7a3c1f2b90")
+SOURCE = "research.loop"
+
+
+@dataclass
+class RunLimits:
+    iterations: int
+    max_cost_usd: float | None = None
+    max_duration_s: float | None = None
+    fix_rounds: int = 3
+
+
+@dataclass
+class Progress:
+    """The live line: tried / rejected by reason / promoted / cost."""
+
+    tried: int = 0
+    promoted: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+
+    def line(self) -> str:
+        top = sorted(self.rejected.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        why = ", ".join(f"{k} {v}" for k, v in top) or "none"
+        return (
+            f"tried {self.tried} | promoted {self.promoted} | rejected: {why} | "
+            f"duplicates {self.duplicates} | errors {self.errors} | ${self.cost_usd:.4f}"
+        )
+
+
+def positions(
+    entries: npt.NDArray[np.bool_], exits: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """In-market after each bar's signals (long-only, one position): what duplicates compare."""
+    state = np.where(entries & ~exits, 1, np.where(exits & ~entries, 0, -1))
+    idx = np.where(state >= 0, np.arange(state.size), -1)
+    last = np.maximum.accumulate(idx)
+    return np.where(last >= 0, state[np.maximum(last, 0)], 0).astype(bool)
+
+
+def correlation(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> float:
+    if np.array_equal(a, b):
+        return 1.0
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    if x.std() == 0 or y.std() == 0:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def learning_view(report: GateReport) -> dict[str, Any]:
+    """The gate report without the holdout: all the loop and its proposers may learn from."""
+    body = report.model_dump(mode="json")
+    body["checks"] = [c for c in body["checks"] if not c["name"].startswith("holdout")]
+    body["segments"] = {k: v for k, v in body["segments"].items() if k != "holdout"}
+    body.pop("holdout_reads", None)
+    body["failed"] = [f for f in body["failed"] if not f.startswith("holdout")]
+    return body
+
+
+class ResearchLoop:
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        seed: int,
+        inst: Instrument,
+        candles: Candles,
+        proposer: Proposer,
+        gate: ResearchGate,
+        store: ResearchStore,
+        lessons: LessonStore,
+        events: EventStore,
+        limits: RunLimits,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.run_id, self.seed, self.inst, self.candles = run_id, seed, inst, candles
+        self.proposer, self.gate, self.store, self.lessons = proposer, gate, store, lessons
+        self.events, self.limits = events, limits
+        self.on_progress = on_progress or (lambda p: None)
+        self.progress = Progress()
+        split = gate.split(candles)
+        # the regime is read from the data the loop may learn from: train and validation
+        self.regime = tag_regime(candles.slice(0, split.validation[1]))
+        self.timings: dict[str, float] = {}
+
+    # ---- events ------------------------------------------------------------------------------
+    def publish(
+        self, key: str, type_: str, payload: dict[str, Any], strategy_id_: str | None = None
+    ) -> None:
+        """Each event id is a function of (run, key): a resumed run publishes nothing twice."""
+        event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"{self.run_id}/{key}"))
+        if not self.events.has_event(event_id):
+            self.events.append(
+                type_,
+                payload,
+                SOURCE,
+                correlation_id=self.run_id,
+                strategy_id=strategy_id_,
+                event_id=event_id,
+            )
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def run(self) -> str:
+        """Run until a limit; returns the stop reason."""
+        t0 = time.monotonic()
+        done = {e.iteration: e for e in self.store.of_run(self.run_id)}
+        for e in done.values():
+            self._count(e.outcome, e.failed_check, e.cost_usd)
+        for i in range(self.limits.iterations):
+            if i in done:
+                continue
+            if (
+                self.limits.max_duration_s is not None
+                and time.monotonic() - t0 >= self.limits.max_duration_s
+            ):
+                return "max_duration"
+            if (
+                self.limits.max_cost_usd is not None
+                and self.progress.cost_usd >= self.limits.max_cost_usd
+            ):
+                return "max_cost_usd"
+            try:
+                self.iteration(i)
+            except BudgetExhausted:
+                return "max_cost_usd"
+        return "iterations"
+
+    def context(self, i: int) -> ProposerContext:
+        history = [e.as_outcome() for e in self.store.of_run(self.run_id) if e.iteration < i]
+        scored = [
+            e
+            for e in self.store.of_run(self.run_id)
+            if e.iteration < i and e.validation_sharpe is not None
+        ]
+        best = max(scored, key=lambda e: (e.validation_sharpe or 0.0, -e.iteration), default=None)
+        recalled = self.lessons.recall(
+            self.inst.symbol,
+            str(self.inst.timeframe),
+            f"{self.inst.symbol} {self.inst.timeframe} {self.regime}",
+            k=5,
+            regime=self.regime,
+        )
+        return ProposerContext(
+            run_id=self.run_id,
+            iteration=i,
+            seed=self.seed,
+            exchange=self.inst.exchange,
+            symbol=self.inst.symbol,
+            timeframe=str(self.inst.timeframe),
+            regime=self.regime,
+            lessons=recalled,
+            history=history,
+            best=None
+            if best is None
+            else BestSoFar(
+                experiment_id=best.experiment_id,
+                family=best.family,
+                source=best.source,
+                params=best.params,
+                validation_sharpe=float(best.validation_sharpe or 0.0),
+            ),
+        )
+
+    def _lap(self, name: str, t: float) -> float:
+        now = time.perf_counter()
+        self.timings[name] = self.timings.get(name, 0.0) + (now - t) * 1000
+        return now
+
+    def iteration(self, i: int) -> None:
+        t = time.perf_counter()
+        exp_id = f"{self.run_id}-{i:04d}"
+        ctx = self.context(i)
+        calls: list[LlmCall] = []
+        try:
+            cand = self.proposer.propose(ctx)
+        except ProposerError as exc:
+            calls += self.proposer.drain_calls()
+            self._finish(
+                i,
+                exp_id,
+                ctx,
+                None,
+                "error",
+                f"proposer.{exc.code}",
+                exc.message,
+                0,
+                calls,
+                None,
+                None,
+                None,
+            )
+            return
+        finally:
+            t = self._lap("propose", t)
+        calls += self.proposer.drain_calls()
+        self.publish(
+            f"{i}/hypothesis",
+            "research_hypothesis_created",
+            {
+                "experiment_id": exp_id,
+                "iteration": i,
+                "family": cand.hypothesis.family,
+                "hypothesis": cand.hypothesis.hypothesis,
+                "origin": cand.origin,
+                "forecast": cand.hypothesis.forecast.model_dump(),
+            },
+        )
+
+        ev, error, failed, rounds = self._evaluate_with_fixes(ctx, cand, calls)
+        cand = ev[1]
+        evaluation = ev[0]
+        t = self._lap("sandbox", t)
+        if error is not None:
+            outcome: Outcome = "rejected" if failed and failed.startswith("lookahead") else "error"
+            self._finish(
+                i, exp_id, ctx, cand, outcome, failed, error, rounds, calls, evaluation, None, None
+            )
+            return
+        assert evaluation is not None
+        full = evaluation.windows[-1]
+        pos = positions(full.entries, full.exits)
+        twin = self._duplicate_of(pos)
+        t = self._lap("checks", t)
+        if twin is not None:
+            self._finish(
+                i,
+                exp_id,
+                ctx,
+                cand,
+                "duplicate",
+                "duplicate",
+                f"in-market series correlates >= {DUPLICATE_CORRELATION} with {twin}",
+                rounds,
+                calls,
+                evaluation,
+                None,
+                pos,
+            )
+            return
+        name = str((evaluation.meta or {}).get("name", cand.hypothesis.family))
+        report = self.gate.judge(
+            name,
+            cand.source,
+            self.candles,
+            self.inst,
+            cand.params,
+            run_id=self.run_id,
+            evaluation=evaluation,
+        )
+        t = self._lap("gate", t)
+        self._finish(
+            i,
+            exp_id,
+            ctx,
+            cand,
+            "paper_candidate" if report.passed else "rejected",
+            report.failed[0] if report.failed else None,
+            None,
+            rounds,
+            calls,
+            evaluation,
+            report,
+            pos,
+        )
+        self._lap("record", t)
+
+    def _evaluate_with_fixes(
+        self, ctx: ProposerContext, cand: Candidate, calls: list[LlmCall]
+    ) -> tuple[tuple[EvaluationResult | None, Candidate], str | None, str | None, int]:
+        """Sandbox evaluation + look-ahead checks, with up to `fix_rounds` repairs."""
+        rounds = 0
+        while True:
+            ev = self.gate.evaluate(cand.source, self.candles, cand.params)
+            error: str | None = None
+            failed: str | None = None
+            if not ev.ok or ev.error is not None or ev.meta is None:
+                err = ev.error
+                failed = f"sandbox.{err.code if err else 'unknown'}"
+                error = (
+                    f"{err.code}: {err.message}" + (f" (line {err.line})" if err.line else "")
+                    if err
+                    else "the sandbox returned no result"
+                )
+            else:
+                bad = [o for o in lookahead.check(ev, int(ev.meta["lookback"])) if not o.passed]
+                if bad:
+                    failed, error = f"lookahead.{bad[0].name}", bad[0].detail
+            if error is None:
+                return (ev, cand), None, None, rounds
+            if rounds >= self.limits.fix_rounds:
+                return (ev, cand), error, failed, rounds
+            fixed = self.proposer.fix(ctx, cand, error, rounds + 1)
+            calls += self.proposer.drain_calls()
+            if fixed is None:
+                return (ev, cand), error, failed, rounds
+            cand, rounds = fixed, rounds + 1
+
+    def _duplicate_of(self, pos: npt.NDArray[np.bool_]) -> str | None:
+        for exp_id, other in self.store.positions(
+            self.inst.exchange, self.inst.symbol, str(self.inst.timeframe), pos.size
+        ):
+            if correlation(pos, other) >= DUPLICATE_CORRELATION:
+                return exp_id
+        return None
+
+    def _count(self, outcome: str, failed: str | None, cost: float) -> None:
+        p = self.progress
+        p.tried += 1
+        p.cost_usd += cost
+        if outcome == "paper_candidate":
+            p.promoted += 1
+        elif outcome == "duplicate":
+            p.duplicates += 1
+        elif outcome == "error":
+            p.errors += 1
+        else:
+            p.rejected[failed or "unknown"] = p.rejected.get(failed or "unknown", 0) + 1
+
+    def _finish(
+        self,
+        i: int,
+        exp_id: str,
+        ctx: ProposerContext,
+        cand: Candidate | None,
+        outcome: Outcome,
+        failed: str | None,
+        error: str | None,
+        rounds: int,
+        calls: list[LlmCall],
+        ev: EvaluationResult | None,
+        report: GateReport | None,
+        pos: npt.NDArray[np.bool_] | None,
+    ) -> None:
+        view = learning_view(report) if report is not None else None
+        segs = (view or {}).get("segments", {})
+        val = segs.get("validation", {}).get("metrics", {})
+        train = segs.get("train", {}).get("metrics", {})
+        if cand is not None and view is not None:
+            insight = self.proposer.reflect(ctx, cand, view)
+            calls += self.proposer.drain_calls()
+        else:
+            insight = f"{outcome}: {failed or ''} {error or ''}".strip()[:300]
+        meta = ev.meta if ev is not None and ev.meta else {}
+        source = cand.source if cand is not None else ""
+        sid = strategy_id(source, str(meta["version"])) if cand is not None and meta else None
+        family = cand.hypothesis.family if cand is not None else "none"
+        cost = float(sum(c.cost_usd for c in calls))
+        experiment = Experiment(
+            experiment_id=exp_id,
+            run_id=self.run_id,
+            iteration=i,
+            proposer=self.proposer.name,
+            origin=cand.origin if cand is not None else "none",
+            family=family,
+            hypothesis=cand.hypothesis.model_dump(mode="json") if cand is not None else {},
+            source=source,
+            source_sha256=source_sha256(source),
+            strategy_id=sid,
+            params=(ev.params if ev is not None and ev.params else None)
+            or (cand.params if cand is not None else None),
+            outcome=outcome,
+            failed_check=failed,
+            error=error,
+            fix_rounds=rounds,
+            train_sharpe=train.get("sharpe"),
+            validation_sharpe=val.get("sharpe"),
+            validation_trades=val.get("trades"),
+            forecast=cand.hypothesis.forecast if cand is not None else {},
+            cost_usd=cost,
+            llm_calls=[c.model_dump(mode="json") for c in calls],
+            report=report.model_dump(mode="json") if report is not None else None,
+            n_bars=len(self.candles),
+            exchange=self.inst.exchange,
+            symbol=self.inst.symbol,
+            timeframe=str(self.inst.timeframe),
+            timings={},
+        )
+        lesson = Lesson(
+            experiment_id=exp_id,
+            run_id=self.run_id,
+            hypothesis=cand.hypothesis.hypothesis if cand is not None else "(no proposal)",
+            family=family,
+            symbol=self.inst.symbol,
+            timeframe=str(self.inst.timeframe),
+            regime=self.regime,
+            outcome=outcome,
+            failed_check=failed,
+            validation_sharpe=val.get("sharpe"),
+            insight=insight,
+        )
+        self.lessons.record(lesson)
+        promoted_path = None
+        if report is not None and report.passed and cand is not None:
+            promoted_path = write_paper_candidate(
+                self.run_id, exp_id, cand, report, meta, self.inst, self.candles
+            )
+            self.publish(
+                f"{i}/candidate",
+                "research_strategy_candidate",
+                {
+                    "experiment_id": exp_id,
+                    "name": report.strategy,
+                    "path": str(promoted_path),
+                    "stage": "paper_candidate",
+                    "trial_ids": {k: v.trial_id for k, v in report.segments.items()},
+                },
+                sid,
+            )
+        self.publish(
+            f"{i}/completed",
+            "research_experiment_completed",
+            {
+                "experiment_id": exp_id,
+                "iteration": i,
+                "family": family,
+                "outcome": outcome,
+                "failed_check": failed,
+                "fix_rounds": rounds,
+                "validation_sharpe": val.get("sharpe"),
+                "validation_trades": val.get("trades"),
+                "cost_usd": round(cost, 10),
+                "insight": insight,
+            },
+            sid,
+        )
+        self.store.record(experiment, pos)
+        self._count(outcome, failed, cost)
+        self.on_progress(self.progress)

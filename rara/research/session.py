@@ -1,0 +1,213 @@
+"""Assembling a research run from settings: market data, sandbox, gate, stores, proposer; and the
+summary a run ends with. The CLI and the daemon both start runs through here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rara.config import Settings, rara_home
+from rara.data.catalog import default_catalog
+from rara.domain.market import Instrument
+from rara.errors import BadInput
+from rara.events.store import EventStore, open_event_store
+from rara.research.loop import Progress, ResearchLoop, RunLimits
+from rara.research.memory import LessonStore
+from rara.research.ports import Proposer
+from rara.research.store import Experiment, ResearchStore
+from rara.research.trace import calibration, run_hash
+from rara.runner.sandbox import open_sandbox
+from rara.validation.gate import ResearchGate, backtest_config, backtest_window
+from rara.validation.trials import TrialStore
+
+PROPOSERS = ("builtin", "llm", "replay")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
+
+
+def parse_duration(text: str | None) -> float | None:
+    if text is None:
+        return None
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise BadInput("bad_duration", f"{text!r} is not a duration", "use 90s, 15m or 2h")
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+
+
+@dataclass
+class RunConfig:
+    exchange: str
+    symbol: str
+    timeframe: str
+    proposer: str
+    model: str | None
+    seed: int
+    iterations: int
+    max_cost_usd: float | None
+    max_duration_s: float | None
+    backend: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def make_proposer(cfg: RunConfig, settings: Settings) -> Proposer:
+    if cfg.proposer == "builtin":
+        from rara.research.builtin import BuiltinProposer
+
+        return BuiltinProposer(seed=cfg.seed)
+    from rara.research.llm_factory import llm_proposer
+
+    return llm_proposer(cfg.proposer, cfg.model, cfg.max_cost_usd, settings)
+
+
+class ResearchSession:
+    def __init__(self, cfg: RunConfig, settings: Settings, run_id: str | None = None) -> None:
+        self.cfg, self.settings = cfg, settings
+        cat = default_catalog()
+        self.inst: Instrument = cat.resolve(cfg.symbol, cfg.timeframe, cfg.exchange)
+        self.candles = cat.load(self.inst)
+        self.store = ResearchStore()
+        self.trials = TrialStore()
+        self.lessons = LessonStore()
+        self.events: EventStore = open_event_store()
+        self.run_id = run_id or self._new_run_id()
+        sb = settings.sandbox
+        self.sandbox = open_sandbox(cfg.backend, sb.wall_timeout_s, sb.memory_mb)
+        self.gate = ResearchGate(
+            self.sandbox, self.trials, settings.gates.research, settings.backtest, seed=cfg.seed
+        )
+        self.proposer = make_proposer(cfg, settings)
+
+    def _new_run_id(self) -> str:
+        # A function of the run's inputs and how many runs came before: two fresh machines given
+        # the same command name the run alike (the determinism check compares them).
+        key = json.dumps({**self.cfg.to_dict(), "n": self.store.count_runs()}, sort_keys=True)
+        return "run-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    @classmethod
+    def resume(cls, run_id: str, settings: Settings, iterations: int | None) -> ResearchSession:
+        store = ResearchStore()
+        try:
+            stored = store.run_config(run_id)
+        finally:
+            store.close()
+        if iterations is not None:
+            stored["iterations"] = iterations
+        return cls(RunConfig(**stored), settings, run_id=run_id)
+
+    def run(self, on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
+        resumed = not self.store.start_run(self.run_id, self.cfg.to_dict())
+        if not resumed:
+            self.events.append(
+                "research_run_started",
+                {"config": self.cfg.to_dict()},
+                "research.session",
+                correlation_id=self.run_id,
+            )
+        loop = ResearchLoop(
+            run_id=self.run_id,
+            seed=self.cfg.seed,
+            inst=self.inst,
+            candles=self.candles,
+            proposer=self.proposer,
+            gate=self.gate,
+            store=self.store,
+            lessons=self.lessons,
+            events=self.events,
+            limits=RunLimits(self.cfg.iterations, self.cfg.max_cost_usd, self.cfg.max_duration_s),
+            on_progress=on_progress,
+        )
+        if on_progress is not None:
+            on_progress(loop.progress)
+        stop = loop.run()
+        summary = self.summary(stop, loop, resumed)
+        self.store.end_run(self.run_id, stop, {k: summary[k] for k in ("counts", "cost_usd")})
+        return summary
+
+    def summary(self, stop: str, loop: ResearchLoop, resumed: bool) -> dict[str, Any]:
+        exps = self.store.of_run(self.run_id)
+        counts: dict[str, int] = {}
+        for e in exps:
+            counts[e.outcome] = counts.get(e.outcome, 0) + 1
+        scored = [e for e in exps if e.validation_sharpe is not None]
+        best = max(scored, key=lambda e: (e.validation_sharpe or 0.0, -e.iteration), default=None)
+        stop_text = {
+            "iterations": "reached --iterations",
+            "max_cost_usd": "reached --max-cost-usd",
+            "max_duration": "reached --max-duration",
+        }[stop]
+        return {
+            "run_id": self.run_id,
+            "resumed": resumed,
+            "stop_reason": stop,
+            "stopped": stop_text,
+            "instrument": self.inst.key,
+            "proposer": self.cfg.proposer,
+            "seed": self.cfg.seed,
+            "experiments": len(exps),
+            "counts": counts,
+            "rejected_by": loop.progress.rejected,
+            "promoted": [e.experiment_id for e in exps if e.outcome == "paper_candidate"],
+            "cost_usd": round(sum(e.cost_usd for e in exps), 8),
+            "trials": self.trials.count(run_id=self.run_id),
+            "best": None
+            if best is None
+            else {
+                "experiment_id": best.experiment_id,
+                "family": best.family,
+                "validation_sharpe": best.validation_sharpe,
+                "outcome": best.outcome,
+            },
+            "calibration": calibration(exps),
+            "run_hash": run_hash(self.events, self.run_id),
+            "timings_ms": {k: round(v, 1) for k, v in loop.timings.items()},
+        }
+
+    def best_report(self, summary: dict[str, Any]) -> Path | None:
+        """HTML tear sheet of the run's best candidate on train + validation (not the holdout)."""
+        if not summary.get("best"):
+            return None
+        exp = self.store.get(summary["best"]["experiment_id"])
+        if exp is None:
+            return None
+        split = self.gate.split(self.candles)
+        ev = self.sandbox.evaluate(exp.source, self.candles, exp.params)
+        if not ev.ok:
+            return None
+        hi = split.validation[1]
+        cfg = backtest_config(self.inst.exchange, self.settings.backtest)
+        result, metrics = backtest_window(self.candles, ev.windows[-1], 0, hi, cfg)
+        from rara.backtest.report import write_report
+
+        out = rara_home() / "reports" / self.run_id / f"{exp.experiment_id}.html"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        files = write_report(
+            out,
+            title=f"{exp.family} ({exp.experiment_id}) on {self.inst.key}",
+            candles=self.candles.slice(0, hi),
+            result=result,
+            metrics=metrics,
+            meta={
+                "meta": ev.meta,
+                "params": ev.params,
+                "segments": "train + validation (holdout withheld)",
+            },
+        )
+        return files.html
+
+    def close(self) -> None:
+        self.sandbox.close()
+        for closer in (self.store, self.trials, self.lessons, self.events):
+            closer.close()
+
+
+def experiment_view(e: Experiment, run_experiments: list[Experiment]) -> dict[str, Any]:
+    """`research show`: one experiment, plus its run's calibration so far."""
+    body = e.model_dump(mode="json")
+    body["calibration_of_run"] = calibration(run_experiments)
+    return body

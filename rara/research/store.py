@@ -1,0 +1,278 @@
+"""Research runs and their experiments in the state DB (append-only).
+
+An experiment row is written once, when its iteration has finished (including its lesson and
+events). A run killed mid-iteration therefore has no row for that iteration, and `--resume`
+redoes exactly it; trials are keyed by content, so redoing one records nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel
+
+from rara.errors import BadInput, RaraError
+from rara.research.models import ExperimentOutcome, Forecast, JsonScalar, Outcome
+from rara.state import connect, default_db_path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS research_runs (
+    run_id TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    started_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS research_run_ends (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    stop_reason TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    ended_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS experiments (
+    seq INTEGER PRIMARY KEY,
+    experiment_id TEXT NOT NULL UNIQUE,
+    run_id TEXT NOT NULL,
+    iteration INTEGER NOT NULL,
+    proposer TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    family TEXT NOT NULL,
+    hypothesis TEXT NOT NULL,
+    source TEXT NOT NULL,
+    source_sha256 TEXT NOT NULL,
+    strategy_id TEXT,
+    params TEXT,
+    outcome TEXT NOT NULL,
+    failed_check TEXT,
+    error TEXT,
+    fix_rounds INTEGER NOT NULL,
+    train_sharpe REAL,
+    validation_sharpe REAL,
+    validation_trades INTEGER,
+    forecast TEXT NOT NULL,
+    cost_usd REAL NOT NULL,
+    llm_calls TEXT NOT NULL,
+    report TEXT,
+    positions BLOB,
+    n_bars INTEGER NOT NULL,
+    exchange TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    timeframe TEXT NOT NULL,
+    timings TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (run_id, iteration)
+);
+CREATE INDEX IF NOT EXISTS experiments_market ON experiments (exchange, symbol, timeframe);
+"""
+for _table in ("research_runs", "research_run_ends", "experiments"):
+    SCHEMA += (
+        f"CREATE TRIGGER IF NOT EXISTS {_table}_no_update BEFORE UPDATE ON {_table} "
+        f"BEGIN SELECT RAISE(ABORT, '{_table} is append-only'); END;\n"
+        f"CREATE TRIGGER IF NOT EXISTS {_table}_no_delete BEFORE DELETE ON {_table} "
+        f"BEGIN SELECT RAISE(ABORT, '{_table} is append-only'); END;\n"
+    )
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Experiment(BaseModel):
+    experiment_id: str
+    run_id: str
+    iteration: int
+    proposer: str
+    origin: str
+    family: str
+    hypothesis: dict[str, Any]
+    source: str
+    source_sha256: str
+    strategy_id: str | None
+    params: dict[str, JsonScalar] | None
+    outcome: Outcome
+    failed_check: str | None
+    error: str | None
+    fix_rounds: int
+    train_sharpe: float | None
+    validation_sharpe: float | None
+    validation_trades: int | None
+    forecast: Forecast
+    cost_usd: float
+    llm_calls: list[dict[str, Any]]
+    report: dict[str, Any] | None
+    n_bars: int
+    exchange: str
+    symbol: str
+    timeframe: str
+    timings: dict[str, float]
+    created_at: str = ""
+
+    def as_outcome(self) -> ExperimentOutcome:
+        return ExperimentOutcome(
+            experiment_id=self.experiment_id,
+            iteration=self.iteration,
+            family=self.family,
+            origin=self.origin,
+            params=self.params,
+            source_sha256=self.source_sha256,
+            outcome=self.outcome,
+            failed_check=self.failed_check,
+            train_sharpe=self.train_sharpe,
+            validation_sharpe=self.validation_sharpe,
+            validation_trades=self.validation_trades,
+        )
+
+
+_FIELDS = tuple(Experiment.model_fields)
+_JSON = {"hypothesis", "params", "forecast", "llm_calls", "report", "timings"}
+
+
+class ResearchStore:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_db_path()
+        self._lock = threading.Lock()
+        try:
+            self._conn = connect(self.path)
+            self._conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise RaraError(
+                "state_db_error",
+                f"cannot open research tables in {self.path}: {exc}",
+                "`rara validate` checks the state database",
+            ) from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # ---- runs ---------------------------------------------------------------------------------
+    def start_run(self, run_id: str, config: dict[str, Any]) -> bool:
+        """Record a run; False when it already exists (a resume)."""
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO research_runs VALUES (?, ?, ?)",
+                (run_id, json.dumps(config, sort_keys=True), utc_now()),
+            )
+            return cur.rowcount == 1
+
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT config FROM research_runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        if row is None:
+            raise BadInput(
+                "unknown_run",
+                f"no research run {run_id!r}",
+                "`rara research list` shows runs and their experiments",
+            )
+        return dict(json.loads(row[0]))
+
+    def count_runs(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM research_runs").fetchone()[0])
+
+    def end_run(self, run_id: str, stop_reason: str, summary: dict[str, Any]) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO research_run_ends (run_id, stop_reason, summary, ended_at) "
+                "VALUES (?, ?, ?, ?)",
+                (run_id, stop_reason, json.dumps(summary), utc_now()),
+            )
+
+    def last_end(self, run_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT stop_reason, summary, ended_at FROM research_run_ends WHERE run_id = ? "
+                "ORDER BY seq DESC LIMIT 1",
+                (run_id,),
+            ).fetchone()
+        return (
+            None
+            if row is None
+            else {"stop_reason": row[0], "summary": json.loads(row[1]), "ended_at": row[2]}
+        )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT run_id, config, started_at FROM research_runs ORDER BY started_at DESC "
+                "LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            {
+                "run_id": r[0],
+                "config": json.loads(r[1]),
+                "started_at": r[2],
+                "end": self.last_end(r[0]),
+            }
+            for r in rows
+        ]
+
+    # ---- experiments --------------------------------------------------------------------------
+    def record(self, e: Experiment, positions: npt.NDArray[np.bool_] | None) -> None:
+        values = [
+            json.dumps(
+                getattr(e, f)
+                if not isinstance(getattr(e, f), BaseModel)
+                else getattr(e, f).model_dump(mode="json"),
+                sort_keys=True,
+            )
+            if f in _JSON
+            else getattr(e, f)
+            for f in _FIELDS
+        ]
+        values[_FIELDS.index("created_at")] = e.created_at or utc_now()
+        blob = None if positions is None else np.packbits(positions).tobytes()
+        cols = ", ".join((*_FIELDS, "positions"))
+        marks = ", ".join("?" * (len(_FIELDS) + 1))
+        with self._lock:
+            self._conn.execute(
+                f"INSERT INTO experiments ({cols}) VALUES ({marks})", (*values, blob)
+            )
+
+    def _select(self, where: str, args: tuple[Any, ...], tail: str = "") -> list[Experiment]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {', '.join(_FIELDS)} FROM experiments {where} {tail}", args
+            ).fetchall()
+        out = []
+        for r in rows:
+            d = {
+                f: (json.loads(v) if f in _JSON and v is not None else v)
+                for f, v in zip(_FIELDS, r, strict=True)
+            }
+            out.append(Experiment.model_validate(d))
+        return out
+
+    def get(self, experiment_id: str) -> Experiment | None:
+        found = self._select("WHERE experiment_id = ?", (experiment_id,))
+        return found[0] if found else None
+
+    def of_run(self, run_id: str) -> list[Experiment]:
+        return self._select("WHERE run_id = ?", (run_id,), "ORDER BY iteration")
+
+    def latest(self, limit: int) -> list[Experiment]:
+        return self._select("", (), f"ORDER BY seq DESC LIMIT {int(limit)}")
+
+    def positions(
+        self, exchange: str, symbol: str, timeframe: str, n_bars: int
+    ) -> list[tuple[str, npt.NDArray[np.bool_]]]:
+        """(experiment id, in-market series) of earlier candidates on the same bars."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT experiment_id, positions FROM experiments WHERE exchange = ? AND "
+                "symbol = ? AND timeframe = ? AND n_bars = ? AND positions IS NOT NULL "
+                "ORDER BY seq",
+                (exchange, symbol, timeframe, n_bars),
+            ).fetchall()
+        return [
+            (r[0], np.unpackbits(np.frombuffer(r[1], dtype=np.uint8))[:n_bars].astype(bool))
+            for r in rows
+        ]
