@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,7 @@ class RunLimits:
     max_cost_usd: float | None = None
     max_duration_s: float | None = None
     fix_rounds: int = 3
+    batch: int = 2  # candidates evaluated at once (one jailed child each); part of determinism
 
 
 @dataclass
@@ -136,6 +138,8 @@ class ResearchLoop:
         # the regime is read from the data the loop may learn from: train and validation
         self.regime = tag_regime(candles.slice(0, split.validation[1]))
         self.timings: dict[str, float] = {}
+        self.finished: list[Experiment] = []
+        self.pending_calls: dict[int, list[LlmCall]] = {}
 
     # ---- events ------------------------------------------------------------------------------
     def publish(
@@ -157,11 +161,16 @@ class ResearchLoop:
     def run(self) -> str:
         """Run until a limit; returns the stop reason."""
         t0 = time.monotonic()
-        done = {e.iteration: e for e in self.store.of_run(self.run_id)}
-        for e in done.values():
+        self.finished = self.store.of_run(self.run_id)  # kept in memory as the run goes on
+        done = {e.iteration: e for e in self.finished}
+        for e in self.finished:
             self._count(e.outcome, e.failed_check, e.cost_usd)
-        for i in range(self.limits.iterations):
-            if i in done:
+        batch = max(1, self.limits.batch)
+        for start in range(0, self.limits.iterations, batch):
+            todo = [
+                i for i in range(start, min(start + batch, self.limits.iterations)) if i not in done
+            ]
+            if not todo:
                 continue
             if (
                 self.limits.max_duration_s is not None
@@ -174,18 +183,37 @@ class ResearchLoop:
             ):
                 return "max_cost_usd"
             try:
-                self.iteration(i)
+                self.run_batch(start, todo)
             except BudgetExhausted:
                 return "max_cost_usd"
         return "iterations"
 
-    def context(self, i: int) -> ProposerContext:
-        history = [e.as_outcome() for e in self.store.of_run(self.run_id) if e.iteration < i]
-        scored = [
-            e
-            for e in self.store.of_run(self.run_id)
-            if e.iteration < i and e.validation_sharpe is not None
-        ]
+    def run_batch(self, start: int, todo: list[int]) -> None:
+        """Propose in order, evaluate the batch's candidates concurrently (the sandbox is
+        stateless), then finish each in order. Every context sees the experiments finished before
+        `start`, whatever finished since, so a resumed batch redraws the same candidates."""
+        proposed = [(i, self.propose(i, start)) for i in todo]
+        ready = [(i, ctx, cand) for i, (ctx, cand) in proposed if cand is not None]
+        t = time.perf_counter()
+        if len(ready) > 1:
+            with ThreadPoolExecutor(len(ready)) as pool:
+                first = list(
+                    pool.map(
+                        lambda r: self.gate.evaluate(r[2].source, self.candles, r[2].params), ready
+                    )
+                )
+        else:
+            first = [self.gate.evaluate(r[2].source, self.candles, r[2].params) for r in ready]
+        self._lap("sandbox", t)
+        for (i, ctx, cand), ev in zip(ready, first, strict=True):
+            self.iteration(i, ctx, cand, ev)
+
+    def context(self, i: int, horizon: int | None = None) -> ProposerContext:
+        """Iteration i's context from the experiments finished before `horizon` (default i)."""
+        cut = i if horizon is None else horizon
+        earlier = [e for e in self.finished if e.iteration < cut]
+        history = [e.as_outcome() for e in earlier]
+        scored = [e for e in earlier if e.validation_sharpe is not None]
         best = max(scored, key=lambda e: (e.validation_sharpe or 0.0, -e.iteration), default=None)
         recalled = self.lessons.recall(
             self.inst.symbol,
@@ -220,15 +248,15 @@ class ResearchLoop:
         self.timings[name] = self.timings.get(name, 0.0) + (now - t) * 1000
         return now
 
-    def iteration(self, i: int) -> None:
+    def propose(self, i: int, horizon: int) -> tuple[ProposerContext, Candidate | None]:
+        """Ask the proposer; a failure finishes the iteration as an error right here."""
         t = time.perf_counter()
         exp_id = f"{self.run_id}-{i:04d}"
-        ctx = self.context(i)
-        calls: list[LlmCall] = []
+        ctx = self.context(i, horizon)
         try:
             cand = self.proposer.propose(ctx)
         except ProposerError as exc:
-            calls += self.proposer.drain_calls()
+            calls = self.proposer.drain_calls()
             self._finish(
                 i,
                 exp_id,
@@ -243,10 +271,10 @@ class ResearchLoop:
                 None,
                 None,
             )
-            return
+            return ctx, None
         finally:
-            t = self._lap("propose", t)
-        calls += self.proposer.drain_calls()
+            self._lap("propose", t)
+        self.pending_calls[i] = self.proposer.drain_calls()
         self.publish(
             f"{i}/hypothesis",
             "research_hypothesis_created",
@@ -259,11 +287,18 @@ class ResearchLoop:
                 "forecast": cand.hypothesis.forecast.model_dump(),
             },
         )
+        return ctx, cand
 
-        ev, error, failed, rounds = self._evaluate_with_fixes(ctx, cand, calls)
+    def iteration(
+        self, i: int, ctx: ProposerContext, cand: Candidate, first: EvaluationResult
+    ) -> None:
+        t = time.perf_counter()
+        exp_id = f"{self.run_id}-{i:04d}"
+        calls = self.pending_calls.pop(i, [])
+        ev, error, failed, rounds = self._evaluate_with_fixes(ctx, cand, calls, first)
         cand = ev[1]
         evaluation = ev[0]
-        t = self._lap("sandbox", t)
+        t = self._lap("fixes", t)
         if error is not None:
             outcome: Outcome = "rejected" if failed and failed.startswith("lookahead") else "error"
             self._finish(
@@ -319,12 +354,15 @@ class ResearchLoop:
         self._lap("record", t)
 
     def _evaluate_with_fixes(
-        self, ctx: ProposerContext, cand: Candidate, calls: list[LlmCall]
+        self, ctx: ProposerContext, cand: Candidate, calls: list[LlmCall], first: EvaluationResult
     ) -> tuple[tuple[EvaluationResult | None, Candidate], str | None, str | None, int]:
-        """Sandbox evaluation + look-ahead checks, with up to `fix_rounds` repairs."""
+        """Look-ahead checks on the first evaluation, with up to `fix_rounds` repairs (each
+        re-evaluated in the sandbox)."""
         rounds = 0
+        ev = first
         while True:
-            ev = self.gate.evaluate(cand.source, self.candles, cand.params)
+            if rounds:
+                ev = self.gate.evaluate(cand.source, self.candles, cand.params)
             error: str | None = None
             failed: str | None = None
             if not ev.ok or ev.error is not None or ev.meta is None:
@@ -478,5 +516,6 @@ class ResearchLoop:
             sid,
         )
         self.store.record(experiment, pos)
+        self.finished.append(experiment)
         self._count(outcome, failed, cost)
         self.on_progress(self.progress)

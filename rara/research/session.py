@@ -55,11 +55,18 @@ class RunConfig:
         return dict(self.__dict__)
 
 
-def make_proposer(cfg: RunConfig, settings: Settings) -> Proposer:
+def make_proposer(cfg: RunConfig, settings: Settings, n_bars: int) -> Proposer:
     if cfg.proposer == "builtin":
         from rara.research.builtin import BuiltinProposer
 
-        return BuiltinProposer(seed=cfg.seed)
+        g = settings.gates.research
+        # a lookback must leave bars to trade and to check warm-up on (see validation.lookahead)
+        return BuiltinProposer(
+            seed=cfg.seed,
+            max_lookback=max(50, (n_bars - n_bars // 3) // 2),
+            min_sharpe=g.min_sharpe,
+            min_trades=g.min_trades,
+        )
     from rara.research.llm_factory import llm_proposer
 
     return llm_proposer(cfg.proposer, cfg.model, cfg.max_cost_usd, settings)
@@ -81,7 +88,7 @@ class ResearchSession:
         self.gate = ResearchGate(
             self.sandbox, self.trials, settings.gates.research, settings.backtest, seed=cfg.seed
         )
-        self.proposer = make_proposer(cfg, settings)
+        self.proposer = make_proposer(cfg, settings, len(self.candles))
 
     def _new_run_id(self) -> str:
         # A function of the run's inputs and how many runs came before: two fresh machines given

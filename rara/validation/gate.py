@@ -307,28 +307,20 @@ class ResearchGate:
         )
         vs, ve = int(candles.ts[lo]), int(candles.ts[hi - 1])
         same_bars = self.trials.count(**market, start_ms=vs, end_ms=ve)
-        if same_bars >= g.pbo_min_trials:
+        if not all(c.passed for c in checks):
+            # CSCV over every trial is the costliest check and cannot rescue a rejection
+            checks.append(GateCheck(name="pbo", passed=True, skipped=True, threshold=g.max_pbo,
+                                    detail="not computed: earlier checks failed"))
+        elif same_bars >= g.pbo_min_trials:
             matrix = self.trials.returns_matrix(**market, start_ms=vs, end_ms=ve)
             pbo = probability_of_backtest_overfitting(matrix).pbo
-            checks.append(
-                GateCheck(
-                    name="pbo",
-                    passed=pbo < g.max_pbo,
-                    value=pbo,
-                    threshold=g.max_pbo,
-                    detail=f"CSCV over {same_bars} trials on the same bars",
-                )
-            )
+            checks.append(GateCheck(name="pbo", passed=pbo < g.max_pbo, value=pbo,
+                                    threshold=g.max_pbo,
+                                    detail=f"CSCV over {same_bars} trials on the same bars"))
         else:
-            checks.append(
-                GateCheck(
-                    name="pbo",
-                    passed=True,
-                    skipped=True,
-                    threshold=g.max_pbo,
-                    detail=f"{same_bars} trials on these bars; judged from {g.pbo_min_trials}",
-                )
-            )
+            checks.append(GateCheck(name="pbo", passed=True, skipped=True, threshold=g.max_pbo,
+                                    detail=f"{same_bars} trials on these bars; judged from "
+                                    f"{g.pbo_min_trials}"))
 
         reads = self.trials.count(source_sha256=source_sha256(source), segment="holdout")
         if all(c.passed for c in checks):

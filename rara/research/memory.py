@@ -1,0 +1,315 @@
+"""Research memory: one lesson per finished experiment, recalled before later proposals.
+
+Lessons live in the state database (``$RARA_HOME/rara.db``), table ``lessons``, append-only
+(triggers refuse UPDATE and DELETE, like every record of what happened). Recall is full-text:
+an FTS5 index over hypothesis, family, insight, failed check and outcome, ranked by bm25. When this
+Python's SQLite lacks FTS5 the store says so (``fts_enabled`` False) and ranks by the share of
+query words each lesson contains (substring matching, like LIKE); filters and boosts are the same.
+
+Ranking (`LessonStore.recall`), highest first:
+
+1. only lessons of the same timeframe; this symbol's before other symbols' (a tier, not a
+   weight: what happened on this market beats anything learned elsewhere);
+2. within a tier, ``text + 0.3 * recency + 0.2 * same_regime`` where ``text`` in [0, 1] is
+   half s / (1 + s) for the bm25 relevance s >= 0 and half the share of query words the lesson
+   contains (0 when none matches; bm25 alone is ~0 for every lesson of a small store, whose
+   words are all common), ``recency`` = 50 / (50 + age) with
+   age the number of lessons recorded since (so a lesson 50 lessons old counts half), and
+   ``same_regime`` 1 when the lesson's market regime equals the one asked for;
+3. ties by newest first (insertion order), so recall is deterministic.
+
+The regime tagger (`tag_regime`) labels a candle history with one `Regime`, simply:
+
+- ``high_volatility`` when the annualised volatility of log returns exceeds ``vol_threshold``
+  (default 1.0, i.e. 100 % a year: above most large caps' norm, reached by alts in turmoil);
+- else ``trend_up`` / ``trend_down`` when the drift z-score (net log return over the window
+  divided by sigma * sqrt(bars), i.e. the move in units of what noise alone would produce)
+  exceeds ``trend_threshold`` (default 1.0) in either direction;
+- else ``range``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rara.domain.market import Candles
+from rara.research.models import Lesson, Regime
+from rara.state import connect, default_db_path
+
+FTS_COLUMNS = ("hypothesis", "family", "insight", "failed_check", "outcome")
+# bm25 column weights, FTS_COLUMNS order: the insight and the failed check say most about why
+FTS_WEIGHTS = (1.0, 1.5, 2.0, 1.5, 0.5)
+RECENCY_HALF = 50.0
+W_RECENCY = 0.3
+W_REGIME = 0.2
+MAX_QUERY_TERMS = 32
+
+_FIELDS = (
+    "experiment_id", "run_id", "hypothesis", "family", "symbol", "timeframe", "regime",
+    "outcome", "failed_check", "validation_sharpe", "insight", "created_at",
+)  # fmt: skip
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS lessons (
+    id INTEGER PRIMARY KEY,
+    experiment_id TEXT NOT NULL UNIQUE,
+    run_id TEXT NOT NULL,
+    hypothesis TEXT NOT NULL,
+    family TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    timeframe TEXT NOT NULL,
+    regime TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    failed_check TEXT,
+    validation_sharpe REAL,
+    insight TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lessons_market ON lessons (timeframe, symbol);
+CREATE TRIGGER IF NOT EXISTS lessons_no_update BEFORE UPDATE ON lessons
+BEGIN SELECT RAISE(ABORT, 'lessons are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS lessons_no_delete BEFORE DELETE ON lessons
+BEGIN SELECT RAISE(ABORT, 'lessons are append-only'); END;
+"""
+
+# External-content FTS: the index reads text from `lessons`, which never changes, so an insert
+# trigger is the only upkeep it needs.
+_FTS_SCHEMA = f"""
+CREATE VIRTUAL TABLE IF NOT EXISTS lessons_fts USING fts5(
+    {", ".join(FTS_COLUMNS)}, content='lessons', content_rowid='id'
+);
+CREATE TRIGGER IF NOT EXISTS lessons_fts_insert AFTER INSERT ON lessons BEGIN
+    INSERT INTO lessons_fts (rowid, {", ".join(FTS_COLUMNS)})
+    VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
+END;
+"""
+
+
+def fts5_available() -> bool:
+    """Whether this Python's SQLite was built with FTS5."""
+    try:
+        con = sqlite3.connect(":memory:")
+        try:
+            con.execute("CREATE VIRTUAL TABLE probe USING fts5(x)")
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def query_terms(text: str) -> list[str]:
+    """Lower-case words of the query, deduplicated in order (what FTS5's tokenizer would see)."""
+    seen: dict[str, None] = {}
+    for w in re.findall(r"[0-9a-z]+", text.lower()):
+        seen.setdefault(w, None)
+    return list(seen)[:MAX_QUERY_TERMS]
+
+
+class LessonStore:
+    """Append-only lessons in the state DB (``path`` None: ``$RARA_HOME/rara.db``) with ranked
+    recall. ``fts`` None detects FTS5; False forces the fallback ranking."""
+
+    def __init__(self, path: Path | None = None, *, fts: bool | None = None) -> None:
+        self.path = path or default_db_path()
+        self.fts_enabled = fts5_available() if fts is None else fts
+        self._lock = threading.Lock()
+        self._conn = connect(self.path)
+        self._init_schema()
+
+    def _init_schema(self) -> None:
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")  # one process creates the schema; others wait, then see it
+        try:
+            # statement by statement: executescript() would COMMIT our transaction first
+            for stmt in _split(_SCHEMA):
+                c.execute(stmt)
+            if self.fts_enabled:
+                fresh = (
+                    c.execute("SELECT 1 FROM sqlite_master WHERE name = 'lessons_fts'").fetchone()
+                    is None
+                )
+                for stmt in _split(_FTS_SCHEMA):
+                    c.execute(stmt)
+                if fresh:  # lessons written by a process without FTS5: index them now
+                    c.execute("INSERT INTO lessons_fts (lessons_fts) VALUES ('rebuild')")
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> LessonStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def record(self, lesson: Lesson) -> bool:
+        """Append one lesson; False when its experiment already left one (a resumed run)."""
+        row = lesson.model_dump()
+        if not row["created_at"]:
+            row["created_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        cols = ", ".join(_FIELDS)
+        marks = ", ".join("?" for _ in _FIELDS)
+        with self._lock:
+            cur = self._conn.execute(
+                f"INSERT OR IGNORE INTO lessons ({cols}) VALUES ({marks})",
+                [row[f] for f in _FIELDS],
+            )
+        return cur.rowcount == 1
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM lessons").fetchone()[0])
+
+    def recent(self, limit: int = 20) -> list[Lesson]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {', '.join(_FIELDS)} FROM lessons ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_lesson(r) for r in rows]
+
+    def recall(
+        self,
+        symbol: str,
+        timeframe: str,
+        query_text: str,
+        k: int = 5,
+        regime: Regime | None = None,
+    ) -> list[Lesson]:
+        """The top ``k`` lessons for this market and query (ranking in the module docstring)."""
+        if k <= 0:
+            return []
+        terms = query_terms(query_text)
+        args: dict[str, Any] = {"symbol": symbol, "regime": regime or "", "tf": timeframe, "k": k}
+        for i, t in enumerate(terms):
+            args[f"t{i}"] = f'"{t}"' if self.fts_enabled else t
+        join = ""
+        if not terms:
+            text_sql = "0.0"
+        elif self.fts_enabled:
+            # bm25 says how specific the match is, but on a small store every word is common
+            # and bm25 is ~0 for all; the share of query words matched keeps the order sensible.
+            args["match"] = " OR ".join(f'"{t}"' for t in terms)
+            weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+            join = (
+                f"LEFT JOIN (SELECT rowid AS rid, -bm25(lessons_fts, {weights}) AS rel "
+                "FROM lessons_fts WHERE lessons_fts MATCH :match) AS m ON m.rid = l.id"
+            )
+            hits = " + ".join(
+                f"(l.id IN (SELECT rowid FROM lessons_fts WHERE lessons_fts MATCH :t{i}))"
+                for i in range(len(terms))
+            )
+            rel = "coalesce(m.rel, 0.0)"
+            text_sql = f"(0.5 * {rel} / (1.0 + {rel}) + 0.5 * ({hits}) / {len(terms)}.0)"
+        else:
+            doc = " || ' ' || ".join(f"lower(coalesce(l.{c}, ''))" for c in FTS_COLUMNS)
+            hits = " + ".join(f"(instr({doc}, :t{i}) > 0)" for i in range(len(terms)))
+            text_sql = f"(({hits}) / {len(terms)}.0)"
+        sql = f"""
+            SELECT {", ".join("l." + f for f in _FIELDS)},
+                   CASE WHEN l.symbol = :symbol THEN 0 ELSE 1 END AS tier,
+                   {text_sql}
+                   + {W_RECENCY} * {RECENCY_HALF} / ({RECENCY_HALF} + (top.max_id - l.id))
+                   + {W_REGIME} * (l.regime = :regime) AS score
+            FROM lessons AS l {join}
+            CROSS JOIN (SELECT max(id) AS max_id FROM lessons) AS top
+            WHERE l.timeframe = :tf
+            ORDER BY tier, score DESC, l.id DESC
+            LIMIT :k
+        """
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [_lesson(r) for r in rows]
+
+
+def _split(script: str) -> list[str]:
+    """Statements of a schema script; trigger bodies hold ';' so split on the END that closes
+    them rather than on every semicolon."""
+    out: list[str] = []
+    buf: list[str] = []
+    for part in script.split(";"):
+        buf.append(part)
+        stmt = ";".join(buf).strip()
+        if not stmt:
+            buf = []
+            continue
+        if stmt.upper().startswith("CREATE TRIGGER") and not stmt.upper().endswith("END"):
+            continue
+        out.append(stmt)
+        buf = []
+    return out
+
+
+def _lesson(row: tuple[Any, ...]) -> Lesson:
+    return Lesson(**dict(zip(_FIELDS, row[: len(_FIELDS)], strict=True)))
+
+
+# -- regime tagger ------------------------------------------------------------------------------
+
+YEAR_MS = 365 * 86_400_000
+
+
+@dataclass(frozen=True)
+class RegimeReading:
+    regime: Regime
+    annual_vol: float
+    trend_z: float
+    bars: int
+
+
+def measure_regime(
+    candles: Candles,
+    *,
+    window: int | None = None,
+    vol_threshold: float = 1.0,
+    trend_threshold: float = 1.0,
+) -> RegimeReading:
+    """The regime of the last ``window`` bars (all when None) with the numbers behind it."""
+    close = candles.close if window is None else candles.close[-(window + 1) :]
+    ts = candles.ts if window is None else candles.ts[-(window + 1) :]
+    ok = np.isfinite(close) & (close > 0)
+    close, ts = close[ok], ts[ok]
+    if close.size < 3:
+        return RegimeReading("range", 0.0, 0.0, int(close.size))
+    r = np.diff(np.log(close))
+    bar_ms = float(np.median(np.diff(ts))) or 1.0
+    sd = float(np.std(r))
+    vol = sd * math.sqrt(YEAR_MS / bar_ms)
+    z = float(r.sum()) / (sd * math.sqrt(r.size)) if sd > 0 else 0.0
+    regime: Regime
+    if vol > vol_threshold:
+        regime = "high_volatility"
+    elif z > trend_threshold:
+        regime = "trend_up"
+    elif z < -trend_threshold:
+        regime = "trend_down"
+    else:
+        regime = "range"
+    return RegimeReading(regime, vol, z, int(r.size))
+
+
+def tag_regime(
+    candles: Candles,
+    *,
+    window: int | None = None,
+    vol_threshold: float = 1.0,
+    trend_threshold: float = 1.0,
+) -> Regime:
+    """One label for a candle history (rules in the module docstring)."""
+    return measure_regime(
+        candles, window=window, vol_threshold=vol_threshold, trend_threshold=trend_threshold
+    ).regime
