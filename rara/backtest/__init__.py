@@ -1,0 +1,30 @@
+"""Backtests on vectorbt: `run_backtest` (engine), `compute_metrics` (metrics), `run_grid`.
+
+Importing this package is cheap: vectorbt is imported on the first backtest or by `warm_up()`.
+"""
+
+from rara.backtest.engine import (
+    EXIT_REASONS,
+    TRADE_DTYPE,
+    BacktestConfig,
+    BacktestResult,
+    run_backtest,
+    warm_up,
+)
+from rara.backtest.grid import iter_grid, run_grid
+from rara.backtest.metrics import BenchmarkMetrics, Metrics, buy_and_hold, compute_metrics
+
+__all__ = [
+    "EXIT_REASONS",
+    "TRADE_DTYPE",
+    "BacktestConfig",
+    "BacktestResult",
+    "BenchmarkMetrics",
+    "Metrics",
+    "buy_and_hold",
+    "compute_metrics",
+    "iter_grid",
+    "run_backtest",
+    "run_grid",
+    "warm_up",
+]
