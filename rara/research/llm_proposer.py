@@ -39,6 +39,7 @@ from rara.research.ports import LlmProvider, ProposerError
 T = TypeVar("T")
 MAX_INSIGHT_CHARS = 300
 MAX_FIX_ROUNDS = 3
+MAX_ERROR_PROMPT_CHARS = 8000
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\r?\n(.*?)```", re.S | re.I)
 _JSON_FENCE = re.compile(r"^```[ \t]*(?:json)?[ \t]*\r?\n(.*?)```\s*$", re.S | re.I)
 _HOLDOUT = re.compile(r"hold[\s_-]?out", re.I)
@@ -181,6 +182,8 @@ class LlmProposer:
     ) -> Candidate | None:
         if round_no > MAX_FIX_ROUNDS:
             return None
+        if len(error) > MAX_ERROR_PROMPT_CHARS:  # a runaway traceback must not eat the context
+            error = error[:MAX_ERROR_PROMPT_CHARS] + "\n... (truncated)"
         user = (
             f"Fix round {round_no} of {MAX_FIX_ROUNDS}. Market: {ctx.symbol} on {ctx.exchange}, "
             f"timeframe {ctx.timeframe}.\n\n"

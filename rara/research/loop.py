@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,13 @@ from rara.research.models import (
     Outcome,
     ProposerContext,
 )
+from rara.research.outcomes import (
+    DUPLICATE_CORRELATION,
+    Progress,
+    correlation,
+    learning_view,
+    positions,
+)
 from rara.research.ports import BudgetExhausted, Proposer, ProposerError
 from rara.research.promote import write_paper_candidate
 from rara.research.store import Experiment, ResearchStore
@@ -50,7 +57,6 @@ from rara.validation import lookahead
 from rara.validation.gate import GateReport, ResearchGate
 from rara_sandbox.results import EvaluationResult
 
-DUPLICATE_CORRELATION = 0.95
 EVENT_NAMESPACE = uuid.UUID("6f1c1d0e-6a51-4b8e-9a07-5e7a3c1f2b90")
 SOURCE = "research.loop"
 
@@ -62,55 +68,6 @@ class RunLimits:
     max_duration_s: float | None = None
     fix_rounds: int = 3
     batch: int = 2  # candidates evaluated at once (one jailed child each); part of determinism
-
-
-@dataclass
-class Progress:
-    """The live line: tried / rejected by reason / promoted / cost."""
-
-    tried: int = 0
-    promoted: int = 0
-    duplicates: int = 0
-    errors: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
-    cost_usd: float = 0.0
-
-    def line(self) -> str:
-        top = sorted(self.rejected.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-        why = ", ".join(f"{k} {v}" for k, v in top) or "none"
-        return (
-            f"tried {self.tried} | promoted {self.promoted} | rejected: {why} | "
-            f"duplicates {self.duplicates} | errors {self.errors} | ${self.cost_usd:.4f}"
-        )
-
-
-def positions(
-    entries: npt.NDArray[np.bool_], exits: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.bool_]:
-    """In-market after each bar's signals (long-only, one position): what duplicates compare."""
-    state = np.where(entries & ~exits, 1, np.where(exits & ~entries, 0, -1))
-    idx = np.where(state >= 0, np.arange(state.size), -1)
-    last = np.maximum.accumulate(idx)
-    return np.where(last >= 0, state[np.maximum(last, 0)], 0).astype(bool)
-
-
-def correlation(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> float:
-    if np.array_equal(a, b):
-        return 1.0
-    x, y = a.astype(np.float64), b.astype(np.float64)
-    if x.std() == 0 or y.std() == 0:
-        return 0.0
-    return float(np.corrcoef(x, y)[0, 1])
-
-
-def learning_view(report: GateReport) -> dict[str, Any]:
-    """The gate report without the holdout: all the loop and its proposers may learn from."""
-    body = report.model_dump(mode="json")
-    body["checks"] = [c for c in body["checks"] if not c["name"].startswith("holdout")]
-    body["segments"] = {k: v for k, v in body["segments"].items() if k != "holdout"}
-    body.pop("holdout_reads", None)
-    body["failed"] = [f for f in body["failed"] if not f.startswith("holdout")]
-    return body
 
 
 class ResearchLoop:

@@ -17,6 +17,9 @@ value, threshold and outcome; the research loop learns from it and the TUI shows
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -128,6 +131,16 @@ class ResearchGate:
             costs,
             seed,
         )
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def watch(self, step: str) -> Iterator[None]:
+        """Accumulate wall time per step (backtest, statistics, storage) for the benchmarks."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + (time.perf_counter() - t) * 1000
 
     def split(self, candles: Candles) -> Split:
         g = self.gate
@@ -212,7 +225,8 @@ class ResearchGate:
             segment: str, bounds: tuple[int, int], c: BacktestConfig = cfg
         ) -> tuple[BacktestResult, Metrics, SegmentResult]:
             lo, hi = bounds
-            result, metrics = backtest_window(candles, full, lo, hi, c)
+            with self.watch("backtest"):
+                result, metrics = backtest_window(candles, full, lo, hi, c)
             returns = result.returns
             key = TrialKey(
                 source_sha256=source_sha256(source),
@@ -226,9 +240,10 @@ class ResearchGate:
                 fee=c.fee,
                 slippage=c.slippage,
             )
-            trial, new = self.trials.record(
-                key, sid, returns, _sharpe(returns), metrics.model_dump(mode="json"), run_id
-            )
+            with self.watch("storage"):
+                trial, new = self.trials.record(
+                    key, sid, returns, _sharpe(returns), metrics.model_dump(mode="json"), run_id
+                )
             return (
                 result,
                 metrics,
@@ -267,9 +282,10 @@ class ResearchGate:
             )
         )
         lo, hi = split.validation
-        _, stressed = backtest_window(
-            candles, full, lo, hi, backtest_config(inst.exchange, self.costs, g.cost_multiplier)
-        )
+        with self.watch("backtest"):
+            _, stressed = backtest_window(
+                candles, full, lo, hi, backtest_config(inst.exchange, self.costs, g.cost_multiplier)
+            )
         checks.append(
             GateCheck(
                 name="costs_doubled",
@@ -286,15 +302,17 @@ class ResearchGate:
             "timeframe": str(inst.timeframe),
             "segment": "validation",
         }
-        n_trials = self.trials.count(**market)
-        sharpes = self.trials.sharpes(**market)
+        with self.watch("storage"):
+            n_trials = self.trials.count(**market)
+            sharpes = self.trials.sharpes(**market)
         var = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else 0.0
-        try:
-            dsr: float | None = deflated_sharpe_ratio(
-                val_result.returns, n_trials=n_trials, trial_sharpe_variance=var
-            )
-        except ValueError:
-            dsr = None
+        with self.watch("statistics"):
+            try:
+                dsr: float | None = deflated_sharpe_ratio(
+                    val_result.returns, n_trials=n_trials, trial_sharpe_variance=var
+                )
+            except ValueError:
+                dsr = None
         checks.append(
             GateCheck(
                 name="deflated_sharpe",
@@ -309,18 +327,39 @@ class ResearchGate:
         same_bars = self.trials.count(**market, start_ms=vs, end_ms=ve)
         if not all(c.passed for c in checks):
             # CSCV over every trial is the costliest check and cannot rescue a rejection
-            checks.append(GateCheck(name="pbo", passed=True, skipped=True, threshold=g.max_pbo,
-                                    detail="not computed: earlier checks failed"))
+            checks.append(
+                GateCheck(
+                    name="pbo",
+                    passed=True,
+                    skipped=True,
+                    threshold=g.max_pbo,
+                    detail="not computed: earlier checks failed",
+                )
+            )
         elif same_bars >= g.pbo_min_trials:
-            matrix = self.trials.returns_matrix(**market, start_ms=vs, end_ms=ve)
-            pbo = probability_of_backtest_overfitting(matrix).pbo
-            checks.append(GateCheck(name="pbo", passed=pbo < g.max_pbo, value=pbo,
-                                    threshold=g.max_pbo,
-                                    detail=f"CSCV over {same_bars} trials on the same bars"))
+            with self.watch("storage"):
+                matrix = self.trials.returns_matrix(**market, start_ms=vs, end_ms=ve)
+            with self.watch("statistics"):
+                pbo = probability_of_backtest_overfitting(matrix).pbo
+            checks.append(
+                GateCheck(
+                    name="pbo",
+                    passed=pbo < g.max_pbo,
+                    value=pbo,
+                    threshold=g.max_pbo,
+                    detail=f"CSCV over {same_bars} trials on the same bars",
+                )
+            )
         else:
-            checks.append(GateCheck(name="pbo", passed=True, skipped=True, threshold=g.max_pbo,
-                                    detail=f"{same_bars} trials on these bars; judged from "
-                                    f"{g.pbo_min_trials}"))
+            checks.append(
+                GateCheck(
+                    name="pbo",
+                    passed=True,
+                    skipped=True,
+                    threshold=g.max_pbo,
+                    detail=f"{same_bars} trials on these bars; judged from {g.pbo_min_trials}",
+                )
+            )
 
         reads = self.trials.count(source_sha256=source_sha256(source), segment="holdout")
         if all(c.passed for c in checks):

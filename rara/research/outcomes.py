@@ -1,0 +1,63 @@
+"""Small pure pieces of the loop: the live progress line, what makes two candidates duplicates,
+and the view of a gate report the loop is allowed to learn from (no holdout)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rara.validation.gate import GateReport
+
+DUPLICATE_CORRELATION = 0.95
+
+
+@dataclass
+class Progress:
+    """The live line: tried / rejected by reason / promoted / cost."""
+
+    tried: int = 0
+    promoted: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+
+    def line(self) -> str:
+        top = sorted(self.rejected.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        why = ", ".join(f"{k} {v}" for k, v in top) or "none"
+        return (
+            f"tried {self.tried} | promoted {self.promoted} | rejected: {why} | "
+            f"duplicates {self.duplicates} | errors {self.errors} | ${self.cost_usd:.4f}"
+        )
+
+
+def positions(
+    entries: npt.NDArray[np.bool_], exits: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """In-market after each bar's signals (long-only, one position): what duplicates compare."""
+    state = np.where(entries & ~exits, 1, np.where(exits & ~entries, 0, -1))
+    idx = np.where(state >= 0, np.arange(state.size), -1)
+    last = np.maximum.accumulate(idx)
+    return np.where(last >= 0, state[np.maximum(last, 0)], 0).astype(bool)
+
+
+def correlation(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> float:
+    if np.array_equal(a, b):
+        return 1.0
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    if x.std() == 0 or y.std() == 0:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def learning_view(report: GateReport) -> dict[str, Any]:
+    """The gate report without the holdout: all the loop and its proposers may learn from."""
+    body = report.model_dump(mode="json")
+    body["checks"] = [c for c in body["checks"] if not c["name"].startswith("holdout")]
+    body["segments"] = {k: v for k, v in body["segments"].items() if k != "holdout"}
+    body.pop("holdout_reads", None)
+    body["failed"] = [f for f in body["failed"] if not f.startswith("holdout")]
+    return body
