@@ -12,11 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The main job on embedded defaults: shipped sample candles, no key, no network.
+# The main job on embedded defaults: shipped sample candles, built-in proposer, no key, no network.
+# A bounded research run; its JSON summary ends with the best candidate's HTML report.
+RUN_ITERATIONS ?= 40
 run: $(STAMP)
-	$(BIN)/rara validate
-	$(BIN)/rara data info
-	$(BIN)/rara data resample --symbol BTC/USDT --from 5m --to 4h --tail 3
+	@$(BIN)/rara validate > /dev/null || ($(BIN)/rara validate; exit 1)
+	$(BIN)/rara data resample --symbol BTC/USDT --from 5m --to 4h --tail 1
+	$(BIN)/rara research run --iterations $(RUN_ITERATIONS) --contract BTC-USDT --timeframe 1h
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
