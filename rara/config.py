@@ -42,10 +42,19 @@ class DataSettings(_Section):
     )
 
 
+class LlmPrice(_Section):
+    """USD per million tokens, for models litellm's price map does not know."""
+
+    input_usd_per_mtok: float = Field(ge=0)
+    output_usd_per_mtok: float = Field(ge=0)
+
+
 class LlmSettings(_Section):
     model: str | None = Field(None, description="litellm model string, e.g. openai/gpt-4o-mini")
     api_base: str | None = None
     timeout_s: float = Field(120.0, gt=0)
+    max_parse_retries: int = Field(2, ge=0, le=10, description="re-asks after an unparsable reply")
+    prices: dict[str, LlmPrice] = Field(default_factory=dict, description="per model id")
 
 
 class SandboxSettings(_Section):

@@ -18,24 +18,22 @@ from rara.cli.output import emit, setup_logging
 from rara.errors import EXIT_BAD_INPUT, EXIT_FAILURE, RaraError
 
 log = logging.getLogger("rara")
-# click >= 8.2 raises this for a group called without a command
-_NoArgsIsHelp: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError", ())  # type: ignore[assignment]
 
 
 class RaraGroup(click.Group):
     """Turns every failure into the JSON error contract instead of a traceback."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             rv = super().main(*args, **kwargs)
         except RaraError as exc:
             emit(exc.to_dict())
             sys.exit(exc.exit_code)
-        except _NoArgsIsHelp as exc:  # a bare group: help on stderr, still a usage error
-            click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
-            sys.exit(EXIT_BAD_INPUT)
         except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group (click >= 8.2)
+                click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+                sys.exit(EXIT_BAD_INPUT)
             hint = f"run `{exc.ctx.command_path} --help`" if exc.ctx else "run `rara --help`"
             emit(RaraError("usage", exc.format_message(), hint).to_dict())
             sys.exit(EXIT_BAD_INPUT)
@@ -77,6 +75,7 @@ def app(verbose: bool) -> None:
 
 def _register() -> None:
     from rara.cli import (
+        agent,
         backtest,
         config_cmd,
         data,
@@ -98,6 +97,7 @@ def _register() -> None:
     app.add_command(backtest.group)
     app.add_command(strategy.group)
     app.add_command(research.group)
+    app.add_command(agent.command)
     app.add_command(validate.command)
 
 

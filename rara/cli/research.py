@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rara.cli.output import emit, emit_lines, stderr_console
 from rara.config import load_settings
 from rara.errors import BadInput
-from rara.research.loop import Progress as LoopProgress
+from rara.research.outcomes import Progress as LoopProgress
 from rara.research.session import (
     PROPOSERS,
     ResearchSession,

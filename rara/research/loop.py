@@ -97,6 +97,7 @@ class ResearchLoop:
         self.timings: dict[str, float] = {}
         self.finished: list[Experiment] = []
         self.pending_calls: dict[int, list[LlmCall]] = {}
+        self.current: int | None = None  # the iteration being proposed or finished
 
     # ---- events ------------------------------------------------------------------------------
     def publish(
@@ -141,7 +142,8 @@ class ResearchLoop:
                 return "max_cost_usd"
             try:
                 self.run_batch(start, todo)
-            except BudgetExhausted:
+            except BudgetExhausted as exc:
+                self._record_budget_stop(exc)
                 return "max_cost_usd"
         return "iterations"
 
@@ -164,6 +166,33 @@ class ResearchLoop:
         self._lap("sandbox", t)
         for (i, ctx, cand), ev in zip(ready, first, strict=True):
             self.iteration(i, ctx, cand, ev)
+
+    def _record_budget_stop(self, exc: BudgetExhausted) -> None:
+        """The call that crossed the limit happened and cost money: record its iteration as an
+        error carrying every call made, so the summary's cost is the real spend."""
+        calls = [c for i in sorted(self.pending_calls) for c in self.pending_calls[i]]
+        calls += self.proposer.drain_calls()
+        crossing = getattr(exc, "call", None)
+        if isinstance(crossing, LlmCall) and crossing not in calls:
+            calls.append(crossing)
+        i = self.current if self.current is not None else len(self.finished)
+        if any(e.iteration == i for e in self.finished):
+            return
+        ctx = self.context(i)
+        self._finish(
+            i,
+            f"{self.run_id}-{i:04d}",
+            ctx,
+            None,
+            "error",
+            "budget",
+            exc.message,
+            0,
+            calls,
+            None,
+            None,
+            None,
+        )
 
     def context(self, i: int, horizon: int | None = None) -> ProposerContext:
         """Iteration i's context from the experiments finished before `horizon` (default i)."""
@@ -208,6 +237,7 @@ class ResearchLoop:
     def propose(self, i: int, horizon: int) -> tuple[ProposerContext, Candidate | None]:
         """Ask the proposer; a failure finishes the iteration as an error right here."""
         t = time.perf_counter()
+        self.current = i
         exp_id = f"{self.run_id}-{i:04d}"
         ctx = self.context(i, horizon)
         try:
@@ -250,6 +280,7 @@ class ResearchLoop:
         self, i: int, ctx: ProposerContext, cand: Candidate, first: EvaluationResult
     ) -> None:
         t = time.perf_counter()
+        self.current = i
         exp_id = f"{self.run_id}-{i:04d}"
         calls = self.pending_calls.pop(i, [])
         ev, error, failed, rounds = self._evaluate_with_fixes(ctx, cand, calls, first)

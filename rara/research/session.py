@@ -16,8 +16,9 @@ from rara.data.catalog import default_catalog
 from rara.domain.market import Instrument
 from rara.errors import BadInput
 from rara.events.store import EventStore, open_event_store
-from rara.research.loop import Progress, ResearchLoop, RunLimits
+from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
+from rara.research.outcomes import Progress
 from rara.research.ports import Proposer
 from rara.research.store import Experiment, ResearchStore
 from rara.research.trace import calibration, run_hash
@@ -67,9 +68,17 @@ def make_proposer(cfg: RunConfig, settings: Settings, n_bars: int) -> Proposer:
             min_sharpe=g.min_sharpe,
             min_trades=g.min_trades,
         )
-    from rara.research.llm_factory import llm_proposer
+    from rara.llm.factory import build_llm_proposer
 
-    return llm_proposer(cfg.proposer, cfg.model, cfg.max_cost_usd, settings)
+    return build_llm_proposer(
+        cfg.proposer,
+        settings,
+        model=cfg.model,
+        seed=cfg.seed,
+        max_cost_usd=cfg.max_cost_usd,
+        max_parse_retries=settings.llm.max_parse_retries,
+        prices=settings.llm.prices,
+    )
 
 
 class ResearchSession:
@@ -126,7 +135,14 @@ class ResearchSession:
             store=self.store,
             lessons=self.lessons,
             events=self.events,
-            limits=RunLimits(self.cfg.iterations, self.cfg.max_cost_usd, self.cfg.max_duration_s),
+            limits=RunLimits(
+                self.cfg.iterations,
+                self.cfg.max_cost_usd,
+                self.cfg.max_duration_s,
+                # built-in candidates are evaluated two at a time; an LLM proposer learns from
+                # every outcome before its next (paid) proposal, so one at a time
+                batch=2 if self.cfg.proposer == "builtin" else 1,
+            ),
             on_progress=on_progress,
         )
         if on_progress is not None:

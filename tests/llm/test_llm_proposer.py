@@ -1,0 +1,300 @@
+"""LlmProposer over real HTTP: litellm -> the emulator, scripted per purpose."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rara.llm.budget import Budget, LlmBudgetExhausted
+from rara.research.llm_proposer import (
+    LlmProposer,
+    ReplyParseError,
+    extract_source,
+    parse_hypothesis,
+    strip_holdout,
+)
+from rara.research.models import BestSoFar, Candidate, ExperimentOutcome, Hypothesis, Lesson
+from rara.research.ports import ProposerError
+from tests.emulators.openai_emulator import Reply
+from tests.llm.conftest import API_KEY, GOOD_HYPOTHESIS, GOOD_SOURCE, fenced
+
+MALFORMED = '{"hypothesis": "Buy dips", "rationale": "mean reversion" "family": "mr"}'
+LOOKAHEAD_ERROR = (
+    "lookahead: signals at window 300 differ from the full run at bar 297 (entries); "
+    "a value at bar t uses bars after t"
+)
+
+
+def test_propose_good_strategy(emu, make_provider, ctx):
+    emu.add(Reply.of_json(json.loads(GOOD_HYPOTHESIS), purpose="propose"))
+    emu.add(Reply(content=fenced(), purpose="code"))
+    proposer = LlmProposer(make_provider())
+    cand = proposer.propose(ctx)
+
+    assert cand.source == GOOD_SOURCE
+    assert cand.origin == "llm" and cand.params is None
+    assert cand.hypothesis.family == "trend_following"
+    assert cand.hypothesis.forecast.pass_probability == 0.2
+    assert [r.purpose for r in emu.requests] == ["propose", "code"]
+    code_req = emu.requests[1]
+    assert code_req.body.get("response_format") is None  # code comes as a fenced block
+    assert "# Strategy API v1" in code_req.text  # the README is quoted
+    assert "SMA(20) crosses above SMA(50)" in code_req.last_user
+    assert '"timeframe": "1h"' in code_req.last_user
+    calls = proposer.drain_calls()
+    assert [c.purpose for c in calls] == ["propose", "code"]
+    assert all(c.ok and c.cost_usd > 0 for c in calls)
+    assert proposer.drain_calls() == []
+
+
+def test_malformed_json_is_retried_with_the_parse_error(emu, make_provider, ctx):
+    emu.add(
+        Reply(content=MALFORMED, purpose="propose"),
+        Reply(content=GOOD_HYPOTHESIS, purpose="propose"),
+        Reply(content=fenced(), purpose="code"),
+    )
+    proposer = LlmProposer(make_provider())
+    cand = proposer.propose(ctx)
+    assert cand.hypothesis.family == "trend_following"
+
+    with pytest.raises(ReplyParseError) as parse_error:
+        parse_hypothesis(MALFORMED)
+    retry = emu.requests[1]
+    assert retry.purpose == "propose"
+    assert str(parse_error.value) in retry.last_user  # the exact parse error was fed back
+    assert retry.messages[-2] == {"role": "assistant", "content": MALFORMED}
+    assert len(proposer.drain_calls()) == 3
+
+
+def test_schema_error_is_fed_back_and_retries_run_out(emu, make_provider, ctx):
+    bad = GOOD_HYPOTHESIS.replace('"pass_probability": 0.2', '"pass_probability": 60')
+    emu.add(*[Reply(content=bad, purpose="propose") for _ in range(3)])
+    proposer = LlmProposer(make_provider(), max_parse_retries=2)
+    with pytest.raises(ProposerError) as info:
+        proposer.propose(ctx)
+    assert info.value.code == "llm_bad_reply"
+    assert "after 3 attempts" in info.value.message
+    assert "forecast.pass_probability: Input should be less than or equal to 1" in (
+        info.value.message
+    )
+    assert "forecast.pass_probability" in emu.requests[1].last_user
+    assert len(emu.requests) == 3 and len(proposer.drain_calls()) == 3
+
+
+def test_code_reply_without_a_module_is_retried(emu, make_provider, ctx):
+    emu.add(
+        Reply(content=GOOD_HYPOTHESIS, purpose="propose"),
+        Reply(content="I would use two moving averages.", purpose="code"),
+        Reply(content=fenced(), purpose="code"),
+    )
+    cand = LlmProposer(make_provider()).propose(ctx)
+    assert cand.source == GOOD_SOURCE
+    assert "no module found" in emu.requests[2].last_user
+
+
+def test_fix_rounds_get_the_exact_error(emu, make_provider, ctx):
+    static_error = "lint_failed: line 3: imports are not allowed (import numpy)"
+    bad_source = "import numpy\n" + GOOD_SOURCE
+    emu.add(
+        Reply(content=GOOD_HYPOTHESIS, purpose="propose"),
+        Reply(content=fenced(bad_source), purpose="code"),
+        Reply.of_module(bad_source, purpose="fix"),  # round 1 does not fix it
+        Reply.of_module(GOOD_SOURCE, purpose="fix"),  # round 2 does
+    )
+    proposer = LlmProposer(make_provider())
+    cand = proposer.propose(ctx)
+    assert cand.source.startswith("import numpy")
+    fix1 = proposer.fix(ctx, cand, static_error, 1)
+    assert fix1 is not None and fix1.origin == "llm:fix1"
+    fix2 = proposer.fix(ctx, fix1, static_error, 2)
+    assert fix2 is not None and fix2.origin == "llm:fix2" and fix2.source == GOOD_SOURCE
+    assert fix2.hypothesis == cand.hypothesis
+
+    fixes = [r for r in emu.requests if r.purpose == "fix"]
+    assert len(fixes) == 2
+    for req, n in zip(fixes, (1, 2), strict=True):
+        assert f"```\n{static_error}\n```" in req.last_user
+        assert f"Fix round {n} of 3" in req.last_user
+        assert "import numpy" in req.last_user  # the module that failed
+        assert "# Strategy API v1" in req.text
+    assert proposer.fix(ctx, fix2, static_error, 4) is None  # the loop allows 3 rounds
+    assert [c.purpose for c in proposer.drain_calls()] == ["propose", "code", "fix", "fix"]
+
+
+def test_lookahead_error_reaches_the_fix_prompt(emu, make_provider, ctx):
+    emu.add(
+        Reply(content=GOOD_HYPOTHESIS, purpose="propose"),
+        Reply(content=fenced(), purpose="code"),
+        Reply(content=fenced(), purpose="fix"),
+    )
+    proposer = LlmProposer(make_provider())
+    proposer.fix(ctx, proposer.propose(ctx), LOOKAHEAD_ERROR, 1)
+    assert LOOKAHEAD_ERROR in emu.requests[-1].last_user
+
+
+def test_timeout_in_propose_is_a_proposer_error_and_the_call_is_counted(emu, make_provider, ctx):
+    emu.add(Reply(content=GOOD_HYPOTHESIS, purpose="propose", delay_s=5))
+    proposer = LlmProposer(make_provider(timeout_s=2))
+    with pytest.raises(ProposerError) as info:
+        proposer.propose(ctx)
+    assert info.value.code == "llm_timeout"
+    assert "no reply within the timeout (2 s)" in info.value.message
+    assert API_KEY not in str(info.value.to_dict())
+    calls = proposer.drain_calls()
+    assert len(calls) == 1 and calls[0].ok is False and calls[0].purpose == "propose"
+
+
+def test_budget_stop_in_propose_keeps_the_call(emu, make_provider, ctx):
+    emu.add(Reply(content=GOOD_HYPOTHESIS, purpose="propose"))
+    proposer = LlmProposer(make_provider(budget=Budget(max_cost_usd=1e-9)))
+    with pytest.raises(LlmBudgetExhausted):
+        proposer.propose(ctx)
+    calls = proposer.drain_calls()
+    assert len(calls) == 1 and calls[0].cost_usd > 1e-9
+    assert len(emu.requests) == 1  # the code call was never made
+
+
+def test_lessons_history_and_best_go_into_the_propose_prompt(emu, make_provider, ctx):
+    ctx = ctx.model_copy(
+        update={
+            "lessons": [
+                Lesson(
+                    experiment_id="e1",
+                    run_id="r1",
+                    hypothesis="RSI dip buying",
+                    family="mean_reversion",
+                    symbol="BTC/USDT",
+                    timeframe="1h",
+                    regime="trend_up",
+                    outcome="rejected",
+                    failed_check="min_trades",
+                    validation_sharpe=0.4,
+                    insight="RSI<20 trades too rarely in trends; loosen to 35",
+                )
+            ],
+            "history": [
+                ExperimentOutcome(
+                    experiment_id="e-uuid-should-not-appear",
+                    iteration=1,
+                    family="breakout",
+                    origin="llm",
+                    params=None,
+                    source_sha256="ab" * 32,
+                    outcome="rejected",
+                    failed_check="max_drawdown",
+                    train_sharpe=1.3,
+                    validation_sharpe=0.2,
+                    validation_trades=41,
+                )
+            ],
+            "best": BestSoFar(
+                experiment_id="e7",
+                family="trend_following",
+                source=GOOD_SOURCE,
+                params=None,
+                validation_sharpe=1.12,
+            ),
+        }
+    )
+    emu.add(Reply(content=GOOD_HYPOTHESIS, purpose="propose"), Reply(content=fenced()))
+    LlmProposer(make_provider(), gate_summary="validation Sharpe > 1.0").propose(ctx)
+    prompt = emu.requests[0].last_user
+    assert "RSI<20 trades too rarely in trends; loosen to 35" in prompt
+    assert "[rejected, failed min_trades] mean_reversion" in prompt
+    assert "breakout [llm] rejected (max_drawdown)" in prompt
+    assert "trend_following, validation Sharpe 1.12" in prompt
+    assert "The gate: validation Sharpe > 1.0" in prompt
+    assert "e-uuid-should-not-appear" not in prompt and "run-test" not in prompt
+
+
+REPORT = {
+    "passed": False,
+    "failed_check": "min_trades",
+    "train": {"sharpe": 1.4, "trades": 50},
+    "validation": {"sharpe": 0.9, "trades": 12, "max_drawdown": 0.08},
+    "holdout": {"sharpe": 2.5, "psr": 0.97},
+    "holdout_sharpe": 2.5,
+    "checks": [
+        {"name": "min_trades", "value": 12, "threshold": 30, "passed": False},
+        {"name": "holdout_psr", "value": 0.97, "threshold": 0.9, "passed": True},
+    ],
+    "segments": {"validation": {"bars": 900}, "HoldOut": {"bars": 900}},
+    "notes": ["costs doubled", "hold-out not read yet"],
+}
+
+
+def test_strip_holdout():
+    visible = strip_holdout(REPORT)
+    assert "holdout" not in repr(visible).lower().replace("-", "").replace("_", "")
+    assert visible["train"] == REPORT["train"] and visible["validation"] == REPORT["validation"]
+    assert visible["checks"] == [REPORT["checks"][0]]  # the holdout check goes whole
+    assert visible["segments"] == {"validation": {"bars": 900}}
+    assert visible["notes"] == ["costs doubled"]
+    assert strip_holdout({"failed_check": "holdout_psr", "passed": False}) == {"passed": False}
+
+
+def test_reflect_sends_no_holdout_and_returns_one_short_line(emu, make_provider, ctx):
+    long_line = "Too few trades: " + "widen the RSI band " * 30
+    emu.add(
+        Reply(content=GOOD_HYPOTHESIS, purpose="propose"),
+        Reply(content=fenced(), purpose="code"),
+        Reply(content=f"\n- {long_line}\nsecond line ignored", purpose="feedback"),
+    )
+    best = BestSoFar(
+        experiment_id="e7", family="breakout", source="# best module\n", params=None,
+        validation_sharpe=1.3,
+    )  # fmt: skip
+    ctx = ctx.model_copy(update={"best": best})
+    proposer = LlmProposer(make_provider())
+    cand = proposer.propose(ctx)
+    insight = proposer.reflect(ctx, cand, REPORT)
+
+    assert insight.startswith("Too few trades: widen the RSI band")
+    assert len(insight) == 300 and "\n" not in insight
+    req = emu.requests[-1]
+    assert req.purpose == "feedback"
+    assert "holdout" not in req.text.lower() and "2.5" not in req.text and "0.97" not in req.text
+    assert '"trades": 12' in req.text  # validation numbers are there
+    assert "# best module" in req.text and "validation Sharpe 1.30" in req.text
+
+
+def test_reflect_failure_is_an_insight_not_an_error(emu, make_provider, ctx):
+    emu.add(Reply(status=500, purpose="feedback"))
+    proposer = LlmProposer(make_provider())
+    cand = Candidate(
+        hypothesis=Hypothesis(hypothesis="h", rationale="r", family="f"),
+        source=GOOD_SOURCE,
+        origin="llm",
+    )
+    insight = proposer.reflect(ctx, cand, {})
+    assert insight == "no insight: the feedback call failed (llm_server_error)"
+    [call] = proposer.drain_calls()
+    assert call.purpose == "feedback" and not call.ok
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (fenced(), GOOD_SOURCE),
+        (f"```py\n{GOOD_SOURCE}```", GOOD_SOURCE),
+        (f"```python\n# helper\n```\ntext\n```python\n{GOOD_SOURCE}```", GOOD_SOURCE),
+        (GOOD_SOURCE, GOOD_SOURCE),
+        ('{"source": "def meta():\\n    return {}\\n"}', "def meta():\n    return {}\n"),
+    ],
+)
+def test_extract_source(reply, expected):
+    assert extract_source(reply) == expected
+
+
+@pytest.mark.parametrize("reply", ["", "no code here", "```python\n\n```"])
+def test_extract_source_refuses(reply):
+    with pytest.raises(ReplyParseError):
+        extract_source(reply)
+
+
+def test_parse_hypothesis_accepts_a_json_fence():
+    h = parse_hypothesis(f"```json\n{GOOD_HYPOTHESIS}\n```")
+    assert h.family == "trend_following"
+    with pytest.raises(ReplyParseError, match="expected one JSON object"):
+        parse_hypothesis("[1, 2]")
