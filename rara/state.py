@@ -38,3 +38,29 @@ def connect(
         conn.close()
         raise
     return conn
+
+
+def append_only(table: str, why: str = "append-only") -> str:
+    """SQL for triggers that refuse UPDATE and DELETE on `table`."""
+    return "".join(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is {why}'); END;\n"
+        for op in ("UPDATE", "DELETE")
+    )
+
+
+def open_tables(path: Path | None, schema: str, what: str) -> tuple[Path, sqlite3.Connection]:
+    """Connect to the state DB and create `schema` (idempotent); a clear error if it cannot."""
+    from rara.errors import RaraError
+
+    db = path or default_db_path()
+    try:
+        conn = connect(db)
+        conn.executescript(schema)
+    except sqlite3.Error as exc:
+        raise RaraError(
+            "state_db_error",
+            f"cannot open {what} in {db}: {exc}",
+            "`rara validate` checks the state database",
+        ) from exc
+    return db, conn

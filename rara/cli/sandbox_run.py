@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 import numpy as np
 
-from rara.cli.data import parse_range
+from rara.cli.backtest import Prepared, market_options, refuse_failed
 from rara.cli.output import emit
 from rara.cli.sandbox import group
-from rara.config import load_settings
-from rara.data.catalog import default_catalog
 from rara.domain.market import ms_to_iso
-from rara.errors import BadInput, Refused
-from rara.runner.sandbox import BACKENDS, open_sandbox
 from rara.runner.strategy_source import resolve_strategy
-
-SUGGESTIONS = {
-    "lint_failed": "`rara sandbox check FILE` lists each failed check with its line",
-    "timeout": "the strategy ran past the wall-clock deadline; make it cheaper",
-    "memory_limit": "the strategy used more memory than the sandbox allows",
-    "forbidden": "strategies may only use the candles facade, `ta` and the allowed builtins",
-    "forbidden_syscall": "the strategy tried something the OS boundary forbids",
-}
 
 
 @group.command("check")
@@ -40,19 +26,7 @@ def check(strategy: str) -> None:
 
 
 @group.command("run")
-@click.argument("strategy")
-@click.option("--symbol", required=True, help="e.g. BTC/USDT")
-@click.option("--timeframe", required=True, help="e.g. 1h")
-@click.option("--exchange", default=None, help="default: whichever exchange holds the symbol")
-@click.option("--start", default=None, help="UTC date or datetime (inclusive)")
-@click.option("--end", default=None, help="UTC date or datetime (exclusive)")
-@click.option("--params", "params_json", default=None, help='JSON overrides, e.g. {"fast": 10}')
-@click.option(
-    "--backend",
-    type=click.Choice(BACKENDS),
-    default=None,
-    help="default: sandbox.backend from settings (subprocess)",
-)
+@market_options
 def run(
     strategy: str,
     symbol: str,
@@ -64,41 +38,22 @@ def run(
     backend: str | None,
 ) -> None:
     """Run a strategy FILE or promoted NAME in a sandbox and summarise its signals."""
-    settings = load_settings()
-    src = resolve_strategy(strategy)
+    p = Prepared(strategy, symbol, timeframe, exchange, start, end, params_json, backend)
     try:
-        params = json.loads(params_json) if params_json else None
-    except json.JSONDecodeError as exc:
-        raise BadInput("bad_params", f"--params is not JSON: {exc}", 'e.g. {"fast": 10}') from exc
-    if params is not None and not isinstance(params, dict):
-        raise BadInput("bad_params", "--params must be a JSON object", 'e.g. {"fast": 10}')
-    cat = default_catalog()
-    inst = cat.resolve(symbol, timeframe, exchange)
-    candles = cat.load(inst, *parse_range(start, end))
-    chosen = backend or settings.sandbox.backend
-    sandbox = open_sandbox(chosen, settings.sandbox.wall_timeout_s, settings.sandbox.memory_mb)
-    try:
-        result = sandbox.evaluate(src.source, candles, params)
+        result = p.sandbox.evaluate(p.src.source, p.candles, p.params)
     finally:
-        sandbox.close()
-    if not result.ok or result.error is not None:
-        err = result.error
-        code = err.code if err else "unknown"
-        where = f" (line {err.line})" if err and err.line else ""
-        raise Refused(
-            f"strategy_{code}",
-            f"{src.name}: {err.message if err else code}{where}",
-            SUGGESTIONS.get(code, "fix the strategy and run it again"),
-        )
+        p.sandbox.close()
+    refuse_failed(p.src.name, result)
+    candles = p.candles
     full = result.windows[-1]
     entries, exits = np.flatnonzero(full.entries), np.flatnonzero(full.exits)
     emit(
         {
-            "strategy": src.name,
-            "backend": chosen,
+            "strategy": p.src.name,
+            "backend": p.backend,
             "meta": result.meta,
             "params": result.params,
-            "instrument": inst.key,
+            "instrument": p.inst.key,
             "bars": len(candles),
             "range": [ms_to_iso(int(candles.ts[0])), ms_to_iso(int(candles.ts[-1]))],
             "entries": int(entries.size),

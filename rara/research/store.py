@@ -8,7 +8,6 @@ redoes exactly it; trials are keyed by content, so redoing one records nothing t
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel
 
-from rara.errors import BadInput, RaraError
+from rara.errors import BadInput
 from rara.research.models import ExperimentOutcome, Forecast, JsonScalar, Outcome
-from rara.state import connect, default_db_path
+from rara.state import append_only, open_tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS research_runs (
@@ -70,13 +69,7 @@ CREATE TABLE IF NOT EXISTS experiments (
 );
 CREATE INDEX IF NOT EXISTS experiments_market ON experiments (exchange, symbol, timeframe);
 """
-for _table in ("research_runs", "research_run_ends", "experiments"):
-    SCHEMA += (
-        f"CREATE TRIGGER IF NOT EXISTS {_table}_no_update BEFORE UPDATE ON {_table} "
-        f"BEGIN SELECT RAISE(ABORT, '{_table} is append-only'); END;\n"
-        f"CREATE TRIGGER IF NOT EXISTS {_table}_no_delete BEFORE DELETE ON {_table} "
-        f"BEGIN SELECT RAISE(ABORT, '{_table} is append-only'); END;\n"
-    )
+SCHEMA += "".join(append_only(t) for t in ("research_runs", "research_run_ends", "experiments"))
 
 
 def utc_now() -> str:
@@ -135,17 +128,8 @@ _JSON = {"hypothesis", "params", "forecast", "llm_calls", "report", "timings"}
 
 class ResearchStore:
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or default_db_path()
         self._lock = threading.Lock()
-        try:
-            self._conn = connect(self.path)
-            self._conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise RaraError(
-                "state_db_error",
-                f"cannot open research tables in {self.path}: {exc}",
-                "`rara validate` checks the state database",
-            ) from exc
+        self.path, self._conn = open_tables(path, SCHEMA, "research tables")
 
     def close(self) -> None:
         self._conn.close()

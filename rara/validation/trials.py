@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from rara.errors import RaraError
-from rara.state import connect, default_db_path
+from rara.state import append_only, open_tables
 
 SEGMENTS = ("train", "validation", "holdout", "full")
 
@@ -49,11 +47,7 @@ CREATE TABLE IF NOT EXISTS trials (
 );
 CREATE INDEX IF NOT EXISTS trials_market ON trials (exchange, symbol, timeframe, segment);
 CREATE INDEX IF NOT EXISTS trials_run ON trials (run_id);
-CREATE TRIGGER IF NOT EXISTS trials_no_update BEFORE UPDATE ON trials
-BEGIN SELECT RAISE(ABORT, 'trials are append-only: record a new trial instead'); END;
-CREATE TRIGGER IF NOT EXISTS trials_no_delete BEFORE DELETE ON trials
-BEGIN SELECT RAISE(ABORT, 'trials are append-only: the trial count must never shrink'); END;
-"""
+""" + append_only("trials", "append-only: the trial count must never shrink")
 
 
 class TrialKey(BaseModel):
@@ -91,17 +85,8 @@ class Trial(BaseModel):
 
 class TrialStore:
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or default_db_path()
         self._lock = threading.Lock()
-        try:
-            self._conn = connect(self.path)
-            self._conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise RaraError(
-                "state_db_error",
-                f"cannot open trials in {self.path}: {exc}",
-                "`rara validate` checks the state database",
-            ) from exc
+        self.path, self._conn = open_tables(path, SCHEMA, "trials")
 
     def close(self) -> None:
         self._conn.close()
