@@ -1,0 +1,24 @@
+"""Tries Python lists of bools instead of arrays.
+Contained: bad_output
+Says: list
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    n = len(candles)
+    return [False] * n, [False] * n

@@ -1,0 +1,26 @@
+"""Tries __builtins__["open"] to fetch a builtin the runtime did not hand in.
+Contained: lint_failed
+Says: '_'
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    o = __builtins__["open"]
+    o("{{CANARY_WRITE}}", "w").write("pwned")
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

@@ -1,0 +1,28 @@
+"""Tries vars(), globals(), locals() and dir() to list the runtime's namespace and guards.
+Contained: lint_failed
+Says: not allowed
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    g = globals()
+    v = vars()
+    d = dir()
+    l = locals()
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

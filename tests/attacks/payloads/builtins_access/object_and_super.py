@@ -1,0 +1,26 @@
+"""Tries object.__subclasses__() and super() to reach the type hierarchy.
+Contained: lint_failed
+Says: object | not allowed
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    s = object.__subclasses__()
+    t = super()
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

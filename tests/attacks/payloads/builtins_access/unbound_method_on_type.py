@@ -1,0 +1,25 @@
+"""Tries an unbound method through the class object: dict.get(params, ...) (attribute of a type).
+Contained: forbidden
+Says: type
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    v = dict.get(params, "x")
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

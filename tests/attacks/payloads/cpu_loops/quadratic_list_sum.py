@@ -1,0 +1,24 @@
+"""Tries sum([[0]] * 10**6, []): quadratic list concatenation inside one builtin call.
+Contained: timeout | cpu_limit | runtime_error | memory_limit | killed
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    x = sum([[0]] * 10 ** 6, [])
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

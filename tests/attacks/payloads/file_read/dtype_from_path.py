@@ -1,0 +1,25 @@
+"""Tries the canary path as a dtype string, in case numpy reads dtype descriptions from files.
+Contained: runtime_error
+Says: data type
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    x = candles.close.astype("{{CANARY_READ}}")
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

@@ -1,0 +1,25 @@
+"""Tries numpy-style savers on ta (ta.savetxt / ta.save), in case ta re-exports numpy.
+Contained: lint_failed
+Says: ta has no function
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    ta.savetxt("{{CANARY_WRITE}}", candles.close)
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

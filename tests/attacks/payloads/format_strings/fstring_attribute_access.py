@@ -1,0 +1,25 @@
+"""Tries attribute access inside an f-string: f"{candles.__class__.__mro__}".
+Contained: lint_failed
+Says: '_'
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    s = f"{candles.__class__.__mro__}"
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

@@ -1,0 +1,25 @@
+"""Tries an absurd float precision in a format spec, hoping for a C-level overflow.
+Contained: runtime_error
+Says: precision
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    s = f"{1.5:.999999999999}"
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

@@ -1,0 +1,25 @@
+"""Tries sys._getframe(1) through __import__.
+Contained: lint_failed
+Says: '_'
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    f = __import__("sys")._getframe(1)
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

@@ -1,0 +1,25 @@
+"""Tries augmented assignment on an attribute (candles.close += 1), a store that skips getattr.
+Contained: lint_failed | compile_error
+Says: assigning attributes | not allowed
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    candles.close += 1.0
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

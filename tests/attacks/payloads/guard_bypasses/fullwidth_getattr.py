@@ -1,0 +1,26 @@
+"""Tries getattr spelled in fullwidth letters (NFKC folds it to getattr at parse time).
+Contained: lint_failed
+Says: getattr
+Known: internal_error where the stdlib is unreadable to uid 65534 (same cause as cyrillic_homoglyph_getattr)
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    x = ｇｅｔａｔｔｒ(candles, "close")
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

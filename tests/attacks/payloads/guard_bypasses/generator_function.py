@@ -1,0 +1,28 @@
+"""Tries a generator function (yield), whose frame object outlives the call.
+Contained: lint_failed
+Says: yield | generators
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def gen():
+    yield 1
+
+
+def on_candles(candles, params):
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

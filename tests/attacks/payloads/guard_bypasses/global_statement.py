@@ -1,0 +1,25 @@
+"""Tries `global` to rebind a module-level name (e.g. ta) from inside a function.
+Contained: lint_failed
+Says: global
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    global ta
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

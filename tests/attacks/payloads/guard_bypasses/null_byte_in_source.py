@@ -1,0 +1,25 @@
+"""Tries a NUL byte in the source (C-level parsers stop at NUL; Python ones may not).
+Contained: lint_failed
+Says: null | syntax | parse
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)
+# {{NUL}} import os

@@ -1,0 +1,25 @@
+"""Tries candles["_close"] / candles[0], in case the facade is indexable past the getattr guard.
+Contained: forbidden
+Says: cannot index
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    c = candles["_close"]
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

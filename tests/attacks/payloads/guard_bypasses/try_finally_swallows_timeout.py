@@ -1,0 +1,28 @@
+"""Tries try/finally around an endless loop, to swallow a timeout signal and keep running.
+Contained: lint_failed
+Says: try
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    while True:
+        try:
+            while True:
+                pass
+        finally:
+            continue

@@ -1,0 +1,26 @@
+"""Tries a dotted/relative codec name so the encodings search imports something outside encodings.
+Contained: runtime_error
+Says: unknown encoding
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    s = str(b"x", "..subprocess")
+    t = str(b"x", "encodings.../../os")
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

@@ -1,0 +1,25 @@
+"""Tries candles.close.sum.__module__ / __self__ to climb from a bound method to numpy.
+Contained: lint_failed
+Says: '_'
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    m = candles.close.sum.__self__
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

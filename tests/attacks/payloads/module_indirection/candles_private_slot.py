@@ -1,0 +1,25 @@
+"""Tries the facade's private slot candles._close (the writable-looking original array).
+Contained: lint_failed
+Says: '_'
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    c = candles._close
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

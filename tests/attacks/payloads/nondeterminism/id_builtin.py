@@ -1,0 +1,24 @@
+"""Tries id(candles) (an address) as a source of nondeterminism.
+Contained: lint_failed
+Says: unknown name
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    n = len(candles)
+    return ta.full(n, id(candles) % 2 == 0), ta.full(n, False)

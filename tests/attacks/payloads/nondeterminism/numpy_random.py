@@ -1,0 +1,24 @@
+"""Tries numpy's global random generator.
+Contained: lint_failed
+Says: numpy is not available
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    n = len(candles)
+    return np.random.rand(n) > 0.5, ta.full(n, False)

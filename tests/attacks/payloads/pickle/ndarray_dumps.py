@@ -1,0 +1,25 @@
+"""Tries ndarray.dumps() to get pickle bytes (and the pickle module) from an array.
+Contained: lint_failed
+Says: dumps
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    blob = candles.close.dumps()
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

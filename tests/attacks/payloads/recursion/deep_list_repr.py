@@ -1,0 +1,28 @@
+"""Tries str() of a list nested 10**5 deep (C-level recursion in repr).
+Contained: runtime_error
+Says: RecursionError
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    a = []
+    for i in range(10 ** 5):
+        a = [a]
+    s = str(a)
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)

@@ -1,0 +1,26 @@
+"""Tries ta.sma.__globals__["np"] then numpy's own os reference to spawn a shell.
+Contained: lint_failed
+Says: '_'
+"""
+# ruff: noqa
+# fmt: off
+# An attack payload (a template: {{...}} is substituted). See tests/attacks/catalogue.py.
+
+
+def meta():
+    return {
+        "name": "attack",
+        "version": "1.0.0",
+        "api_version": 1,
+        "timeframe": "1h",
+        "lookback": 0,
+        "description": "attack payload",
+        "params": {},
+    }
+
+
+def on_candles(candles, params):
+    np = ta.sma.__globals__["np"]
+    np.__dict__["os"].system("touch {{CANARY_WRITE}}")
+    n = len(candles)
+    return ta.full(n, False), ta.full(n, False)
