@@ -28,7 +28,9 @@ RUN python3 /opt/rara-build/install_sandbox.py /opt/rara-build && rm -rf /opt/ra
 # explicitly on each container, so a bare `docker run` of this image is not the security boundary.
 USER 65534:65534
 WORKDIR /
-# -I: isolated mode, no PYTHON* variables, no user site, no current directory on sys.path.
-CMD ["python3", "-I", "-m", "rara_sandbox"]
+# -s: no user site, -P: no current directory on sys.path (not -I, which would drop the fixed
+# hash seed: set order, and signals built from it, must be the same in every container).
+ENV PYTHONHASHSEED=0
+CMD ["python3", "-s", "-P", "-m", "rara_sandbox"]
 LABEL org.opencontainers.image.title="rara-sandbox" \
       org.opencontainers.image.description="rara strategy sandbox: rara_sandbox, numpy, RestrictedPython"

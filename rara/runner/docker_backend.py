@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 DEFAULT_IMAGE = "rara-sandbox:latest"
-# `python3 -I -m rara_sandbox`, after one stdlib line that caps the address space at the memory
+# `python3 -s -P -m rara_sandbox`, after one stdlib line that caps the address space at the memory
 # limit, as the jail's RLIMIT_AS does: a strategy's oversized allocation then fails as a
 # MemoryError inside evaluate (a coded runtime_error with its line, the same answer the jail
 # gives) instead of an OOM kill; the cgroup limit stays the hard stop for everything else.
@@ -115,10 +115,15 @@ class ContainerLimits:
             raise ValueError("max_output >= 1 and stderr_tail >= 0")
 
 
+# Only this reaches the container's environment (the image adds PATH): fixed str hashing, so set
+# order and anything built from it are the same in every container and in the jail.
+SANDBOX_ENV = {"PYTHONHASHSEED": "0"}
+
+
 def sandbox_command(limits: ContainerLimits) -> list[str]:
-    """The container's command for real evaluations (-I: isolated mode, no PYTHON* variables,
-    no user site, no current directory on sys.path)."""
-    return ["python3", "-I", "-c", PRELUDE, str(limits.memory_bytes)]
+    """The container's command for real evaluations (-s: no user site, -P: no current directory
+    on sys.path; not -I, which would also drop PYTHONHASHSEED)."""
+    return ["python3", "-s", "-P", "-c", PRELUDE, str(limits.memory_bytes)]
 
 
 @dataclass(frozen=True)
@@ -447,14 +452,14 @@ class DockerSandbox:
         }
         # The command goes in as the entrypoint: that replaces any ENTRYPOINT of the base image
         # and keeps the image's CMD from being appended to it. stdin_open without detach also
-        # sets StdinOnce, which turns our half-close into the child's EOF. environment={} adds
-        # nothing to the image's own (PATH only, for the Debian base).
+        # sets StdinOnce, which turns our half-close into the child's EOF. SANDBOX_ENV is all we add
+        # to the image's own (PATH only, for the Debian base).
         return str(
             api.create_container(
                 self.image,
                 entrypoint=self.command or sandbox_command(lim),
                 user=SANDBOX_USER,
-                environment={},
+                environment=dict(SANDBOX_ENV),
                 stdin_open=True,
                 tty=False,
                 network_disabled=True,

@@ -69,11 +69,13 @@ class _Zygote:
     ) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {"fd": child.fileno(), "warm": list(warm), "sys_path": list(sys_path)}
-        env = {**THREAD_ENV, "LC_ALL": "C.UTF-8"}
+        # The environment is ours alone (nothing inherited), so -E is not needed for isolation;
+        # PYTHONHASHSEED=0 makes str hashes, and so set order, the same in every child.
+        env = {**THREAD_ENV, "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}
         try:
             # A new session: Ctrl-C at the terminal and killpg of a child never reach it.
             self.proc = subprocess.Popen(
-                [python, "-I", "-B", "-c", _BOOT, json.dumps(config)],
+                [python, "-s", "-P", "-B", "-c", _BOOT, json.dumps(config)],
                 pass_fds=[child.fileno()],
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -23,7 +23,9 @@ from rara_sandbox.protocol import ProtocolError, decode_response, encode_request
 from rara_sandbox.results import EvaluationResult, Probe, SandboxError
 
 ENTRY = "rara_sandbox.serve:handle_request"
-WARM_MODULES = ("numpy", "RestrictedPython", "rara_sandbox.serve")
+# Imported in the zygote: a jailed child cannot load modules. unicodedata is what the parser
+# needs for non-ASCII identifiers; encodings.idna for str(b, "idna").
+WARM_MODULES = ("numpy", "RestrictedPython", "rara_sandbox.serve", "unicodedata", "encodings.idna")
 BACKENDS = ("subprocess", "docker", "inprocess")
 
 

@@ -275,17 +275,28 @@ def _attributes(tree: ast.Module) -> Iterator[Finding]:
         attr = node.attr
         if attr.startswith("_"):
             yield Finding(_line(node), f"attribute {attr!r}: names starting with '_' are refused")
+        elif not isinstance(node.ctx, ast.Load):
+            yield Finding(_line(node), f"assigning attributes is not allowed (.{attr})")
         elif isinstance(node.value, ast.Name) and node.value.id == "ta":
             if attr not in ta.API:
                 yield Finding(_line(node), f"ta has no function {attr!r}{_nearest(attr, ta.API)}")
-        elif not isinstance(node.ctx, ast.Load):
-            yield Finding(_line(node), f"assigning attributes is not allowed (.{attr})")
         elif attr not in ALL_ATTRIBUTE_NAMES:
             yield Finding(
                 _line(node),
                 f"attribute {attr!r} is not available to strategies"
                 f"{_nearest(attr, ALL_ATTRIBUTE_NAMES)}",
             )
+
+
+def _formatting(tree: ast.Module) -> Iterator[Finding]:
+    """f-strings and %-formatting call format()/repr() outside the builtins a strategy is given,
+    so the guarded `str` cannot see them; signals have no use for text anyway."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            yield Finding(_line(node), "f-strings are not available in strategies")
+        elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod)
+              and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str)):
+            yield Finding(_line(node), "%-formatting of strings is not available in strategies")
 
 
 def lint(source: str) -> LintReport:
@@ -307,8 +318,9 @@ def lint(source: str) -> LintReport:
     except SyntaxError as e:
         checks.append(Check("syntax", False, "does not parse", (Finding(e.lineno, str(e.msg)),)))
         return LintReport(tuple(checks))
-    except (ValueError, RecursionError, MemoryError) as e:  # null bytes, absurd nesting
-        checks.append(Check("syntax", False, "does not parse", (Finding(None, str(e)),)))
+    except Exception as e:  # null bytes, absurd nesting, a parser that runs out of memory
+        text = str(e) or type(e).__name__
+        checks.append(Check("syntax", False, "does not parse", (Finding(None, text),)))
         return LintReport(tuple(checks))
     checks.append(Check("syntax", True, "parses"))
     complexity = _complexity(tree)
@@ -322,5 +334,6 @@ def lint(source: str) -> LintReport:
         _check("forbidden_syntax", _forbidden(tree), "no forbidden constructs"),
         _check("names", _names(tree), "only API names and local names"),
         _check("attributes", _attributes(tree), "only API attributes"),
+        _check("formatting", _formatting(tree), "no f-strings or %-formatting"),
     ]
     return LintReport(tuple(checks))

@@ -249,13 +249,24 @@ def extension_import(
     raise ImportError("imports are not available in strategies")
 
 
+_DATA_TYPES = (str, int, float, bool, type(None), np.generic, np.ndarray, list, tuple, dict)
+
+
+def data_str(obj: object = "") -> str:
+    """`str` for data only. The str() of a function, method, generator or type holds a heap
+    address: signals built from it would differ run to run and leak allocator state."""
+    if not isinstance(obj, _DATA_TYPES):
+        raise SandboxViolation(f"str() of {type(obj).__name__} objects is not available")
+    return str(obj)
+
+
 SAFE_BUILTINS: Mapping[str, object] = MappingProxyType(
     {
         "None": None, "True": True, "False": False,
         "abs": abs, "all": all, "any": any, "bool": bool, "dict": dict, "enumerate": enumerate,
         "float": float, "int": int, "len": len, "list": list, "max": max, "min": min,
         "range": bounded_range, "reversed": reversed, "round": round, "sorted": sorted,
-        "str": str, "sum": sum, "tuple": tuple, "zip": zip,
+        "str": data_str, "sum": sum, "tuple": tuple, "zip": zip,
         "__import__": extension_import,
     }
 )  # fmt: skip

@@ -60,7 +60,7 @@ def test_good_source_passes_and_report_is_json() -> None:
     names = [c["name"] for c in data["checks"]]
     assert names == [
         "source_size", "syntax", "complexity", "structure", "functions", "imports",
-        "forbidden_syntax", "names", "attributes",
+        "forbidden_syntax", "names", "attributes", "formatting",
     ]  # fmt: skip
 
 
@@ -148,3 +148,23 @@ def test_syntax_errors_and_garbage_do_not_raise() -> None:
         report = lint(src)
         assert isinstance(report.ok, bool)
     assert failures(lint("def meta(:\n"))["syntax"][0][0] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('t = f"{on_candles!r}"\nreturn t', "f-strings"),
+        ('t = "%r" % (on_candles,)\nreturn t', "%-formatting"),
+    ],
+)
+def test_text_formatting_is_refused(body: str, says: str) -> None:
+    """f-strings and %-formatting bypass the guarded str(): they would expose heap addresses."""
+    report = lint(strategy(body))
+    failed = [c for c in report.checks if c.name == "formatting"][0]
+    assert not failed.ok and says in failed.findings[0].message
+
+
+def test_attribute_writes_on_ta_are_refused_by_lint() -> None:
+    report = lint(strategy("ta.sma = ta.ema\nreturn ta.sma"))
+    attrs = [c for c in report.checks if c.name == "attributes"][0]
+    assert not attrs.ok and "assigning attributes" in attrs.findings[0].message

@@ -1,7 +1,6 @@
 """Tries getattr spelled with a Cyrillic "е" (U+0435): not normalised to getattr, so not a hint match.
 Contained: lint_failed
 Says: unknown name
-Known: internal_error where the stdlib is unreadable to uid 65534 (e.g. a pyenv python under /root): non-ASCII identifiers make the parser import unicodedata, which the jailed child cannot, and lint does not catch ImportError (sandbox/rara_sandbox/lint.py lint(), rara/runner/sandbox.py WARM_MODULES)
 """
 # ruff: noqa
 # fmt: off

@@ -1,7 +1,6 @@
 """Tries getattr spelled in fullwidth letters (NFKC folds it to getattr at parse time).
 Contained: lint_failed
 Says: getattr
-Known: internal_error where the stdlib is unreadable to uid 65534 (same cause as cyrillic_homoglyph_getattr)
 """
 # ruff: noqa
 # fmt: off

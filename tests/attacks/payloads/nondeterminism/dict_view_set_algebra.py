@@ -2,7 +2,6 @@
 Contained: ok
 Check: deterministic
 Windows: 300, 400
-Hole: dict-view set operations return hash-ordered sets, so forbidding set displays alone would not fix the hash-seed nondeterminism (same root cause as set_order_hash_seed)
 """
 # ruff: noqa
 # fmt: off

@@ -1,7 +1,7 @@
 """Tries to derive signals from a heap address printed by a function's repr (ASLR, allocator state).
-Contained: ok
+Contained: lint_failed
+Says: f-strings
 Check: deterministic
-Hole: str()/repr()/f-strings of functions, bound methods and generators expose heap addresses, so signals built from them differ between two identical evaluations, even on the same sandbox (rara_sandbox/restricted.py SAFE_BUILTINS str, f-strings, print)
 """
 # ruff: noqa
 # fmt: off

@@ -2,7 +2,6 @@
 Contained: ok
 Check: deterministic
 Windows: 300, 400
-Hole: str hashes are randomised per interpreter (the zygote and every container run python -I, which ignores PYTHONHASHSEED), so set iteration order, and signals built from it, differ between sandbox instances and between docker runs (rara/runner/jail.py _Zygote, docker_backend COMMAND)
 """
 # ruff: noqa
 # fmt: off

@@ -1,8 +1,8 @@
 """Tries to learn which window it is in from heap addresses in reprs (str(on_candles) vs str(range)).
-Contained: ok
+Contained: forbidden
+Says: str() of function
 Check: independent_windows
 Windows: 50, 100, 250, 400
-Hole: a window can observe what ran before it in the same child: str()/f-strings of functions expose heap addresses, and each window's namespace stays alive (function<->globals cycle) until the GC runs, so the address drifts per window (rara_sandbox/restricted.py SAFE_BUILTINS str, f-strings, print)
 """
 # ruff: noqa
 # fmt: off
