@@ -294,8 +294,12 @@ def _formatting(tree: ast.Module) -> Iterator[Finding]:
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
             yield Finding(_line(node), "f-strings are not available in strategies")
-        elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod)
-              and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str)):
+        elif (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Mod)
+            and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, str)
+        ):
             yield Finding(_line(node), "%-formatting of strings is not available in strategies")
 
 

@@ -252,9 +252,12 @@ def extension_import(
 _DATA_TYPES = (str, int, float, bool, type(None), np.generic, np.ndarray, list, tuple, dict)
 
 
-def data_str(obj: object = "") -> str:
+def data_str(obj: object = "", *decode: object) -> str:
     """`str` for data only. The str() of a function, method, generator or type holds a heap
-    address: signals built from it would differ run to run and leak allocator state."""
+    address: signals built from it would differ run to run and leak allocator state. Decoding
+    (str(b, encoding)) is refused too: a codec lookup can import modules."""
+    if decode:
+        raise SandboxViolation("str() with an encoding is not available in strategies")
     if not isinstance(obj, _DATA_TYPES):
         raise SandboxViolation(f"str() of {type(obj).__name__} objects is not available")
     return str(obj)

@@ -59,6 +59,7 @@ def sandbox_image(docker_client: Any) -> str:
     """A sandbox image holding this checkout's rara_sandbox: rara-sandbox:latest when it is
     current, else rara-sandbox:test built now from a base already in the engine."""
     import docker
+
     from rara.errors import RaraError
     from rara.runner.docker_backend import LABEL_SOURCE_HASH, sandbox_source_hash
     from rara.runner.image import build_image

@@ -103,6 +103,7 @@ def test_base_with_pip_and_without_numpy(
     """The other install path (a python slim image's): pip present, numpy from a wheel. Made
     offline from the Debian base by deleting numpy and unpacking pip's wheel into it."""
     import docker
+
     from rara.runner.docker_backend import DockerSandbox
     from rara.runner.image import build_image
 

@@ -60,9 +60,11 @@ def test_engine_records_every_restriction_before_start(
         assert not hc["Binds"] and not hc.get("Mounts") and not hc["Devices"]
         assert cfg["User"] == "65534:65534"
         assert cfg["OpenStdin"] is True and cfg["StdinOnce"] is True and cfg["Tty"] is False
-        assert cfg["Entrypoint"][:3] == ["python3", "-I", "-c"]
+        assert cfg["Entrypoint"][:3] == ["python3", "-I", "-c"]  # the stand-in's command
+        assert "PYTHONHASHSEED=0" in (cfg["Env"] or [])  # fixed str hashing, as in the jail
         assert all(
-            e.split("=", 1)[0] in {"PATH", "LANG", "GPG_KEY", "PYTHON_VERSION", "PYTHON_SHA256"}
+            e.split("=", 1)[0]
+            in {"PATH", "LANG", "GPG_KEY", "PYTHON_VERSION", "PYTHON_SHA256", "PYTHONHASHSEED"}
             for e in cfg["Env"] or []
         )
         assert cfg["Labels"][LABEL] == "1" and float(cfg["Labels"][LABEL_DEADLINE]) > time.time()
@@ -332,3 +334,11 @@ def test_real_protocol_malformed_request(make_sandbox: Callable[..., Any]) -> No
     assert run.exit_code == 2 and run.error is not None and run.error.code == "crashed"
     answer = decode_response(run.output)
     assert answer.error is not None and answer.error.code == "bad_request"
+
+
+def test_real_command_keeps_a_fixed_hash_seed() -> None:
+    """Not -I (it would drop PYTHONHASHSEED): set order must match in every container."""
+    from rara.runner.docker_backend import SANDBOX_ENV, ContainerLimits, sandbox_command
+
+    assert sandbox_command(ContainerLimits())[:3] == ["python3", "-s", "-P"]
+    assert SANDBOX_ENV == {"PYTHONHASHSEED": "0"}

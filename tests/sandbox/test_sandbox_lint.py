@@ -160,11 +160,11 @@ def test_syntax_errors_and_garbage_do_not_raise() -> None:
 def test_text_formatting_is_refused(body: str, says: str) -> None:
     """f-strings and %-formatting bypass the guarded str(): they would expose heap addresses."""
     report = lint(strategy(body))
-    failed = [c for c in report.checks if c.name == "formatting"][0]
+    failed = next(c for c in report.checks if c.name == "formatting")
     assert not failed.ok and says in failed.findings[0].message
 
 
 def test_attribute_writes_on_ta_are_refused_by_lint() -> None:
     report = lint(strategy("ta.sma = ta.ema\nreturn ta.sma"))
-    attrs = [c for c in report.checks if c.name == "attributes"][0]
+    attrs = next(c for c in report.checks if c.name == "attributes")
     assert not attrs.ok and "assigning attributes" in attrs.findings[0].message

@@ -31,15 +31,27 @@ def random_candidates(rng: np.random.Generator) -> Iterator[tuple[str, dict[str,
             fast = int(rng.integers(2, 40))
             yield family, {"fast": fast, "slow": fast + int(rng.integers(3, 60))}
         elif family == "rsi_mean_reversion":
-            yield family, {"rsi_period": int(rng.integers(3, 30)),
-                           "oversold": float(rng.integers(15, 45)),
-                           "exit_level": float(rng.integers(50, 80)),
-                           "trend": int(rng.integers(10, 200)),
-                           "stop_loss": float(rng.uniform(0.01, 0.1)),
-                           "take_profit": float(rng.uniform(0.01, 0.2))}
+            yield (
+                family,
+                {
+                    "rsi_period": int(rng.integers(3, 30)),
+                    "oversold": float(rng.integers(15, 45)),
+                    "exit_level": float(rng.integers(50, 80)),
+                    "trend": int(rng.integers(10, 200)),
+                    "stop_loss": float(rng.uniform(0.01, 0.1)),
+                    "take_profit": float(rng.uniform(0.01, 0.2)),
+                },
+            )
         else:
-            yield family, {"entry": int(rng.integers(5, 60)), "exit": int(rng.integers(3, 30)),
-                           "atr_period": 14, "atr_mult": float(rng.uniform(1, 4))}
+            yield (
+                family,
+                {
+                    "entry": int(rng.integers(5, 60)),
+                    "exit": int(rng.integers(3, 30)),
+                    "atr_period": 14,
+                    "atr_mult": float(rng.uniform(1, 4)),
+                },
+            )
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +80,15 @@ def test_floor_passes_some_full_gate_passes_none(sandbox, rara_home, capsys):
         for name in report.failed:
             failures[name] = failures.get(name, 0) + 1
     with capsys.disabled():
-        print(f"\n{evaluated} random strategies on synthetic noise: seed floor passes "
-              f"{floor_pass}, full gate passes {full_pass}; trials recorded "
-              f"{trials.count(segment='validation')}; failures by check {failures}")
+        print(
+            f"\n{evaluated} random strategies on synthetic noise: seed floor passes "
+            f"{floor_pass}, full gate passes {full_pass}; trials recorded "
+            f"{trials.count(segment='validation')}; failures by check {failures}"
+        )
     assert evaluated == N_STRATEGIES
     assert floor_pass > 0
     assert full_pass == 0
     # every candidate's train and validation backtests are trials: N is counted, not guessed
     assert trials.count(segment="validation") == len(
-        {r.trial_id for r in trials.find(segment="validation")})
+        {r.trial_id for r in trials.find(segment="validation")}
+    )

@@ -15,7 +15,7 @@ from rara.validation.lookahead import CheckOutcome, check, plan
 
 PROMOTED = Path(__file__).resolve().parents[2] / "strategies" / "promoted"
 
-HEAD = '''
+HEAD = """
 def meta():
     return {{"name": "probe", "version": "1.0.0", "api_version": 1, "timeframe": "1h",
              "lookback": {lookback}, "description": "test", "params": {{}}}}
@@ -24,44 +24,65 @@ def meta():
 def on_candles(candles, params):
     close = candles.close
 {body}
-'''
+"""
 
 # Each cheats through a route the Strategy API allows; each must be caught by name.
 CHEATS = {
     # next bar's close copied back one bar: shift(-1) by hand
-    "future_by_slicing": ("truncation", """
+    "future_by_slicing": (
+        "truncation",
+        """
     nxt = close.copy()
     nxt[:-1] = close[1:]
     up = nxt > close
-    return up, ta.logical_not(up)"""),
+    return up, ta.logical_not(up)""",
+    ),
     # reversed cumulative sum: the sum of all future closes
-    "future_by_reversal": ("truncation", """
+    "future_by_reversal": (
+        "truncation",
+        """
     ahead = close[::-1].cumsum()[::-1]
     rich = ahead > ahead.mean()
-    return rich, ta.logical_not(rich)"""),
+    return rich, ta.logical_not(rich)""",
+    ),
     # z-score against the whole sample's mean and deviation
-    "full_sample_normalisation": ("truncation", """
+    "full_sample_normalisation": (
+        "truncation",
+        """
     z = (close - close.mean()) / close.std()
-    return z > 0.5, z < -0.5"""),
+    return z > 0.5, z < -0.5""",
+    ),
     # the sample's maximum: known only at the end
-    "full_sample_max": ("truncation", """
+    "full_sample_max": (
+        "truncation",
+        """
     near = close > 0.9 * close.max()
-    return near, ta.logical_not(near)"""),
+    return near, ta.logical_not(near)""",
+    ),
     # a centred 21-bar mean: each bar sees ten bars ahead
-    "centred_window": ("truncation", """
+    "centred_window": (
+        "truncation",
+        """
     m = ta.sma(close, 21)
     centred = close.copy()
     centred[:-10] = m[10:]
-    return close > centred, close < centred"""),
+    return close > centred, close < centred""",
+    ),
     # warm-up NaNs back-filled with a later value
-    "backfill": ("truncation", """
+    "backfill": (
+        "truncation",
+        """
     s = ta.sma(close, 50)
     b = ta.ffill(s[::-1])[::-1]
-    return close > b, close < b"""),
+    return close > b, close < b""",
+    ),
     # only the last bar's value, applied to every bar
-    "last_bar_broadcast": ("truncation", """
+    "last_bar_broadcast": (
+        "truncation",
+        """
     up = close < close[-1]
-    return up, ta.logical_not(up)"""),
+    return up, ta.logical_not(up)""",
+    ),
 }
 
 
@@ -78,8 +99,9 @@ def sandbox() -> Iterator[SubprocessSandbox]:
     sb.close()
 
 
-def run_checks(sandbox: SubprocessSandbox, source: str, candles: Candles,
-               lookback: int) -> dict[str, CheckOutcome]:
+def run_checks(
+    sandbox: SubprocessSandbox, source: str, candles: Candles, lookback: int
+) -> dict[str, CheckOutcome]:
     p = plan(len(candles), seed=7)
     result = sandbox.evaluate(source, candles, windows=p.windows, probes=p.probes)
     assert result.ok, result.error

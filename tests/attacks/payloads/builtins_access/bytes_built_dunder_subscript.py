@@ -1,6 +1,6 @@
 """Tries a dunder name decoded from bytes (no literal "__"), used as a subscript on ta and candles.
 Contained: forbidden
-Says: cannot index
+Says: encoding | cannot index
 """
 # ruff: noqa
 # fmt: off

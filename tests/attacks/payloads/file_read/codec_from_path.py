@@ -1,6 +1,6 @@
 """Tries the canary path as a codec name, in case the codec search opens files.
-Contained: runtime_error
-Says: unknown encoding
+Contained: forbidden
+Says: encoding
 """
 # ruff: noqa
 # fmt: off

@@ -1,6 +1,6 @@
 """Tries a printf-like format spec on an ndarray, f"{candles.close:%s}", to reach its __format__.
-Contained: runtime_error
-Says: format
+Contained: lint_failed
+Says: f-strings
 """
 # ruff: noqa
 # fmt: off

@@ -1,6 +1,6 @@
 """Tries !r / !a conversions of ta functions in f-strings to learn internal module paths.
-Contained: ok
-Check: deterministic
+Contained: lint_failed
+Says: f-strings
 """
 # ruff: noqa
 # fmt: off

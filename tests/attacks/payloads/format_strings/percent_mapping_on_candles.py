@@ -1,6 +1,6 @@
 """Tries "%(close)s" % candles, using the facade as a mapping to read its columns by name.
-Contained: runtime_error
-Says: mapping
+Contained: lint_failed
+Says: %-formatting
 """
 # ruff: noqa
 # fmt: off

@@ -1,6 +1,6 @@
 """Tries printf-style "%*d" with a width of 10**9 (the width comes from the argument tuple).
-Contained: runtime_error | memory_limit | killed
-Says: MemoryError
+Contained: lint_failed
+Says: %-formatting
 """
 # ruff: noqa
 # fmt: off

@@ -1,6 +1,6 @@
 """Tries an absurd float precision in a format spec, hoping for a C-level overflow.
-Contained: runtime_error
-Says: precision
+Contained: lint_failed
+Says: f-strings
 """
 # ruff: noqa
 # fmt: off

@@ -1,6 +1,6 @@
 """Tries to make the codec registry import a module by name: str(bytes, "os") -> encodings lookup.
-Contained: runtime_error
-Says: unknown encoding
+Contained: forbidden
+Says: encoding
 """
 # ruff: noqa
 # fmt: off

@@ -1,6 +1,6 @@
 """Tries a dotted/relative codec name so the encodings search imports something outside encodings.
-Contained: runtime_error
-Says: unknown encoding
+Contained: forbidden
+Says: encoding
 """
 # ruff: noqa
 # fmt: off

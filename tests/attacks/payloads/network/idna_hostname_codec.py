@@ -1,6 +1,6 @@
 """Tries the idna codec on "HOST:PORT" (name-resolution code inside the child), hoping for a lookup.
-Contained: ok | runtime_error
-Check: deterministic
+Contained: forbidden
+Says: encoding
 """
 # ruff: noqa
 # fmt: off

@@ -1,6 +1,6 @@
 """Tries replacing ta.sma (shared by every window) with another function.
 Contained: lint_failed | forbidden
-Says: TaNamespace | 'ta'
+Says: assigning attributes | TaNamespace | 'ta'
 Windows: 50, 100, 250, 400
 """
 # ruff: noqa
