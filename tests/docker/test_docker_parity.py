@@ -56,15 +56,35 @@ def backends(docker_client: Any, sandbox_image: str) -> Iterator[tuple[Any, Any]
     jail.close()
 
 
+def _same_levels(x: Any, y: Any) -> None:
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        np.testing.assert_array_equal(x, y)
+    else:
+        assert x == y
+
+
 @pytest.mark.parametrize("path", PROMOTED, ids=[p.parent.name for p in PROMOTED])
 def test_reference_strategies_agree(backends: tuple[Any, Any], path: Path) -> None:
-    source, candles = path.read_text(), _candles()
-    a, b = (sb.evaluate(source, candles, None, (300, 450)) for sb in backends)
-    assert a.ok and b.ok, (a.error, b.error)
-    assert a.meta == b.meta and [w.n for w in a.windows] == [w.n for w in b.windows]
-    for x, y in zip(a.windows, b.windows, strict=True):
-        np.testing.assert_array_equal(x.entries, y.entries)
-        np.testing.assert_array_equal(x.exits, y.exits)
+    """In-process (trusted test mode), the jail and the container: identical signals and risk
+    levels on the shipped real candles, for every window."""
+    from rara.data.catalog import default_catalog
+    from rara.domain.market import Instrument, Timeframe
+    from rara.runner.sandbox import InProcessSandbox
+
+    inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
+    source, candles = path.read_text(), default_catalog().load(inst)
+    results = [
+        sb.evaluate(source, candles, None, (300, 3000)) for sb in (*backends, InProcessSandbox())
+    ]
+    assert all(r.ok for r in results), [r.error for r in results]
+    ref = results[-1]
+    for other in results[:-1]:
+        assert other.meta == ref.meta and [w.n for w in other.windows] == [w.n for w in ref.windows]
+        for x, y in zip(other.windows, ref.windows, strict=True):
+            np.testing.assert_array_equal(x.entries, y.entries)
+            np.testing.assert_array_equal(x.exits, y.exits)
+            _same_levels(x.stop_loss, y.stop_loss)
+            _same_levels(x.take_profit, y.take_profit)
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))

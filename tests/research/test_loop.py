@@ -183,3 +183,13 @@ def test_a_passing_candidate_is_written_as_paper_candidate(cli, rara_home):
     assert json.loads((d / "gate_report.json").read_text())["passed"] is True
     events = cli("events", "query", "--type", "research_strategy_candidate")
     assert m["experiment_id"] in events.stdout
+
+
+def test_max_duration_stops_cleanly_and_says_so(cli):
+    r = cli(*RUN, "--iterations", "100000", "--max-duration", "3s", timeout=300)
+    assert r.code == 0, r.stdout + r.stderr
+    s = r.json
+    assert s["stop_reason"] == "max_duration" and "max-duration" in s["stopped"]
+    assert 0 < s["experiments"] < 100000
+    bad = cli("research", "run", "--max-duration", "soon")
+    assert bad.code == 2 and bad.error["code"] == "bad_duration"
