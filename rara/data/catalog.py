@@ -29,6 +29,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rara.config import rara_home
+from rara.data.periods import (
+    Interval,
+    merge_intervals,
+    period_bounds,
+    periods_between,
+)
 from rara.data.quality import find_gaps, grid_origin
 from rara.domain.market import Candles, Instrument, Timeframe, ms_to_iso, symbol_from_path
 from rara.errors import BadInput, RaraError
@@ -47,61 +53,6 @@ SCHEMA = pa.schema(
         ("volume", pa.float64()),
     ]
 )
-
-Interval = tuple[int, int]  # [start_ms, end_ms)
-
-
-def merge_intervals(intervals: list[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        elif e > s:
-            out.append((s, e))
-    return out
-
-
-def subtract_intervals(want: Interval, have: list[Interval]) -> list[Interval]:
-    """Parts of ``want`` not inside any of ``have``."""
-    todo = [want]
-    for hs, he in merge_intervals(have):
-        nxt: list[Interval] = []
-        for s, e in todo:
-            if he <= s or hs >= e:
-                nxt.append((s, e))
-                continue
-            if s < hs:
-                nxt.append((s, hs))
-            if he < e:
-                nxt.append((he, e))
-        todo = nxt
-    return todo
-
-
-def period_of(ms: int, tf: Timeframe) -> str:
-    d = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return f"{d.year:04d}-{d.month:02d}" if tf.period_kind == "month" else f"{d.year:04d}"
-
-
-def period_bounds(period: str) -> Interval:
-    if len(period) == 7:
-        y, m = int(period[:4]), int(period[5:])
-        start = datetime(y, m, 1, tzinfo=UTC)
-        end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=UTC)
-    else:
-        y = int(period)
-        start, end = datetime(y, 1, 1, tzinfo=UTC), datetime(y + 1, 1, 1, tzinfo=UTC)
-    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-
-
-def periods_between(start_ms: int, end_ms: int, tf: Timeframe) -> list[str]:
-    out: list[str] = []
-    t = start_ms
-    while t < end_ms:
-        p = period_of(t, tf)
-        out.append(p)
-        t = period_bounds(p)[1]
-    return out
 
 
 @dataclass

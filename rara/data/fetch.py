@@ -25,13 +25,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rara.config import DataSettings, Settings, load_secrets, load_settings
-from rara.data.catalog import (
-    Catalog,
-    Interval,
-    default_catalog,
-    merge_intervals,
-    subtract_intervals,
-)
+from rara.data.catalog import Catalog, default_catalog
+from rara.data.periods import Interval, merge_intervals, subtract_intervals
 from rara.data.quality import check_candles, find_gaps, grid_origin
 from rara.domain.market import Candles, Instrument, Timeframe, ms_to_iso, parse_utc
 from rara.errors import BadInput, RaraError

@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rara.config import rara_home
 from rara.domain.market import Candles, Instrument
-from rara.domain.strategy import source_sha256, strategy_id
+from rara.domain.strategy import strategy_id
 from rara.events.store import EventStore
 from rara.research.memory import LessonStore, tag_regime
 from rara.research.models import (
     BestSoFar,
     Candidate,
-    Lesson,
     LlmCall,
     Outcome,
     ProposerContext,
@@ -52,6 +52,7 @@ from rara.research.outcomes import (
 )
 from rara.research.ports import BudgetExhausted, Proposer, ProposerError
 from rara.research.promote import write_paper_candidate
+from rara.research.record import ExperimentRow
 from rara.research.store import Experiment, ResearchStore
 from rara.validation import lookahead
 from rara.validation.gate import GateReport, ResearchGate
@@ -421,59 +422,20 @@ class ResearchLoop:
         else:
             insight = f"{outcome}: {failed or ''} {error or ''}".strip()[:300]
         meta = ev.meta if ev is not None and ev.meta else {}
-        source = cand.source if cand is not None else ""
-        sid = strategy_id(source, str(meta["version"])) if cand is not None and meta else None
-        family = cand.hypothesis.family if cand is not None else "none"
+        sid = strategy_id(cand.source, str(meta["version"])) if cand is not None and meta else None
         cost = float(sum(c.cost_usd for c in calls))
-        experiment = Experiment(
-            experiment_id=exp_id,
-            run_id=self.run_id,
-            iteration=i,
-            proposer=self.proposer.name,
-            origin=cand.origin if cand is not None else "none",
-            family=family,
-            hypothesis=cand.hypothesis.model_dump(mode="json") if cand is not None else {},
-            source=source,
-            source_sha256=source_sha256(source),
-            strategy_id=sid,
-            params=(ev.params if ev is not None and ev.params else None)
-            or (cand.params if cand is not None else None),
-            outcome=outcome,
-            failed_check=failed,
-            error=error,
-            fix_rounds=rounds,
-            train_sharpe=train.get("sharpe"),
-            validation_sharpe=val.get("sharpe"),
-            validation_trades=val.get("trades"),
-            forecast=cand.hypothesis.forecast if cand is not None else {},
-            cost_usd=cost,
-            llm_calls=[c.model_dump(mode="json") for c in calls],
-            report=report.model_dump(mode="json") if report is not None else None,
-            n_bars=len(self.candles),
-            exchange=self.inst.exchange,
-            symbol=self.inst.symbol,
-            timeframe=str(self.inst.timeframe),
-            timings={},
+        row = ExperimentRow(i, exp_id, cand, outcome, failed, error, rounds, calls, ev, report)
+        experiment = row.experiment(
+            self.run_id, self.proposer.name, self.inst, len(self.candles), sid, cost, train, val
         )
-        lesson = Lesson(
-            experiment_id=exp_id,
-            run_id=self.run_id,
-            hypothesis=cand.hypothesis.hypothesis if cand is not None else "(no proposal)",
-            family=family,
-            symbol=self.inst.symbol,
-            timeframe=str(self.inst.timeframe),
-            regime=self.regime,
-            outcome=outcome,
-            failed_check=failed,
-            validation_sharpe=val.get("sharpe"),
-            insight=insight,
-        )
+        lesson = row.lesson(self.run_id, self.inst, self.regime, val, insight)
+        family = experiment.family
         self.lessons.record(lesson)
         promoted_path = None
         if report is not None and report.passed and cand is not None:
             promoted_path = write_paper_candidate(
                 self.run_id, exp_id, cand, report, meta, self.inst, self.candles
-            )
+            ).relative_to(rara_home())  # events are the same whichever home ran them
             self.publish(
                 f"{i}/candidate",
                 "research_strategy_candidate",

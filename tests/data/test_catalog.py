@@ -9,15 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rara.data.catalog import (
-    Catalog,
-    CorruptFile,
-    default_catalog,
-    merge_intervals,
-    period_bounds,
-    periods_between,
-    subtract_intervals,
-)
+from rara.data.catalog import Catalog, CorruptFile, default_catalog
+from rara.data.periods import merge_intervals, period_bounds, periods_between, subtract_intervals
 from rara.domain.market import Candles, Instrument, Timeframe, parse_utc
 from tests.conftest import tree_snapshot
 

@@ -126,8 +126,9 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(cli, tmp_path):
     assert resumed.json["run_hash"] == ref.json["run_hash"]
 
 
-def test_a_passing_candidate_is_written_as_paper_candidate(cli, rara_home):
+def promote_something(cli, home: Path) -> dict:
     """Planted edge + a gate opened wide: the promotion path itself (files, manifest, event)."""
+    env = {"RARA_HOME": str(home)}
     assert (
         cli(
             "data",
@@ -144,6 +145,7 @@ def test_a_passing_candidate_is_written_as_paper_candidate(cli, rara_home):
             "momentum",
             "--edge-strength",
             "0.4",
+            env=env,
         ).code
         == 0
     )
@@ -157,7 +159,7 @@ def test_a_passing_candidate_is_written_as_paper_candidate(cli, rara_home):
         "cost_multiplier": "1.0",
     }
     for key, value in loose.items():
-        assert cli("config", "set", "--", f"gates.research.{key}", value).code == 0
+        assert cli("config", "set", "--", f"gates.research.{key}", value, env=env).code == 0
     r = cli(
         "research",
         "run",
@@ -168,12 +170,20 @@ def test_a_passing_candidate_is_written_as_paper_candidate(cli, rara_home):
         "--seed",
         "1",
         "--quiet",
+        env=env,
         timeout=300,
     )
     assert r.code == 0, r.stdout + r.stderr
-    promoted = [json.loads(x) for x in cli("research", "promoted").stdout.splitlines()]
-    ours = [p for p in promoted if p["run_id"] == r.json["run_id"]]
-    assert ours and len(ours) == len(r.json["promoted"])  # seeded: the same ones every run
+    return dict(r.json)
+
+
+def test_a_passing_candidate_is_written_as_paper_candidate(cli, tmp_path):
+    home = tmp_path / "a"
+    summary = promote_something(cli, home)
+    env = {"RARA_HOME": str(home)}
+    promoted = [json.loads(x) for x in cli("research", "promoted", env=env).stdout.splitlines()]
+    ours = [p for p in promoted if p["run_id"] == summary["run_id"]]
+    assert ours and len(ours) == len(summary["promoted"])  # seeded: the same ones every run
     m = ours[0]
     d = Path(m["path"])
     import hashlib
@@ -181,8 +191,12 @@ def test_a_passing_candidate_is_written_as_paper_candidate(cli, rara_home):
     assert hashlib.sha256((d / "strategy.py").read_bytes()).hexdigest() == m["sha256"]
     assert m["stage"] == "paper_candidate" and set(m["trial_ids"]) >= {"train", "validation"}
     assert json.loads((d / "gate_report.json").read_text())["passed"] is True
-    events = cli("events", "query", "--type", "research_strategy_candidate")
+    events = cli("events", "query", "--type", "research_strategy_candidate", env=env)
     assert m["experiment_id"] in events.stdout
+    # promotion included, another home running the same command ends with the same run hash
+    again = promote_something(cli, tmp_path / "b")
+    assert again["promoted"] == summary["promoted"]
+    assert again["run_hash"] == summary["run_hash"]
 
 
 def test_max_duration_stops_cleanly_and_says_so(cli):
