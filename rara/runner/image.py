@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from rara.errors import BadInput, RaraError
-from rara.runner.docker_backend import (
+from rara.runner.container_config import (
     LABEL_SOURCE_HASH,
     ContainerLimits,
-    DockerSandbox,
-    _require_sdk,
-    connect,
     sandbox_package_dir,
     sandbox_source_hash,
 )
+from rara.runner.container_io import _require_sdk, connect
+from rara.runner.docker_backend import DockerSandbox
 
 log = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ def test_build_image_without_engine_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_demux_splits_streams_and_caps() -> None:
-    from rara.runner.docker_backend import _Demux
+    from rara.runner.container_io import _Demux
 
     def frame(stream: int, data: bytes) -> bytes:
         return bytes([stream, 0, 0, 0]) + len(data).to_bytes(4, "big") + data
