@@ -18,7 +18,7 @@ from rara.config import Settings, load_settings
 from rara.data.catalog import default_catalog
 from rara.domain.market import Candles, Instrument
 from rara.errors import BadInput, Refused
-from rara.runner.sandbox import BACKENDS, Sandbox, open_sandbox
+from rara.runner.sandbox import BOUNDARIES, Sandbox, open_sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
 from rara_sandbox.results import EvaluationResult
 
@@ -41,7 +41,7 @@ def market_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--params", "params_json", default=None, help='JSON, e.g. {"fast": 10}'),
             click.option(
                 "--backend",
-                type=click.Choice(BACKENDS),
+                type=click.Choice(BOUNDARIES),
                 default=None,
                 help="sandbox backend (default: sandbox.backend setting)",
             ),

@@ -20,7 +20,7 @@ from rara.research.session import (
     parse_duration,
 )
 from rara.research.store import ResearchStore
-from rara.runner.sandbox import BACKENDS
+from rara.runner.sandbox import BOUNDARIES
 
 
 @click.group("research")
@@ -41,7 +41,7 @@ def group() -> None:
 @click.option("--resume", "resume_id", default=None, help="continue RUN_ID after a crash")
 @click.option(
     "--backend",
-    type=click.Choice(BACKENDS[:2]),
+    type=click.Choice(BOUNDARIES),
     default=None,
     help="sandbox backend (default: sandbox.backend setting)",
 )

@@ -27,6 +27,8 @@ ENTRY = "rara_sandbox.serve:handle_request"
 # needs for non-ASCII identifiers; encodings.idna for str(b, "idna").
 WARM_MODULES = ("numpy", "RestrictedPython", "rara_sandbox.serve", "unicodedata", "encodings.idna")
 BACKENDS = ("subprocess", "docker", "inprocess")
+# What users may choose: the in-process mode has no boundary and is for tests of our own code.
+BOUNDARIES = ("subprocess", "docker")
 
 
 def candle_columns(candles: Candles) -> dict[str, Any]:
