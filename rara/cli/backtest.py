@@ -153,42 +153,21 @@ def run_backtest_command(
     default=None,
     help="write an HTML tear sheet here (and a PNG of the equity curve beside it)",
 )
-def run(
-    strategy: str,
-    symbol: str,
-    timeframe: str,
-    exchange: str | None,
-    start: str | None,
-    end: str | None,
-    params_json: str | None,
-    backend: str | None,
-    fees: float | None,
-    slippage: float | None,
-    report: Path | None,
-) -> None:
+def run(fees: float | None, slippage: float | None, report: Path | None, **market: Any) -> None:
     """Backtest a strategy FILE or promoted NAME; print its metrics."""
-    p = Prepared(strategy, symbol, timeframe, exchange, start, end, params_json, backend)
+    p = Prepared(**market)
     emit(run_backtest_command(p, fees, slippage, report))
 
 
 @group.command("gate")
 @market_options
-def gate(
-    strategy: str,
-    symbol: str,
-    timeframe: str,
-    exchange: str | None,
-    start: str | None,
-    end: str | None,
-    params_json: str | None,
-    backend: str | None,
-) -> None:
+def gate(**market: Any) -> None:
     """The research gate's verdict on a strategy; exit 3 when it is rejected."""
     from rara.events.store import open_event_store
     from rara.validation.gate import ResearchGate
     from rara.validation.trials import TrialStore
 
-    p = Prepared(strategy, symbol, timeframe, exchange, start, end, params_json, backend)
+    p = Prepared(**market)
     trials = TrialStore()
     try:
         judge = ResearchGate(p.sandbox, trials, p.settings.gates.research, p.settings.backtest)

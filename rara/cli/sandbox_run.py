@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 import numpy as np
 
@@ -27,18 +29,9 @@ def check(strategy: str) -> None:
 
 @group.command("run")
 @market_options
-def run(
-    strategy: str,
-    symbol: str,
-    timeframe: str,
-    exchange: str | None,
-    start: str | None,
-    end: str | None,
-    params_json: str | None,
-    backend: str | None,
-) -> None:
+def run(**market: Any) -> None:
     """Run a strategy FILE or promoted NAME in a sandbox and summarise its signals."""
-    p = Prepared(strategy, symbol, timeframe, exchange, start, end, params_json, backend)
+    p = Prepared(**market)
     try:
         result = p.sandbox.evaluate(p.src.source, p.candles, p.params)
     finally:

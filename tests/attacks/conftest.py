@@ -12,66 +12,23 @@ skipping the container backend.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
 from tests.attacks.catalogue import N_BARS, REFERENCE, TALLY, Canaries, signals
+from tests.docker_support import current_sandbox_image, docker_client, need
 
-# Read at import time: the root conftest's autouse fixture strips RARA_* from every test's env.
-REQUIRE_DOCKER = os.environ.get("RARA_REQUIRE_DOCKER") == "1"
 WALL_S = 3.0  # small on purpose: CPU payloads cost one deadline each
 MEMORY_MB = 256
-LATEST, TEST_TAG = "rara-sandbox:latest", "rara-sandbox:test"
-BASES = ("rara-sandbox-base:bookworm", "python:3.11-slim")  # as tests/docker/conftest.py
-
-
-def need(reason: str) -> NoReturn:
-    if REQUIRE_DOCKER:
-        pytest.fail(f"RARA_REQUIRE_DOCKER=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def _docker_image() -> str:
-    """A sandbox image holding this checkout's rara_sandbox (same rules as tests/docker): the
-    latest tag when current, else rara-sandbox:test, built now from a base already present."""
-    from rara.runner.capabilities import docker_engine
-
-    engine = docker_engine()
-    if not engine.available:
-        need(f"no Docker engine: {engine.detail} (scripts/ci-docker.sh starts one)")
+    """A sandbox image holding this checkout's rara_sandbox (the same rules as tests/docker)."""
+    client = docker_client()
     try:
-        import docker
-    except ImportError:
-        need("the docker SDK is not installed (pip install 'docker>=7.0')")
-    from rara.errors import RaraError
-    from rara.runner.docker_backend import LABEL_SOURCE_HASH, sandbox_source_hash
-    from rara.runner.image import build_image
-
-    client = docker.from_env(timeout=120)
-    try:
-        want = sandbox_source_hash()
-        for tag in (LATEST, TEST_TAG):
-            try:
-                labels = client.images.get(tag).labels or {}
-            except docker.errors.ImageNotFound:
-                continue
-            if labels.get(LABEL_SOURCE_HASH) == want:
-                return tag
-        for base in BASES:
-            try:
-                client.images.get(base)
-            except docker.errors.ImageNotFound:
-                continue
-            try:
-                build_image(base, TEST_TAG, client=client, pull=False)
-            except RaraError as exc:
-                need(f"could not build {TEST_TAG} from {base}: {exc.code}: {exc.message}")
-            return TEST_TAG
-        need(f"no current {LATEST} and no base image ({', '.join(BASES)}); run "
-             "scripts/ci-docker.sh")  # fmt: skip
+        return current_sandbox_image(client)
     finally:
         client.close()
 
