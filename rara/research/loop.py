@@ -208,6 +208,8 @@ class ResearchLoop:
             f"{self.inst.symbol} {self.inst.timeframe} {self.regime}",
             k=5,
             regime=self.regime,
+            # as of the horizon: lessons this run left from there on did not exist yet
+            hide=(self.run_id, f"{self.run_id}-{cut:04d}"),
         )
         return ProposerContext(
             run_id=self.run_id,

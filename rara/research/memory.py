@@ -2,19 +2,19 @@
 
 Lessons live in the state database (``$RARA_HOME/rara.db``), table ``lessons``, append-only
 (triggers refuse UPDATE and DELETE, like every record of what happened). Recall is full-text:
-an FTS5 index over hypothesis, family, insight, failed check and outcome, ranked by bm25. When this
-Python's SQLite lacks FTS5 the store says so (``fts_enabled`` False) and ranks by the share of
-query words each lesson contains (substring matching, like LIKE); filters and boosts are the same.
+an FTS5 index over hypothesis, family, insight, failed check and outcome answers which query words
+each lesson contains. When this Python's SQLite lacks FTS5 the store says so (``fts_enabled``
+False) and matches substrings instead (like LIKE); filters and boosts are the same. No score
+depends on corpus-wide statistics (bm25 would): recall "as of" an iteration must give the same
+answer whatever was recorded after it, or a resumed run would propose differently.
 
 Ranking (`LessonStore.recall`), highest first:
 
 1. only lessons of the same timeframe; this symbol's before other symbols' (a tier, not a
    weight: what happened on this market beats anything learned elsewhere);
-2. within a tier, ``text + 0.3 * recency + 0.2 * same_regime`` where ``text`` in [0, 1] is
-   half s / (1 + s) for the bm25 relevance s >= 0 and half the share of query words the lesson
-   contains (0 when none matches; bm25 alone is ~0 for every lesson of a small store, whose
-   words are all common), ``recency`` = 50 / (50 + age) with
-   age the number of lessons recorded since (so a lesson 50 lessons old counts half), and
+2. within a tier, ``text + 0.3 * recency + 0.2 * same_regime`` where ``text`` in [0, 1] is the
+   share of query words the lesson contains, ``recency`` = 50 / (50 + age) with age the number of
+   visible lessons recorded since (so a lesson 50 lessons old counts half), and
    ``same_regime`` 1 when the lesson's market regime equals the one asked for;
 3. ties by newest first (insertion order), so recall is deterministic.
 
@@ -46,8 +46,6 @@ from rara.research.models import Lesson, Regime
 from rara.state import connect, default_db_path
 
 FTS_COLUMNS = ("hypothesis", "family", "insight", "failed_check", "outcome")
-# bm25 column weights, FTS_COLUMNS order: the insight and the failed check say most about why
-FTS_WEIGHTS = (1.0, 1.5, 2.0, 1.5, 0.5)
 RECENCY_HALF = 50.0
 W_RECENCY = 0.3
 W_REGIME = 0.2
@@ -189,45 +187,51 @@ class LessonStore:
         query_text: str,
         k: int = 5,
         regime: Regime | None = None,
+        hide: tuple[str, str] | None = None,
     ) -> list[Lesson]:
-        """The top ``k`` lessons for this market and query (ranking in the module docstring)."""
+        """The top ``k`` lessons for this market and query (ranking in the module docstring).
+
+        ``hide=(run_id, experiment_id)`` leaves out that run's lessons from that experiment on:
+        a context built "as of" an iteration then sees exactly what existed at that iteration,
+        which is what makes a resumed run draw the same candidates. Every score is a function of
+        the visible lessons alone (no corpus-wide statistics such as bm25)."""
         if k <= 0:
             return []
         terms = query_terms(query_text)
-        args: dict[str, Any] = {"symbol": symbol, "regime": regime or "", "tf": timeframe, "k": k}
+        args: dict[str, Any] = {
+            "symbol": symbol,
+            "regime": regime or "",
+            "tf": timeframe,
+            "k": k,
+            "hide_run": hide[0] if hide else "",
+            "hide_from": hide[1] if hide else "",
+        }
         for i, t in enumerate(terms):
             args[f"t{i}"] = f'"{t}"' if self.fts_enabled else t
-        join = ""
         if not terms:
             text_sql = "0.0"
         elif self.fts_enabled:
-            # bm25 says how specific the match is, but on a small store every word is common
-            # and bm25 is ~0 for all; the share of query words matched keeps the order sensible.
-            args["match"] = " OR ".join(f'"{t}"' for t in terms)
-            weights = ", ".join(str(w) for w in FTS_WEIGHTS)
-            join = (
-                f"LEFT JOIN (SELECT rowid AS rid, -bm25(lessons_fts, {weights}) AS rel "
-                "FROM lessons_fts WHERE lessons_fts MATCH :match) AS m ON m.rid = l.id"
-            )
             hits = " + ".join(
                 f"(l.id IN (SELECT rowid FROM lessons_fts WHERE lessons_fts MATCH :t{i}))"
                 for i in range(len(terms))
             )
-            rel = "coalesce(m.rel, 0.0)"
-            text_sql = f"(0.5 * {rel} / (1.0 + {rel}) + 0.5 * ({hits}) / {len(terms)}.0)"
+            text_sql = f"(({hits}) / {len(terms)}.0)"
         else:
             doc = " || ' ' || ".join(f"lower(coalesce(l.{c}, ''))" for c in FTS_COLUMNS)
             hits = " + ".join(f"(instr({doc}, :t{i}) > 0)" for i in range(len(terms)))
             text_sql = f"(({hits}) / {len(terms)}.0)"
+        visible = "NOT (run_id = :hide_run AND experiment_id >= :hide_from)"
         sql = f"""
             SELECT {", ".join("l." + f for f in _FIELDS)},
                    CASE WHEN l.symbol = :symbol THEN 0 ELSE 1 END AS tier,
                    {text_sql}
                    + {W_RECENCY} * {RECENCY_HALF} / ({RECENCY_HALF} + (top.max_id - l.id))
                    + {W_REGIME} * (l.regime = :regime) AS score
-            FROM lessons AS l {join}
-            CROSS JOIN (SELECT max(id) AS max_id FROM lessons) AS top
-            WHERE l.timeframe = :tf
+            FROM lessons AS l
+            CROSS JOIN (SELECT max(id) AS max_id FROM lessons WHERE {visible}) AS top
+            WHERE l.timeframe = :tf AND {
+            visible.replace("run_id", "l.run_id").replace("experiment_id", "l.experiment_id")
+        }
             ORDER BY tier, score DESC, l.id DESC
             LIMIT :k
         """

@@ -42,14 +42,18 @@ class ExperimentRow:
     ) -> Experiment:
         cand, ev = self.candidate, self.evaluation
         source = cand.source if cand is not None else ""
+        params = (ev.params if ev is not None and ev.params else None) or (
+            cand.params if cand is not None else None
+        )
+        # key order as the store keeps it (sorted JSON): a resumed run reads history back from
+        # the store, and what the proposer learns from must not depend on which it got
         return Experiment(
             experiment_id=self.experiment_id, run_id=run_id, iteration=self.iteration,
             proposer=proposer, origin=cand.origin if cand is not None else "none",
             family=cand.hypothesis.family if cand is not None else "none",
             hypothesis=cand.hypothesis.model_dump(mode="json") if cand is not None else {},
             source=source, source_sha256=source_sha256(source), strategy_id=strategy_id,
-            params=(ev.params if ev is not None and ev.params else None)
-            or (cand.params if cand is not None else None),
+            params=dict(sorted(params.items())) if params is not None else None,
             outcome=self.outcome, failed_check=self.failed_check, error=self.error,
             fix_rounds=self.fix_rounds, train_sharpe=train.get("sharpe"),
             validation_sharpe=validation.get("sharpe"),

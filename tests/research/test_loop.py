@@ -80,14 +80,18 @@ def test_same_seed_same_trials_and_run_hash(cli, tmp_path):
     assert trial_table(homes[0])
 
 
+# Long enough that a kill after 4 finished experiments lands mid-run however fast the loop is
+N_KILL = 40
+
+
 def test_sigkill_then_resume_matches_an_uninterrupted_run(cli, tmp_path):
     ref_home, home = tmp_path / "ref", tmp_path / "killed"
-    ref = cli(*RUN, "--iterations", "10", env={"RARA_HOME": str(ref_home)}, timeout=300)
+    ref = cli(*RUN, "--iterations", str(N_KILL), env={"RARA_HOME": str(ref_home)}, timeout=300)
     assert ref.code == 0, ref.stdout + ref.stderr
     run_id = ref.json["run_id"]
     env = {**os.environ, "RARA_HOME": str(home)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rara", *RUN, "--iterations", "10"],
+        [sys.executable, "-m", "rara", *RUN, "--iterations", str(N_KILL)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -96,7 +100,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(cli, tmp_path):
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # wait until it is part way through
-        time.sleep(0.2)
+        time.sleep(0.05)  # 36 candidates cannot finish inside one poll
         try:
             if len(experiments(home, run_id)) >= 4:
                 break
@@ -105,12 +109,12 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(cli, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(experiments(home, run_id))
-    assert 4 <= done_before < 10, "the run was not interrupted part way"
+    assert 4 <= done_before < N_KILL, "the run was not interrupted part way"
     resumed = cli(
         "research", "run", "--resume", run_id, "--quiet", env={"RARA_HOME": str(home)}, timeout=300
     )
     assert resumed.code == 0, resumed.stdout + resumed.stderr
-    assert resumed.json["resumed"] and resumed.json["experiments"] == 10
+    assert resumed.json["resumed"] and resumed.json["experiments"] == N_KILL
     assert experiments(home, run_id) == experiments(ref_home, run_id)
     assert trial_table(home) == trial_table(ref_home)
     with sqlite3.connect(home / "rara.db") as db:
@@ -122,7 +126,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(cli, tmp_path):
         lessons = db.execute("SELECT count(*) FROM lessons WHERE run_id = ?", (run_id,)).fetchone()[
             0
         ]
-    assert completed == 10 and lessons == 10  # nothing published or learned twice
+    assert completed == N_KILL and lessons == N_KILL  # nothing published or learned twice
     assert resumed.json["run_hash"] == ref.json["run_hash"]
 
 
