@@ -1,5 +1,5 @@
-"""Market data: the Parquet catalog read through DuckDB, and the ways candles get into it."""
+"""Market data: the Parquet catalog read through DuckDB (`rara.data.catalog`), and the ways
+candles get into it (`fetch`, `importers`, `synth`).
 
-from rara.data.catalog import Catalog, default_catalog
-
-__all__ = ["Catalog", "default_catalog"]
+Nothing is imported here: the catalog pulls in DuckDB and pyarrow, which `rara.data.synth` or
+`rara.data.quality` users should not pay for."""
