@@ -24,63 +24,17 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, model_validator
 
 from rara.backtest.engine import END, BacktestConfig, BacktestResult
 from rara.domain.market import Candles, ms_to_iso
+from rara.domain.performance import BenchmarkMetrics as BenchmarkMetrics  # re-exported
+from rara.domain.performance import Metrics as Metrics  # re-exported
 from rara.errors import BadInput
 
 F64 = npt.NDArray[np.float64]
 MS_PER_DAY = 86_400_000
 DAYS_PER_YEAR = 365.0
 _TINY = 1e-15  # a std below this is a constant curve: ratios undefined
-
-
-class _Finite(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @model_validator(mode="after")
-    def _no_nan(self) -> _Finite:
-        for name, value in self:
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"{name} is {value}; undefined values must be None")
-        return self
-
-
-class BenchmarkMetrics(_Finite):
-    total_return: float
-    cagr: float | None
-    sharpe: float | None
-    sortino: float | None
-    max_drawdown: float
-    final_equity: float
-
-
-class Metrics(_Finite):
-    bars: int
-    start: str
-    end: str
-    years: float
-    bars_per_day: float
-    init_cash: float
-    final_equity: float
-    total_return: float
-    cagr: float | None
-    sharpe: float | None
-    sortino: float | None
-    calmar: float | None
-    max_drawdown: float
-    max_drawdown_bars: int
-    max_drawdown_days: float
-    trades: int
-    win_rate: float | None
-    profit_factor: float | None
-    avg_trade_return: float | None
-    exposure: float
-    turnover: float
-    fees_paid: float
-    open_at_end: bool
-    benchmark: BenchmarkMetrics
 
 
 def compute_metrics(

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rara.config import rara_home
+from rara.domain.gate import GateReport
 from rara.domain.market import Candles, Instrument
 from rara.domain.strategy import strategy_id
 from rara.events.store import EventStore
@@ -55,7 +56,7 @@ from rara.research.promote import write_paper_candidate
 from rara.research.record import ExperimentRow
 from rara.research.store import Experiment, ResearchStore
 from rara.validation import lookahead
-from rara.validation.gate import GateReport, ResearchGate
+from rara.validation.gate import ResearchGate
 from rara_sandbox.results import EvaluationResult
 
 EVENT_NAMESPACE = uuid.UUID("6f1c1d0e-6a51-4b8e-9a07-5e7a3c1f2b90")

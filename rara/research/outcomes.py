@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rara.validation.gate import GateReport
+from rara.domain.gate import GateReport
 
 DUPLICATE_CORRELATION = 0.95
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from rara.config import rara_home
+from rara.domain.gate import GateReport
 from rara.domain.market import Candles, Instrument, ms_to_iso
 from rara.domain.strategy import source_sha256
 from rara.research.models import Candidate
-from rara.validation.gate import GateReport
 from rara_sandbox.manifest import MANIFEST_FILE, STRATEGY_FILE, render
 
 STAGE = "paper_candidate"

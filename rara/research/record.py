@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rara.domain.gate import GateReport
 from rara.domain.market import Instrument
 from rara.domain.strategy import source_sha256
 from rara.research.models import Candidate, Forecast, Lesson, LlmCall, Outcome, Regime
 from rara.research.store import Experiment
-from rara.validation.gate import GateReport
 from rara_sandbox.results import EvaluationResult
 
 

@@ -20,14 +20,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from pydantic import BaseModel
 
 from rara.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from rara.backtest.metrics import Metrics, compute_metrics
 from rara.config import BacktestSettings, ResearchGateSettings
+from rara.domain.gate import CheckName, GateCheck, GateReport, SegmentResult
 from rara.domain.market import Candles, Instrument
 from rara.domain.strategy import source_sha256, strategy_id
 from rara.runner.sandbox import Sandbox
@@ -41,41 +41,6 @@ from rara.validation.statistics import (
 )
 from rara.validation.trials import TrialKey, TrialStore
 from rara_sandbox.results import EvaluationResult, WindowResult
-
-
-class GateCheck(BaseModel):
-    name: str
-    passed: bool
-    value: float | bool | str | None = None
-    threshold: float | str | None = None
-    skipped: bool = False
-    detail: str = ""
-
-
-class SegmentResult(BaseModel):
-    segment: str
-    trial_id: str
-    new_trial: bool
-    metrics: Metrics
-
-
-class GateReport(BaseModel):
-    strategy: str
-    strategy_id: str | None
-    instrument: str
-    passed: bool
-    decision: str  # "paper_candidate" | "rejected"
-    failed: list[str]
-    checks: list[GateCheck]
-    segments: dict[str, SegmentResult]
-    split: dict[str, Any] | None
-    n_trials: int
-    holdout_reads: int
-
-    def summary(self) -> str:
-        return f"{self.strategy}: {self.decision}" + (
-            f" (failed: {', '.join(self.failed)})" if self.failed else ""
-        )
 
 
 def backtest_config(
@@ -214,7 +179,10 @@ class ResearchGate:
         for o in lookahead.check(ev, int(meta["lookback"])):
             checks.append(
                 GateCheck(
-                    name=f"lookahead.{o.name}", passed=o.passed, value=o.first_bar, detail=o.detail
+                    name=cast(CheckName, f"lookahead.{o.name}"),
+                    passed=o.passed,
+                    value=o.first_bar,
+                    detail=o.detail,
                 )
             )
         split = self.split(candles)

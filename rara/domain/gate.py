@@ -1,0 +1,144 @@
+"""Gate vocabulary: check names, the gate report, and the view of it research may learn from.
+
+The report is what the research gate (`rara.validation.gate`) decides for one candidate. It
+crosses into research (learning), events, the registry (provenance), the gRPC server and the TUI,
+so it lives here, typed. The holdout is read once, at the decision; `LearningView` is the report
+without any holdout field, by construction, and it is the only thing a proposer is handed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
+
+from rara.domain.performance import Metrics
+
+CheckName = Literal[
+    "sandbox",
+    "meta.timeframe",
+    "lookahead.truncation",
+    "lookahead.perturbation",
+    "lookahead.warmup",
+    "floor.sharpe",
+    "floor.max_drawdown",
+    "min_trades",
+    "costs_doubled",
+    "deflated_sharpe",
+    "pbo",
+    "holdout",
+    "holdout.sharpe",
+    "holdout.psr",
+]
+CHECK_NAMES: tuple[CheckName, ...] = get_args(CheckName)
+HoldoutCheckName = Literal["holdout", "holdout.sharpe", "holdout.psr"]
+HOLDOUT_CHECKS: frozenset[str] = frozenset(get_args(HoldoutCheckName))
+# Every check but the holdout's: what a proposer may see fail.
+LearnableCheckName = Literal[
+    "sandbox",
+    "meta.timeframe",
+    "lookahead.truncation",
+    "lookahead.perturbation",
+    "lookahead.warmup",
+    "floor.sharpe",
+    "floor.max_drawdown",
+    "min_trades",
+    "costs_doubled",
+    "deflated_sharpe",
+    "pbo",
+]
+Segment = Literal["train", "validation", "holdout"]
+GateDecision = Literal["paper_candidate", "rejected"]
+CheckValue = float | bool | str | None
+
+
+class GateCheck(BaseModel):
+    """One line of the report: the value measured, the threshold, and whether it passed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: CheckName
+    passed: bool
+    value: CheckValue = None
+    threshold: float | str | None = None
+    skipped: bool = False
+    detail: str = ""
+
+
+class LearnableCheck(GateCheck):
+    """A check a proposer may see: any but the holdout's (the type refuses those names)."""
+
+    name: LearnableCheckName
+
+
+class SegmentResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    segment: Segment
+    trial_id: str
+    new_trial: bool
+    metrics: Metrics
+
+
+class GateReport(BaseModel):
+    """The whole verdict on one candidate, every check's value included."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: str
+    strategy_id: str | None
+    instrument: str
+    passed: bool
+    decision: GateDecision
+    failed: list[CheckName]
+    checks: list[GateCheck]
+    segments: dict[Segment, SegmentResult]
+    split: dict[str, Any] | None
+    n_trials: int
+    holdout_reads: int
+
+    def summary(self) -> str:
+        return f"{self.strategy}: {self.decision}" + (
+            f" (failed: {', '.join(self.failed)})" if self.failed else ""
+        )
+
+    def check(self, name: CheckName) -> GateCheck | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+
+class LearningView(BaseModel):
+    """The gate report minus the holdout: no holdout check, segment, read count or decision
+    (a decision taken after the holdout was read would tell its outcome)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: str
+    strategy_id: str | None
+    instrument: str
+    failed: list[LearnableCheckName]
+    checks: list[LearnableCheck]
+    train: SegmentResult | None
+    validation: SegmentResult | None
+    n_trials: int
+
+    @classmethod
+    def of(cls, report: GateReport) -> LearningView:
+        learnable = [c for c in report.checks if c.name not in HOLDOUT_CHECKS]
+        return cls(
+            strategy=report.strategy,
+            strategy_id=report.strategy_id,
+            instrument=report.instrument,
+            failed=[n for n in report.failed if n not in HOLDOUT_CHECKS],
+            checks=[LearnableCheck.model_validate(c.model_dump()) for c in learnable],
+            train=report.segments.get("train"),
+            validation=report.segments.get("validation"),
+            n_trials=report.n_trials,
+        )
+
+    @property
+    def passed_before_holdout(self) -> bool:
+        """Every learnable check passed (what the holdout was then read for)."""
+        return not self.failed
+
+    def check(self, name: LearnableCheckName) -> LearnableCheck | None:
+        return next((c for c in self.checks if c.name == name), None)
