@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import ccxt
 
 from rara.config import DataSettings, Secrets
-from rara.data.fetch import Row, TransientSourceError
+from rara.data.source import Row, TransientSourceError
 from rara.domain.market import Timeframe
 from rara.errors import BadInput, RaraError, nearest
 

@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -28,41 +28,13 @@ from rara.config import DataSettings, Settings, load_secrets, load_settings
 from rara.data.catalog import Catalog, default_catalog
 from rara.data.periods import Interval, merge_intervals, subtract_intervals
 from rara.data.quality import check_candles, find_gaps, grid_origin
+from rara.data.source import CandleSource, TransientSourceError
 from rara.domain.market import Candles, Instrument, Timeframe, ms_to_iso, parse_utc
 from rara.errors import BadInput, RaraError
 
 log = logging.getLogger(__name__)
 
-Row = list[float]  # [ts_ms, open, high, low, close, volume]
 T = TypeVar("T")
-
-
-class TransientSourceError(Exception):
-    """A failure that asking again may fix (rate limit, 5xx, timeout, dropped connection)."""
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class CandleSource(Protocol):
-    """The port: where candles come from. Implementations raise `TransientSourceError` for
-    retryable failures and `RaraError` (usually `BadInput`) for the rest."""
-
-    name: str  # recorded in the catalog's ``sources``, e.g. ``ccxt:binance``
-
-    @property
-    def requests_made(self) -> int: ...
-
-    def check_timeframe(self, timeframe: Timeframe) -> None:
-        """Offline check that the venue serves this bar length."""
-
-    def validate_symbol(self, symbol: str) -> None:
-        """Raise BadInput unless the venue lists ``symbol`` (may ask the venue)."""
-
-    def fetch_page(self, symbol: str, timeframe: Timeframe, since_ms: int, limit: int) -> list[Row]:
-        """Up to ``limit`` bars opening at or after ``since_ms``, oldest first."""
-        ...
 
 
 # ---- the report ----------------------------------------------------------------------------
