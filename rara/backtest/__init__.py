@@ -9,10 +9,10 @@ from rara.backtest.engine import (
     BacktestConfig,
     BacktestResult,
     run_backtest,
-    warm_up,
 )
 from rara.backtest.grid import iter_grid, run_grid
 from rara.backtest.metrics import BenchmarkMetrics, Metrics, buy_and_hold, compute_metrics
+from rara.backtest.warm import warm_up
 
 __all__ = [
     "EXIT_REASONS",

@@ -33,8 +33,8 @@ How it runs: `rara.backtest.vbt` feeds vectorbt's static signal simulator (Rust 
 ``vectorbt-rust`` when installed, else Numba) only the rows where something can happen; the
 trades come from its order records, the equity curve from one pass over all bars
 (`rara.backtest.kernels`). `import rara.backtest` stays light: vectorbt and numba are imported on
-the first backtest or by `warm_up()`, which a worker parent calls once before forking, so no
-candidate pays import or JIT.
+the first backtest or by `warm_up()` (`rara.backtest.warm`), which a worker parent calls once
+before forking, so no candidate pays import or JIT.
 """
 
 from __future__ import annotations
@@ -206,28 +206,6 @@ def run_backtest(
     trades = _trades(candles, rows[orders["idx"]], orders, sl, ent, ext, cfg)
     equity = _equity(candles.close, trades, cfg.init_cash)
     return BacktestResult(equity=equity, trades=trades, config=cfg, engine=engine)
-
-
-def warm_up(engine: Engine = "auto") -> str:
-    """Import vectorbt and numba and run tiny backtests and metrics through every code path, so
-    the kernels are loaded (and JIT-compiled for the Numba engine). Call once in a parent process
-    before forking workers. Returns the engine that ran ("rust" or "numba")."""
-    from rara.backtest.metrics import compute_metrics  # metrics imports this module
-
-    cfg = BacktestConfig(engine=engine)
-    px = np.array([100.0, 101.0, 99.0, 102.0, 103.0])
-    sig = np.array([True, False, False, False, False])
-    out = np.array([False, False, False, False, True])
-    ran = ""
-    # Catalog candles are read-only arrays, which Numba compiles separately: warm both kinds.
-    for writeable in (True, False):
-        o, h, lo, c = px.copy(), px * 1.01, px * 0.99, px.copy()
-        for a in (o, h, lo, c):
-            a.flags.writeable = writeable
-        candles = Candles(np.arange(5, dtype=np.int64) * 60_000, o, h, lo, c, px)
-        compute_metrics(run_backtest(candles, sig, out, cfg), candles)
-        ran = run_backtest(candles, sig, out, cfg, stop_loss=0.5, take_profit=0.5).engine
-    return ran
 
 
 # ---------------------------------------------------------------- input checks
