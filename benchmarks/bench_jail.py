@@ -15,10 +15,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.report import Figure, median_ms, print_figures
-from rara.runner.jail import JailedRunner, Limits
-from rara.runner.zygote import echo
+from rara.runner.jail.runner import JailedRunner, Limits
+from rara.runner.jail.zygote import echo
 
-ENTRY = "rara.runner.zygote:echo"
+ENTRY = "rara.runner.jail.zygote:echo"
 OVERHEAD_TARGET_MS = 30.0
 RATE_TARGET = 20.0
 

@@ -1,5 +1,5 @@
 # The container sandbox image: a Python base plus rara_sandbox, numpy and RestrictedPython, nothing
-# else of rara. Built by `rara sandbox build-image` (rara/runner/image.py), which assembles the
+# else of rara. Built by `rara sandbox build-image` (rara/runner/container/image.py), which assembles the
 # build context in a temp dir:
 #
 #   sandbox.Dockerfile      this file

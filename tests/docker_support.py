@@ -46,8 +46,8 @@ def current_sandbox_image(client: Any) -> str:
     import docker
 
     from rara.errors import RaraError
-    from rara.runner.docker_backend import LABEL_SOURCE_HASH, sandbox_source_hash
-    from rara.runner.image import build_image
+    from rara.runner.container.image import build_image
+    from rara.runner.container.runner import LABEL_SOURCE_HASH, sandbox_source_hash
 
     want = sandbox_source_hash()
     for tag in (LATEST, TEST_TAG):

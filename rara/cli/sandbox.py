@@ -41,7 +41,7 @@ def build_image_cmd(base_image: str, tag: str, wheel_dir: Path | None, no_pull: 
 
     The build itself runs with no network; wheels are fetched on the host first.
     """
-    from rara.runner.image import build_image
+    from rara.runner.container.image import build_image
 
     emit(build_image(base_image, tag, pull=not no_pull, wheel_dir=wheel_dir))
 
@@ -51,7 +51,7 @@ def build_image_cmd(base_image: str, tag: str, wheel_dir: Path | None, no_pull: 
 def status_cmd(image: str) -> None:
     """Whether an engine answers, and which container protections are active with it."""
     from rara.runner.capabilities import docker_engine
-    from rara.runner.docker_backend import DockerSandbox
+    from rara.runner.container.runner import DockerSandbox
 
     engine = docker_engine()
     if not engine.available:

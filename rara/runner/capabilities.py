@@ -1,7 +1,8 @@
 """What isolation this machine gives a sandboxed strategy, and whether a Docker engine answers.
 
-Layers are reported as they really engage in a jailed child (`rara.runner.jail.probe_layers`),
-not guessed from kernel version strings. Each names whether it is active and why not.
+Layers are reported as they really engage in a jailed child
+(`rara.runner.jail.runner.probe_layers`), not guessed from kernel version strings. Each names
+whether it is active and why not.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def probe_restricted_python() -> Layer:
 def sandbox_layers() -> list[Layer]:
     """Every sandbox layer as it really engages: the lint layer, then one trivial jailed run
     whose child reports each OS layer it applied (so a missing one names its reason)."""
-    from rara.runner.jail import probe_layers
+    from rara.runner.jail.runner import probe_layers
 
     jailed = [Layer(s.name, s.active, s.detail) for s in probe_layers()]
     return [probe_restricted_python(), *jailed]

@@ -4,7 +4,7 @@ Three backends behind one small interface, the way httpx swaps transports:
 
 - `SubprocessSandbox` (default): a fresh jailed process per evaluation, forked from a warm zygote
   (namespaces, rlimits, uid drop, seccomp, Landlock; see `rara.runner.jail`);
-- `ContainerSandbox`: one Docker container per evaluation (`rara.runner.docker_backend`);
+- `ContainerSandbox`: one Docker container per evaluation (`rara.runner.container.runner`);
 - `InProcessSandbox`: trusted test mode for our own reference strategies; no boundary at all.
 
 Every backend takes the same request and returns the same `EvaluationResult`. What the boundary
@@ -96,8 +96,8 @@ class SubprocessSandbox:
     def __init__(
         self, wall_s: float = 10.0, memory_mb: int = 1024, require: Sequence[str] = ()
     ) -> None:
-        from rara.runner.confine import Limits
-        from rara.runner.jail import JailedRunner
+        from rara.runner.jail.confine import Limits
+        from rara.runner.jail.runner import JailedRunner
 
         self.limits = Limits(
             wall_s=wall_s, cpu_s=max(1, math.ceil(wall_s)), memory_bytes=memory_mb << 20
@@ -136,7 +136,7 @@ class ContainerSandbox:
     def __init__(
         self, wall_s: float = 10.0, memory_mb: int = 1024, image: str | None = None
     ) -> None:
-        from rara.runner.docker_backend import DEFAULT_IMAGE, ContainerLimits, DockerSandbox
+        from rara.runner.container.runner import DEFAULT_IMAGE, ContainerLimits, DockerSandbox
 
         self.limits = ContainerLimits(wall_s=wall_s, memory_bytes=memory_mb << 20)
         self._docker = DockerSandbox(image or DEFAULT_IMAGE, self.limits)

@@ -73,7 +73,8 @@ CATEGORIES = (
 )
 
 # Codes the runtime inside the jail produces (rara_sandbox.results) and codes the boundary produces
-# (rara.runner.session for the subprocess jail, rara.runner.docker_backend for containers).
+# (rara.runner.jail.jailed_run for the subprocess jail, rara.runner.container.runner for
+# containers).
 RUNTIME_CODES = frozenset(
     {"bad_request", "lint_failed", "compile_error", "runtime_error", "forbidden", "bad_meta",
      "bad_params", "bad_output", "internal_error"}

@@ -44,10 +44,10 @@ def sandbox_image(docker_client: Any) -> str:
 def make_sandbox(docker_client: Any, sandbox_image: str) -> Iterator[Callable[..., Any]]:
     """DockerSandbox factory (labelled with this session); after the test, asserts that no
     container of this session is left, whatever the test did."""
-    from rara.runner.docker_backend import DockerSandbox
+    from rara.runner.container.runner import DockerSandbox
 
     def make(*, standin: bool = False, **limits: Any) -> DockerSandbox:
-        from rara.runner.docker_backend import ContainerLimits
+        from rara.runner.container.runner import ContainerLimits
 
         command = ["python3", "-I", "-c", STANDIN] if standin else None
         return DockerSandbox(

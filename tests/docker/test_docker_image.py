@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rara.runner.image import BaseInfo, manylinux_platforms
+from rara.runner.container.image import BaseInfo, manylinux_platforms
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -57,7 +57,7 @@ def test_build_image_without_engine_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_demux_splits_streams_and_caps() -> None:
-    from rara.runner.container_io import _Demux
+    from rara.runner.container.io import _Demux
 
     def frame(stream: int, data: bytes) -> bytes:
         return bytes([stream, 0, 0, 0]) + len(data).to_bytes(4, "big") + data
@@ -82,7 +82,7 @@ def test_cli_build_image_reports_json(docker_client: Any, sandbox_image: str) ->
     assert out["image"] == "rara-sandbox:test" and out["base_image"] == base
     assert any(w.lower().startswith("restrictedpython-") for w in out["wheels"])
     assert out["runtime"]["restrictedpython"].startswith(("9.", "1"))
-    from rara.runner.docker_backend import sandbox_source_hash
+    from rara.runner.container.runner import sandbox_source_hash
 
     assert out["source_sha256"] == sandbox_source_hash()
     labels = docker_client.images.get("rara-sandbox:test").labels
@@ -104,8 +104,8 @@ def test_base_with_pip_and_without_numpy(
     offline from the Debian base by deleting numpy and unpacking pip's wheel into it."""
     import docker
 
-    from rara.runner.docker_backend import DockerSandbox
-    from rara.runner.image import build_image
+    from rara.runner.container.image import build_image
+    from rara.runner.container.runner import DockerSandbox
 
     base = "rara-sandbox-base:bookworm"
     try:

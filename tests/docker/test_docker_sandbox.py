@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rara.runner.docker_backend import (
+from rara.runner.container.runner import (
     LABEL,
     LABEL_DEADLINE,
     ContainerResult,
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 def act(
     sandbox: DockerSandbox, action: dict[str, Any], payload: bytes = b"", **limits: Any
 ) -> ContainerResult:
-    from rara.runner.docker_backend import ContainerLimits
+    from rara.runner.container.runner import ContainerLimits
 
     lim = ContainerLimits(**{**sandbox.limits.__dict__, **limits})
     return sandbox.run(json.dumps(action).encode() + b"\n" + payload, lim)
@@ -76,7 +76,7 @@ def test_engine_records_every_restriction_before_start(
 def test_real_command_caps_the_address_space(
     make_sandbox: Callable[..., Any], docker_client: Any
 ) -> None:
-    from rara.runner.docker_backend import sandbox_command
+    from rara.runner.container.runner import sandbox_command
 
     sb = make_sandbox(memory_bytes=300 * MiB)
     cid = sb.create_container()
@@ -88,7 +88,7 @@ def test_real_command_caps_the_address_space(
 
 
 def test_check_host_config_names_what_is_missing() -> None:
-    from rara.runner.docker_backend import SANDBOX_USER, ContainerLimits
+    from rara.runner.container.runner import SANDBOX_USER, ContainerLimits
 
     lim = ContainerLimits()
     good = {
@@ -250,7 +250,7 @@ def test_remove_leftovers_takes_only_orphans(
 
 
 def test_protections_are_reported(make_sandbox: Callable[..., Any], docker_client: Any) -> None:
-    from rara.runner.docker_backend import LABEL_SOURCE_HASH, sandbox_source_hash
+    from rara.runner.container.runner import LABEL_SOURCE_HASH, sandbox_source_hash
 
     sb = make_sandbox()
     layers = {layer.name: layer for layer in sb.protections()}
@@ -338,7 +338,7 @@ def test_real_protocol_malformed_request(make_sandbox: Callable[..., Any]) -> No
 
 def test_real_command_keeps_a_fixed_hash_seed() -> None:
     """Not -I (it would drop PYTHONHASHSEED): set order must match in every container."""
-    from rara.runner.docker_backend import SANDBOX_ENV, ContainerLimits, sandbox_command
+    from rara.runner.container.runner import SANDBOX_ENV, ContainerLimits, sandbox_command
 
     assert sandbox_command(ContainerLimits())[:3] == ["python3", "-s", "-P"]
     assert SANDBOX_ENV == {"PYTHONHASHSEED": "0"}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from rara.runner.jail import JailedRunner, Limits
+from rara.runner.jail.runner import JailedRunner, Limits
 
 HERE = Path(__file__).resolve().parent
 ENTRIES = "jail_entries"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rara.runner import landlock, seccomp
+from rara.runner.jail import landlock, seccomp
 
 
 def _no_landlock() -> int:

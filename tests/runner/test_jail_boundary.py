@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from rara.runner import landlock
-from rara.runner.jail import LAYERS, JailedRunner, Limits
+from rara.runner.jail import landlock
+from rara.runner.jail.runner import LAYERS, JailedRunner, Limits
 
 pytestmark = pytest.mark.slow
 E = "jail_entries"

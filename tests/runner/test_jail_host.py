@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rara.runner.jail import LAYERS, JailedRunner, JailError, Limits, probe_layers
+from rara.runner.jail.runner import LAYERS, JailedRunner, JailError, Limits, probe_layers
 
 pytestmark = pytest.mark.slow
 E = "jail_entries"
@@ -96,7 +96,7 @@ def test_zygote_death_fails_inflight_runs_and_is_restarted(
 HOST_SCRIPT = """
 import json, sys, threading, time, os
 sys.path.insert(0, {here!r})
-from rara.runner.jail import LAYERS, JailedRunner, JailError, Limits, probe_layers
+from rara.runner.jail.runner import LAYERS, JailedRunner, JailError, Limits, probe_layers
 r = JailedRunner(warm=("jail_entries",), sys_path=[*sys.path, {here!r}])
 r.start()
 threading.Thread(target=r.run, args=("jail_entries:sleep", b"60", Limits(wall_s=60)),
@@ -129,7 +129,7 @@ def test_killing_the_host_kills_zygote_and_children() -> None:
 
 NONROOT_SCRIPT = """
 import json, sys
-from rara.runner.jail import JailedRunner
+from rara.runner.jail.runner import JailedRunner
 with JailedRunner(warm=("jail_entries",), sys_path=[*sys.path, {here!r}]) as r:
     ok = r.run("jail_entries:echo", b"non-root")
     net = r.run("jail_entries:network", b"9")
@@ -223,7 +223,7 @@ def test_probe_layers_names_every_layer() -> None:
 def test_zygote_backstop_kills_a_child_whose_host_thread_vanished(runner: JailedRunner) -> None:
     """A run whose host side never runs its session (as if the thread died): the zygote itself
     kills the child shortly after the deadline and reports it."""
-    from rara.runner.zygote import BACKSTOP_S
+    from rara.runner.jail.zygote import BACKSTOP_S
 
     zygote = runner.start()
     fds = [os.pipe() for _ in range(3)]

@@ -8,7 +8,7 @@ import signal
 import numpy as np
 import pytest
 
-from rara.runner.jail import ERROR_CODES, JailedRunner, Limits
+from rara.runner.jail.runner import ERROR_CODES, JailedRunner, Limits
 
 pytestmark = pytest.mark.slow
 E = "jail_entries"

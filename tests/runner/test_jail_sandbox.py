@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rara.runner.jail import JailedRunner
+from rara.runner.jail.runner import JailedRunner
 
 pytestmark = pytest.mark.slow
 protocol = pytest.importorskip("rara_sandbox.protocol")

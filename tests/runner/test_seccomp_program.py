@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from rara.runner import landlock, seccomp
+from rara.runner.jail import landlock, seccomp
 
 PID = 4242
 ALLOW, KILL = seccomp.RET_ALLOW, seccomp.RET_KILL_PROCESS

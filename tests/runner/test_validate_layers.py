@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rara.runner.confine import LAYERS
+from rara.runner.jail.confine import LAYERS
 from tests.conftest import REPO
 
 

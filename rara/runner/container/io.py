@@ -3,7 +3,7 @@
 `pump` writes the request to one container's attached stdin and reads its multiplexed stdout and
 stderr at once, until the engine closes the stream, the output cap is passed or the deadline is
 up; `_Demux` splits that stream and keeps memory bounded by the caps. `DockerSandbox` in
-`rara.runner.docker_backend` drives them; the docker SDK is imported only when first needed.
+`rara.runner.container.runner` drives them; the docker SDK is imported only when first needed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from rara.errors import RaraError
-from rara.runner.container_config import ContainerLimits
+from rara.runner.container.config import ContainerLimits
 
 
 def _require_sdk() -> Any:

@@ -46,7 +46,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rara.runner import confine
+from rara.runner.jail import confine
 
 FRAME = struct.Struct("<Q")
 MAX_REPORT_BYTES = 64 * 1024
@@ -309,7 +309,7 @@ class Zygote:
 
 
 def main(config: dict[str, Any]) -> None:
-    """Entry point of the zygote process (see `rara.runner.jail._Zygote.start`)."""
+    """Entry point of the zygote process (see `rara.runner.jail.runner._Zygote.start`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the host's business
     os.environ.update(THREAD_ENV)
     sock = socket.socket(fileno=int(config["fd"]))

@@ -1,8 +1,8 @@
 """The confinement steps a freshly forked child applies to itself before any untrusted code runs.
 
-Called by the zygote's child (rara.runner.zygote) after it has made its own session and moved its
-pipes to fds 0-3. Every step is attempted; a step that fails is recorded as an inactive layer and
-the rest still apply (no root, an old kernel). The order matters:
+Called by the zygote's child (rara.runner.jail.zygote) after it has made its own session and
+moved its pipes to fds 0-3. Every step is attempted; a step that fails is recorded as an inactive
+layer and the rest still apply (no root, an old kernel). The order matters:
 
 1. namespaces as root (unshare needs CAP_SYS_ADMIN, so before the uid drop);
 2. rlimits (hard limits, lowered while still privileged, cannot be raised back afterwards);
@@ -26,7 +26,7 @@ import signal
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rara.runner import landlock, seccomp
+from rara.runner.jail import landlock, seccomp
 
 CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = (
     0x04000000,

@@ -14,8 +14,8 @@ an exception; only an unusable engine or image raises (a `RaraError`).
 
 The docker SDK is imported lazily, so rara works without it until this backend is chosen. What a
 container is asked for (limits, host config, labels, result types, the report of which protections
-the engine enforces) lives in `rara.runner.container_config`, the engine connection and the
-attached stream in `rara.runner.container_io`; the names other code imports from here are
+the engine enforces) lives in `rara.runner.container.config`, the engine connection and the
+attached stream in `rara.runner.container.io`; the names other code imports from here are
 re-exported.
 """
 
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from rara.errors import RaraError
 from rara.runner.capabilities import Layer
-from rara.runner.container_config import (
+from rara.runner.container.config import (
     DEFAULT_IMAGE,
     ERROR_CODES,
     LABEL,
@@ -50,7 +50,7 @@ from rara.runner.container_config import (
     sandbox_package_dir,
     sandbox_source_hash,
 )
-from rara.runner.container_io import (
+from rara.runner.container.io import (
     _Demux,
     _require_sdk,
     _stderr_tail,

@@ -7,8 +7,8 @@ labels every container and image carries, the host config every container is cre
 (`protection_layers`), the hash of rara_sandbox's source an image is labelled with, and the
 result and error types of a run (`ContainerResult`, `ContainerError`).
 
-Nothing here talks to the engine: `rara.runner.docker_backend.DockerSandbox` creates and runs the
-containers, and `rara.runner.container_io` carries the bytes.
+Nothing here talks to the engine: `rara.runner.container.runner.DockerSandbox` creates and runs the
+containers, and `rara.runner.container.io` carries the bytes.
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ MiB = 1024 * 1024
 # so anything labelled and still present well past it was left by a process that died.
 ORPHAN_GRACE_S = 120.0
 
-# Named like rara.runner.jail's codes where the meaning is the same, so callers (and the shared
-# behavioural tests) treat both backends alike; the last two exist only here.
+# Named like the jail's codes (rara.runner.jail.jailed_run) where the meaning is the same, so
+# callers (and the shared behavioural tests) treat both backends alike; the last two exist only
+# here.
 ERROR_CODES = {
     "timeout": "the wall-clock deadline passed; the container was killed",
     "memory_limit": "the memory limit was hit; the kernel OOM-killed the process",
@@ -64,8 +65,8 @@ ERROR_CODES = {
 class ContainerLimits:
     """Per-evaluation limits. memory_bytes is also the memory+swap limit (swap is never granted).
 
-    The first four fields mean what rara.runner.confine.Limits' fields of the same name mean, so
-    one set of limits can drive either backend (`from_limits`).
+    The first four fields mean what rara.runner.jail.confine.Limits' fields of the same name
+    mean, so one set of limits can drive either backend (`from_limits`).
     """
 
     wall_s: float = 30.0  # create to exit; the container is killed and removed after it

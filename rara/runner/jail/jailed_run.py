@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rara.runner.confine import LAYERS, Limits
-from rara.runner.zygote import (
+from rara.runner.jail.confine import LAYERS, Limits
+from rara.runner.jail.zygote import (
     EXIT_BAD_REQUEST,
     EXIT_BAD_RETURN,
     EXIT_ENTRY_RAISED,

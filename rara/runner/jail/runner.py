@@ -1,12 +1,12 @@
 """Host side of the jailed subprocess: `JailedRunner.run(entry, request, limits) -> JailResult`.
 
-One fresh child per evaluation, forked by a warm zygote (rara.runner.zygote), confined by
-rara.runner.confine (namespaces, rlimits, uid drop, PDEATHSIG, Landlock, seccomp). The host hands
-the zygote three pipe ends per run over SCM_RIGHTS and keeps the others, so it talks to the child
-directly (rara.runner.session): it writes the request frame, reads the layer report and the
-response frame under a size cap, keeps a bounded tail of the child's stdout/stderr, and on the
-wall-clock deadline SIGKILLs the child's whole process group (an alarm inside the child could be
-swallowed; this cannot). The child is never trusted: the host only parses a length header, then
+One fresh child per evaluation, forked by a warm zygote (`zygote`), confined by `confine`
+(namespaces, rlimits, uid drop, PDEATHSIG, Landlock, seccomp). The host hands the zygote three pipe
+ends per run over SCM_RIGHTS and keeps the others, so it talks to the child directly
+(`jailed_run`): it writes the request frame, reads the layer report and the response frame under a
+size cap, keeps a bounded tail of the child's stdout/stderr, and on the wall-clock deadline
+SIGKILLs the child's whole process group (an alarm inside the child could be swallowed; this
+cannot). The child is never trusted: the host only parses a length header, then
 JSON (the report) and raw bytes; it never unpickles, imports or calls anything the child produced.
 
 Threads: `run` may be called from several threads at once (that is how two cores are kept busy);
@@ -30,9 +30,9 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rara.runner.confine import LAYERS, Limits
-from rara.runner.session import ERROR_CODES, JailResult, LayerStatus, Pending, Session
-from rara.runner.zygote import FRAME, MAX_MESSAGE, THREAD_ENV
+from rara.runner.jail.confine import LAYERS, Limits
+from rara.runner.jail.jailed_run import ERROR_CODES, JailResult, LayerStatus, Pending, Session
+from rara.runner.jail.zygote import FRAME, MAX_MESSAGE, THREAD_ENV
 
 __all__ = [
     "ERROR_CODES",
@@ -46,7 +46,7 @@ __all__ = [
 
 _BOOT = (
     "import json, sys; c = json.loads(sys.argv[1]); sys.path[:] = c['sys_path']; "
-    "from rara.runner.zygote import main; main(c)"
+    "from rara.runner.jail.zygote import main; main(c)"
 )
 _PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
@@ -236,7 +236,7 @@ class JailedRunner:
 
     def layers(self) -> list[LayerStatus]:
         """Run the trivial entry once and return what each layer reported (for `rara validate`)."""
-        r = self.run("rara.runner.zygote:echo", b"ping", Limits(wall_s=30.0))
+        r = self.run("rara.runner.jail.zygote:echo", b"ping", Limits(wall_s=30.0))
         return [r.layers.get(n, LayerStatus(n, False, r.message or "not reported")) for n in LAYERS]
 
     def run(self, entry: str, request: bytes, limits: Limits | None = None) -> JailResult:

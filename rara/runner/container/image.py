@@ -24,20 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from rara.errors import BadInput, RaraError
-from rara.runner.container_config import (
+from rara.runner.container.config import (
     LABEL_SOURCE_HASH,
     ContainerLimits,
     sandbox_package_dir,
     sandbox_source_hash,
 )
-from rara.runner.container_io import _require_sdk, connect
-from rara.runner.docker_backend import DockerSandbox
+from rara.runner.container.io import _require_sdk, connect
+from rara.runner.container.runner import DockerSandbox
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 DEFAULT_TAG = "rara-sandbox:latest"
-DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker"
+DOCKER_DIR = Path(__file__).resolve().parents[3] / "docker"
 DOCKERFILE = "sandbox.Dockerfile"
 INSTALLER = "install_sandbox.py"
 RESTRICTED_PYTHON = "RestrictedPython>=9.0"
