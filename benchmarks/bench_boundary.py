@@ -18,7 +18,7 @@ from benchmarks.bench_sandbox import year_of_hours
 from benchmarks.report import Figure, median_ms, print_figures
 from rara.domain.market import Candles
 from rara.runner.capabilities import docker_engine
-from rara.runner.sandbox import ContainerSandbox, InProcessSandbox, SubprocessSandbox
+from rara.runner.sandbox import ContainerSandbox, InProcessSandbox, JailSandbox
 
 PROMOTED = Path(__file__).resolve().parents[1] / "strategies" / "promoted"
 
@@ -29,7 +29,7 @@ def _candles() -> Candles:
 
 
 def _throughput(
-    sandbox: SubprocessSandbox, source: str, candles: Candles, seconds: float, workers: int
+    sandbox: JailSandbox, source: str, candles: Candles, seconds: float, workers: int
 ) -> float:
     done = [0] * workers
     stop = time.monotonic() + seconds
@@ -52,7 +52,7 @@ def run() -> list[Figure]:
     candles = _candles()
     source = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
     inproc = InProcessSandbox()
-    jail = SubprocessSandbox(wall_s=30.0)
+    jail = JailSandbox(wall_s=30.0)
     try:
         in_ms = median_ms(lambda: inproc.evaluate(source, candles), repeat=21)
         jail_ms = median_ms(lambda: jail.evaluate(source, candles), repeat=21, warmup=3)

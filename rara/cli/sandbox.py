@@ -51,13 +51,13 @@ def build_image_cmd(base_image: str, tag: str, wheel_dir: Path | None, no_pull: 
 def status_cmd(image: str) -> None:
     """Whether an engine answers, and which container protections are active with it."""
     from rara.runner.capabilities import docker_engine
-    from rara.runner.container.runner import DockerSandbox
+    from rara.runner.container.runner import ContainerRunner
 
     engine = docker_engine()
     if not engine.available:
         emit({"engine": engine.to_dict(), "image": image, "protections": []})
         return
-    sandbox = DockerSandbox(image)
+    sandbox = ContainerRunner(image)
     emit(
         {
             "engine": engine.to_dict(),

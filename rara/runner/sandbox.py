@@ -2,7 +2,7 @@
 
 Three backends behind one small interface, the way httpx swaps transports:
 
-- `SubprocessSandbox` (default): a fresh jailed process per evaluation, forked from a warm zygote
+- `JailSandbox` (default): a fresh jailed process per evaluation, forked from a warm zygote
   (namespaces, rlimits, uid drop, seccomp, Landlock; see `rara.runner.jail`);
 - `ContainerSandbox`: one Docker container per evaluation (`rara.runner.container.runner`);
 - `InProcessSandbox`: trusted test mode for our own reference strategies; no boundary at all.
@@ -88,7 +88,7 @@ class InProcessSandbox:
         pass
 
 
-class SubprocessSandbox:
+class JailSandbox:
     """A jailed child per evaluation; the zygote is started on first use and reused."""
 
     name = "subprocess"
@@ -136,10 +136,10 @@ class ContainerSandbox:
     def __init__(
         self, wall_s: float = 10.0, memory_mb: int = 1024, image: str | None = None
     ) -> None:
-        from rara.runner.container.runner import DEFAULT_IMAGE, ContainerLimits, DockerSandbox
+        from rara.runner.container.runner import DEFAULT_IMAGE, ContainerLimits, ContainerRunner
 
         self.limits = ContainerLimits(wall_s=wall_s, memory_bytes=memory_mb << 20)
-        self._docker = DockerSandbox(image or DEFAULT_IMAGE, self.limits)
+        self._docker = ContainerRunner(image or DEFAULT_IMAGE, self.limits)
 
     def evaluate(
         self,
@@ -171,7 +171,7 @@ def open_sandbox(
     backend: str = "subprocess", wall_s: float = 10.0, memory_mb: int = 1024
 ) -> Sandbox:
     if backend == "subprocess":
-        return SubprocessSandbox(wall_s, memory_mb)
+        return JailSandbox(wall_s, memory_mb)
     if backend == "docker":
         return ContainerSandbox(wall_s, memory_mb)
     if backend == "inprocess":

@@ -42,15 +42,15 @@ def sandbox_image(docker_client: Any) -> str:
 
 @pytest.fixture
 def make_sandbox(docker_client: Any, sandbox_image: str) -> Iterator[Callable[..., Any]]:
-    """DockerSandbox factory (labelled with this session); after the test, asserts that no
+    """ContainerRunner factory (labelled with this session); after the test, asserts that no
     container of this session is left, whatever the test did."""
-    from rara.runner.container.runner import DockerSandbox
+    from rara.runner.container.runner import ContainerRunner
 
-    def make(*, standin: bool = False, **limits: Any) -> DockerSandbox:
+    def make(*, standin: bool = False, **limits: Any) -> ContainerRunner:
         from rara.runner.container.runner import ContainerLimits
 
         command = ["python3", "-I", "-c", STANDIN] if standin else None
-        return DockerSandbox(
+        return ContainerRunner(
             sandbox_image,
             ContainerLimits(**limits),
             command=command,

@@ -105,7 +105,7 @@ def test_base_with_pip_and_without_numpy(
     import docker
 
     from rara.runner.container.image import build_image
-    from rara.runner.container.runner import DockerSandbox
+    from rara.runner.container.runner import ContainerRunner
 
     base = "rara-sandbox-base:bookworm"
     try:
@@ -161,7 +161,7 @@ def test_base_with_pip_and_without_numpy(
         assert report["base"]["pip"] is True and report["base"]["numpy"] is None
         assert any(w.startswith("numpy-") for w in report["wheels"])
         assert report["runtime"]["numpy"] != "1.24.2"  # the wheel's, not Debian's
-        echo = DockerSandbox(
+        echo = ContainerRunner(
             "rara-sandbox:pip-test",
             command=["python3", "-I", "-c", "import numpy, sys; print(numpy.__file__)"],
             client=docker_client,

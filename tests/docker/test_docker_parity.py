@@ -1,5 +1,5 @@
 """The same behaviour through both OS boundaries: rara.runner.sandbox's ContainerSandbox (this
-backend) and SubprocessSandbox (the jail) give the same answers and the same error codes."""
+backend) and JailSandbox (the jail) give the same answers and the same error codes."""
 
 from __future__ import annotations
 
@@ -47,10 +47,10 @@ def _candles(n: int = 600) -> Any:
 
 @pytest.fixture(scope="module")
 def backends(docker_client: Any, sandbox_image: str) -> Iterator[tuple[Any, Any]]:
-    from rara.runner.sandbox import ContainerSandbox, SubprocessSandbox
+    from rara.runner.sandbox import ContainerSandbox, JailSandbox
 
     container = ContainerSandbox(wall_s=5.0, memory_mb=512, image=sandbox_image)
-    jail = SubprocessSandbox(wall_s=5.0, memory_mb=512)
+    jail = JailSandbox(wall_s=5.0, memory_mb=512)
     yield container, jail
     container.close()
     jail.close()

@@ -17,7 +17,7 @@ from rara.runner.container.runner import (
     LABEL,
     LABEL_DEADLINE,
     ContainerResult,
-    DockerSandbox,
+    ContainerRunner,
     check_host_config,
 )
 
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def act(
-    sandbox: DockerSandbox, action: dict[str, Any], payload: bytes = b"", **limits: Any
+    sandbox: ContainerRunner, action: dict[str, Any], payload: bytes = b"", **limits: Any
 ) -> ContainerResult:
     from rara.runner.container.runner import ContainerLimits
 

@@ -15,7 +15,7 @@ import pytest
 from rara.config import Settings
 from rara.data.synth import generate
 from rara.domain.market import Instrument, Timeframe
-from rara.runner.sandbox import SubprocessSandbox
+from rara.runner.sandbox import JailSandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 
@@ -55,8 +55,8 @@ def random_candidates(rng: np.random.Generator) -> Iterator[tuple[str, dict[str,
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SubprocessSandbox]:
-    sb = SubprocessSandbox(wall_s=30.0)
+def sandbox() -> Iterator[JailSandbox]:
+    sb = JailSandbox(wall_s=30.0)
     yield sb
     sb.close()
 

@@ -10,7 +10,7 @@ import pytest
 
 from rara.data.catalog import default_catalog
 from rara.domain.market import Candles, Instrument, Timeframe
-from rara.runner.sandbox import SubprocessSandbox
+from rara.runner.sandbox import JailSandbox
 from rara.validation.lookahead import CheckOutcome, check, plan
 
 PROMOTED = Path(__file__).resolve().parents[2] / "strategies" / "promoted"
@@ -93,14 +93,14 @@ def candles() -> Candles:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SubprocessSandbox]:
-    sb = SubprocessSandbox(wall_s=30.0)
+def sandbox() -> Iterator[JailSandbox]:
+    sb = JailSandbox(wall_s=30.0)
     yield sb
     sb.close()
 
 
 def run_checks(
-    sandbox: SubprocessSandbox, source: str, candles: Candles, lookback: int
+    sandbox: JailSandbox, source: str, candles: Candles, lookback: int
 ) -> dict[str, CheckOutcome]:
     p = plan(len(candles), seed=7)
     result = sandbox.evaluate(source, candles, windows=p.windows, probes=p.probes)

@@ -7,8 +7,8 @@ labels every container and image carries, the host config every container is cre
 (`protection_layers`), the hash of rara_sandbox's source an image is labelled with, and the
 result and error types of a run (`ContainerResult`, `ContainerError`).
 
-Nothing here talks to the engine: `rara.runner.container.runner.DockerSandbox` creates and runs the
-containers, and `rara.runner.container.io` carries the bytes.
+Nothing here talks to the engine: `runner.ContainerRunner` creates and runs the containers, and
+`io` carries the bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 from rara.errors import RaraError
 from rara.runner.capabilities import Layer
 
+# The one name of the sandbox image: what `rara sandbox build-image` tags and every run starts.
 DEFAULT_IMAGE = "rara-sandbox:latest"
 # `python3 -s -P -m rara_sandbox`, after one stdlib line that caps the address space at the memory
 # limit, as the jail's RLIMIT_AS does: a strategy's oversized allocation then fails as a
@@ -210,7 +211,7 @@ def check_host_config(inspect: Mapping[str, Any], limits: ContainerLimits) -> li
 def protection_layers(
     info: Mapping[str, Any], lim: ContainerLimits, command: Sequence[str] | None
 ) -> list[Layer]:
-    """The container protections `DockerSandbox.protections` reports, from the engine's `info`
+    """The container protections `ContainerRunner.protections` reports, from the engine's `info`
     (`DockerClient.info()`): what we request plus what the engine can enforce. `command` is the
     sandbox's custom command, None for `sandbox_command` (which sets RLIMIT_AS inside)."""
     security = " ".join(info.get("SecurityOptions") or [])

@@ -25,18 +25,18 @@ from typing import Any
 
 from rara.errors import BadInput, RaraError
 from rara.runner.container.config import (
+    DEFAULT_IMAGE,
     LABEL_SOURCE_HASH,
     ContainerLimits,
     sandbox_package_dir,
     sandbox_source_hash,
 )
 from rara.runner.container.io import _require_sdk, connect
-from rara.runner.container.runner import DockerSandbox
+from rara.runner.container.runner import ContainerRunner
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
-DEFAULT_TAG = "rara-sandbox:latest"
 DOCKER_DIR = Path(__file__).resolve().parents[3] / "docker"
 DOCKERFILE = "sandbox.Dockerfile"
 INSTALLER = "install_sandbox.py"
@@ -229,7 +229,7 @@ def assemble_context(ctx: Path, base: BaseInfo, wheel_dir: Path | None = None) -
 
 def build_image(
     base_image: str = DEFAULT_BASE_IMAGE,
-    tag: str = DEFAULT_TAG,
+    tag: str = DEFAULT_IMAGE,
     *,
     client: Any = None,
     pull: bool = True,
@@ -282,7 +282,7 @@ def build_image(
             ) from None
     image = client.images.get(tag)
     # Prove the image works under exactly the restrictions evaluations get.
-    smoke = DockerSandbox(
+    smoke = ContainerRunner(
         tag, ContainerLimits(wall_s=60), command=["python3", "-I", "-c", _SMOKE], client=client
     ).run(b"")
     if not smoke.ok:

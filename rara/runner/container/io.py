@@ -2,7 +2,7 @@
 
 `pump` writes the request to one container's attached stdin and reads its multiplexed stdout and
 stderr at once, until the engine closes the stream, the output cap is passed or the deadline is
-up; `_Demux` splits that stream and keeps memory bounded by the caps. `DockerSandbox` in
+up; `_Demux` splits that stream and keeps memory bounded by the caps. `ContainerRunner` in
 `rara.runner.container.runner` drives them; the docker SDK is imported only when first needed.
 """
 

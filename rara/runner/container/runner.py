@@ -1,6 +1,6 @@
 """The container sandbox: one fresh, locked-down container per evaluation, through the docker SDK.
 
-Each `DockerSandbox.run` creates a container from the sandbox image (docker/sandbox.Dockerfile)
+Each `ContainerRunner.run` creates a container from the sandbox image (docker/sandbox.Dockerfile)
 with no network, a read-only root, a small noexec /tmp, every capability dropped,
 no-new-privileges, uid/gid 65534, memory == memory+swap (so no swap escape), CPU and pid limits and
 no log file; it checks that the engine really recorded those settings before starting it, streams
@@ -75,7 +75,7 @@ __all__ = [
     "ContainerError",
     "ContainerLimits",
     "ContainerResult",
-    "DockerSandbox",
+    "ContainerRunner",
     "check_host_config",
     "connect",
     "host_config_kwargs",
@@ -87,7 +87,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class DockerSandbox:
+class ContainerRunner:
     """Runs the sandbox image once per request. Thread-safe: each run has its own container."""
 
     def __init__(

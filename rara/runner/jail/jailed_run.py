@@ -1,6 +1,6 @@
 """One jailed run seen from the host: request out, layer report and response in, verdict.
 
-`Session` drives the three pipes of one child with non-blocking I/O and a single deadline: it
+`JailedRun` drives the three pipes of one child with non-blocking I/O and a single deadline: it
 writes the request frame, reads frame 1 (the layer report, at most MAX_REPORT_BYTES) and frame 2
 (the response, at most `Limits.max_output`), keeps a bounded tail of the child's stdout/stderr, and
 SIGKILLs the child's process group the moment a cap is exceeded or the deadline passes. A length
@@ -100,7 +100,7 @@ class Pending:
         self.max_rss_kib: int | None = None
 
 
-class Session:
+class JailedRun:
     """One run's I/O: request out, report and response in, stderr tail, deadline and caps."""
 
     def __init__(

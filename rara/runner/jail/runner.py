@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rara.runner.jail.confine import LAYERS, Limits
-from rara.runner.jail.jailed_run import ERROR_CODES, JailResult, LayerStatus, Pending, Session
+from rara.runner.jail.jailed_run import ERROR_CODES, JailedRun, JailResult, LayerStatus, Pending
 from rara.runner.jail.zygote import FRAME, MAX_MESSAGE, THREAD_ENV
 
 __all__ = [
@@ -279,12 +279,12 @@ class JailedRunner:
             return JailResult(False, None, "spawn_failed", f"could not reach the zygote: {exc}")
         for fd in (in_r, out_w, err_w):
             os.close(fd)  # the child holds them now: EOF on ours means it is gone
-        session = Session(pending, limits, t0, deadline, in_w, out_r, err_r)
+        jailed = JailedRun(pending, limits, t0, deadline, in_w, out_r, err_r)
         try:
-            return session.run(FRAME.pack(len(request)), request)
+            return jailed.run(FRAME.pack(len(request)), request)
         finally:
             zygote.forget(rid)
-            session.close_all()
+            jailed.close_all()
             if not pending.spawned.is_set() and zygote.alive:
                 zygote.close()  # it did not answer a spawn in time: replace it
 
