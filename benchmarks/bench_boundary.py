@@ -18,7 +18,7 @@ from benchmarks.bench_sandbox import year_of_hours
 from benchmarks.report import Figure, median_ms, print_figures
 from rara.domain.market import Candles
 from rara.runner.capabilities import docker_engine
-from rara.runner.sandbox import ContainerSandbox, InProcessSandbox, JailSandbox
+from rara.runner.sandbox import ContainerSandbox, EvaluationRequest, InProcessSandbox, JailSandbox
 
 PROMOTED = Path(__file__).resolve().parents[1] / "strategies" / "promoted"
 
@@ -29,14 +29,14 @@ def _candles() -> Candles:
 
 
 def _throughput(
-    sandbox: JailSandbox, source: str, candles: Candles, seconds: float, workers: int
+    sandbox: JailSandbox, request: EvaluationRequest, seconds: float, workers: int
 ) -> float:
     done = [0] * workers
     stop = time.monotonic() + seconds
 
     def work(i: int) -> None:
         while time.monotonic() < stop:
-            assert sandbox.evaluate(source, candles).ok
+            assert sandbox.evaluate(request).ok
             done[i] += 1
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
@@ -51,15 +51,13 @@ def _throughput(
 def run() -> list[Figure]:
     candles = _candles()
     source = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
+    request = EvaluationRequest(source=source, candles=candles)
     inproc = InProcessSandbox()
-    jail = JailSandbox(wall_s=30.0)
-    try:
-        in_ms = median_ms(lambda: inproc.evaluate(source, candles), repeat=21)
-        jail_ms = median_ms(lambda: jail.evaluate(source, candles), repeat=21, warmup=3)
-        one = _throughput(jail, source, candles, 3.0, 1)
-        two = _throughput(jail, source, candles, 3.0, 2)
-    finally:
-        jail.close()
+    with JailSandbox(wall_s=30.0) as jail:
+        in_ms = median_ms(lambda: inproc.evaluate(request), repeat=21)
+        jail_ms = median_ms(lambda: jail.evaluate(request), repeat=21, warmup=3)
+        one = _throughput(jail, request, 3.0, 1)
+        two = _throughput(jail, request, 3.0, 2)
     figures = [
         Figure(
             "jailed evaluation, sma_crossover 1y 1h",
@@ -76,7 +74,7 @@ def run() -> list[Figure]:
         times = []
         for _ in range(7):
             t = time.perf_counter()
-            assert box.evaluate(source, candles).ok
+            assert box.evaluate(request).ok
             times.append((time.perf_counter() - t) * 1000)
         figures.append(
             Figure(

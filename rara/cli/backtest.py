@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from rara.config import Settings, load_settings
 from rara.data.catalog import default_catalog
 from rara.domain.market import Candles, Instrument
 from rara.errors import BadInput, Refused
-from rara.runner.sandbox import BOUNDARIES, Sandbox, open_sandbox
+from rara.runner.sandbox import BOUNDARIES, EvaluationRequest, Sandbox, open_sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
 from rara_sandbox.results import EvaluationResult
 
@@ -113,10 +114,10 @@ def run_backtest_command(
     costs = p.settings.backtest.model_copy(
         update={k: v for k, v in (("fee", fees), ("slippage", slippage)) if v is not None}
     )
-    try:
-        ev = p.sandbox.evaluate(p.src.source, p.candles, p.params)
-    finally:
-        p.sandbox.close()
+    with p.sandbox as sandbox:
+        ev = sandbox.evaluate(
+            EvaluationRequest(source=p.src.source, candles=p.candles, params=p.params)
+        )
     refuse_failed(p.src.name, ev)
     cfg = backtest_config(p.inst.exchange, costs)
     result, metrics = backtest_window(p.candles, ev.windows[-1], 0, len(p.candles), cfg)
@@ -168,13 +169,9 @@ def gate(**market: Any) -> None:
     from rara.validation.trials import TrialStore
 
     p = Prepared(**market)
-    trials = TrialStore()
-    try:
-        judge = ResearchGate(p.sandbox, trials, p.settings.gates.research, p.settings.backtest)
+    with p.sandbox as sandbox, closing(TrialStore()) as trials:
+        judge = ResearchGate(sandbox, trials, p.settings.gates.research, p.settings.backtest)
         verdict = judge.judge(p.src.name, p.src.source, p.candles, p.inst, p.params)
-    finally:
-        p.sandbox.close()
-        trials.close()
     with open_event_store() as events:
         events.append(
             "validation_gate_decided",

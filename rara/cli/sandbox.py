@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from rara.cli.output import emit
+from rara.runner.container.config import DEFAULT_IMAGE
 
 
 @click.group("sandbox")
@@ -25,7 +26,7 @@ def group() -> None:
 )
 @click.option(
     "--tag",
-    default="rara-sandbox:latest",
+    default=DEFAULT_IMAGE,
     show_default=True,
     metavar="TAG",
     help="Name of the image to build.",
@@ -47,21 +48,16 @@ def build_image_cmd(base_image: str, tag: str, wheel_dir: Path | None, no_pull: 
 
 
 @group.command("status")
-@click.option("--image", default="rara-sandbox:latest", show_default=True, metavar="TAG")
+@click.option("--image", default=DEFAULT_IMAGE, show_default=True, metavar="TAG")
 def status_cmd(image: str) -> None:
     """Whether an engine answers, and which container protections are active with it."""
     from rara.runner.capabilities import docker_engine
-    from rara.runner.container.runner import ContainerRunner
+    from rara.runner.sandbox import ContainerSandbox
 
     engine = docker_engine()
     if not engine.available:
         emit({"engine": engine.to_dict(), "image": image, "protections": []})
         return
-    sandbox = ContainerRunner(image)
-    emit(
-        {
-            "engine": engine.to_dict(),
-            "image": image,
-            "protections": [layer.to_dict() for layer in sandbox.protections()],
-        }
-    )
+    with ContainerSandbox(image=image) as sandbox:
+        protections = sandbox.layers()
+    emit({"engine": engine.to_dict(), "image": image, "protections": protections})

@@ -11,6 +11,7 @@ from rara.cli.backtest import Prepared, market_options, refuse_failed
 from rara.cli.output import emit
 from rara.cli.sandbox import group
 from rara.domain.market import ms_to_iso
+from rara.runner.sandbox import EvaluationRequest
 from rara.runner.strategy_source import resolve_strategy
 
 
@@ -32,10 +33,10 @@ def check(strategy: str) -> None:
 def run(**market: Any) -> None:
     """Run a strategy FILE or promoted NAME in a sandbox and summarise its signals."""
     p = Prepared(**market)
-    try:
-        result = p.sandbox.evaluate(p.src.source, p.candles, p.params)
-    finally:
-        p.sandbox.close()
+    with p.sandbox as sandbox:
+        result = sandbox.evaluate(
+            EvaluationRequest(source=p.src.source, candles=p.candles, params=p.params)
+        )
     refuse_failed(p.src.name, result)
     candles = p.candles
     full = result.windows[-1]

@@ -22,7 +22,7 @@ from rara.research.outcomes import Progress
 from rara.research.ports import Proposer
 from rara.research.store import Experiment, ResearchStore
 from rara.research.trace import calibration, run_hash
-from rara.runner.sandbox import open_sandbox
+from rara.runner.sandbox import EvaluationRequest, open_sandbox
 from rara.validation.gate import ResearchGate, backtest_config, backtest_window
 from rara.validation.trials import TrialStore
 
@@ -199,7 +199,9 @@ class ResearchSession:
         if exp is None:
             return None
         split = self.gate.split(self.candles)
-        ev = self.sandbox.evaluate(exp.source, self.candles, exp.params)
+        ev = self.sandbox.evaluate(
+            EvaluationRequest(source=exp.source, candles=self.candles, params=exp.params)
+        )
         if not ev.ok:
             return None
         hi = split.validation[1]

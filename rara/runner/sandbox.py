@@ -2,21 +2,29 @@
 
 Three backends behind one small interface, the way httpx swaps transports:
 
-- `JailSandbox` (default): a fresh jailed process per evaluation, forked from a warm zygote
-  (namespaces, rlimits, uid drop, seccomp, Landlock; see `rara.runner.jail`);
-- `ContainerSandbox`: one Docker container per evaluation (`rara.runner.container.runner`);
+- `JailSandbox` (backend "subprocess", the default): a fresh jailed process per evaluation,
+  forked from a warm zygote (namespaces, rlimits, uid drop, seccomp, Landlock; `rara.runner.jail`);
+- `ContainerSandbox` (backend "docker"): one Docker container per evaluation
+  (`rara.runner.container`);
 - `InProcessSandbox`: trusted test mode for our own reference strategies; no boundary at all.
 
-Every backend takes the same request and returns the same `EvaluationResult`. What the boundary
-itself did (timeout, memory limit, forbidden syscall, output flood...) comes back as an error
-with that code, never as an exception: a daemon keeps running whatever a strategy does.
+Every backend takes the same `EvaluationRequest` and returns the same `EvaluationResult`. What the
+boundary itself did (timeout, memory limit, forbidden syscall, output flood...) comes back as an
+error with that code, never as an exception: a daemon keeps running whatever a strategy does.
+A sandbox is a context manager; leaving the block closes it (the jail's zygote stops).
+
+The backends' machinery is imported only when a backend is built, so neither `rara.runner.jail`
+nor `rara.runner.container` imports this module, and the rest of rara imports only this one.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from pydantic import BaseModel, ConfigDict, InstanceOf
 
 from rara.domain.market import Candles
 from rara_sandbox.protocol import ProtocolError, decode_response, encode_request
@@ -29,6 +37,20 @@ WARM_MODULES = ("numpy", "RestrictedPython", "rara_sandbox.serve", "unicodedata"
 BACKENDS = ("subprocess", "docker", "inprocess")
 # What users may choose: the in-process mode has no boundary and is for tests of our own code.
 BOUNDARIES = ("subprocess", "docker")
+
+
+class EvaluationRequest(BaseModel):
+    """One evaluation: the strategy source, the candles, parameter overrides (None: the
+    strategy's defaults), the prefix windows (bar counts) to evaluate besides the whole series,
+    and the look-ahead probes (`rara_sandbox.results.Probe`) to run in the same process."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    source: str
+    candles: InstanceOf[Candles]
+    params: Mapping[str, Any] | None = None
+    windows: tuple[int, ...] = ()
+    probes: tuple[InstanceOf[Probe], ...] = ()
 
 
 def candle_columns(candles: Candles) -> dict[str, Any]:
@@ -48,47 +70,65 @@ def boundary_error(code: str, message: str) -> EvaluationResult:
 
 
 class Sandbox(Protocol):
-    name: str
+    name: str  # the backend key: one of BACKENDS
 
-    def evaluate(
-        self,
-        source: str,
-        candles: Candles,
-        params: Mapping[str, Any] | None = None,
-        windows: Sequence[int] = (),
-        probes: Sequence[Probe] = (),
-    ) -> EvaluationResult: ...
+    def evaluate(self, request: EvaluationRequest) -> EvaluationResult: ...
 
-    def layers(self) -> list[dict[str, Any]]: ...
+    def layers(self) -> list[dict[str, Any]]:
+        """The protections this backend applies on this machine, each active or not and why."""
+        ...
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> Self: ...
 
-class InProcessSandbox:
-    """Trusted test mode: runs the same runtime in this process. Only for code we wrote."""
-
-    name = "inprocess"
-
-    def evaluate(
+    def __exit__(
         self,
-        source: str,
-        candles: Candles,
-        params: Mapping[str, Any] | None = None,
-        windows: Sequence[int] = (),
-        probes: Sequence[Probe] = (),
-    ) -> EvaluationResult:
-        from rara_sandbox.evaluate import evaluate
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
-        return evaluate(source, candle_columns(candles), params, windows, probes=probes)
 
-    def layers(self) -> list[dict[str, Any]]:
-        return [{"name": "restricted_python", "active": True, "detail": "lint layer only"}]
+class _Closing:
+    """`with sandbox:` closes it on the way out, whatever happened inside."""
 
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> Self:
+        return self
 
-class JailSandbox:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class InProcessSandbox(_Closing):
+    """Trusted test mode: runs the same runtime in this process. Only for code we wrote."""
+
+    name = "inprocess"
+
+    def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
+        from rara_sandbox.evaluate import evaluate
+
+        return evaluate(
+            request.source,
+            candle_columns(request.candles),
+            request.params,
+            request.windows,
+            probes=request.probes,
+        )
+
+    def layers(self) -> list[dict[str, Any]]:
+        return [{"name": "restricted_python", "active": True, "detail": "lint layer only"}]
+
+
+class JailSandbox(_Closing):
     """A jailed child per evaluation; the zygote is started on first use and reused."""
 
     name = "subprocess"
@@ -104,16 +144,15 @@ class JailSandbox:
         )
         self._runner = JailedRunner(warm=WARM_MODULES, require=require, limits=self.limits)
 
-    def evaluate(
-        self,
-        source: str,
-        candles: Candles,
-        params: Mapping[str, Any] | None = None,
-        windows: Sequence[int] = (),
-        probes: Sequence[Probe] = (),
-    ) -> EvaluationResult:
-        request = encode_request(source, candle_columns(candles), params, windows, probes=probes)
-        result = self._runner.run(ENTRY, request, self.limits)
+    def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
+        frame = encode_request(
+            request.source,
+            candle_columns(request.candles),
+            request.params,
+            request.windows,
+            probes=request.probes,
+        )
+        result = self._runner.run(ENTRY, frame, self.limits)
         if not result.ok or result.response is None:
             return boundary_error(result.error or "crashed", result.message)
         try:
@@ -128,7 +167,7 @@ class JailSandbox:
         self._runner.close()
 
 
-class ContainerSandbox:
+class ContainerSandbox(_Closing):
     """One container per evaluation from the sandbox image (`rara sandbox build-image`)."""
 
     name = "docker"
@@ -139,18 +178,15 @@ class ContainerSandbox:
         from rara.runner.container.runner import DEFAULT_IMAGE, ContainerLimits, ContainerRunner
 
         self.limits = ContainerLimits(wall_s=wall_s, memory_bytes=memory_mb << 20)
-        self._docker = ContainerRunner(image or DEFAULT_IMAGE, self.limits)
+        self._runner = ContainerRunner(image or DEFAULT_IMAGE, self.limits)
 
-    def evaluate(
-        self,
-        source: str,
-        candles: Candles,
-        params: Mapping[str, Any] | None = None,
-        windows: Sequence[int] = (),
-        probes: Sequence[Probe] = (),
-    ) -> EvaluationResult:
-        result, run = self._docker.evaluate(
-            source, candle_columns(candles), params, windows, probes=probes
+    def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
+        result, run = self._runner.evaluate(
+            request.source,
+            candle_columns(request.candles),
+            request.params,
+            request.windows,
+            probes=request.probes,
         )
         if result is not None:
             return result
@@ -161,10 +197,7 @@ class ContainerSandbox:
         )
 
     def layers(self) -> list[dict[str, Any]]:
-        return [layer.to_dict() for layer in self._docker.protections()]
-
-    def close(self) -> None:
-        pass
+        return [layer.to_dict() for layer in self._runner.protections()]
 
 
 def open_sandbox(

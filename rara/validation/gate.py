@@ -30,7 +30,7 @@ from rara.config import BacktestSettings, ResearchGateSettings
 from rara.domain.gate import CheckName, GateCheck, GateReport, SegmentResult
 from rara.domain.market import Candles, Instrument
 from rara.domain.strategy import source_sha256, strategy_id
-from rara.runner.sandbox import Sandbox
+from rara.runner.sandbox import EvaluationRequest, Sandbox
 from rara.validation import lookahead
 from rara.validation.pbo import probability_of_backtest_overfitting
 from rara.validation.splits import Split, time_split
@@ -125,7 +125,10 @@ class ResearchGate:
     ) -> EvaluationResult:
         """Signals on the full history and every look-ahead variant, in one sandbox process."""
         p = lookahead.plan(len(candles), seed=self.seed)
-        return self.sandbox.evaluate(source, candles, params, windows=p.windows, probes=p.probes)
+        request = EvaluationRequest(
+            source=source, candles=candles, params=params, windows=p.windows, probes=p.probes
+        )
+        return self.sandbox.evaluate(request)
 
     def judge(
         self,

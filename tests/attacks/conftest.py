@@ -52,10 +52,11 @@ def candles() -> Any:
 @pytest.fixture(scope="session")
 def reference(candles: Any) -> tuple[str, list[Any]]:
     """sma_crossover's source and its signals computed in this process: trusted code only."""
-    from rara.runner.sandbox import open_sandbox
+    from rara.runner.sandbox import EvaluationRequest, open_sandbox
 
     source = REFERENCE.read_text()
-    result = open_sandbox("inprocess").evaluate(source, candles)
+    with open_sandbox("inprocess") as sandbox:
+        result = sandbox.evaluate(EvaluationRequest(source=source, candles=candles))
     assert result.ok, result.error
     return source, signals(result)
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from rara.runner.sandbox import EvaluationRequest
 from tests.attacks.catalogue import (
     BOUNDARY_CODES,
     CATEGORIES,
@@ -87,16 +88,19 @@ def _check_ok(
     # Deterministic: the same request again on the same sandbox, and on a sandbox with its own
     # zygote (another hash seed, another address layout), must give bit-identical signals.
     want = signals(result)
-    again = get(backend, False).evaluate(source, candles, None, payload.windows)
+    request = EvaluationRequest(source=source, candles=candles, windows=payload.windows)
+    again = get(backend, False).evaluate(request)
     assert again.ok and signals(again) == want, "a second run on the same sandbox differs"
     if get(backend, True) is not get(backend, False):  # docker: every run is already fresh
-        twin = get(backend, True).evaluate(source, candles, None, payload.windows)
+        twin = get(backend, True).evaluate(request)
         assert twin.ok and signals(twin) == want, "a run on a fresh sandbox (new zygote) differs"
     if payload.check == "independent_windows":
         # Each window alone, in its own process, must match that window of the multi-window run:
         # nothing from one window (or from the runs before it) may reach the next.
         for n, *rest in want:
-            alone = get(backend, True).evaluate(source, candles.slice(0, n))
+            alone = get(backend, True).evaluate(
+                EvaluationRequest(source=source, candles=candles.slice(0, n))
+            )
             assert alone.ok, alone.error
             assert signals(alone) == [(n, *rest)], (
                 f"window {n} depends on what ran before it in the same process"
@@ -145,7 +149,9 @@ def test_payload_is_contained(
     connections = canaries.listener.connections()
 
     t0 = time.monotonic()
-    result = sandbox.evaluate(source, candles, None, payload.windows)
+    result = sandbox.evaluate(
+        EvaluationRequest(source=source, candles=candles, windows=payload.windows)
+    )
     elapsed = time.monotonic() - t0
     outcome = _outcome(result)
     message = "" if result.ok else result.error.message
@@ -162,7 +168,7 @@ def test_payload_is_contained(
                 raise
         # The sandbox is still good: the reference strategy gives exactly the in-process signals.
         ref_source, ref_signals = reference
-        after = sandbox.evaluate(ref_source, candles)
+        after = sandbox.evaluate(EvaluationRequest(source=ref_source, candles=candles))
         assert after.ok, f"the next evaluation failed: {after.error}"
         assert signals(after) == ref_signals, "the next evaluation's signals are wrong"
         verdict = "held"

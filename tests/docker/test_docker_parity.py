@@ -49,11 +49,11 @@ def _candles(n: int = 600) -> Any:
 def backends(docker_client: Any, sandbox_image: str) -> Iterator[tuple[Any, Any]]:
     from rara.runner.sandbox import ContainerSandbox, JailSandbox
 
-    container = ContainerSandbox(wall_s=5.0, memory_mb=512, image=sandbox_image)
-    jail = JailSandbox(wall_s=5.0, memory_mb=512)
-    yield container, jail
-    container.close()
-    jail.close()
+    with (
+        ContainerSandbox(wall_s=5.0, memory_mb=512, image=sandbox_image) as container,
+        JailSandbox(wall_s=5.0, memory_mb=512) as jail,
+    ):
+        yield container, jail
 
 
 def _same_levels(x: Any, y: Any) -> None:
@@ -69,13 +69,12 @@ def test_reference_strategies_agree(backends: tuple[Any, Any], path: Path) -> No
     levels on the shipped real candles, for every window."""
     from rara.data.catalog import default_catalog
     from rara.domain.market import Instrument, Timeframe
-    from rara.runner.sandbox import InProcessSandbox
+    from rara.runner.sandbox import EvaluationRequest, InProcessSandbox
 
     inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
     source, candles = path.read_text(), default_catalog().load(inst)
-    results = [
-        sb.evaluate(source, candles, None, (300, 3000)) for sb in (*backends, InProcessSandbox())
-    ]
+    request = EvaluationRequest(source=source, candles=candles, windows=(300, 3000))
+    results = [sb.evaluate(request) for sb in (*backends, InProcessSandbox())]
     assert all(r.ok for r in results), [r.error for r in results]
     ref = results[-1]
     for other in results[:-1]:
@@ -91,6 +90,9 @@ def test_reference_strategies_agree(backends: tuple[Any, Any], path: Path) -> No
 def test_failures_map_to_the_same_code(backends: tuple[Any, Any], name: str) -> None:
     body, code, text = HOSTILE[name]
     source = HEADER + f"\ndef on_candles(candles, params):\n    {body}\n"
-    got = [sb.evaluate(source, _candles(100)) for sb in backends]
+    from rara.runner.sandbox import EvaluationRequest
+
+    request = EvaluationRequest(source=source, candles=_candles(100))
+    got = [sb.evaluate(request) for sb in backends]
     assert [r.error.code if r.error else None for r in got] == [code, code], [r.error for r in got]
     assert all(text in r.error.message for r in got if r.error)

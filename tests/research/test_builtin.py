@@ -32,7 +32,7 @@ from rara.research.families import (
 )
 from rara.research.models import Candidate, ExperimentOutcome, Lesson, ProposerContext
 from rara.research.ports import Proposer
-from rara.runner.sandbox import InProcessSandbox, candle_columns
+from rara.runner.sandbox import EvaluationRequest, InProcessSandbox, candle_columns
 from rara.validation import lookahead
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
@@ -167,7 +167,12 @@ def test_declared_lookbacks_are_honest(timeframe: str, btc_1h: Candles, btc_1d: 
             continue
         for params in draws(fam, rng, 3 if timeframe == "1h" else 2, cap):
             res = sandbox.evaluate(
-                fam.render(params, timeframe), candles, None, plan.windows, plan.probes
+                EvaluationRequest(
+                    source=fam.render(params, timeframe),
+                    candles=candles,
+                    windows=plan.windows,
+                    probes=plan.probes,
+                )
             )
             assert res.ok and res.meta is not None, (fam.name, res.error)
             outcomes = lookahead.check(res, int(res.meta["lookback"]))
@@ -200,7 +205,9 @@ def test_the_lookback_rule_is_needed(name: str, params: Params, btc_1h: Candles)
     sandbox = InProcessSandbox()
     verdicts = {}
     for label, src in (("honest", honest), ("short", short)):
-        res = sandbox.evaluate(src, btc_1h, None, plan.windows, plan.probes)
+        res = sandbox.evaluate(
+            EvaluationRequest(source=src, candles=btc_1h, windows=plan.windows, probes=plan.probes)
+        )
         assert res.ok and res.meta is not None
         verdicts[label] = {o.name: o.passed for o in lookahead.check(res, res.meta["lookback"])}
     assert all(verdicts["honest"].values())

@@ -56,9 +56,8 @@ def random_candidates(rng: np.random.Generator) -> Iterator[tuple[str, dict[str,
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[JailSandbox]:
-    sb = JailSandbox(wall_s=30.0)
-    yield sb
-    sb.close()
+    with JailSandbox(wall_s=30.0) as sb:
+        yield sb
 
 
 def test_floor_passes_some_full_gate_passes_none(sandbox, rara_home, capsys):

@@ -10,7 +10,7 @@ import pytest
 
 from rara.data.catalog import default_catalog
 from rara.domain.market import Candles, Instrument, Timeframe
-from rara.runner.sandbox import JailSandbox
+from rara.runner.sandbox import EvaluationRequest, JailSandbox
 from rara.validation.lookahead import CheckOutcome, check, plan
 
 PROMOTED = Path(__file__).resolve().parents[2] / "strategies" / "promoted"
@@ -94,16 +94,16 @@ def candles() -> Candles:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[JailSandbox]:
-    sb = JailSandbox(wall_s=30.0)
-    yield sb
-    sb.close()
+    with JailSandbox(wall_s=30.0) as sb:
+        yield sb
 
 
 def run_checks(
     sandbox: JailSandbox, source: str, candles: Candles, lookback: int
 ) -> dict[str, CheckOutcome]:
     p = plan(len(candles), seed=7)
-    result = sandbox.evaluate(source, candles, windows=p.windows, probes=p.probes)
+    request = EvaluationRequest(source=source, candles=candles, windows=p.windows, probes=p.probes)
+    result = sandbox.evaluate(request)
     assert result.ok, result.error
     assert len(result.probes) == len(p.probes)
     return {o.name: o for o in check(result, lookback)}
@@ -145,7 +145,8 @@ def test_shift_by_negative_n_is_refused(sandbox, candles):
     body = """
     nxt = ta.shift(close, -1)
     return nxt > close, nxt < close"""
-    result = sandbox.evaluate(HEAD.format(lookback=1, body=body), candles)
+    request = EvaluationRequest(source=HEAD.format(lookback=1, body=body), candles=candles)
+    result = sandbox.evaluate(request)
     assert not result.ok and result.error.code == "runtime_error"
     assert "shift" in result.error.message
 
