@@ -145,3 +145,16 @@ def test_research_promoted_lists_the_home_and_warns_on_a_bad_manifest(cli, rara_
     assert [(row["name"], row["run_id"]) for row in rows] == [("sma_crossover", "run-1")]
     assert rows[0]["path"] == str(home.promoted_dir / "sma_crossover")
     assert "broken" in r.stderr and "not JSON" in r.stderr
+
+
+def test_commands_find_strategies_through_the_registry(cli, rara_home) -> None:
+    r = cli("sandbox", "check", "sma_crossover")
+    assert r.code == 0, r.stderr
+    assert r.json["path"] == str(SHIPPED_ROOT / "sma_crossover" / "strategy.py")
+    home = Home(root=rara_home)
+    source = (SHIPPED_ROOT / "sma_crossover" / "strategy.py").read_text() + "\n# mine\n"
+    path = Registry(home).add_promoted(promoted_manifest(source), source)
+    assert cli("sandbox", "check", "sma_crossover").json["path"] == str(path / "strategy.py")
+    r = cli("sandbox", "check", "donchian_breakot")
+    assert r.code == 2 and r.error["code"] == "strategy_not_found"
+    assert "did you mean 'donchian_breakout'?" in r.error["suggestion"]
