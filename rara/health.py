@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from rara import config
+from rara.config import config_path, load_secrets, load_settings
 from rara.data.catalog import Catalog
 from rara.errors import RaraError
 from rara.home import Home
@@ -102,9 +102,9 @@ def settings_checks() -> list[HealthCheck]:
     """Settings and secrets as `rara.config` loads them, and whether an LLM is usable."""
     # rara.config still finds its files through $RARA_HOME, so these follow the environment's
     # home; they take a Home once config does.
-    path = config.config_path()
+    path = config_path()
     try:
-        settings = config.load_settings()
+        settings = load_settings()
     except RaraError as exc:
         return [_from_error("config", exc)]
     out = [
@@ -115,7 +115,7 @@ def settings_checks() -> list[HealthCheck]:
         )
     ]
     try:
-        secrets = config.load_secrets()
+        secrets = load_secrets()
     except RaraError as exc:
         return [*out, _from_error("secrets", exc)]
     model = settings.llm.model
