@@ -26,8 +26,8 @@ class ManifestError(RaraError):
         super().__init__(
             "bad_manifest",
             f"{path}: {problem}",
-            f"rewrite it (`python -m rara_sandbox.manifest {path.parent.parent}`) or remove "
-            f"{path.parent}",
+            f"fix the file, or move {path.parent} out of {path.parent.parent}; "
+            "`python -m rara_sandbox.manifest --check` shows what a shipped one should hold",
         )
         self.path = path
         self.problem = problem
