@@ -16,6 +16,7 @@ ITERATIONS = 60
 
 def _session(batch: int, seed: int, iterations: int) -> tuple[float, dict[str, float], Any]:
     from rara.config import Settings
+    from rara.home import Home
     from rara.research import loop as loop_mod
     from rara.research.session import ResearchSession, RunConfig
 
@@ -33,7 +34,7 @@ def _session(batch: int, seed: int, iterations: int) -> tuple[float, dict[str, f
     )
     original = loop_mod.RunLimits.batch
     loop_mod.RunLimits.batch = batch  # the dataclass default the session uses
-    session = ResearchSession(cfg, Settings())
+    session = ResearchSession(cfg, Settings(), Home.from_env())
     try:
         t = time.perf_counter()
         summary = session.run()

@@ -17,6 +17,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from rara.errors import BadInput, Refused, nearest
+from rara.home import Home
 
 ENV_PREFIX = "RARA_"
 ENV_NESTING = "__"
@@ -116,7 +117,7 @@ class Secrets(BaseModel):
 
 
 def rara_home() -> Path:
-    return Path(os.environ.get("RARA_HOME") or Path.home() / ".rara").expanduser()
+    return Home.from_env().root
 
 
 def config_path() -> Path:

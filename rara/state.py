@@ -1,20 +1,21 @@
-"""The state database, ``$RARA_HOME/rara.db``: one SQLite file in WAL mode for the event log,
-trials and the rest of rara's state. WAL lets one writer and many readers (in any process) work at
-once; a busy timeout makes concurrent writers wait instead of failing."""
+"""The state database (`Home.state_db`, ``$RARA_HOME/rara.db``): one SQLite file in WAL mode for
+the event log, trials and the rest of rara's state. WAL lets one writer and many readers (in any
+process) work at once; a busy timeout makes concurrent writers wait instead of failing."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-from rara.config import rara_home
+from rara.home import Home
 
-DB_FILENAME = "rara.db"
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 
 
 def default_db_path() -> Path:
-    return rara_home() / DB_FILENAME
+    """The state DB of the home `$RARA_HOME` names: for command-line edges only; everything
+    below them is handed `Home.state_db`."""
+    return Home.from_env().state_db
 
 
 def connect(

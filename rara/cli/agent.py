@@ -13,6 +13,7 @@ import click
 from rara import config
 from rara.cli.output import emit
 from rara.errors import BadInput
+from rara.home import Home
 from rara.llm.prompting import system_prompt
 from rara.llm.provider import LitellmProvider, redact
 
@@ -40,7 +41,7 @@ def command(prompt: str, model: str | None) -> None:
         api_base=settings.llm.api_base,
         api_key=secrets.llm_api_key,
         timeout_s=settings.llm.timeout_s,
-        cache_dir=config.rara_home() / "cache" / "llm",
+        cache_dir=Home.from_env().llm_cache_dir,
     )
     messages = [
         {"role": "system", "content": system_prompt("agent")},

@@ -19,6 +19,8 @@ from rara.config import Settings, load_settings
 from rara.data.catalog import default_catalog
 from rara.domain.market import Candles, Instrument
 from rara.errors import BadInput, Refused
+from rara.home import Home
+from rara.registry import Registry
 from rara.runner.sandbox import BOUNDARIES, EvaluationRequest, Sandbox, open_sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
 from rara_sandbox.results import EvaluationResult
@@ -79,7 +81,7 @@ class Prepared:
         backend: str | None,
     ) -> None:
         self.settings: Settings = load_settings()
-        self.src: StrategySource = resolve_strategy(strategy)
+        self.src: StrategySource = resolve_strategy(strategy, Registry(Home.from_env()))
         self.params = parse_params(params_json)
         cat = default_catalog()
         self.inst: Instrument = cat.resolve(symbol, timeframe, exchange)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
 
 import click
@@ -11,6 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rara.cli.output import emit, emit_lines, stderr_console
 from rara.config import load_settings
 from rara.errors import BadInput
+from rara.home import Home
+from rara.registry import Registry
 from rara.research.outcomes import Progress as LoopProgress
 from rara.research.session import (
     PROPOSERS,
@@ -21,6 +23,8 @@ from rara.research.session import (
 )
 from rara.research.store import ResearchStore
 from rara.runner.sandbox import BOUNDARIES
+
+log = logging.getLogger(__name__)
 
 
 @click.group("research")
@@ -62,10 +66,11 @@ def run(
 ) -> None:
     """Run the loop until --iterations, --max-cost-usd or --max-duration; JSON summary out."""
     settings = load_settings()
+    home = Home.from_env()
     if iterations is not None and iterations < 1:
         raise BadInput("bad_iterations", "--iterations must be at least 1", "e.g. --iterations 20")
     if resume_id:
-        session = ResearchSession.resume(resume_id, settings, iterations)
+        session = ResearchSession.resume(resume_id, settings, home, iterations)
     else:
         cfg = RunConfig(
             exchange=exchange or "",
@@ -79,7 +84,7 @@ def run(
             max_duration_s=parse_duration(max_duration),
             backend=backend or settings.sandbox.backend,
         )
-        session = ResearchSession(_resolved(cfg), settings)
+        session = ResearchSession(_resolved(cfg, home), settings, home)
     try:
         summary = _run_with_progress(session, quiet)
         report = session.best_report(summary)
@@ -89,10 +94,10 @@ def run(
     emit(summary)
 
 
-def _resolved(cfg: RunConfig) -> RunConfig:
-    from rara.data.catalog import default_catalog
+def _resolved(cfg: RunConfig, home: Home) -> RunConfig:
+    from rara.data.catalog import Catalog
 
-    inst = default_catalog().resolve(cfg.symbol, cfg.timeframe, cfg.exchange or None)
+    inst = Catalog(home.data_dir).resolve(cfg.symbol, cfg.timeframe, cfg.exchange or None)
     cfg.exchange, cfg.symbol, cfg.timeframe = inst.exchange, inst.symbol, str(inst.timeframe)
     return cfg
 
@@ -123,7 +128,7 @@ def _run_with_progress(session: ResearchSession, quiet: bool) -> dict[str, Any]:
 @click.option("--runs", is_flag=True, help="list runs instead of experiments")
 def list_(limit: int, runs: bool) -> None:
     """Recent experiments (NDJSON, newest first), or runs with --runs."""
-    store = ResearchStore()
+    store = ResearchStore(Home.from_env().state_db)
     try:
         if runs:
             emit_lines(store.runs(limit))
@@ -152,7 +157,7 @@ def list_(limit: int, runs: bool) -> None:
 @click.option("--experiment-id", "experiment_id", required=True)
 def show(experiment_id: str) -> None:
     """One experiment in full: hypothesis, source, gate report, LLM calls, run calibration."""
-    store = ResearchStore()
+    store = ResearchStore(Home.from_env().state_db)
     try:
         e = store.get(experiment_id)
         if e is None:
@@ -168,12 +173,9 @@ def show(experiment_id: str) -> None:
 
 @group.command("promoted")
 def promoted() -> None:
-    """Paper candidates the loop has promoted (NDJSON manifests)."""
-    from rara.research.promote import promoted_root
-
-    root = promoted_root()
-    rows = []
-    for manifest in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
-        body = json.loads(manifest.read_text())
-        rows.append({**body, "path": str(manifest.parent)})
-    emit_lines(rows)
+    """Paper candidates the loop has promoted (NDJSON manifests); a directory whose manifest is
+    not valid is skipped with a warning on stderr."""
+    listing = Registry(Home.from_env()).listing(origins=["promoted"])
+    for problem in listing.problems:
+        log.warning("skipped %s (%s)", problem.message, problem.suggestion)
+    emit_lines({**e.manifest.to_json(), "path": str(e.path)} for e in listing.strategies)

@@ -11,6 +11,8 @@ from rara.cli.backtest import Prepared, market_options, refuse_failed
 from rara.cli.output import emit
 from rara.cli.sandbox import group
 from rara.domain.market import ms_to_iso
+from rara.home import Home
+from rara.registry import Registry
 from rara.runner.sandbox import EvaluationRequest
 from rara.runner.strategy_source import resolve_strategy
 
@@ -21,7 +23,7 @@ def check(strategy: str) -> None:
     """Static checks (the lint layer) on a strategy FILE or promoted NAME; exit 3 if refused."""
     from rara_sandbox.lint import lint
 
-    src = resolve_strategy(strategy)
+    src = resolve_strategy(strategy, Registry(Home.from_env()))
     report = lint(src.source)
     emit({"strategy": src.name, "path": str(src.path), **report.to_dict()})
     if not report.ok:

@@ -28,7 +28,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rara.config import rara_home
 from rara.data.periods import (
     Interval,
     merge_intervals,
@@ -38,6 +37,7 @@ from rara.data.periods import (
 from rara.data.quality import find_gaps, grid_origin
 from rara.domain.market import Candles, Instrument, Timeframe, ms_to_iso, symbol_from_path
 from rara.errors import BadInput, RaraError
+from rara.home import Home
 
 log = logging.getLogger(__name__)
 
@@ -446,4 +446,4 @@ def _range_clause(start_ms: int | None, end_ms: int | None) -> tuple[str, dict[s
 
 
 def default_catalog() -> Catalog:
-    return Catalog(rara_home() / "data")
+    return Catalog(Home.from_env().data_dir)

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rara.config import Secrets, Settings, load_secrets, rara_home
+from rara.config import Secrets, Settings, load_secrets
 from rara.errors import BadInput
+from rara.home import Home
 from rara.llm.budget import Budget
 from rara.llm.provider import LitellmProvider
 from rara.llm.replay import ReplayProvider
@@ -22,7 +23,7 @@ KEYLESS_PREFIXES = ("ollama/", "ollama_chat/")
 
 
 def reply_cache_dir() -> Path:
-    return rara_home() / "cache" / "llm"
+    return Home.from_env().llm_cache_dir
 
 
 def gate_summary(settings: Settings) -> str:

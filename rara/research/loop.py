@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rara.config import rara_home
 from rara.domain.gate import GateReport
 from rara.domain.market import Candles, Instrument
 from rara.domain.strategy import strategy_id
 from rara.events.store import EventStore
+from rara.registry import Registry
 from rara.research.memory import LessonStore, tag_regime
 from rara.research.models import (
     BestSoFar,
@@ -85,12 +85,14 @@ class ResearchLoop:
         store: ResearchStore,
         lessons: LessonStore,
         events: EventStore,
+        registry: Registry,
         limits: RunLimits,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> None:
         self.run_id, self.seed, self.inst, self.candles = run_id, seed, inst, candles
         self.proposer, self.gate, self.store, self.lessons = proposer, gate, store, lessons
         self.events, self.limits = events, limits
+        self.registry = registry  # where a passing candidate is written
         self.on_progress = on_progress or (lambda p: None)
         self.progress = Progress()
         split = gate.split(candles)
@@ -437,8 +439,8 @@ class ResearchLoop:
         promoted_path = None
         if report is not None and report.passed and cand is not None:
             promoted_path = write_paper_candidate(
-                self.run_id, exp_id, cand, report, meta, self.inst, self.candles
-            ).relative_to(rara_home())  # events are the same whichever home ran them
+                self.registry, self.run_id, exp_id, cand, report, meta, self.inst, self.candles
+            ).relative_to(self.registry.home.root)  # events are the same whichever home ran them
             self.publish(
                 f"{i}/candidate",
                 "research_strategy_candidate",

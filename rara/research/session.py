@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rara.config import Settings, rara_home
-from rara.data.catalog import default_catalog
+from rara.config import Settings
+from rara.data.catalog import Catalog
 from rara.domain.market import Instrument
 from rara.errors import BadInput
 from rara.events.store import EventStore, open_event_store
+from rara.home import Home
+from rara.registry import Registry
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
@@ -56,7 +58,7 @@ class RunConfig:
         return dict(self.__dict__)
 
 
-def make_proposer(cfg: RunConfig, settings: Settings, n_bars: int) -> Proposer:
+def make_proposer(cfg: RunConfig, settings: Settings, n_bars: int, home: Home) -> Proposer:
     if cfg.proposer == "builtin":
         from rara.research.builtin import BuiltinProposer
 
@@ -78,26 +80,29 @@ def make_proposer(cfg: RunConfig, settings: Settings, n_bars: int) -> Proposer:
         max_cost_usd=cfg.max_cost_usd,
         max_parse_retries=settings.llm.max_parse_retries,
         prices=settings.llm.prices,
+        cache_dir=home.llm_cache_dir,
     )
 
 
 class ResearchSession:
-    def __init__(self, cfg: RunConfig, settings: Settings, run_id: str | None = None) -> None:
-        self.cfg, self.settings = cfg, settings
-        cat = default_catalog()
+    def __init__(
+        self, cfg: RunConfig, settings: Settings, home: Home, run_id: str | None = None
+    ) -> None:
+        self.cfg, self.settings, self.home = cfg, settings, home
+        cat = Catalog(home.data_dir)
         self.inst: Instrument = cat.resolve(cfg.symbol, cfg.timeframe, cfg.exchange)
         self.candles = cat.load(self.inst)
-        self.store = ResearchStore()
-        self.trials = TrialStore()
-        self.lessons = LessonStore()
-        self.events: EventStore = open_event_store()
+        self.store = ResearchStore(home.state_db)
+        self.trials = TrialStore(home.state_db)
+        self.lessons = LessonStore(home.state_db)
+        self.events: EventStore = open_event_store(home.state_db)
         self.run_id = run_id or self._new_run_id()
         sb = settings.sandbox
         self.sandbox = open_sandbox(cfg.backend, sb.wall_timeout_s, sb.memory_mb)
         self.gate = ResearchGate(
             self.sandbox, self.trials, settings.gates.research, settings.backtest, seed=cfg.seed
         )
-        self.proposer = make_proposer(cfg, settings, len(self.candles))
+        self.proposer = make_proposer(cfg, settings, len(self.candles), home)
 
     def _new_run_id(self) -> str:
         # A function of the run's inputs and how many runs came before: two fresh machines given
@@ -106,15 +111,17 @@ class ResearchSession:
         return "run-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
     @classmethod
-    def resume(cls, run_id: str, settings: Settings, iterations: int | None) -> ResearchSession:
-        store = ResearchStore()
+    def resume(
+        cls, run_id: str, settings: Settings, home: Home, iterations: int | None
+    ) -> ResearchSession:
+        store = ResearchStore(home.state_db)
         try:
             stored = store.run_config(run_id)
         finally:
             store.close()
         if iterations is not None:
             stored["iterations"] = iterations
-        return cls(RunConfig(**stored), settings, run_id=run_id)
+        return cls(RunConfig(**stored), settings, home, run_id=run_id)
 
     def run(self, on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
         resumed = not self.store.start_run(self.run_id, self.cfg.to_dict())
@@ -135,6 +142,7 @@ class ResearchSession:
             store=self.store,
             lessons=self.lessons,
             events=self.events,
+            registry=Registry(self.home),
             limits=RunLimits(
                 self.cfg.iterations,
                 self.cfg.max_cost_usd,
@@ -209,7 +217,7 @@ class ResearchSession:
         result, metrics = backtest_window(self.candles, ev.windows[-1], 0, hi, cfg)
         from rara.backtest.report import write_report
 
-        out = rara_home() / "reports" / self.run_id / f"{exp.experiment_id}.html"
+        out = self.home.reports_dir / self.run_id / f"{exp.experiment_id}.html"
         out.parent.mkdir(parents=True, exist_ok=True)
         files = write_report(
             out,

@@ -1,14 +1,14 @@
-"""Find a strategy's source from what a user typed: a file path or a promoted strategy's name."""
+"""Find a strategy's source from what a user typed: a file path or the name of a strategy the
+registry knows (this home's promoted and installed ones first, then those shipped with rara)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from rara.config import rara_home
 from rara.errors import BadInput, nearest
+from rara.registry import Registry
 
-SHIPPED = Path(__file__).resolve().parents[2] / "strategies" / "promoted"
 MAX_SOURCE_BYTES = 256 * 1024  # the lint layer has its own, smaller limit; this guards reading
 
 
@@ -19,21 +19,14 @@ class StrategySource:
     source: str
 
 
-def promoted_dirs() -> list[Path]:
-    """Where promoted strategies live: the user's first, then the ones shipped with rara."""
-    return [rara_home() / "strategies" / "promoted", SHIPPED]
-
-
-def resolve_strategy(ref: str) -> StrategySource:
+def resolve_strategy(ref: str, registry: Registry) -> StrategySource:
     path = Path(ref)
     if not path.is_file():
-        for root in promoted_dirs():
-            candidate = root / ref / "strategy.py"
-            if candidate.is_file():
-                path = candidate
-                break
+        located = registry.locate(ref)
+        if located is not None:
+            path = located
         else:
-            known = sorted({p.name for r in promoted_dirs() if r.is_dir() for p in r.iterdir()})
+            known = registry.names()
             guess = nearest(ref, known)
             raise BadInput(
                 "strategy_not_found",
