@@ -3,6 +3,7 @@ unknown types come back raw; a payload that does not fit is refused before anyth
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 from decimal import Decimal
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+import rara.domain.events as domain_events
 from rara.cli import app
 from rara.domain.events import (
     EVENT_MODELS,
@@ -234,3 +236,11 @@ def test_payloads_written_before_v1_read_typed_and_dump_identically(event_type: 
     text = WRITTEN_BEFORE_V1[event_type]
     model = EVENT_MODELS[event_type].model_validate_json(text)
     assert canonical_json(model.to_payload()) == text
+
+
+def test_the_schema_imports_nothing_of_rara_but_the_domain() -> None:
+    tree = ast.parse(Path(domain_events.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    ours = {m for m in imported if m == "rara" or m.startswith("rara.")}
+    assert ours and all(m.startswith("rara.domain.") for m in ours), ours
