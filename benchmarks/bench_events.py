@@ -13,11 +13,13 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from benchmarks.report import Figure
-from rara.events import EventStore
+from rara.domain.events import TradingOrderFilled
+from rara.events import EventDraft, EventStore
 from rara.events.schema import COLUMNS
 
 BATCHED_EVENTS = 50_000
@@ -26,23 +28,29 @@ SINGLE_EVENTS = 2_000
 BATCHED_TARGET = 20_000.0  # events/s, the project's acceptance figure for append_many
 
 
-def _drafts(n: int, start: int = 0) -> list[dict[str, Any]]:
-    # A realistic small payload: an order fill, a run id, a strategy id.
+def _drafts(n: int, start: int = 0) -> list[EventDraft]:
+    # A realistic small payload: an order fill of one of five strategies in one of 16 runs.
     return [
-        {
-            "type": "trading_order_filled",
-            "payload": {
-                "order_id": f"o-{i}",
-                "symbol": "BTC/USDT",
-                "side": "buy" if i % 2 else "sell",
-                "price": 64_000.5 + i % 100,
-                "qty": 0.001 * (1 + i % 7),
-                "fee": {"asset": "USDT", "amount": 0.0321},
-            },
-            "source": "bench",
-            "correlation_id": f"run-{i % 16}",
-            "strategy_id": f"strat-{i % 5}",
-        }
+        EventDraft(
+            payload=TradingOrderFilled(
+                client_order_id=f"co-{i}",
+                strategy_id=f"strat-{i % 5}",
+                exchange="binance",
+                mode="paper",
+                symbol="BTC/USDT",
+                venue_order_id=f"o-{i}",
+                fill_id=f"f-{i}",
+                side="buy" if i % 2 else "sell",
+                quantity=Decimal(1 + i % 7) / 1000,
+                price=Decimal("64000.5") + i % 100,
+                fee=Decimal("0.0321"),
+                fee_currency="USDT",
+                cumulative_quantity=Decimal(1 + i % 7) / 1000,
+                filled_ms=1_714_521_600_000 + i,
+            ),
+            source="bench",
+            correlation_id=f"run-{i % 16}",
+        )
         for i in range(start, start + n)
     ]
 
@@ -94,7 +102,7 @@ def run() -> list[dict[str, Any]]:
 
         def append_single() -> None:
             for d in single:
-                store.append(**d)
+                store.append(d.payload, source=d.source, correlation_id=d.correlation_id)
 
         single_rate = _rate(SINGLE_EVENTS, append_single)
 

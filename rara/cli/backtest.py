@@ -166,6 +166,7 @@ def run(fees: float | None, slippage: float | None, report: Path | None, **marke
 @market_options
 def gate(**market: Any) -> None:
     """The research gate's verdict on a strategy; exit 3 when it is rejected."""
+    from rara.domain.events import ValidationGateDecided
     from rara.events.store import open_event_store
     from rara.validation.gate import ResearchGate
     from rara.validation.trials import TrialStore
@@ -176,14 +177,13 @@ def gate(**market: Any) -> None:
         verdict = judge.judge(p.src.name, p.src.source, p.candles, p.inst, p.params)
     with open_event_store() as events:
         events.append(
-            "validation_gate_decided",
-            {
-                "strategy": verdict.strategy,
-                "instrument": verdict.instrument,
-                "decision": verdict.decision,
-                "failed": verdict.failed,
-                "n_trials": verdict.n_trials,
-            },
+            ValidationGateDecided(
+                strategy=verdict.strategy,
+                instrument=verdict.instrument,
+                decision=verdict.decision,
+                failed=verdict.failed,
+                n_trials=verdict.n_trials,
+            ),
             source="cli.backtest.gate",
             strategy_id=verdict.strategy_id,
         )

@@ -6,11 +6,20 @@ import json
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from rara.cli.output import emit, emit_lines
-from rara.errors import BadInput, Refused
-from rara.events import VerifyReport, default_db_path, open_event_store, verify_path
-from rara.events.model import check_type, parse_since, prepare_draft
+from rara.domain.events import EVENT_MODELS, EventPayload
+from rara.errors import BadInput, Refused, nearest
+from rara.events import (
+    EventDraft,
+    EventFilter,
+    VerifyReport,
+    default_db_path,
+    open_event_store,
+    verify_path,
+)
+from rara.events.model import check_type, payload_json, prepare_draft, validation_problems
 
 
 class ChainBroken(Refused):
@@ -54,21 +63,18 @@ def query(
     limit: int | None,
 ) -> None:
     """Print matching events as NDJSON, one per line, oldest first."""
-    for t in types:  # check input even when there is no log yet
-        check_type(t)
-    since_ts = parse_since(since) if since is not None else None
+    # checked before the log is looked at, so bad input is reported even when there is none
+    where = EventFilter(
+        types=list(types) or None,
+        correlation_id=correlation_id,
+        strategy_id=strategy_id,
+        since=since,
+    )
     path = default_db_path()
     if not path.exists():
         return  # no log yet: zero events, and nothing created by a read
     with open_event_store(path, readonly=True) as store:
-        rows = store.iter_query(
-            type=list(types) or None,
-            correlation_id=correlation_id,
-            since=since_ts,
-            after_seq=after_seq,
-            limit=limit,
-            strategy_id=strategy_id,
-        )
+        rows = store.iter_query(where, after_seq=after_seq, limit=limit)
         emit_lines(ev.to_json_dict() for ev in rows)
 
 
@@ -82,8 +88,8 @@ def verify() -> None:
 
 
 @group.command("append")
-@click.option("--type", "type_", required=True, metavar="T", help="snake_case event type.")
-@click.option("--payload", default="{}", show_default=True, help="A JSON object.")
+@click.option("--type", "type_", required=True, metavar="T", help="A schema v1 event type.")
+@click.option("--payload", default="{}", show_default=True, help="A JSON object fitting T.")
 @click.option("--source", default="cli", show_default=True, help="Who emits the event.")
 @click.option("--correlation-id", metavar="ID", help="The research run this belongs to.")
 @click.option("--strategy-id", metavar="ID", help="The strategy this is about.")
@@ -96,24 +102,60 @@ def append(
     strategy_id: str | None,
     event_id: str | None,
 ) -> None:
-    """Append one event and print it (with its seq and hash)."""
+    """Append one event and print it (with its seq and hash).
+
+    The payload must fit the type's model (`rara.domain.events`); unknown types are refused.
+    """
+    body = _json_object(payload)
+    draft = EventDraft(
+        payload=_payload_model(type_, body),
+        source=source,
+        correlation_id=correlation_id,
+        strategy_id=strategy_id,
+        event_id=event_id,
+    )
+    prepare_draft(draft)  # reject bad input before creating or opening the log
+    with open_event_store() as store:
+        ev = store.append_many([draft])[0]
+    emit(ev.to_json_dict())
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """--payload as a plain JSON object (NaN and Infinity refused), or BadInput."""
     try:
-        body = json.loads(payload)
+        body = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(
             "event_payload_invalid",
             f"--payload is not valid JSON: {exc}",
             'pass a JSON object, e.g. --payload \'{"symbol": "BTC/USDT"}\'',
         ) from exc
-    draft = {
-        "type": type_,
-        "payload": body,
-        "source": source,
-        "correlation_id": correlation_id,
-        "strategy_id": strategy_id,
-        "event_id": event_id,
-    }
-    prepare_draft(draft)  # reject bad input before creating or opening the log
-    with open_event_store() as store:
-        ev = store.append_many([draft])[0]
-    emit(ev.to_json_dict())
+    payload_json(body)  # an object of plain JSON, or BadInput saying why not
+    result: dict[str, Any] = body
+    return result
+
+
+def _payload_model(type_: str, body: dict[str, Any]) -> EventPayload:
+    """The model of a known type built from `body`; BadInput for an unknown type or a misfit."""
+    model = EVENT_MODELS.get(check_type(type_))
+    if model is None:
+        guess = nearest(type_, EVENT_MODELS)
+        raise BadInput(
+            "event_type_unknown",
+            f"event type {type_!r} is not in schema v1",
+            (f"did you mean {guess}? " if guess else "")
+            + "known types: "
+            + ", ".join(EVENT_MODELS),
+        )
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        hint = f"a {type_} payload has the fields {', '.join(model.model_fields)}"
+        money = [n for n, f in model.model_fields.items() if "Decimal" in str(f.annotation)]
+        if money:
+            hint += f'; {", ".join(money)} are exact decimal strings, e.g. "0.0015"'
+        raise BadInput(
+            "event_payload_invalid",
+            f"--payload does not fit {type_}: {validation_problems(exc)}",
+            hint,
+        ) from exc

@@ -1,18 +1,24 @@
 """The hash-chained, append-only event log (SQLite, WAL) and its in-process bus.
 
-Typical use::
+Payloads are the typed models of `rara.domain.events` (schema v1); the event type is the
+model's, so nothing is appended from a bare dict. Typical use::
 
     store = open_event_store()                       # $RARA_HOME/rara.db
-    store.append("research_hypothesis_created", {"idea": "..."}, source="research")
+    ev = store.append(ResearchHypothesisCreated(...), source="research", correlation_id=run)
+    ev.typed()                                       # the ResearchHypothesisCreated again
+    for ev in store.iter_query(EventFilter(types=[TradingOrderFilled], strategy_id=sid)):
+        fill = ev.typed()                            # a RawPayload if the type is unknown here
     report = store.verify()                          # VerifyReport(ok=True, ...)
 
     bus = EventBus(store)
-    async for ev in bus.subscribe("ledger", types=["trading_order_filled"]):
+    await bus.publish(EventDraft(payload=TradingOrderFilled(...), source="trading"))
+    async for ev in bus.subscribe("ledger", types=[TradingOrderFilled]):
         ...
         bus.ack("ledger", ev.seq)
 """
 
 from rara.events.bus import EventBus, Subscription, tail
+from rara.events.filter import EVERYTHING, EventFilter
 from rara.events.model import (
     EVENT_TYPE_RE,
     GENESIS_HASH,
@@ -26,10 +32,12 @@ from rara.state import default_db_path
 
 __all__ = [
     "EVENT_TYPE_RE",
+    "EVERYTHING",
     "GENESIS_HASH",
     "Event",
     "EventBus",
     "EventDraft",
+    "EventFilter",
     "EventStore",
     "Subscription",
     "VerifyReport",

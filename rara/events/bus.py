@@ -16,11 +16,11 @@ import asyncio
 import contextlib
 import weakref
 from collections import deque
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable
 from types import TracebackType
-from typing import Any
 
-from rara.events.model import Event, EventDraft, check_text, check_type
+from rara.events.filter import EventFilter, TypeSpec
+from rara.events.model import Event, EventDraft, check_text
 from rara.events.store import EventStore
 
 DEFAULT_BATCH = 500
@@ -37,7 +37,7 @@ class Subscription:
         self,
         bus: EventBus,
         consumer: str,
-        types: Sequence[str] | None,
+        where: EventFilter,
         *,
         start_after: int,
         batch: int,
@@ -45,7 +45,7 @@ class Subscription:
     ) -> None:
         self._bus = bus
         self.consumer = consumer
-        self.types = list(types) if types is not None else None
+        self.where = where
         self.position = start_after  # last seq delivered (not necessarily acked)
         self._batch = batch
         self._poll_s = poll_s
@@ -67,9 +67,7 @@ class Subscription:
             # Clear before reading: a publish after the read sets the flag again, so no wake-up
             # is lost between the read and the wait.
             self._wake.clear()
-            page = self._bus.store.query(
-                type=self.types, after_seq=self.position, limit=self._batch
-            )
+            page = self._bus.store.query(self.where, after_seq=self.position, limit=self._batch)
             if page:
                 self._buffer.extend(page)
                 continue
@@ -113,20 +111,14 @@ class EventBus:
         # Weak: a subscription dropped without close() must not keep being woken forever.
         self._subs: weakref.WeakSet[Subscription] = weakref.WeakSet()
 
-    async def publish(
-        self,
-        type: str,
-        payload: dict[str, Any],
-        source: str,
-        correlation_id: str | None = None,
-        strategy_id: str | None = None,
-        event_id: str | None = None,
-    ) -> Event:
-        ev = self.store.append(type, payload, source, correlation_id, strategy_id, event_id)
+    async def publish(self, draft: EventDraft) -> Event:
+        """Append one draft and wake the subscribers."""
+        ev = self.store.append_many([draft])[0]
         self.notify()
         return ev
 
-    async def publish_many(self, drafts: Iterable[EventDraft | Mapping[str, Any]]) -> list[Event]:
+    async def publish_many(self, drafts: Iterable[EventDraft]) -> list[Event]:
+        """Append every draft in one transaction (all or none) and wake the subscribers."""
         events = self.store.append_many(drafts)
         if events:
             self.notify()
@@ -140,22 +132,21 @@ class EventBus:
     def subscribe(
         self,
         consumer: str,
-        types: str | Sequence[str] | None = None,
+        types: TypeSpec | Iterable[TypeSpec] | None = None,
         *,
         from_seq: int | None = None,
         batch: int = DEFAULT_BATCH,
         poll_s: float | None = None,
     ) -> Subscription:
-        """Events after `consumer`'s saved offset (or after `from_seq`), filtered by type.
+        """Events after `consumer`'s saved offset (or after `from_seq`), filtered by type (names
+        or payload models).
 
         ``poll_s`` also re-reads the log every so often, to see other processes' appends.
         """
         check_text("consumer", consumer, optional=False)
-        type_list = [types] if isinstance(types, str) else None if types is None else list(types)
-        for t in type_list or ():
-            check_type(t)
+        where = EventFilter(types=types)
         start = self.store.offset(consumer) if from_seq is None else max(0, from_seq)
-        sub = Subscription(self, consumer, type_list, start_after=start, batch=batch, poll_s=poll_s)
+        sub = Subscription(self, consumer, where, start_after=start, batch=batch, poll_s=poll_s)
         self._subs.add(sub)
         return sub
 
@@ -177,7 +168,7 @@ class EventBus:
 async def tail(
     store: EventStore,
     after_seq: int = 0,
-    types: str | Sequence[str] | None = None,
+    types: TypeSpec | Iterable[TypeSpec] | None = None,
     poll_s: float = 0.2,
     batch: int = DEFAULT_BATCH,
 ) -> AsyncGenerator[Event, None]:
@@ -185,9 +176,10 @@ async def tail(
 
     Runs until the caller stops iterating (``break``, ``aclose()`` or cancelling the task).
     """
+    where = EventFilter(types=types)
     cursor = after_seq
     while True:
-        page = store.query(type=types, after_seq=cursor, limit=batch)
+        page = store.query(where, after_seq=cursor, limit=batch)
         for ev in page:
             cursor = ev.seq
             yield ev

@@ -1,5 +1,8 @@
 """The event envelope, its canonical JSON and its hash: pure functions, no I/O.
 
+Payloads are the typed models of `rara.domain.events` (schema v1): a draft carries one, the store
+derives the event type from it, and `Event.typed()` gives it back.
+
 The hash of an event is ``sha256(prev_hash + canonical_json(envelope))`` where the envelope is
 every field except ``prev_hash`` and ``hash`` themselves: seq, event_id, type, ts, source,
 correlation_id, strategy_id and payload. Canonical JSON is ``json.dumps`` with sorted keys, no
@@ -12,17 +15,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from rara.errors import BadInput
+from rara.domain.events import EVENT_TYPE_PATTERN, EventPayload, RawPayload, typed_payload
+from rara.errors import BadInput, RaraError
 
 GENESIS_HASH = "0" * 64
-# snake_case, starting with a letter: research_hypothesis_created, trading_order_filled.
-EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+EVENT_TYPE_RE = re.compile(EVENT_TYPE_PATTERN)
 MAX_TYPE_LEN = 100
 MAX_ID_LEN = 200
 _SEQ_SPAN = 1 << 48  # seqs held in a default event id; 2.8e14 events is beyond any log here
@@ -69,7 +81,7 @@ def payload_json(payload: Any) -> str:
     return text
 
 
-def check_type(type_: str) -> str:
+def check_type(type_: object) -> str:
     if not isinstance(type_, str) or len(type_) > MAX_TYPE_LEN or not EVENT_TYPE_RE.match(type_):
         raise BadInput(
             "event_type_invalid",
@@ -182,16 +194,67 @@ def chain_hash(prev_hash: str, envelope: str) -> str:
 
 
 class EventDraft(BaseModel):
-    """What a caller supplies; the store adds seq, ts, ids and hashes."""
+    """What a caller supplies: a typed payload and the envelope fields the store cannot derive.
 
-    model_config = ConfigDict(frozen=True)
+    The type is the payload model's ``event_type``; the store adds seq, ts, ids and hashes. A
+    draft is checked when it is built (BadInput names the problem), so a bad one never reaches
+    the store. When the payload declares a ``strategy_id`` field (order and feedback events),
+    the envelope's strategy_id defaults to it and may not differ from it.
+    """
 
-    type: str
-    payload: dict[str, Any] = Field(default_factory=dict)
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    payload: SerializeAsAny[EventPayload]
     source: str
     correlation_id: str | None = None
     strategy_id: str | None = None
     event_id: str | None = None
+
+    @property
+    def event_type(self) -> str:
+        return self.payload.event_type
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _typed_payload(cls, value: object) -> EventPayload:
+        if not isinstance(value, EventPayload):
+            raise BadInput(
+                "event_payload_invalid",
+                f"an event payload must be an EventPayload model, got {type(value).__name__}",
+                "build it from its model in rara.domain.events, e.g. TradingOrderFilled(...)",
+            )
+        check_type(getattr(type(value), "event_type", None))
+        return value
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source(cls, value: object) -> str | None:
+        return check_text("source", value, optional=False)
+
+    @field_validator("correlation_id", "strategy_id", "event_id", mode="before")
+    @classmethod
+    def _ids(cls, value: object, info: ValidationInfo) -> str | None:
+        return check_text(str(info.field_name), value, optional=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strategy_of_payload(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        payload = data.get("payload")
+        if not isinstance(payload, EventPayload) or "strategy_id" not in type(payload).model_fields:
+            return data
+        own = getattr(payload, "strategy_id", None)
+        given = data.get("strategy_id")
+        if own is None or given == own:
+            return data
+        if given is None:
+            return {**data, "strategy_id": own}
+        raise BadInput(
+            "event_field_invalid",
+            f"strategy_id {given!r} differs from the payload's strategy_id {own!r}",
+            "omit strategy_id: the envelope takes the payload's",
+        )
 
 
 class Event(BaseModel):
@@ -225,6 +288,22 @@ class Event(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
+    def typed(self) -> EventPayload | RawPayload:
+        """The payload as its schema v1 model, or a `RawPayload` for a type unknown here.
+
+        A known type whose stored payload does not fit its model raises RaraError
+        ``event_payload_mismatch``: the log holds what this version cannot read as that type.
+        """
+        try:
+            return typed_payload(self.type, self.payload)
+        except ValidationError as exc:
+            raise RaraError(
+                "event_payload_mismatch",
+                f"event seq {self.seq} ({self.type}) does not fit its model: "
+                + validation_problems(exc),
+                "read it as raw JSON (Event.payload); it was written outside schema v1",
+            ) from exc
+
 
 class VerifyReport(BaseModel):
     """The outcome of walking the chain; `problem` is a stable code when not ok."""
@@ -238,55 +317,35 @@ class VerifyReport(BaseModel):
     head_hash: str = GENESIS_HASH
 
 
-DraftFields = tuple[Any, Any, Any, Any, Any, Any]  # type, payload, source, cid, sid, event_id
 # A checked draft: type, canonical payload text, source, correlation_id, strategy_id, event_id.
 Prepared = tuple[str, str, str, str | None, str | None, str | None]
-_DRAFT_KEYS = frozenset(("type", "payload", "source", "correlation_id", "strategy_id", "event_id"))
 
 
-def draft_fields(draft: EventDraft | Mapping[str, Any]) -> DraftFields:
-    """The raw fields of a draft, unvalidated (the store checks each with a clear message).
-
-    Mappings are read directly rather than through EventDraft: building a model per event
-    would cost a quarter of the batched append budget.
-    """
-    if isinstance(draft, EventDraft):
-        d = draft
-        return d.type, d.payload, d.source, d.correlation_id, d.strategy_id, d.event_id
-    if not isinstance(draft, Mapping):
-        raise BadInput(
-            "event_draft_invalid",
-            f"an event draft must be an EventDraft or a mapping, got {type(draft).__name__}",
-        )
-    if not _DRAFT_KEYS.issuperset(draft):
-        unknown = sorted(map(str, set(draft) - _DRAFT_KEYS))
-        raise BadInput(
-            "event_draft_invalid",
-            f"unknown event draft field(s): {', '.join(unknown)}",
-            f"allowed: {', '.join(EventDraft.model_fields)}",
-        )
-    g = draft.get
-    return (
-        g("type"),
-        g("payload", {}),
-        g("source"),
-        g("correlation_id"),
-        g("strategy_id"),
-        g("event_id"),
-    )
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic error as one line a person can act on: field paths and messages, no URLs."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "payload"
+        parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
 
 
-def prepare_draft(draft: EventDraft | Mapping[str, Any]) -> Prepared:
-    """Check every field and serialise the payload; BadInput names the first problem.
+def prepare_draft(draft: EventDraft) -> Prepared:
+    """Serialise a draft's payload; its fields were checked when it was built.
 
     Callers may use it to reject input before opening the store at all.
     """
-    type_, payload, source, cid, sid, eid = draft_fields(draft)
+    if not isinstance(draft, EventDraft):
+        raise BadInput(
+            "event_draft_invalid",
+            f"an event draft must be an EventDraft, got {type(draft).__name__}",
+            "build one: EventDraft(payload=TradingOrderFilled(...), source=...)",
+        )
     return (
-        check_type(type_),
-        payload_json(payload),
-        check_text("source", source, optional=False) or "",
-        check_text("correlation_id", cid, optional=True),
-        check_text("strategy_id", sid, optional=True),
-        check_text("event_id", eid, optional=True),
+        draft.payload.event_type,
+        payload_json(draft.payload.to_payload()),
+        draft.source,
+        draft.correlation_id,
+        draft.strategy_id,
+        draft.event_id,
     )

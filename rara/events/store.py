@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from rara.domain.events import EventPayload
 from rara.errors import BadInput, RaraError
+from rara.events.filter import EVERYTHING, EventFilter
 from rara.events.model import (
     GENESIS_HASH,
     Event,
@@ -27,11 +29,9 @@ from rara.events.model import (
     VerifyReport,
     chain_hash,
     check_text,
-    check_type,
     default_event_id,
     envelope_json,
     format_ts,
-    parse_since,
     prepare_draft,
 )
 from rara.events.schema import COLUMNS, Row, ensure_schema
@@ -125,24 +125,24 @@ class EventStore:
 
     def append(
         self,
-        type: str,
-        payload: dict[str, Any],
+        payload: EventPayload,
+        *,
         source: str,
         correlation_id: str | None = None,
         strategy_id: str | None = None,
         event_id: str | None = None,
     ) -> Event:
-        draft = {
-            "type": type,
-            "payload": payload,
-            "source": source,
-            "correlation_id": correlation_id,
-            "strategy_id": strategy_id,
-            "event_id": event_id,
-        }
+        """Append one event; its type is the payload model's ``event_type``."""
+        draft = EventDraft(
+            payload=payload,
+            source=source,
+            correlation_id=correlation_id,
+            strategy_id=strategy_id,
+            event_id=event_id,
+        )
         return self.append_many([draft])[0]
 
-    def append_many(self, drafts: Iterable[EventDraft | Mapping[str, Any]]) -> list[Event]:
+    def append_many(self, drafts: Iterable[EventDraft]) -> list[Event]:
         """Append every draft in one transaction: all are written, or none."""
         # Validate and serialise everything before taking the write lock: a bad draft costs
         # other writers nothing, and nothing is written.
@@ -217,37 +217,19 @@ class EventStore:
 
     def query(
         self,
-        type: str | Sequence[str] | None = None,
-        correlation_id: str | None = None,
-        since: datetime | str | None = None,
+        where: EventFilter = EVERYTHING,
+        *,
         after_seq: int | None = None,
         limit: int | None = None,
-        strategy_id: str | None = None,
     ) -> list[Event]:
-        """Events in seq order, filtered; ``since`` is inclusive, ``after_seq`` exclusive."""
-        where: list[str] = []
-        args: list[Any] = []
-        if type is not None:
-            types = [type] if isinstance(type, str) else list(type)
-            for t in types:
-                check_type(t)
-            where.append(f"type IN ({','.join('?' * len(types))})" if types else "0")
-            args.extend(types)
-        if correlation_id is not None:
-            where.append("correlation_id = ?")
-            args.append(correlation_id)
-        if strategy_id is not None:
-            where.append("strategy_id = ?")
-            args.append(strategy_id)
-        if since is not None:
-            where.append("ts >= ?")  # fixed-width UTC text: string order is time order
-            args.append(parse_since(since))
+        """Events matching `where`, in seq order; ``after_seq`` is exclusive."""
+        conds, args = where.where()
         if after_seq is not None:
-            where.append("seq > ?")
+            conds.append("seq > ?")
             args.append(int(after_seq))
         sql = f"SELECT {COLUMNS} FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
         sql += " ORDER BY seq"
         if limit is not None:
             if int(limit) < 1:
@@ -262,12 +244,10 @@ class EventStore:
 
     def iter_query(
         self,
-        type: str | Sequence[str] | None = None,
-        correlation_id: str | None = None,
-        since: datetime | str | None = None,
+        where: EventFilter = EVERYTHING,
+        *,
         after_seq: int | None = None,
         limit: int | None = None,
-        strategy_id: str | None = None,
         chunk: int = 1000,
     ) -> Iterator[Event]:
         """Like query() but pages through the log, so a long log never sits in memory."""
@@ -275,7 +255,7 @@ class EventStore:
         left = limit
         while left is None or left > 0:
             n = chunk if left is None else min(chunk, left)
-            page = self.query(type, correlation_id, since, cursor, n, strategy_id)
+            page = self.query(where, after_seq=cursor, limit=n)
             yield from page
             if len(page) < n:
                 return

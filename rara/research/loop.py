@@ -26,11 +26,17 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from rara.domain.events import (
+    EventPayload,
+    HypothesisForecast,
+    ResearchExperimentCompleted,
+    ResearchHypothesisCreated,
+    ResearchStrategyCandidate,
+)
 from rara.domain.gate import GateReport
 from rara.domain.market import Candles, Instrument
 from rara.domain.strategy import strategy_id
@@ -104,16 +110,13 @@ class ResearchLoop:
         self.current: int | None = None  # the iteration being proposed or finished
 
     # ---- events ------------------------------------------------------------------------------
-    def publish(
-        self, key: str, type_: str, payload: dict[str, Any], strategy_id_: str | None = None
-    ) -> None:
+    def publish(self, key: str, payload: EventPayload, strategy_id_: str | None = None) -> None:
         """Each event id is a function of (run, key): a resumed run publishes nothing twice."""
         event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"{self.run_id}/{key}"))
         if not self.events.has_event(event_id):
             self.events.append(
-                type_,
                 payload,
-                SOURCE,
+                source=SOURCE,
                 correlation_id=self.run_id,
                 strategy_id=strategy_id_,
                 event_id=event_id,
@@ -270,15 +273,14 @@ class ResearchLoop:
         self.pending_calls[i] = self.proposer.drain_calls()
         self.publish(
             f"{i}/hypothesis",
-            "research_hypothesis_created",
-            {
-                "experiment_id": exp_id,
-                "iteration": i,
-                "family": cand.hypothesis.family,
-                "hypothesis": cand.hypothesis.hypothesis,
-                "origin": cand.origin,
-                "forecast": cand.hypothesis.forecast.model_dump(),
-            },
+            ResearchHypothesisCreated(
+                experiment_id=exp_id,
+                iteration=i,
+                family=cand.hypothesis.family,
+                hypothesis=cand.hypothesis.hypothesis,
+                origin=cand.origin,
+                forecast=HypothesisForecast.model_validate(cand.hypothesis.forecast.model_dump()),
+            ),
         )
         return ctx, cand
 
@@ -443,31 +445,29 @@ class ResearchLoop:
             ).relative_to(self.registry.home.root)  # events are the same whichever home ran them
             self.publish(
                 f"{i}/candidate",
-                "research_strategy_candidate",
-                {
-                    "experiment_id": exp_id,
-                    "name": report.strategy,
-                    "path": str(promoted_path),
-                    "stage": "paper_candidate",
-                    "trial_ids": {k: v.trial_id for k, v in report.segments.items()},
-                },
+                ResearchStrategyCandidate(
+                    experiment_id=exp_id,
+                    name=report.strategy,
+                    path=str(promoted_path),
+                    stage="paper_candidate",
+                    trial_ids={k: v.trial_id for k, v in report.segments.items()},
+                ),
                 sid,
             )
         self.publish(
             f"{i}/completed",
-            "research_experiment_completed",
-            {
-                "experiment_id": exp_id,
-                "iteration": i,
-                "family": family,
-                "outcome": outcome,
-                "failed_check": failed,
-                "fix_rounds": rounds,
-                "validation_sharpe": val.get("sharpe"),
-                "validation_trades": val.get("trades"),
-                "cost_usd": round(cost, 10),
-                "insight": insight,
-            },
+            ResearchExperimentCompleted(
+                experiment_id=exp_id,
+                iteration=i,
+                family=family,
+                outcome=outcome,
+                failed_check=failed,
+                fix_rounds=rounds,
+                validation_sharpe=val.get("sharpe"),
+                validation_trades=val.get("trades"),
+                cost_usd=round(cost, 10),
+                insight=insight,
+            ),
             sid,
         )
         self.store.record(experiment, pos)

@@ -13,6 +13,7 @@ from typing import Any
 
 from rara.config import Settings
 from rara.data.catalog import Catalog
+from rara.domain.events import ResearchRunConfig, ResearchRunStarted
 from rara.domain.market import Instrument
 from rara.errors import BadInput
 from rara.events.store import EventStore, open_event_store
@@ -127,9 +128,8 @@ class ResearchSession:
         resumed = not self.store.start_run(self.run_id, self.cfg.to_dict())
         if not resumed:
             self.events.append(
-                "research_run_started",
-                {"config": self.cfg.to_dict()},
-                "research.session",
+                ResearchRunStarted(config=ResearchRunConfig(**self.cfg.to_dict())),
+                source="research.session",
                 correlation_id=self.run_id,
             )
         loop = ResearchLoop(

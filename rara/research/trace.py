@@ -12,13 +12,14 @@ import hashlib
 import json
 from typing import Any
 
+from rara.events.filter import EventFilter
 from rara.events.store import EventStore
 from rara.research.store import Experiment
 
 
 def run_hash(events: EventStore, run_id: str) -> str:
     h = hashlib.sha256()
-    for e in events.iter_query(correlation_id=run_id):
+    for e in events.iter_query(EventFilter(correlation_id=run_id)):
         h.update(
             json.dumps(
                 {"type": e.type, "strategy_id": e.strategy_id, "payload": e.payload},

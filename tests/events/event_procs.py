@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from payloads import make  # run as a script: its own folder is first on sys.path
+
 from rara.events import EventStore, tail
 
 
@@ -36,7 +38,7 @@ def writer(db: str, n: int, batch: int, source: str, where: str | None = None) -
     barrier(where, source)
     for start in range(0, n, batch):
         store.append_many(
-            {"type": "test_event_written", "payload": {"i": i, "by": source}, "source": source}
+            make("test_event_written", {"i": i, "by": source}, source)
             for i in range(start, min(n, start + batch))
         )
     print(json.dumps({"written": n, "last_seq": store.last_seq()}))

@@ -11,6 +11,7 @@ import pytest
 
 from rara.errors import BadInput
 from rara.events import Event, EventBus, EventStore, tail
+from tests.events.payloads import make, probe
 
 T = TypeVar("T")
 GUARD_S = 30  # a hang guard for awaits that should finish at once, not a timing assertion
@@ -29,7 +30,7 @@ def test_replay_then_live(db_path: Path) -> None:
         store = EventStore(db_path)
         bus = EventBus(store)
         for i in range(3):
-            await bus.publish("research_hypothesis_created", {"i": i}, "research")
+            await bus.publish(make("research_hypothesis_created", {"i": i}, "research"))
         sub = bus.subscribe("ledger")
         replayed = await _take(sub, 3)
         assert [e.seq for e in replayed] == [1, 2, 3]
@@ -38,8 +39,8 @@ def test_replay_then_live(db_path: Path) -> None:
         await asyncio.sleep(0)  # let the subscriber block on an empty log
         assert not waiting.done()
         published = [
-            await bus.publish("trading_order_filled", {"i": 3}, "trading"),
-            *await bus.publish_many([{"type": "trading_order_filled", "source": "trading"}]),
+            await bus.publish(make("trading_order_filled", {"i": 3}, "trading")),
+            *await bus.publish_many([make("trading_order_filled", source="trading")]),
         ]
         assert await _guard(waiting) == published
         sub.close()
@@ -52,9 +53,7 @@ def test_restart_resumes_after_acked_offset(db_path: Path) -> None:
     async def first_run() -> None:
         store = EventStore(db_path)
         bus = EventBus(store)
-        await bus.publish_many(
-            [{"type": "a_b", "payload": {"i": i}, "source": "t"} for i in range(5)]
-        )
+        await bus.publish_many([make("a_b", {"i": i}) for i in range(5)])
         sub = bus.subscribe("worker")
         await _take(sub, 3)
         sub.ack()  # everything delivered so far: seq 3
@@ -68,7 +67,7 @@ def test_restart_resumes_after_acked_offset(db_path: Path) -> None:
         assert bus.offset("worker") == 3
         sub = bus.subscribe("worker")
         got = await _take(sub, 2)
-        await bus.publish("a_b", {"i": 5}, "t")
+        await bus.publish(make("a_b", {"i": 5}, "t"))
         got += await _take(sub, 1)
         bus.ack("worker", got[-1].seq)
         store.close()
@@ -86,7 +85,7 @@ def test_type_filter_and_independent_consumers(db_path: Path) -> None:
         bus = EventBus(store)
         for i in range(6):
             await bus.publish(
-                "trading_order_filled" if i % 2 else "sentinel_signal_detected", {}, "x"
+                make("trading_order_filled" if i % 2 else "sentinel_signal_detected", source="x")
             )
         fills = bus.subscribe("fills", types="trading_order_filled")
         signals = bus.subscribe("signals", types=["sentinel_signal_detected"])
@@ -105,7 +104,7 @@ def test_close_ends_iteration(db_path: Path) -> None:
     async def main() -> None:
         store = EventStore(db_path)
         bus = EventBus(store)
-        await bus.publish("a_b", {}, "t")
+        await bus.publish(make("a_b", {}, "t"))
         async with bus.subscribe("c") as sub:
             seen: list[int] = []
 
@@ -131,12 +130,12 @@ def test_from_seq_and_poll_sees_other_connections(db_path: Path) -> None:
         store = EventStore(db_path)
         other = EventStore(db_path)  # another writer the bus is not told about
         bus = EventBus(store)
-        other.append_many([{"type": "a_b", "source": "t"}] * 4)
+        other.append_many([make("a_b")] * 4)
         sub = bus.subscribe("c", from_seq=2, poll_s=0.01)
         assert [e.seq for e in await _take(sub, 2)] == [3, 4]
         later = asyncio.create_task(_take(sub, 1))
         await asyncio.sleep(0)
-        other.append("a_b", {}, "t")  # no notify(): only polling can find it
+        other.append(probe("a_b", {}), source="t")  # no notify(): only polling can find it
         assert [e.seq for e in await _guard(later)] == [5]
         store.close()
         other.close()
@@ -148,12 +147,12 @@ def test_tail_follows_the_log(db_path: Path) -> None:
     async def main() -> None:
         writer = EventStore(db_path)
         reader = EventStore(db_path, readonly=True)
-        writer.append_many([{"type": "a_b", "source": "t"}, {"type": "c_d", "source": "t"}] * 3)
+        writer.append_many([make("a_b"), make("c_d")] * 3)
         it = tail(reader, after_seq=1, types="a_b", poll_s=0.01, batch=2)
         assert [e.seq for e in await _take(it, 2)] == [3, 5]
         nxt = asyncio.create_task(_take(it, 1))
-        writer.append("c_d", {}, "t")
-        writer.append("a_b", {}, "t")
+        writer.append(probe("c_d", {}), source="t")
+        writer.append(probe("a_b", {}), source="t")
         assert [e.seq for e in await _guard(nxt)] == [8]
         await it.aclose()
         writer.close()

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from rara.cli import app
 from rara.events import EventStore
+from tests.events.payloads import probe
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -23,9 +24,11 @@ def filled(db_path: Path, make_clock: Callable) -> Path:
     with EventStore(db_path, clock=make_clock()) as s:
         for i in range(10):
             s.append(
-                "trading_order_filled" if i % 2 else "research_hypothesis_created",
-                {"i": i, "text": "naïve ✓"},
-                "test",
+                probe(
+                    "trading_order_filled" if i % 2 else "research_hypothesis_created",
+                    {"i": i, "text": "naïve ✓"},
+                ),
+                source="test",
                 correlation_id="run-a" if i < 4 else "run-b",
             )
     return db_path
@@ -78,9 +81,20 @@ def test_missing_log_is_intact_and_empty(rara_home: Path) -> None:
     assert not rara_home.exists()  # reads create nothing
 
 
+SIGNAL = {
+    "signal": "drawdown_breach",
+    "severity": "warning",
+    "strategy_id": "s-1",
+    "symbol": "BTC/USDT",
+    "value": -0.12,
+    "threshold": -0.1,
+    "detail": "über the limit ✓",
+}
+
+
 def test_append_then_verify(rara_home: Path) -> None:
     code, out = _run(
-        "append", "--type", "sentinel_signal_detected", "--payload", '{"z": 1, "a": "ü"}',
+        "append", "--type", "sentinel_signal_detected", "--payload", json.dumps(SIGNAL),
         "--correlation-id", "run-9", "--strategy-id", "s-1", "--event-id", "sig-1",
     )  # fmt: skip
     assert code == 0
@@ -89,9 +103,12 @@ def test_append_then_verify(rara_home: Path) -> None:
         1,
         "cli",
         "sig-1",
-        {"z": 1, "a": "ü"},
+        SIGNAL,
     )
-    code, out = _run("append", "--type", "sentinel_signal_detected", "--event-id", "sig-1")
+    code, out = _run(
+        "append", "--type", "sentinel_signal_detected", "--payload", json.dumps(SIGNAL),
+        "--event-id", "sig-1",
+    )  # fmt: skip
     assert code == 2 and json.loads(out)["error"]["code"] == "event_duplicate_id"
     code, out = _run("verify")
     report = json.loads(out)

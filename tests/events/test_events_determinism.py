@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rara.events import EventStore
+from tests.events.payloads import draft
 
 DRAFTS: list[dict[str, Any]] = [
     {
@@ -37,8 +38,15 @@ GOLDEN_HEAD = "f90b35d63a83f38b8ebf83d3fb3e0539ea0c01648ce863ba4097d2e2982a5eb2"
 
 def _build(path: Path, clock: Callable[[], datetime]) -> EventStore:
     store = EventStore(path, clock=clock)
-    store.append(**DRAFTS[0])
-    store.append_many(DRAFTS[1:] * 10)  # batched and single appends chain the same way
+    first = draft(DRAFTS[0])
+    store.append(
+        first.payload,
+        source=first.source,
+        correlation_id=first.correlation_id,
+        strategy_id=first.strategy_id,
+    )
+    # batched and single appends chain the same way
+    store.append_many([draft(d) for d in DRAFTS[1:]] * 10)
     return store
 
 

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rara.cli import app
-from rara.events import EventStore
+from rara.events import EventDraft, EventStore
+from tests.events.payloads import draft
 
 TYPES = [
     "research_hypothesis_created",
@@ -65,15 +66,17 @@ def _drafts(
     plan: list[tuple[str, str, int, int, int, int]],
     pool: list[dict[str, Any]],
     id_pool: list[str | None],
-) -> list[dict[str, Any]]:
+) -> list[EventDraft]:
     return [
-        {
-            "type": type_,
-            "payload": {**pool[a % len(pool)], "n": n, "inner": pool[b % len(pool)]},
-            "source": source,
-            "correlation_id": id_pool[c % len(id_pool)],
-            "strategy_id": id_pool[d % len(id_pool)],
-        }
+        draft(
+            {
+                "type": type_,
+                "payload": {**pool[a % len(pool)], "n": n, "inner": pool[b % len(pool)]},
+                "source": source,
+                "correlation_id": id_pool[c % len(id_pool)],
+                "strategy_id": id_pool[d % len(id_pool)],
+            }
+        )
         for n, (type_, source, a, b, c, d) in enumerate(plan)
     ]
 
@@ -106,14 +109,22 @@ def test_random_appends_always_verify(rara_home: Path) -> None:
         batch = _drafts(plan, pool, id_pool)
         before = store.last_seq()
         # part one event at a time, the rest as one batch: both paths build the same chain
-        written = [store.append(**d) for d in batch[:split]] + store.append_many(batch[split:])
+        written = [
+            store.append(
+                d.payload,
+                source=d.source,
+                correlation_id=d.correlation_id,
+                strategy_id=d.strategy_id,
+            )
+            for d in batch[:split]
+        ] + store.append_many(batch[split:])
         assert [e.seq for e in written] == list(range(before + 1, before + len(batch) + 1))
         back = store.query(after_seq=before)
         assert back == written
         for d, e in zip(batch, back, strict=True):
-            assert e.payload == _normal(d["payload"])
+            assert e.payload == _normal(d.payload.to_payload())
             assert (e.type, e.source, e.correlation_id, e.strategy_id) == (
-                d["type"], d["source"], d["correlation_id"], d["strategy_id"],
+                d.event_type, d.source, d.correlation_id, d.strategy_id,
             )  # fmt: skip
         report = store.verify()
         assert report.ok, report

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from rara.errors import BadInput, RaraError
-from rara.events import GENESIS_HASH, EventDraft, EventStore, canonical_json, verify_path
+from rara.events import GENESIS_HASH, EventFilter, EventStore, canonical_json, verify_path
 from rara.events.model import default_event_id
+from tests.events.payloads import drafts, make, probe
 
 
 def _raw(db: Path) -> sqlite3.Connection:
@@ -39,11 +40,12 @@ def test_pragmas_and_schema(store: EventStore, db_path: Path) -> None:
 
 
 def test_append_and_read_back(store: EventStore) -> None:
-    e1 = store.append("research_hypothesis_created", {"idea": "momentum", "k": [1, 2]}, "research")
+    e1 = store.append(
+        probe("research_hypothesis_created", {"idea": "momentum", "k": [1, 2]}), source="research"
+    )
     e2 = store.append(
-        "trading_order_filled",
-        {"px": 64000.5, "note": "zwölf 🚀"},
-        "trading",
+        probe("trading_order_filled", {"px": 64000.5, "note": "zwölf 🚀"}),
+        source="trading",
         correlation_id="run-1",
         strategy_id="strat-abc",
     )
@@ -60,28 +62,41 @@ def test_append_and_read_back(store: EventStore) -> None:
 def test_query_filters(store: EventStore) -> None:
     for i in range(30):
         store.append(
-            "trading_order_filled" if i % 3 else "research_experiment_completed",
-            {"i": i},
-            "t",
+            probe("trading_order_filled" if i % 3 else "research_experiment_completed", {"i": i}),
+            source="t",
             correlation_id=f"run-{i % 2}",
             strategy_id="s1" if i < 10 else None,
         )
-    assert [e.seq for e in store.query(type="research_experiment_completed")] == list(
+    assert [e.seq for e in store.query(EventFilter(types="research_experiment_completed"))] == list(
         range(1, 31, 3)
     )
-    assert all(e.correlation_id == "run-1" for e in store.query(correlation_id="run-1"))
-    assert len(store.query(correlation_id="run-1")) == 15
-    assert len(store.query(strategy_id="s1")) == 10
+    assert all(
+        e.correlation_id == "run-1" for e in store.query(EventFilter(correlation_id="run-1"))
+    )
+    assert len(store.query(EventFilter(correlation_id="run-1"))) == 15
+    assert len(store.query(EventFilter(strategy_id="s1"))) == 10
     assert [e.seq for e in store.query(after_seq=27)] == [28, 29, 30]
     assert [e.seq for e in store.query(after_seq=5, limit=2)] == [6, 7]
     # the clock steps 1 ms per event from 2024-05-01T00:00:00Z; since is inclusive
-    assert store.query(since="2024-05-01T00:00:00.020Z")[0].seq == 21
+    assert store.query(EventFilter(since="2024-05-01T00:00:00.020Z"))[0].seq == 21
     plus_two = timezone(timedelta(hours=2))
-    assert store.query(since=datetime(2024, 5, 1, 2, 0, 0, 20_000, tzinfo=plus_two))[0].seq == 21
-    assert len(store.query(since="2024-05-01")) == 30
-    assert store.query(since="2024-05-02") == []
-    assert len(store.query(type=["research_experiment_completed", "trading_order_filled"])) == 30
-    assert store.query(type=[]) == []
+    assert (
+        store.query(EventFilter(since=datetime(2024, 5, 1, 2, 0, 0, 20_000, tzinfo=plus_two)))[
+            0
+        ].seq
+        == 21
+    )
+    assert len(store.query(EventFilter(since="2024-05-01"))) == 30
+    assert store.query(EventFilter(since="2024-05-02")) == []
+    assert (
+        len(
+            store.query(
+                EventFilter(types=["research_experiment_completed", "trading_order_filled"])
+            )
+        )
+        == 30
+    )
+    assert store.query(EventFilter(types=[])) == []
     assert [e.seq for e in store.iter_query(chunk=7)] == list(range(1, 31))
     assert [e.seq for e in store.iter_query(after_seq=3, limit=9, chunk=4)] == list(range(4, 13))
 
@@ -104,49 +119,54 @@ def test_query_filters(store: EventStore) -> None:
     ],
 )
 def test_bad_input_writes_nothing(store: EventStore, kwargs: dict, code: str) -> None:
-    store.append("ok_event", {}, "t")
+    store.append(probe("ok_event", {}), source="t")
     args = {"type": "ok_event", "payload": {}, "source": "t", **kwargs}
     with pytest.raises(BadInput) as info:
-        store.append(**args)
+        body, type_ = args.pop("payload"), args.pop("type")
+        # a non-mapping reaches the store as is, to be refused there
+        payload = probe(type_, body) if isinstance(body, dict) else body
+        store.append(payload, **args)
     assert info.value.code == code and info.value.message
     assert store.last_seq() == 1
 
 
 def test_append_many_is_one_transaction(store: EventStore) -> None:
-    good = {"type": "a_b", "payload": {"i": 1}, "source": "t"}
+    good = make("a_b", {"i": 1})
     with pytest.raises(BadInput):
-        store.append_many([good, good, {**good, "payload": {"x": float("nan")}}])
+        store.append_many([good, good, make("a_b", {"x": float("nan")})])
     assert store.last_seq() == 0
-    with pytest.raises(BadInput, match="unknown event draft field"):
-        store.append_many([{**good, "colour": "red"}])
-    events = store.append_many([good, EventDraft(type="c_d", source="t"), good])
+    with pytest.raises(BadInput, match="must be an EventDraft"):
+        store.append_many([good, {"type": "a_b", "payload": {"i": 1}, "source": "t"}])  # type: ignore[list-item]
+    events = store.append_many([good, make("c_d"), good])
     assert [e.seq for e in events] == [1, 2, 3] and events[1].payload == {}
     assert store.append_many([]) == []
     assert store.query() == events
 
 
 def test_explicit_event_ids_are_unique(store: EventStore) -> None:
-    store.append("a_b", {}, "t", event_id="order-42-filled")
+    store.append(probe("a_b", {}), source="t", event_id="order-42-filled")
     with pytest.raises(BadInput) as info:
-        store.append("a_b", {}, "t", event_id="order-42-filled")
+        store.append(probe("a_b", {}), source="t", event_id="order-42-filled")
     assert info.value.code == "event_duplicate_id"
     with pytest.raises(BadInput):
-        store.append_many([{"type": "a_b", "source": "t", "event_id": "x"}] * 2)
+        store.append_many([make("a_b", event_id="x")] * 2)
     assert store.last_seq() == 1
 
 
 def test_hash_follows_the_documented_formula(store: EventStore) -> None:
     events = store.append_many(
-        [
-            {"type": "a_b", "payload": {"z": 1, "a": [1.5, None, "é"]}, "source": "s"},
-            {
-                "type": "c_d",
-                "payload": {},
-                "source": "s",
-                "correlation_id": "r",
-                "strategy_id": "x",
-            },
-        ]
+        drafts(
+            [
+                {"type": "a_b", "payload": {"z": 1, "a": [1.5, None, "é"]}, "source": "s"},
+                {
+                    "type": "c_d",
+                    "payload": {},
+                    "source": "s",
+                    "correlation_id": "r",
+                    "strategy_id": "x",
+                },
+            ]
+        )
     )
     prev = GENESIS_HASH
     for ev in events:
@@ -171,7 +191,7 @@ def test_hash_follows_the_documented_formula(store: EventStore) -> None:
 
 
 def test_default_event_ids_are_uuid8_ordered_like_seq(store: EventStore) -> None:
-    events = store.append_many([{"type": "a_b", "source": "t"}] * 300)
+    events = store.append_many([make("a_b")] * 300)
     prev = GENESIS_HASH
     for ev in events:
         u = uuid.UUID(ev.event_id)
@@ -188,23 +208,23 @@ def test_default_event_ids_are_uuid8_ordered_like_seq(store: EventStore) -> None
 def test_naive_clock_is_refused(db_path: Path) -> None:
     with EventStore(db_path, clock=lambda: datetime(2024, 1, 1)) as s:
         with pytest.raises(BadInput, match="time zone"):
-            s.append("a_b", {}, "t")
+            s.append(probe("a_b", {}), source="t")
         assert s.last_seq() == 0
 
 
 def test_bad_since_and_limit(store: EventStore) -> None:
     with pytest.raises(BadInput) as info:
-        store.query(since="yesterday")
+        EventFilter(since="yesterday")
     assert info.value.code == "event_bad_since"
     with pytest.raises(BadInput):
         store.query(limit=0)
     with pytest.raises(BadInput):
-        store.query(type="Not A Type")
+        EventFilter(types="Not A Type")
 
 
 def test_update_and_delete_are_refused(store: EventStore, db_path: Path) -> None:
     for i in range(5):
-        store.append("a_b", {"i": i}, "t")
+        store.append(probe("a_b", {"i": i}), source="t")
     before = _raw(db_path).execute("SELECT * FROM events ORDER BY seq").fetchall()
     conn = _raw(db_path)
     for sql in (
@@ -244,7 +264,7 @@ def test_update_and_delete_are_refused(store: EventStore, db_path: Path) -> None
 
 def test_offsets_table_is_mutable_bookkeeping(store: EventStore) -> None:
     for _ in range(3):
-        store.append("a_b", {}, "t")
+        store.append(probe("a_b", {}), source="t")
     assert store.offset("c") == 0
     store.ack("c", 2)
     store.ack("c", 1)  # acks only move forward
@@ -264,17 +284,17 @@ def test_readonly_store_and_missing_file(tmp_path: Path, db_path: Path) -> None:
     with EventStore(db_path, readonly=True) as ro:  # a db made by someone else, no events table
         assert ro.query() == [] and ro.last_seq() == 0 and ro.verify().ok
     with EventStore(db_path) as rw:
-        rw.append("a_b", {}, "t")
+        rw.append(probe("a_b", {}), source="t")
     with EventStore(db_path, readonly=True) as ro:
         assert [e.seq for e in ro.query()] == [1]
         with pytest.raises(RaraError):
-            ro.append("a_b", {}, "t")
+            ro.append(probe("a_b", {}), source="t")
 
 
 def test_two_connections_share_one_chain(db_path: Path) -> None:
     a, b = EventStore(db_path), EventStore(db_path)
     for i in range(50):
-        (a if i % 3 else b).append("a_b", {"i": i}, "t")
+        (a if i % 3 else b).append(probe("a_b", {"i": i}), source="t")
     assert a.last_seq() == b.last_seq() == 50
     assert a.verify().ok and b.verify().events_checked == 50
     a.close()

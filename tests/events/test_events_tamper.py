@@ -10,6 +10,7 @@ import pytest
 
 from rara.errors import RaraError
 from rara.events import EventStore, verify_path
+from tests.events.payloads import draft
 
 MARKER = b"MARKER-57-qwertyuiop"
 
@@ -17,11 +18,13 @@ MARKER = b"MARKER-57-qwertyuiop"
 def _fill(db: Path, n: int = 100) -> None:
     with EventStore(db) as s:
         s.append_many(
-            {
-                "type": "trading_order_filled",
-                "payload": {"note": MARKER.decode() if i == 57 else f"note {i}", "i": i},
-                "source": "test",
-            }
+            draft(
+                {
+                    "type": "trading_order_filled",
+                    "payload": {"note": MARKER.decode() if i == 57 else f"note {i}", "i": i},
+                    "source": "test",
+                }
+            )
             for i in range(1, n + 1)
         )
     _checkpoint(db)
@@ -121,5 +124,6 @@ def test_file_that_is_not_a_database(db_path: Path, cli: Callable) -> None:
         EventStore(db_path)
     r = cli("events", "verify")
     assert r.code == 3 and r.error["code"] == "event_store_damaged"
-    r = cli("events", "append", "--type", "a_b")
+    hold = '{"strategy_id": "st_1", "stage": "paper", "reason": "too few trades yet"}'
+    r = cli("events", "append", "--type", "feedback_strategy_hold", "--payload", hold)
     assert r.code == 1 and "error" in r.json

@@ -1,0 +1,423 @@
+"""Event payloads, schema v1: one frozen model per event type, and the registry of them.
+
+An event in the log is an envelope (seq, event_id, type, ts, source, correlation_id,
+strategy_id, payload, prev_hash, hash; see `rara.events.model`) around one of these payloads.
+The type name is the model's ``event_type`` class variable, so a caller appends a model and the
+store derives the type from it; reading an event back gives the model again (`Event.typed()`),
+or a `RawPayload` for a type this version does not know, so logs written by a newer rara stay
+readable. The gRPC proto, the TUI and the ledger mirror these models field for field.
+
+Conventions of schema v1:
+
+- A payload dumps (``to_payload()``) to plain JSON types: str, int, float, bool, None, lists and
+  objects. Every field is always present; an undefined value is None, never omitted.
+- Money is exact: quantities, prices and fees are `ExactDecimal` (a `Decimal` in Python, a
+  decimal string such as ``"0.0015"`` in the payload), never a float. Quantities are in base
+  currency units (BTC in BTC/USDT); prices in quote currency per unit of base (USDT per BTC);
+  a fee in the currency its ``fee_currency`` names.
+- Times of the market are UTC epoch milliseconds (``*_ms``), like candle timestamps; the
+  envelope's ``ts`` is when the event was logged.
+- ``symbol`` is the unified market symbol (``BTC/USDT``), ``exchange`` the venue's ccxt id.
+- Statistics (Sharpe, costs in USD) are floats: they are measurements, not money held.
+
+Adding a type: write its model here and list it in ``_SCHEMA_V1``. Adding, renaming or retyping
+a field of an existing type is a schema change: the proto, the TUI and the ledger change with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from rara.domain.gate import CheckName, GateDecision, Segment
+
+SCHEMA_VERSION = 1
+# snake_case, starting with a letter: research_hypothesis_created, trading_order_filled.
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$"
+_EVENT_TYPE_RE = re.compile(EVENT_TYPE_PATTERN)
+
+
+# ---- exact decimals ----------------------------------------------------------------------------
+
+
+def _exact(value: object) -> Decimal:
+    """A finite Decimal from a decimal string, an int or a Decimal; floats are refused because
+    0.1 as a float is not 0.1, and money must not drift."""
+    if isinstance(value, bool | float):
+        raise ValueError(
+            f'{value!r} is a {type(value).__name__}; pass an exact decimal string such as "0.0015"'
+        )
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a decimal number") from None
+    if not isinstance(value, Decimal):
+        raise ValueError(f"expected a decimal string, got {type(value).__name__}")
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite number")
+    return value
+
+
+def _decimal_text(value: Decimal) -> str:
+    # Fixed-point, exactly the digits held: Decimal("1E+3") -> "1000", "0.0010" stays "0.0010".
+    return format(value, "f")
+
+
+ExactDecimal = Annotated[
+    Decimal,
+    BeforeValidator(_exact),
+    PlainSerializer(_decimal_text, return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
+]
+"""An exact decimal: `Decimal` in Python, a fixed-point decimal string in the payload."""
+
+
+# ---- the base and the raw fallback -------------------------------------------------------------
+
+
+class EventPayload(BaseModel):
+    """The payload of one event type; subclasses set ``event_type`` and declare the fields."""
+
+    # NaN and infinity are refused at construction: JSON has no spelling for them.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    event_type: ClassVar[str]
+
+    def to_payload(self) -> dict[str, Any]:
+        """The payload as stored: plain JSON values, every field present (None included)."""
+        # Python mode, not JSON mode: JSON mode would turn a NaN smuggled in through an extra
+        # field into null; here it reaches the canonical encoder, which refuses it.
+        return self.model_dump()
+
+
+class RawPayload(BaseModel):
+    """The payload of an event whose type this version does not know, as stored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    payload: dict[str, Any]
+
+
+# ---- research ----------------------------------------------------------------------------------
+
+Outcome = Literal["paper_candidate", "rejected", "error", "duplicate"]
+StopReason = Literal["iterations", "max_cost_usd", "max_duration"]
+
+
+class ResearchRunConfig(BaseModel):
+    """What a research run was started with (`rara research run` options, resolved)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    exchange: str
+    symbol: str
+    timeframe: str = Field(description="bar length, e.g. 1h")
+    proposer: str = Field(description="builtin, an LLM provider name, or replay")
+    model: str | None = Field(description="the LLM model; None for the built-in proposer")
+    seed: int
+    iterations: int
+    max_cost_usd: float | None = Field(description="LLM spend cap in USD; None: no cap")
+    max_duration_s: float | None = Field(description="wall-clock cap in seconds; None: no cap")
+    backend: str = Field(description="sandbox backend: subprocess or docker")
+
+
+class ResearchRunStarted(EventPayload):
+    """A fresh research run began (not emitted again on resume). Envelope correlation_id: the
+    run id."""
+
+    event_type: ClassVar[str] = "research_run_started"
+
+    config: ResearchRunConfig
+
+
+class ResearchRunEnded(EventPayload):
+    """A research run stopped at a limit. Envelope correlation_id: the run id.
+
+    Schema only so far: the run's end is recorded in the research store (``research_run_ends``)
+    and no code emits this event yet.
+    """
+
+    event_type: ClassVar[str] = "research_run_ended"
+
+    stop_reason: StopReason
+    counts: dict[Outcome, int] = Field(description="experiments per outcome")
+    cost_usd: float = Field(description="LLM spend of the run in USD")
+
+
+class HypothesisForecast(BaseModel):
+    """The proposer's own prediction for a hypothesis, scored later (calibration)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    validation_sharpe: float | None = Field(description="annualised Sharpe on validation")
+    pass_probability: float | None = Field(ge=0.0, le=1.0, description="P(passes the gate)")
+
+
+class ResearchHypothesisCreated(EventPayload):
+    """A proposer proposed a hypothesis, before its code ran. Envelope correlation_id: the run
+    id."""
+
+    event_type: ClassVar[str] = "research_hypothesis_created"
+
+    experiment_id: str = Field(description="<run id>-<iteration, 4 digits>")
+    iteration: int = Field(ge=0)
+    family: str = Field(description="strategy family, e.g. macd_trend")
+    hypothesis: str
+    origin: str = Field(description="e.g. builtin:explore, builtin:mutate, llm")
+    forecast: HypothesisForecast
+
+
+class ResearchExperimentCompleted(EventPayload):
+    """An iteration finished, whatever its outcome. Envelope: correlation_id the run id,
+    strategy_id the candidate's (None when no strategy was evaluated)."""
+
+    event_type: ClassVar[str] = "research_experiment_completed"
+
+    experiment_id: str
+    iteration: int = Field(ge=0)
+    family: str
+    outcome: Outcome
+    failed_check: str | None = Field(
+        description="the first failed gate check, or an error code such as proposer.timeout"
+    )
+    fix_rounds: int = Field(ge=0, description="tries the proposer took to fix its code")
+    validation_sharpe: float | None
+    validation_trades: int | None
+    cost_usd: float = Field(description="LLM spend of this iteration in USD")
+    insight: str = Field(description="the lesson drawn, as prose")
+
+
+class ResearchStrategyCandidate(EventPayload):
+    """A candidate passed the research gate and was written as a paper candidate. Envelope:
+    correlation_id the run id, strategy_id the candidate's."""
+
+    event_type: ClassVar[str] = "research_strategy_candidate"
+
+    experiment_id: str
+    name: str = Field(description="the promoted strategy's name")
+    path: str = Field(description="its directory, relative to $RARA_HOME")
+    stage: Literal["paper_candidate"]
+    trial_ids: dict[Segment, str] = Field(description="the recorded trial of each segment")
+
+
+# ---- validation --------------------------------------------------------------------------------
+
+
+class ValidationGateDecided(EventPayload):
+    """The research gate judged a strategy outside a research run (`rara backtest gate`).
+    Envelope strategy_id: the strategy's."""
+
+    event_type: ClassVar[str] = "validation_gate_decided"
+
+    strategy: str = Field(description="the strategy's name")
+    instrument: str = Field(description="exchange:symbol:timeframe it was judged on")
+    decision: GateDecision
+    failed: list[CheckName]
+    n_trials: int = Field(ge=0, description="trials counted for the deflated Sharpe")
+
+
+# ---- trading -----------------------------------------------------------------------------------
+
+Side = Literal["buy", "sell"]
+OrderType = Literal["market", "limit"]
+TradingMode = Literal["paper", "testnet", "live"]
+OrderStatus = Literal[
+    "accepted", "open", "partially_filled", "filled", "canceled", "expired", "unknown"
+]
+
+
+class _OrderEvent(EventPayload):
+    """What every order event names. The envelope's strategy_id is the payload's."""
+
+    client_order_id: str = Field(
+        min_length=1, description="deterministic id journaled before anything is sent"
+    )
+    strategy_id: str = Field(min_length=1)
+    exchange: str = Field(description="ccxt exchange id; for paper, the market it replays")
+    mode: TradingMode
+    symbol: str = Field(description="unified symbol, e.g. BTC/USDT")
+
+
+class TradingOrderSubmitted(_OrderEvent):
+    """An order intent passed the risk gate and is about to be sent (journaled first, so an
+    unknown outcome is resolved by looking this id up, never by resending)."""
+
+    event_type: ClassVar[str] = "trading_order_submitted"
+
+    side: Side
+    order_type: OrderType
+    quantity: ExactDecimal = Field(description="base currency units")
+    limit_price: ExactDecimal | None = Field(description="quote per base; None for market")
+    reduce_only: bool = Field(description="may only shrink a position (exits, REDUCING state)")
+    signal_bar_ms: int | None = Field(
+        description="open time of the closed bar whose signal made the intent; None if manual"
+    )
+
+
+class TradingOrderFilled(_OrderEvent):
+    """One fill (possibly partial) of an order; the ledger books each fill_id once."""
+
+    event_type: ClassVar[str] = "trading_order_filled"
+
+    venue_order_id: str | None = Field(description="the venue's id of the order")
+    fill_id: str = Field(min_length=1, description="the venue's trade id, unique per fill")
+    side: Side
+    quantity: ExactDecimal = Field(description="base currency units filled by this fill")
+    price: ExactDecimal = Field(description="quote per base")
+    fee: ExactDecimal = Field(description="in fee_currency")
+    fee_currency: str
+    cumulative_quantity: ExactDecimal = Field(description="filled so far, this fill included")
+    filled_ms: int = Field(description="the venue's time of the fill")
+
+
+class TradingOrderRejected(_OrderEvent):
+    """An order was refused, by the risk gate before sending or by the venue after."""
+
+    event_type: ClassVar[str] = "trading_order_rejected"
+
+    side: Side
+    quantity: ExactDecimal = Field(description="base currency units asked for")
+    rejected_by: Literal["risk_gate", "venue"]
+    reason_code: str = Field(description="stable code, e.g. max_position, insufficient_funds")
+    reason: str = Field(description="for people")
+
+
+class TradingOrderUpdated(_OrderEvent):
+    """An order's state at the venue changed (accepted, canceled, resolved after a lookup...)."""
+
+    event_type: ClassVar[str] = "trading_order_updated"
+
+    venue_order_id: str | None
+    status: OrderStatus
+    filled_quantity: ExactDecimal = Field(description="base currency units filled in total")
+    remaining_quantity: ExactDecimal = Field(description="base currency units still open")
+    average_fill_price: ExactDecimal | None = Field(description="quote per base; None: no fill")
+    detail: str = ""
+
+
+# ---- sentinel ----------------------------------------------------------------------------------
+
+
+class SentinelSignalDetected(EventPayload):
+    """The sentinel saw something that needs attention: a drawdown breach, a data gap, paper
+    drifting from its backtest, a venue outage. Feedback decides what to do about it."""
+
+    event_type: ClassVar[str] = "sentinel_signal_detected"
+
+    signal: str = Field(description="stable code, e.g. drawdown_breach, data_gap")
+    severity: Literal["info", "warning", "critical"]
+    strategy_id: str | None = Field(description="the strategy concerned; None: market-wide")
+    symbol: str | None
+    value: float | None = Field(description="what was measured")
+    threshold: float | None = Field(description="the limit it crossed")
+    detail: str = ""
+
+
+# ---- feedback ----------------------------------------------------------------------------------
+
+LifecycleStage = Literal["paper_candidate", "paper", "live_candidate", "live", "retired"]
+
+
+class _FeedbackDecision(EventPayload):
+    """A feedback decision about one strategy. The envelope's strategy_id is the payload's."""
+
+    strategy_id: str = Field(min_length=1)
+    stage: LifecycleStage = Field(description="the stage the strategy is in when decided")
+    reason: str
+
+
+class FeedbackStrategyPromote(_FeedbackDecision):
+    """Move a strategy one stage up (gate 2 for paper -> live candidate)."""
+
+    event_type: ClassVar[str] = "feedback_strategy_promote"
+
+    to_stage: LifecycleStage
+
+
+class FeedbackStrategyDemote(_FeedbackDecision):
+    """Move a strategy down or retire it."""
+
+    event_type: ClassVar[str] = "feedback_strategy_demote"
+
+    to_stage: LifecycleStage
+
+
+class FeedbackStrategyHold(_FeedbackDecision):
+    """Keep a strategy where it is (not enough evidence either way)."""
+
+    event_type: ClassVar[str] = "feedback_strategy_hold"
+
+
+class FeedbackStrategyConfirmed(_FeedbackDecision):
+    """A person approved a proposed move (live always needs one)."""
+
+    event_type: ClassVar[str] = "feedback_strategy_confirmed"
+
+    to_stage: LifecycleStage
+    confirmed_by: str = Field(min_length=1, description="who approved")
+
+
+class FeedbackResearchRetrainRequested(_FeedbackDecision):
+    """Ask research for a successor to a strategy that stopped working on its market."""
+
+    event_type: ClassVar[str] = "feedback_research_retrain_requested"
+
+    exchange: str
+    symbol: str
+    timeframe: str
+
+
+# ---- the registry ------------------------------------------------------------------------------
+
+_SCHEMA_V1: tuple[type[EventPayload], ...] = (
+    ResearchRunStarted,
+    ResearchRunEnded,
+    ResearchHypothesisCreated,
+    ResearchExperimentCompleted,
+    ResearchStrategyCandidate,
+    ValidationGateDecided,
+    TradingOrderSubmitted,
+    TradingOrderFilled,
+    TradingOrderRejected,
+    TradingOrderUpdated,
+    SentinelSignalDetected,
+    FeedbackStrategyPromote,
+    FeedbackStrategyDemote,
+    FeedbackStrategyHold,
+    FeedbackStrategyConfirmed,
+    FeedbackResearchRetrainRequested,
+)
+
+
+def _registry(models: tuple[type[EventPayload], ...]) -> Mapping[str, type[EventPayload]]:
+    out: dict[str, type[EventPayload]] = {}
+    for model in models:
+        name = model.event_type
+        if not _EVENT_TYPE_RE.match(name) or name in out:
+            raise ValueError(f"event type {name!r} of {model.__name__} is malformed or taken")
+        out[name] = model
+    return MappingProxyType(out)
+
+
+EVENT_MODELS: Mapping[str, type[EventPayload]] = _registry(_SCHEMA_V1)
+"""Every known event type name -> its payload model (schema v1)."""
+
+
+def typed_payload(type_: str, payload: Mapping[str, Any]) -> EventPayload | RawPayload:
+    """The model of a stored payload; a `RawPayload` if the type is unknown here.
+
+    Raises pydantic's ValidationError when a known type's payload does not fit its model.
+    """
+    model = EVENT_MODELS.get(type_)
+    if model is None:
+        return RawPayload(type=type_, payload=dict(payload))
+    return model.model_validate(payload)

@@ -1,0 +1,181 @@
+"""Payload models for the event store's own tests: any type name, any JSON object.
+
+The store chains whatever `EventPayload` model it is handed; its tests need payloads of any shape
+(nested unicode, NaN to refuse, type names of every spelling) that the schema v1 models would
+reject before the store saw them. `probe("a_b", {"i": 1})` is such a payload: a model whose
+``event_type`` is the name given and whose fields are the mapping's keys.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict
+
+from rara.domain import events as ev
+from rara.domain.events import EventPayload
+from rara.events import EventDraft
+
+
+class Probe(EventPayload):
+    """Any JSON object as a payload: every key is an extra field, dumped as given."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_type: ClassVar[str] = "test_probe"
+
+
+@functools.cache
+def probe_type(event_type: str) -> type[Probe]:
+    """A Probe subclass whose type name is `event_type` (valid or not: the store checks)."""
+    return type(f"Probe[{event_type}]", (Probe,), {"event_type": event_type})
+
+
+def probe(event_type: str, payload: Mapping[str, Any] | None = None) -> Probe:
+    return probe_type(event_type).model_validate(dict(payload or {}))
+
+
+def draft(d: Mapping[str, Any]) -> EventDraft:
+    """An EventDraft from the old dict spelling {"type", "payload", "source", ...}."""
+    rest = {k: v for k, v in d.items() if k not in ("type", "payload")}
+    return EventDraft(payload=probe(d["type"], d.get("payload")), **rest)
+
+
+def drafts(ds: Iterable[Mapping[str, Any]]) -> list[EventDraft]:
+    return [draft(d) for d in ds]
+
+
+def make(
+    event_type: str, payload: Mapping[str, Any] | None = None, source: str = "t", **envelope: Any
+) -> EventDraft:
+    """A draft of a probe payload: make("a_b", {"i": 1}, "research", correlation_id="run-1")."""
+    return EventDraft(payload=probe(event_type, payload), source=source, **envelope)
+
+
+def examples() -> list[EventPayload]:
+    """One payload of every schema v1 type, with the values each type is about."""
+    order = {
+        "client_order_id": "co-st_9ad0-1714521600000-entry",
+        "strategy_id": "st_9ad0a0d46074b159",
+        "exchange": "binance",
+        "mode": "paper",
+        "symbol": "BTC/USDT",
+    }
+    decided = {"strategy_id": "st_9ad0a0d46074b159", "stage": "paper"}
+    return [
+        ev.ResearchRunStarted(
+            config=ev.ResearchRunConfig(
+                exchange="binance",
+                symbol="BTC/USDT",
+                timeframe="1h",
+                proposer="builtin",
+                model=None,
+                seed=7,
+                iterations=6,
+                max_cost_usd=None,
+                max_duration_s=90.0,
+                backend="subprocess",
+            )
+        ),
+        ev.ResearchRunEnded(
+            stop_reason="iterations", counts={"rejected": 5, "paper_candidate": 1}, cost_usd=0.0
+        ),
+        ev.ResearchHypothesisCreated(
+            experiment_id="run-4fd6a47df471-0000",
+            iteration=0,
+            family="roc_momentum+trend",
+            hypothesis="44-bar momentum above 1.4 sigma persists on 1h bars ✓",
+            origin="builtin:explore",
+            forecast=ev.HypothesisForecast(validation_sharpe=0.0, pass_probability=0.2398),
+        ),
+        ev.ResearchExperimentCompleted(
+            experiment_id="run-4fd6a47df471-0001",
+            iteration=1,
+            family="macd_trend",
+            outcome="rejected",
+            failed_check="floor.sharpe",
+            fix_rounds=0,
+            validation_sharpe=-1.453929056003647,
+            validation_trades=29,
+            cost_usd=0.0,
+            insight="validation Sharpe -1.45 < 1",
+        ),
+        ev.ResearchStrategyCandidate(
+            experiment_id="run-27d5698bd0c5-0005",
+            name="donchian_breakout_deed526d",
+            path="strategies/promoted/donchian_breakout_deed526d",
+            stage="paper_candidate",
+            trial_ids={"train": "tr_5b42", "validation": "tr_5331", "holdout": "tr_b74e"},
+        ),
+        ev.ValidationGateDecided(
+            strategy="donchian_breakout_deed526d",
+            instrument="synthetic:EDGE/USDT:1h",
+            decision="rejected",
+            failed=["min_trades", "holdout.psr"],
+            n_trials=10,
+        ),
+        ev.TradingOrderSubmitted(
+            **order,
+            side="buy",
+            order_type="limit",
+            quantity=Decimal("0.0015"),
+            limit_price=Decimal("64000.50"),
+            reduce_only=False,
+            signal_bar_ms=1_714_521_600_000,
+        ),
+        ev.TradingOrderFilled(
+            **order,
+            venue_order_id="8389765",
+            fill_id="t-1",
+            side="buy",
+            quantity=Decimal("0.0010"),
+            price=Decimal("64000.5"),
+            fee=Decimal("0.0640005"),
+            fee_currency="USDT",
+            cumulative_quantity=Decimal("0.0010"),
+            filled_ms=1_714_525_200_012,
+        ),
+        ev.TradingOrderRejected(
+            **order,
+            side="sell",
+            quantity=Decimal("2"),
+            rejected_by="risk_gate",
+            reason_code="max_position",
+            reason="position would exceed 0.5 BTC",
+        ),
+        ev.TradingOrderUpdated(
+            **order,
+            venue_order_id="8389765",
+            status="partially_filled",
+            filled_quantity=Decimal("0.0010"),
+            remaining_quantity=Decimal("0.0005"),
+            average_fill_price=Decimal("64000.5"),
+            detail="",
+        ),
+        ev.SentinelSignalDetected(
+            signal="drawdown_breach",
+            severity="critical",
+            strategy_id="st_9ad0a0d46074b159",
+            symbol="BTC/USDT",
+            value=-0.21,
+            threshold=-0.15,
+        ),
+        ev.FeedbackStrategyPromote(
+            **decided, reason="paper tracks its backtest", to_stage="live_candidate"
+        ),
+        ev.FeedbackStrategyDemote(**decided, reason="drawdown breach", to_stage="retired"),
+        ev.FeedbackStrategyHold(**decided, reason="12 trades so far; 30 needed"),
+        ev.FeedbackStrategyConfirmed(
+            strategy_id="st_9ad0a0d46074b159",
+            stage="live_candidate",
+            reason="approved after review",
+            to_stage="live",
+            confirmed_by="ops@example",
+        ),
+        ev.FeedbackResearchRetrainRequested(
+            **decided, reason="edge decayed", exchange="binance", symbol="BTC/USDT", timeframe="1h"
+        ),
+    ]
