@@ -9,7 +9,8 @@ Modules (import them directly; nothing heavy is imported here):
 - `rara.validation.lookahead`: the look-ahead plan and checks on one sandbox evaluation.
 - `rara.validation.candidate`: a candidate's evaluation read once (meta, identity, look-ahead).
 - `rara.validation.trials`: every backtest recorded as a trial.
+- `rara.validation.checks`: the gate's checks, one function each.
 - `rara.validation.gate`: gate 1 (research -> paper), a pure judge: it never runs strategy code.
 """
 
-__all__ = ["candidate", "gate", "lookahead", "pbo", "splits", "statistics", "trials"]
+__all__ = ["candidate", "checks", "gate", "lookahead", "pbo", "splits", "statistics", "trials"]

@@ -17,17 +17,16 @@ judged on the validation segment; on top of it:
 
 Every backtest is recorded as a trial before any judgement. The report lists every check with its
 value, threshold and outcome; the research loop learns from it and the TUI shows it. Each check
-is one function returning its report lines, in the report's order.
+is one function in `rara.validation.checks`; this module runs the backtests they measure and
+records the trials, in the report's order.
 """
 
 from __future__ import annotations
 
-import operator
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -36,11 +35,23 @@ from rara.backtest.engine import BacktestConfig, BacktestResult
 from rara.backtest.metrics import Metrics
 from rara.backtest.window import backtest_window
 from rara.config import BacktestSettings, ResearchGateSettings
-from rara.domain.gate import CheckName, GateCheck, GateReport, Segment, SegmentResult
-from rara.domain.market import Candles, Instrument, Timeframe
-from rara.domain.strategy import StrategyMeta, StrategyRef
+from rara.domain.gate import GateCheck, GateReport, Segment, SegmentResult
+from rara.domain.market import Candles, Instrument
+from rara.domain.strategy import StrategyRef
 from rara.validation.candidate import CheckedEvaluation
-from rara.validation.lookahead import CheckOutcome
+from rara.validation.checks import (
+    HOLDOUT_NOT_READ,
+    Threshold,
+    all_passed,
+    cost_check,
+    deflated_sharpe_check,
+    floor_checks,
+    holdout_checks,
+    lookahead_checks,
+    meta_checks,
+    pbo_skipped,
+    sandbox_checks,
+)
 from rara.validation.pbo import probability_of_backtest_overfitting
 from rara.validation.splits import Split, time_split
 from rara.validation.statistics import (
@@ -50,38 +61,7 @@ from rara.validation.statistics import (
 )
 from rara.validation.trials import TrialKey, TrialStore
 
-__all__ = ["ResearchGate", "Threshold"]
-
-Comparison = Literal[">", ">=", "<"]
-_COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-}
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """One threshold check: `value comparison threshold` passes. A missing value (nothing traded,
-    an undefined statistic) is compared as `if_missing`, or fails when that is None."""
-
-    name: CheckName
-    value: float | None
-    comparison: Comparison
-    threshold: float
-    detail: str
-    if_missing: float | None = None
-
-    def check(self) -> GateCheck:
-        measured = self.value if self.value is not None else self.if_missing
-        passed = measured is not None and _COMPARE[self.comparison](measured, self.threshold)
-        return GateCheck(
-            name=self.name,
-            passed=passed,
-            value=self.value,
-            threshold=self.threshold,
-            detail=self.detail,
-        )
+__all__ = ["ResearchGate"]
 
 
 def _sharpe(returns: npt.NDArray[np.float64]) -> float | None:
@@ -89,128 +69,6 @@ def _sharpe(returns: npt.NDArray[np.float64]) -> float | None:
         return float(sharpe_ratio(returns))
     except ValueError:  # flat equity: never traded
         return None
-
-
-def _all_passed(checks: list[GateCheck]) -> bool:
-    return all(c.passed for c in checks)
-
-
-def _sandbox_checks(checked: CheckedEvaluation) -> list[GateCheck]:
-    if checked.failed:
-        err = checked.evaluation.error
-        return [
-            GateCheck(
-                name="sandbox",
-                passed=False,
-                value=err.code if err else None,
-                detail=err.message if err else "no result",
-            )
-        ]
-    return [
-        GateCheck(name="sandbox", passed=True, value="ok", detail="signals computed in the sandbox")
-    ]
-
-
-def _meta_checks(meta: StrategyMeta, inst: Instrument) -> list[GateCheck]:
-    """A strategy is written for one bar length; judged on another, its lookback and thresholds
-    mean something else."""
-    same = Timeframe.parse(meta.timeframe).ms == inst.timeframe.ms
-    return [
-        GateCheck(
-            name="meta.timeframe",
-            passed=same,
-            value=meta.timeframe,
-            threshold=str(inst.timeframe),
-            detail="the timeframe meta() declares is the candles'"
-            if same
-            else f"meta() declares {meta.timeframe}, the candles are {inst.timeframe}",
-        )
-    ]
-
-
-def _lookahead_checks(outcomes: tuple[CheckOutcome, ...]) -> list[GateCheck]:
-    return [
-        GateCheck(
-            name=cast(CheckName, f"lookahead.{o.name}"),
-            passed=o.passed,
-            value=o.first_bar,
-            detail=o.detail,
-        )
-        for o in outcomes
-    ]
-
-
-def _floor_checks(validation: Metrics, g: ResearchGateSettings) -> list[GateCheck]:
-    """The seed system's floor, and enough trades to mean anything, on the validation segment."""
-    rows = [
-        Threshold(
-            "floor.sharpe",
-            validation.sharpe,
-            ">",
-            g.min_sharpe,
-            "validation Sharpe, annualised",
-            if_missing=0.0,
-        ),
-        Threshold(
-            "floor.max_drawdown",
-            validation.max_drawdown,
-            "<",
-            g.max_drawdown,
-            "validation max drawdown",
-        ),
-        Threshold(
-            "min_trades",
-            validation.trades,
-            ">=",
-            g.min_trades,
-            "trades on the validation segment",
-        ),
-    ]
-    return [r.check() for r in rows]
-
-
-def _cost_check(stressed: Metrics, g: ResearchGateSettings) -> list[GateCheck]:
-    detail = f"validation return at {g.cost_multiplier:g}x fees and slippage"
-    return [Threshold("costs_doubled", stressed.total_return, ">", 0.0, detail).check()]
-
-
-def _deflated_sharpe_check(
-    dsr: float | None, n_trials: int, var: float, min_dsr: float
-) -> GateCheck:
-    detail = f"N = {n_trials} trials on this market, Sharpe variance {var:.3g} (per period)"
-    return Threshold("deflated_sharpe", dsr, ">=", min_dsr, detail).check()
-
-
-def _pbo_skipped(max_pbo: float, detail: str) -> GateCheck:
-    return GateCheck(name="pbo", passed=True, skipped=True, threshold=max_pbo, detail=detail)
-
-
-def _holdout_checks(
-    hold: Metrics, psr: float | None, reads: int, g: ResearchGateSettings
-) -> list[GateCheck]:
-    rows = [
-        Threshold(
-            "holdout.sharpe",
-            hold.sharpe,
-            ">",
-            0.0,
-            f"holdout read #{reads + 1} for this source",
-            if_missing=0.0,
-        ),
-        Threshold(
-            "holdout.psr",
-            psr,
-            ">=",
-            g.min_holdout_psr,
-            "probabilistic Sharpe ratio against 0 on the holdout",
-        ),
-    ]
-    return [r.check() for r in rows]
-
-
-_HOLDOUT_NOT_READ = GateCheck(
-    name="holdout", passed=False, skipped=True, detail="not read: earlier checks failed"
-)
 
 
 @dataclass(frozen=True)
@@ -274,12 +132,12 @@ class ResearchGate:
         run_id: str | None = None,
     ) -> GateReport:
         """The verdict on one evaluated candidate, reported under `name`."""
-        checks = _sandbox_checks(checked)
+        checks = sandbox_checks(checked)
         if checked.failed or checked.meta is None or checked.ref is None:
             return self._report(name, inst, checks, {}, None, None)
         market = _Market(candles, inst, checked, checked.ref, run_id)
-        checks += _meta_checks(checked.meta, inst)
-        checks += _lookahead_checks(checked.lookahead)
+        checks += meta_checks(checked.meta, inst)
+        checks += lookahead_checks(checked.lookahead)
         split = self.split(candles)
         cfg = BacktestConfig.from_settings(inst.exchange, self.costs)
         segments: dict[Segment, SegmentResult] = {}
@@ -287,18 +145,18 @@ class ResearchGate:
         val_result, segments["validation"] = self._segment(
             market, "validation", split.validation, cfg
         )
-        checks += _floor_checks(segments["validation"].metrics, self.gate)
-        checks += self._cost_checks(market, split)
+        checks += floor_checks(segments["validation"].metrics, self.gate)
+        checks += self.cost_checks(market, split)
         n_trials, trial_checks = self._trial_checks(market, split, val_result, checks)
         checks += trial_checks
         reads = self.trials.count(source_sha256=market.ref.source_sha256, segment="holdout")
-        if _all_passed(checks):
+        if all_passed(checks):
             # The holdout is read here and only here: after everything else has passed.
             hold_result, segments["holdout"] = self._segment(market, "holdout", split.holdout, cfg)
             psr = self._psr(hold_result.returns)
-            checks += _holdout_checks(segments["holdout"].metrics, psr, reads, self.gate)
+            checks += holdout_checks(segments["holdout"].metrics, psr, reads, self.gate)
         else:
-            checks.append(_HOLDOUT_NOT_READ)
+            checks.append(HOLDOUT_NOT_READ)
         return self._report(
             name, inst, checks, segments, split, market.ref.strategy_id, n_trials, reads
         )
@@ -345,12 +203,12 @@ class ResearchGate:
             segment=segment, trial_id=trial.trial_id, new_trial=new, metrics=metrics
         )
 
-    def _cost_checks(self, market: _Market, split: Split) -> list[GateCheck]:
+    def cost_checks(self, market: _Market, split: Split) -> list[GateCheck]:
         stressed_cfg = BacktestConfig.from_settings(
             market.inst.exchange, self.costs, self.gate.cost_multiplier
         )
         _, stressed = self._backtest(market, split.validation, stressed_cfg)
-        return _cost_check(stressed, self.gate)
+        return cost_check(stressed, self.gate)
 
     def _trial_checks(
         self, market: _Market, split: Split, validation: BacktestResult, earlier: list[GateCheck]
@@ -369,13 +227,13 @@ class ResearchGate:
                 )
             except ValueError:
                 dsr = None
-        checks = [_deflated_sharpe_check(dsr, n_trials, var, g.min_dsr)]
+        checks = [deflated_sharpe_check(dsr, n_trials, var, g.min_dsr)]
         lo, hi = split.validation
         start_ms, end_ms = int(market.candles.ts[lo]), int(market.candles.ts[hi - 1])
         same_bars = self.trials.count(**where, start_ms=start_ms, end_ms=end_ms)
-        if not _all_passed(earlier + checks):
+        if not all_passed(earlier + checks):
             # CSCV over every trial is the costliest check and cannot rescue a rejection
-            checks.append(_pbo_skipped(g.max_pbo, "not computed: earlier checks failed"))
+            checks.append(pbo_skipped(g.max_pbo, "not computed: earlier checks failed"))
         elif same_bars >= g.pbo_min_trials:
             with self.watch("storage"):
                 matrix = self.trials.returns_matrix(**where, start_ms=start_ms, end_ms=end_ms)
@@ -385,7 +243,7 @@ class ResearchGate:
             checks.append(Threshold("pbo", pbo, "<", g.max_pbo, detail).check())
         else:
             detail = f"{same_bars} trials on these bars; judged from {g.pbo_min_trials}"
-            checks.append(_pbo_skipped(g.max_pbo, detail))
+            checks.append(pbo_skipped(g.max_pbo, detail))
         return n_trials, checks
 
     @staticmethod
