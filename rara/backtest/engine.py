@@ -40,7 +40,7 @@ before forking, so no candidate pays import or JIT.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from rara.backtest.vbt import SIDE_BUY, simulate_signals
 from rara.domain.market import Candles
 from rara.errors import BadInput
+
+if TYPE_CHECKING:
+    from rara.config import BacktestSettings
 
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -94,6 +97,21 @@ class BacktestConfig(BaseModel):
         """A config with the venue's standard taker fee (see `TAKER_FEES`); overrides win."""
         fee = TAKER_FEES.get(exchange.lower())
         return cls(**{**({"fee": fee} if fee is not None else {}), **overrides})
+
+    @classmethod
+    def from_settings(
+        cls, exchange: str, settings: BacktestSettings, cost_multiplier: float = 1.0
+    ) -> BacktestConfig:
+        """The venue's costs from settings (explicit fee, else the per-exchange fee, else the
+        venue's own), fee and slippage scaled by `cost_multiplier` (the gate's stress test)."""
+        base = cls.for_exchange(exchange)
+        fee = settings.fee if settings.fee is not None else settings.fees.get(exchange, base.fee)
+        return cls(
+            init_cash=settings.init_cash,
+            fee=fee * cost_multiplier,
+            slippage=settings.slippage * cost_multiplier,
+            size_fraction=settings.size_fraction,
+        )
 
 
 @dataclass(frozen=True)

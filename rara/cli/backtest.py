@@ -1,149 +1,25 @@
 """`rara backtest run|gate`: a strategy's metrics, or its research-gate verdict, on stored candles.
 
 The strategy always runs in a sandbox (settings: sandbox.backend); only its signals come back.
+The work is `rara.services.backtest`'s; this module parses and prints.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import click
 
-from rara.cli.data import parse_range
 from rara.cli.output import emit
-from rara.config import Settings, load_settings
-from rara.data.catalog import default_catalog
-from rara.domain.market import Candles, Instrument
-from rara.errors import BadInput, Refused
-from rara.home import Home
-from rara.registry import Registry
-from rara.runner.sandbox import BOUNDARIES, EvaluationRequest, Sandbox, open_sandbox
-from rara.runner.strategy_source import StrategySource, resolve_strategy
-from rara_sandbox.results import EvaluationResult
+from rara.cli.strategy_options import market_options, open_market
+from rara.errors import Refused
+from rara.services.backtest import backtest_strategy, gate_strategy
 
 
 @click.group("backtest")
 def group() -> None:
     """Backtest a strategy (next-open fills, fees and slippage on both legs) or gate it."""
-
-
-def market_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every strategy-on-candles command shares."""
-    for opt in reversed(
-        [
-            click.argument("strategy"),
-            click.option("--symbol", required=True, help="e.g. BTC/USDT"),
-            click.option("--timeframe", required=True, help="e.g. 1h"),
-            click.option("--exchange", default=None, help="default: whichever holds the symbol"),
-            click.option("--start", default=None, help="UTC date or datetime (inclusive)"),
-            click.option("--end", default=None, help="UTC date or datetime (exclusive)"),
-            click.option("--params", "params_json", default=None, help='JSON, e.g. {"fast": 10}'),
-            click.option(
-                "--backend",
-                type=click.Choice(BOUNDARIES),
-                default=None,
-                help="sandbox backend (default: sandbox.backend setting)",
-            ),
-        ]
-    ):
-        fn = opt(fn)
-    return fn
-
-
-def parse_params(params_json: str | None) -> dict[str, Any] | None:
-    if not params_json:
-        return None
-    try:
-        params = json.loads(params_json)
-    except json.JSONDecodeError as exc:
-        raise BadInput("bad_params", f"--params is not JSON: {exc}", 'e.g. {"fast": 10}') from exc
-    if not isinstance(params, dict):
-        raise BadInput("bad_params", "--params must be a JSON object", 'e.g. {"fast": 10}')
-    return params
-
-
-class Prepared:
-    """Settings, strategy source, instrument, candles and a sandbox, from the shared options."""
-
-    def __init__(
-        self,
-        strategy: str,
-        symbol: str,
-        timeframe: str,
-        exchange: str | None,
-        start: str | None,
-        end: str | None,
-        params_json: str | None,
-        backend: str | None,
-    ) -> None:
-        self.settings: Settings = load_settings()
-        self.src: StrategySource = resolve_strategy(strategy, Registry(Home.from_env()))
-        self.params = parse_params(params_json)
-        cat = default_catalog()
-        self.inst: Instrument = cat.resolve(symbol, timeframe, exchange)
-        self.candles: Candles = cat.load(self.inst, *parse_range(start, end))
-        if len(self.candles) < 8:
-            raise BadInput(
-                "too_few_bars", f"{len(self.candles)} bars in that range", "widen --start/--end"
-            )
-        self.backend = backend or self.settings.sandbox.backend
-        sb = self.settings.sandbox
-        self.sandbox: Sandbox = open_sandbox(self.backend, sb.wall_timeout_s, sb.memory_mb)
-
-
-def refuse_failed(name: str, ev: EvaluationResult) -> None:
-    if ev.ok and ev.error is None:
-        return
-    err = ev.error
-    code = err.code if err else "unknown"
-    where = f" (line {err.line})" if err and err.line else ""
-    raise Refused(
-        f"strategy_{code}",
-        f"{name}: {err.message if err else code}{where}",
-        "`rara sandbox check` for static problems; fix the strategy and retry",
-    )
-
-
-def run_backtest_command(
-    p: Prepared, fees: float | None, slippage: float | None, report: Path | None
-) -> dict[str, Any]:
-    from rara.validation.gate import backtest_config, backtest_window
-
-    costs = p.settings.backtest.model_copy(
-        update={k: v for k, v in (("fee", fees), ("slippage", slippage)) if v is not None}
-    )
-    with p.sandbox as sandbox:
-        ev = sandbox.evaluate(
-            EvaluationRequest(source=p.src.source, candles=p.candles, params=p.params)
-        )
-    refuse_failed(p.src.name, ev)
-    cfg = backtest_config(p.inst.exchange, costs)
-    result, metrics = backtest_window(p.candles, ev.windows[-1], 0, len(p.candles), cfg)
-    out: dict[str, Any] = {
-        "strategy": p.src.name,
-        "instrument": p.inst.key,
-        "params": ev.params,
-        "costs": {"fee": cfg.fee, "slippage": cfg.slippage, "init_cash": cfg.init_cash},
-        "metrics": metrics.model_dump(mode="json"),
-        "engine": result.engine,
-    }
-    if report is not None:
-        from rara.backtest.report import write_report
-
-        files = write_report(
-            report,
-            title=f"{p.src.name} on {p.inst.key}",
-            candles=p.candles,
-            result=result,
-            metrics=metrics,
-            meta={"meta": ev.meta, "params": ev.params},
-        )
-        out["report"] = {"html": str(files.html), "png": str(files.png)}
-    return out
 
 
 @group.command("run")
@@ -158,35 +34,18 @@ def run_backtest_command(
 )
 def run(fees: float | None, slippage: float | None, report: Path | None, **market: Any) -> None:
     """Backtest a strategy FILE or promoted NAME; print its metrics."""
-    p = Prepared(**market)
-    emit(run_backtest_command(p, fees, slippage, report))
+    on_market = open_market(**market)
+    costs = on_market.settings.backtest.model_copy(
+        update={k: v for k, v in (("fee", fees), ("slippage", slippage)) if v is not None}
+    )
+    emit(backtest_strategy(on_market, costs, report))
 
 
 @group.command("gate")
 @market_options
 def gate(**market: Any) -> None:
     """The research gate's verdict on a strategy; exit 3 when it is rejected."""
-    from rara.domain.events import ValidationGateDecided
-    from rara.events.store import open_event_store
-    from rara.validation.gate import ResearchGate
-    from rara.validation.trials import TrialStore
-
-    p = Prepared(**market)
-    with p.sandbox as sandbox, closing(TrialStore()) as trials:
-        judge = ResearchGate(sandbox, trials, p.settings.gates.research, p.settings.backtest)
-        verdict = judge.judge(p.src.name, p.src.source, p.candles, p.inst, p.params)
-    with open_event_store() as events:
-        events.append(
-            ValidationGateDecided(
-                strategy=verdict.strategy,
-                instrument=verdict.instrument,
-                decision=verdict.decision,
-                failed=verdict.failed,
-                n_trials=verdict.n_trials,
-            ),
-            source="cli.backtest.gate",
-            strategy_id=verdict.strategy_id,
-        )
+    verdict = gate_strategy(open_market(**market))
     body = verdict.model_dump(mode="json")
     if not verdict.passed:
         err = Refused(

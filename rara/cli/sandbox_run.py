@@ -7,14 +7,15 @@ from typing import Any
 import click
 import numpy as np
 
-from rara.cli.backtest import Prepared, market_options, refuse_failed
 from rara.cli.output import emit
 from rara.cli.sandbox import group
+from rara.cli.strategy_options import market_options, open_market
 from rara.domain.market import ms_to_iso
+from rara.errors import EXIT_REFUSED
 from rara.home import Home
 from rara.registry import Registry
-from rara.runner.sandbox import EvaluationRequest
 from rara.runner.strategy_source import resolve_strategy
+from rara.services.backtest import signals
 
 
 @group.command("check")
@@ -27,29 +28,25 @@ def check(strategy: str) -> None:
     report = lint(src.source)
     emit({"strategy": src.name, "path": str(src.path), **report.to_dict()})
     if not report.ok:
-        raise SystemExit(3)
+        raise SystemExit(EXIT_REFUSED)
 
 
 @group.command("run")
 @market_options
 def run(**market: Any) -> None:
     """Run a strategy FILE or promoted NAME in a sandbox and summarise its signals."""
-    p = Prepared(**market)
-    with p.sandbox as sandbox:
-        result = sandbox.evaluate(
-            EvaluationRequest(source=p.src.source, candles=p.candles, params=p.params)
-        )
-    refuse_failed(p.src.name, result)
-    candles = p.candles
+    on_market = open_market(**market)
+    result = signals(on_market)
+    candles = on_market.candles
     full = result.windows[-1]
     entries, exits = np.flatnonzero(full.entries), np.flatnonzero(full.exits)
     emit(
         {
-            "strategy": p.src.name,
-            "backend": p.backend,
+            "strategy": on_market.strategy.name,
+            "backend": on_market.backend,
             "meta": result.meta,
             "params": result.params,
-            "instrument": p.inst.key,
+            "instrument": on_market.inst.key,
             "bars": len(candles),
             "range": [ms_to_iso(int(candles.ts[0])), ms_to_iso(int(candles.ts[-1]))],
             "entries": int(entries.size),

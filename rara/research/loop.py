@@ -25,10 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from dataclasses import dataclass, replace
 
 from rara.domain.events import (
     EventPayload,
@@ -37,9 +34,7 @@ from rara.domain.events import (
     ResearchHypothesisCreated,
     ResearchStrategyCandidate,
 )
-from rara.domain.gate import GateReport
 from rara.domain.market import Candles, Instrument
-from rara.domain.strategy import strategy_id
 from rara.events.store import EventStore
 from rara.registry import Registry
 from rara.research.memory import LessonStore, tag_regime
@@ -53,17 +48,18 @@ from rara.research.models import (
 from rara.research.outcomes import (
     DUPLICATE_CORRELATION,
     Progress,
-    correlation,
+    duplicate_of,
     learning_view,
     positions,
 )
 from rara.research.ports import BudgetExhausted, Proposer, ProposerError
 from rara.research.promote import write_paper_candidate
-from rara.research.record import ExperimentRow
+from rara.research.record import IterationResult
 from rara.research.store import Experiment, ResearchStore
-from rara.validation import lookahead
+from rara.runner.sandbox import Sandbox
+from rara.services.backtest import evaluate_candidate
+from rara.validation.candidate import CheckedEvaluation
 from rara.validation.gate import ResearchGate
-from rara_sandbox.results import EvaluationResult
 
 EVENT_NAMESPACE = uuid.UUID("6f1c1d0e-6a51-4b8e-9a07-5e7a3c1f2b90")
 SOURCE = "research.loop"
@@ -78,6 +74,19 @@ class RunLimits:
     batch: int = 2  # candidates evaluated at once (one jailed child each); part of determinism
 
 
+@dataclass(frozen=True)
+class Repaired:
+    """A candidate after its fix rounds: the last version tried, its checked evaluation, how many
+    rounds it took, the LLM calls they made, and why it still fails (None: it does not)."""
+
+    candidate: Candidate
+    checked: CheckedEvaluation
+    rounds: int
+    calls: tuple[LlmCall, ...] = ()
+    failed_check: str | None = None
+    error: str | None = None
+
+
 class ResearchLoop:
     def __init__(
         self,
@@ -87,6 +96,7 @@ class ResearchLoop:
         inst: Instrument,
         candles: Candles,
         proposer: Proposer,
+        sandbox: Sandbox,
         gate: ResearchGate,
         store: ResearchStore,
         lessons: LessonStore,
@@ -96,7 +106,8 @@ class ResearchLoop:
         on_progress: Callable[[Progress], None] | None = None,
     ) -> None:
         self.run_id, self.seed, self.inst, self.candles = run_id, seed, inst, candles
-        self.proposer, self.gate, self.store, self.lessons = proposer, gate, store, lessons
+        self.proposer, self.sandbox, self.gate = proposer, sandbox, gate
+        self.store, self.lessons = store, lessons
         self.events, self.limits = events, limits
         self.registry = registry  # where a passing candidate is written
         self.on_progress = on_progress or (lambda p: None)
@@ -163,16 +174,22 @@ class ResearchLoop:
         t = time.perf_counter()
         if len(ready) > 1:
             with ThreadPoolExecutor(len(ready)) as pool:
-                first = list(
-                    pool.map(
-                        lambda r: self.gate.evaluate(r[2].source, self.candles, r[2].params), ready
-                    )
-                )
+                first = list(pool.map(lambda r: self.evaluate(r[2]), ready))
         else:
-            first = [self.gate.evaluate(r[2].source, self.candles, r[2].params) for r in ready]
+            first = [self.evaluate(r[2]) for r in ready]
         self._lap("sandbox", t)
-        for (i, ctx, cand), ev in zip(ready, first, strict=True):
-            self.iteration(i, ctx, cand, ev)
+        for (i, ctx, cand), checked in zip(ready, first, strict=True):
+            self.iteration(i, ctx, cand, checked)
+
+    def evaluate(self, cand: Candidate) -> CheckedEvaluation:
+        """Signals on the full history and every look-ahead variant in one sandbox process, read
+        once (meta, identity, look-ahead outcomes)."""
+        return evaluate_candidate(
+            self.sandbox, cand.source, self.candles, cand.params, seed=self.seed
+        )
+
+    def experiment_id(self, i: int) -> str:
+        return f"{self.run_id}-{i:04d}"
 
     def _record_budget_stop(self, exc: BudgetExhausted) -> None:
         """The call that crossed the limit happened and cost money: record its iteration as an
@@ -185,21 +202,15 @@ class ResearchLoop:
         i = self.current if self.current is not None else len(self.finished)
         if any(e.iteration == i for e in self.finished):
             return
-        ctx = self.context(i)
-        self._finish(
-            i,
-            f"{self.run_id}-{i:04d}",
-            ctx,
-            None,
-            "error",
-            "budget",
-            exc.message,
-            0,
-            calls,
-            None,
-            None,
-            None,
+        stopped = IterationResult(
+            iteration=i,
+            experiment_id=self.experiment_id(i),
+            outcome="error",
+            failed_check="budget",
+            error=exc.message,
+            calls=tuple(calls),
         )
+        self._finish(self.context(i), stopped)
 
     def context(self, i: int, horizon: int | None = None) -> ProposerContext:
         """Iteration i's context from the experiments finished before `horizon` (default i)."""
@@ -247,26 +258,20 @@ class ResearchLoop:
         """Ask the proposer; a failure finishes the iteration as an error right here."""
         t = time.perf_counter()
         self.current = i
-        exp_id = f"{self.run_id}-{i:04d}"
+        exp_id = self.experiment_id(i)
         ctx = self.context(i, horizon)
         try:
             cand = self.proposer.propose(ctx)
         except ProposerError as exc:
-            calls = self.proposer.drain_calls()
-            self._finish(
-                i,
-                exp_id,
-                ctx,
-                None,
-                "error",
-                f"proposer.{exc.code}",
-                exc.message,
-                0,
-                calls,
-                None,
-                None,
-                None,
+            failed = IterationResult(
+                iteration=i,
+                experiment_id=exp_id,
+                outcome="error",
+                failed_check=f"proposer.{exc.code}",
+                error=exc.message,
+                calls=tuple(self.proposer.drain_calls()),
             )
+            self._finish(ctx, failed)
             return ctx, None
         finally:
             self._lap("propose", t)
@@ -285,111 +290,87 @@ class ResearchLoop:
         return ctx, cand
 
     def iteration(
-        self, i: int, ctx: ProposerContext, cand: Candidate, first: EvaluationResult
+        self, i: int, ctx: ProposerContext, cand: Candidate, first: CheckedEvaluation
     ) -> None:
         t = time.perf_counter()
         self.current = i
-        exp_id = f"{self.run_id}-{i:04d}"
         calls = self.pending_calls.pop(i, [])
-        ev, error, failed, rounds = self._evaluate_with_fixes(ctx, cand, calls, first)
-        cand = ev[1]
-        evaluation = ev[0]
+        fixed = self._evaluate_with_fixes(ctx, cand, first)
         t = self._lap("fixes", t)
-        if error is not None:
-            outcome: Outcome = "rejected" if failed and failed.startswith("lookahead") else "error"
-            self._finish(
-                i, exp_id, ctx, cand, outcome, failed, error, rounds, calls, evaluation, None, None
+        result = IterationResult(
+            iteration=i,
+            experiment_id=self.experiment_id(i),
+            outcome="error",
+            candidate=fixed.candidate,
+            fix_rounds=fixed.rounds,
+            calls=(*calls, *fixed.calls),
+            checked=fixed.checked,
+        )
+        if fixed.failed_check is not None:
+            lookahead_failed = fixed.failed_check.startswith("lookahead")
+            outcome: Outcome = "rejected" if lookahead_failed else "error"
+            failed = replace(
+                result, outcome=outcome, failed_check=fixed.failed_check, error=fixed.error
             )
+            self._finish(ctx, failed)
             return
-        assert evaluation is not None
-        full = evaluation.windows[-1]
+        full = fixed.checked.evaluation.windows[-1]
         pos = positions(full.entries, full.exits)
-        twin = self._duplicate_of(pos)
+        twin = duplicate_of(
+            pos,
+            self.store.positions(
+                self.inst.exchange, self.inst.symbol, str(self.inst.timeframe), pos.size
+            ),
+        )
         t = self._lap("checks", t)
         if twin is not None:
-            self._finish(
-                i,
-                exp_id,
-                ctx,
-                cand,
-                "duplicate",
-                "duplicate",
-                f"in-market series correlates >= {DUPLICATE_CORRELATION} with {twin}",
-                rounds,
-                calls,
-                evaluation,
-                None,
-                pos,
+            duplicate = replace(
+                result,
+                outcome="duplicate",
+                failed_check="duplicate",
+                error=f"in-market series correlates >= {DUPLICATE_CORRELATION} with {twin}",
+                positions=pos,
             )
+            self._finish(ctx, duplicate)
             return
-        name = str((evaluation.meta or {}).get("name", cand.hypothesis.family))
+        meta = fixed.checked.meta
         report = self.gate.judge(
-            name,
-            cand.source,
-            self.candles,
-            self.inst,
-            cand.params,
+            fixed.checked,
+            name=meta.name if meta is not None else fixed.candidate.hypothesis.family,
+            candles=self.candles,
+            inst=self.inst,
             run_id=self.run_id,
-            evaluation=evaluation,
         )
         t = self._lap("gate", t)
-        self._finish(
-            i,
-            exp_id,
-            ctx,
-            cand,
-            "paper_candidate" if report.passed else "rejected",
-            report.failed[0] if report.failed else None,
-            None,
-            rounds,
-            calls,
-            evaluation,
-            report,
-            pos,
+        judged = replace(
+            result,
+            outcome="paper_candidate" if report.passed else "rejected",
+            failed_check=report.failed[0] if report.failed else None,
+            report=report,
+            positions=pos,
         )
+        self._finish(ctx, judged)
         self._lap("record", t)
 
     def _evaluate_with_fixes(
-        self, ctx: ProposerContext, cand: Candidate, calls: list[LlmCall], first: EvaluationResult
-    ) -> tuple[tuple[EvaluationResult | None, Candidate], str | None, str | None, int]:
-        """Look-ahead checks on the first evaluation, with up to `fix_rounds` repairs (each
-        re-evaluated in the sandbox)."""
+        self, ctx: ProposerContext, cand: Candidate, first: CheckedEvaluation
+    ) -> Repaired:
+        """Look-ahead outcomes of the first evaluation, with up to `fix_rounds` repairs (each
+        re-evaluated in the sandbox), each fed the exact error."""
         rounds = 0
-        ev = first
+        checked = first
+        calls: list[LlmCall] = []
         while True:
             if rounds:
-                ev = self.gate.evaluate(cand.source, self.candles, cand.params)
-            error: str | None = None
-            failed: str | None = None
-            if not ev.ok or ev.error is not None or ev.meta is None:
-                err = ev.error
-                failed = f"sandbox.{err.code if err else 'unknown'}"
-                error = (
-                    f"{err.code}: {err.message}" + (f" (line {err.line})" if err.line else "")
-                    if err
-                    else "the sandbox returned no result"
-                )
-            else:
-                bad = [o for o in lookahead.check(ev, int(ev.meta["lookback"])) if not o.passed]
-                if bad:
-                    failed, error = f"lookahead.{bad[0].name}", bad[0].detail
-            if error is None:
-                return (ev, cand), None, None, rounds
-            if rounds >= self.limits.fix_rounds:
-                return (ev, cand), error, failed, rounds
+                checked = self.evaluate(cand)
+            failed_check, error = _why_failed(checked)
+            if error is None or rounds >= self.limits.fix_rounds:
+                return Repaired(cand, checked, rounds, tuple(calls), failed_check, error)
             fixed = self.proposer.fix(ctx, cand, error, rounds + 1)
             calls += self.proposer.drain_calls()
             if fixed is None:
-                return (ev, cand), error, failed, rounds
+                return Repaired(cand, checked, rounds, tuple(calls), failed_check, error)
             cand, rounds = fixed, rounds + 1
-
-    def _duplicate_of(self, pos: npt.NDArray[np.bool_]) -> str | None:
-        for exp_id, other in self.store.positions(
-            self.inst.exchange, self.inst.symbol, str(self.inst.timeframe), pos.size
-        ):
-            if correlation(pos, other) >= DUPLICATE_CORRELATION:
-                return exp_id
-        return None
 
     def _count(self, outcome: str, failed: str | None, cost: float) -> None:
         p = self.progress
@@ -404,73 +385,90 @@ class ResearchLoop:
         else:
             p.rejected[failed or "unknown"] = p.rejected.get(failed or "unknown", 0) + 1
 
-    def _finish(
-        self,
-        i: int,
-        exp_id: str,
-        ctx: ProposerContext,
-        cand: Candidate | None,
-        outcome: Outcome,
-        failed: str | None,
-        error: str | None,
-        rounds: int,
-        calls: list[LlmCall],
-        ev: EvaluationResult | None,
-        report: GateReport | None,
-        pos: npt.NDArray[np.bool_] | None,
-    ) -> None:
+    # ---- finishing an iteration ----------------------------------------------------------------
+    def _finish(self, ctx: ProposerContext, result: IterationResult) -> None:
+        """Learn from the result, then write it: lesson, promotion, events, experiment row."""
+        result, insight = self._reflect(ctx, result)
+        experiment = result.experiment(
+            self.run_id, self.proposer.name, self.inst, len(self.candles)
+        )
+        self.lessons.record(result.lesson(self.run_id, self.inst, self.regime, insight))
+        if result.promoted:
+            self._promote(result)
+        self._publish_completed(result, experiment.family, insight)
+        self.store.record(experiment, result.positions)
+        self.finished.append(experiment)
+        self._count(result.outcome, result.failed_check, result.cost_usd)
+        self.on_progress(self.progress)
+
+    def _reflect(
+        self, ctx: ProposerContext, result: IterationResult
+    ) -> tuple[IterationResult, str]:
+        """The one-line insight: the proposer's own reflection on a gate report (its calls added
+        to the result), else the outcome and why."""
+        report, cand = result.report, result.candidate
         view = learning_view(report) if report is not None else None
-        segs = (view or {}).get("segments", {})
-        val = segs.get("validation", {}).get("metrics", {})
-        train = segs.get("train", {}).get("metrics", {})
         if cand is not None and view is not None:
             insight = self.proposer.reflect(ctx, cand, view)
-            calls += self.proposer.drain_calls()
-        else:
-            insight = f"{outcome}: {failed or ''} {error or ''}".strip()[:300]
-        meta = ev.meta if ev is not None and ev.meta else {}
-        sid = strategy_id(cand.source, str(meta["version"])) if cand is not None and meta else None
-        cost = float(sum(c.cost_usd for c in calls))
-        row = ExperimentRow(i, exp_id, cand, outcome, failed, error, rounds, calls, ev, report)
-        experiment = row.experiment(
-            self.run_id, self.proposer.name, self.inst, len(self.candles), sid, cost, train, val
-        )
-        lesson = row.lesson(self.run_id, self.inst, self.regime, val, insight)
-        family = experiment.family
-        self.lessons.record(lesson)
-        promoted_path = None
-        if report is not None and report.passed and cand is not None:
-            promoted_path = write_paper_candidate(
-                self.registry, self.run_id, exp_id, cand, report, meta, self.inst, self.candles
-            ).relative_to(self.registry.home.root)  # events are the same whichever home ran them
-            self.publish(
-                f"{i}/candidate",
-                ResearchStrategyCandidate(
-                    experiment_id=exp_id,
-                    name=report.strategy,
-                    path=str(promoted_path),
-                    stage="paper_candidate",
-                    trial_ids={k: v.trial_id for k, v in report.segments.items()},
-                ),
-                sid,
-            )
+            calls = (*result.calls, *self.proposer.drain_calls())
+            return replace(result, calls=calls), insight
+        why = f"{result.outcome}: {result.failed_check or ''} {result.error or ''}"
+        return result, why.strip()[:300]
+
+    def _promote(self, result: IterationResult) -> None:
+        """Write the passing candidate as a paper candidate and publish it."""
+        cand, report, checked = result.candidate, result.report, result.checked
+        assert cand is not None and report is not None and checked is not None
+        assert checked.meta is not None and checked.ref is not None
+        promoted_path = write_paper_candidate(
+            self.registry,
+            self.run_id,
+            result.experiment_id,
+            cand,
+            report,
+            checked.meta.model_dump(),
+            self.inst,
+            self.candles,
+        ).relative_to(self.registry.home.root)  # events are the same whichever home ran them
         self.publish(
-            f"{i}/completed",
+            f"{result.iteration}/candidate",
+            ResearchStrategyCandidate(
+                experiment_id=result.experiment_id,
+                name=report.strategy,
+                path=str(promoted_path),
+                stage="paper_candidate",
+                trial_ids={k: v.trial_id for k, v in report.segments.items()},
+            ),
+            checked.ref.strategy_id,
+        )
+
+    def _publish_completed(self, result: IterationResult, family: str, insight: str) -> None:
+        validation = result.metrics("validation")
+        ref = result.ref
+        self.publish(
+            f"{result.iteration}/completed",
             ResearchExperimentCompleted(
-                experiment_id=exp_id,
-                iteration=i,
+                experiment_id=result.experiment_id,
+                iteration=result.iteration,
                 family=family,
-                outcome=outcome,
-                failed_check=failed,
-                fix_rounds=rounds,
-                validation_sharpe=val.get("sharpe"),
-                validation_trades=val.get("trades"),
-                cost_usd=round(cost, 10),
+                outcome=result.outcome,
+                failed_check=result.failed_check,
+                fix_rounds=result.fix_rounds,
+                validation_sharpe=validation.sharpe if validation is not None else None,
+                validation_trades=validation.trades if validation is not None else None,
+                cost_usd=round(result.cost_usd, 10),
                 insight=insight,
             ),
-            sid,
+            ref.strategy_id if ref is not None else None,
         )
-        self.store.record(experiment, pos)
-        self.finished.append(experiment)
-        self._count(outcome, failed, cost)
-        self.on_progress(self.progress)
+
+
+def _why_failed(checked: CheckedEvaluation) -> tuple[str | None, str | None]:
+    """(failed check, error) of an evaluation the loop cannot go on with, else (None, None): the
+    sandbox refused or the strategy raised, or a look-ahead check failed."""
+    if checked.failed:
+        return f"sandbox.{checked.sandbox_code}", checked.sandbox_error()
+    bad = checked.lookahead_failure
+    if bad is not None:
+        return f"lookahead.{bad.name}", bad.detail
+    return None, None

@@ -1,8 +1,10 @@
-"""Small pure pieces of the loop: the live progress line, what makes two candidates duplicates,
-and the view of a gate report the loop is allowed to learn from (no holdout)."""
+"""Small pure pieces of the loop: the live progress line, what makes two candidates duplicates
+(and which earlier one a candidate duplicates), and the view of a gate report the loop is allowed
+to learn from (no holdout)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +53,17 @@ def correlation(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> float:
     if x.std() == 0 or y.std() == 0:
         return 0.0
     return float(np.corrcoef(x, y)[0, 1])
+
+
+def duplicate_of(
+    pos: npt.NDArray[np.bool_], earlier: Iterable[tuple[str, npt.NDArray[np.bool_]]]
+) -> str | None:
+    """The first earlier experiment whose in-market series correlates with `pos` at or above
+    `DUPLICATE_CORRELATION`, if any."""
+    for experiment_id, other in earlier:
+        if correlation(pos, other) >= DUPLICATE_CORRELATION:
+            return experiment_id
+    return None
 
 
 def learning_view(report: GateReport) -> dict[str, Any]:

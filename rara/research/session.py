@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rara.backtest.engine import BacktestConfig
+from rara.backtest.window import backtest_window
 from rara.config import Settings
 from rara.data.catalog import Catalog
 from rara.domain.events import ResearchRunConfig, ResearchRunStarted
@@ -26,7 +28,7 @@ from rara.research.ports import Proposer
 from rara.research.store import Experiment, ResearchStore
 from rara.research.trace import calibration, run_hash
 from rara.runner.sandbox import EvaluationRequest, open_sandbox
-from rara.validation.gate import ResearchGate, backtest_config, backtest_window
+from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 
 PROPOSERS = ("builtin", "llm", "replay")
@@ -100,9 +102,8 @@ class ResearchSession:
         self.run_id = run_id or self._new_run_id()
         sb = settings.sandbox
         self.sandbox = open_sandbox(cfg.backend, sb.wall_timeout_s, sb.memory_mb)
-        self.gate = ResearchGate(
-            self.sandbox, self.trials, settings.gates.research, settings.backtest, seed=cfg.seed
-        )
+        # the gate only judges; the loop runs each candidate in the sandbox
+        self.gate = ResearchGate(self.trials, settings.gates.research, settings.backtest)
         self.proposer = make_proposer(cfg, settings, len(self.candles), home)
 
     def _new_run_id(self) -> str:
@@ -138,6 +139,7 @@ class ResearchSession:
             inst=self.inst,
             candles=self.candles,
             proposer=self.proposer,
+            sandbox=self.sandbox,
             gate=self.gate,
             store=self.store,
             lessons=self.lessons,
@@ -210,10 +212,10 @@ class ResearchSession:
         ev = self.sandbox.evaluate(
             EvaluationRequest(source=exp.source, candles=self.candles, params=exp.params)
         )
-        if not ev.ok:
+        if ev.failed:
             return None
         hi = split.validation[1]
-        cfg = backtest_config(self.inst.exchange, self.settings.backtest)
+        cfg = BacktestConfig.from_settings(self.inst.exchange, self.settings.backtest)
         result, metrics = backtest_window(self.candles, ev.windows[-1], 0, hi, cfg)
         from rara.backtest.report import write_report
 

@@ -1,9 +1,13 @@
 """Gate 1, research -> paper: an honest verdict on one candidate strategy.
 
-The seed system promoted on in-sample Sharpe > 1 and drawdown < 15%. That floor stays, judged on
-the validation segment; on top of it:
+The gate is a judge: it never runs strategy code. The caller (the research loop, `rara backtest
+gate`) runs the candidate in a sandbox, reads the evaluation once (`CheckedEvaluation`) and hands
+it here. The seed system promoted on in-sample Sharpe > 1 and drawdown < 15%. That floor stays,
+judged on the validation segment; on top of it:
 
-- the look-ahead, perturbation and warm-up checks (one sandbox evaluation, see `lookahead`);
+- the strategy's declared timeframe must be the one of the candles it is judged on;
+- the look-ahead, perturbation and warm-up checks (from the one sandbox evaluation, see
+  `lookahead`);
 - enough trades to mean anything, and still profitable at doubled costs;
 - the deflated Sharpe ratio with N = every trial recorded on this market so far and the variance
   of their Sharpe ratios (so a lucky best-of-many is discounted by how many were tried);
@@ -12,7 +16,9 @@ the validation segment; on top of it:
   PSR above the threshold.
 
 Every backtest is recorded as a trial before any judgement. The report lists every check with its
-value, threshold and outcome; the research loop learns from it and the TUI shows it.
+value, threshold and outcome; the research loop learns from it and the TUI shows it. Each check
+is one function in `rara.validation.checks`; this module runs the backtests they measure and
+records the trials, in the report's order.
 """
 
 from __future__ import annotations
@@ -20,18 +26,32 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from rara.backtest.engine import BacktestConfig, BacktestResult, run_backtest
-from rara.backtest.metrics import Metrics, compute_metrics
+from rara.backtest.engine import BacktestConfig, BacktestResult
+from rara.backtest.metrics import Metrics
+from rara.backtest.window import backtest_window
 from rara.config import BacktestSettings, ResearchGateSettings
-from rara.domain.gate import CheckName, GateCheck, GateReport, SegmentResult
+from rara.domain.gate import GateCheck, GateReport, Segment, SegmentResult
 from rara.domain.market import Candles, Instrument
-from rara.domain.strategy import source_sha256, strategy_id
-from rara.runner.sandbox import EvaluationRequest, Sandbox
-from rara.validation import lookahead
+from rara.domain.strategy import StrategyRef
+from rara.validation.candidate import CheckedEvaluation
+from rara.validation.checks import (
+    HOLDOUT_NOT_READ,
+    Threshold,
+    all_passed,
+    cost_check,
+    deflated_sharpe_check,
+    floor_checks,
+    holdout_checks,
+    lookahead_checks,
+    meta_checks,
+    pbo_skipped,
+    sandbox_checks,
+)
 from rara.validation.pbo import probability_of_backtest_overfitting
 from rara.validation.splits import Split, time_split
 from rara.validation.statistics import (
@@ -40,62 +60,44 @@ from rara.validation.statistics import (
     sharpe_ratio,
 )
 from rara.validation.trials import TrialKey, TrialStore
-from rara_sandbox.results import EvaluationResult, WindowResult
+
+__all__ = ["ResearchGate"]
 
 
-def backtest_config(
-    exchange: str, settings: BacktestSettings, cost_multiplier: float = 1.0
-) -> BacktestConfig:
-    """The venue's costs from settings (explicit fee, per-exchange fee, else the venue's own)."""
-    base = BacktestConfig.for_exchange(exchange)
-    fee = settings.fee if settings.fee is not None else settings.fees.get(exchange, base.fee)
-    return BacktestConfig(
-        init_cash=settings.init_cash,
-        fee=fee * cost_multiplier,
-        slippage=settings.slippage * cost_multiplier,
-        size_fraction=settings.size_fraction,
-    )
-
-
-def backtest_window(
-    candles: Candles, w: WindowResult, lo: int, hi: int, cfg: BacktestConfig
-) -> tuple[BacktestResult, Metrics]:
-    """Backtest bars [lo, hi) of a full-history evaluation. Signals are causal (checked), so the
-    slice equals what the strategy computes with all earlier history as warm-up."""
-    seg = candles.slice(lo, hi)
-
-    def cut(level: Any) -> Any:
-        return level[lo:hi] if isinstance(level, np.ndarray) else level
-
-    result = run_backtest(
-        seg, w.entries[lo:hi], w.exits[lo:hi], cfg, cut(w.stop_loss), cut(w.take_profit)
-    )
-    return result, compute_metrics(result, seg)
-
-
-def _sharpe(returns: np.ndarray) -> float | None:
+def _sharpe(returns: npt.NDArray[np.float64]) -> float | None:
     try:
         return float(sharpe_ratio(returns))
     except ValueError:  # flat equity: never traded
         return None
 
 
+@dataclass(frozen=True)
+class _Market:
+    """What every segment backtest of one judgement shares."""
+
+    candles: Candles
+    inst: Instrument
+    checked: CheckedEvaluation
+    ref: StrategyRef
+    run_id: str | None
+
+    def trial_filter(self) -> dict[str, str]:
+        return {
+            "exchange": self.inst.exchange,
+            "symbol": self.inst.symbol,
+            "timeframe": str(self.inst.timeframe),
+            "segment": "validation",
+        }
+
+
 class ResearchGate:
+    """Judges evaluated candidates on one set of gate settings and costs, recording every segment
+    backtest as a trial. Holds no sandbox: it never runs strategy code."""
+
     def __init__(
-        self,
-        sandbox: Sandbox,
-        trials: TrialStore,
-        gate: ResearchGateSettings,
-        costs: BacktestSettings,
-        seed: int = 0,
+        self, trials: TrialStore, gate: ResearchGateSettings, costs: BacktestSettings
     ) -> None:
-        self.sandbox, self.trials, self.gate, self.costs, self.seed = (
-            sandbox,
-            trials,
-            gate,
-            costs,
-            seed,
-        )
+        self.trials, self.gate, self.costs = trials, gate, costs
         self.timings: dict[str, float] = {}
 
     @contextmanager
@@ -120,251 +122,159 @@ class ResearchGate:
         )
         return time_split(candles.ts, fractions=fractions)
 
-    def evaluate(
-        self, source: str, candles: Candles, params: dict[str, Any] | None = None
-    ) -> EvaluationResult:
-        """Signals on the full history and every look-ahead variant, in one sandbox process."""
-        p = lookahead.plan(len(candles), seed=self.seed)
-        request = EvaluationRequest(
-            source=source, candles=candles, params=params, windows=p.windows, probes=p.probes
-        )
-        return self.sandbox.evaluate(request)
-
     def judge(
         self,
+        checked: CheckedEvaluation,
+        *,
         name: str,
-        source: str,
         candles: Candles,
         inst: Instrument,
-        params: dict[str, Any] | None = None,
         run_id: str | None = None,
-        evaluation: EvaluationResult | None = None,
     ) -> GateReport:
-        g = self.gate
-        checks: list[GateCheck] = []
-        segments: dict[str, SegmentResult] = {}
-        ev = evaluation or self.evaluate(source, candles, params)
-
-        def report(sid: str | None, split: Split | None, n: int = 0, reads: int = 0) -> GateReport:
-            failed = [c.name for c in checks if not c.passed and not c.skipped]
-            return GateReport(
-                strategy=name,
-                strategy_id=sid,
-                instrument=inst.key,
-                passed=not failed,
-                decision="paper_candidate" if not failed else "rejected",
-                failed=failed,
-                checks=checks,
-                segments=segments,
-                split=split.model_dump(mode="json") if split else None,
-                n_trials=n,
-                holdout_reads=reads,
-            )
-
-        if not ev.ok or ev.error is not None or ev.meta is None:
-            err = ev.error
-            checks.append(
-                GateCheck(
-                    name="sandbox",
-                    passed=False,
-                    value=err.code if err else None,
-                    detail=err.message if err else "no result",
-                )
-            )
-            return report(None, None)
-        meta = ev.meta
-        sid = strategy_id(source, str(meta["version"]))
-        checks.append(
-            GateCheck(
-                name="sandbox", passed=True, value="ok", detail="signals computed in the sandbox"
-            )
-        )
-        for o in lookahead.check(ev, int(meta["lookback"])):
-            checks.append(
-                GateCheck(
-                    name=cast(CheckName, f"lookahead.{o.name}"),
-                    passed=o.passed,
-                    value=o.first_bar,
-                    detail=o.detail,
-                )
-            )
+        """The verdict on one evaluated candidate, reported under `name`."""
+        checks = sandbox_checks(checked)
+        if checked.failed or checked.meta is None or checked.ref is None:
+            return self._report(name, inst, checks, {}, None, None)
+        market = _Market(candles, inst, checked, checked.ref, run_id)
+        checks += meta_checks(checked.meta, inst)
+        checks += lookahead_checks(checked.lookahead)
         split = self.split(candles)
-        full = ev.windows[-1]
-        cfg = backtest_config(inst.exchange, self.costs)
+        cfg = BacktestConfig.from_settings(inst.exchange, self.costs)
+        segments: dict[Segment, SegmentResult] = {}
+        _, segments["train"] = self._segment(market, "train", split.train, cfg)
+        val_result, segments["validation"] = self._segment(
+            market, "validation", split.validation, cfg
+        )
+        checks += floor_checks(segments["validation"].metrics, self.gate)
+        checks += self.cost_checks(market, split)
+        n_trials, trial_checks = self._trial_checks(market, split, val_result, checks)
+        checks += trial_checks
+        reads = self.trials.count(source_sha256=market.ref.source_sha256, segment="holdout")
+        if all_passed(checks):
+            # The holdout is read here and only here: after everything else has passed.
+            hold_result, segments["holdout"] = self._segment(market, "holdout", split.holdout, cfg)
+            psr = self._psr(hold_result.returns)
+            checks += holdout_checks(segments["holdout"].metrics, psr, reads, self.gate)
+        else:
+            checks.append(HOLDOUT_NOT_READ)
+        return self._report(
+            name, inst, checks, segments, split, market.ref.strategy_id, n_trials, reads
+        )
 
-        def run(
-            segment: str, bounds: tuple[int, int], c: BacktestConfig = cfg
-        ) -> tuple[BacktestResult, Metrics, SegmentResult]:
-            lo, hi = bounds
-            with self.watch("backtest"):
-                result, metrics = backtest_window(candles, full, lo, hi, c)
-            returns = result.returns
-            key = TrialKey(
-                source_sha256=source_sha256(source),
-                params=dict(ev.params or {}),
-                exchange=inst.exchange,
-                symbol=inst.symbol,
-                timeframe=str(inst.timeframe),
-                segment=segment,
-                start_ms=int(candles.ts[lo]),
-                end_ms=int(candles.ts[hi - 1]),
-                fee=c.fee,
-                slippage=c.slippage,
-            )
-            with self.watch("storage"):
-                trial, new = self.trials.record(
-                    key, sid, returns, _sharpe(returns), metrics.model_dump(mode="json"), run_id
-                )
-            return (
-                result,
-                metrics,
-                SegmentResult(
-                    segment=segment, trial_id=trial.trial_id, new_trial=new, metrics=metrics
-                ),
-            )
-
-        _, _, segments["train"] = run("train", split.train)
-        val_result, val, segments["validation"] = run("validation", split.validation)
-        checks.append(
-            GateCheck(
-                name="floor.sharpe",
-                passed=(val.sharpe or 0.0) > g.min_sharpe,
-                value=val.sharpe,
-                threshold=g.min_sharpe,
-                detail="validation Sharpe, annualised",
-            )
-        )
-        checks.append(
-            GateCheck(
-                name="floor.max_drawdown",
-                passed=val.max_drawdown < g.max_drawdown,
-                value=val.max_drawdown,
-                threshold=g.max_drawdown,
-                detail="validation max drawdown",
-            )
-        )
-        checks.append(
-            GateCheck(
-                name="min_trades",
-                passed=val.trades >= g.min_trades,
-                value=val.trades,
-                threshold=g.min_trades,
-                detail="trades on the validation segment",
-            )
-        )
-        lo, hi = split.validation
+    # ---- the steps ----------------------------------------------------------------------------
+    def _backtest(
+        self, market: _Market, bounds: tuple[int, int], cfg: BacktestConfig
+    ) -> tuple[BacktestResult, Metrics]:
+        lo, hi = bounds
         with self.watch("backtest"):
-            _, stressed = backtest_window(
-                candles, full, lo, hi, backtest_config(inst.exchange, self.costs, g.cost_multiplier)
+            return backtest_window(
+                market.candles, market.checked.evaluation.windows[-1], lo, hi, cfg
             )
-        checks.append(
-            GateCheck(
-                name="costs_doubled",
-                passed=stressed.total_return > 0,
-                value=stressed.total_return,
-                threshold=0.0,
-                detail=f"validation return at {g.cost_multiplier:g}x fees and slippage",
+
+    def _segment(
+        self, market: _Market, segment: Segment, bounds: tuple[int, int], cfg: BacktestConfig
+    ) -> tuple[BacktestResult, SegmentResult]:
+        """Backtest one segment and record it as a trial (before any judgement reads it)."""
+        result, metrics = self._backtest(market, bounds, cfg)
+        lo, hi = bounds
+        returns = result.returns
+        key = TrialKey(
+            source_sha256=market.ref.source_sha256,
+            params=dict(market.checked.evaluation.params or {}),
+            exchange=market.inst.exchange,
+            symbol=market.inst.symbol,
+            timeframe=str(market.inst.timeframe),
+            segment=segment,
+            start_ms=int(market.candles.ts[lo]),
+            end_ms=int(market.candles.ts[hi - 1]),
+            fee=cfg.fee,
+            slippage=cfg.slippage,
+        )
+        with self.watch("storage"):
+            trial, new = self.trials.record(
+                key,
+                market.ref.strategy_id,
+                returns,
+                _sharpe(returns),
+                metrics.model_dump(mode="json"),
+                market.run_id,
             )
+        return result, SegmentResult(
+            segment=segment, trial_id=trial.trial_id, new_trial=new, metrics=metrics
         )
 
-        market = {
-            "exchange": inst.exchange,
-            "symbol": inst.symbol,
-            "timeframe": str(inst.timeframe),
-            "segment": "validation",
-        }
+    def cost_checks(self, market: _Market, split: Split) -> list[GateCheck]:
+        stressed_cfg = BacktestConfig.from_settings(
+            market.inst.exchange, self.costs, self.gate.cost_multiplier
+        )
+        _, stressed = self._backtest(market, split.validation, stressed_cfg)
+        return cost_check(stressed, self.gate)
+
+    def _trial_checks(
+        self, market: _Market, split: Split, validation: BacktestResult, earlier: list[GateCheck]
+    ) -> tuple[int, list[GateCheck]]:
+        """DSR over every trial on this market, then PBO over the trials on the same bars."""
+        g = self.gate
+        where = market.trial_filter()
         with self.watch("storage"):
-            n_trials = self.trials.count(**market)
-            sharpes = self.trials.sharpes(**market)
+            n_trials = self.trials.count(**where)
+            sharpes = self.trials.sharpes(**where)
         var = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else 0.0
         with self.watch("statistics"):
             try:
                 dsr: float | None = deflated_sharpe_ratio(
-                    val_result.returns, n_trials=n_trials, trial_sharpe_variance=var
+                    validation.returns, n_trials=n_trials, trial_sharpe_variance=var
                 )
             except ValueError:
                 dsr = None
-        checks.append(
-            GateCheck(
-                name="deflated_sharpe",
-                passed=dsr is not None and dsr >= g.min_dsr,
-                value=dsr,
-                threshold=g.min_dsr,
-                detail=f"N = {n_trials} trials on this market, "
-                f"Sharpe variance {var:.3g} (per period)",
-            )
-        )
-        vs, ve = int(candles.ts[lo]), int(candles.ts[hi - 1])
-        same_bars = self.trials.count(**market, start_ms=vs, end_ms=ve)
-        if not all(c.passed for c in checks):
+        checks = [deflated_sharpe_check(dsr, n_trials, var, g.min_dsr)]
+        lo, hi = split.validation
+        start_ms, end_ms = int(market.candles.ts[lo]), int(market.candles.ts[hi - 1])
+        same_bars = self.trials.count(**where, start_ms=start_ms, end_ms=end_ms)
+        if not all_passed(earlier + checks):
             # CSCV over every trial is the costliest check and cannot rescue a rejection
-            checks.append(
-                GateCheck(
-                    name="pbo",
-                    passed=True,
-                    skipped=True,
-                    threshold=g.max_pbo,
-                    detail="not computed: earlier checks failed",
-                )
-            )
+            checks.append(pbo_skipped(g.max_pbo, "not computed: earlier checks failed"))
         elif same_bars >= g.pbo_min_trials:
             with self.watch("storage"):
-                matrix = self.trials.returns_matrix(**market, start_ms=vs, end_ms=ve)
+                matrix = self.trials.returns_matrix(**where, start_ms=start_ms, end_ms=end_ms)
             with self.watch("statistics"):
                 pbo = probability_of_backtest_overfitting(matrix).pbo
-            checks.append(
-                GateCheck(
-                    name="pbo",
-                    passed=pbo < g.max_pbo,
-                    value=pbo,
-                    threshold=g.max_pbo,
-                    detail=f"CSCV over {same_bars} trials on the same bars",
-                )
-            )
+            detail = f"CSCV over {same_bars} trials on the same bars"
+            checks.append(Threshold("pbo", pbo, "<", g.max_pbo, detail).check())
         else:
-            checks.append(
-                GateCheck(
-                    name="pbo",
-                    passed=True,
-                    skipped=True,
-                    threshold=g.max_pbo,
-                    detail=f"{same_bars} trials on these bars; judged from {g.pbo_min_trials}",
-                )
-            )
+            detail = f"{same_bars} trials on these bars; judged from {g.pbo_min_trials}"
+            checks.append(pbo_skipped(g.max_pbo, detail))
+        return n_trials, checks
 
-        reads = self.trials.count(source_sha256=source_sha256(source), segment="holdout")
-        if all(c.passed for c in checks):
-            # The holdout is read here and only here: after everything else has passed.
-            hold_result, hold, segments["holdout"] = run("holdout", split.holdout)
-            try:
-                psr: float | None = probabilistic_sharpe_ratio(hold_result.returns)
-            except ValueError:
-                psr = None
-            checks.append(
-                GateCheck(
-                    name="holdout.sharpe",
-                    passed=(hold.sharpe or 0.0) > 0,
-                    value=hold.sharpe,
-                    threshold=0.0,
-                    detail=f"holdout read #{reads + 1} for this source",
-                )
-            )
-            checks.append(
-                GateCheck(
-                    name="holdout.psr",
-                    passed=psr is not None and psr >= g.min_holdout_psr,
-                    value=psr,
-                    threshold=g.min_holdout_psr,
-                    detail="probabilistic Sharpe ratio against 0 on the holdout",
-                )
-            )
-        else:
-            checks.append(
-                GateCheck(
-                    name="holdout",
-                    passed=False,
-                    skipped=True,
-                    detail="not read: earlier checks failed",
-                )
-            )
-        return report(sid, split, n_trials, reads)
+    @staticmethod
+    def _psr(returns: npt.NDArray[np.float64]) -> float | None:
+        try:
+            return probabilistic_sharpe_ratio(returns)
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _report(
+        name: str,
+        inst: Instrument,
+        checks: list[GateCheck],
+        segments: dict[Segment, SegmentResult],
+        split: Split | None,
+        strategy_id: str | None,
+        n_trials: int = 0,
+        holdout_reads: int = 0,
+    ) -> GateReport:
+        failed = [c.name for c in checks if not c.passed and not c.skipped]
+        return GateReport(
+            strategy=name,
+            strategy_id=strategy_id,
+            instrument=inst.key,
+            passed=not failed,
+            decision="paper_candidate" if not failed else "rejected",
+            failed=failed,
+            checks=checks,
+            segments=segments,
+            split=split.model_dump(mode="json") if split else None,
+            n_trials=n_trials,
+            holdout_reads=holdout_reads,
+        )

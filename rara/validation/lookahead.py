@@ -126,7 +126,7 @@ def _compare(
 
 def check(result: EvaluationResult, lookback: int) -> list[CheckOutcome]:
     """Compare every window and probe in ``result`` against the full-history window."""
-    if not result.ok or not result.windows:
+    if result.failed:
         raise ValueError("look-ahead checks need a successful evaluation")
     full = result.windows[-1]
     n = full.n

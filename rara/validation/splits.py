@@ -30,6 +30,20 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from rara.domain.market import ms_to_iso, parse_utc
 
+# Public API. The gate uses `time_split`; `walk_forward` and the `Split.*_slice` properties are
+# offered to callers that index arrays by segment (the tests use them; no rara caller does yet).
+__all__ = [
+    "DEFAULT_FRACTIONS",
+    "DateLike",
+    "Range",
+    "Split",
+    "WalkForwardWindow",
+    "split_by_dates",
+    "split_by_fractions",
+    "time_split",
+    "walk_forward",
+]
+
 Range = tuple[int, int]
 DateRange = tuple[str, str]
 DateLike = str | datetime | date

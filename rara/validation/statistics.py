@@ -41,6 +41,26 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+# Public API. The gate uses the Sharpe ratio, PSR and DSR; `annualised_sharpe`, MinTRL and MinBTL
+# are offered to callers that report them (the tests pin them to the papers; no rara caller yet).
+__all__ = [
+    "EULER_MASCHERONI",
+    "ReturnMoments",
+    "annualisation_factor",
+    "annualised_sharpe",
+    "deflated_sharpe_ratio",
+    "deflated_sharpe_ratio_from_moments",
+    "expected_max_sharpe",
+    "minimum_backtest_length",
+    "minimum_track_record_length",
+    "norm_cdf",
+    "norm_ppf",
+    "probabilistic_sharpe_ratio",
+    "probabilistic_sharpe_ratio_from_moments",
+    "return_moments",
+    "sharpe_ratio",
+]
+
 #: The Euler–Mascheroni constant γ.
 EULER_MASCHERONI = 0.5772156649015329
 

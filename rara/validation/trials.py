@@ -21,8 +21,6 @@ from pydantic import BaseModel, ConfigDict
 
 from rara.state import append_only, open_tables
 
-SEGMENTS = ("train", "validation", "holdout", "full")
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
     seq INTEGER PRIMARY KEY,

@@ -111,6 +111,12 @@ class EvaluationResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     runtime: dict[str, str] = field(default_factory=dict)  # versions inside the sandbox
 
+    @property
+    def failed(self) -> bool:
+        """No usable signals came back: refused, raised, no meta, or no window computed. The one
+        test every host caller uses before reading `meta` or `windows`."""
+        return not self.ok or self.error is not None or self.meta is None or not self.windows
+
     def window(self, n: int) -> WindowResult:
         for w in self.windows:
             if w.n == n:

@@ -33,6 +33,7 @@ from rara.research.families import (
 from rara.research.models import Candidate, ExperimentOutcome, Lesson, ProposerContext
 from rara.research.ports import Proposer
 from rara.runner.sandbox import EvaluationRequest, InProcessSandbox, candle_columns
+from rara.services.backtest import judge_candidate
 from rara.validation import lookahead
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
@@ -511,15 +512,19 @@ def test_protocol_fix_reflect_drain() -> None:
 
 
 def test_reflect_on_a_real_gate_report(btc_1h: Candles, tmp_path: Path) -> None:
-    gate = ResearchGate(
-        InProcessSandbox(), TrialStore(tmp_path / "t.db"), ResearchGateSettings(),
-        BacktestSettings(),
-    )  # fmt: skip
+    gate = ResearchGate(TrialStore(tmp_path / "t.db"), ResearchGateSettings(), BacktestSettings())
     inst = Instrument(exchange="binance", symbol=SYMBOL, timeframe=Timeframe.parse("1h"))
     p = BuiltinProposer(seed=2)
     for i in range(3):
         c = p.propose(ctx_for(i))
-        report = gate.judge(c.hypothesis.family, c.source, btc_1h, inst)
+        report = judge_candidate(
+            InProcessSandbox(),
+            gate,
+            name=c.hypothesis.family,
+            source=c.source,
+            candles=btc_1h,
+            inst=inst,
+        )
         assert report.checks[0].name == "sandbox" and report.checks[0].passed
         assert all(ch.passed for ch in report.checks if ch.name.startswith("lookahead"))
         line = reflect_report(c, report.model_dump(mode="json"))

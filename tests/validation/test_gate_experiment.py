@@ -16,6 +16,7 @@ from rara.config import Settings
 from rara.data.synth import generate
 from rara.domain.market import Instrument, Timeframe
 from rara.runner.sandbox import JailSandbox
+from rara.services.backtest import judge_candidate
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 
@@ -65,12 +66,20 @@ def test_floor_passes_some_full_gate_passes_none(sandbox, rara_home, capsys):
     inst = Instrument(exchange="synthetic", symbol="NOISE/USDT", timeframe=Timeframe.parse("1h"))
     settings = Settings()
     trials = TrialStore(rara_home / "rara.db")
-    gate = ResearchGate(sandbox, trials, settings.gates.research, settings.backtest)
+    gate = ResearchGate(trials, settings.gates.research, settings.backtest)
     sources = {p.name: (p / "strategy.py").read_text() for p in PROMOTED.iterdir()}
     floor_pass = full_pass = evaluated = 0
     failures: dict[str, int] = {}
     for family, params in random_candidates(np.random.default_rng(2024)):
-        report = gate.judge(family, sources[family], candles, inst, params)
+        report = judge_candidate(
+            sandbox,
+            gate,
+            name=family,
+            source=sources[family],
+            candles=candles,
+            inst=inst,
+            params=params,
+        )
         assert report.checks[0].passed, report.checks[0].detail  # the sandbox ran it
         evaluated += 1
         by_name = {c.name: c for c in report.checks}

@@ -1,0 +1,234 @@
+"""Backtest or gate one strategy on stored candles: the service behind `rara backtest run|gate`
+and `rara sandbox run`.
+
+The strategy always runs in a sandbox; only its signals come back. The gate never runs code: this
+module evaluates the candidate (signals and every look-ahead variant in one sandbox process),
+reads the evaluation once (`CheckedEvaluation`) and hands it to the gate to judge.
+
+It sits above `rara.validation` (which may not import the runner) and `rara.runner`, and below
+the CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from rara.backtest.engine import BacktestConfig
+from rara.backtest.window import backtest_window
+from rara.config import BacktestSettings, Settings, load_settings
+from rara.data.catalog import Catalog
+from rara.domain.events import ValidationGateDecided
+from rara.domain.gate import GateReport
+from rara.domain.market import Candles, Instrument
+from rara.errors import BadInput, Refused
+from rara.events.store import open_event_store
+from rara.home import Home
+from rara.registry import Registry
+from rara.runner.sandbox import EvaluationRequest, Sandbox, open_sandbox
+from rara.runner.strategy_source import StrategySource, resolve_strategy
+from rara.validation import lookahead
+from rara.validation.candidate import CheckedEvaluation
+from rara.validation.gate import ResearchGate
+from rara.validation.trials import TrialStore
+from rara_sandbox.results import EvaluationResult
+
+__all__ = [
+    "StrategyOnMarket",
+    "backtest_strategy",
+    "evaluate_candidate",
+    "gate_strategy",
+    "judge_candidate",
+    "refuse_failed",
+    "signals",
+]
+
+MIN_BARS = 8  # the look-ahead plan's floor (see `lookahead.plan`)
+
+
+@dataclass
+class StrategyOnMarket:
+    """A strategy's source on one market's candles, with the settings and the sandbox to run it.
+    Owns the sandbox: use it as a context manager (or call `close`)."""
+
+    home: Home
+    settings: Settings
+    strategy: StrategySource
+    params: dict[str, Any] | None
+    inst: Instrument
+    candles: Candles
+    backend: str
+    sandbox: Sandbox
+
+    @classmethod
+    def open(
+        cls,
+        strategy: str,
+        *,
+        home: Home,
+        symbol: str,
+        timeframe: str,
+        exchange: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        params: dict[str, Any] | None = None,
+        backend: str | None = None,
+    ) -> StrategyOnMarket:
+        """Resolve the strategy (a file or a promoted name) and the instrument, load the candles
+        in [start_ms, end_ms), and open a sandbox (default backend: the sandbox.backend setting)."""
+        settings = load_settings()
+        source = resolve_strategy(strategy, Registry(home))
+        cat = Catalog(home.data_dir)
+        inst = cat.resolve(symbol, timeframe, exchange)
+        candles = cat.load(inst, start_ms, end_ms)
+        if len(candles) < MIN_BARS:
+            raise BadInput(
+                "too_few_bars", f"{len(candles)} bars in that range", "widen --start/--end"
+            )
+        chosen = backend or settings.sandbox.backend
+        sb = settings.sandbox
+        sandbox = open_sandbox(chosen, sb.wall_timeout_s, sb.memory_mb)
+        return cls(home, settings, source, params, inst, candles, chosen, sandbox)
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    def __enter__(self) -> StrategyOnMarket:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def refuse_failed(name: str, ev: EvaluationResult) -> None:
+    """A strategy that produced no signals is refused (exit 3), with the sandbox's reason."""
+    if not ev.failed:
+        return
+    err = ev.error
+    code = err.code if err else "unknown"
+    where = f" (line {err.line})" if err and err.line else ""
+    raise Refused(
+        f"strategy_{code}",
+        f"{name}: {err.message if err else code}{where}",
+        "`rara sandbox check` for static problems; fix the strategy and retry",
+    )
+
+
+def signals(market: StrategyOnMarket) -> EvaluationResult:
+    """The strategy's signals on the full history (refused when it produced none); closes the
+    sandbox."""
+    with market:
+        ev = market.sandbox.evaluate(
+            EvaluationRequest(
+                source=market.strategy.source, candles=market.candles, params=market.params
+            )
+        )
+    refuse_failed(market.strategy.name, ev)
+    return ev
+
+
+def backtest_strategy(
+    market: StrategyOnMarket,
+    costs: BacktestSettings,
+    report: Path | None = None,
+) -> dict[str, Any]:
+    """Metrics of the strategy over every bar at `costs` (and an HTML tear sheet at `report`)."""
+    ev = signals(market)
+    cfg = BacktestConfig.from_settings(market.inst.exchange, costs)
+    result, metrics = backtest_window(market.candles, ev.windows[-1], 0, len(market.candles), cfg)
+    name = market.strategy.name
+    out: dict[str, Any] = {
+        "strategy": name,
+        "instrument": market.inst.key,
+        "params": ev.params,
+        "costs": {"fee": cfg.fee, "slippage": cfg.slippage, "init_cash": cfg.init_cash},
+        "metrics": metrics.model_dump(mode="json"),
+        "engine": result.engine,
+    }
+    if report is not None:
+        from rara.backtest.report import write_report
+
+        files = write_report(
+            report,
+            title=f"{name} on {market.inst.key}",
+            candles=market.candles,
+            result=result,
+            metrics=metrics,
+            meta={"meta": ev.meta, "params": ev.params},
+        )
+        out["report"] = {"html": str(files.html), "png": str(files.png)}
+    return out
+
+
+def evaluate_candidate(
+    sandbox: Sandbox,
+    source: str,
+    candles: Candles,
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> CheckedEvaluation:
+    """Signals on the full history and every look-ahead variant, in one sandbox process, read
+    once."""
+    plan = lookahead.plan(len(candles), seed=seed)
+    request = EvaluationRequest(
+        source=source, candles=candles, params=params, windows=plan.windows, probes=plan.probes
+    )
+    ev = sandbox.evaluate(request)
+    return CheckedEvaluation.of(source, ev)
+
+
+def judge_candidate(
+    sandbox: Sandbox,
+    gate: ResearchGate,
+    *,
+    name: str,
+    source: str,
+    candles: Candles,
+    inst: Instrument,
+    params: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> GateReport:
+    """Evaluate a candidate in `sandbox` and have `gate` judge it."""
+    checked = evaluate_candidate(sandbox, source, candles, params)
+    return gate.judge(checked, name=name, candles=candles, inst=inst, run_id=run_id)
+
+
+def gate_strategy(market: StrategyOnMarket) -> GateReport:
+    """The research gate's verdict on the strategy, its trials recorded and the decision
+    published as ``validation_gate_decided``; closes the sandbox."""
+    settings = market.settings
+    trials = TrialStore(market.home.state_db)
+    try:
+        with market:
+            gate = ResearchGate(trials, settings.gates.research, settings.backtest)
+            verdict = judge_candidate(
+                market.sandbox,
+                gate,
+                name=market.strategy.name,
+                source=market.strategy.source,
+                candles=market.candles,
+                inst=market.inst,
+                params=market.params,
+            )
+    finally:
+        trials.close()
+    with open_event_store(market.home.state_db) as events:
+        events.append(
+            ValidationGateDecided(
+                strategy=verdict.strategy,
+                instrument=verdict.instrument,
+                decision=verdict.decision,
+                failed=verdict.failed,
+                n_trials=verdict.n_trials,
+            ),
+            source="cli.backtest.gate",
+            strategy_id=verdict.strategy_id,
+        )
+    return verdict

@@ -1,0 +1,189 @@
+"""The research gate's checks, one function per check, each returning its report lines.
+
+Pure: every function takes measured values and settings and says pass or fail; running the
+backtests and recording the trials is `rara.validation.gate`'s. The threshold checks are rows of
+one table type (`Threshold`): name, value, comparison, threshold, detail.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from rara.backtest.metrics import Metrics
+from rara.config import ResearchGateSettings
+from rara.domain.gate import CheckName, GateCheck
+from rara.domain.market import Instrument, Timeframe
+from rara.domain.strategy import StrategyMeta
+from rara.validation.candidate import CheckedEvaluation
+from rara.validation.lookahead import CheckOutcome
+
+__all__ = [
+    "HOLDOUT_NOT_READ",
+    "Comparison",
+    "Threshold",
+    "all_passed",
+    "cost_check",
+    "deflated_sharpe_check",
+    "floor_checks",
+    "holdout_checks",
+    "lookahead_checks",
+    "meta_checks",
+    "pbo_skipped",
+    "sandbox_checks",
+]
+
+Comparison = Literal[">", ">=", "<"]
+_COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One threshold check: `value comparison threshold` passes. A missing value (nothing traded,
+    an undefined statistic) is compared as `if_missing`, or fails when that is None."""
+
+    name: CheckName
+    value: float | None
+    comparison: Comparison
+    threshold: float
+    detail: str
+    if_missing: float | None = None
+
+    def check(self) -> GateCheck:
+        measured = self.value if self.value is not None else self.if_missing
+        passed = measured is not None and _COMPARE[self.comparison](measured, self.threshold)
+        return GateCheck(
+            name=self.name,
+            passed=passed,
+            value=self.value,
+            threshold=self.threshold,
+            detail=self.detail,
+        )
+
+
+def all_passed(checks: list[GateCheck]) -> bool:
+    return all(c.passed for c in checks)
+
+
+def sandbox_checks(checked: CheckedEvaluation) -> list[GateCheck]:
+    if checked.failed:
+        err = checked.evaluation.error
+        return [
+            GateCheck(
+                name="sandbox",
+                passed=False,
+                value=err.code if err else None,
+                detail=err.message if err else "no result",
+            )
+        ]
+    return [
+        GateCheck(name="sandbox", passed=True, value="ok", detail="signals computed in the sandbox")
+    ]
+
+
+def meta_checks(meta: StrategyMeta, inst: Instrument) -> list[GateCheck]:
+    """A strategy is written for one bar length; judged on another, its lookback and thresholds
+    mean something else."""
+    same = Timeframe.parse(meta.timeframe).ms == inst.timeframe.ms
+    return [
+        GateCheck(
+            name="meta.timeframe",
+            passed=same,
+            value=meta.timeframe,
+            threshold=str(inst.timeframe),
+            detail="the timeframe meta() declares is the candles'"
+            if same
+            else f"meta() declares {meta.timeframe}, the candles are {inst.timeframe}",
+        )
+    ]
+
+
+def lookahead_checks(outcomes: tuple[CheckOutcome, ...]) -> list[GateCheck]:
+    return [
+        GateCheck(
+            name=cast(CheckName, f"lookahead.{o.name}"),
+            passed=o.passed,
+            value=o.first_bar,
+            detail=o.detail,
+        )
+        for o in outcomes
+    ]
+
+
+def floor_checks(validation: Metrics, g: ResearchGateSettings) -> list[GateCheck]:
+    """The seed system's floor, and enough trades to mean anything, on the validation segment."""
+    rows = [
+        Threshold(
+            "floor.sharpe",
+            validation.sharpe,
+            ">",
+            g.min_sharpe,
+            "validation Sharpe, annualised",
+            if_missing=0.0,
+        ),
+        Threshold(
+            "floor.max_drawdown",
+            validation.max_drawdown,
+            "<",
+            g.max_drawdown,
+            "validation max drawdown",
+        ),
+        Threshold(
+            "min_trades",
+            validation.trades,
+            ">=",
+            g.min_trades,
+            "trades on the validation segment",
+        ),
+    ]
+    return [r.check() for r in rows]
+
+
+def cost_check(stressed: Metrics, g: ResearchGateSettings) -> list[GateCheck]:
+    detail = f"validation return at {g.cost_multiplier:g}x fees and slippage"
+    return [Threshold("costs_doubled", stressed.total_return, ">", 0.0, detail).check()]
+
+
+def deflated_sharpe_check(
+    dsr: float | None, n_trials: int, var: float, min_dsr: float
+) -> GateCheck:
+    detail = f"N = {n_trials} trials on this market, Sharpe variance {var:.3g} (per period)"
+    return Threshold("deflated_sharpe", dsr, ">=", min_dsr, detail).check()
+
+
+def pbo_skipped(max_pbo: float, detail: str) -> GateCheck:
+    return GateCheck(name="pbo", passed=True, skipped=True, threshold=max_pbo, detail=detail)
+
+
+def holdout_checks(
+    hold: Metrics, psr: float | None, reads: int, g: ResearchGateSettings
+) -> list[GateCheck]:
+    rows = [
+        Threshold(
+            "holdout.sharpe",
+            hold.sharpe,
+            ">",
+            0.0,
+            f"holdout read #{reads + 1} for this source",
+            if_missing=0.0,
+        ),
+        Threshold(
+            "holdout.psr",
+            psr,
+            ">=",
+            g.min_holdout_psr,
+            "probabilistic Sharpe ratio against 0 on the holdout",
+        ),
+    ]
+    return [r.check() for r in rows]
+
+
+HOLDOUT_NOT_READ = GateCheck(
+    name="holdout", passed=False, skipped=True, detail="not read: earlier checks failed"
+)
