@@ -14,6 +14,7 @@ import click
 
 from rara.cli.data import parse_range
 from rara.cli.output import emit
+from rara.cli.params import EXCHANGE, FEE, SLIPPAGE, SYMBOL, TIMEFRAME, UTC_TIME
 from rara.config import Settings, load_settings
 from rara.data.catalog import default_catalog
 from rara.domain.market import Candles, Instrument
@@ -33,11 +34,11 @@ def market_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed(
         [
             click.argument("strategy"),
-            click.option("--symbol", required=True, help="e.g. BTC/USDT"),
-            click.option("--timeframe", required=True, help="e.g. 1h"),
-            click.option("--exchange", default=None, help="default: whichever holds the symbol"),
-            click.option("--start", default=None, help="UTC date or datetime (inclusive)"),
-            click.option("--end", default=None, help="UTC date or datetime (exclusive)"),
+            click.option("--symbol", type=SYMBOL, required=True, help="e.g. BTC/USDT"),
+            click.option("--timeframe", type=TIMEFRAME, required=True, help="e.g. 1h"),
+            click.option("--exchange", type=EXCHANGE, help="default: whichever holds the symbol"),
+            click.option("--start", type=UTC_TIME, help="UTC date or datetime (inclusive)"),
+            click.option("--end", type=UTC_TIME, help="UTC date or datetime (exclusive)"),
             click.option("--params", "params_json", default=None, help='JSON, e.g. {"fast": 10}'),
             click.option(
                 "--backend",
@@ -110,9 +111,9 @@ def run_backtest_command(
 ) -> dict[str, Any]:
     from rara.validation.gate import backtest_config, backtest_window
 
-    costs = p.settings.backtest.model_copy(
-        update={k: v for k, v in (("fee", fees), ("slippage", slippage)) if v is not None}
-    )
+    costs = p.settings.with_overrides(
+        {"backtest.fee": fees, "backtest.slippage": slippage}
+    ).backtest
     try:
         ev = p.sandbox.evaluate(p.src.source, p.candles, p.params)
     finally:
@@ -145,8 +146,8 @@ def run_backtest_command(
 
 @group.command("run")
 @market_options
-@click.option("--fees", type=float, default=None, help="taker fee per side, e.g. 0.001")
-@click.option("--slippage", type=float, default=None, help="adverse move per fill, e.g. 0.0005")
+@click.option("--fees", type=FEE, default=None, help="taker fee per side, e.g. 0.001")
+@click.option("--slippage", type=SLIPPAGE, default=None, help="adverse move per fill, e.g. 0.0005")
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -9,7 +9,9 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rara.cli.output import emit, emit_lines, stderr_console
+from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME
 from rara.config import load_settings
+from rara.domain.market import Timeframe
 from rara.errors import BadInput
 from rara.research.outcomes import Progress as LoopProgress
 from rara.research.session import (
@@ -30,9 +32,13 @@ def group() -> None:
 
 @group.command("run")
 @click.option("--iterations", type=int, default=None, help="experiments to run (default 20)")
-@click.option("--contract", default="BTC-USDT", show_default=True, help="symbol, e.g. ETH-USDT")
-@click.option("--timeframe", default="1h", show_default=True)
-@click.option("--exchange", default=None, help="default: whichever exchange holds the symbol")
+@click.option("--symbol", type=SYMBOL, default=None, help="e.g. ETH/USDT  [default: BTC/USDT]")
+# the Rust original's name for --symbol; `make run` and old scripts still pass it
+@click.option("--contract", type=SYMBOL, default=None, hidden=True)
+@click.option("--timeframe", type=TIMEFRAME, default="1h", show_default=True)
+@click.option(
+    "--exchange", type=EXCHANGE, default=None, help="default: whichever exchange holds the symbol"
+)
 @click.option("--proposer", type=click.Choice(PROPOSERS), default="builtin", show_default=True)
 @click.option("--model", default=None, help="litellm model string (default: llm.model setting)")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -48,8 +54,9 @@ def group() -> None:
 @click.option("--quiet", is_flag=True, help="no progress on stderr")
 def run(
     iterations: int | None,
-    contract: str,
-    timeframe: str,
+    symbol: str | None,
+    contract: str | None,
+    timeframe: Timeframe,
     exchange: str | None,
     proposer: str,
     model: str | None,
@@ -61,6 +68,12 @@ def run(
     quiet: bool,
 ) -> None:
     """Run the loop until --iterations, --max-cost-usd or --max-duration; JSON summary out."""
+    if symbol and contract and symbol != contract:
+        raise BadInput(
+            "bad_symbol",
+            f"--symbol {symbol} and --contract {contract} disagree",
+            "--contract is the old name of --symbol; pass only --symbol",
+        )
     settings = load_settings()
     if iterations is not None and iterations < 1:
         raise BadInput("bad_iterations", "--iterations must be at least 1", "e.g. --iterations 20")
@@ -69,8 +82,8 @@ def run(
     else:
         cfg = RunConfig(
             exchange=exchange or "",
-            symbol=contract,
-            timeframe=timeframe,
+            symbol=symbol or contract or "BTC/USDT",
+            timeframe=str(timeframe),
             proposer=proposer,
             model=model or settings.llm.model,
             seed=seed,

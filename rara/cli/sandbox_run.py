@@ -9,12 +9,11 @@ import numpy as np
 
 from rara.cli.backtest import Prepared, market_options, refuse_failed
 from rara.cli.output import emit
-from rara.cli.sandbox import group
 from rara.domain.market import ms_to_iso
 from rara.runner.strategy_source import resolve_strategy
 
 
-@group.command("check")
+@click.command("check")
 @click.argument("strategy")
 def check(strategy: str) -> None:
     """Static checks (the lint layer) on a strategy FILE or promoted NAME; exit 3 if refused."""
@@ -27,7 +26,7 @@ def check(strategy: str) -> None:
         raise SystemExit(3)
 
 
-@group.command("run")
+@click.command("run")
 @market_options
 def run(**market: Any) -> None:
     """Run a strategy FILE or promoted NAME in a sandbox and summarise its signals."""

@@ -162,10 +162,13 @@ class Catalog:
                 log.warning("ignoring %s/%s/%s: not a catalog path", ex, sym, tf)
         return out
 
-    def resolve(self, symbol: str, timeframe: str, exchange: str | None = None) -> Instrument:
-        """An instrument from user input; the exchange defaults to the one holding the symbol."""
+    def resolve(
+        self, symbol: str, timeframe: Timeframe | str, exchange: str | None = None
+    ) -> Instrument:
+        """An instrument; the exchange defaults to the one holding the symbol. The CLI hands in
+        parsed values; text (from library callers) is parsed here with the same rules."""
         try:
-            tf = Timeframe.parse(timeframe)
+            tf = timeframe if isinstance(timeframe, Timeframe) else Timeframe.parse(timeframe)
             probe = Instrument(exchange=exchange or "binance", symbol=symbol, timeframe=tf)
         except ValueError as exc:
             raise BadInput(
