@@ -10,11 +10,20 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rara.domain.market import parse_utc
 from rara.errors import BadInput, Refused, nearest
@@ -98,6 +107,12 @@ class ResearchGateSettings(_Section):
     validation_start: str | None = Field(None, description="date; overrides the fractions")
     holdout_start: str | None = Field(None, description="date; overrides the fractions")
 
+    @field_validator("validation_start", "holdout_start", mode="before")
+    @classmethod
+    def _date_text(cls, v: Any) -> Any:
+        # TOML has date literals: `validation_start = 2024-06-01` arrives as a date
+        return v.isoformat() if isinstance(v, date | datetime) else v
+
     @model_validator(mode="after")
     def _segments(self) -> ResearchGateSettings:
         if self.train_fraction + self.validation_fraction >= 1:
@@ -107,7 +122,10 @@ class ResearchGateSettings(_Section):
                 "leave a holdout"
             )
         if (self.validation_start is None) != (self.holdout_start is None):
-            raise ValueError("give both validation_start and holdout_start, or neither")
+            raise ValueError(
+                "give both validation_start and holdout_start, or neither (`rara config set` "
+                "takes several KEY VALUE pairs, to set both at once)"
+            )
         if self.validation_start is not None and self.holdout_start is not None:
             starts = {}
             for name in ("validation_start", "holdout_start"):
@@ -318,14 +336,21 @@ def get_value(settings: Settings, key: str) -> Any:
 
 def set_value(key: str, raw: str) -> Settings:
     """Validate the whole file with the new value before writing anything."""
-    parts = _split_key(key)
+    return set_values([(key, raw)])
+
+
+def set_values(pairs: list[tuple[str, str]]) -> Settings:
+    """Several settings at once, validated together before anything is written: the way to set
+    values that must agree, such as validation_start and holdout_start."""
     path = config_path()
     tree = _read_toml(path)
-    node = tree
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = _parse_scalar(raw)
-    settings = _validate(tree, f"`config set {key}`")
+    for key, raw in pairs:
+        parts = _split_key(key)
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = _parse_scalar(raw)
+    settings = _validate(tree, f"`config set {' '.join(k for k, _ in pairs)}`")
     write_toml_atomic(path, tree)
     return settings
 

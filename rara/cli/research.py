@@ -24,6 +24,13 @@ from rara.research.session import (
 from rara.research.store import ResearchStore
 from rara.runner.sandbox import BOUNDARIES
 
+# what stopped a run, said with the flag that set the limit
+STOPPED_BY = {
+    "iterations": "reached --iterations",
+    "max_cost_usd": "reached --max-cost-usd",
+    "max_duration": "reached --max-duration",
+}
+
 
 @click.group("research")
 def group() -> None:
@@ -92,9 +99,15 @@ def run(
             max_duration_s=parse_duration(max_duration),
             backend=backend or settings.sandbox.backend,
         )
-        session = ResearchSession(_resolved(cfg), settings)
+        try:
+            session = ResearchSession(_resolved(cfg), settings)
+        except BadInput as exc:
+            if exc.code != "llm_not_configured":
+                raise
+            raise BadInput(exc.code, exc.message, f"pass --model, or {exc.suggestion}") from None
     try:
         summary = _run_with_progress(session, quiet)
+        summary["stopped"] = STOPPED_BY.get(summary["stop_reason"], summary["stopped"])
         report = session.best_report(summary)
         summary["best_report"] = str(report) if report else None
     finally:
