@@ -177,7 +177,11 @@ class Settings(_Section):
             for part in parents:
                 node = node[part]
             node[leaf] = value
-        return _validate(tree, "the command line")
+        return _validate(
+            tree,
+            "the command line",
+            "change the value given; it is checked with the other settings (`rara config list`)",
+        )
 
 
 class ExchangeKeys(BaseModel):
@@ -279,7 +283,11 @@ def explain_validation_error(exc: ValidationError) -> tuple[str, str]:
     return dotted, msg
 
 
-def _validate(tree: dict[str, Any], where: str) -> Settings:
+def _validate(
+    tree: dict[str, Any],
+    where: str,
+    fix: str = "`rara config list` shows the values; `rara config set KEY VALUE` changes one",
+) -> Settings:
     _refuse_secrets(tree, where)
     try:
         return Settings.model_validate(tree)
@@ -297,7 +305,7 @@ def _validate(tree: dict[str, Any], where: str) -> Settings:
         raise BadInput(
             "config_invalid",
             f"{what} in {where}: {msg}",
-            "`rara config list` shows the current values; `rara config set KEY VALUE` changes one",
+            fix,
         ) from exc
 
 
