@@ -47,7 +47,7 @@ def info() -> None:
 @click.option(
     "--from", "source_tf", type=TIMEFRAME, required=True, help="stored timeframe, e.g. 5m"
 )
-@click.option("--to", "target_tf", type=TIMEFRAME, required=True, help="coarser timeframe, e.g. 4h")
+@click.option("--to", "to", type=TIMEFRAME, required=True, help="coarser timeframe, e.g. 4h")
 @click.option(
     "--exchange", type=EXCHANGE, default=None, help="default: whichever exchange holds the symbol"
 )
@@ -58,7 +58,7 @@ def info() -> None:
 def resample(
     symbol: str,
     source_tf: Timeframe,
-    target_tf: Timeframe,
+    to: Timeframe,
     exchange: str | None,
     start: int | None,
     end: int | None,
@@ -69,9 +69,7 @@ def resample(
     check_range(start, end)
     cat = default_catalog()
     inst = cat.resolve(symbol, source_tf, exchange)
-    to = target_tf
-    s, e = start, end
-    out = cat.resample(inst, to, s, e)
+    out = cat.resample(inst, to, start, end)
     saved = None
     if save and len(out):
         target = Instrument(exchange=inst.exchange, symbol=inst.symbol, timeframe=to)

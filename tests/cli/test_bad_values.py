@@ -45,7 +45,7 @@ GOOD = {
 # which types it, so it is not guessed from the name.
 NAME_KINDS = [
     (re.compile(r"^(symbol|contract|pair)$"), "symbol"),
-    (re.compile(r"^(timeframe|source_tf|target_tf)$"), "timeframe"),
+    (re.compile(r"^(timeframe|source_tf|to)$"), "timeframe"),
     (re.compile(r"^(start|end|since|until|before|after)$"), "date"),
     (re.compile(r"^exchange$"), "exchange"),
     (re.compile(r"^fees?$"), "fee"),
