@@ -128,6 +128,8 @@ def _register() -> None:
     data.group.add_command(data_import.synth_cmd)
     sandbox.group.add_command(sandbox_run.check)
     sandbox.group.add_command(sandbox_run.run)
+    # `rara strategy backtest NAME` is `rara backtest run` for a promoted strategy's name
+    strategy.group.add_command(backtest.run, name="backtest")
     app.add_command(data.group)
     app.add_command(config_cmd.group)
     app.add_command(events.group)
