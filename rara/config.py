@@ -10,12 +10,22 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from rara.domain.market import parse_utc
 from rara.errors import BadInput, Refused, nearest
 from rara.home import Home
 
@@ -25,7 +35,8 @@ SECRET_WORDS = ("api_key", "secret", "password", "token", "passphrase")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Frozen: a changed value goes through `Settings.with_overrides`, which validates again.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataSettings(_Section):
@@ -73,6 +84,13 @@ class BacktestSettings(_Section):
     slippage: float = Field(0.0005, ge=0, lt=0.5, description="adverse move per fill")
     size_fraction: float = Field(1.0, gt=0, le=1, description="share of cash each entry commits")
 
+    @model_validator(mode="after")
+    def _per_exchange_fees(self) -> BacktestSettings:
+        for exchange, fee in self.fees.items():
+            if not 0 <= fee < 0.5:
+                raise ValueError(f"fee for {exchange!r} must be at least 0 and below 0.5")
+        return self
+
 
 class ResearchGateSettings(_Section):
     """Gate 1 (research -> paper). The seed system's floor, then the honest checks on top."""
@@ -90,6 +108,36 @@ class ResearchGateSettings(_Section):
     validation_start: str | None = Field(None, description="date; overrides the fractions")
     holdout_start: str | None = Field(None, description="date; overrides the fractions")
 
+    @field_validator("validation_start", "holdout_start", mode="before")
+    @classmethod
+    def _date_text(cls, v: Any) -> Any:
+        # TOML has date literals: `validation_start = 2024-06-01` arrives as a date
+        return v.isoformat() if isinstance(v, date | datetime) else v
+
+    @model_validator(mode="after")
+    def _segments(self) -> ResearchGateSettings:
+        if self.train_fraction + self.validation_fraction >= 1:
+            raise ValueError(
+                f"train_fraction + validation_fraction is "
+                f"{self.train_fraction + self.validation_fraction:g}; it must stay below 1 to "
+                "leave a holdout"
+            )
+        if (self.validation_start is None) != (self.holdout_start is None):
+            raise ValueError(
+                "give both validation_start and holdout_start, or neither (`rara config set` "
+                "takes several KEY VALUE pairs, to set both at once)"
+            )
+        if self.validation_start is not None and self.holdout_start is not None:
+            starts = {}
+            for name in ("validation_start", "holdout_start"):
+                try:
+                    starts[name] = parse_utc(getattr(self, name))
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+            if starts["validation_start"] >= starts["holdout_start"]:
+                raise ValueError("validation_start must come before holdout_start")
+        return self
+
 
 class GatesSettings(_Section):
     research: ResearchGateSettings = Field(default_factory=ResearchGateSettings)
@@ -103,8 +151,42 @@ class Settings(_Section):
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     gates: GatesSettings = Field(default_factory=GatesSettings)
 
+    @model_validator(mode="after")
+    def _stressed_costs(self) -> Settings:
+        # The gate re-runs every candidate at cost_multiplier x costs; that run must be possible.
+        mult = self.gates.research.cost_multiplier
+        b = self.backtest
+        for what, value in [("backtest.fee", b.fee), ("backtest.slippage", b.slippage)] + [
+            (f"backtest.fees.{ex}", fee) for ex, fee in sorted(b.fees.items())
+        ]:
+            if value is not None and value * mult >= 0.5:
+                raise ValueError(
+                    f"{what} {value:g} x gates.research.cost_multiplier {mult:g} is "
+                    f"{value * mult:g}; the gate's stressed run needs it below 0.5"
+                )
+        return self
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Settings:
+        """A copy with dotted keys (e.g. ``backtest.fee``) replaced, validated as a whole; a
+        None value leaves that setting as it is. Raises `BadInput` naming the key."""
+        tree = self.model_dump()
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            *parents, leaf = _split_key(key)
+            node = tree
+            for part in parents:
+                node = node[part]
+            node[leaf] = value
+        return _validate(
+            tree,
+            "the command line",
+            "change the value given; it is checked with the other settings (`rara config list`)",
+        )
+
 
 class ExchangeKeys(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
     api_key: SecretStr | None = None
     secret: SecretStr | None = None
 
@@ -112,6 +194,7 @@ class ExchangeKeys(BaseModel):
 class Secrets(BaseModel):
     """Credentials. `SecretStr` keeps them out of repr, logs and JSON dumps."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
     llm_api_key: SecretStr | None = None
     exchanges: dict[str, ExchangeKeys] = Field(default_factory=dict)
 
@@ -191,14 +274,27 @@ def _refuse_secrets(tree: dict[str, Any], where: str, prefix: str = "") -> None:
             )
 
 
-def _validate(tree: dict[str, Any], where: str) -> Settings:
+def explain_validation_error(exc: ValidationError) -> tuple[str, str]:
+    """The first problem of a pydantic error as (dotted field path, what is wrong), in words a
+    person can act on: no pydantic URL, no "Value error," prefix, and never the input value
+    (it may be a secret)."""
+    err = exc.errors(include_url=False, include_input=False)[0]
+    dotted = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return dotted, msg
+
+
+def _validate(
+    tree: dict[str, Any],
+    where: str,
+    fix: str = "`rara config list` shows the values; `rara config set KEY VALUE` changes one",
+) -> Settings:
     _refuse_secrets(tree, where)
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        dotted = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
+        dotted, msg = explain_validation_error(exc)
+        if exc.errors()[0]["type"] == "extra_forbidden":
             guess = nearest(dotted, valid_keys())
             hint = f"did you mean {guess!r}? " if guess else ""
             raise BadInput(
@@ -206,10 +302,11 @@ def _validate(tree: dict[str, Any], where: str) -> Settings:
                 f"unknown setting {dotted!r} in {where}",
                 f"{hint}`rara config list` shows every valid key",
             ) from exc
+        what = f"setting {dotted!r}" if dotted else "settings"
         raise BadInput(
             "config_invalid",
-            f"setting {dotted!r} in {where}: {err['msg']}",
-            "`rara config list` shows the current values and their types",
+            f"{what} in {where}: {msg}",
+            fix,
         ) from exc
 
 
@@ -248,14 +345,21 @@ def get_value(settings: Settings, key: str) -> Any:
 
 def set_value(key: str, raw: str) -> Settings:
     """Validate the whole file with the new value before writing anything."""
-    parts = _split_key(key)
+    return set_values([(key, raw)])
+
+
+def set_values(pairs: list[tuple[str, str]]) -> Settings:
+    """Several settings at once, validated together before anything is written: the way to set
+    values that must agree, such as validation_start and holdout_start."""
     path = config_path()
     tree = _read_toml(path)
-    node = tree
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = _parse_scalar(raw)
-    settings = _validate(tree, f"`config set {key}`")
+    for key, raw in pairs:
+        parts = _split_key(key)
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = _parse_scalar(raw)
+    settings = _validate(tree, f"`config set {' '.join(k for k, _ in pairs)}`")
     write_toml_atomic(path, tree)
     return settings
 
@@ -281,6 +385,39 @@ def secrets_path() -> Path:
     return rara_home() / "secrets.toml"
 
 
+SECRET_KEYS = ["llm.api_key", "exchanges.EXCHANGE.api_key", "exchanges.EXCHANGE.secret"]
+
+
+def _unknown_secret(dotted: str, where: Path) -> BadInput:
+    """Names the unknown key and the nearest valid one; the value is never echoed."""
+    parts = dotted.split(".")
+    exchange = parts[1] if parts[0] == "exchanges" and len(parts) > 1 else "EXCHANGE"
+    valid = [k.replace("EXCHANGE", exchange) for k in SECRET_KEYS]
+    guess = nearest(dotted, valid)
+    return BadInput(
+        "secrets_unknown_key",
+        f"unknown key {dotted!r} in {where}; it would be ignored",
+        (f"did you mean {guess!r}? " if guess else "")
+        + f"valid keys: {', '.join(SECRET_KEYS)} (EXCHANGE is a ccxt id such as binance)",
+    )
+
+
+def _secrets_file_tree(path: Path) -> dict[str, Any]:
+    raw = _read_toml(path)
+    tree: dict[str, Any] = {}
+    for section, body in raw.items():
+        if section == "llm" and isinstance(body, dict):
+            for k in body:
+                if k != "api_key":
+                    raise _unknown_secret(f"llm.{k}", path)
+            if "api_key" in body:
+                tree["llm_api_key"] = body["api_key"]
+        elif section != "exchanges":
+            raise _unknown_secret(section, path)
+    tree["exchanges"] = raw.get("exchanges", {})
+    return tree
+
+
 def load_secrets(environ: dict[str, str] | None = None) -> Secrets:
     """Environment first, then ``secrets.toml`` (refused unless only its owner can read it)."""
     env = dict(os.environ if environ is None else environ)
@@ -294,10 +431,7 @@ def load_secrets(environ: dict[str, str] | None = None) -> Secrets:
                 f"{path} is readable by others (mode {mode:04o}); refusing to read keys from it",
                 f"run `chmod 600 {path}`",
             )
-        raw = _read_toml(path)
-        if "llm" in raw and "api_key" in raw["llm"]:
-            tree["llm_api_key"] = raw["llm"]["api_key"]
-        tree["exchanges"] = raw.get("exchanges", {})
+        tree = _secrets_file_tree(path)
     if env.get("RARA_LLM_API_KEY"):
         tree["llm_api_key"] = env["RARA_LLM_API_KEY"]
     for name, value in env.items():
@@ -306,7 +440,17 @@ def load_secrets(environ: dict[str, str] | None = None) -> Secrets:
                 exchange = name[len(ENV_PREFIX) : -len(suffix)].lower()
                 if exchange and ENV_NESTING not in exchange:
                     tree.setdefault("exchanges", {}).setdefault(exchange, {})[field] = value
-    return Secrets.model_validate(tree)
+    try:
+        return Secrets.model_validate(tree)
+    except ValidationError as exc:
+        dotted, msg = explain_validation_error(exc)
+        if exc.errors()[0]["type"] == "extra_forbidden":
+            raise _unknown_secret(dotted, path) from None
+        raise BadInput(
+            "secrets_invalid",
+            f"secret {dotted!r} in {path} or the environment: {msg}",
+            "secrets are strings: api_key = '...' and secret = '...' under [exchanges.ID]",
+        ) from None
 
 
 def redacted_secrets(secrets: Secrets) -> dict[str, Any]:

@@ -4,8 +4,10 @@ secrets kept out of the file and out of every output."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from rara import config
 from rara.errors import BadInput, Refused
@@ -129,3 +131,131 @@ def test_secrets_file_must_be_0600(rara_home):
     assert s.llm_api_key is not None and s.llm_api_key.get_secret_value() == "sk-file"
     assert "sk-file" not in repr(s)
     assert s.exchanges["kraken"].secret is not None
+
+
+# ---- validated once: frozen sections, cross-field rules, checked overrides ----------------------
+
+
+def test_sections_are_frozen():
+    s = config.Settings()
+    with pytest.raises(ValidationError):
+        s.backtest.fee = 0.9  # type: ignore[misc]
+    assert s.backtest.fee is None
+
+
+@pytest.mark.parametrize(
+    ("pairs", "words"),
+    [
+        (
+            [
+                ("gates.research.train_fraction", "0.7"),
+                ("gates.research.validation_fraction", "0.3"),
+            ],
+            ["train_fraction + validation_fraction", "below 1"],
+        ),
+        ([("gates.research.validation_start", "2024-06-01")], ["both", "holdout_start"]),
+        (
+            [
+                ("gates.research.validation_start", "notadate"),
+                ("gates.research.holdout_start", "2024-09-01"),
+            ],
+            ["validation_start", "'notadate'"],
+        ),
+        (
+            [
+                ("gates.research.validation_start", "2024-09-01"),
+                ("gates.research.holdout_start", "2024-06-01"),
+            ],
+            ["before holdout_start"],
+        ),
+        ([("backtest.fee", "0.3")], ["backtest.fee 0.3", "cost_multiplier", "below 0.5"]),
+        ([("backtest.fees", "{ kraken = 0.26 }")], ["backtest.fees.kraken", "0.52"]),
+        ([("backtest.fees", "{ kraken = -0.1 }")], ["kraken", "at least 0"]),
+        ([("backtest.slippage", "0.5")], ["backtest.slippage"]),
+        ([("backtest.size_fraction", "1.5")], ["backtest.size_fraction"]),
+    ],
+)
+def test_cross_field_rules_refuse_before_write(rara_home, pairs, words):
+    config.init_config(force=False)
+    before = (rara_home / "config.toml").read_text()
+    with pytest.raises(BadInput) as e:
+        config.set_values(pairs)
+    assert e.value.code == "config_invalid" and e.value.suggestion
+    for word in words:
+        assert word in e.value.message, e.value.message
+    assert "pydantic" not in e.value.message and "Value error" not in e.value.message
+    assert (rara_home / "config.toml").read_text() == before
+
+
+def test_split_dates_set_together(rara_home):
+    s = config.set_values(
+        [
+            ("gates.research.validation_start", "2024-06-01"),
+            ("gates.research.holdout_start", "2024-09-01T00:00Z"),
+        ]
+    )
+    assert (s.gates.research.validation_start, s.gates.research.holdout_start) == (
+        "2024-06-01",
+        "2024-09-01T00:00Z",
+    )
+    assert config.load_settings().gates.research.holdout_start == "2024-09-01T00:00Z"
+
+
+def test_with_overrides_validates_and_leaves_the_original():
+    s = config.Settings()
+    t = s.with_overrides({"backtest.fee": 0.002, "backtest.slippage": None})
+    assert t.backtest.fee == 0.002 and t.backtest.slippage == s.backtest.slippage
+    assert s.backtest.fee is None
+    with pytest.raises(BadInput) as e:
+        s.with_overrides({"backtest.fee": 0.3})  # 0.6 once the gate doubles costs
+    assert e.value.code == "config_invalid" and "cost_multiplier" in e.value.message
+    with pytest.raises(BadInput) as e:
+        s.with_overrides({"backtest.slipage": 0.1})
+    assert e.value.code == "config_unknown_key" and "backtest.slippage" in e.value.suggestion
+
+
+def test_no_unchecked_model_copy_of_settings():
+    """Overrides go through Settings.with_overrides; pydantic's model_copy(update=) skips
+    validation, which is how `--fees 7` once reached the engine."""
+    root = Path(config.__file__).parent
+    offenders = [
+        f"{p.relative_to(root)}:{i}"
+        for p in root.rglob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if "model_copy(" in line and "update=" in line
+    ]
+    assert offenders == []
+
+
+def test_secrets_typo_is_named_without_its_value(rara_home):
+    rara_home.mkdir(parents=True)
+    path = rara_home / "secrets.toml"
+    path.write_text("[exchanges.binance]\napi_key = 'k-123'\napi_secret = 'SUPERSECRET'\n")
+    os.chmod(path, 0o600)
+    with pytest.raises(BadInput) as e:
+        config.load_secrets({})
+    err = e.value
+    assert err.code == "secrets_unknown_key"
+    assert "exchanges.binance.api_secret" in err.message
+    assert "exchanges.binance.secret" in err.suggestion or "api_key" in err.suggestion
+    assert "SUPERSECRET" not in err.message + err.suggestion
+    path.write_text("[llm]\napikey = 'SUPERSECRET'\n")
+    with pytest.raises(BadInput) as e:
+        config.load_secrets({})
+    assert "llm.apikey" in e.value.message and "llm.api_key" in e.value.suggestion
+    assert "SUPERSECRET" not in e.value.message + e.value.suggestion
+
+
+def test_config_set_takes_pairs(cli, rara_home):
+    r = cli(
+        "config",
+        "set",
+        "gates.research.validation_start",
+        "2024-06-01",
+        "gates.research.holdout_start",
+        "2024-09-01",
+    )
+    assert r.code == 0, r.stdout
+    assert r.json["set"]["gates.research.holdout_start"] == "2024-09-01"
+    r = cli("config", "set", "gates.research.validation_start", "2024-06-01", "backtest.fee")
+    assert r.code == 2 and r.error["suggestion"]

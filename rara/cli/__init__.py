@@ -12,10 +12,12 @@ import traceback
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from rara import __version__
 from rara.cli.output import emit, setup_logging
-from rara.errors import EXIT_BAD_INPUT, EXIT_FAILURE, RaraError
+from rara.config import explain_validation_error
+from rara.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BadInput, RaraError
 
 log = logging.getLogger("rara")
 
@@ -45,9 +47,22 @@ class RaraGroup(click.Group):
             sys.exit(130)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+        except ValidationError as exc:  # input that got past the edge's parsing: still input
+            emit(_bad_input(exc).to_dict())
+            sys.exit(EXIT_BAD_INPUT)
+        except ValueError as exc:  # the inner layers' way of saying a value is unusable
+            _debug_traceback()
+            emit(
+                BadInput(
+                    "bad_input",
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    "check the values given (options and `rara config list`); if they look "
+                    "right, rerun with RARA_DEBUG=1 and report it",
+                ).to_dict()
+            )
+            sys.exit(EXIT_BAD_INPUT)
         except Exception as exc:  # the last line of defence: no traceback on stdout
-            if os.environ.get("RARA_DEBUG"):
-                traceback.print_exc()
+            _debug_traceback()
             emit(
                 RaraError(
                     "internal",
@@ -59,6 +74,23 @@ class RaraGroup(click.Group):
         if isinstance(rv, int) and rv:
             sys.exit(rv)
         return rv
+
+
+def _debug_traceback() -> None:
+    if os.environ.get("RARA_DEBUG"):
+        traceback.print_exc()
+
+
+def _bad_input(exc: ValidationError) -> BadInput:
+    """A pydantic error as a person reads it: which field of what, and what is wrong with it."""
+    dotted, msg = explain_validation_error(exc)
+    where = f"{exc.title} {dotted}" if dotted else exc.title
+    more = exc.error_count() - 1
+    return BadInput(
+        "invalid_input",
+        f"{where}: {msg}" + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""),
+        "fix that value (an option, or a setting: `rara config list`) and rerun",
+    )
 
 
 @click.group(cls=RaraGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,6 +106,8 @@ def app(verbose: bool) -> None:
 
 
 def _register() -> None:
+    """The whole command tree, in one place: each module defines commands, this file says
+    where they hang."""
     from rara.cli import (
         agent,
         backtest,
@@ -89,7 +123,13 @@ def _register() -> None:
         validate,
     )
 
-    del data_fetch, data_import, sandbox_run  # imported to add commands to their groups
+    data.group.add_command(data_fetch.fetch_cmd)
+    data.group.add_command(data_import.import_cmd)
+    data.group.add_command(data_import.synth_cmd)
+    sandbox.group.add_command(sandbox_run.check)
+    sandbox.group.add_command(sandbox_run.run)
+    # `rara strategy backtest NAME` is `rara backtest run` for a promoted strategy's name
+    strategy.group.add_command(backtest.run, name="backtest")
     app.add_command(data.group)
     app.add_command(config_cmd.group)
     app.add_command(events.group)

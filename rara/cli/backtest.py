@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from rara.cli.output import emit
+from rara.cli.params import FEE, SLIPPAGE
 from rara.cli.strategy_options import market_options, open_market
 from rara.errors import Refused
 from rara.services.backtest import backtest_strategy, gate_strategy
@@ -24,8 +25,8 @@ def group() -> None:
 
 @group.command("run")
 @market_options
-@click.option("--fees", type=float, default=None, help="taker fee per side, e.g. 0.001")
-@click.option("--slippage", type=float, default=None, help="adverse move per fill, e.g. 0.0005")
+@click.option("--fees", type=FEE, default=None, help="taker fee per side, e.g. 0.001")
+@click.option("--slippage", type=SLIPPAGE, default=None, help="adverse move per fill, e.g. 0.0005")
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -35,9 +36,8 @@ def group() -> None:
 def run(fees: float | None, slippage: float | None, report: Path | None, **market: Any) -> None:
     """Backtest a strategy FILE or promoted NAME; print its metrics."""
     on_market = open_market(**market)
-    costs = on_market.settings.backtest.model_copy(
-        update={k: v for k, v in (("fee", fees), ("slippage", slippage)) if v is not None}
-    )
+    overrides = {"backtest.fee": fees, "backtest.slippage": slippage}
+    costs = on_market.settings.with_overrides(overrides).backtest
     emit(backtest_strategy(on_market, costs, report))
 
 

@@ -6,6 +6,7 @@ import click
 
 from rara import config
 from rara.cli.output import emit
+from rara.errors import BadInput
 
 
 @click.group("config")
@@ -24,10 +25,26 @@ def init(force: bool) -> None:
 @group.command("set")
 @click.argument("key")
 @click.argument("value")
-def set_(key: str, value: str) -> None:
-    """Set KEY (dotted, e.g. data.max_retries) to VALUE (a TOML literal or plain text)."""
-    settings = config.set_value(key, value)
-    emit({"key": key, "value": config.get_value(settings, key), "path": str(config.config_path())})
+@click.argument("more", nargs=-1, metavar="[KEY VALUE]...")
+def set_(key: str, value: str, more: tuple[str, ...]) -> None:
+    """Set KEY (dotted, e.g. data.max_retries) to VALUE (a TOML literal or plain text).
+
+    More KEY VALUE pairs are set together, checked as one: settings that must agree (both split
+    dates, fractions that must leave a holdout) can only change that way.
+    """
+    if len(more) % 2:
+        raise BadInput(
+            "usage",
+            f"{more[-1]!r} has no value",
+            "give KEY VALUE pairs, e.g. `rara config set gates.research.validation_start "
+            "2024-06-01 gates.research.holdout_start 2024-09-01`",
+        )
+    pairs = [(key, value), *zip(more[::2], more[1::2], strict=True)]
+    settings = config.set_values(pairs)
+    out = {"key": key, "value": config.get_value(settings, key), "path": str(config.config_path())}
+    if more:
+        out["set"] = {k: config.get_value(settings, k) for k, _ in pairs}
+    emit(out)
 
 
 @group.command("get")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from rara.cli.output import emit, stderr_console
+from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME, check_range
 from rara.data.catalog import default_catalog
-from rara.domain.market import Timeframe, ms_to_iso, parse_utc
-from rara.errors import BadInput
+from rara.domain.market import Instrument, Timeframe, ms_to_iso
 
 
 @click.group("data")
@@ -15,19 +15,12 @@ def group() -> None:
     """Candles: Parquet under $RARA_HOME/data (plus the embedded sample), read with DuckDB."""
 
 
-def parse_range(start: str | None, end: str | None) -> tuple[int | None, int | None]:
-    """--start/--end as epoch ms (UTC), with the errors every data command shares."""
-    try:
-        s = parse_utc(start) if start else None
-        e = parse_utc(end) if end else None
-    except ValueError as exc:
-        raise BadInput(
-            "bad_date", f"not a date: {exc}", "use 2024-01-31 or 2024-01-31T12:00"
-        ) from exc
-    if s is not None and e is not None and s >= e:
-        raise BadInput(
-            "bad_range", f"start {start} is not before end {end}", "swap them, or move --end later"
-        )
+def parse_range(start: int | str | None, end: int | str | None) -> tuple[int | None, int | None]:
+    """--start/--end as epoch ms (UTC), checked to be in order. The options hand in epoch ms
+    already (`UTC_TIME`); text from other callers goes through the same parser."""
+    s = UTC_TIME.parse(start) if isinstance(start, str) else start
+    e = UTC_TIME.parse(end) if isinstance(end, str) else end
+    check_range(s, e)
     return s, e
 
 
@@ -50,40 +43,36 @@ def info() -> None:
 
 
 @group.command("resample")
-@click.option("--symbol", required=True, help="e.g. BTC/USDT")
-@click.option("--from", "source_tf", required=True, help="stored timeframe, e.g. 5m")
-@click.option("--to", "target_tf", required=True, help="coarser timeframe, e.g. 4h")
-@click.option("--exchange", default=None, help="default: whichever exchange holds the symbol")
-@click.option("--start", default=None, help="UTC date or datetime (inclusive)")
-@click.option("--end", default=None, help="UTC date or datetime (exclusive)")
+@click.option("--symbol", type=SYMBOL, required=True, help="e.g. BTC/USDT")
+@click.option(
+    "--from", "source_tf", type=TIMEFRAME, required=True, help="stored timeframe, e.g. 5m"
+)
+@click.option("--to", "to", type=TIMEFRAME, required=True, help="coarser timeframe, e.g. 4h")
+@click.option(
+    "--exchange", type=EXCHANGE, default=None, help="default: whichever exchange holds the symbol"
+)
+@click.option("--start", type=UTC_TIME, default=None, help="UTC date or datetime (inclusive)")
+@click.option("--end", type=UTC_TIME, default=None, help="UTC date or datetime (exclusive)")
 @click.option("--tail", default=5, show_default=True, help="how many of the last bars to print")
 @click.option("--save", is_flag=True, help="store the result in the catalog as its own timeframe")
 def resample(
     symbol: str,
-    source_tf: str,
-    target_tf: str,
+    source_tf: Timeframe,
+    to: Timeframe,
     exchange: str | None,
-    start: str | None,
-    end: str | None,
+    start: int | None,
+    end: int | None,
     tail: int,
     save: bool,
 ) -> None:
     """Aggregate stored candles to a coarser timeframe (in DuckDB SQL)."""
+    check_range(start, end)
     cat = default_catalog()
     inst = cat.resolve(symbol, source_tf, exchange)
-    try:
-        to = Timeframe.parse(target_tf)
-    except ValueError as exc:
-        raise BadInput(
-            "bad_timeframe",
-            f"timeframe {target_tf!r} is not like 1h or 1d",
-            "use m, h, d or w units",
-        ) from exc
-    s, e = parse_range(start, end)
-    out = cat.resample(inst, to, s, e)
+    out = cat.resample(inst, to, start, end)
     saved = None
     if save and len(out):
-        target = inst.model_copy(update={"timeframe": to})
+        target = Instrument(exchange=inst.exchange, symbol=inst.symbol, timeframe=to)
         saved = cat.write(target, out, source=f"resample:{inst.timeframe}").periods
     emit(
         {

@@ -8,26 +8,34 @@ from types import FrameType
 
 import click
 
-from rara.cli.data import group
 from rara.cli.output import emit, stderr_console
+from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME
 from rara.config import load_settings
 from rara.data.catalog import default_catalog
 from rara.data.fetch import fetch_candles
+from rara.domain.market import Timeframe
 
 
-@group.command("fetch")
+@click.command("fetch")
 @click.option(
     "--source",
     "source",
+    type=EXCHANGE,
     default=None,
     metavar="EXCHANGE",
     help="ccxt exchange id (default: data.default_exchange).",
 )
-@click.option("--symbol", required=True, help="Unified symbol, e.g. BTC/USDT.")
-@click.option("--timeframe", required=True, help="Bar length, e.g. 1m, 1h, 1d.")
-@click.option("--start", required=True, help="First bar, UTC date or datetime (inclusive).")
-@click.option("--end", default=None, help="UTC date or datetime (exclusive); default now.")
-def fetch_cmd(source: str | None, symbol: str, timeframe: str, start: str, end: str | None) -> None:
+@click.option("--symbol", type=SYMBOL, required=True, help="Unified symbol, e.g. BTC/USDT.")
+@click.option("--timeframe", type=TIMEFRAME, required=True, help="Bar length, e.g. 1m, 1h, 1d.")
+@click.option(
+    "--start", type=UTC_TIME, required=True, help="First bar, UTC date or datetime (inclusive)."
+)
+@click.option(
+    "--end", type=UTC_TIME, default=None, help="UTC date or datetime (exclusive); default now."
+)
+def fetch_cmd(
+    source: str | None, symbol: str, timeframe: Timeframe, start: int, end: int | None
+) -> None:
     """Download candles into $RARA_HOME/data.
 
     Only what the catalog does not already cover is asked for, progress is saved as it goes,

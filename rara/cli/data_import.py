@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
-from rara.cli.data import group
 from rara.cli.output import emit
+from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME
 from rara.config import load_settings
 from rara.data.catalog import Catalog, WriteResult, default_catalog
-from rara.data.importers import compare_stored, import_path
+from rara.data.importers import PartRequired, compare_stored, import_path
 from rara.data.quality import check_candles
 from rara.data.synth import EDGES, generate
-from rara.domain.market import Instrument, Timeframe, ms_to_iso, parse_utc
+from rara.domain.market import Instrument, Timeframe, ms_to_iso
 from rara.errors import BadInput, Refused
 
 log = logging.getLogger(__name__)
@@ -23,31 +23,36 @@ log = logging.getLogger(__name__)
 MAX_SYNTH_BARS = 10_000_000  # ~1.3 GB of intermediates above this; nobody needs more
 
 
-@group.command("import")
+@click.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--symbol",
+    type=SYMBOL,
     help="Market, e.g. BTC/USDT. Required for CSV/Parquet without "
     "metadata; filters a freqtrade folder.",
 )
 @click.option(
     "--timeframe",
+    type=TIMEFRAME,
     help="Bar length, e.g. 1h. Inferred from the rows if omitted; filters a freqtrade folder.",
 )
 @click.option(
     "--exchange",
+    type=EXCHANGE,
     help="Exchange id to store under. Default: the freqtrade folder "
     "name, the file's metadata, or data.default_exchange.",
 )
-def import_cmd(path: Path, symbol: str | None, timeframe: str | None, exchange: str | None) -> None:
+def import_cmd(
+    path: Path, symbol: str | None, timeframe: Timeframe | None, exchange: str | None
+) -> None:
     """Import candles from a CSV or Parquet file, or a freqtrade data file or folder.
 
     Every file is validated before anything is written: a bad file imports nothing.
     Re-importing the same file adds nothing.
     """
     default_exchange = load_settings().data.default_exchange
-    emit(
-        import_path(
+    try:
+        report = import_path(
             default_catalog(),
             path,
             symbol=symbol,
@@ -55,19 +60,25 @@ def import_cmd(path: Path, symbol: str | None, timeframe: str | None, exchange: 
             exchange=exchange,
             default_exchange=default_exchange,
         )
-    )
+    except PartRequired as exc:  # the importer says what is missing; here that is a flag
+        example = f" {exc.example}" if exc.example else (" 1h" if exc.part == "timeframe" else "")
+        raise BadInput(exc.code, exc.message, f"pass --{exc.part}{example}") from None
+    emit(report)
 
 
-@group.command("synth")
-@click.option("--symbol", default="SYN/USDT", show_default=True)
-@click.option("--timeframe", default="1h", show_default=True)
+@click.command("synth")
+@click.option("--symbol", type=SYMBOL, default="SYN/USDT", show_default=True)
+@click.option("--timeframe", type=TIMEFRAME, default="1h", show_default=True)
 @click.option(
     "--start",
+    type=UTC_TIME,
     default="2024-01-01",
     show_default=True,
     help="First bar's open time (UTC when no zone).",
 )
-@click.option("--end", help="Stop before this time (exclusive). Give --end or --bars.")
+@click.option(
+    "--end", type=UTC_TIME, help="Stop before this time (exclusive). Give --end or --bars."
+)
 @click.option("--bars", type=int, help="Number of bars. Give --end or --bars.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option(
@@ -91,12 +102,12 @@ def import_cmd(path: Path, symbol: str | None, timeframe: str | None, exchange: 
     show_default=True,
     help="Bars of past move the momentum edge looks at.",
 )
-@click.option("--exchange", default="synthetic", show_default=True)
+@click.option("--exchange", type=EXCHANGE, default="synthetic", show_default=True)
 def synth_cmd(
     symbol: str,
-    timeframe: str,
-    start: str,
-    end: str | None,
+    timeframe: Timeframe,
+    start: int,
+    end: int | None,
     bars: int | None,
     seed: int,
     edge: str,
@@ -105,15 +116,8 @@ def synth_cmd(
     exchange: str,
 ) -> None:
     """Generate seeded synthetic candles (regime-switching walk with jumps) into the catalog."""
-    try:
-        inst = Instrument(exchange=exchange, symbol=symbol, timeframe=Timeframe.parse(timeframe))
-    except ValueError as exc:
-        raise BadInput(
-            "bad_instrument",
-            str(exc).splitlines()[-1].strip(),
-            "symbols look like SYN/USDT, timeframes like 1h, exchanges like synthetic",
-        ) from exc
-    start_ms = _parse_time(start, "--start")
+    inst = Instrument(exchange=exchange, symbol=symbol, timeframe=timeframe)  # parts are parsed
+    start_ms = start
     n = _bar_count(start_ms, end, bars, inst.timeframe)
     res = generate(
         n,
@@ -146,30 +150,18 @@ def synth_cmd(
     )
 
 
-def _parse_time(text: str, flag: str) -> int:
-    try:
-        return parse_utc(text)
-    except ValueError as exc:
-        raise BadInput(
-            "bad_time",
-            f"{flag} {text!r} is not a date or time",
-            "use e.g. 2024-01-01 or 2024-01-01T00:00:00Z",
-        ) from exc
-
-
-def _bar_count(start_ms: int, end: str | None, bars: int | None, tf: Timeframe) -> int:
-    if (end is None) == (bars is None):
+def _bar_count(start_ms: int, end_ms: int | None, bars: int | None, tf: Timeframe) -> int:
+    if (end_ms is None) == (bars is None):
         raise BadInput(
             "bad_range",
             "give exactly one of --end and --bars",
             "e.g. --bars 10000, or --end 2025-01-01",
         )
-    if end is not None:
-        end_ms = _parse_time(end, "--end")
+    if end_ms is not None:
         if end_ms <= start_ms:
             raise BadInput(
                 "bad_range",
-                f"--end {end} is not after --start {ms_to_iso(start_ms)}",
+                f"--end {ms_to_iso(end_ms)} is not after --start {ms_to_iso(start_ms)}",
                 "give an --end later than --start",
             )
         n = -(-(end_ms - start_ms) // tf.ms)  # bars that open before end

@@ -9,7 +9,9 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rara.cli.output import emit, emit_lines, stderr_console
+from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME
 from rara.config import load_settings
+from rara.domain.market import Timeframe
 from rara.errors import BadInput
 from rara.home import Home
 from rara.registry import Registry
@@ -26,6 +28,13 @@ from rara.runner.sandbox import BOUNDARIES
 
 log = logging.getLogger(__name__)
 
+# what stopped a run, said with the flag that set the limit
+STOPPED_BY = {
+    "iterations": "reached --iterations",
+    "max_cost_usd": "reached --max-cost-usd",
+    "max_duration": "reached --max-duration",
+}
+
 
 @click.group("research")
 def group() -> None:
@@ -34,9 +43,13 @@ def group() -> None:
 
 @group.command("run")
 @click.option("--iterations", type=int, default=None, help="experiments to run (default 20)")
-@click.option("--contract", default="BTC-USDT", show_default=True, help="symbol, e.g. ETH-USDT")
-@click.option("--timeframe", default="1h", show_default=True)
-@click.option("--exchange", default=None, help="default: whichever exchange holds the symbol")
+@click.option("--symbol", type=SYMBOL, default=None, help="e.g. ETH/USDT  [default: BTC/USDT]")
+# the Rust original's name for --symbol; `make run` and old scripts still pass it
+@click.option("--contract", type=SYMBOL, default=None, hidden=True)
+@click.option("--timeframe", type=TIMEFRAME, default="1h", show_default=True)
+@click.option(
+    "--exchange", type=EXCHANGE, default=None, help="default: whichever exchange holds the symbol"
+)
 @click.option("--proposer", type=click.Choice(PROPOSERS), default="builtin", show_default=True)
 @click.option("--model", default=None, help="litellm model string (default: llm.model setting)")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -52,8 +65,9 @@ def group() -> None:
 @click.option("--quiet", is_flag=True, help="no progress on stderr")
 def run(
     iterations: int | None,
-    contract: str,
-    timeframe: str,
+    symbol: str | None,
+    contract: str | None,
+    timeframe: Timeframe,
     exchange: str | None,
     proposer: str,
     model: str | None,
@@ -65,6 +79,12 @@ def run(
     quiet: bool,
 ) -> None:
     """Run the loop until --iterations, --max-cost-usd or --max-duration; JSON summary out."""
+    if symbol and contract and symbol != contract:
+        raise BadInput(
+            "bad_symbol",
+            f"--symbol {symbol} and --contract {contract} disagree",
+            "--contract is the old name of --symbol; pass only --symbol",
+        )
     settings = load_settings()
     home = Home.from_env()
     if iterations is not None and iterations < 1:
@@ -74,8 +94,8 @@ def run(
     else:
         cfg = RunConfig(
             exchange=exchange or "",
-            symbol=contract,
-            timeframe=timeframe,
+            symbol=symbol or contract or "BTC/USDT",
+            timeframe=str(timeframe),
             proposer=proposer,
             model=model or settings.llm.model,
             seed=seed,
@@ -84,9 +104,15 @@ def run(
             max_duration_s=parse_duration(max_duration),
             backend=backend or settings.sandbox.backend,
         )
-        session = ResearchSession(_resolved(cfg, home), settings, home)
+        try:
+            session = ResearchSession(_resolved(cfg, home), settings, home)
+        except BadInput as exc:
+            if exc.code != "llm_not_configured":
+                raise
+            raise BadInput(exc.code, exc.message, f"pass --model, or {exc.suggestion}") from None
     try:
         summary = _run_with_progress(session, quiet)
+        summary["stopped"] = STOPPED_BY.get(summary["stop_reason"], summary["stopped"])
         report = session.best_report(summary)
         summary["best_report"] = str(report) if report else None
     finally:

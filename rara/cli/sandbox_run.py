@@ -8,7 +8,6 @@ import click
 import numpy as np
 
 from rara.cli.output import emit
-from rara.cli.sandbox import group
 from rara.cli.strategy_options import market_options, open_market
 from rara.domain.market import ms_to_iso
 from rara.errors import EXIT_REFUSED
@@ -18,7 +17,7 @@ from rara.runner.strategy_source import resolve_strategy
 from rara.services.backtest import signals
 
 
-@group.command("check")
+@click.command("check")
 @click.argument("strategy")
 def check(strategy: str) -> None:
     """Static checks (the lint layer) on a strategy FILE or promoted NAME; exit 3 if refused."""
@@ -31,7 +30,7 @@ def check(strategy: str) -> None:
         raise SystemExit(EXIT_REFUSED)
 
 
-@group.command("run")
+@click.command("run")
 @market_options
 def run(**market: Any) -> None:
     """Run a strategy FILE or promoted NAME in a sandbox and summarise its signals."""

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from rara.cli.data import parse_range
+from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME
+from rara.domain.market import Timeframe
 from rara.errors import BadInput
 from rara.home import Home
 from rara.runner.sandbox import BOUNDARIES
@@ -21,11 +23,11 @@ def market_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed(
         [
             click.argument("strategy"),
-            click.option("--symbol", required=True, help="e.g. BTC/USDT"),
-            click.option("--timeframe", required=True, help="e.g. 1h"),
-            click.option("--exchange", default=None, help="default: whichever holds the symbol"),
-            click.option("--start", default=None, help="UTC date or datetime (inclusive)"),
-            click.option("--end", default=None, help="UTC date or datetime (exclusive)"),
+            click.option("--symbol", type=SYMBOL, required=True, help="e.g. BTC/USDT"),
+            click.option("--timeframe", type=TIMEFRAME, required=True, help="e.g. 1h"),
+            click.option("--exchange", type=EXCHANGE, help="default: whichever holds the symbol"),
+            click.option("--start", type=UTC_TIME, help="UTC date or datetime (inclusive)"),
+            click.option("--end", type=UTC_TIME, help="UTC date or datetime (exclusive)"),
             click.option("--params", "params_json", default=None, help='JSON, e.g. {"fast": 10}'),
             click.option(
                 "--backend",
@@ -54,10 +56,10 @@ def parse_params(params_json: str | None) -> dict[str, Any] | None:
 def open_market(
     strategy: str,
     symbol: str,
-    timeframe: str,
+    timeframe: Timeframe,
     exchange: str | None,
-    start: str | None,
-    end: str | None,
+    start: int | None,
+    end: int | None,
     params_json: str | None,
     backend: str | None,
 ) -> StrategyOnMarket:

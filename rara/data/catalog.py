@@ -162,16 +162,26 @@ class Catalog:
                 log.warning("ignoring %s/%s/%s: not a catalog path", ex, sym, tf)
         return out
 
-    def resolve(self, symbol: str, timeframe: str, exchange: str | None = None) -> Instrument:
-        """An instrument from user input; the exchange defaults to the one holding the symbol."""
+    def resolve(
+        self, symbol: str, timeframe: Timeframe | str, exchange: str | None = None
+    ) -> Instrument:
+        """An instrument; the exchange defaults to the one holding the symbol. The CLI hands in
+        parsed values; text (from library callers) is parsed here with the same rules."""
         try:
-            tf = Timeframe.parse(timeframe)
+            tf = timeframe if isinstance(timeframe, Timeframe) else Timeframe.parse(timeframe)
+        except ValueError as exc:
+            raise BadInput(
+                "bad_timeframe",
+                f"timeframe {timeframe!r} is not like 1m, 1h or 1d",
+                "timeframes look like 1m, 5m, 1h, 4h, 1d, 1w",
+            ) from exc
+        try:
             probe = Instrument(exchange=exchange or "binance", symbol=symbol, timeframe=tf)
         except ValueError as exc:
             raise BadInput(
                 "bad_instrument",
                 str(exc).splitlines()[-1].strip(),
-                "symbols look like BTC/USDT, timeframes like 1m, 1h, 1d",
+                "symbols look like BTC/USDT, exchange ids like binance",
             ) from exc
         if exchange is not None:
             return probe

@@ -77,7 +77,8 @@ def grid_floor(ms: int, tf: Timeframe) -> int:
     return o + ((ms - o) // tf.ms) * tf.ms
 
 
-def _parse_when(value: str | int, what: str) -> int:
+def _as_ms(value: str | int, what: str) -> int:
+    """A bound given as epoch ms (the CLI parses it) or as text (library callers)."""
     if isinstance(value, int):
         return value
     try:
@@ -85,7 +86,7 @@ def _parse_when(value: str | int, what: str) -> int:
     except ValueError as exc:
         raise BadInput(
             "bad_date",
-            f"--{what} {value!r} is not a date or datetime",
+            f"the {what} {value!r} is not a date or datetime",
             "use ISO dates in UTC, e.g. 2024-01-31 or 2024-01-31T12:00",
         ) from exc
 
@@ -168,7 +169,7 @@ class _Run:
                 "source_no_progress",
                 f"{self.source.name} answered a request for bars from {ms_to_iso(cursor)} with "
                 f"bars up to {ms_to_iso(last)} only",
-                "this venue seems to ignore the start time; try another --source",
+                "this venue seems to ignore the start time; try another exchange",
             )
         keep = (arr[:, 0] >= cursor) & (arr[:, 0] < end)
         arr = arr[keep]
@@ -247,7 +248,7 @@ def _gaps(catalog: Catalog, inst: Instrument, lo: int, hi: int) -> GapReport:
 def fetch_candles(
     exchange: str | None,
     symbol: str,
-    timeframe: str,
+    timeframe: Timeframe | str,
     start: str | int,
     end: str | int | None = None,
     *,
@@ -272,12 +273,12 @@ def fetch_candles(
 
         check_exchange_id(exchange_id)  # before anything else: the most basic mistake
     try:
-        tf = Timeframe.parse(timeframe)
+        tf = timeframe if isinstance(timeframe, Timeframe) else Timeframe.parse(timeframe)
     except ValueError as exc:
         raise BadInput(
             "bad_timeframe",
             f"timeframe {timeframe!r} is not like 1m, 1h or 1d",
-            "pass --timeframe 1m, 5m, 15m, 1h, 4h, 1d or 1w",
+            "bar lengths are 1m, 5m, 15m, 1h, 4h, 1d or 1w",
         ) from exc
     try:
         inst = Instrument(exchange=exchange_id, symbol=symbol, timeframe=tf)
@@ -288,13 +289,13 @@ def fetch_candles(
             "symbols are BASE/QUOTE (or BASE/QUOTE:SETTLE for derivatives)",
         ) from exc
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    start_ms = _parse_when(start, "start")
-    end_ms = now if end is None else _parse_when(end, "end")
+    start_ms = _as_ms(start, "start")
+    end_ms = now if end is None else _as_ms(end, "end")
     if start_ms >= end_ms:
         raise BadInput(
             "bad_range",
             f"start {ms_to_iso(start_ms)} is not before end {ms_to_iso(end_ms)}",
-            "swap them, or leave --end out to mean now",
+            "swap them, or leave the end out to mean now",
         )
     if source is None:
         source = CcxtSource(exchange_id, data, load_secrets())

@@ -99,6 +99,14 @@ def normalize_symbol(text: str) -> str:
     return s
 
 
+def normalize_exchange(text: str) -> str:
+    """An exchange id as ccxt spells it: ``Binance `` -> ``binance``."""
+    s = text.strip().lower()
+    if not _EXCHANGE_RE.match(s):
+        raise ValueError(f"exchange id {text!r} is not 2-40 lowercase letters, digits or _")
+    return s
+
+
 def symbol_from_path(segment: str) -> str:
     """Inverse of `Instrument.symbol_path`."""
     head, _, settle = segment.partition("_")
@@ -109,15 +117,22 @@ def ms_to_iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_utc_datetime(text: str) -> datetime:
+    """The one parser of user-given times: an ISO 8601 date or datetime, taken as UTC when it
+    has no zone (``Z`` or ``z`` means UTC). Raises ValueError saying what is wrong."""
+    t = text.strip()
+    if t.endswith(("Z", "z")):
+        t = t[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(t)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date or datetime") from None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
 def parse_utc(text: str) -> int:
     """A date or datetime (taken as UTC when it has no zone) to epoch milliseconds."""
-    t = text.strip()
-    if t.endswith("Z"):
-        t = t[:-1] + "+00:00"
-    dt = datetime.fromisoformat(t)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+    return int(parse_utc_datetime(text).timestamp() * 1000)
 
 
 F64 = npt.NDArray[np.float64]

@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from rara.domain.events import EVENT_TYPE_PATTERN, EventPayload, RawPayload, typed_payload
+from rara.domain.market import parse_utc_datetime
 from rara.errors import BadInput, RaraError
 
 GENESIS_HASH = "0" * 64
@@ -125,21 +126,16 @@ def format_ts(dt: datetime) -> str:
 def parse_since(value: datetime | str) -> str:
     """A lower time bound as stored text; a naive time or a bare date is taken as UTC."""
     if isinstance(value, datetime):
-        dt = value
+        dt = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     else:
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
         try:
-            dt = datetime.fromisoformat(text)
+            dt = parse_utc_datetime(value)
         except ValueError as exc:
             raise BadInput(
                 "event_bad_since",
                 f"{value!r} is not an ISO-8601 time",
                 "use e.g. 2024-05-01, 2024-05-01T12:00:00Z or 2024-05-01T12:00:00+02:00",
             ) from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
     return format_ts(dt)
 
 

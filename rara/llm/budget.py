@@ -22,7 +22,7 @@ class LlmBudgetExhausted(BudgetExhausted):
         super().__init__(
             "budget_exhausted",
             f"LLM cost limit reached{after}: spent ${spent:.6f} of max ${limit:.6f}",
-            "raise --max-cost-usd to go on; every call so far is recorded",
+            "raise the cost limit to go on; every call so far is recorded",
         )
         self.spent = spent
         self.limit = limit

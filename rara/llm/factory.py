@@ -51,7 +51,7 @@ def build_provider(
     if not model:
         raise BadInput(
             "llm_not_configured",
-            "no LLM model: pass --model or set llm.model",
+            "no LLM model: none was given and llm.model is not set",
             "`rara config set llm.model openai/gpt-4o-mini` and export RARA_LLM_API_KEY",
         )
     directory = cache_dir or reply_cache_dir()

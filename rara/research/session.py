@@ -170,9 +170,9 @@ class ResearchSession:
         scored = [e for e in exps if e.validation_sharpe is not None]
         best = max(scored, key=lambda e: (e.validation_sharpe or 0.0, -e.iteration), default=None)
         stop_text = {
-            "iterations": "reached --iterations",
-            "max_cost_usd": "reached --max-cost-usd",
-            "max_duration": "reached --max-duration",
+            "iterations": "reached the iteration limit",
+            "max_cost_usd": "reached the LLM cost limit",
+            "max_duration": "reached the time limit",
         }[stop]
         return {
             "run_id": self.run_id,

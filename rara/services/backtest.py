@@ -22,7 +22,7 @@ from rara.config import BacktestSettings, Settings, load_settings
 from rara.data.catalog import Catalog
 from rara.domain.events import ValidationGateDecided
 from rara.domain.gate import GateReport
-from rara.domain.market import Candles, Instrument
+from rara.domain.market import Candles, Instrument, Timeframe
 from rara.errors import BadInput, Refused
 from rara.events.store import open_event_store
 from rara.home import Home
@@ -69,7 +69,7 @@ class StrategyOnMarket:
         *,
         home: Home,
         symbol: str,
-        timeframe: str,
+        timeframe: Timeframe | str,
         exchange: str | None = None,
         start_ms: int | None = None,
         end_ms: int | None = None,

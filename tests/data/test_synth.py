@@ -266,8 +266,8 @@ def test_cli_refuses_to_splice_a_different_series(home: Path) -> None:
         ([], "bad_range"),  # neither --end nor --bars
         (["--bars", "10", "--end", "2025-01-01"], "bad_range"),
         (["--end", "2023-01-01"], "bad_range"),
-        (["--bars", "10", "--start", "soon"], "bad_time"),
-        (["--bars", "10", "--timeframe", "7x"], "bad_instrument"),
+        (["--bars", "10", "--start", "soon"], "bad_date"),  # one code for a bad date (issue 8)
+        (["--bars", "10", "--timeframe", "7x"], "bad_timeframe"),  # one code per mistake
         (["--bars", "10", "--edge", "magic"], "usage"),
         (["--bars", "10", "--start", "2024-01-01T00:30"], "start_off_grid"),
     ],

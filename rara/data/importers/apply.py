@@ -25,7 +25,7 @@ from rara.data.periods import (
     subtract_intervals,
 )
 from rara.data.quality import find_gaps
-from rara.domain.market import Candles, Instrument, ms_to_iso
+from rara.domain.market import Candles, Instrument, Timeframe, ms_to_iso
 
 # the package's logger, named as before the module became a package
 log = logging.getLogger(__package__)
@@ -37,7 +37,7 @@ def import_path(
     catalog: Catalog,
     path: Path,
     symbol: str | None = None,
-    timeframe: str | None = None,
+    timeframe: Timeframe | str | None = None,
     exchange: str | None = None,
     default_exchange: str = "binance",
 ) -> dict[str, Any]:

@@ -74,7 +74,7 @@ class ImportPlan:
 def plan_import(
     path: Path,
     symbol: str | None = None,
-    timeframe: str | None = None,
+    timeframe: Timeframe | str | None = None,
     exchange: str | None = None,
     default_exchange: str = "binance",
 ) -> ImportPlan:
@@ -92,11 +92,22 @@ def plan_import(
     return _plan_file(path, symbol, timeframe, exchange, default_exchange)
 
 
+class PartRequired(BadInput):
+    """The file does not say its symbol or timeframe, and none was given. ``part`` names which
+    (``symbol`` or ``timeframe``) and ``example`` is a value the file name suggests, if any, so a
+    caller can say how its users give one."""
+
+    def __init__(self, part: str, example: str, message: str, suggestion: str) -> None:
+        super().__init__(f"{part}_required", message, suggestion)
+        self.part = part
+        self.example = example
+
+
 # ---- planning --------------------------------------------------------------------------------
 
 
 def _plan_folder(
-    folder: Path, symbol: str | None, timeframe: str | None, exchange: str | None
+    folder: Path, symbol: str | None, timeframe: Timeframe | str | None, exchange: str | None
 ) -> ImportPlan:
     """Every freqtrade candle file under ``folder`` (and Parquet files whose metadata names their
     market, such as catalog period files or the shared samples), all validated before any is
@@ -125,7 +136,7 @@ def _plan_folder(
                 continue
             sym, tf = parsed
             if (want_symbol and sym != want_symbol) or (want_tf and tf != want_tf):
-                plan.skipped.append(Skipped(f, "filtered out by --symbol/--timeframe"))
+                plan.skipped.append(Skipped(f, "filtered out: another symbol or timeframe"))
                 continue
             item = _read_file(
                 f,
@@ -156,7 +167,7 @@ def _plan_folder(
         raise BadInput(
             "nothing_to_import",
             f"{folder} holds no freqtrade candle files"
-            + (" matching --symbol/--timeframe" if symbol or timeframe else ""),
+            + (" matching the symbol/timeframe asked for" if symbol or timeframe else ""),
             "freqtrade files are named like BTC_USDT-1h.feather or ETH_USDT-5m.json; for a CSV or "
             "Parquet file give its path, not its folder",
         )
@@ -166,7 +177,7 @@ def _plan_folder(
 def _plan_file(
     path: Path,
     symbol: str | None,
-    timeframe: str | None,
+    timeframe: Timeframe | str | None,
     exchange: str | None,
     default_exchange: str,
 ) -> ImportPlan:
@@ -194,7 +205,9 @@ def _plan_file(
             guess = _exchange_from_folder(path)
             if exchange is None and _valid_exchange(guess):
                 exchange = guess
-                notes.append(f"exchange {guess!r} taken from the folder name; --exchange sets it")
+                notes.append(
+                    f"exchange {guess!r} taken from the folder name; naming one overrides it"
+                )
     item = _read_file(path, sym, tf, exchange, notes, default_exchange, _symbol_hint(path))
     return ImportPlan(path, kind, [item])
 
@@ -225,12 +238,14 @@ def _read_file(
     exchange = exchange or meta.get("exchange")
     if exchange is None:
         exchange = default_exchange
-        notes.append(f"exchange {exchange!r} {default_why}; pass --exchange to set it")
+        notes.append(f"exchange {exchange!r} {default_why}; name the exchange to set it")
     if symbol is None:
-        raise BadInput(
-            "symbol_required",
+        raise PartRequired(
+            "symbol",
+            symbol_hint,
             f"{what}: which market is this? the file does not say",
-            f"pass --symbol{symbol_hint} (and --timeframe, or it is inferred)",
+            f"name the symbol{f', e.g. {symbol_hint}' if symbol_hint else ''} "
+            "(and the timeframe, or it is inferred)",
         )
     if table.num_rows == 0:
         raise BadInput("empty_file", f"{what} has a header but no rows", "nothing to import")
@@ -241,7 +256,7 @@ def _read_file(
     if tf is None:
         tf = _infer_timeframe(step, what)
         notes.append(
-            f"timeframe {tf} inferred from the median step between rows; pass --timeframe to set it"
+            f"timeframe {tf} inferred from the median step between rows; name one to set it"
         )
     elif step is not None and step != tf.ms:
         notes.append(
@@ -255,7 +270,7 @@ def _read_file(
         raise BadInput(
             "bad_instrument",
             f"{what}: {str(exc).splitlines()[-1].strip()}",
-            "exchange ids are lowercase letters, digits or _ (binance, kraken); pass --exchange",
+            "exchange ids are lowercase letters, digits or _ (binance, kraken)",
         ) from exc
     return ImportItem(inst, candles, path, notes)
 
@@ -286,11 +301,11 @@ def _read_table(path: Path, ext: str, what: str) -> pa.Table:
 
 
 def _symbol_hint(path: Path) -> str:
-    """`` (e.g. --symbol BTC/USDT)`` when the file name suggests a symbol."""
+    """``BTC/USDT`` when the file name suggests that symbol, else ``""``."""
     m = re.match(
         r"^([A-Z0-9]{2,10}?)[-_/]?(USDT|USDC|BUSD|USD|EUR|BTC|ETH)(?![A-Z])", path.stem.upper()
     )
-    return f" (e.g. --symbol {m.group(1)}/{m.group(2)})" if m else ""
+    return f"{m.group(1)}/{m.group(2)}" if m else ""
 
 
 def _parse_symbol(text: str) -> str:
@@ -298,18 +313,20 @@ def _parse_symbol(text: str) -> str:
         return normalize_symbol(text)
     except ValueError as exc:
         raise BadInput(
-            "bad_instrument",
+            "bad_symbol",
             str(exc).splitlines()[-1].strip(),
             "symbols look like BTC/USDT (or BTC-USDT, BTC_USDT)",
         ) from exc
 
 
-def _parse_timeframe(text: str) -> Timeframe:
+def _parse_timeframe(text: Timeframe | str) -> Timeframe:
+    if isinstance(text, Timeframe):  # parsed at the edge already
+        return text
     try:
         return Timeframe.parse(text)
     except ValueError as exc:
         raise BadInput(
-            "bad_instrument",
+            "bad_timeframe",
             str(exc).splitlines()[-1].strip(),
             "timeframes look like 1m, 5m, 1h, 4h, 1d, 1w",
         ) from exc
@@ -323,19 +340,21 @@ def _median_step(ts: I64) -> int | None:
 
 def _infer_timeframe(step: int | None, what: str) -> Timeframe:
     if step is None:
-        raise BadInput(
-            "timeframe_required",
+        raise PartRequired(
+            "timeframe",
+            "",
             f"{what}: one row is too few to infer the timeframe",
-            "pass --timeframe",
+            "name the timeframe, e.g. 1h",
         )
     for unit in ("w", "d", "h", "m"):
         n, rem = divmod(step, MS_PER_UNIT[unit])
         if rem == 0 and n >= 1:
             return Timeframe.parse(f"{n}{unit}")
-    raise BadInput(
-        "timeframe_required",
+    raise PartRequired(
+        "timeframe",
+        "",
         f"{what}: the median step between rows ({step} ms) is not a whole number of minutes",
-        "pass --timeframe; rara stores bars of whole minutes, hours, days or weeks",
+        "name the timeframe; rara stores bars of whole minutes, hours, days or weeks",
     )
 
 
