@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.kit.paths import REPO
 
 RUN = ["research", "run", "--seed", "7", "--quiet"]
 

@@ -8,6 +8,7 @@ processes from outside.
 from __future__ import annotations
 
 import ctypes
+import io
 import json
 import os
 import resource
@@ -21,6 +22,8 @@ import time
 from typing import Any
 
 import numpy as np
+
+from rara_sandbox.__main__ import serve
 
 FRAME = struct.Struct("<Q")
 
@@ -258,18 +261,8 @@ def unshare(request: bytes) -> bytes:
     return b"survived unshare"
 
 
-try:  # the real sandbox runtime, if its child entry point is there (tests skip otherwise)
-    import io
-
-    from rara_sandbox.__main__ import serve as _sandbox_serve
-except ImportError:  # pragma: no cover - depends on the sandbox package's progress
-    _sandbox_serve = None
-
-
 def sandbox_evaluate(request: bytes) -> bytes:
     """rara_sandbox's stdin/stdout loop over bytes: what the integration's entry will do."""
-    if _sandbox_serve is None:
-        raise RuntimeError("rara_sandbox.__main__.serve is not available")
     out = io.BytesIO()
-    _sandbox_serve(io.BytesIO(request), out)
+    serve(io.BytesIO(request), out)
     return out.getvalue()

@@ -4,22 +4,19 @@ the jail: nothing it needs is blocked once the zygote has imported it."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rara.runner.jail import JailedRunner
+from rara_sandbox import protocol
+from tests.kit.paths import PROMOTED
 
 pytestmark = pytest.mark.slow
-protocol = pytest.importorskip("rara_sandbox.protocol")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_strategy_evaluates_in_the_jail(runner: JailedRunner) -> None:
-    if not all(hasattr(protocol, n) for n in ("encode_request", "decode_response", "read_frame")):
-        pytest.skip("rara_sandbox.protocol API changed")
-    source = (REPO / "strategies/promoted/sma_crossover/strategy.py").read_text()
+    source = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
     n = 2000
     close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, n)))
     candles = {
@@ -31,8 +28,6 @@ def test_shipped_strategy_evaluates_in_the_jail(runner: JailedRunner) -> None:
         "volume": np.ones(n),
     }
     r = runner.run("jail_entries:sandbox_evaluate", protocol.encode_request(source, candles))
-    if r.error == "entry_error" and b"not available" in r.stderr:
-        pytest.skip("rara_sandbox.__main__.serve is not available")
     assert r.ok, (r.error, r.message, r.stderr[-2000:])
     assert r.response is not None
     result = protocol.decode_response(protocol.read_frame(io.BytesIO(r.response)))
