@@ -23,9 +23,11 @@ def emulator() -> Iterator[BinanceEmulator]:
 
 
 @pytest.fixture
-def fetch_cli(rara_home: Path) -> Cli:
+def fetch_cli(rara_home: Path) -> Iterator[Cli]:
     """Like the shared ``cli`` fixture, plus `Cli.popen` for a run a test interrupts."""
-    return Cli(rara_home)
+    cli = Cli(rara_home)
+    yield cli
+    cli.close()
 
 
 @pytest.fixture

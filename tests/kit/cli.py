@@ -60,9 +60,10 @@ class Cli:
         self.home = home
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("RARA_")}
         self.env["RARA_HOME"] = str(home)
+        self._started: list[subprocess.Popen[str]] = []
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "rara", *args],
             env=self.env,
             cwd=REPO,
@@ -70,6 +71,18 @@ class Cli:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        self._started.append(proc)
+        return proc
+
+    def close(self) -> None:
+        """Kill what `popen` started and is still running, and close its pipes (a test that
+        interrupts a run never reads them to the end)."""
+        for proc in self._started:
+            if proc.poll() is None:
+                proc.kill()
+            with proc:  # Popen.__exit__ closes stdout and stderr and waits
+                pass
+        self._started.clear()
 
     def run(self, *args: str, timeout: float = 60) -> ParsedCliResult:
         p = subprocess.run(
