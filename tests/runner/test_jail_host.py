@@ -125,6 +125,8 @@ def test_killing_the_host_kills_zygote_and_children() -> None:
     finally:
         host.kill()
         host.wait()
+        if host.stdout is not None:
+            host.stdout.close()
 
 
 NONROOT_SCRIPT = """
