@@ -18,6 +18,7 @@ def _sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         bench_data,
         bench_events,
         bench_jail,
+        bench_proposer,
         bench_research,
         bench_sandbox,
     )
@@ -29,6 +30,7 @@ def _sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         ("jail primitive (trivial entry)", bench_jail.run),
         ("sandbox boundary (8,760 1h bars)", bench_boundary.run),
         ("backtest engine (525,600 1m bars)", bench_backtest.run),
+        ("built-in proposer, propose() alone", bench_proposer.run),
         ("research loop, built-in proposer", bench_research.run),
     ]
 

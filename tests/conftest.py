@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_SAMPLE = REPO.parent / "shared" / "data" / "sample"
+from tests.emulators.openai_emulator import OpenAIEmulator, running
+from tests.kit.cli import CliResult, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -27,42 +22,18 @@ def rara_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-    @property
-    def error(self) -> dict[str, str]:
-        return dict(self.json["error"])
-
-
 @pytest.fixture
 def cli(rara_home: Path) -> Callable[..., CliResult]:
     """Run `rara ...` in a fresh interpreter, the way a user does."""
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
-        full_env = {**os.environ, "RARA_HOME": str(rara_home), **(env or {})}
-        p = subprocess.run(
-            [sys.executable, "-m", "rara", *args],
-            capture_output=True,
-            text=True,
-            env=full_env,
-            timeout=timeout,
-            cwd=REPO,
-        )
-        return CliResult(p.returncode, p.stdout, p.stderr)
+        return run_cli(rara_home, *args, env=env, timeout=timeout)
 
     return run
 
 
-def tree_snapshot(root: Path) -> dict[str, int]:
-    """Paths and sizes under root: to prove a refused command wrote nothing."""
-    if not root.exists():
-        return {}
-    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+@pytest.fixture
+def emu() -> Iterator[OpenAIEmulator]:
+    """An OpenAI-compatible emulator on 127.0.0.1, script empty (tests add replies)."""
+    with running() as emulator:
+        yield emulator

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from rara import config
 from rara.errors import BadInput, Refused
-from tests.conftest import tree_snapshot
+from tests.kit.cli import tree_snapshot
 
 
 def test_init_set_get_list_round_trip(cli, rara_home):

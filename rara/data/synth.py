@@ -43,7 +43,6 @@ byte-identical candles and a longer run starts with the shorter one's bars.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +55,6 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
 
-Edge = Literal["momentum"]
 EDGES: tuple[str, ...] = ("momentum",)
 MODEL_VERSION = 1  # bump when the same seed would give different candles
 SUBSTEPS = 16  # intra-bar path resolution for high/low

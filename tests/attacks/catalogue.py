@@ -40,10 +40,11 @@ from typing import Any
 
 import numpy as np
 
+from tests.kit.paths import PROMOTED
+
 HERE = Path(__file__).resolve().parent
 PAYLOAD_DIR = HERE / "payloads"
-REPO = HERE.parents[1]
-REFERENCE = REPO / "strategies" / "promoted" / "sma_crossover" / "strategy.py"
+REFERENCE = PROMOTED / "sma_crossover" / "strategy.py"
 
 # The categories the issue lists, in its order; every one must hold several payloads.
 CATEGORIES = (

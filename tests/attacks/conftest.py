@@ -5,7 +5,7 @@ Sandboxes are session-scoped: the subprocess backend keeps its zygote warm acros
 evaluation anyway. A second "twin" subprocess sandbox (its own zygote, hence its own hash seed and
 address layout) is what the determinism checks compare against.
 
-Docker follows tests/docker/conftest.py: without an engine or a current image the docker half
+Docker follows tests/kit/docker.py: without an engine or a current image the docker half
 skips with the reason; with RARA_REQUIRE_DOCKER=1 it fails instead, so CI cannot pass by silently
 skipping the container backend.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.attacks.catalogue import N_BARS, REFERENCE, TALLY, Canaries, signals
-from tests.docker_support import current_sandbox_image, docker_client, need
+from tests.kit.docker import current_sandbox_image, docker_client, need
 
 WALL_S = 3.0  # small on purpose: CPU payloads cost one deadline each
 MEMORY_MB = 256

@@ -22,6 +22,7 @@ from rara.backtest.engine import Engine
 from rara.domain.market import Candles
 from rara.errors import BadInput
 from tests.backtest.helpers import random_signals, sma_cross
+from tests.kit.candles import shipped_btc
 
 
 def test_config_defaults_and_exchange_fees() -> None:
@@ -162,9 +163,7 @@ def test_numba_engine_matches_rust(btc_1h: Candles) -> None:
 
 
 def _forked_backtest(seed: int) -> tuple[float, int]:
-    from tests.backtest.conftest import _load
-
-    c = _load("1h")
+    c = shipped_btc("1h")
     res = run_backtest(c, *random_signals(len(c), seed=seed), stop_loss=0.01)
     return res.final_equity, len(res.trades)
 

@@ -7,7 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.kit.paths import REPO
 
 MARKET = ["--symbol", "BTC/USDT", "--timeframe", "1h", "--backend", "subprocess"]
 BROKEN = """

@@ -5,12 +5,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +13,7 @@ import pytest
 import tomli_w
 
 from tests.emulators.exchange import BinanceEmulator
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.kit.cli import Cli
 
 
 @pytest.fixture
@@ -28,65 +22,12 @@ def emulator() -> Iterator[BinanceEmulator]:
         yield emu
 
 
-class Cli:
-    """The real CLI in a subprocess, with ``$RARA_HOME`` isolated."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("RARA_")}
-        self.env["RARA_HOME"] = str(home)
-
-    @staticmethod
-    def prefix() -> list[str]:
-        """`python -m rara`, once `data fetch` is registered with the app; until then the same
-        app with the command's module imported first."""
-        cli = REPO / "rara" / "cli"
-        if any("data_fetch" in (cli / f).read_text() for f in ("__init__.py", "data.py")):
-            return [sys.executable, "-m", "rara"]
-        return [
-            sys.executable,
-            "-c",
-            "import rara.cli.data_fetch; from rara.cli import main; main()",
-        ]
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [*self.prefix(), *args],
-            env=self.env,
-            cwd=REPO,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-
-    def run(self, *args: str, timeout: float = 60) -> CliResult:
-        p = subprocess.run(
-            [*self.prefix(), *args],
-            env=self.env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        try:
-            out = json.loads(p.stdout)
-        except json.JSONDecodeError:
-            out = p.stdout
-        return CliResult(p.returncode, out, p.stderr)
-
-
-@dataclass
-class CliResult:
-    code: int
-    out: Any  # parsed JSON from stdout, or the raw text if it was not JSON
-    err: str
-
-
 @pytest.fixture
-def fetch_cli(rara_home: Path) -> Cli:
+def fetch_cli(rara_home: Path) -> Iterator[Cli]:
     """Like the shared ``cli`` fixture, plus `Cli.popen` for a run a test interrupts."""
-    return Cli(rara_home)
+    cli = Cli(rara_home)
+    yield cli
+    cli.close()
 
 
 @pytest.fixture

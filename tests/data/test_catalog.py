@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rara.data.catalog import Catalog, CorruptFile, default_catalog
 from rara.data.periods import merge_intervals, period_bounds, periods_between, subtract_intervals
 from rara.domain.market import Candles, Instrument, Timeframe, parse_utc
-from tests.conftest import tree_snapshot
+from tests.kit.cli import tree_snapshot
 
 
 def inst(symbol: str = "BTC/USDT", tf: str = "1h", exchange: str = "binance") -> Instrument:

@@ -21,7 +21,7 @@ from rara.errors import RaraError
 from tests.emulators.exchange import KLINES, BinanceEmulator, Fault
 
 if TYPE_CHECKING:
-    from tests.data.conftest import Cli
+    from tests.kit.cli import Cli
 
 MIN = 60_000
 HOUR = 3_600_000

@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tests.docker_support import current_sandbox_image, need
-from tests.docker_support import docker_client as connect_docker
+from tests.kit.docker import current_sandbox_image, need
+from tests.kit.docker import docker_client as connect_docker
 
 STANDIN = (Path(__file__).parent / "standin.py").read_text()
 SESSION = uuid.uuid4().hex[:12]  # every container these tests create carries this label

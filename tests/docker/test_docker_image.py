@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from rara.runner.container.image import BaseInfo, manylinux_platforms
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.kit.paths import REPO
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

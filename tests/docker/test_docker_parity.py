@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.kit.paths import PROMOTED as PROMOTED_DIR
+
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
-PROMOTED = sorted((REPO / "strategies" / "promoted").glob("*/strategy.py"))
+PROMOTED = sorted(PROMOTED_DIR.glob("*/strategy.py"))
 
 HEADER = """
 def meta():

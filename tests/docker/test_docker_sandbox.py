@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,10 +19,10 @@ from rara.runner.container.runner import (
     ContainerRunner,
     check_host_config,
 )
+from tests.kit.paths import TEMPLATE
 
 pytestmark = pytest.mark.slow
 MiB = 1 << 20
-REPO = Path(__file__).resolve().parents[2]
 
 
 def act(
@@ -304,7 +303,7 @@ def _candles(n: int = 400) -> dict[str, np.ndarray]:
 def test_real_protocol_round_trip_matches_in_process(make_sandbox: Callable[..., Any]) -> None:
     from rara_sandbox.evaluate import evaluate
 
-    source = (REPO / "strategies" / "template" / "strategy.py").read_text()
+    source = TEMPLATE.read_text()
     candles = _candles()
     got, run = make_sandbox().evaluate(source, candles, {"fast": 8}, windows=(200, 300))
     assert run.ok, run.error

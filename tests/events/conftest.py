@@ -7,25 +7,13 @@ fresh interpreter) come from ``tests/conftest.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from rara.events import EventStore, open_event_store
-
-
-def stepping_clock(
-    start: datetime = datetime(2024, 5, 1, tzinfo=UTC), step: timedelta = timedelta(milliseconds=1)
-) -> Callable[[], datetime]:
-    """A deterministic clock: each call is one step later than the last."""
-    state = {"now": start - step}
-
-    def clock() -> datetime:
-        state["now"] += step
-        return state["now"]
-
-    return clock
+from tests.kit.clock import stepping_clock
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""Fixtures for the LLM tests: an OpenAI-compatible emulator on 127.0.0.1 and litellm pointed at
-it with a fake key that must never show up in any output."""
+"""Fixtures for the LLM tests: litellm pointed at the OpenAI-compatible emulator (``emu``, from
+``tests/conftest.py``) with the kit's fake key, which must never show up in any output."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,50 +13,7 @@ from rara.llm.budget import Budget
 from rara.llm.provider import LitellmProvider
 from rara.research.models import ProposerContext
 from tests.emulators.openai_emulator import OpenAIEmulator
-
-MODEL = "openai/gpt-4o-mini"  # in litellm's bundled price map, so cost > 0
-API_KEY = "sk-test-3f9a1c0d5e7b42a8b6c4d2e0f1a3b5c7"
-
-GOOD_HYPOTHESIS = (
-    '{"hypothesis": "Buy when SMA(20) crosses above SMA(50); sell on the cross back.", '
-    '"rationale": "Trends persist on hourly bars; a flat market would refute it.", '
-    '"family": "trend_following", '
-    '"forecast": {"validation_sharpe": 0.8, "pass_probability": 0.2}}'
-)
-GOOD_SOURCE = '''"""SMA crossover."""
-
-
-def meta():
-    return {
-        "name": "sma_cross_llm",
-        "version": "1.0.0",
-        "api_version": 1,
-        "timeframe": "1h",
-        "lookback": 50,
-        "description": "SMA(fast) crosses SMA(slow).",
-        "params": {"fast": 20, "slow": 50},
-    }
-
-
-def on_candles(candles, params):
-    close = candles.close
-    fast = ta.sma(close, params["fast"])
-    slow = ta.sma(close, params["slow"])
-    return ta.crossover(fast, slow), ta.crossunder(fast, slow)
-'''
-
-
-def fenced(source: str = GOOD_SOURCE, prose: str = "Here is the module.") -> str:
-    return f"{prose}\n\n```python\n{source}```\n"
-
-
-@pytest.fixture
-def emu() -> Iterator[OpenAIEmulator]:
-    emulator = OpenAIEmulator.start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+from tests.kit.llm import API_KEY, MODEL
 
 
 @pytest.fixture
@@ -92,8 +49,3 @@ def ctx() -> ProposerContext:
         timeframe="1h",
         regime="trend_up",
     )
-
-
-def files_text(root: Path) -> bytes:
-    """Every byte under root, to prove the key was never written."""
-    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from rara.cli import RaraGroup
 from rara.cli.agent import command
 from tests.emulators.openai_emulator import Reply
-from tests.llm.conftest import API_KEY, MODEL
+from tests.kit.llm import API_KEY, MODEL
 
 
 @pytest.fixture

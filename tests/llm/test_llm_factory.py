@@ -9,7 +9,7 @@ from rara.errors import BadInput
 from rara.llm.factory import build_llm_proposer, build_provider, gate_summary
 from rara.llm.provider import LitellmProvider
 from rara.llm.replay import ReplayProvider
-from tests.llm.conftest import API_KEY, MODEL
+from tests.kit.llm import API_KEY, MODEL
 
 
 def settings(**llm: object) -> Settings:

@@ -17,7 +17,7 @@ from rara.research.llm_proposer import (
 from rara.research.models import BestSoFar, Candidate, ExperimentOutcome, Hypothesis, Lesson
 from rara.research.ports import ProposerError
 from tests.emulators.openai_emulator import Reply
-from tests.llm.conftest import API_KEY, GOOD_HYPOTHESIS, GOOD_SOURCE, fenced
+from tests.kit.llm import API_KEY, GOOD_HYPOTHESIS, GOOD_SOURCE, fenced
 
 MALFORMED = '{"hypothesis": "Buy dips", "rationale": "mean reversion" "family": "mr"}'
 LOOKAHEAD_ERROR = (

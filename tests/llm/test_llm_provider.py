@@ -14,9 +14,9 @@ from rara.llm.budget import Budget, LlmBudgetExhausted
 from rara.llm.cache import ReplyCache, cache_key
 from rara.llm.provider import LlmCallFailed, load_litellm, redact
 from rara.research.ports import BudgetExhausted, ProposerError
-from tests.conftest import REPO
 from tests.emulators.openai_emulator import Reply, tokens_of
-from tests.llm.conftest import API_KEY, MODEL, files_text
+from tests.kit.llm import API_KEY, MODEL, files_text
+from tests.kit.paths import REPO
 
 MSGS = [
     {"role": "system", "content": "rara-purpose: agent\nAnswer in JSON."},

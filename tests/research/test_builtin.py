@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import math
 import statistics
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -543,28 +542,3 @@ def test_hypothesis_text() -> None:
     p = wrapped.sample(np.random.default_rng(0), Bias(), 1000)
     text = wrapped.hypothesis(p, "1h", SYMBOL)
     assert text.startswith(f"RSI({p['rsi_period']})") and "trend" in text and "volatility" in text
-
-
-def test_propose_timing(capsys: pytest.CaptureFixture[str]) -> None:
-    """A figure, not a threshold: propose() as history grows (incremental) and cold (resume)."""
-    p = BuiltinProposer(seed=8)
-    history: list[ExperimentOutcome] = []
-    times = []
-    for i in range(400):
-        ctx = ctx_for(i, history)
-        t = time.perf_counter()
-        c = p.propose(ctx)
-        times.append(time.perf_counter() - t)
-        history.append(outcome_for(i, c, *synthetic_score(c)))
-    ctx = ctx_for(400, history)
-    t = time.perf_counter()
-    BuiltinProposer(seed=8).propose(ctx)
-    cold = time.perf_counter() - t
-    ms = np.array(times) * 1000
-    with capsys.disabled():
-        print(
-            f"\n[bench] builtin propose(): median {np.median(ms):.3f} ms, "
-            f"p95 {np.percentile(ms, 95):.3f} ms, max {ms.max():.3f} ms over 400 iterations; "
-            f"cold start with 400 outcomes {cold * 1000:.3f} ms"
-        )
-    assert np.median(ms) < 50  # a sanity bound only; the figure above is the point

@@ -7,17 +7,13 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import REPO
 from tests.emulators.openai_emulator import OpenAIEmulator, Reply
+from tests.kit.llm import MODEL
+from tests.kit.paths import PROMOTED
 
-PROMOTED = REPO / "strategies" / "promoted"
 KEY = "sk-test-llm-loop-5f2a9c"
-MODEL = "openai/gpt-4o-mini"
 
 
 def hypothesis(text: str, family: str) -> Reply:
@@ -108,15 +104,6 @@ def script() -> list[Reply]:
         Reply.of_module(ZSCORE),
         Reply(content="Dips kept falling.", purpose="feedback"),
     ]
-
-
-@pytest.fixture
-def emu() -> Iterator[OpenAIEmulator]:
-    emulator = OpenAIEmulator.start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
 
 
 def configure(cli, home: Path, emu: OpenAIEmulator) -> dict[str, str]:

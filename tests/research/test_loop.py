@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.kit.paths import REPO
 
 RUN = ["research", "run", "--seed", "7", "--quiet"]
 
@@ -92,8 +92,8 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(cli, tmp_path):
     env = {**os.environ, "RARA_HOME": str(home)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "rara", *RUN, "--iterations", str(N_KILL)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,  # never read: a pipe would stay open (ResourceWarning)
+        stderr=subprocess.DEVNULL,
         env=env,
         cwd=REPO,
         start_new_session=True,

@@ -33,7 +33,7 @@ from rara.research.trace import run_hash
 from rara.runner.sandbox import InProcessSandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
-from tests.conftest import REPO
+from tests.kit.paths import REPO
 
 RUN_ID = "run-inprocess"
 SMA = (REPO / "strategies" / "promoted" / "sma_crossover" / "strategy.py").read_text()

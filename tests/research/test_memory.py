@@ -57,9 +57,18 @@ def ids(lessons: list[Lesson]) -> list[str]:
     return [x.experiment_id for x in lessons]
 
 
-def test_fts5_is_available_here() -> None:
-    # The shipped Python's sqlite3 has FTS5; if this fails, recall runs on the fallback ranking.
-    assert fts5_available()
+def test_store_detects_fts5_and_says_which_ranking_it_uses(tmp_path: Path) -> None:
+    def has_index(path: Path) -> bool:
+        with sqlite3.connect(path) as db:
+            row = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lessons_fts'").fetchone()
+        return row is not None
+
+    with LessonStore(tmp_path / "detected.db") as detected:
+        assert detected.fts_enabled == fts5_available()
+    assert has_index(tmp_path / "detected.db") == fts5_available()
+    with LessonStore(tmp_path / "plain.db", fts=False) as plain:
+        assert not plain.fts_enabled
+    assert not has_index(tmp_path / "plain.db")  # the fallback never needs the FTS5 module
 
 
 def test_default_path_is_the_state_db(rara_home: Path) -> None:

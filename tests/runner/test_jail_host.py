@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from rara.runner.jail.runner import LAYERS, JailedRunner, JailError, Limits, probe_layers
+from tests.kit.paths import REPO
+from tests.kit.privilege import as_uid_65534
 
 pytestmark = pytest.mark.slow
 E = "jail_entries"
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 
 
 def children_of(ppid: int) -> list[int]:
@@ -125,6 +125,8 @@ def test_killing_the_host_kills_zygote_and_children() -> None:
     finally:
         host.kill()
         host.wait()
+        if host.stdout is not None:
+            host.stdout.close()
 
 
 NONROOT_SCRIPT = """
@@ -147,22 +149,7 @@ with JailedRunner(warm=("jail_entries",), sys_path=[*sys.path, {here!r}]) as r:
 def test_runner_works_as_non_root_and_says_what_is_missing() -> None:
     if os.geteuid() != 0:
         pytest.skip("already non-root: the whole suite exercises that path")
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("setpriv (util-linux) is not installed: cannot become uid 65534")
-    # The interpreter lives under /root (mode 0700) here, so uid 65534 keeps one read-only
-    # capability, CAP_DAC_READ_SEARCH, to load it; the jailed child clears it like all the rest.
-    cmd = [
-        setpriv,
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=+dac_read_search",
-        "--ambient-caps=+dac_read_search",
-        sys.executable,
-        "-c",
-        NONROOT_SCRIPT.format(here=str(HERE)),
-    ]
+    cmd = as_uid_65534(sys.executable, "-c", NONROOT_SCRIPT.format(here=str(HERE)))
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert p.returncode == 0, p.stderr[-3000:]
     out = json.loads(p.stdout)

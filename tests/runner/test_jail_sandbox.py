@@ -4,20 +4,19 @@ the jail: nothing it needs is blocked once the zygote has imported it."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rara.runner.jail.runner import JailedRunner
 from rara_sandbox import protocol
+from tests.kit.paths import PROMOTED
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_strategy_evaluates_in_the_jail(runner: JailedRunner) -> None:
-    source = (REPO / "strategies/promoted/sma_crossover/strategy.py").read_text()
+    source = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
     n = 2000
     close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, n)))
     candles = {

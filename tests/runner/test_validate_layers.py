@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from rara.runner.jail.confine import LAYERS
-from tests.conftest import REPO
+from tests.kit.paths import REPO
+from tests.kit.privilege import as_uid_65534
 
 
 def layer_checks(report: dict) -> dict[str, dict]:
@@ -43,29 +44,13 @@ def test_validate_lists_layers_here(cli):
 def test_validate_lists_layers_as_non_root():
     if os.geteuid() != 0:
         pytest.skip("already non-root: test_validate_lists_layers_here covers it")
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("setpriv (util-linux) is not installed: cannot become uid 65534")
     # pytest's own temp root is mode 0700; a user's home would not sit under root's
     base = Path(tempfile.mkdtemp(prefix="rara-nonroot-", dir="/tmp"))
     base.chmod(0o755)
     home = base / "home"
     home.mkdir(mode=0o777)
     home.chmod(0o777)
-    # The interpreter may live under /root (mode 0700): keep one read-only capability to load it;
-    # the jailed child drops it with everything else.
-    cmd = [
-        setpriv,
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=+dac_read_search",
-        "--ambient-caps=+dac_read_search",
-        sys.executable,
-        "-m",
-        "rara",
-        "validate",
-    ]
+    cmd = as_uid_65534(sys.executable, "-m", "rara", "validate")
     env = {"PATH": os.environ.get("PATH", ""), "RARA_HOME": str(home), "HOME": str(home)}
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=180)

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from rara_sandbox.manifest import MANIFEST_FILE, STRATEGY_FILE, check_dir, main, sha256_hex
+from tests.kit.paths import SANDBOX_SRC
 
-PACKAGE = Path(__file__).resolve().parents[2] / "sandbox" / "rara_sandbox"
+PACKAGE = SANDBOX_SRC / "rara_sandbox"
 ALLOWED_TOP_LEVEL = {"numpy", "RestrictedPython", "rara_sandbox"} | set(sys.stdlib_module_names)
 
 

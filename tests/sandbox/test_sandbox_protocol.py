@@ -10,7 +10,6 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,9 +27,9 @@ from rara_sandbox.protocol import (
     read_frame,
     unpack_frame,
 )
+from tests.kit.paths import SANDBOX_SRC
 
 Arrays = dict[str, np.ndarray]
-SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
 SOURCE = (
     "def meta():\n"
     '    return {"name": "t", "version": "1.0.0", "api_version": 1, "timeframe": "1h",\n'
@@ -223,7 +222,7 @@ def test_request_and_response_field_checks(make_candles: Callable[..., Arrays]) 
 
 
 def child(frame: bytes) -> subprocess.CompletedProcess[bytes]:
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(SANDBOX)}
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(SANDBOX_SRC)}
     return subprocess.run(
         [sys.executable, "-m", "rara_sandbox"], input=frame, capture_output=True, env=env,
         timeout=120, cwd="/",

@@ -17,6 +17,7 @@ from rara_sandbox.restricted import (
     compile_strategy,
     exec_module,
 )
+from tests.kit.paths import SANDBOX_SRC
 
 
 def run(body: str, candles: dict[str, np.ndarray], printer: PrintBuffer | None = None) -> Any:
@@ -168,8 +169,7 @@ def test_numpy_lazy_imports_work_from_strategy_frames() -> None:
     import subprocess
     import sys
 
-    sandbox = Path(__file__).resolve().parents[2] / "sandbox"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env={"PYTHONPATH": str(sandbox)}, timeout=60)  # fmt: skip
+                       env={"PYTHONPATH": str(SANDBOX_SRC)}, timeout=60)  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert float(p.stdout) == pytest.approx(4.0 + 2.0 + np.arange(5.0).std())

@@ -6,8 +6,8 @@ must pass none. Seeded, so the counts are the same on every run."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +19,8 @@ from rara.runner.sandbox import JailSandbox
 from rara.services.backtest import judge_candidate
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
+from tests.kit.paths import PROMOTED
 
-PROMOTED = Path(__file__).resolve().parents[2] / "strategies" / "promoted"
 N_STRATEGIES = 200
 
 
@@ -96,7 +96,12 @@ def test_floor_passes_some_full_gate_passes_none(sandbox, rara_home, capsys):
     assert evaluated == N_STRATEGIES
     assert floor_pass > 0
     assert full_pass == 0
-    # every candidate's train and validation backtests are trials: N is counted, not guessed
-    assert trials.count(segment="validation") == len(
-        {r.trial_id for r in trials.find(segment="validation")}
-    )
+    # every candidate's train and validation backtests are trials, a candidate drawn twice is
+    # the same trial, and no holdout was read: N is counted, not guessed
+    distinct = {
+        (family, json.dumps(params, sort_keys=True))
+        for family, params in random_candidates(np.random.default_rng(2024))
+    }
+    assert len(distinct) < N_STRATEGIES  # the draw repeats some candidates: dedup is exercised
+    assert trials.count(segment="train") == trials.count(segment="validation") == len(distinct)
+    assert trials.count() == 2 * len(distinct)

@@ -4,7 +4,6 @@ the candidate's one jailed sandbox process, on the shipped real candles."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,7 @@ from rara.data.catalog import default_catalog
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.runner.sandbox import EvaluationRequest, JailSandbox
 from rara.validation.lookahead import CheckOutcome, check, plan
-
-PROMOTED = Path(__file__).resolve().parents[2] / "strategies" / "promoted"
+from tests.kit.paths import PROMOTED
 
 HEAD = """
 def meta():

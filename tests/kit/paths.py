@@ -1,0 +1,14 @@
+"""Where things are in this checkout, spelled once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+RARA = REPO / "rara"
+SANDBOX_SRC = REPO / "sandbox"
+STRATEGIES = REPO / "strategies"
+PROMOTED = STRATEGIES / "promoted"
+TEMPLATE = STRATEGIES / "template" / "strategy.py"
+SAMPLE_DATA = RARA / "data" / "sample"
+SAMPLE_BTC_1H = SAMPLE_DATA / "binance" / "BTC-USDT" / "1h" / "2024.parquet"
