@@ -11,10 +11,12 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, field_validator
 
 MS_PER_UNIT = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_TIMEFRAME_RE = re.compile(r"^(\d+)([mhdw])$")
+# ASCII digits, no leading zero, \Z not $ (which matches before a final newline): one spelling
+# per bar length, so one instrument key and one catalog path.
+_TIMEFRAME_RE = re.compile(r"^([1-9][0-9]*)([mhdw])\Z")
 # ccxt unified symbols: BASE/QUOTE, optionally :SETTLE for derivatives.
-_SYMBOL_RE = re.compile(r"^([A-Z0-9]{1,20})/([A-Z0-9]{1,20})(?::([A-Z0-9]{1,20}))?$")
-_EXCHANGE_RE = re.compile(r"^[a-z0-9_]{2,40}$")
+_SYMBOL_RE = re.compile(r"^([A-Z0-9]{1,20})/([A-Z0-9]{1,20})(?::([A-Z0-9]{1,20}))?\Z")
+_EXCHANGE_RE = re.compile(r"^[a-z0-9_]{2,40}\Z")
 
 
 class Timeframe(BaseModel):

@@ -32,9 +32,9 @@ class StrategyMeta(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    version: str = Field(pattern=r"^\d{1,6}\.\d{1,6}\.\d{1,6}$")
+    version: str = Field(pattern=r"^[0-9]{1,6}\.[0-9]{1,6}\.[0-9]{1,6}$")
     api_version: Literal[1] = 1
-    timeframe: str = Field(pattern=r"^\d+[mhdw]$", description="bar length it is written for")
+    timeframe: str = Field(pattern=r"^[1-9][0-9]{0,3}[mhdw]$", description="bar length it is for")
     lookback: int = Field(ge=0, description="bars of history it needs before a signal is valid")
     description: str = ""
     params: dict[str, JsonScalar] = Field(default_factory=dict, description="default params")

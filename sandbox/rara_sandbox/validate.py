@@ -18,10 +18,12 @@ from rara_sandbox.results import F64, BoolArr, JsonScalar, RiskLevel
 from rara_sandbox.version import API_VERSION
 
 META_KEYS = ("name", "version", "api_version", "timeframe", "lookback", "description", "params")
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-VERSION_RE = re.compile(r"^\d{1,6}\.\d{1,6}\.\d{1,6}$")
-TIMEFRAME_RE = re.compile(r"^[1-9]\d{0,3}[mhdw]$")
-PARAM_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# ASCII digits and \Z (not $, which also matches before a final newline): a name, version or
+# timeframe has one spelling, and the host's typed meta (rara.domain.strategy) accepts the same.
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+VERSION_RE = re.compile(r"^[0-9]{1,6}\.[0-9]{1,6}\.[0-9]{1,6}\Z")
+TIMEFRAME_RE = re.compile(r"^[1-9][0-9]{0,3}[mhdw]\Z")
+PARAM_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
 MAX_LOOKBACK = 100_000
 MAX_DESCRIPTION = 2_000
 MAX_PARAMS = 64

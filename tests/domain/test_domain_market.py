@@ -102,12 +102,6 @@ def test_what_is_not_a_timeframe_is_refused(text: str) -> None:
         Timeframe.parse(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this test: Timeframe's regex uses \\d (any Unicode digit) and $ (matches "
-    "before a final newline), and keeps leading zeros, so '01h', '\\u0661h' and '1h\\n' are "
-    "accepted as values distinct from '1h' (different instrument keys and catalog paths)",
-)
 @pytest.mark.parametrize("text", ["01h", "\u0661h", "1h\n"])
 def test_a_timeframe_has_one_spelling(text: str) -> None:
     with pytest.raises(ValueError):

@@ -88,3 +88,34 @@ def test_a_different_source_is_a_different_strategy(
     meta = StrategyMeta.from_sandbox(raw)
     same = one == other
     assert (StrategyRef.of(one, meta) == StrategyRef.of(other, meta)) == same
+
+
+@given(
+    st.fixed_dictionaries(
+        {
+            "name": st.text(min_size=1, max_size=8),
+            "version": st.sampled_from(["1.0.0", "1.0.0\n", "\u0661.0.0", "01.2.3"]),
+            "timeframe": st.sampled_from(["1h", "1h\n", "01h", "\u0661h", "15m", "1d"]),
+        }
+    )
+)
+def test_what_the_sandbox_accepts_the_host_parses(parts: dict[str, str]) -> None:
+    """The sandbox validates an untrusted meta dict; the host then parses it as `StrategyMeta`.
+    A value the sandbox lets through and the host refuses would surface as an internal error
+    in the loop, so the two must agree."""
+    from rara_sandbox.validate import Invalid, validate_meta
+
+    raw = {
+        "name": parts["name"],
+        "version": parts["version"],
+        "api_version": 1,
+        "timeframe": parts["timeframe"],
+        "lookback": 10,
+        "description": "",
+        "params": {},
+    }
+    try:
+        clean = validate_meta(raw)
+    except Invalid:
+        return
+    StrategyMeta.from_sandbox(clean)

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from rara.data.synth import generate
 from rara.runner.sandbox import EvaluationRequest, InProcessSandbox, JailSandbox, open_sandbox
 from rara_sandbox.results import Probe
+from tests.kit.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SMA = (REPO / "strategies/promoted/sma_crossover/strategy.py").read_text()
 # Who may import rara.runner.jail.* / rara.runner.container.*: the runner itself, the command
 # that builds the image and reports the container's protections, and the host health report.
