@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from rara.domain.gate import LearnableCheckName, LearningView
 from rara.research.families import (
     CATALOGUE,
     FILTER_ORDER,
@@ -56,6 +55,7 @@ from rara.research.models import (
     ProposerContext,
 )
 from rara.research.ports import ProposerError
+from rara.research.reflect import reflect_report
 
 SHARPE_CLIP = 3.0
 PASS_BONUS = 1.0
@@ -67,6 +67,10 @@ LESSON_MAX_N = 3.0  # memory never outweighs more than three trials of this run
 MAX_ATTEMPTS = 60
 # move shares once a family has trials: explore, mutate, recombine; the rest wraps
 MOVES = (0.30, 0.75, 0.90)
+# checks whose failure means the code is broken, not that the idea lost: a fixed penalty
+BROKEN: frozenset[LearnableCheckName] = frozenset(
+    {"sandbox", "lookahead.truncation", "lookahead.perturbation", "lookahead.warmup"}
+)
 
 
 def _clip(x: float, lo: float = -SHARPE_CLIP, hi: float = SHARPE_CLIP) -> float:
@@ -75,7 +79,7 @@ def _clip(x: float, lo: float = -SHARPE_CLIP, hi: float = SHARPE_CLIP) -> float:
 
 def reward(
     outcome: str,
-    failed_check: str | None,
+    failed_check: LearnableCheckName | None,
     validation_sharpe: float | None,
     trades: int | None = None,
     min_trades: int = 30,
@@ -83,7 +87,7 @@ def reward(
     """One experiment's score for its family (see the module docstring)."""
     if outcome in ("error", "duplicate"):
         return PENALTY[outcome]
-    if failed_check and failed_check.startswith(("lookahead", "sandbox")):
+    if failed_check in BROKEN:
         return PENALTY["broken"]
     if validation_sharpe is None or not math.isfinite(validation_sharpe):
         return PENALTY["no_sharpe"]
@@ -138,14 +142,12 @@ class Steer:
     slower: float = 0.0
     drawdowns: float = 0.0
 
-    def add(self, failed: str | None, weight: float) -> None:
-        if not failed:
-            return
-        if failed.startswith("min_trades"):
+    def add(self, failed: LearnableCheckName | None, weight: float) -> None:
+        if failed == "min_trades":
             self.faster += weight
-        elif failed.startswith("costs_doubled"):
+        elif failed == "costs_doubled":
             self.slower += weight
-        elif failed.startswith("floor.max_drawdown"):
+        elif failed == "floor.max_drawdown":
             self.drawdowns += weight
 
     def bias(self, other: Steer) -> Bias:
@@ -215,9 +217,6 @@ class Memory:
     used: int = 0
 
 
-_FEW_TRADES = re.compile(r"\b\d+ trades < \d+")  # as `reflect_report` writes it
-
-
 def _normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
@@ -282,8 +281,8 @@ class BuiltinProposer:
     ) -> Candidate | None:
         return None  # rendered from templates: a failure is a template bug, not a typo to repair
 
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, report: dict[str, Any]) -> str:
-        return reflect_report(candidate, report)
+    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> str:
+        return reflect_report(candidate, view)
 
     def drain_calls(self) -> list[LlmCall]:
         return []
@@ -311,8 +310,13 @@ class BuiltinProposer:
             if vs is not None and math.isfinite(vs):
                 mem.sharpe_w += w
                 mem.sharpe_total += w * _clip(vs)
-            if lesson.failed_check != "min_trades" and _FEW_TRADES.search(lesson.insight):
-                # the first failed check hides a trade shortfall; the insight line still says it
+            trades = lesson.validation_trades
+            if (
+                lesson.failed_check != "min_trades"
+                and trades is not None
+                and trades < self.min_trades
+            ):
+                # another check failed first, yet the trade count says "too few" all the same
                 mem.steer.faster += w
             if family(lesson.family) is None:
                 continue  # an LLM family: its failed check still steers, its prior means nothing
@@ -478,70 +482,3 @@ def _fits(name: str, cap: int) -> bool:
         fam = family(name)
         ok = _FITS[key] = fam is not None and fam.min_lookback() <= cap
     return ok
-
-
-# -- reflect ----------------------------------------------------------------------------------
-
-MAX_INSIGHT = 300
-_LABELS = {
-    "floor.sharpe": ("validation Sharpe", "<"),
-    "floor.max_drawdown": ("max drawdown", ">="),
-    "min_trades": ("trades", "<"),
-    "costs_doubled": ("return at doubled costs", "<="),
-    "deflated_sharpe": ("deflated Sharpe", "<"),
-    "pbo": ("PBO", ">="),
-}
-
-
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    return str(v)
-
-
-def short_params(params: dict[str, Any] | None, limit: int = 6) -> str:
-    if not params:
-        return ""
-    items = list(params.items())
-    text = " ".join(f"{k}={_fmt(v)}" for k, v in items[:limit])
-    return text + (" ..." if len(items) > limit else "")
-
-
-def reflect_report(candidate: Candidate, report: dict[str, Any]) -> str:
-    """A rule-based one-line insight from a gate report dict (train/validation only: holdout
-    checks are skipped, so nothing learned here can leak the holdout into the search)."""
-    head = f"{candidate.hypothesis.family} {short_params(candidate.params)}".strip()
-    checks = [c for c in report.get("checks") or [] if isinstance(c, dict)]
-    checks = [c for c in checks if not str(c.get("name", "")).startswith("holdout")]
-    segments = report.get("segments") or {}
-    val = (segments.get("validation") or {}).get("metrics") or {}
-    sharpe, trades = val.get("sharpe"), val.get("trades")
-    for c in checks:
-        if c.get("name") == "sandbox" and not c.get("passed"):
-            detail = str(c.get("detail") or "")[:160]
-            return f"{head}: sandbox {c.get('value')}: {detail}"
-    failed = [c for c in checks if not c.get("passed") and not c.get("skipped")]
-    if "error" in report and not checks:
-        return f"{head}: error: {str(report['error'])[:160]}"
-    parts: list[str] = []
-    for c in failed:
-        name = str(c.get("name"))
-        if name.startswith("lookahead"):
-            parts.append(f"{name} failed: {str(c.get('detail') or '')[:120]}")
-        elif name in _LABELS:
-            label, op = _LABELS[name]
-            value, thr = c.get("value"), c.get("threshold")
-            if name == "min_trades":
-                parts.append(f"{_fmt(value)} trades {op} {_fmt(thr)}")
-            elif value is None:
-                parts.append(f"no {label} (nothing traded)")
-            else:
-                parts.append(f"{label} {_fmt(value)} {op} {_fmt(thr)}")
-        else:
-            parts.append(f"{name} failed")
-    if not parts:
-        stats = f"validation Sharpe {_fmt(sharpe)}, {_fmt(trades)} trades"
-        return f"{head}: passed research checks ({stats})"
-    if sharpe is not None and not any(c.get("name") == "floor.sharpe" for c in failed):
-        parts.insert(0, f"validation Sharpe {_fmt(sharpe)}")
-    return (f"{head}: " + "; ".join(parts))[:MAX_INSIGHT]

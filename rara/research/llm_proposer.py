@@ -5,8 +5,8 @@
   quotes). A reply that does not parse is asked again, up to ``max_parse_retries`` times, with
   the parse error quoted, then it is a `ProposerError`.
 - fix: a "fix" call with the exact error text and the module that caused it (rounds 1..3).
-- reflect: a "feedback" call with the gate report (anything about the holdout removed first) and
-  the best strategy so far; a one-line insight comes back.
+- reflect: a "feedback" call with the gate report minus the holdout (a `LearningView`: the type
+  has no field that could hold it) and the best strategy so far; a one-line insight comes back.
 
 The loop records `ProposerError` from propose/fix as an errored experiment and goes on;
 `BudgetExhausted` stops the run. reflect does not raise `ProposerError`: a failed feedback call
@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 
+from rara.domain.gate import LearningView
 from rara.llm.prompting import system_prompt
 from rara.research.models import (
     Candidate,
@@ -42,8 +43,6 @@ MAX_FIX_ROUNDS = 3
 MAX_ERROR_PROMPT_CHARS = 8000
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\r?\n(.*?)```", re.S | re.I)
 _JSON_FENCE = re.compile(r"^```[ \t]*(?:json)?[ \t]*\r?\n(.*?)```\s*$", re.S | re.I)
-_HOLDOUT = re.compile(r"hold[\s_-]?out", re.I)
-_DROP = object()
 
 
 class ReplyParseError(ValueError):
@@ -100,39 +99,13 @@ def extract_source(text: str) -> str:
     return source.strip("\n") + "\n"
 
 
-def strip_holdout(report: Any) -> Any:
-    """The report without the holdout: keys that name it are dropped, nested records that
-    mention it (e.g. a check named holdout_psr with its value) are dropped whole, and so are
-    strings that mention it. The loop learns from train and validation only."""
-    cleaned = _clean(report, root=True)
-    return {} if cleaned is _DROP else cleaned
-
-
-def _clean(obj: Any, root: bool = False) -> Any:
-    if isinstance(obj, dict):
-        if not root and any(isinstance(v, str) and _HOLDOUT.search(v) for v in obj.values()):
-            return _DROP
-        out = {}
-        for k, v in obj.items():
-            if _HOLDOUT.search(str(k)):
-                continue
-            c = _clean(v)
-            if c is not _DROP:
-                out[k] = c
-        return out
-    if isinstance(obj, list | tuple):
-        return [c for c in (_clean(x) for x in obj) if c is not _DROP]
-    if isinstance(obj, str) and _HOLDOUT.search(obj):
-        return _DROP
-    return obj
-
-
 def _num(x: float | int | None, fmt: str = ".2f") -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
 def _lesson_line(lesson: Lesson) -> str:
-    failed = f", failed {lesson.failed_check}" if lesson.failed_check else ""
+    failure = lesson.failure or lesson.failed_check
+    failed = f", failed {failure}" if failure else ""
     return (
         f"- [{lesson.outcome}{failed}] {lesson.family} on {lesson.symbol} {lesson.timeframe} in "
         f"{lesson.regime}, validation Sharpe {_num(lesson.validation_sharpe)}: {lesson.insight}"
@@ -140,7 +113,8 @@ def _lesson_line(lesson: Lesson) -> str:
 
 
 def _history_line(h: ExperimentOutcome) -> str:
-    failed = f" ({h.failed_check})" if h.failed_check else ""
+    failure = h.failure or h.failed_check
+    failed = f" ({failure})" if failure else ""
     return (
         f"- iteration {h.iteration}: {h.family} [{h.origin}] {h.outcome}{failed}; train Sharpe "
         f"{_num(h.train_sharpe)}, validation Sharpe {_num(h.validation_sharpe)}, "
@@ -201,8 +175,8 @@ class LlmProposer:
             parent=candidate.parent,
         )
 
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, report: dict[str, Any]) -> str:
-        visible = json.dumps(strip_holdout(report), sort_keys=True, indent=1, default=str)
+    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> str:
+        visible = json.dumps(view.model_dump(mode="json"), sort_keys=True, indent=1)
         best = "none yet"
         if ctx.best is not None:
             best = (

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rara.config import rara_home
-from rara.domain.gate import GateReport
+from rara.domain.gate import GateReport, LearningView
 from rara.domain.market import Candles, Instrument
 from rara.domain.strategy import strategy_id
 from rara.events.store import EventStore
@@ -43,12 +43,12 @@ from rara.research.models import (
     LlmCall,
     Outcome,
     ProposerContext,
+    experiment_id,
 )
 from rara.research.outcomes import (
     DUPLICATE_CORRELATION,
     Progress,
     correlation,
-    learning_view,
     positions,
 )
 from rara.research.ports import BudgetExhausted, Proposer, ProposerError
@@ -183,7 +183,7 @@ class ResearchLoop:
         ctx = self.context(i)
         self._finish(
             i,
-            f"{self.run_id}-{i:04d}",
+            experiment_id(self.run_id, i),
             ctx,
             None,
             "error",
@@ -210,7 +210,7 @@ class ResearchLoop:
             k=5,
             regime=self.regime,
             # as of the horizon: lessons this run left from there on did not exist yet
-            hide=(self.run_id, f"{self.run_id}-{cut:04d}"),
+            hide=(self.run_id, cut),
         )
         return ProposerContext(
             run_id=self.run_id,
@@ -242,7 +242,7 @@ class ResearchLoop:
         """Ask the proposer; a failure finishes the iteration as an error right here."""
         t = time.perf_counter()
         self.current = i
-        exp_id = f"{self.run_id}-{i:04d}"
+        exp_id = experiment_id(self.run_id, i)
         ctx = self.context(i, horizon)
         try:
             cand = self.proposer.propose(ctx)
@@ -285,7 +285,7 @@ class ResearchLoop:
     ) -> None:
         t = time.perf_counter()
         self.current = i
-        exp_id = f"{self.run_id}-{i:04d}"
+        exp_id = experiment_id(self.run_id, i)
         calls = self.pending_calls.pop(i, [])
         ev, error, failed, rounds = self._evaluate_with_fixes(ctx, cand, calls, first)
         cand = ev[1]
@@ -415,10 +415,9 @@ class ResearchLoop:
         report: GateReport | None,
         pos: npt.NDArray[np.bool_] | None,
     ) -> None:
-        view = learning_view(report) if report is not None else None
-        segs = (view or {}).get("segments", {})
-        val = segs.get("validation", {}).get("metrics", {})
-        train = segs.get("train", {}).get("metrics", {})
+        view = LearningView.of(report) if report is not None else None
+        val = view.validation.metrics.model_dump() if view and view.validation else {}
+        train = view.train.metrics.model_dump() if view and view.train else {}
         if cand is not None and view is not None:
             insight = self.proposer.reflect(ctx, cand, view)
             calls += self.proposer.drain_calls()

@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
+from rara.domain.gate import LearningView
 from rara.errors import RaraError
 from rara.research.models import Candidate, LlmCall, ProposerContext
 
@@ -36,8 +37,8 @@ class Proposer(Protocol):
         message), or None when this proposer does not repair code. round_no is 1..3."""
         ...
 
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, report: dict[str, Any]) -> str:
-        """A one-line insight for the lesson, from the gate report (train/validation only)."""
+    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> str:
+        """A one-line insight for the lesson, from the gate report minus the holdout."""
         ...
 
     def drain_calls(self) -> list[LlmCall]:

@@ -11,7 +11,16 @@ from typing import Any
 from rara.domain.gate import GateReport
 from rara.domain.market import Instrument
 from rara.domain.strategy import source_sha256
-from rara.research.models import Candidate, Forecast, Lesson, LlmCall, Outcome, Regime
+from rara.research.models import (
+    Candidate,
+    Forecast,
+    Lesson,
+    LlmCall,
+    Outcome,
+    Regime,
+    gate_check_of,
+    learnable_failure,
+)
 from rara.research.store import Experiment
 from rara_sandbox.results import EvaluationResult
 
@@ -75,10 +84,12 @@ class ExperimentRow:
     ) -> Lesson:
         cand = self.candidate
         return Lesson(
-            experiment_id=self.experiment_id, run_id=run_id,
+            experiment_id=self.experiment_id, run_id=run_id, iteration=self.iteration,
             hypothesis=cand.hypothesis.hypothesis if cand is not None else "(no proposal)",
             family=cand.hypothesis.family if cand is not None else "none", symbol=inst.symbol,
             timeframe=str(inst.timeframe), regime=regime, outcome=self.outcome,
-            failed_check=self.failed_check, validation_sharpe=validation.get("sharpe"),
-            insight=insight,
+            failed_check=gate_check_of(self.failed_check),
+            failure=learnable_failure(self.failed_check),
+            validation_sharpe=validation.get("sharpe"),
+            validation_trades=validation.get("trades"), insight=insight,
         )  # fmt: skip

@@ -12,12 +12,12 @@ from rara.research.llm_proposer import (
     ReplyParseError,
     extract_source,
     parse_hypothesis,
-    strip_holdout,
 )
 from rara.research.models import BestSoFar, Candidate, ExperimentOutcome, Hypothesis, Lesson
 from rara.research.ports import ProposerError
 from tests.emulators.openai_emulator import Reply
 from tests.llm.conftest import API_KEY, GOOD_HYPOTHESIS, GOOD_SOURCE, fenced
+from tests.research.gate_reports import HOLDOUT_MARKS, holdout_checks, view
 
 MALFORMED = '{"hypothesis": "Buy dips", "rationale": "mean reversion" "family": "mr"}'
 LOOKAHEAD_ERROR = (
@@ -162,6 +162,7 @@ def test_lessons_history_and_best_go_into_the_propose_prompt(emu, make_provider,
                 Lesson(
                     experiment_id="e1",
                     run_id="r1",
+                    iteration=1,
                     hypothesis="RSI dip buying",
                     family="mean_reversion",
                     symbol="BTC/USDT",
@@ -182,7 +183,7 @@ def test_lessons_history_and_best_go_into_the_propose_prompt(emu, make_provider,
                     params=None,
                     source_sha256="ab" * 32,
                     outcome="rejected",
-                    failed_check="max_drawdown",
+                    failure="max_drawdown",
                     train_sharpe=1.3,
                     validation_sharpe=0.2,
                     validation_trades=41,
@@ -208,30 +209,17 @@ def test_lessons_history_and_best_go_into_the_propose_prompt(emu, make_provider,
     assert "e-uuid-should-not-appear" not in prompt and "run-test" not in prompt
 
 
-REPORT = {
-    "passed": False,
-    "failed_check": "min_trades",
-    "train": {"sharpe": 1.4, "trades": 50},
-    "validation": {"sharpe": 0.9, "trades": 12, "max_drawdown": 0.08},
-    "holdout": {"sharpe": 2.5, "psr": 0.97},
-    "holdout_sharpe": 2.5,
-    "checks": [
+# a verdict on train and validation, then the holdout read (and failed): none of it may reach
+# the model
+REPORT = view(
+    [
+        {"name": "floor.sharpe", "passed": True, "value": 1.4, "threshold": 1.0},
         {"name": "min_trades", "value": 12, "threshold": 30, "passed": False},
-        {"name": "holdout_psr", "value": 0.97, "threshold": 0.9, "passed": True},
+        *holdout_checks(passed=False),
     ],
-    "segments": {"validation": {"bars": 900}, "HoldOut": {"bars": 900}},
-    "notes": ["costs doubled", "hold-out not read yet"],
-}
-
-
-def test_strip_holdout():
-    visible = strip_holdout(REPORT)
-    assert "holdout" not in repr(visible).lower().replace("-", "").replace("_", "")
-    assert visible["train"] == REPORT["train"] and visible["validation"] == REPORT["validation"]
-    assert visible["checks"] == [REPORT["checks"][0]]  # the holdout check goes whole
-    assert visible["segments"] == {"validation": {"bars": 900}}
-    assert visible["notes"] == ["costs doubled"]
-    assert strip_holdout({"failed_check": "holdout_psr", "passed": False}) == {"passed": False}
+    sharpe=1.4,
+    trades=12,
+)
 
 
 def test_reflect_sends_no_holdout_and_returns_one_short_line(emu, make_provider, ctx):
@@ -254,7 +242,7 @@ def test_reflect_sends_no_holdout_and_returns_one_short_line(emu, make_provider,
     assert len(insight) == 300 and "\n" not in insight
     req = emu.requests[-1]
     assert req.purpose == "feedback"
-    assert "holdout" not in req.text.lower() and "2.5" not in req.text and "0.97" not in req.text
+    assert not [m for m in HOLDOUT_MARKS if m in req.text.lower()]
     assert '"trades": 12' in req.text  # validation numbers are there
     assert "# best module" in req.text and "validation Sharpe 1.30" in req.text
 
@@ -267,7 +255,7 @@ def test_reflect_failure_is_an_insight_not_an_error(emu, make_provider, ctx):
         source=GOOD_SOURCE,
         origin="llm",
     )
-    insight = proposer.reflect(ctx, cand, {})
+    insight = proposer.reflect(ctx, cand, view([]))
     assert insight == "no insight: the feedback call failed (llm_server_error)"
     [call] = proposer.drain_calls()
     assert call.purpose == "feedback" and not call.ok

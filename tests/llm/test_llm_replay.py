@@ -14,6 +14,7 @@ from rara.research.llm_proposer import LlmProposer
 from rara.research.ports import ProposerError
 from tests.emulators.openai_emulator import Reply
 from tests.llm.conftest import API_KEY, GOOD_HYPOTHESIS, GOOD_SOURCE, MODEL, fenced, files_text
+from tests.research.gate_reports import view
 
 MALFORMED = '{"hypothesis": "x",'
 ERROR = "runtime_error: ValueError: ta.sma: n must be between 1 and 100000, got 0 (line 17)"
@@ -27,7 +28,7 @@ def session(proposer: LlmProposer, ctx: Any) -> dict[str, Any]:
     fixed = proposer.fix(ctx, cand, ERROR, 1)
     assert fixed is not None
     out["candidates"] = [cand.model_dump(mode="json"), fixed.model_dump(mode="json")]
-    out["insight"] = proposer.reflect(ctx, fixed, {"validation": {"sharpe": 0.5}})
+    out["insight"] = proposer.reflect(ctx, fixed, view([], sharpe=0.5, trades=40))
     try:
         proposer.propose(ctx.model_copy(update={"iteration": ctx.iteration + 1}))
     except ProposerError as exc:

@@ -17,9 +17,10 @@ import pytest
 
 from rara.config import BacktestSettings, ResearchGateSettings
 from rara.data.catalog import Catalog
+from rara.domain.gate import LearningView
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.domain.strategy import source_sha256
-from rara.research.builtin import BuiltinProposer, reflect_report, reward
+from rara.research.builtin import BuiltinProposer, reward
 from rara.research.families import (
     BASES,
     CATALOGUE,
@@ -32,12 +33,14 @@ from rara.research.families import (
 )
 from rara.research.models import Candidate, ExperimentOutcome, Lesson, ProposerContext
 from rara.research.ports import Proposer
+from rara.research.reflect import reflect_report
 from rara.runner.sandbox import InProcessSandbox, candle_columns
 from rara.validation import lookahead
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from rara_sandbox.evaluate import evaluate
 from rara_sandbox.lint import lint
+from tests.research.gate_reports import view
 
 SYMBOL = "BTC/USDT"
 
@@ -403,7 +406,8 @@ def test_forecast_follows_the_posterior() -> None:
 
 def lesson(fam: str, outcome: str, failed: str | None, sharpe: float | None, i: int) -> Lesson:
     return Lesson(
-        experiment_id=f"old-{fam}-{i}", run_id="old", hypothesis="h", family=fam, symbol=SYMBOL,
+        experiment_id=f"old-{fam}-{i}", run_id="old", iteration=i, hypothesis="h", family=fam,
+        symbol=SYMBOL,
         timeframe="1h", regime="range", outcome=outcome, failed_check=failed,
         validation_sharpe=sharpe, insight="i",
     )  # fmt: skip
@@ -451,15 +455,33 @@ def test_min_trades_lessons_push_towards_faster_params() -> None:
     slower = [BuiltinProposer(seed=s).propose(ctx_for(0, [], costly)) for s in range(n)]
     assert _speed_position(faster) < _speed_position(plain) - 0.1
     assert _speed_position(slower) > _speed_position(plain) + 0.1
-    # the loop records only the first failed check; the insight line still tells the shortfall
+    # the loop records only the first failed check; the lesson's trade count still tells the
+    # shortfall
     hidden = [
         lesson("llm_custom", "rejected", "floor.sharpe", 0.4, i).model_copy(
-            update={"insight": "x a=1: validation Sharpe 0.4 < 1; 5 trades < 30"}
+            update={"validation_trades": 5}
         )
         for i in range(12)
     ]
     also_faster = [BuiltinProposer(seed=s).propose(ctx_for(0, [], hidden)) for s in range(n)]
     assert _speed_position(also_faster) < _speed_position(plain) - 0.1
+    # prose is for people: an insight that says "5 trades < 30" steers nothing by itself
+    prose = [
+        lesson("llm_custom", "rejected", "floor.sharpe", 0.4, i).model_copy(
+            update={"insight": "x a=1: validation Sharpe 0.4 < 1; 5 trades < 30"}
+        )
+        for i in range(12)
+    ]
+    plain_floor = [
+        BuiltinProposer(seed=s).propose(
+            ctx_for(
+                0, [], [lesson("llm_custom", "rejected", "floor.sharpe", 0.4, i) for i in range(12)]
+            )
+        )
+        for s in range(n)
+    ]
+    by_prose = [BuiltinProposer(seed=s).propose(ctx_for(0, [], prose)) for s in range(n)]
+    assert by_prose == plain_floor
 
 
 def test_reward_shape() -> None:
@@ -480,8 +502,8 @@ def test_protocol_fix_reflect_drain() -> None:
     c = p.propose(ctx)
     assert p.fix(ctx, c, "lint_failed: boom", 1) is None
     assert p.drain_calls() == []
-    report = {
-        "checks": [
+    report = view(
+        [
             {"name": "sandbox", "passed": True, "value": "ok"},
             {"name": "lookahead.warmup", "passed": True},
             {"name": "floor.sharpe", "passed": False, "value": 0.4, "threshold": 1.0},
@@ -489,17 +511,25 @@ def test_protocol_fix_reflect_drain() -> None:
             {"name": "pbo", "passed": True, "skipped": True},
             {"name": "holdout.sharpe", "passed": False, "value": -3.0, "threshold": 0.0},
         ],
-        "segments": {"validation": {"metrics": {"sharpe": 0.4, "trades": 12}}},
-    }
+        sharpe=0.4,
+        trades=12,
+    )
     line = p.reflect(ctx, c, report)
     assert line.startswith(c.hypothesis.family + " ")
     assert "validation Sharpe 0.4 < 1" in line and "12 trades < 30" in line
     assert "holdout" not in line and "-3" not in line and "\n" not in line
-    broken = {"checks": [{"name": "sandbox", "passed": False, "value": "runtime_error",
-                          "detail": "ValueError: boom"}]}  # fmt: skip
+    broken = view(
+        [
+            {
+                "name": "sandbox",
+                "passed": False,
+                "value": "runtime_error",
+                "detail": "ValueError: boom",
+            }
+        ]
+    )
     assert "sandbox runtime_error: ValueError: boom" in p.reflect(ctx, c, broken)
-    passed = {"checks": [{"name": "floor.sharpe", "passed": True, "value": 1.4}],
-              "segments": {"validation": {"metrics": {"sharpe": 1.4, "trades": 44}}}}  # fmt: skip
+    passed = view([{"name": "floor.sharpe", "passed": True, "value": 1.4}], sharpe=1.4, trades=44)
     assert "passed research checks (validation Sharpe 1.4, 44 trades)" in p.reflect(ctx, c, passed)
 
 
@@ -515,7 +545,7 @@ def test_reflect_on_a_real_gate_report(btc_1h: Candles, tmp_path: Path) -> None:
         report = gate.judge(c.hypothesis.family, c.source, btc_1h, inst)
         assert report.checks[0].name == "sandbox" and report.checks[0].passed
         assert all(ch.passed for ch in report.checks if ch.name.startswith("lookahead"))
-        line = reflect_report(c, report.model_dump(mode="json"))
+        line = reflect_report(c, LearningView.of(report))
         assert line.startswith(c.hypothesis.family) and "\n" not in line and len(line) <= 300
 
 
