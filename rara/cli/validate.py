@@ -13,6 +13,7 @@ from rara import config
 from rara.cli.output import emit
 from rara.data.catalog import default_catalog
 from rara.errors import EXIT_FAILURE, RaraError
+from rara.llm.factory import needs_api_key
 from rara.runner.capabilities import docker_engine, sandbox_layers
 
 OK, MISSING, NOT_CONFIGURED, FAULT = "ok", "missing", "not_configured", "fault"
@@ -42,7 +43,9 @@ def _settings_checks() -> list[dict[str, Any]]:
         out.append(_check("secrets", FAULT, exc.message, suggestion=exc.suggestion))
         return out
     model = settings.llm.model
-    has_key = secrets.llm_api_key is not None or (model or "").startswith("ollama/")
+    has_key = secrets.llm_api_key is not None or not needs_api_key(
+        model or "", settings.llm.api_base
+    )
     if model and has_key:
         out.append(_check("llm", OK, f"model {model}"))
     else:

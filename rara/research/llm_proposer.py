@@ -26,16 +26,16 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from rara.domain.gate import LearningView
+from rara.llm.ports import BudgetExhausted, LlmCall, LlmError, LlmProvider
 from rara.llm.prompting import system_prompt
 from rara.research.models import (
     Candidate,
     ExperimentOutcome,
     Hypothesis,
     Lesson,
-    LlmCall,
     ProposerContext,
 )
-from rara.research.ports import LlmProvider, ProposerError
+from rara.research.ports import ProposerError
 
 T = TypeVar("T")
 MAX_INSIGHT_CHARS = 300
@@ -253,11 +253,14 @@ class LlmProposer:
     def _ask(self, messages: list[dict[str, str]], purpose: str, json_mode: bool) -> str:
         try:
             reply = self.provider.complete(messages, purpose=purpose, json_mode=json_mode)
-        except Exception as exc:
-            # the provider's failures (and the budget stop) carry the call they made
-            call = getattr(exc, "call", None)
-            if isinstance(call, LlmCall):
-                self._calls.append(call)
+        except LlmError as exc:
+            # no reply this time: this iteration's proposal fails, the run goes on
+            if exc.call is not None:
+                self._calls.append(exc.call)
+            raise ProposerError(exc.code, exc.message, exc.suggestion) from exc
+        except BudgetExhausted as exc:  # the call that crossed the limit was made and paid for
+            if exc.call is not None:
+                self._calls.append(exc.call)
             raise
         self._calls.append(reply.call)
         return reply.text

@@ -13,6 +13,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from rara.domain.gate import HOLDOUT_CHECKS, LearnableCheckName
+from rara.llm.ports import LlmCall as LlmCall  # the LLM port's accounting; re-exported
 
 JsonScalar = bool | int | float | str
 Outcome = Literal["paper_candidate", "rejected", "error", "duplicate"]
@@ -72,20 +73,6 @@ class Candidate(BaseModel):
     params: dict[str, JsonScalar] | None = None
     origin: str = Field(description="e.g. builtin:explore, builtin:mutate, llm, llm:fix2")
     parent: str | None = Field(None, description="experiment id this was derived from")
-
-
-class LlmCall(BaseModel):
-    """One LLM round trip, for accounting. Never holds keys or prompt text."""
-
-    purpose: Literal["propose", "code", "fix", "feedback", "agent"]
-    model: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    latency_ms: float = 0.0
-    cost_usd: float = 0.0
-    cached: bool = False
-    ok: bool = True
-    error: str | None = None
 
 
 class Lesson(BaseModel):

@@ -1,8 +1,10 @@
-"""The ports the loop talks through. Like httpx transports: swap one class, keep the loop.
+"""The port the loop talks through. Like httpx transports: swap one class, keep the loop.
 
 - `Proposer`: the built-in search, the LLM proposer and its replay all implement it.
-- `LlmProvider`: one chat completion; litellm in production, a replay cache offline, a scripted
-  stub in unit tests. The HTTP path is tested against an OpenAI-compatible emulator.
+
+The LLM port (`LlmProvider`, `LlmCall`, `BudgetExhausted`) is `rara.llm.ports`: the adapter
+package owns it and imports nothing of research. `BudgetExhausted` is re-exported here because
+the loop stops on it whichever proposer spent the money.
 """
 
 from __future__ import annotations
@@ -11,16 +13,15 @@ from typing import Protocol
 
 from rara.domain.gate import LearningView
 from rara.errors import RaraError
-from rara.research.models import Candidate, LlmCall, ProposerContext
+from rara.llm.ports import BudgetExhausted, LlmCall
+from rara.research.models import Candidate, ProposerContext
+
+__all__ = ["BudgetExhausted", "Proposer", "ProposerError"]
 
 
 class ProposerError(RaraError):
     """A proposal could not be produced this iteration (bad reply after retries, timeout...).
     The loop records it as an errored experiment and goes on."""
-
-
-class BudgetExhausted(RaraError):
-    """The LLM cost limit was reached; the loop stops cleanly and says so."""
 
 
 class Proposer(Protocol):
@@ -43,20 +44,4 @@ class Proposer(Protocol):
 
     def drain_calls(self) -> list[LlmCall]:
         """LLM calls made since the last drain (empty for proposers that call none)."""
-        ...
-
-
-class LlmReply(Protocol):
-    text: str
-    call: LlmCall
-
-
-class LlmProvider(Protocol):
-    model: str
-
-    def complete(
-        self, messages: list[dict[str, str]], *, purpose: str, json_mode: bool = True
-    ) -> LlmReply:
-        """One completion. Raises ProposerError on transport failure or timeout and
-        BudgetExhausted when the call would pass the cost limit."""
         ...

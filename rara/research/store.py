@@ -1,7 +1,7 @@
 """Research runs and their experiments in the state DB (append-only).
 
 An experiment row is written once, when its iteration has finished (including its lesson and
-events). A run killed mid-iteration therefore has no row for that iteration, and `--resume`
+events). A run killed mid-iteration therefore has no row for that iteration, and resuming the run
 redoes exactly it; trials are keyed by content, so redoing one records nothing twice.
 """
 

@@ -76,21 +76,22 @@ def test_replay_reproduces_the_session_with_zero_requests(recorded, emu, ctx, ca
 def test_replay_miss_names_what_is_missing(recorded, ctx, cache_dir):
     proposer = LlmProposer(ReplayProvider(cache_dir, MODEL))
     other = ctx.model_copy(update={"symbol": "ETH/USDT"})
-    with pytest.raises(ReplayMiss) as info:
+    with pytest.raises(ProposerError) as info:  # the proposer's error, caused by the miss
         proposer.propose(other)
+    assert isinstance(info.value.__cause__, ReplayMiss) and info.value.__cause__.call is None
     msg = info.value.message
     assert info.value.code == "llm_replay_miss"
     assert "no recorded propose reply from openai/gpt-4o-mini" in msg
     assert "none recorded" in msg and str(cache_dir) in msg
     # a different model is a miss too
-    with pytest.raises(ReplayMiss, match="anthropic/claude"):
+    with pytest.raises(ProposerError, match="anthropic/claude"):
         LlmProposer(ReplayProvider(cache_dir, "anthropic/claude-3-5-haiku")).propose(ctx)
 
 
 def test_replay_runs_out_after_the_recorded_count(recorded, ctx, cache_dir):
     provider = ReplayProvider(cache_dir, MODEL)
     LlmProposer(provider).propose(ctx)
-    with pytest.raises(ReplayMiss, match=r"request 2 .*; 1 recorded"):
+    with pytest.raises(ProposerError, match=r"request 2 .*; 1 recorded"):
         LlmProposer(provider).propose(ctx)  # the first propose prompt was asked once
 
 
