@@ -26,6 +26,7 @@ class LlmBudgetExhausted(BudgetExhausted):
         self.spent = spent
         self.limit = limit
         self.call = call
+        self.calls = [call] if call is not None else []
 
 
 class Budget:

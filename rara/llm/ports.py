@@ -49,9 +49,16 @@ class LlmError(RaraError):
 
 class BudgetExhausted(RaraError):
     """The LLM cost limit was reached. ``call`` is the call that crossed it (made and paid for),
-    None when the limit was reached before asking."""
+    None when the limit was reached before asking. ``calls`` are all the calls of the operation
+    it interrupted, that one included: a provider knows only its own call; a consumer that makes
+    several for one result (a proposal: hypothesis, then code) puts its earlier ones first."""
 
     call: LlmCall | None = None
+    calls: list[LlmCall]
+
+    def __init__(self, code: str, message: str, suggestion: str = "") -> None:
+        super().__init__(code, message, suggestion)
+        self.calls = []
 
 
 class LlmReply(Protocol):

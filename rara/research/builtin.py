@@ -51,8 +51,9 @@ from rara.research.models import (
     ExperimentOutcome,
     Forecast,
     Hypothesis,
-    LlmCall,
+    Proposal,
     ProposerContext,
+    Reflection,
 )
 from rara.research.ports import ProposerError
 from rara.research.reflect import reflect_report
@@ -246,9 +247,9 @@ class BuiltinProposer:
 
     # -- Proposer protocol ---------------------------------------------------------------------
 
-    def propose(self, ctx: ProposerContext) -> Candidate:
+    def propose(self, ctx: ProposerContext) -> Proposal:
         with self._lock:
-            return self._propose(ctx)
+            return Proposal(candidate=self._propose(ctx))  # no LLM calls
 
     def _propose(self, ctx: ProposerContext) -> Candidate:
         seed = (self.seed if self.seed is not None else ctx.seed) % 2**63
@@ -277,15 +278,17 @@ class BuiltinProposer:
         )
 
     def fix(
-        self, ctx: ProposerContext, candidate: Candidate, error: str, round_no: int
-    ) -> Candidate | None:
+        self,
+        ctx: ProposerContext,
+        candidate: Candidate,
+        error: str,
+        round_no: int,
+        max_rounds: int,
+    ) -> Proposal | None:
         return None  # rendered from templates: a failure is a template bug, not a typo to repair
 
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> str:
-        return reflect_report(candidate, view)
-
-    def drain_calls(self) -> list[LlmCall]:
-        return []
+    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> Reflection:
+        return Reflection(insight=reflect_report(candidate, view))
 
     # -- evidence ------------------------------------------------------------------------------
 

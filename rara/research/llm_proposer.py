@@ -4,13 +4,15 @@
   in a ```python block (code inside JSON strings is where models slip: escaping newlines and
   quotes). A reply that does not parse is asked again, up to ``max_parse_retries`` times, with
   the parse error quoted, then it is a `ProposerError`.
-- fix: a "fix" call with the exact error text and the module that caused it (rounds 1..3).
+- fix: a "fix" call with the exact error text and the module that caused it (rounds 1..N, N the
+  loop's limit).
 - reflect: a "feedback" call with the gate report minus the holdout (a `LearningView`: the type
   has no field that could hold it) and the best strategy so far; a one-line insight comes back.
 
 The loop records `ProposerError` from propose/fix as an errored experiment and goes on;
 `BudgetExhausted` stops the run. reflect does not raise `ProposerError`: a failed feedback call
-yields an insight that says so. Every call, failed or not, is in `drain_calls`.
+yields an insight that says so. Every call, failed or not, comes back with the step that made it:
+in its `Proposal` or `Reflection`, or in the `ProposerError` / `BudgetExhausted` that ended it.
 
 Prompts hold no run ids, experiment ids or clock times, only what the model needs, so the same
 seed and data give the same prompts and a recorded run replays from the cache.
@@ -33,13 +35,14 @@ from rara.research.models import (
     ExperimentOutcome,
     Hypothesis,
     Lesson,
+    Proposal,
     ProposerContext,
+    Reflection,
 )
 from rara.research.ports import ProposerError
 
 T = TypeVar("T")
 MAX_INSIGHT_CHARS = 300
-MAX_FIX_ROUNDS = 3
 MAX_ERROR_PROMPT_CHARS = 8000
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\r?\n(.*?)```", re.S | re.I)
 _JSON_FENCE = re.compile(r"^```[ \t]*(?:json)?[ \t]*\r?\n(.*?)```\s*$", re.S | re.I)
@@ -137,45 +140,58 @@ class LlmProposer:
         self.max_parse_retries = max_parse_retries
         self.history_limit = history_limit
         self.gate_summary = gate_summary
-        self._calls: list[LlmCall] = []
 
     # --- Proposer ----------------------------------------------------------------------------
 
-    def propose(self, ctx: ProposerContext) -> Candidate:
+    def propose(self, ctx: ProposerContext) -> Proposal:
+        calls: list[LlmCall] = []
         hypothesis = self._ask_parsed(
-            self._messages("propose", self._propose_prompt(ctx)), "propose", True, parse_hypothesis
+            self._messages("propose", self._propose_prompt(ctx)),
+            "propose",
+            True,
+            parse_hypothesis,
+            calls,
         )
         source = self._ask_parsed(
-            self._messages("code", self._code_prompt(ctx, hypothesis)), "code", False,
+            self._messages("code", self._code_prompt(ctx, hypothesis)),
+            "code",
+            False,
             extract_source,
-        )  # fmt: skip
-        return Candidate(hypothesis=hypothesis, source=source, params=None, origin="llm")
+            calls,
+        )
+        candidate = Candidate(hypothesis=hypothesis, source=source, params=None, origin="llm")
+        return Proposal(candidate=candidate, calls=calls)
 
     def fix(
-        self, ctx: ProposerContext, candidate: Candidate, error: str, round_no: int
-    ) -> Candidate | None:
-        if round_no > MAX_FIX_ROUNDS:
-            return None
+        self,
+        ctx: ProposerContext,
+        candidate: Candidate,
+        error: str,
+        round_no: int,
+        max_rounds: int,
+    ) -> Proposal | None:
         if len(error) > MAX_ERROR_PROMPT_CHARS:  # a runaway traceback must not eat the context
             error = error[:MAX_ERROR_PROMPT_CHARS] + "\n... (truncated)"
         user = (
-            f"Fix round {round_no} of {MAX_FIX_ROUNDS}. Market: {ctx.symbol} on {ctx.exchange}, "
+            f"Fix round {round_no} of {max_rounds}. Market: {ctx.symbol} on {ctx.exchange}, "
             f"timeframe {ctx.timeframe}.\n\n"
             f"Hypothesis: {candidate.hypothesis.hypothesis}\n\n"
             f"The module that failed:\n```python\n{candidate.source.rstrip()}\n```\n\n"
             f"The exact error:\n```\n{error.rstrip()}\n```\n\n"
             "Reply with the complete corrected module."
         )
-        source = self._ask_parsed(self._messages("fix", user), "fix", False, extract_source)
-        return Candidate(
+        calls: list[LlmCall] = []
+        source = self._ask_parsed(self._messages("fix", user), "fix", False, extract_source, calls)
+        fixed = Candidate(
             hypothesis=candidate.hypothesis,
             source=source,
             params=None,  # the fixed module's own defaults; old overrides may not fit it
             origin=f"llm:fix{round_no}",
             parent=candidate.parent,
         )
+        return Proposal(candidate=fixed, calls=calls)
 
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> str:
+    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> Reflection:
         visible = json.dumps(view.model_dump(mode="json"), sort_keys=True, indent=1)
         best = "none yet"
         if ctx.best is not None:
@@ -192,19 +208,18 @@ class LlmProposer:
             f"Best strategy of the run so far: {best}\n\n"
             "Write the one-line lesson."
         )
+        calls: list[LlmCall] = []
         try:
-            text = self._ask(self._messages("feedback", user), "feedback", False)
+            text = self._ask(self._messages("feedback", user), "feedback", False, calls)
         except ProposerError as exc:
-            return f"no insight: the feedback call failed ({exc.code})"
+            return Reflection(
+                insight=f"no insight: the feedback call failed ({exc.code})", calls=calls
+            )
         for line in text.splitlines():
             line = " ".join(line.strip().lstrip("-*>#").split())
             if line:
-                return line[:MAX_INSIGHT_CHARS]
-        return "no insight: the feedback reply was empty"
-
-    def drain_calls(self) -> list[LlmCall]:
-        calls, self._calls = self._calls, []
-        return calls
+                return Reflection(insight=line[:MAX_INSIGHT_CHARS], calls=calls)
+        return Reflection(insight="no insight: the feedback reply was empty", calls=calls)
 
     # --- prompts -----------------------------------------------------------------------------
 
@@ -250,19 +265,23 @@ class LlmProposer:
 
     # --- calls -------------------------------------------------------------------------------
 
-    def _ask(self, messages: list[dict[str, str]], purpose: str, json_mode: bool) -> str:
+    def _ask(
+        self, messages: list[dict[str, str]], purpose: str, json_mode: bool, calls: list[LlmCall]
+    ) -> str:
+        """One call, appended to ``calls`` (this step's) whatever happens."""
         try:
             reply = self.provider.complete(messages, purpose=purpose, json_mode=json_mode)
         except LlmError as exc:
-            # no reply this time: this iteration's proposal fails, the run goes on
+            # no reply this time: this iteration's step fails, the run goes on
             if exc.call is not None:
-                self._calls.append(exc.call)
-            raise ProposerError(exc.code, exc.message, exc.suggestion) from exc
+                calls.append(exc.call)
+            raise ProposerError(exc.code, exc.message, exc.suggestion, calls) from exc
         except BudgetExhausted as exc:  # the call that crossed the limit was made and paid for
             if exc.call is not None:
-                self._calls.append(exc.call)
+                calls.append(exc.call)
+            exc.calls = list(calls)
             raise
-        self._calls.append(reply.call)
+        calls.append(reply.call)
         return reply.text
 
     def _ask_parsed(
@@ -271,12 +290,13 @@ class LlmProposer:
         purpose: str,
         json_mode: bool,
         parse: Callable[[str], T],
+        calls: list[LlmCall],
     ) -> T:
         msgs = list(messages)
         attempts = self.max_parse_retries + 1
         error = ""
         for attempt in range(1, attempts + 1):
-            text = self._ask(msgs, purpose, json_mode)
+            text = self._ask(msgs, purpose, json_mode, calls)
             try:
                 return parse(text)
             except ReplyParseError as exc:
@@ -296,4 +316,5 @@ class LlmProposer:
             "llm_bad_reply",
             f"the {purpose} reply could not be used after {attempts} attempts: {error}",
             "the loop goes on; a stronger model or a lower temperature may help",
+            calls,
         )

@@ -173,7 +173,7 @@ class ResearchLoop:
         """The call that crossed the limit happened and cost money: record its iteration as an
         error carrying every call made, so the summary's cost is the real spend."""
         calls = [c for i in sorted(self.pending_calls) for c in self.pending_calls[i]]
-        calls += self.proposer.drain_calls()
+        calls += exc.calls
         crossing = getattr(exc, "call", None)
         if isinstance(crossing, LlmCall) and crossing not in calls:
             calls.append(crossing)
@@ -245,9 +245,9 @@ class ResearchLoop:
         exp_id = experiment_id(self.run_id, i)
         ctx = self.context(i, horizon)
         try:
-            cand = self.proposer.propose(ctx)
+            proposal = self.proposer.propose(ctx)
         except ProposerError as exc:
-            calls = self.proposer.drain_calls()
+            calls = exc.calls
             self._finish(
                 i,
                 exp_id,
@@ -265,7 +265,8 @@ class ResearchLoop:
             return ctx, None
         finally:
             self._lap("propose", t)
-        self.pending_calls[i] = self.proposer.drain_calls()
+        cand = proposal.candidate
+        self.pending_calls[i] = list(proposal.calls)
         self.publish(
             f"{i}/hypothesis",
             "research_hypothesis_created",
@@ -373,11 +374,11 @@ class ResearchLoop:
                 return (ev, cand), None, None, rounds
             if rounds >= self.limits.fix_rounds:
                 return (ev, cand), error, failed, rounds
-            fixed = self.proposer.fix(ctx, cand, error, rounds + 1)
-            calls += self.proposer.drain_calls()
+            fixed = self.proposer.fix(ctx, cand, error, rounds + 1, self.limits.fix_rounds)
             if fixed is None:
                 return (ev, cand), error, failed, rounds
-            cand, rounds = fixed, rounds + 1
+            calls += fixed.calls
+            cand, rounds = fixed.candidate, rounds + 1
 
     def _duplicate_of(self, pos: npt.NDArray[np.bool_]) -> str | None:
         for exp_id, other in self.store.positions(
@@ -419,8 +420,9 @@ class ResearchLoop:
         val = view.validation.metrics.model_dump() if view and view.validation else {}
         train = view.train.metrics.model_dump() if view and view.train else {}
         if cand is not None and view is not None:
-            insight = self.proposer.reflect(ctx, cand, view)
-            calls += self.proposer.drain_calls()
+            reflection = self.proposer.reflect(ctx, cand, view)
+            insight = reflection.insight
+            calls += reflection.calls
         else:
             insight = f"{outcome}: {failed or ''} {error or ''}".strip()[:300]
         meta = ev.meta if ev is not None and ev.meta else {}

@@ -75,6 +75,23 @@ class Candidate(BaseModel):
     parent: str | None = Field(None, description="experiment id this was derived from")
 
 
+class Proposal(BaseModel):
+    """What `propose` and `fix` return: the candidate and the LLM calls it took (none for the
+    built-in search), so the spend travels with what it bought."""
+
+    model_config = ConfigDict(frozen=True)
+    candidate: Candidate
+    calls: list[LlmCall] = Field(default_factory=list)
+
+
+class Reflection(BaseModel):
+    """What `reflect` returns: the one-line insight and the LLM calls it took."""
+
+    model_config = ConfigDict(frozen=True)
+    insight: str
+    calls: list[LlmCall] = Field(default_factory=list)
+
+
 class Lesson(BaseModel):
     """What one finished experiment taught; recalled before later proposals. ``insight`` is prose
     for people and the LLM; the proposer reads the structured fields: ``failed_check`` (the gate

@@ -24,16 +24,20 @@ def session(proposer: LlmProposer, ctx: Any) -> dict[str, Any]:
     """One iteration's worth of proposer traffic: propose (with a parse retry), a fix, a reflect,
     and a second iteration that times out."""
     out: dict[str, Any] = {}
-    cand = proposer.propose(ctx)
-    fixed = proposer.fix(ctx, cand, ERROR, 1)
-    assert fixed is not None
+    proposal = proposer.propose(ctx)
+    fix = proposer.fix(ctx, proposal.candidate, ERROR, 1, 3)
+    assert fix is not None
+    cand, fixed = proposal.candidate, fix.candidate
     out["candidates"] = [cand.model_dump(mode="json"), fixed.model_dump(mode="json")]
-    out["insight"] = proposer.reflect(ctx, fixed, view([], sharpe=0.5, trades=40))
+    reflection = proposer.reflect(ctx, fixed, view([], sharpe=0.5, trades=40))
+    out["insight"] = reflection.insight
+    calls = proposal.calls + fix.calls + reflection.calls
     try:
         proposer.propose(ctx.model_copy(update={"iteration": ctx.iteration + 1}))
     except ProposerError as exc:
         out["error"] = exc.to_dict()
-    out["calls"] = [c.model_dump(mode="json") for c in proposer.drain_calls()]
+        calls += exc.calls
+    out["calls"] = [c.model_dump(mode="json") for c in calls]
     return out
 
 
@@ -99,9 +103,9 @@ def test_replay_charges_the_recorded_cost_to_the_budget(recorded, ctx, cache_dir
     cost = sum(c["cost_usd"] for c in recorded["calls"][:2])  # malformed + good propose
     provider = ReplayProvider(cache_dir, MODEL, budget=Budget(max_cost_usd=cost * 0.999))
     proposer = LlmProposer(provider)
-    with pytest.raises(LlmBudgetExhausted):
+    with pytest.raises(LlmBudgetExhausted) as info:
         proposer.propose(ctx)
-    calls = proposer.drain_calls()
+    calls = info.value.calls
     assert len(calls) == 2 and all(c.cached for c in calls)
 
 

@@ -96,7 +96,7 @@ def run(
     cands: list[Candidate] = []
     history: list[ExperimentOutcome] = []
     for i in range(n):
-        c = proposer.propose(ctx_for(i, history, lessons, timeframe))
+        c = proposer.propose(ctx_for(i, history, lessons, timeframe)).candidate
         cands.append(c)
         history.append(outcome_for(i, c, *synthetic_score(c)))
     return cands, history
@@ -280,8 +280,8 @@ def test_same_seed_same_candidates_byte_for_byte() -> None:
 def test_seed_none_takes_the_run_seed() -> None:
     p = BuiltinProposer()
     assert (
-        p.propose(ctx_for(0, seed=5)).source
-        == BuiltinProposer(seed=5).propose(ctx_for(0, seed=99)).source
+        p.propose(ctx_for(0, seed=5)).candidate.source
+        == BuiltinProposer(seed=5).propose(ctx_for(0, seed=99)).candidate.source
     )
 
 
@@ -292,8 +292,8 @@ def test_a_resumed_run_redraws_the_same_candidate() -> None:
     cands, history = run(long_running, 50)
     for i in (0, 13, 31, 49):
         ctx = ctx_for(i, history[:i])
-        assert BuiltinProposer(seed=3).propose(ctx).source == cands[i].source
-        assert long_running.propose(ctx).model_dump() == cands[i].model_dump()
+        assert BuiltinProposer(seed=3).propose(ctx).candidate.source == cands[i].source
+        assert long_running.propose(ctx).candidate.model_dump() == cands[i].model_dump()
 
 
 def test_never_the_same_candidate_twice() -> None:
@@ -340,7 +340,7 @@ def test_tolerates_foreign_history() -> None:
     ]
     p = BuiltinProposer(seed=1)
     for i in range(30):
-        c = p.propose(ctx_for(len(history) + i, history))
+        c = p.propose(ctx_for(len(history) + i, history)).candidate
         assert c.parent is None or not c.parent.startswith("x")
         assert family(c.hypothesis.family) is not None
 
@@ -372,7 +372,7 @@ def _history_where(good: str, sharpe_good: float, sharpe_bad: float) -> list[Exp
 def _shares(history: list[ExperimentOutcome], n: int = 150) -> Counter[str]:
     p = BuiltinProposer(seed=4)
     return Counter(
-        p.propose(ctx_for(len(history) + i, history)).hypothesis.family for i in range(n)
+        p.propose(ctx_for(len(history) + i, history)).candidate.hypothesis.family for i in range(n)
     )
 
 
@@ -392,7 +392,7 @@ def test_forecast_follows_the_posterior() -> None:
     history = _history_where(good, 2.5, -1.0)
     p = BuiltinProposer(seed=4)
     for i in range(40):
-        c = p.propose(ctx_for(len(history) + i, history))
+        c = p.propose(ctx_for(len(history) + i, history)).candidate
         f = c.hypothesis.forecast
         assert f.validation_sharpe is not None and f.pass_probability is not None
         assert 0.0 <= f.pass_probability <= 1.0
@@ -414,8 +414,8 @@ def lesson(fam: str, outcome: str, failed: str | None, sharpe: float | None, i: 
 
 
 def _first_picks(lessons: list[Lesson], n: int = 200) -> Counter[str]:
-    return Counter(BuiltinProposer(seed=s).propose(ctx_for(0, [], lessons)).hypothesis.family
-                   for s in range(n))  # fmt: skip
+    picks = (BuiltinProposer(seed=s).propose(ctx_for(0, [], lessons)).candidate for s in range(n))
+    return Counter(c.hypothesis.family for c in picks)
 
 
 def test_lessons_set_family_priors() -> None:
@@ -429,7 +429,7 @@ def test_lessons_set_family_priors() -> None:
         steered["ma_cross"] + steered["macd_trend"] < (plain["ma_cross"] + plain["macd_trend"]) / 3
     )
     assert steered["zscore_reversion"] > 2 * plain["zscore_reversion"]
-    c = BuiltinProposer(seed=1).propose(ctx_for(0, [], bad + good))
+    c = BuiltinProposer(seed=1).propose(ctx_for(0, [], bad + good)).candidate
     assert "memory:" in c.hypothesis.rationale
 
 
@@ -450,9 +450,9 @@ def test_min_trades_lessons_push_towards_faster_params() -> None:
     few = [lesson("llm_custom", "rejected", "min_trades", 1.5, i) for i in range(12)]
     costly = [lesson("llm_custom", "rejected", "costs_doubled", 0.5, i) for i in range(12)]
     n = 150
-    plain = [BuiltinProposer(seed=s).propose(ctx_for(0)) for s in range(n)]
-    faster = [BuiltinProposer(seed=s).propose(ctx_for(0, [], few)) for s in range(n)]
-    slower = [BuiltinProposer(seed=s).propose(ctx_for(0, [], costly)) for s in range(n)]
+    plain = [BuiltinProposer(seed=s).propose(ctx_for(0)).candidate for s in range(n)]
+    faster = [BuiltinProposer(seed=s).propose(ctx_for(0, [], few)).candidate for s in range(n)]
+    slower = [BuiltinProposer(seed=s).propose(ctx_for(0, [], costly)).candidate for s in range(n)]
     assert _speed_position(faster) < _speed_position(plain) - 0.1
     assert _speed_position(slower) > _speed_position(plain) + 0.1
     # the loop records only the first failed check; the lesson's trade count still tells the
@@ -463,7 +463,9 @@ def test_min_trades_lessons_push_towards_faster_params() -> None:
         )
         for i in range(12)
     ]
-    also_faster = [BuiltinProposer(seed=s).propose(ctx_for(0, [], hidden)) for s in range(n)]
+    also_faster = [
+        BuiltinProposer(seed=s).propose(ctx_for(0, [], hidden)).candidate for s in range(n)
+    ]
     assert _speed_position(also_faster) < _speed_position(plain) - 0.1
     # prose is for people: an insight that says "5 trades < 30" steers nothing by itself
     prose = [
@@ -473,14 +475,16 @@ def test_min_trades_lessons_push_towards_faster_params() -> None:
         for i in range(12)
     ]
     plain_floor = [
-        BuiltinProposer(seed=s).propose(
+        BuiltinProposer(seed=s)
+        .propose(
             ctx_for(
                 0, [], [lesson("llm_custom", "rejected", "floor.sharpe", 0.4, i) for i in range(12)]
             )
         )
+        .candidate
         for s in range(n)
     ]
-    by_prose = [BuiltinProposer(seed=s).propose(ctx_for(0, [], prose)) for s in range(n)]
+    by_prose = [BuiltinProposer(seed=s).propose(ctx_for(0, [], prose)).candidate for s in range(n)]
     assert by_prose == plain_floor
 
 
@@ -496,12 +500,12 @@ def test_reward_shape() -> None:
 # -- the rest of the protocol --------------------------------------------------------------------
 
 
-def test_protocol_fix_reflect_drain() -> None:
+def test_protocol_propose_fix_reflect() -> None:
     p: Proposer = BuiltinProposer(seed=1)
     ctx = ctx_for(0)
-    c = p.propose(ctx)
-    assert p.fix(ctx, c, "lint_failed: boom", 1) is None
-    assert p.drain_calls() == []
+    c = p.propose(ctx).candidate
+    assert p.propose(ctx).calls == []  # the built-in search calls no LLM
+    assert p.fix(ctx, c, "lint_failed: boom", 1, 3) is None
     report = view(
         [
             {"name": "sandbox", "passed": True, "value": "ok"},
@@ -514,7 +518,9 @@ def test_protocol_fix_reflect_drain() -> None:
         sharpe=0.4,
         trades=12,
     )
-    line = p.reflect(ctx, c, report)
+    reflection = p.reflect(ctx, c, report)
+    line = reflection.insight
+    assert reflection.calls == []
     assert line.startswith(c.hypothesis.family + " ")
     assert "validation Sharpe 0.4 < 1" in line and "12 trades < 30" in line
     assert "holdout" not in line and "-3" not in line and "\n" not in line
@@ -528,9 +534,12 @@ def test_protocol_fix_reflect_drain() -> None:
             }
         ]
     )
-    assert "sandbox runtime_error: ValueError: boom" in p.reflect(ctx, c, broken)
+    assert "sandbox runtime_error: ValueError: boom" in p.reflect(ctx, c, broken).insight
     passed = view([{"name": "floor.sharpe", "passed": True, "value": 1.4}], sharpe=1.4, trades=44)
-    assert "passed research checks (validation Sharpe 1.4, 44 trades)" in p.reflect(ctx, c, passed)
+    assert (
+        "passed research checks (validation Sharpe 1.4, 44 trades)"
+        in p.reflect(ctx, c, passed).insight
+    )
 
 
 def test_reflect_on_a_real_gate_report(btc_1h: Candles, tmp_path: Path) -> None:
@@ -541,7 +550,7 @@ def test_reflect_on_a_real_gate_report(btc_1h: Candles, tmp_path: Path) -> None:
     inst = Instrument(exchange="binance", symbol=SYMBOL, timeframe=Timeframe.parse("1h"))
     p = BuiltinProposer(seed=2)
     for i in range(3):
-        c = p.propose(ctx_for(i))
+        c = p.propose(ctx_for(i)).candidate
         report = gate.judge(c.hypothesis.family, c.source, btc_1h, inst)
         assert report.checks[0].name == "sandbox" and report.checks[0].passed
         assert all(ch.passed for ch in report.checks if ch.name.startswith("lookahead"))
@@ -571,7 +580,7 @@ def test_propose_timing(capsys: pytest.CaptureFixture[str]) -> None:
     for i in range(400):
         ctx = ctx_for(i, history)
         t = time.perf_counter()
-        c = p.propose(ctx)
+        c = p.propose(ctx).candidate
         times.append(time.perf_counter() - t)
         history.append(outcome_for(i, c, *synthetic_score(c)))
     ctx = ctx_for(400, history)

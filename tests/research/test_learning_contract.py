@@ -20,7 +20,7 @@ from rara.events.store import EventStore
 from rara.research.builtin import BuiltinProposer
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
-from rara.research.models import Candidate, LlmCall, ProposerContext
+from rara.research.models import Candidate, Proposal, ProposerContext, Reflection
 from rara.research.store import ResearchStore
 from rara.runner.sandbox import InProcessSandbox
 from rara.validation.gate import ResearchGate
@@ -53,27 +53,29 @@ class RecordingProposer:
         self.contexts.append(ctx)
         self.seen.append(ctx.model_dump_json())
 
-    def propose(self, ctx: ProposerContext) -> Candidate:
+    def propose(self, ctx: ProposerContext) -> Proposal:
         self._see(ctx)
         return self.inner.propose(ctx)
 
     def fix(
-        self, ctx: ProposerContext, candidate: Candidate, error: str, round_no: int
-    ) -> Candidate | None:
+        self,
+        ctx: ProposerContext,
+        candidate: Candidate,
+        error: str,
+        round_no: int,
+        max_rounds: int,
+    ) -> Proposal | None:
         self._see(ctx)
         self.seen.append(error)
-        return self.inner.fix(ctx, candidate, error, round_no)
+        return self.inner.fix(ctx, candidate, error, round_no, max_rounds)
 
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> str:
+    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> Reflection:
         self._see(ctx)
         self.views.append(view)
         self.seen.append(view.model_dump_json())
-        insight = self.inner.reflect(ctx, candidate, view)
-        self.seen.append(insight)
-        return insight
-
-    def drain_calls(self) -> list[LlmCall]:
-        return []
+        reflection = self.inner.reflect(ctx, candidate, view)
+        self.seen.append(reflection.insight)
+        return reflection
 
 
 def leaks(texts: list[str]) -> list[str]:
