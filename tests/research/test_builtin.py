@@ -21,16 +21,9 @@ from rara.domain.gate import LearningView
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.domain.strategy import source_sha256
 from rara.research.builtin import BuiltinProposer, reward
-from rara.research.families import (
-    BASES,
-    CATALOGUE,
-    Bias,
-    Family,
-    Params,
-    all_families,
-    default_max_lookback,
-    family,
-)
+from rara.research.builtin.catalogue import BASES, CATALOGUE
+from rara.research.builtin.family import Family, all_families, family
+from rara.research.builtin.space import Bias, Params, default_max_lookback
 from rara.research.models import Candidate, ExperimentOutcome, Lesson, ProposerContext
 from rara.research.ports import Proposer
 from rara.research.reflect import reflect_report

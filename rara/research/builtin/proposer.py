@@ -1,28 +1,6 @@
-"""The built-in proposer: the offline default, a real search over strategy families.
-
-Each `propose` call is a pure function of (seed, iteration, history, lessons, timeframe), so a
-resumed run redraws the same candidate for the same iteration and history:
-
-1. **Rewards.** Every finished experiment of this run scores its family: the validation Sharpe,
-   clipped to +-3, times ``share = min(1, trades / min_trades)`` (a Sharpe on 5 trades is mostly
-   noise) minus ``1 - share`` (too few trades cannot pass, however good they look), +1 when it
-   passed the gate; errors, duplicates and look-ahead/sandbox failures get fixed
-   penalties. Lessons recalled from earlier runs set each family's prior the same way, weighted
-   less than this run's own results (and less again for other symbols).
-2. **Bandit.** Gaussian Thompson sampling over families: first every catalogue family once (in a
-   Thompson order, so memory decides which go first), then a posterior draw per family picks one.
-3. **Move.** In the chosen family: a fresh sample from the parameter space (explore), a local
-   mutation of one of its best trials, a uniform crossover of two good trials, or wrapping a good
-   trial with a filter it lacks (trend or volatility regime), which makes a new family.
-4. **Steering.** Validation trade shortfalls and ``min_trades`` failures skew sampling towards
-   faster params (shorter periods, looser thresholds), ``costs_doubled`` failures towards slower
-   ones; drawdown failures make stops likelier.
-5. **No repeats.** The source is a pure function of (family, params, timeframe), so a known
-   source hash means a known candidate; the same family's params are compared too. On a repeat
-   the move is redrawn, falling back to exploration.
-
-The code comes from `rara.research.families` and takes the same path as LLM code (lint, sandbox,
-look-ahead checks, gate), so `fix` has nothing to repair and returns None.
+"""`BuiltinProposer`: the offline default, a real search over strategy families (the package
+docstring says how). Each `propose` is a pure function of (seed, iteration, history, lessons,
+timeframe), so a resumed run redraws the same candidate for the same iteration and history.
 """
 
 from __future__ import annotations
@@ -31,21 +9,23 @@ import hashlib
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from rara.domain.gate import LearnableCheckName, LearningView
-from rara.research.families import (
-    CATALOGUE,
-    FILTER_ORDER,
-    Bias,
-    Family,
-    Params,
-    default_max_lookback,
-    family,
-    family_name,
+from rara.domain.gate import LearningView
+from rara.research.builtin.bandit import (
+    PRIOR_N,
+    SIGMA,
+    ArmStats,
+    History,
+    LessonPriors,
+    TriedParams,
+    clip,
+    reward,
 )
+from rara.research.builtin.catalogue import CATALOGUE, FILTER_ORDER
+from rara.research.builtin.family import Family, family, family_name
+from rara.research.builtin.space import Bias, Params, default_max_lookback
 from rara.research.models import (
     Candidate,
     ExperimentOutcome,
@@ -58,164 +38,9 @@ from rara.research.models import (
 from rara.research.ports import ProposerError
 from rara.research.reflect import reflect_report
 
-SHARPE_CLIP = 3.0
-PASS_BONUS = 1.0
-SHORTFALL_PENALTY = 1.0  # reward lost at zero trades, pro rata up to min_trades
-PENALTY = {"error": -2.0, "duplicate": -1.0, "broken": -3.0, "no_sharpe": -1.5}
-SIGMA = 1.0  # assumed reward noise per trial (Sharpe units)
-PRIOR_N = 1.0  # pseudo-trials behind every family's prior mean
-LESSON_MAX_N = 3.0  # memory never outweighs more than three trials of this run
 MAX_ATTEMPTS = 60
 # move shares once a family has trials: explore, mutate, recombine; the rest wraps
 MOVES = (0.30, 0.75, 0.90)
-# checks whose failure means the code is broken, not that the idea lost: a fixed penalty
-BROKEN: frozenset[LearnableCheckName] = frozenset(
-    {"sandbox", "lookahead.truncation", "lookahead.perturbation", "lookahead.warmup"}
-)
-
-
-def _clip(x: float, lo: float = -SHARPE_CLIP, hi: float = SHARPE_CLIP) -> float:
-    return min(hi, max(lo, x))
-
-
-def reward(
-    outcome: str,
-    failed_check: LearnableCheckName | None,
-    validation_sharpe: float | None,
-    trades: int | None = None,
-    min_trades: int = 30,
-) -> float:
-    """One experiment's score for its family (see the module docstring)."""
-    if outcome in ("error", "duplicate"):
-        return PENALTY[outcome]
-    if failed_check in BROKEN:
-        return PENALTY["broken"]
-    if validation_sharpe is None or not math.isfinite(validation_sharpe):
-        return PENALTY["no_sharpe"]
-    r = _clip(validation_sharpe)
-    if trades is not None and min_trades > 0:
-        # too few trades can never pass: shrink the (noisy) Sharpe and charge the shortfall
-        share = min(1.0, max(trades, 0) / min_trades)
-        r = r * share - SHORTFALL_PENALTY * (1.0 - share)
-    return r + (PASS_BONUS if outcome == "paper_candidate" else 0.0)
-
-
-@dataclass
-class ArmStats:
-    """One family's trials in this run (rewards, passes, validation Sharpes)."""
-
-    n: int = 0
-    total: float = 0.0
-    passes: int = 0
-    sharpe_n: int = 0
-    sharpe_total: float = 0.0
-
-    def posterior(self, prior: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
-        """Mean and sd of the family's reward. ``prior`` is (lesson weight, weighted reward sum):
-        its mean sits behind PRIOR_N pseudo-trials plus the lesson weight, capped at LESSON_MAX_N
-        so this run's own trials soon dominate."""
-        w, total = prior
-        k = PRIOR_N + min(w, LESSON_MAX_N)
-        prior_mean = total / (PRIOR_N + w)
-        return (k * prior_mean + self.total) / (k + self.n), SIGMA / math.sqrt(k + self.n)
-
-    def sharpe_mean(self, base: float, prior: tuple[float, float] = (0.0, 0.0)) -> float:
-        """Expected validation Sharpe (clipped): this family's trials, then what lessons saw of
-        it (capped weight), shrunk towards ``base``, the market's mean over every family."""
-        w, total = prior
-        k = min(w, LESSON_MAX_N) / w if w else 0.0
-        return (PRIOR_N * base + k * total + self.sharpe_total) / (PRIOR_N + k * w + self.sharpe_n)
-
-
-@dataclass(frozen=True)
-class Trial:
-    experiment_id: str
-    family: str
-    params: Params
-    sharpe: float
-
-
-@dataclass
-class Steer:
-    """Weighted counts of what went wrong: too few trades, too costly, too deep a drawdown."""
-
-    faster: float = 0.0
-    slower: float = 0.0
-    drawdowns: float = 0.0
-
-    def add(self, failed: LearnableCheckName | None, weight: float) -> None:
-        if failed == "min_trades":
-            self.faster += weight
-        elif failed == "costs_doubled":
-            self.slower += weight
-        elif failed == "floor.max_drawdown":
-            self.drawdowns += weight
-
-    def bias(self, other: Steer) -> Bias:
-        f, s, d = (self.faster + other.faster, self.slower + other.slower,
-                   self.drawdowns + other.drawdowns)  # fmt: skip
-        return Bias(speed=_clip((f - s) / (f + s + 4.0), -0.8, 0.8), p_stop=0.5 + 0.4 * d / (d + 3))
-
-
-@dataclass
-class History:
-    """What the run's history says, folded one outcome at a time.
-
-    History only grows within a run, so the proposer keeps the fold and extends it with the new
-    outcomes (a fold over a longer list in the same order gives the same floats), which keeps
-    propose() cheap however long the run. Any other change to the history refolds from scratch.
-    """
-
-    min_trades: int
-    ids: list[str] = field(default_factory=list)
-    stats: dict[str, ArmStats] = field(default_factory=dict)
-    trials: dict[str, list[Trial]] = field(default_factory=dict)
-    by_family: dict[str, list[ExperimentOutcome]] = field(default_factory=dict)
-    shas: set[str] = field(default_factory=set)
-    steer: Steer = field(default_factory=Steer)
-    sharpe_n: int = 0  # over every family: the market's base rate
-    sharpe_total: float = 0.0
-
-    def add(self, o: ExperimentOutcome) -> None:
-        self.ids.append(o.experiment_id)
-        st = self.stats.get(o.family)
-        if st is None:
-            st = self.stats[o.family] = ArmStats()
-        st.n += 1
-        trades = o.validation_trades
-        st.total += reward(o.outcome, o.failed_check, o.validation_sharpe, trades, self.min_trades)
-        vs = o.validation_sharpe
-        if vs is not None and math.isfinite(vs):
-            st.sharpe_n += 1
-            st.sharpe_total += _clip(vs)
-            self.sharpe_n += 1
-            self.sharpe_total += _clip(vs)
-            if o.params is not None:
-                self.trials.setdefault(o.family, []).append(
-                    Trial(o.experiment_id, o.family, dict(o.params), vs)
-                )
-        st.passes += o.outcome == "paper_candidate"
-        self.shas.add(o.source_sha256)
-        self.by_family.setdefault(o.family, []).append(o)
-        # a known trade count says "too few trades" even when another check failed first
-        if trades is not None:
-            self.steer.faster += trades < self.min_trades
-            if o.failed_check != "min_trades":
-                self.steer.add(o.failed_check, 1.0)
-        else:
-            self.steer.add(o.failed_check, 1.0)
-
-
-@dataclass
-class Memory:
-    """What the recalled lessons say: a prior per family of ours, and steering."""
-
-    priors: dict[str, tuple[float, float]] = field(default_factory=dict)
-    sharpes: dict[str, tuple[float, float]] = field(default_factory=dict)
-    sharpe_w: float = 0.0  # over every lesson, ours or not
-    sharpe_total: float = 0.0
-    steer: Steer = field(default_factory=Steer)
-    used: int = 0
 
 
 def _normal_sf(z: float) -> float:
@@ -302,8 +127,8 @@ class BuiltinProposer:
         self._fold = h
         return h
 
-    def _memory(self, ctx: ProposerContext) -> Memory:
-        mem = Memory()
+    def _memory(self, ctx: ProposerContext) -> LessonPriors:
+        mem = LessonPriors()
         for lesson in ctx.lessons:
             # this market counts fully, other symbols half, other timeframes half again
             w = 1.0 if lesson.symbol == ctx.symbol else 0.5
@@ -312,7 +137,7 @@ class BuiltinProposer:
             vs = lesson.validation_sharpe
             if vs is not None and math.isfinite(vs):
                 mem.sharpe_w += w
-                mem.sharpe_total += w * _clip(vs)
+                mem.sharpe_total += w * clip(vs)
             trades = lesson.validation_trades
             if (
                 lesson.failed_check != "min_trades"
@@ -328,11 +153,11 @@ class BuiltinProposer:
             mem.priors[lesson.family] = (pw + w, pt + w * r)
             if vs is not None and math.isfinite(vs):
                 sw, st = mem.sharpes.get(lesson.family, (0.0, 0.0))
-                mem.sharpes[lesson.family] = (sw + w, st + w * _clip(vs))
+                mem.sharpes[lesson.family] = (sw + w, st + w * clip(vs))
             mem.used += 1
         return mem
 
-    def _arms(self, cap: int, hist: History, mem: Memory) -> tuple[str, ...]:
+    def _arms(self, cap: int, hist: History, mem: LessonPriors) -> tuple[str, ...]:
         """Catalogue families that fit the lookback cap, then any other of ours seen so far."""
         base = self._arms_cache.get(cap)
         if base is None:
@@ -344,7 +169,7 @@ class BuiltinProposer:
     # -- moves ---------------------------------------------------------------------------------
 
     def _thompson(
-        self, hist: History, mem: Memory, arms: Sequence[str], rng: np.random.Generator
+        self, hist: History, mem: LessonPriors, arms: Sequence[str], rng: np.random.Generator
     ) -> str:
         empty = ArmStats()
         post = [hist.stats.get(a, empty).posterior(mem.priors.get(a, (0.0, 0.0))) for a in arms]
@@ -352,10 +177,10 @@ class BuiltinProposer:
         sds = np.array([s for _, s in post])
         return arms[int(np.argmax(means + sds * rng.standard_normal(len(arms))))]
 
-    def _parents(self, hist: History, fam: Family, k: int = 5) -> list[Trial]:
+    def _parents(self, hist: History, fam: Family, k: int = 5) -> list[TriedParams]:
         """The family's best few trials that can be bred from, best validation Sharpe first."""
         ranked = sorted(hist.trials.get(fam.name, ()), key=lambda t: (-t.sharpe, t.experiment_id))
-        out: list[Trial] = []
+        out: list[TriedParams] = []
         for t in ranked:
             if fam.accepts(t.params):  # e.g. an LLM candidate that reused our family name
                 out.append(t)
@@ -367,13 +192,13 @@ class BuiltinProposer:
         self,
         ctx: ProposerContext,
         hist: History,
-        mem: Memory,
+        mem: LessonPriors,
         arms: tuple[str, ...],
         rng: np.random.Generator,
         cap: int,
         bias: Bias,
         attempt: int,
-    ) -> tuple[Family, Params, str, list[Trial], str]:
+    ) -> tuple[Family, Params, str, list[TriedParams], str]:
         # warm-up: every catalogue family once, in an order the priors (memory) decide
         untried = [a for a in arms if a in CATALOGUE and a not in hist.stats]
         if untried and len(ctx.history) < 2 * len(CATALOGUE):
@@ -418,13 +243,13 @@ class BuiltinProposer:
         self,
         ctx: ProposerContext,
         hist: History,
-        mem: Memory,
+        mem: LessonPriors,
         arms: tuple[str, ...],
         fam: Family,
         params: Params,
         source: str,
         move: str,
-        parents: list[Trial],
+        parents: list[TriedParams],
         note: str,
         bias: Bias,
     ) -> Candidate:
@@ -436,7 +261,7 @@ class BuiltinProposer:
         base = (hist.sharpe_total + mem.sharpe_total) / (PRIOR_N + hist.sharpe_n + mem.sharpe_w)
         expected = st.sharpe_mean(base, mem.sharpes.get(fam.name, (0.0, 0.0)))
         if parents:  # a child of a known trial resembles it
-            expected = 0.5 * expected + 0.5 * _clip(sum(p.sharpe for p in parents) / len(parents))
+            expected = 0.5 * expected + 0.5 * clip(sum(p.sharpe for p in parents) / len(parents))
         spread = math.sqrt(SIGMA**2 + sd**2)
         tail = _normal_sf((self.min_sharpe - expected) / spread)
         # Beta-style: observed passes of this family plus two pseudo-trials at the normal tail
