@@ -67,7 +67,7 @@ def run() -> list[Figure]:
     for i in range(ITERATIONS):
         ctx = _context(i, history)
         t = time.perf_counter()
-        cand = proposer.propose(ctx)
+        cand = proposer.propose(ctx).candidate
         propose_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         lint(cand.source)

@@ -26,6 +26,7 @@ from rara.config import config_path, load_secrets, load_settings
 from rara.data.catalog import Catalog
 from rara.errors import RaraError
 from rara.home import Home
+from rara.llm.factory import needs_api_key
 from rara.runner.capabilities import docker_engine, sandbox_layers
 
 Status = Literal["ok", "missing", "not_configured", "fault"]
@@ -119,7 +120,9 @@ def settings_checks() -> list[HealthCheck]:
     except RaraError as exc:
         return [*out, _from_error("secrets", exc)]
     model = settings.llm.model
-    has_key = secrets.llm_api_key is not None or (model or "").startswith("ollama/")
+    has_key = secrets.llm_api_key is not None or not needs_api_key(
+        model or "", settings.llm.api_base
+    )
     if model and has_key:
         return [*out, HealthCheck(name="llm", status="ok", detail=f"model {model}")]
     return [

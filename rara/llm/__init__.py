@@ -1,17 +1,8 @@
-"""The LLM edge: litellm behind the `LlmProvider` port, a reply cache for offline replay, and the
-cost budget. Importing this package does not import litellm (that happens on the first call)."""
+"""The LLM edge: litellm behind the `LlmProvider` port (`rara.llm.ports`), a reply cache for
+offline replay (`cache`, `replay`), the cost budget (`budget`) and building a provider from
+settings (`factory`). Nothing here imports a consumer of the port.
 
-from rara.llm.budget import Budget, LlmBudgetExhausted
-from rara.llm.provider import LitellmProvider, LlmCallFailed, LlmResult, ModelPrice
-from rara.llm.replay import ReplayMiss, ReplayProvider
-
-__all__ = [
-    "Budget",
-    "LitellmProvider",
-    "LlmBudgetExhausted",
-    "LlmCallFailed",
-    "LlmResult",
-    "ModelPrice",
-    "ReplayMiss",
-    "ReplayProvider",
-]
+The package imports nothing on its own: research imports only `rara.llm.ports` for the port's
+types, and pays for the adapters (diskcache, litellm, the latter lazily on the first call) only
+when it builds a provider.
+"""

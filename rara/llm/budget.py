@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from rara.research.models import LlmCall
-from rara.research.ports import BudgetExhausted
+from rara.llm.ports import BudgetExhausted, LlmCall
 
 
 class LlmBudgetExhausted(BudgetExhausted):
@@ -22,12 +21,12 @@ class LlmBudgetExhausted(BudgetExhausted):
         super().__init__(
             "budget_exhausted",
             f"LLM cost limit reached{after}: spent ${spent:.6f} of max ${limit:.6f}",
-            "raise the cost limit to go on; every call so far is recorded",
+            "raise the run's LLM cost limit (max_cost_usd) to go on; every call so far is recorded",
         )
         self.spent = spent
         self.limit = limit
         self.call = call
-        self.reason = "budget"  # what the loop prints after "stopped:"
+        self.calls = [call] if call is not None else []
 
 
 class Budget:

@@ -1,8 +1,10 @@
-"""Building the LLM proposer of a research run from settings: live (litellm) or replay.
+"""Building an LLM provider from settings: live (litellm) or replay. The research run's proposer
+and `rara agent` both get theirs here, so prices, the missing-key refusal and the cache path are
+the same for every caller.
 
-Both read and write the same reply cache, ``$RARA_HOME/cache/llm``: a live run records into it,
-a replay answers from it. The budget is charged by either, so a replay under the same
-``--max-cost-usd`` stops where the recorded run stopped.
+Both providers read and write the same reply cache, ``$RARA_HOME/cache/llm``: a live run records
+into it, a replay answers from it. The budget is charged by either, so a replay under the same
+cost limit stops where the recorded run stopped.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from rara.home import Home
 from rara.llm.budget import Budget
 from rara.llm.provider import LitellmProvider
 from rara.llm.replay import ReplayProvider
-from rara.research.llm_proposer import LlmProposer
 
+# litellm model strings served locally, which need no API key
 KEYLESS_PREFIXES = ("ollama/", "ollama_chat/")
 
 
@@ -26,13 +28,10 @@ def reply_cache_dir() -> Path:
     return Home.from_env().llm_cache_dir
 
 
-def gate_summary(settings: Settings) -> str:
-    g = settings.gates.research
-    return (
-        f"validation Sharpe > {g.min_sharpe:g}, validation max drawdown < {g.max_drawdown:.0%}, "
-        f"at least {g.min_trades} validation trades, still profitable at {g.cost_multiplier:g}x "
-        f"costs, deflated Sharpe >= {g.min_dsr:g} over all trials"
-    )
+def needs_api_key(model: str, api_base: str | None) -> bool:
+    """Whether calls to this model need an API key: not for a local model or a server of our own
+    (an ``api_base``)."""
+    return not api_base and not model.startswith(KEYLESS_PREFIXES)
 
 
 def build_provider(
@@ -60,11 +59,7 @@ def build_provider(
     if kind != "llm":
         raise BadInput("bad_proposer", f"unknown LLM proposer {kind!r}", "use llm or replay")
     secrets = secrets if secrets is not None else load_secrets()
-    if (
-        secrets.llm_api_key is None
-        and not settings.llm.api_base
-        and not model.startswith(KEYLESS_PREFIXES)
-    ):
+    if secrets.llm_api_key is None and needs_api_key(model, settings.llm.api_base):
         # refuse now rather than fail every iteration with the same auth error
         raise BadInput(
             "llm_no_key",
@@ -80,22 +75,4 @@ def build_provider(
         cache_dir=directory,
         budget=budget,
         prices=prices,
-    )
-
-
-def build_llm_proposer(
-    kind: str,
-    settings: Settings,
-    *,
-    model: str | None = None,
-    seed: int | None = None,
-    max_cost_usd: float | None = None,
-    max_parse_retries: int = 2,
-    **provider_kw: Any,
-) -> LlmProposer:
-    provider = build_provider(
-        kind, settings, model=model, seed=seed, budget=Budget(max_cost_usd), **provider_kw
-    )
-    return LlmProposer(
-        provider, max_parse_retries=max_parse_retries, gate_summary=gate_summary(settings)
     )

@@ -27,8 +27,7 @@ from pydantic import SecretStr
 
 from rara.llm.budget import Budget
 from rara.llm.cache import Recorded, ReplyCache, cache_key
-from rara.research.models import LlmCall
-from rara.research.ports import ProposerError
+from rara.llm.ports import LlmCall, LlmError
 
 log = logging.getLogger("rara.llm")
 
@@ -133,13 +132,14 @@ class LlmResult:
     call: LlmCall
 
 
-class LlmCallFailed(ProposerError):
+class LlmCallFailed(LlmError):
     """A call that did not produce a reply (timeout, refused key, server error...). ``call`` is
     its `LlmCall` (ok=False), so the caller can still account for it."""
 
+    call: LlmCall
+
     def __init__(self, code: str, message: str, suggestion: str, call: LlmCall) -> None:
-        super().__init__(code, message, suggestion)
-        self.call = call
+        super().__init__(code, message, suggestion, call)
 
 
 def _classify(exc: Exception, litellm: Any) -> tuple[str, str, str]:

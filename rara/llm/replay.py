@@ -4,7 +4,7 @@ The same request (model, messages, purpose, json mode) gets the reply recorded f
 asked n times gets the n recorded replies in order, and a recorded failure replays as the same
 failure. Nothing is sent anywhere. The `LlmCall` is the recorded one (tokens, latency, cost) with
 ``cached=True``, and its recorded cost is charged to the budget, so a replay under the same
-``--max-cost-usd`` stops where the original run stopped. Two replays are therefore identical.
+cost limit stops where the original run stopped. Two replays are therefore identical.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from pathlib import Path
 
 from rara.llm.budget import Budget
 from rara.llm.cache import ReplyCache, cache_key
+from rara.llm.ports import LlmCall, LlmError
 from rara.llm.provider import MAX_ERROR_CHARS, LlmCallFailed, LlmResult
-from rara.research.models import LlmCall
-from rara.research.ports import ProposerError
 
 
-class ReplayMiss(ProposerError):
-    """The cache has no reply for this request."""
+class ReplayMiss(LlmError):
+    """The cache has no reply for this request (no call was made: ``call`` is None)."""
 
 
 class ReplayProvider:

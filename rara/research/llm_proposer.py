@@ -4,13 +4,15 @@
   in a ```python block (code inside JSON strings is where models slip: escaping newlines and
   quotes). A reply that does not parse is asked again, up to ``max_parse_retries`` times, with
   the parse error quoted, then it is a `ProposerError`.
-- fix: a "fix" call with the exact error text and the module that caused it (rounds 1..3).
-- reflect: a "feedback" call with the gate report (anything about the holdout removed first) and
-  the best strategy so far; a one-line insight comes back.
+- fix: a "fix" call with the exact error text and the module that caused it (rounds 1..N, N the
+  loop's limit).
+- reflect: a "feedback" call with the gate report minus the holdout (a `LearningView`: the type
+  has no field that could hold it) and the best strategy so far; a one-line insight comes back.
 
 The loop records `ProposerError` from propose/fix as an errored experiment and goes on;
 `BudgetExhausted` stops the run. reflect does not raise `ProposerError`: a failed feedback call
-yields an insight that says so. Every call, failed or not, is in `drain_calls`.
+yields an insight that says so. Every call, failed or not, comes back with the step that made it:
+in its `Proposal` or `Reflection`, or in the `ProposerError` / `BudgetExhausted` that ended it.
 
 Prompts hold no run ids, experiment ids or clock times, only what the model needs, so the same
 seed and data give the same prompts and a recorded run replays from the cache.
@@ -21,29 +23,29 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 
+from rara.domain.gate import LearningView
+from rara.llm.ports import BudgetExhausted, LlmCall, LlmError, LlmProvider
 from rara.llm.prompting import system_prompt
 from rara.research.models import (
     Candidate,
     ExperimentOutcome,
     Hypothesis,
     Lesson,
-    LlmCall,
+    Proposal,
     ProposerContext,
+    Reflection,
 )
-from rara.research.ports import LlmProvider, ProposerError
+from rara.research.ports import ProposerError
 
 T = TypeVar("T")
 MAX_INSIGHT_CHARS = 300
-MAX_FIX_ROUNDS = 3
 MAX_ERROR_PROMPT_CHARS = 8000
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\r?\n(.*?)```", re.S | re.I)
 _JSON_FENCE = re.compile(r"^```[ \t]*(?:json)?[ \t]*\r?\n(.*?)```\s*$", re.S | re.I)
-_HOLDOUT = re.compile(r"hold[\s_-]?out", re.I)
-_DROP = object()
 
 
 class ReplyParseError(ValueError):
@@ -100,39 +102,13 @@ def extract_source(text: str) -> str:
     return source.strip("\n") + "\n"
 
 
-def strip_holdout(report: Any) -> Any:
-    """The report without the holdout: keys that name it are dropped, nested records that
-    mention it (e.g. a check named holdout_psr with its value) are dropped whole, and so are
-    strings that mention it. The loop learns from train and validation only."""
-    cleaned = _clean(report, root=True)
-    return {} if cleaned is _DROP else cleaned
-
-
-def _clean(obj: Any, root: bool = False) -> Any:
-    if isinstance(obj, dict):
-        if not root and any(isinstance(v, str) and _HOLDOUT.search(v) for v in obj.values()):
-            return _DROP
-        out = {}
-        for k, v in obj.items():
-            if _HOLDOUT.search(str(k)):
-                continue
-            c = _clean(v)
-            if c is not _DROP:
-                out[k] = c
-        return out
-    if isinstance(obj, list | tuple):
-        return [c for c in (_clean(x) for x in obj) if c is not _DROP]
-    if isinstance(obj, str) and _HOLDOUT.search(obj):
-        return _DROP
-    return obj
-
-
 def _num(x: float | int | None, fmt: str = ".2f") -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
 def _lesson_line(lesson: Lesson) -> str:
-    failed = f", failed {lesson.failed_check}" if lesson.failed_check else ""
+    failure = lesson.failure or lesson.failed_check
+    failed = f", failed {failure}" if failure else ""
     return (
         f"- [{lesson.outcome}{failed}] {lesson.family} on {lesson.symbol} {lesson.timeframe} in "
         f"{lesson.regime}, validation Sharpe {_num(lesson.validation_sharpe)}: {lesson.insight}"
@@ -140,7 +116,8 @@ def _lesson_line(lesson: Lesson) -> str:
 
 
 def _history_line(h: ExperimentOutcome) -> str:
-    failed = f" ({h.failed_check})" if h.failed_check else ""
+    failure = h.failure or h.failed_check
+    failed = f" ({failure})" if failure else ""
     return (
         f"- iteration {h.iteration}: {h.family} [{h.origin}] {h.outcome}{failed}; train Sharpe "
         f"{_num(h.train_sharpe)}, validation Sharpe {_num(h.validation_sharpe)}, "
@@ -163,46 +140,59 @@ class LlmProposer:
         self.max_parse_retries = max_parse_retries
         self.history_limit = history_limit
         self.gate_summary = gate_summary
-        self._calls: list[LlmCall] = []
 
     # --- Proposer ----------------------------------------------------------------------------
 
-    def propose(self, ctx: ProposerContext) -> Candidate:
+    def propose(self, ctx: ProposerContext) -> Proposal:
+        calls: list[LlmCall] = []
         hypothesis = self._ask_parsed(
-            self._messages("propose", self._propose_prompt(ctx)), "propose", True, parse_hypothesis
+            self._messages("propose", self._propose_prompt(ctx)),
+            "propose",
+            True,
+            parse_hypothesis,
+            calls,
         )
         source = self._ask_parsed(
-            self._messages("code", self._code_prompt(ctx, hypothesis)), "code", False,
+            self._messages("code", self._code_prompt(ctx, hypothesis)),
+            "code",
+            False,
             extract_source,
-        )  # fmt: skip
-        return Candidate(hypothesis=hypothesis, source=source, params=None, origin="llm")
+            calls,
+        )
+        candidate = Candidate(hypothesis=hypothesis, source=source, params=None, origin="llm")
+        return Proposal(candidate=candidate, calls=calls)
 
     def fix(
-        self, ctx: ProposerContext, candidate: Candidate, error: str, round_no: int
-    ) -> Candidate | None:
-        if round_no > MAX_FIX_ROUNDS:
-            return None
+        self,
+        ctx: ProposerContext,
+        candidate: Candidate,
+        error: str,
+        round_no: int,
+        max_rounds: int,
+    ) -> Proposal | None:
         if len(error) > MAX_ERROR_PROMPT_CHARS:  # a runaway traceback must not eat the context
             error = error[:MAX_ERROR_PROMPT_CHARS] + "\n... (truncated)"
         user = (
-            f"Fix round {round_no} of {MAX_FIX_ROUNDS}. Market: {ctx.symbol} on {ctx.exchange}, "
+            f"Fix round {round_no} of {max_rounds}. Market: {ctx.symbol} on {ctx.exchange}, "
             f"timeframe {ctx.timeframe}.\n\n"
             f"Hypothesis: {candidate.hypothesis.hypothesis}\n\n"
             f"The module that failed:\n```python\n{candidate.source.rstrip()}\n```\n\n"
             f"The exact error:\n```\n{error.rstrip()}\n```\n\n"
             "Reply with the complete corrected module."
         )
-        source = self._ask_parsed(self._messages("fix", user), "fix", False, extract_source)
-        return Candidate(
+        calls: list[LlmCall] = []
+        source = self._ask_parsed(self._messages("fix", user), "fix", False, extract_source, calls)
+        fixed = Candidate(
             hypothesis=candidate.hypothesis,
             source=source,
             params=None,  # the fixed module's own defaults; old overrides may not fit it
             origin=f"llm:fix{round_no}",
             parent=candidate.parent,
         )
+        return Proposal(candidate=fixed, calls=calls)
 
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, report: dict[str, Any]) -> str:
-        visible = json.dumps(strip_holdout(report), sort_keys=True, indent=1, default=str)
+    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> Reflection:
+        visible = json.dumps(view.model_dump(mode="json"), sort_keys=True, indent=1)
         best = "none yet"
         if ctx.best is not None:
             best = (
@@ -218,19 +208,18 @@ class LlmProposer:
             f"Best strategy of the run so far: {best}\n\n"
             "Write the one-line lesson."
         )
+        calls: list[LlmCall] = []
         try:
-            text = self._ask(self._messages("feedback", user), "feedback", False)
+            text = self._ask(self._messages("feedback", user), "feedback", False, calls)
         except ProposerError as exc:
-            return f"no insight: the feedback call failed ({exc.code})"
+            return Reflection(
+                insight=f"no insight: the feedback call failed ({exc.code})", calls=calls
+            )
         for line in text.splitlines():
             line = " ".join(line.strip().lstrip("-*>#").split())
             if line:
-                return line[:MAX_INSIGHT_CHARS]
-        return "no insight: the feedback reply was empty"
-
-    def drain_calls(self) -> list[LlmCall]:
-        calls, self._calls = self._calls, []
-        return calls
+                return Reflection(insight=line[:MAX_INSIGHT_CHARS], calls=calls)
+        return Reflection(insight="no insight: the feedback reply was empty", calls=calls)
 
     # --- prompts -----------------------------------------------------------------------------
 
@@ -276,16 +265,23 @@ class LlmProposer:
 
     # --- calls -------------------------------------------------------------------------------
 
-    def _ask(self, messages: list[dict[str, str]], purpose: str, json_mode: bool) -> str:
+    def _ask(
+        self, messages: list[dict[str, str]], purpose: str, json_mode: bool, calls: list[LlmCall]
+    ) -> str:
+        """One call, appended to ``calls`` (this step's) whatever happens."""
         try:
             reply = self.provider.complete(messages, purpose=purpose, json_mode=json_mode)
-        except Exception as exc:
-            # the provider's failures (and the budget stop) carry the call they made
-            call = getattr(exc, "call", None)
-            if isinstance(call, LlmCall):
-                self._calls.append(call)
+        except LlmError as exc:
+            # no reply this time: this iteration's step fails, the run goes on
+            if exc.call is not None:
+                calls.append(exc.call)
+            raise ProposerError(exc.code, exc.message, exc.suggestion, calls) from exc
+        except BudgetExhausted as exc:  # the call that crossed the limit was made and paid for
+            if exc.call is not None:
+                calls.append(exc.call)
+            exc.calls = list(calls)
             raise
-        self._calls.append(reply.call)
+        calls.append(reply.call)
         return reply.text
 
     def _ask_parsed(
@@ -294,12 +290,13 @@ class LlmProposer:
         purpose: str,
         json_mode: bool,
         parse: Callable[[str], T],
+        calls: list[LlmCall],
     ) -> T:
         msgs = list(messages)
         attempts = self.max_parse_retries + 1
         error = ""
         for attempt in range(1, attempts + 1):
-            text = self._ask(msgs, purpose, json_mode)
+            text = self._ask(msgs, purpose, json_mode, calls)
             try:
                 return parse(text)
             except ReplyParseError as exc:
@@ -319,4 +316,5 @@ class LlmProposer:
             "llm_bad_reply",
             f"the {purpose} reply could not be used after {attempts} attempts: {error}",
             "the loop goes on; a stronger model or a lower temperature may help",
+            calls,
         )

@@ -34,6 +34,7 @@ from rara.domain.events import (
     ResearchHypothesisCreated,
     ResearchStrategyCandidate,
 )
+from rara.domain.gate import LearningView
 from rara.domain.market import Candles, Instrument
 from rara.events.store import EventStore
 from rara.registry import Registry
@@ -44,12 +45,12 @@ from rara.research.models import (
     LlmCall,
     Outcome,
     ProposerContext,
+    experiment_id,
 )
 from rara.research.outcomes import (
     DUPLICATE_CORRELATION,
     Progress,
     duplicate_of,
-    learning_view,
     positions,
 )
 from rara.research.ports import BudgetExhausted, Proposer, ProposerError
@@ -188,14 +189,11 @@ class ResearchLoop:
             self.sandbox, cand.source, self.candles, cand.params, seed=self.seed
         )
 
-    def experiment_id(self, i: int) -> str:
-        return f"{self.run_id}-{i:04d}"
-
     def _record_budget_stop(self, exc: BudgetExhausted) -> None:
         """The call that crossed the limit happened and cost money: record its iteration as an
         error carrying every call made, so the summary's cost is the real spend."""
         calls = [c for i in sorted(self.pending_calls) for c in self.pending_calls[i]]
-        calls += self.proposer.drain_calls()
+        calls += exc.calls
         crossing = getattr(exc, "call", None)
         if isinstance(crossing, LlmCall) and crossing not in calls:
             calls.append(crossing)
@@ -204,7 +202,7 @@ class ResearchLoop:
             return
         stopped = IterationResult(
             iteration=i,
-            experiment_id=self.experiment_id(i),
+            experiment_id=experiment_id(self.run_id, i),
             outcome="error",
             failed_check="budget",
             error=exc.message,
@@ -226,7 +224,7 @@ class ResearchLoop:
             k=5,
             regime=self.regime,
             # as of the horizon: lessons this run left from there on did not exist yet
-            hide=(self.run_id, f"{self.run_id}-{cut:04d}"),
+            hide=(self.run_id, cut),
         )
         return ProposerContext(
             run_id=self.run_id,
@@ -258,10 +256,10 @@ class ResearchLoop:
         """Ask the proposer; a failure finishes the iteration as an error right here."""
         t = time.perf_counter()
         self.current = i
-        exp_id = self.experiment_id(i)
+        exp_id = experiment_id(self.run_id, i)
         ctx = self.context(i, horizon)
         try:
-            cand = self.proposer.propose(ctx)
+            proposal = self.proposer.propose(ctx)
         except ProposerError as exc:
             failed = IterationResult(
                 iteration=i,
@@ -269,13 +267,14 @@ class ResearchLoop:
                 outcome="error",
                 failed_check=f"proposer.{exc.code}",
                 error=exc.message,
-                calls=tuple(self.proposer.drain_calls()),
+                calls=tuple(exc.calls),
             )
             self._finish(ctx, failed)
             return ctx, None
         finally:
             self._lap("propose", t)
-        self.pending_calls[i] = self.proposer.drain_calls()
+        cand = proposal.candidate
+        self.pending_calls[i] = list(proposal.calls)
         self.publish(
             f"{i}/hypothesis",
             ResearchHypothesisCreated(
@@ -299,7 +298,7 @@ class ResearchLoop:
         t = self._lap("fixes", t)
         result = IterationResult(
             iteration=i,
-            experiment_id=self.experiment_id(i),
+            experiment_id=experiment_id(self.run_id, i),
             outcome="error",
             candidate=fixed.candidate,
             fix_rounds=fixed.rounds,
@@ -366,11 +365,11 @@ class ResearchLoop:
             failed_check, error = _why_failed(checked)
             if error is None or rounds >= self.limits.fix_rounds:
                 return Repaired(cand, checked, rounds, tuple(calls), failed_check, error)
-            fixed = self.proposer.fix(ctx, cand, error, rounds + 1)
-            calls += self.proposer.drain_calls()
+            fixed = self.proposer.fix(ctx, cand, error, rounds + 1, self.limits.fix_rounds)
             if fixed is None:
                 return Repaired(cand, checked, rounds, tuple(calls), failed_check, error)
-            cand, rounds = fixed, rounds + 1
+            calls += fixed.calls
+            cand, rounds = fixed.candidate, rounds + 1
 
     def _count(self, outcome: str, failed: str | None, cost: float) -> None:
         p = self.progress
@@ -407,11 +406,11 @@ class ResearchLoop:
         """The one-line insight: the proposer's own reflection on a gate report (its calls added
         to the result), else the outcome and why."""
         report, cand = result.report, result.candidate
-        view = learning_view(report) if report is not None else None
+        view = LearningView.of(report) if report is not None else None
         if cand is not None and view is not None:
-            insight = self.proposer.reflect(ctx, cand, view)
-            calls = (*result.calls, *self.proposer.drain_calls())
-            return replace(result, calls=calls), insight
+            reflection = self.proposer.reflect(ctx, cand, view)
+            calls = (*result.calls, *reflection.calls)
+            return replace(result, calls=calls), reflection.insight
         why = f"{result.outcome}: {result.failed_check or ''} {result.error or ''}"
         return result, why.strip()[:300]
 

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from rara.domain.market import Candles
-from rara.research.models import Lesson, Regime
+from rara.research.models import Lesson, Regime, gate_check_of, learnable_failure
 from rara.state import connect, default_db_path
 
 FTS_COLUMNS = ("hypothesis", "family", "insight", "failed_check", "outcome")
@@ -51,9 +51,11 @@ W_RECENCY = 0.3
 W_REGIME = 0.2
 MAX_QUERY_TERMS = 32
 
+# stored columns, in SELECT order; the last three came with structured lessons (see _MIGRATIONS)
 _FIELDS = (
     "experiment_id", "run_id", "hypothesis", "family", "symbol", "timeframe", "regime",
-    "outcome", "failed_check", "validation_sharpe", "insight", "created_at",
+    "outcome", "failed_check", "validation_sharpe", "insight", "created_at", "iteration",
+    "failure", "validation_trades",
 )  # fmt: skip
 
 _SCHEMA = """
@@ -70,7 +72,10 @@ CREATE TABLE IF NOT EXISTS lessons (
     failed_check TEXT,
     validation_sharpe REAL,
     insight TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    iteration INTEGER,
+    failure TEXT,
+    validation_trades INTEGER
 );
 CREATE INDEX IF NOT EXISTS lessons_market ON lessons (timeframe, symbol);
 CREATE TRIGGER IF NOT EXISTS lessons_no_update BEFORE UPDATE ON lessons
@@ -78,6 +83,19 @@ BEGIN SELECT RAISE(ABORT, 'lessons are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS lessons_no_delete BEFORE DELETE ON lessons
 BEGIN SELECT RAISE(ABORT, 'lessons are append-only'); END;
 """
+
+# Columns added since the table was first shipped. A database written before them is migrated by
+# adding them (NULL in its rows); reading such a row derives what it can (see `_lesson`).
+_MIGRATIONS = (
+    ("iteration", "INTEGER"),
+    ("failure", "TEXT"),
+    ("validation_trades", "INTEGER"),
+)
+# A lesson's iteration. Rows written before the column have NULL there; their experiment id is
+# "<run id>-<iteration>" (the only format ever written), so the number is read back from it.
+_ITERATION_SQL = (
+    "coalesce({t}iteration, CAST(substr({t}experiment_id, length({t}run_id) + 2) AS INTEGER))"
+)
 
 # External-content FTS: the index reads text from `lessons`, which never changes, so an insert
 # trigger is the only upkeep it needs.
@@ -131,6 +149,13 @@ class LessonStore:
             # statement by statement: executescript() would COMMIT our transaction first
             for stmt in _split(_SCHEMA):
                 c.execute(stmt)
+            have = {row[1] for row in c.execute("PRAGMA table_info(lessons)")}
+            added = [col for col, kind in _MIGRATIONS if col not in have]
+            for column, kind in _MIGRATIONS:
+                if column in added:
+                    c.execute(f"ALTER TABLE lessons ADD COLUMN {column} {kind}")
+            if "validation_trades" in added:
+                _backfill_trades(c)
             if self.fts_enabled:
                 fresh = (
                     c.execute("SELECT 1 FROM sqlite_master WHERE name = 'lessons_fts'").fetchone()
@@ -176,7 +201,7 @@ class LessonStore:
     def recent(self, limit: int = 20) -> list[Lesson]:
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {', '.join(_FIELDS)} FROM lessons ORDER BY id DESC LIMIT ?", (limit,)
+                f"SELECT {_columns('')} FROM lessons ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [_lesson(r) for r in rows]
 
@@ -187,11 +212,11 @@ class LessonStore:
         query_text: str,
         k: int = 5,
         regime: Regime | None = None,
-        hide: tuple[str, str] | None = None,
+        hide: tuple[str, int] | None = None,
     ) -> list[Lesson]:
         """The top ``k`` lessons for this market and query (ranking in the module docstring).
 
-        ``hide=(run_id, experiment_id)`` leaves out that run's lessons from that experiment on:
+        ``hide=(run_id, iteration)`` leaves out that run's lessons from that iteration on:
         a context built "as of" an iteration then sees exactly what existed at that iteration,
         which is what makes a resumed run draw the same candidates. Every score is a function of
         the visible lessons alone (no corpus-wide statistics such as bm25)."""
@@ -204,7 +229,7 @@ class LessonStore:
             "tf": timeframe,
             "k": k,
             "hide_run": hide[0] if hide else "",
-            "hide_from": hide[1] if hide else "",
+            "hide_from": hide[1] if hide else 0,
         }
         for i, t in enumerate(terms):
             args[f"t{i}"] = f'"{t}"' if self.fts_enabled else t
@@ -220,24 +245,52 @@ class LessonStore:
             doc = " || ' ' || ".join(f"lower(coalesce(l.{c}, ''))" for c in FTS_COLUMNS)
             hits = " + ".join(f"(instr({doc}, :t{i}) > 0)" for i in range(len(terms)))
             text_sql = f"(({hits}) / {len(terms)}.0)"
-        visible = "NOT (run_id = :hide_run AND experiment_id >= :hide_from)"
         sql = f"""
-            SELECT {", ".join("l." + f for f in _FIELDS)},
+            SELECT {_columns("l.")},
                    CASE WHEN l.symbol = :symbol THEN 0 ELSE 1 END AS tier,
                    {text_sql}
                    + {W_RECENCY} * {RECENCY_HALF} / ({RECENCY_HALF} + (top.max_id - l.id))
                    + {W_REGIME} * (l.regime = :regime) AS score
             FROM lessons AS l
-            CROSS JOIN (SELECT max(id) AS max_id FROM lessons WHERE {visible}) AS top
-            WHERE l.timeframe = :tf AND {
-            visible.replace("run_id", "l.run_id").replace("experiment_id", "l.experiment_id")
-        }
+            CROSS JOIN (SELECT max(id) AS max_id FROM lessons WHERE {_visible("")}) AS top
+            WHERE l.timeframe = :tf AND {_visible("l.")}
             ORDER BY tier, score DESC, l.id DESC
             LIMIT :k
         """
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
         return [_lesson(r) for r in rows]
+
+
+def _backfill_trades(c: sqlite3.Connection) -> None:
+    """Once, when the column is added: old lessons' validation trade counts from their experiment
+    rows in the same database (the built-in proposer steers on them; before the column it parsed
+    them out of the insight text). The append-only guard is lifted for this one UPDATE of a new,
+    empty column, inside the schema transaction, and put back."""
+    if c.execute("SELECT 1 FROM sqlite_master WHERE name = 'experiments'").fetchone() is None:
+        return  # a lessons-only database: nothing to take the counts from
+    c.execute("DROP TRIGGER IF EXISTS lessons_no_update")
+    c.execute(
+        "UPDATE lessons SET validation_trades = (SELECT e.validation_trades FROM experiments AS e "
+        "WHERE e.experiment_id = lessons.experiment_id)"
+    )
+    for stmt in _split(_SCHEMA):
+        if "lessons_no_update" in stmt:
+            c.execute(stmt)
+
+
+def _columns(table: str) -> str:
+    """SQL: the stored fields in `_FIELDS` order (the iteration derived where it is NULL), then
+    whether the row predates structured lessons (every row since has its iteration)."""
+    fields = [_ITERATION_SQL.format(t=table) if f == "iteration" else table + f for f in _FIELDS]
+    return ", ".join([*fields, f"{table}iteration IS NULL"])
+
+
+def _visible(table: str) -> str:
+    """SQL: the row is not one of the hidden run's lessons from the hidden iteration on (an
+    integer comparison: iteration 10000 comes after 9999, whatever the ids' text order)."""
+    iteration = _ITERATION_SQL.format(t=table)
+    return f"NOT ({table}run_id = :hide_run AND {iteration} >= :hide_from)"
 
 
 def _split(script: str) -> list[str]:
@@ -259,7 +312,14 @@ def _split(script: str) -> list[str]:
 
 
 def _lesson(row: tuple[Any, ...]) -> Lesson:
-    return Lesson(**dict(zip(_FIELDS, row[: len(_FIELDS)], strict=True)))
+    """A stored row as a lesson. A row from before structured lessons has the loop's reason word
+    (e.g. ``sandbox.lint_failed``) in ``failed_check`` and nothing in the new columns: the reason
+    becomes ``failure`` and its gate check ``failed_check`` (its iteration: see `_columns`)."""
+    d = dict(zip(_FIELDS, row[: len(_FIELDS)], strict=True))
+    if row[len(_FIELDS)]:
+        d["failure"] = learnable_failure(d["failed_check"])
+        d["failed_check"] = gate_check_of(d["failed_check"])
+    return Lesson(**d)
 
 
 # -- regime tagger ------------------------------------------------------------------------------

@@ -1,18 +1,50 @@
 """Types that cross the research loop's boundaries: proposals, lessons, outcomes, LLM calls.
 
 Pure pydantic, no I/O. Proposers (built-in search, LLM, replay) produce `Candidate`s from a
-`ProposerContext`; the loop turns each into an `ExperimentOutcome` and a `Lesson`.
+`ProposerContext`; the loop turns each into an `ExperimentOutcome` and a `Lesson`. Both carry the
+failing gate check as a `CheckName` and the validation trade count as numbers, so a proposer reads
+what failed from fields, never from the prose of an insight.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from rara.domain.gate import HOLDOUT_CHECKS, LearnableCheckName
+from rara.llm.ports import LlmCall as LlmCall  # the LLM port's accounting; re-exported
 
 JsonScalar = bool | int | float | str
 Outcome = Literal["paper_candidate", "rejected", "error", "duplicate"]
 Regime = Literal["trend_up", "trend_down", "range", "high_volatility"]
+
+
+_LEARNABLE: dict[str, LearnableCheckName] = {n: n for n in get_args(LearnableCheckName)}
+
+
+def experiment_id(run_id: str, iteration: int) -> str:
+    """The id of a run's iteration: the one place its format is spelled."""
+    return f"{run_id}-{iteration:04d}"
+
+
+def learnable_failure(failure: str | None) -> str | None:
+    """A recorded failure as a proposer may see it: a holdout check's name says how the holdout
+    went, so it becomes None (the outcome says rejected, no more)."""
+    return None if failure in HOLDOUT_CHECKS else failure
+
+
+def gate_check_of(failure: str | None) -> LearnableCheckName | None:
+    """The gate check a recorded failure stands for, as a proposer may see it. The loop records
+    why an iteration stopped as a reason word: a gate check's name, ``sandbox.<error code>`` (the
+    sandbox check, failed with that code), or a stop that is no check (``proposer.<code>``,
+    ``budget``, ``duplicate``): None. A holdout check is None too (see `learnable_failure`)."""
+    if failure is None:
+        return None
+    check = _LEARNABLE.get(failure)
+    if check is None and failure.startswith("sandbox."):
+        check = "sandbox"
+    return check
 
 
 class Forecast(BaseModel):
@@ -43,33 +75,43 @@ class Candidate(BaseModel):
     parent: str | None = Field(None, description="experiment id this was derived from")
 
 
-class LlmCall(BaseModel):
-    """One LLM round trip, for accounting. Never holds keys or prompt text."""
+class Proposal(BaseModel):
+    """What `propose` and `fix` return: the candidate and the LLM calls it took (none for the
+    built-in search), so the spend travels with what it bought."""
 
-    purpose: Literal["propose", "code", "fix", "feedback", "agent"]
-    model: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    latency_ms: float = 0.0
-    cost_usd: float = 0.0
-    cached: bool = False
-    ok: bool = True
-    error: str | None = None
+    model_config = ConfigDict(frozen=True)
+    candidate: Candidate
+    calls: list[LlmCall] = Field(default_factory=list)
+
+
+class Reflection(BaseModel):
+    """What `reflect` returns: the one-line insight and the LLM calls it took."""
+
+    model_config = ConfigDict(frozen=True)
+    insight: str
+    calls: list[LlmCall] = Field(default_factory=list)
 
 
 class Lesson(BaseModel):
-    """What one finished experiment taught; recalled before later proposals."""
+    """What one finished experiment taught; recalled before later proposals. ``insight`` is prose
+    for people and the LLM; the proposer reads the structured fields: ``failed_check`` (the gate
+    check that failed first, None when none did, the stop was no check or it was the holdout's),
+    ``failure`` (the reason as the loop recorded it, e.g. ``sandbox.lint_failed``,
+    ``proposer.llm_timeout``; never a holdout check) and the validation figures."""
 
     experiment_id: str
     run_id: str
+    iteration: int
     hypothesis: str
     family: str
     symbol: str
     timeframe: str
     regime: Regime
     outcome: Outcome
-    failed_check: str | None = None
+    failed_check: LearnableCheckName | None = None
+    failure: str | None = None
     validation_sharpe: float | None = None
+    validation_trades: int | None = None
     insight: str
     created_at: str = ""
 
@@ -85,7 +127,8 @@ class ExperimentOutcome(BaseModel):
     params: dict[str, JsonScalar] | None
     source_sha256: str
     outcome: Outcome
-    failed_check: str | None = None
+    failed_check: LearnableCheckName | None = None
+    failure: str | None = None
     train_sharpe: float | None = None
     validation_sharpe: float | None = None
     validation_trades: int | None = None

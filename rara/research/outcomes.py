@@ -1,17 +1,13 @@
-"""Small pure pieces of the loop: the live progress line, what makes two candidates duplicates
-(and which earlier one a candidate duplicates), and the view of a gate report the loop is allowed
-to learn from (no holdout)."""
+"""Small pure pieces of the loop: the live progress line and what makes two candidates
+duplicates. (What the loop may learn from a gate report is `rara.domain.gate.LearningView`.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-from rara.domain.gate import GateReport
 
 DUPLICATE_CORRELATION = 0.95
 
@@ -64,13 +60,3 @@ def duplicate_of(
         if correlation(pos, other) >= DUPLICATE_CORRELATION:
             return experiment_id
     return None
-
-
-def learning_view(report: GateReport) -> dict[str, Any]:
-    """The gate report without the holdout: all the loop and its proposers may learn from."""
-    body = report.model_dump(mode="json")
-    body["checks"] = [c for c in body["checks"] if not c["name"].startswith("holdout")]
-    body["segments"] = {k: v for k, v in body["segments"].items() if k != "holdout"}
-    body.pop("holdout_reads", None)
-    body["failed"] = [f for f in body["failed"] if not f.startswith("holdout")]
-    return body

@@ -1,61 +1,59 @@
-"""The ports the loop talks through. Like httpx transports: swap one class, keep the loop.
+"""The port the loop talks through. Like httpx transports: swap one class, keep the loop.
 
 - `Proposer`: the built-in search, the LLM proposer and its replay all implement it.
-- `LlmProvider`: one chat completion; litellm in production, a replay cache offline, a scripted
-  stub in unit tests. The HTTP path is tested against an OpenAI-compatible emulator.
+
+The LLM port (`LlmProvider`, `LlmCall`, `BudgetExhausted`) is `rara.llm.ports`: the adapter
+package owns it and imports nothing of research. `BudgetExhausted` is re-exported here because
+the loop stops on it whichever proposer spent the money.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
+from rara.domain.gate import LearningView
 from rara.errors import RaraError
-from rara.research.models import Candidate, LlmCall, ProposerContext
+from rara.llm.ports import BudgetExhausted, LlmCall
+from rara.research.models import Candidate, Proposal, ProposerContext, Reflection
+
+__all__ = ["BudgetExhausted", "Proposer", "ProposerError"]
 
 
 class ProposerError(RaraError):
     """A proposal could not be produced this iteration (bad reply after retries, timeout...).
-    The loop records it as an errored experiment and goes on."""
+    The loop records it as an errored experiment, with ``calls`` (the LLM calls made before it
+    failed), and goes on."""
 
-
-class BudgetExhausted(RaraError):
-    """The LLM cost limit was reached; the loop stops cleanly and says so."""
+    def __init__(
+        self, code: str, message: str, suggestion: str = "", calls: list[LlmCall] | None = None
+    ) -> None:
+        super().__init__(code, message, suggestion)
+        self.calls: list[LlmCall] = list(calls or [])
 
 
 class Proposer(Protocol):
+    """Every step returns the LLM calls it made with its result (`Proposal`, `Reflection`, or a
+    `ProposerError`'s ``calls``), so nothing is left to collect afterwards."""
+
     name: str
 
-    def propose(self, ctx: ProposerContext) -> Candidate:
+    def propose(self, ctx: ProposerContext) -> Proposal:
         """A new candidate for this iteration. Deterministic for (seed, iteration, history)."""
         ...
 
     def fix(
-        self, ctx: ProposerContext, candidate: Candidate, error: str, round_no: int
-    ) -> Candidate | None:
+        self,
+        ctx: ProposerContext,
+        candidate: Candidate,
+        error: str,
+        round_no: int,
+        max_rounds: int,
+    ) -> Proposal | None:
         """A corrected candidate after `error` (the exact static-check, sandbox or look-ahead
-        message), or None when this proposer does not repair code. round_no is 1..3."""
+        message), or None when this proposer does not repair code. ``round_no`` is
+        1..``max_rounds``; the loop's limit is the only cap."""
         ...
 
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, report: dict[str, Any]) -> str:
-        """A one-line insight for the lesson, from the gate report (train/validation only)."""
-        ...
-
-    def drain_calls(self) -> list[LlmCall]:
-        """LLM calls made since the last drain (empty for proposers that call none)."""
-        ...
-
-
-class LlmReply(Protocol):
-    text: str
-    call: LlmCall
-
-
-class LlmProvider(Protocol):
-    model: str
-
-    def complete(
-        self, messages: list[dict[str, str]], *, purpose: str, json_mode: bool = True
-    ) -> LlmReply:
-        """One completion. Raises ProposerError on transport failure or timeout and
-        BudgetExhausted when the call would pass the cost limit."""
+    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> Reflection:
+        """A one-line insight for the lesson, from the gate report minus the holdout."""
         ...

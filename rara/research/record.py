@@ -18,7 +18,16 @@ from rara.domain.gate import GateReport, Segment
 from rara.domain.market import Instrument
 from rara.domain.performance import Metrics
 from rara.domain.strategy import StrategyRef, source_sha256
-from rara.research.models import Candidate, Forecast, Lesson, LlmCall, Outcome, Regime
+from rara.research.models import (
+    Candidate,
+    Forecast,
+    Lesson,
+    LlmCall,
+    Outcome,
+    Regime,
+    gate_check_of,
+    learnable_failure,
+)
 from rara.research.store import Experiment
 from rara.validation.candidate import CheckedEvaluation
 
@@ -107,13 +116,16 @@ class IterationResult:
         return Lesson(
             experiment_id=self.experiment_id,
             run_id=run_id,
+            iteration=self.iteration,
             hypothesis=cand.hypothesis.hypothesis if cand is not None else "(no proposal)",
             family=cand.hypothesis.family if cand is not None else "none",
             symbol=inst.symbol,
             timeframe=str(inst.timeframe),
             regime=regime,
             outcome=self.outcome,
-            failed_check=self.failed_check,
+            failed_check=gate_check_of(self.failed_check),
+            failure=learnable_failure(self.failed_check),
             validation_sharpe=validation.sharpe if validation is not None else None,
+            validation_trades=validation.trades if validation is not None else None,
             insight=insight,
         )

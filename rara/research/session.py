@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rara.backtest.engine import BacktestConfig
 from rara.backtest.window import backtest_window
@@ -30,6 +30,9 @@ from rara.research.trace import calibration, run_hash
 from rara.runner.sandbox import EvaluationRequest, open_sandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
+
+if TYPE_CHECKING:
+    from rara.research.llm_proposer import LlmProposer
 
 PROPOSERS = ("builtin", "llm", "replay")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
@@ -73,8 +76,6 @@ def make_proposer(cfg: RunConfig, settings: Settings, n_bars: int, home: Home) -
             min_sharpe=g.min_sharpe,
             min_trades=g.min_trades,
         )
-    from rara.llm.factory import build_llm_proposer
-
     return build_llm_proposer(
         cfg.proposer,
         settings,
@@ -84,6 +85,41 @@ def make_proposer(cfg: RunConfig, settings: Settings, n_bars: int, home: Home) -
         max_parse_retries=settings.llm.max_parse_retries,
         prices=settings.llm.prices,
         cache_dir=home.llm_cache_dir,
+    )
+
+
+def gate_summary(settings: Settings) -> str:
+    """The research gate's bar in one line, for the LLM's propose prompt."""
+    g = settings.gates.research
+    return (
+        f"validation Sharpe > {g.min_sharpe:g}, validation max drawdown < {g.max_drawdown:.0%}, "
+        f"at least {g.min_trades} validation trades, still profitable at {g.cost_multiplier:g}x "
+        f"costs, deflated Sharpe >= {g.min_dsr:g} over all trials"
+    )
+
+
+def build_llm_proposer(
+    kind: str,
+    settings: Settings,
+    *,
+    model: str | None = None,
+    seed: int | None = None,
+    max_cost_usd: float | None = None,
+    max_parse_retries: int = 2,
+    **provider_kw: Any,
+) -> LlmProposer:
+    """The LLM proposer of a run: ``kind`` "llm" (live, recording) or "replay" (the cache only),
+    with the run's cost limit."""
+    # imported here: the built-in proposer's runs need none of the LLM edge
+    from rara.llm.budget import Budget
+    from rara.llm.factory import build_provider
+    from rara.research.llm_proposer import LlmProposer
+
+    provider = build_provider(
+        kind, settings, model=model, seed=seed, budget=Budget(max_cost_usd), **provider_kw
+    )
+    return LlmProposer(
+        provider, max_parse_retries=max_parse_retries, gate_summary=gate_summary(settings)
     )
 
 

@@ -1,7 +1,7 @@
 """Research runs and their experiments in the state DB (append-only).
 
 An experiment row is written once, when its iteration has finished (including its lesson and
-events). A run killed mid-iteration therefore has no row for that iteration, and `--resume`
+events). A run killed mid-iteration therefore has no row for that iteration, and resuming the run
 redoes exactly it; trials are keyed by content, so redoing one records nothing twice.
 """
 
@@ -18,7 +18,14 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 from rara.errors import BadInput
-from rara.research.models import ExperimentOutcome, Forecast, JsonScalar, Outcome
+from rara.research.models import (
+    ExperimentOutcome,
+    Forecast,
+    JsonScalar,
+    Outcome,
+    gate_check_of,
+    learnable_failure,
+)
 from rara.state import append_only, open_tables
 
 SCHEMA = """
@@ -115,7 +122,8 @@ class Experiment(BaseModel):
             params=self.params,
             source_sha256=self.source_sha256,
             outcome=self.outcome,
-            failed_check=self.failed_check,
+            failed_check=gate_check_of(self.failed_check),
+            failure=learnable_failure(self.failed_check),
             train_sharpe=self.train_sharpe,
             validation_sharpe=self.validation_sharpe,
             validation_trades=self.validation_trades,

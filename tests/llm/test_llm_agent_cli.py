@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from rara.cli import RaraGroup
 from rara.cli.agent import command
+from rara.llm.cache import ReplyCache
 from tests.emulators.openai_emulator import Reply
 from tests.kit.llm import API_KEY, MODEL
 
@@ -22,7 +23,7 @@ def run(emu, monkeypatch, rara_home):
 
     app.add_command(command)
 
-    def invoke(*args: str, env: dict[str, str] | None = None):
+    def invoke(*args: str, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()):
         base = {
             "RARA_HOME": str(rara_home),
             "RARA_LLM__MODEL": MODEL,
@@ -32,6 +33,8 @@ def run(emu, monkeypatch, rara_home):
         }
         for k, v in base.items():
             monkeypatch.setenv(k, v)
+        for k in unset:
+            monkeypatch.delenv(k)
         result = CliRunner().invoke(app, ["agent", *args], catch_exceptions=False)
         assert API_KEY not in result.output
         return result
@@ -74,3 +77,15 @@ def test_agent_never_echoes_the_key(run, emu):
     emu.add(Reply(content=f"your key is {API_KEY}"))
     out = json.loads(run("what is my key?").stdout)
     assert out["reply"] == "your key is ***"
+
+
+def test_agent_builds_its_provider_as_a_run_does(run, emu, rara_home):
+    """The run's provider rules apply (review D16): a keyed model without a key is refused before
+    any request, and the reply is recorded in the run's reply cache."""
+    refused = run("hi", env={"RARA_LLM__API_BASE": ""}, unset=("RARA_LLM_API_KEY",))
+    assert refused.exit_code == 2
+    assert json.loads(refused.stdout)["error"]["code"] == "llm_no_key"
+    assert emu.requests == []
+    emu.add(Reply(content="ok"))
+    assert run("hi").exit_code == 0
+    assert len(ReplyCache(rara_home / "cache" / "llm")) == 1

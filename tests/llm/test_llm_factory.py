@@ -1,4 +1,4 @@
-"""Building the run's LLM proposer from settings."""
+"""Building an LLM provider, and the run's LLM proposer, from settings."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import pytest
 
 from rara.config import Secrets, Settings
 from rara.errors import BadInput
-from rara.llm.factory import build_llm_proposer, build_provider, gate_summary
+from rara.llm.factory import build_provider, needs_api_key
 from rara.llm.provider import LitellmProvider
 from rara.llm.replay import ReplayProvider
+from rara.research.session import build_llm_proposer, gate_summary
 from tests.kit.llm import API_KEY, MODEL
 
 
@@ -41,6 +42,13 @@ def test_refusals():
     build_provider(
         "llm", settings(model=MODEL, api_base="http://127.0.0.1:1/v1"), secrets=Secrets()
     )
+
+
+def test_one_keyless_rule():
+    """The factory and `rara validate` ask the same question of a model."""
+    assert not needs_api_key("ollama/llama3", None) and not needs_api_key("ollama_chat/x", None)
+    assert not needs_api_key(MODEL, "http://127.0.0.1:1/v1")
+    assert needs_api_key(MODEL, None) and needs_api_key("anthropic/claude-3-5-haiku", "")
 
 
 def test_proposer_has_budget_and_gate_summary():

@@ -12,12 +12,12 @@ from rara.research.llm_proposer import (
     ReplyParseError,
     extract_source,
     parse_hypothesis,
-    strip_holdout,
 )
 from rara.research.models import BestSoFar, Candidate, ExperimentOutcome, Hypothesis, Lesson
 from rara.research.ports import ProposerError
 from tests.emulators.openai_emulator import Reply
 from tests.kit.llm import API_KEY, GOOD_HYPOTHESIS, GOOD_SOURCE, fenced
+from tests.research.gate_reports import HOLDOUT_MARKS, holdout_checks, view
 
 MALFORMED = '{"hypothesis": "Buy dips", "rationale": "mean reversion" "family": "mr"}'
 LOOKAHEAD_ERROR = (
@@ -30,7 +30,8 @@ def test_propose_good_strategy(emu, make_provider, ctx):
     emu.add(Reply.of_json(json.loads(GOOD_HYPOTHESIS), purpose="propose"))
     emu.add(Reply(content=fenced(), purpose="code"))
     proposer = LlmProposer(make_provider())
-    cand = proposer.propose(ctx)
+    proposal = proposer.propose(ctx)
+    cand = proposal.candidate
 
     assert cand.source == GOOD_SOURCE
     assert cand.origin == "llm" and cand.params is None
@@ -42,10 +43,9 @@ def test_propose_good_strategy(emu, make_provider, ctx):
     assert "# Strategy API v1" in code_req.text  # the README is quoted
     assert "SMA(20) crosses above SMA(50)" in code_req.last_user
     assert '"timeframe": "1h"' in code_req.last_user
-    calls = proposer.drain_calls()
+    calls = proposal.calls  # the calls travel with the proposal
     assert [c.purpose for c in calls] == ["propose", "code"]
     assert all(c.ok and c.cost_usd > 0 for c in calls)
-    assert proposer.drain_calls() == []
 
 
 def test_malformed_json_is_retried_with_the_parse_error(emu, make_provider, ctx):
@@ -55,8 +55,8 @@ def test_malformed_json_is_retried_with_the_parse_error(emu, make_provider, ctx)
         Reply(content=fenced(), purpose="code"),
     )
     proposer = LlmProposer(make_provider())
-    cand = proposer.propose(ctx)
-    assert cand.hypothesis.family == "trend_following"
+    proposal = proposer.propose(ctx)
+    assert proposal.candidate.hypothesis.family == "trend_following"
 
     with pytest.raises(ReplyParseError) as parse_error:
         parse_hypothesis(MALFORMED)
@@ -64,7 +64,7 @@ def test_malformed_json_is_retried_with_the_parse_error(emu, make_provider, ctx)
     assert retry.purpose == "propose"
     assert str(parse_error.value) in retry.last_user  # the exact parse error was fed back
     assert retry.messages[-2] == {"role": "assistant", "content": MALFORMED}
-    assert len(proposer.drain_calls()) == 3
+    assert len(proposal.calls) == 3
 
 
 def test_schema_error_is_fed_back_and_retries_run_out(emu, make_provider, ctx):
@@ -79,7 +79,7 @@ def test_schema_error_is_fed_back_and_retries_run_out(emu, make_provider, ctx):
         info.value.message
     )
     assert "forecast.pass_probability" in emu.requests[1].last_user
-    assert len(emu.requests) == 3 and len(proposer.drain_calls()) == 3
+    assert len(emu.requests) == 3 and len(info.value.calls) == 3
 
 
 def test_code_reply_without_a_module_is_retried(emu, make_provider, ctx):
@@ -88,7 +88,7 @@ def test_code_reply_without_a_module_is_retried(emu, make_provider, ctx):
         Reply(content="I would use two moving averages.", purpose="code"),
         Reply(content=fenced(), purpose="code"),
     )
-    cand = LlmProposer(make_provider()).propose(ctx)
+    cand = LlmProposer(make_provider()).propose(ctx).candidate
     assert cand.source == GOOD_SOURCE
     assert "no module found" in emu.requests[2].last_user
 
@@ -103,12 +103,17 @@ def test_fix_rounds_get_the_exact_error(emu, make_provider, ctx):
         Reply.of_module(GOOD_SOURCE, purpose="fix"),  # round 2 does
     )
     proposer = LlmProposer(make_provider())
-    cand = proposer.propose(ctx)
+    first = proposer.propose(ctx)
+    cand = first.candidate
     assert cand.source.startswith("import numpy")
-    fix1 = proposer.fix(ctx, cand, static_error, 1)
-    assert fix1 is not None and fix1.origin == "llm:fix1"
-    fix2 = proposer.fix(ctx, fix1, static_error, 2)
-    assert fix2 is not None and fix2.origin == "llm:fix2" and fix2.source == GOOD_SOURCE
+    round1 = proposer.fix(ctx, cand, static_error, 1, 3)
+    assert round1 is not None
+    fix1 = round1.candidate
+    assert fix1.origin == "llm:fix1"
+    round2 = proposer.fix(ctx, fix1, static_error, 2, 3)
+    assert round2 is not None
+    fix2 = round2.candidate
+    assert fix2.origin == "llm:fix2" and fix2.source == GOOD_SOURCE
     assert fix2.hypothesis == cand.hypothesis
 
     fixes = [r for r in emu.requests if r.purpose == "fix"]
@@ -118,8 +123,9 @@ def test_fix_rounds_get_the_exact_error(emu, make_provider, ctx):
         assert f"Fix round {n} of 3" in req.last_user
         assert "import numpy" in req.last_user  # the module that failed
         assert "# Strategy API v1" in req.text
-    assert proposer.fix(ctx, fix2, static_error, 4) is None  # the loop allows 3 rounds
-    assert [c.purpose for c in proposer.drain_calls()] == ["propose", "code", "fix", "fix"]
+    # the loop's limit is the only cap: the prompt states it, the proposer keeps none of its own
+    calls = first.calls + round1.calls + round2.calls
+    assert [c.purpose for c in calls] == ["propose", "code", "fix", "fix"]
 
 
 def test_lookahead_error_reaches_the_fix_prompt(emu, make_provider, ctx):
@@ -129,7 +135,7 @@ def test_lookahead_error_reaches_the_fix_prompt(emu, make_provider, ctx):
         Reply(content=fenced(), purpose="fix"),
     )
     proposer = LlmProposer(make_provider())
-    proposer.fix(ctx, proposer.propose(ctx), LOOKAHEAD_ERROR, 1)
+    proposer.fix(ctx, proposer.propose(ctx).candidate, LOOKAHEAD_ERROR, 1, 3)
     assert LOOKAHEAD_ERROR in emu.requests[-1].last_user
 
 
@@ -141,16 +147,16 @@ def test_timeout_in_propose_is_a_proposer_error_and_the_call_is_counted(emu, mak
     assert info.value.code == "llm_timeout"
     assert "no reply within the timeout (2 s)" in info.value.message
     assert API_KEY not in str(info.value.to_dict())
-    calls = proposer.drain_calls()
+    calls = info.value.calls
     assert len(calls) == 1 and calls[0].ok is False and calls[0].purpose == "propose"
 
 
 def test_budget_stop_in_propose_keeps_the_call(emu, make_provider, ctx):
     emu.add(Reply(content=GOOD_HYPOTHESIS, purpose="propose"))
     proposer = LlmProposer(make_provider(budget=Budget(max_cost_usd=1e-9)))
-    with pytest.raises(LlmBudgetExhausted):
+    with pytest.raises(LlmBudgetExhausted) as info:
         proposer.propose(ctx)
-    calls = proposer.drain_calls()
+    calls = info.value.calls
     assert len(calls) == 1 and calls[0].cost_usd > 1e-9
     assert len(emu.requests) == 1  # the code call was never made
 
@@ -162,6 +168,7 @@ def test_lessons_history_and_best_go_into_the_propose_prompt(emu, make_provider,
                 Lesson(
                     experiment_id="e1",
                     run_id="r1",
+                    iteration=1,
                     hypothesis="RSI dip buying",
                     family="mean_reversion",
                     symbol="BTC/USDT",
@@ -182,7 +189,7 @@ def test_lessons_history_and_best_go_into_the_propose_prompt(emu, make_provider,
                     params=None,
                     source_sha256="ab" * 32,
                     outcome="rejected",
-                    failed_check="max_drawdown",
+                    failure="max_drawdown",
                     train_sharpe=1.3,
                     validation_sharpe=0.2,
                     validation_trades=41,
@@ -208,30 +215,17 @@ def test_lessons_history_and_best_go_into_the_propose_prompt(emu, make_provider,
     assert "e-uuid-should-not-appear" not in prompt and "run-test" not in prompt
 
 
-REPORT = {
-    "passed": False,
-    "failed_check": "min_trades",
-    "train": {"sharpe": 1.4, "trades": 50},
-    "validation": {"sharpe": 0.9, "trades": 12, "max_drawdown": 0.08},
-    "holdout": {"sharpe": 2.5, "psr": 0.97},
-    "holdout_sharpe": 2.5,
-    "checks": [
+# a verdict on train and validation, then the holdout read (and failed): none of it may reach
+# the model
+REPORT = view(
+    [
+        {"name": "floor.sharpe", "passed": True, "value": 1.4, "threshold": 1.0},
         {"name": "min_trades", "value": 12, "threshold": 30, "passed": False},
-        {"name": "holdout_psr", "value": 0.97, "threshold": 0.9, "passed": True},
+        *holdout_checks(passed=False),
     ],
-    "segments": {"validation": {"bars": 900}, "HoldOut": {"bars": 900}},
-    "notes": ["costs doubled", "hold-out not read yet"],
-}
-
-
-def test_strip_holdout():
-    visible = strip_holdout(REPORT)
-    assert "holdout" not in repr(visible).lower().replace("-", "").replace("_", "")
-    assert visible["train"] == REPORT["train"] and visible["validation"] == REPORT["validation"]
-    assert visible["checks"] == [REPORT["checks"][0]]  # the holdout check goes whole
-    assert visible["segments"] == {"validation": {"bars": 900}}
-    assert visible["notes"] == ["costs doubled"]
-    assert strip_holdout({"failed_check": "holdout_psr", "passed": False}) == {"passed": False}
+    sharpe=1.4,
+    trades=12,
+)
 
 
 def test_reflect_sends_no_holdout_and_returns_one_short_line(emu, make_provider, ctx):
@@ -247,14 +241,16 @@ def test_reflect_sends_no_holdout_and_returns_one_short_line(emu, make_provider,
     )  # fmt: skip
     ctx = ctx.model_copy(update={"best": best})
     proposer = LlmProposer(make_provider())
-    cand = proposer.propose(ctx)
-    insight = proposer.reflect(ctx, cand, REPORT)
+    cand = proposer.propose(ctx).candidate
+    reflection = proposer.reflect(ctx, cand, REPORT)
+    insight = reflection.insight
+    assert [c.purpose for c in reflection.calls] == ["feedback"]
 
     assert insight.startswith("Too few trades: widen the RSI band")
     assert len(insight) == 300 and "\n" not in insight
     req = emu.requests[-1]
     assert req.purpose == "feedback"
-    assert "holdout" not in req.text.lower() and "2.5" not in req.text and "0.97" not in req.text
+    assert not [m for m in HOLDOUT_MARKS if m in req.text.lower()]
     assert '"trades": 12' in req.text  # validation numbers are there
     assert "# best module" in req.text and "validation Sharpe 1.30" in req.text
 
@@ -267,9 +263,9 @@ def test_reflect_failure_is_an_insight_not_an_error(emu, make_provider, ctx):
         source=GOOD_SOURCE,
         origin="llm",
     )
-    insight = proposer.reflect(ctx, cand, {})
-    assert insight == "no insight: the feedback call failed (llm_server_error)"
-    [call] = proposer.drain_calls()
+    reflection = proposer.reflect(ctx, cand, view([]))
+    assert reflection.insight == "no insight: the feedback call failed (llm_server_error)"
+    [call] = reflection.calls
     assert call.purpose == "feedback" and not call.ok
 
 

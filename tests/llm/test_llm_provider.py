@@ -12,8 +12,8 @@ import pytest
 
 from rara.llm.budget import Budget, LlmBudgetExhausted
 from rara.llm.cache import ReplyCache, cache_key
+from rara.llm.ports import BudgetExhausted, LlmError
 from rara.llm.provider import LlmCallFailed, load_litellm, redact
-from rara.research.ports import BudgetExhausted, ProposerError
 from tests.emulators.openai_emulator import Reply, tokens_of
 from tests.kit.llm import API_KEY, MODEL, files_text
 from tests.kit.paths import REPO
@@ -72,11 +72,11 @@ def test_plain_mode_sends_no_response_format(emu, make_provider):
     assert "response_format" not in body and "seed" not in body
 
 
-def test_timeout_is_a_clear_proposer_error(emu, make_provider, cache_dir, caplog):
+def test_timeout_is_a_clear_llm_error(emu, make_provider, cache_dir, caplog):
     emu.add(Reply(content="too late", delay_s=5))
     provider = make_provider(timeout_s=2)
     t0 = time.monotonic()
-    with pytest.raises(ProposerError) as info:
+    with pytest.raises(LlmError) as info:
         provider.complete(MSGS, purpose="agent")
     assert time.monotonic() - t0 < 4.5
     exc = info.value
@@ -131,7 +131,7 @@ def test_budget_below_one_call_stops_after_that_call(emu, make_provider, cache_d
         provider.complete(MSGS, purpose="propose")
     exc = info.value
     assert isinstance(exc, LlmBudgetExhausted)
-    assert exc.code == "budget_exhausted" and exc.reason == "budget"
+    assert exc.code == "budget_exhausted"
     assert exc.call is not None and exc.call.cost_usd == pytest.approx(2.1e-4)
     assert exc.spent == pytest.approx(2.1e-4) and budget.exhausted
     assert "LLM cost limit reached after a propose call" in exc.message

@@ -14,6 +14,7 @@ from rara.research.llm_proposer import LlmProposer
 from rara.research.ports import ProposerError
 from tests.emulators.openai_emulator import Reply
 from tests.kit.llm import API_KEY, GOOD_HYPOTHESIS, GOOD_SOURCE, MODEL, fenced, files_text
+from tests.research.gate_reports import view
 
 MALFORMED = '{"hypothesis": "x",'
 ERROR = "runtime_error: ValueError: ta.sma: n must be between 1 and 100000, got 0 (line 17)"
@@ -23,16 +24,20 @@ def session(proposer: LlmProposer, ctx: Any) -> dict[str, Any]:
     """One iteration's worth of proposer traffic: propose (with a parse retry), a fix, a reflect,
     and a second iteration that times out."""
     out: dict[str, Any] = {}
-    cand = proposer.propose(ctx)
-    fixed = proposer.fix(ctx, cand, ERROR, 1)
-    assert fixed is not None
+    proposal = proposer.propose(ctx)
+    fix = proposer.fix(ctx, proposal.candidate, ERROR, 1, 3)
+    assert fix is not None
+    cand, fixed = proposal.candidate, fix.candidate
     out["candidates"] = [cand.model_dump(mode="json"), fixed.model_dump(mode="json")]
-    out["insight"] = proposer.reflect(ctx, fixed, {"validation": {"sharpe": 0.5}})
+    reflection = proposer.reflect(ctx, fixed, view([], sharpe=0.5, trades=40))
+    out["insight"] = reflection.insight
+    calls = proposal.calls + fix.calls + reflection.calls
     try:
         proposer.propose(ctx.model_copy(update={"iteration": ctx.iteration + 1}))
     except ProposerError as exc:
         out["error"] = exc.to_dict()
-    out["calls"] = [c.model_dump(mode="json") for c in proposer.drain_calls()]
+        calls += exc.calls
+    out["calls"] = [c.model_dump(mode="json") for c in calls]
     return out
 
 
@@ -75,21 +80,22 @@ def test_replay_reproduces_the_session_with_zero_requests(recorded, emu, ctx, ca
 def test_replay_miss_names_what_is_missing(recorded, ctx, cache_dir):
     proposer = LlmProposer(ReplayProvider(cache_dir, MODEL))
     other = ctx.model_copy(update={"symbol": "ETH/USDT"})
-    with pytest.raises(ReplayMiss) as info:
+    with pytest.raises(ProposerError) as info:  # the proposer's error, caused by the miss
         proposer.propose(other)
+    assert isinstance(info.value.__cause__, ReplayMiss) and info.value.__cause__.call is None
     msg = info.value.message
     assert info.value.code == "llm_replay_miss"
     assert "no recorded propose reply from openai/gpt-4o-mini" in msg
     assert "none recorded" in msg and str(cache_dir) in msg
     # a different model is a miss too
-    with pytest.raises(ReplayMiss, match="anthropic/claude"):
+    with pytest.raises(ProposerError, match="anthropic/claude"):
         LlmProposer(ReplayProvider(cache_dir, "anthropic/claude-3-5-haiku")).propose(ctx)
 
 
 def test_replay_runs_out_after_the_recorded_count(recorded, ctx, cache_dir):
     provider = ReplayProvider(cache_dir, MODEL)
     LlmProposer(provider).propose(ctx)
-    with pytest.raises(ReplayMiss, match=r"request 2 .*; 1 recorded"):
+    with pytest.raises(ProposerError, match=r"request 2 .*; 1 recorded"):
         LlmProposer(provider).propose(ctx)  # the first propose prompt was asked once
 
 
@@ -97,9 +103,9 @@ def test_replay_charges_the_recorded_cost_to_the_budget(recorded, ctx, cache_dir
     cost = sum(c["cost_usd"] for c in recorded["calls"][:2])  # malformed + good propose
     provider = ReplayProvider(cache_dir, MODEL, budget=Budget(max_cost_usd=cost * 0.999))
     proposer = LlmProposer(provider)
-    with pytest.raises(LlmBudgetExhausted):
+    with pytest.raises(LlmBudgetExhausted) as info:
         proposer.propose(ctx)
-    calls = proposer.drain_calls()
+    calls = info.value.calls
     assert len(calls) == 2 and all(c.cached for c in calls)
 
 

@@ -16,21 +16,16 @@ import pytest
 
 from rara.config import BacktestSettings, ResearchGateSettings
 from rara.data.catalog import Catalog
+from rara.domain.gate import LearningView
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.domain.strategy import source_sha256
-from rara.research.builtin import BuiltinProposer, reflect_report, reward
-from rara.research.families import (
-    BASES,
-    CATALOGUE,
-    Bias,
-    Family,
-    Params,
-    all_families,
-    default_max_lookback,
-    family,
-)
+from rara.research.builtin import BuiltinProposer, reward
+from rara.research.builtin.catalogue import BASES, CATALOGUE
+from rara.research.builtin.family import Family, all_families, family
+from rara.research.builtin.space import Bias, Params, default_max_lookback
 from rara.research.models import Candidate, ExperimentOutcome, Lesson, ProposerContext
 from rara.research.ports import Proposer
+from rara.research.reflect import reflect_report
 from rara.runner.sandbox import EvaluationRequest, InProcessSandbox, candle_columns
 from rara.services.backtest import judge_candidate
 from rara.validation import lookahead
@@ -38,6 +33,7 @@ from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from rara_sandbox.evaluate import evaluate
 from rara_sandbox.lint import lint
+from tests.research.gate_reports import view
 
 SYMBOL = "BTC/USDT"
 
@@ -93,7 +89,7 @@ def run(
     cands: list[Candidate] = []
     history: list[ExperimentOutcome] = []
     for i in range(n):
-        c = proposer.propose(ctx_for(i, history, lessons, timeframe))
+        c = proposer.propose(ctx_for(i, history, lessons, timeframe)).candidate
         cands.append(c)
         history.append(outcome_for(i, c, *synthetic_score(c)))
     return cands, history
@@ -284,8 +280,8 @@ def test_same_seed_same_candidates_byte_for_byte() -> None:
 def test_seed_none_takes_the_run_seed() -> None:
     p = BuiltinProposer()
     assert (
-        p.propose(ctx_for(0, seed=5)).source
-        == BuiltinProposer(seed=5).propose(ctx_for(0, seed=99)).source
+        p.propose(ctx_for(0, seed=5)).candidate.source
+        == BuiltinProposer(seed=5).propose(ctx_for(0, seed=99)).candidate.source
     )
 
 
@@ -296,8 +292,8 @@ def test_a_resumed_run_redraws_the_same_candidate() -> None:
     cands, history = run(long_running, 50)
     for i in (0, 13, 31, 49):
         ctx = ctx_for(i, history[:i])
-        assert BuiltinProposer(seed=3).propose(ctx).source == cands[i].source
-        assert long_running.propose(ctx).model_dump() == cands[i].model_dump()
+        assert BuiltinProposer(seed=3).propose(ctx).candidate.source == cands[i].source
+        assert long_running.propose(ctx).candidate.model_dump() == cands[i].model_dump()
 
 
 def test_never_the_same_candidate_twice() -> None:
@@ -344,7 +340,7 @@ def test_tolerates_foreign_history() -> None:
     ]
     p = BuiltinProposer(seed=1)
     for i in range(30):
-        c = p.propose(ctx_for(len(history) + i, history))
+        c = p.propose(ctx_for(len(history) + i, history)).candidate
         assert c.parent is None or not c.parent.startswith("x")
         assert family(c.hypothesis.family) is not None
 
@@ -376,7 +372,7 @@ def _history_where(good: str, sharpe_good: float, sharpe_bad: float) -> list[Exp
 def _shares(history: list[ExperimentOutcome], n: int = 150) -> Counter[str]:
     p = BuiltinProposer(seed=4)
     return Counter(
-        p.propose(ctx_for(len(history) + i, history)).hypothesis.family for i in range(n)
+        p.propose(ctx_for(len(history) + i, history)).candidate.hypothesis.family for i in range(n)
     )
 
 
@@ -396,7 +392,7 @@ def test_forecast_follows_the_posterior() -> None:
     history = _history_where(good, 2.5, -1.0)
     p = BuiltinProposer(seed=4)
     for i in range(40):
-        c = p.propose(ctx_for(len(history) + i, history))
+        c = p.propose(ctx_for(len(history) + i, history)).candidate
         f = c.hypothesis.forecast
         assert f.validation_sharpe is not None and f.pass_probability is not None
         assert 0.0 <= f.pass_probability <= 1.0
@@ -410,15 +406,16 @@ def test_forecast_follows_the_posterior() -> None:
 
 def lesson(fam: str, outcome: str, failed: str | None, sharpe: float | None, i: int) -> Lesson:
     return Lesson(
-        experiment_id=f"old-{fam}-{i}", run_id="old", hypothesis="h", family=fam, symbol=SYMBOL,
+        experiment_id=f"old-{fam}-{i}", run_id="old", iteration=i, hypothesis="h", family=fam,
+        symbol=SYMBOL,
         timeframe="1h", regime="range", outcome=outcome, failed_check=failed,
         validation_sharpe=sharpe, insight="i",
     )  # fmt: skip
 
 
 def _first_picks(lessons: list[Lesson], n: int = 200) -> Counter[str]:
-    return Counter(BuiltinProposer(seed=s).propose(ctx_for(0, [], lessons)).hypothesis.family
-                   for s in range(n))  # fmt: skip
+    picks = (BuiltinProposer(seed=s).propose(ctx_for(0, [], lessons)).candidate for s in range(n))
+    return Counter(c.hypothesis.family for c in picks)
 
 
 def test_lessons_set_family_priors() -> None:
@@ -432,7 +429,7 @@ def test_lessons_set_family_priors() -> None:
         steered["ma_cross"] + steered["macd_trend"] < (plain["ma_cross"] + plain["macd_trend"]) / 3
     )
     assert steered["zscore_reversion"] > 2 * plain["zscore_reversion"]
-    c = BuiltinProposer(seed=1).propose(ctx_for(0, [], bad + good))
+    c = BuiltinProposer(seed=1).propose(ctx_for(0, [], bad + good)).candidate
     assert "memory:" in c.hypothesis.rationale
 
 
@@ -453,20 +450,42 @@ def test_min_trades_lessons_push_towards_faster_params() -> None:
     few = [lesson("llm_custom", "rejected", "min_trades", 1.5, i) for i in range(12)]
     costly = [lesson("llm_custom", "rejected", "costs_doubled", 0.5, i) for i in range(12)]
     n = 150
-    plain = [BuiltinProposer(seed=s).propose(ctx_for(0)) for s in range(n)]
-    faster = [BuiltinProposer(seed=s).propose(ctx_for(0, [], few)) for s in range(n)]
-    slower = [BuiltinProposer(seed=s).propose(ctx_for(0, [], costly)) for s in range(n)]
+    plain = [BuiltinProposer(seed=s).propose(ctx_for(0)).candidate for s in range(n)]
+    faster = [BuiltinProposer(seed=s).propose(ctx_for(0, [], few)).candidate for s in range(n)]
+    slower = [BuiltinProposer(seed=s).propose(ctx_for(0, [], costly)).candidate for s in range(n)]
     assert _speed_position(faster) < _speed_position(plain) - 0.1
     assert _speed_position(slower) > _speed_position(plain) + 0.1
-    # the loop records only the first failed check; the insight line still tells the shortfall
+    # the loop records only the first failed check; the lesson's trade count still tells the
+    # shortfall
     hidden = [
+        lesson("llm_custom", "rejected", "floor.sharpe", 0.4, i).model_copy(
+            update={"validation_trades": 5}
+        )
+        for i in range(12)
+    ]
+    also_faster = [
+        BuiltinProposer(seed=s).propose(ctx_for(0, [], hidden)).candidate for s in range(n)
+    ]
+    assert _speed_position(also_faster) < _speed_position(plain) - 0.1
+    # prose is for people: an insight that says "5 trades < 30" steers nothing by itself
+    prose = [
         lesson("llm_custom", "rejected", "floor.sharpe", 0.4, i).model_copy(
             update={"insight": "x a=1: validation Sharpe 0.4 < 1; 5 trades < 30"}
         )
         for i in range(12)
     ]
-    also_faster = [BuiltinProposer(seed=s).propose(ctx_for(0, [], hidden)) for s in range(n)]
-    assert _speed_position(also_faster) < _speed_position(plain) - 0.1
+    plain_floor = [
+        BuiltinProposer(seed=s)
+        .propose(
+            ctx_for(
+                0, [], [lesson("llm_custom", "rejected", "floor.sharpe", 0.4, i) for i in range(12)]
+            )
+        )
+        .candidate
+        for s in range(n)
+    ]
+    by_prose = [BuiltinProposer(seed=s).propose(ctx_for(0, [], prose)).candidate for s in range(n)]
+    assert by_prose == plain_floor
 
 
 def test_reward_shape() -> None:
@@ -481,14 +500,14 @@ def test_reward_shape() -> None:
 # -- the rest of the protocol --------------------------------------------------------------------
 
 
-def test_protocol_fix_reflect_drain() -> None:
+def test_protocol_propose_fix_reflect() -> None:
     p: Proposer = BuiltinProposer(seed=1)
     ctx = ctx_for(0)
-    c = p.propose(ctx)
-    assert p.fix(ctx, c, "lint_failed: boom", 1) is None
-    assert p.drain_calls() == []
-    report = {
-        "checks": [
+    c = p.propose(ctx).candidate
+    assert p.propose(ctx).calls == []  # the built-in search calls no LLM
+    assert p.fix(ctx, c, "lint_failed: boom", 1, 3) is None
+    report = view(
+        [
             {"name": "sandbox", "passed": True, "value": "ok"},
             {"name": "lookahead.warmup", "passed": True},
             {"name": "floor.sharpe", "passed": False, "value": 0.4, "threshold": 1.0},
@@ -496,18 +515,31 @@ def test_protocol_fix_reflect_drain() -> None:
             {"name": "pbo", "passed": True, "skipped": True},
             {"name": "holdout.sharpe", "passed": False, "value": -3.0, "threshold": 0.0},
         ],
-        "segments": {"validation": {"metrics": {"sharpe": 0.4, "trades": 12}}},
-    }
-    line = p.reflect(ctx, c, report)
+        sharpe=0.4,
+        trades=12,
+    )
+    reflection = p.reflect(ctx, c, report)
+    line = reflection.insight
+    assert reflection.calls == []
     assert line.startswith(c.hypothesis.family + " ")
     assert "validation Sharpe 0.4 < 1" in line and "12 trades < 30" in line
     assert "holdout" not in line and "-3" not in line and "\n" not in line
-    broken = {"checks": [{"name": "sandbox", "passed": False, "value": "runtime_error",
-                          "detail": "ValueError: boom"}]}  # fmt: skip
-    assert "sandbox runtime_error: ValueError: boom" in p.reflect(ctx, c, broken)
-    passed = {"checks": [{"name": "floor.sharpe", "passed": True, "value": 1.4}],
-              "segments": {"validation": {"metrics": {"sharpe": 1.4, "trades": 44}}}}  # fmt: skip
-    assert "passed research checks (validation Sharpe 1.4, 44 trades)" in p.reflect(ctx, c, passed)
+    broken = view(
+        [
+            {
+                "name": "sandbox",
+                "passed": False,
+                "value": "runtime_error",
+                "detail": "ValueError: boom",
+            }
+        ]
+    )
+    assert "sandbox runtime_error: ValueError: boom" in p.reflect(ctx, c, broken).insight
+    passed = view([{"name": "floor.sharpe", "passed": True, "value": 1.4}], sharpe=1.4, trades=44)
+    assert (
+        "passed research checks (validation Sharpe 1.4, 44 trades)"
+        in p.reflect(ctx, c, passed).insight
+    )
 
 
 def test_reflect_on_a_real_gate_report(btc_1h: Candles, tmp_path: Path) -> None:
@@ -515,7 +547,7 @@ def test_reflect_on_a_real_gate_report(btc_1h: Candles, tmp_path: Path) -> None:
     inst = Instrument(exchange="binance", symbol=SYMBOL, timeframe=Timeframe.parse("1h"))
     p = BuiltinProposer(seed=2)
     for i in range(3):
-        c = p.propose(ctx_for(i))
+        c = p.propose(ctx_for(i)).candidate
         report = judge_candidate(
             InProcessSandbox(),
             gate,
@@ -526,7 +558,7 @@ def test_reflect_on_a_real_gate_report(btc_1h: Candles, tmp_path: Path) -> None:
         )
         assert report.checks[0].name == "sandbox" and report.checks[0].passed
         assert all(ch.passed for ch in report.checks if ch.name.startswith("lookahead"))
-        line = reflect_report(c, report.model_dump(mode="json"))
+        line = reflect_report(c, LearningView.of(report))
         assert line.startswith(c.hypothesis.family) and "\n" not in line and len(line) <= 300
 
 

@@ -20,13 +20,21 @@ import pytest
 from rara.backtest import warm_up
 from rara.config import BacktestSettings, ResearchGateSettings
 from rara.data.synth import generate
+from rara.domain.gate import LearningView
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.events.store import EventStore
 from rara.home import Home
 from rara.registry import Registry
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
-from rara.research.models import Candidate, Hypothesis, LlmCall, ProposerContext
+from rara.research.models import (
+    Candidate,
+    Hypothesis,
+    LlmCall,
+    Proposal,
+    ProposerContext,
+    Reflection,
+)
 from rara.research.ports import BudgetExhausted, ProposerError
 from rara.research.store import Experiment, ResearchStore
 from rara.research.trace import run_hash
@@ -95,37 +103,43 @@ def no_fix(ctx: ProposerContext, cand: Candidate, error: str, round_no: int) -> 
 
 @dataclass
 class FakeProposer:
-    """Answers `propose` and `fix` with the handlers it was given; every call costs CALL_COST
-    (drained like an LLM proposer's). Records the errors it was asked to fix."""
+    """Answers `propose` and `fix` with the handlers it was given; every answer costs CALL_COST
+    and carries its call (on the `Proposal`, or on the error it raised, as an LLM proposer's
+    would). Records the errors it was asked to fix."""
 
     propose_handler: Propose
     fix_handler: Fix = no_fix
     name: str = "fake"
 
     def __post_init__(self) -> None:
-        self.calls: list[LlmCall] = []
         self.fix_requests: list[tuple[int, int, str]] = []
 
-    def _call(self, purpose: Literal["propose", "fix"]) -> None:
-        self.calls.append(LlmCall(purpose=purpose, model="fake", cost_usd=CALL_COST))
+    @staticmethod
+    def _call(purpose: Literal["propose", "fix"]) -> LlmCall:
+        return LlmCall(purpose=purpose, model="fake", cost_usd=CALL_COST)
 
-    def propose(self, ctx: ProposerContext) -> Candidate:
-        self._call("propose")
-        return self.propose_handler(ctx)
+    def propose(self, ctx: ProposerContext) -> Proposal:
+        call = self._call("propose")
+        try:
+            return Proposal(candidate=self.propose_handler(ctx), calls=[call])
+        except (ProposerError, BudgetExhausted) as exc:
+            exc.calls = [call, *exc.calls]
+            raise
 
     def fix(
-        self, ctx: ProposerContext, candidate: Candidate, error: str, round_no: int
-    ) -> Candidate | None:
-        self._call("fix")
+        self,
+        ctx: ProposerContext,
+        candidate: Candidate,
+        error: str,
+        round_no: int,
+        max_rounds: int,
+    ) -> Proposal | None:
         self.fix_requests.append((ctx.iteration, round_no, error))
-        return self.fix_handler(ctx, candidate, error, round_no)
+        fixed = self.fix_handler(ctx, candidate, error, round_no)
+        return None if fixed is None else Proposal(candidate=fixed, calls=[self._call("fix")])
 
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, report: Any) -> str:
-        return f"reflected on {candidate.hypothesis.family}"
-
-    def drain_calls(self) -> list[LlmCall]:
-        calls, self.calls = self.calls, []
-        return calls
+    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> Reflection:
+        return Reflection(insight=f"reflected on {candidate.hypothesis.family}")
 
 
 def by_iteration(script: dict[int, Candidate | Exception]) -> Propose:

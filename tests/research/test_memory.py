@@ -20,7 +20,7 @@ from rara.research.memory import (
     query_terms,
     tag_regime,
 )
-from rara.research.models import Lesson
+from rara.research.models import Lesson, experiment_id
 from rara.state import default_db_path
 
 HOUR = 3_600_000
@@ -39,9 +39,9 @@ def make(
     hypothesis: str = "EMA(12)/EMA(48) crossover captures 1h trends in BTC/USDT",
 ) -> Lesson:
     return Lesson.model_validate(
-        {"experiment_id": f"exp-{i:03d}", "run_id": "run-1", "hypothesis": hypothesis,
-         "family": family, "symbol": symbol, "timeframe": timeframe, "regime": regime,
-         "outcome": outcome, "failed_check": failed, "validation_sharpe": 0.2,
+        {"experiment_id": f"exp-{i:03d}", "run_id": "run-1", "iteration": i,
+         "hypothesis": hypothesis, "family": family, "symbol": symbol, "timeframe": timeframe,
+         "regime": regime, "outcome": outcome, "failed_check": failed, "validation_sharpe": 0.2,
          "insight": insight}
     )  # fmt: skip
 
@@ -171,6 +171,85 @@ def test_index_built_for_lessons_written_without_fts(tmp_path: Path) -> None:
         assert fts.fts_enabled
         fts.record(make(3, insight="nothing either"))
         assert ids(fts.recall("BTC/USDT", "1h", "oversold", k=1)) == ["exp-001"]
+
+
+def test_recall_hides_by_iteration_as_a_number(store: LessonStore) -> None:
+    """As of iteration 10,000 a run's iteration 9,999 is visible and 10,000 is not: the ids'
+    text order says otherwise ("run-x-10000" < "run-x-9999")."""
+    for i in (9_999, 10_000):
+        lesson = make(i).model_copy(
+            update={"experiment_id": experiment_id("run-x", i), "run_id": "run-x"}
+        )
+        store.record(lesson)
+    seen = store.recall("BTC/USDT", "1h", "", k=5, hide=("run-x", 10_000))
+    assert ids(seen) == [experiment_id("run-x", 9_999)]
+    assert ids(store.recall("BTC/USDT", "1h", "", k=5, hide=("run-x", 9_999))) == []
+    assert len(store.recall("BTC/USDT", "1h", "", k=5, hide=("other-run", 0))) == 2
+
+
+LEGACY_SCHEMA = """
+CREATE TABLE lessons (
+    id INTEGER PRIMARY KEY, experiment_id TEXT NOT NULL UNIQUE, run_id TEXT NOT NULL,
+    hypothesis TEXT NOT NULL, family TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL,
+    regime TEXT NOT NULL, outcome TEXT NOT NULL, failed_check TEXT, validation_sharpe REAL,
+    insight TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TRIGGER lessons_no_update BEFORE UPDATE ON lessons
+BEGIN SELECT RAISE(ABORT, 'lessons are append-only'); END;
+CREATE TABLE experiments (experiment_id TEXT NOT NULL UNIQUE, validation_trades INTEGER);
+"""
+
+
+@pytest.mark.parametrize("fts", [True, False], ids=["fts5", "fallback"])
+def test_a_database_from_before_structured_lessons_is_migrated(tmp_path: Path, fts: bool) -> None:
+    """Rows written before the structured columns read back typed: the loop's reason word becomes
+    `failure` and its gate check `failed_check`, the iteration comes from the id, the trade count
+    from the experiment row; the table stays append-only."""
+    if fts and not fts5_available():
+        pytest.skip("this Python's SQLite has no FTS5")
+    path = tmp_path / "rara.db"
+    con = sqlite3.connect(path)
+    con.executescript(LEGACY_SCHEMA)
+    old = [
+        ("run-old-0011", "sandbox.lint_failed", None),
+        ("run-old-0012", "floor.sharpe", 7),
+        ("run-old-0013", "holdout.sharpe", 44),
+    ]
+    for eid, failed, trades in old:
+        con.execute(
+            "INSERT INTO lessons (experiment_id, run_id, hypothesis, family, symbol, timeframe, "
+            "regime, outcome, failed_check, validation_sharpe, insight, created_at) VALUES "
+            "(?, 'run-old', 'h', 'ma_cross', 'BTC/USDT', '1h', 'range', 'rejected', ?, 0.3, "
+            "'old insight', '2026-01-01T00:00:00.000000Z')",
+            (eid, failed),
+        )
+        con.execute("INSERT INTO experiments VALUES (?, ?)", (eid, trades))
+    con.commit()
+    con.close()
+    with LessonStore(path, fts=fts) as s:
+        got = {x.experiment_id: x for x in s.recent()}
+        s.record(make(1))
+        assert s.count() == 4
+        hidden = s.recall("BTC/USDT", "1h", "", k=10, hide=("run-old", 12))
+    lint, floor, holdout = (got[eid] for eid, _, _ in old)
+    assert (lint.iteration, lint.failed_check, lint.failure) == (
+        11,
+        "sandbox",
+        "sandbox.lint_failed",
+    )
+    assert (floor.failed_check, floor.failure, floor.validation_trades) == ("floor.sharpe",) * 2 + (
+        7,
+    )
+    assert lint.validation_trades is None
+    # a holdout check's name would tell the proposer how the holdout went
+    assert holdout.failed_check is None and holdout.failure is None
+    assert ids(hidden) == ["exp-001", "run-old-0011"]
+    con = sqlite3.connect(path)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("UPDATE lessons SET insight = 'rewritten'")
+    finally:
+        con.close()
 
 
 def test_two_stores_share_the_db(tmp_path: Path) -> None:

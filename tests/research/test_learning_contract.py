@@ -1,0 +1,156 @@
+"""The holdout cannot reach a proposer: a test that tries.
+
+The real loop, gate and stores run in-process with the built-in proposer behind a recorder; the
+gate's reports then say the holdout was read, passed on some candidates and failed on others, with
+figures chosen so that any copy of them shows. A second run recalls the first run's lessons.
+Nothing a proposer is handed (context, lessons, history, best so far, learning view) may hold a
+holdout figure, check name or trial id, while the stored reports show they were there to leak.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rara.config import BacktestSettings, ResearchGateSettings
+from rara.data.catalog import Catalog
+from rara.domain.gate import GateReport, LearningView
+from rara.domain.market import Instrument, Timeframe
+from rara.events.store import EventStore
+from rara.home import Home
+from rara.registry import Registry
+from rara.research.builtin import BuiltinProposer
+from rara.research.loop import ResearchLoop, RunLimits
+from rara.research.memory import LessonStore
+from rara.research.models import Candidate, Proposal, ProposerContext, Reflection
+from rara.research.store import ResearchStore
+from rara.runner.sandbox import InProcessSandbox
+from rara.validation.gate import ResearchGate
+from rara.validation.trials import TrialStore
+from tests.research.gate_reports import HOLDOUT_MARKS, report, view, with_holdout
+
+
+class HoldoutReadingGate(ResearchGate):
+    """The real gate; each report then reads the holdout, failing it every other time."""
+
+    reads = 0
+
+    def judge(self, *args: Any, **kwargs: Any) -> GateReport:
+        self.reads += 1
+        return with_holdout(super().judge(*args, **kwargs), passed=self.reads % 2 == 0)
+
+
+class RecordingProposer:
+    """The built-in proposer, with everything it is handed kept as JSON text."""
+
+    name = "recording"
+
+    def __init__(self, seed: int) -> None:
+        self.inner = BuiltinProposer(seed=seed, max_lookback=200)
+        self.seen: list[str] = []
+        self.views: list[LearningView] = []
+        self.contexts: list[ProposerContext] = []
+
+    def _see(self, ctx: ProposerContext) -> None:
+        self.contexts.append(ctx)
+        self.seen.append(ctx.model_dump_json())
+
+    def propose(self, ctx: ProposerContext) -> Proposal:
+        self._see(ctx)
+        return self.inner.propose(ctx)
+
+    def fix(
+        self,
+        ctx: ProposerContext,
+        candidate: Candidate,
+        error: str,
+        round_no: int,
+        max_rounds: int,
+    ) -> Proposal | None:
+        self._see(ctx)
+        self.seen.append(error)
+        return self.inner.fix(ctx, candidate, error, round_no, max_rounds)
+
+    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> Reflection:
+        self._see(ctx)
+        self.views.append(view)
+        self.seen.append(view.model_dump_json())
+        reflection = self.inner.reflect(ctx, candidate, view)
+        self.seen.append(reflection.insight)
+        return reflection
+
+
+def leaks(texts: list[str]) -> list[str]:
+    return [m for t in texts for m in HOLDOUT_MARKS if m in t.lower()]
+
+
+def test_the_learning_view_has_nowhere_to_hold_the_holdout() -> None:
+    for passed in (True, False):
+        from_report = report([{"name": "floor.sharpe", "passed": True, "value": 1.2}])
+        full = with_holdout(from_report, passed)
+        assert leaks([full.model_dump_json()])  # the figures are in the report
+        seen = LearningView.of(full)
+        assert not leaks([seen.model_dump_json()])
+        assert seen.failed == [] and seen.passed_before_holdout
+    assert not leaks(
+        [view([{"name": "holdout", "passed": False, "value": 7.654321}]).model_dump_json()]
+    )
+
+
+def test_a_recording_proposer_is_never_handed_the_holdout(tmp_path: Path) -> None:
+    inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
+    candles = Catalog(tmp_path / "data").load(inst).slice(0, 3000)
+    db = tmp_path / "rara.db"
+    # a gate opened wide: candidates get as far as the holdout, which then decides
+    loose = ResearchGateSettings(
+        min_sharpe=-100,
+        max_drawdown=1.0,
+        min_trades=0,
+        min_dsr=0,
+        max_pbo=1.0,
+        min_holdout_psr=0,
+        cost_multiplier=1.0,
+    )
+    store, lessons, events = ResearchStore(db), LessonStore(db), EventStore(db)
+    trials = TrialStore(db)
+    recorders = []
+    try:
+        for run, seed in (("run-a", 1), ("run-b", 2)):
+            gate = HoldoutReadingGate(trials, loose, BacktestSettings())
+            proposer = RecordingProposer(seed)
+            loop = ResearchLoop(
+                run_id=run,
+                seed=seed,
+                inst=inst,
+                candles=candles,
+                proposer=proposer,
+                sandbox=InProcessSandbox(),
+                gate=gate,
+                store=store,
+                lessons=lessons,
+                events=events,
+                limits=RunLimits(4, batch=1),
+                registry=Registry(Home(root=tmp_path)),
+            )
+            loop.run()
+            recorders.append(proposer)
+        stored = [e.report for e in store.of_run("run-a") + store.of_run("run-b")]
+    finally:
+        for closer in (store, lessons, events, trials):
+            closer.close()
+
+    # the holdout was read, both ways, and its figures are on record
+    assert stored and all(r is not None for r in stored)
+    assert leaks([str(r) for r in stored])
+    decisions = {r["decision"] for r in stored if r is not None}
+    assert decisions == {"paper_candidate", "rejected"}
+    # the proposers learned from every verdict, and the second run recalled the first's lessons
+    a, b = recorders
+    assert len(a.views) == len(b.views) == 4
+    assert any(lesson.run_id == "run-a" for c in b.contexts for lesson in c.lessons)
+    assert any(c.history for c in b.contexts)
+    # and not one holdout figure, check name or trial id among all they were handed
+    assert leaks(a.seen + b.seen) == []
+    for ctx in a.contexts + b.contexts:
+        assert all(o.failed_check is None or "holdout" not in o.failed_check for o in ctx.history)
+        assert all(o.failure is None or "holdout" not in o.failure for o in ctx.history)
