@@ -18,7 +18,7 @@ RUN_ITERATIONS ?= 40
 run: $(STAMP)
 	@$(BIN)/rara validate > /dev/null || ($(BIN)/rara validate; exit 1)
 	$(BIN)/rara data resample --symbol BTC/USDT --from 5m --to 4h --tail 1
-	$(BIN)/rara research run --iterations $(RUN_ITERATIONS) --contract BTC-USDT --timeframe 1h
+	$(BIN)/rara research run --iterations $(RUN_ITERATIONS) --symbol BTC/USDT --timeframe 1h
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
