@@ -10,10 +10,11 @@ import click
 
 from rara.cli.output import emit, stderr_console
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME
-from rara.config import load_settings
-from rara.data.catalog import default_catalog
+from rara.config import load_secrets, load_settings
+from rara.data.catalog import Catalog
 from rara.data.fetch import fetch_candles
 from rara.domain.market import Timeframe
+from rara.home import Home
 
 
 @click.command("fetch")
@@ -44,15 +45,16 @@ def fetch_cmd(
     """
     if threading.current_thread() is threading.main_thread():  # signal() works only there
         signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
-    settings = load_settings()
+    home = Home.from_env()
     report = fetch_candles(
         source,
         symbol,
         timeframe,
         start,
         end,
-        settings=settings,
-        catalog=default_catalog(),
+        settings=load_settings(home),
+        catalog=Catalog(home.data_dir),
+        secrets=load_secrets(home),
         console=stderr_console,
     )
     emit(report.model_dump(mode="json"))

@@ -11,12 +11,13 @@ import click
 from rara.cli.output import emit
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME
 from rara.config import load_settings
-from rara.data.catalog import Catalog, WriteResult, default_catalog
+from rara.data.catalog import Catalog, WriteResult
 from rara.data.importers import PartRequired, compare_stored, import_path
 from rara.data.quality import check_candles
 from rara.data.synth import EDGES, generate
 from rara.domain.market import Instrument, Timeframe, ms_to_iso
 from rara.errors import BadInput, Refused
+from rara.home import Home
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,11 @@ def import_cmd(
     Every file is validated before anything is written: a bad file imports nothing.
     Re-importing the same file adds nothing.
     """
-    default_exchange = load_settings().data.default_exchange
+    home = Home.from_env()
+    default_exchange = load_settings(home).data.default_exchange
     try:
         report = import_path(
-            default_catalog(),
+            Catalog(home.data_dir),
             path,
             symbol=symbol,
             timeframe=timeframe,
@@ -129,7 +131,7 @@ def synth_cmd(
         edge_lookback=edge_lookback,
     )
     check_candles(res.candles, inst.timeframe, "synthetic candles")  # a generator bug stops here
-    catalog = default_catalog()
+    catalog = Catalog(Home.from_env().data_dir)
     _refuse_mixing(catalog, inst, res.source)
     # a rerun of the same command regenerates identical candles: leave the files alone then
     unchanged, _, noop = compare_stored(catalog, inst, res.candles, res.source)
