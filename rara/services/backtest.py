@@ -85,7 +85,9 @@ class StrategyOnMarket:
         candles = cat.load(inst, start_ms, end_ms)
         if len(candles) < MIN_BARS:
             raise BadInput(
-                "too_few_bars", f"{len(candles)} bars in that range", "widen --start/--end"
+                "too_few_bars",
+                f"{len(candles)} bars in that range",
+                "widen the range: an earlier start or a later end",
             )
         chosen = backend or settings.sandbox.backend
         sb = settings.sandbox

@@ -202,6 +202,20 @@ def test_bad_arguments(kwargs: dict[str, Any], code: str) -> None:
     with pytest.raises(BadInput) as e:
         generate(**args)
     assert e.value.code == code
+    # the generator says what is wrong in its own terms; only the CLI knows its flags
+    assert "--" not in e.value.message and "--" not in e.value.suggestion
+
+
+@pytest.mark.parametrize(
+    "args, code, flag",
+    [(["--seed", "-1"], "bad_seed", "--seed"), (["--edge-lookback", "0"], "bad_edge", "--edge")],
+)
+def test_cli_names_the_flag_the_generator_refused(
+    home: Path, args: list[str], code: str, flag: str
+) -> None:
+    exit_code, out = run("data", "synth", "--bars", "10", *args)
+    assert exit_code == 2, out
+    assert out["error"]["code"] == code and flag in out["error"]["suggestion"]
 
 
 # ---- CLI -------------------------------------------------------------------------------------
