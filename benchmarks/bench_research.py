@@ -34,18 +34,17 @@ def _session(batch: int, seed: int, iterations: int) -> tuple[float, dict[str, f
     )
     original = loop_mod.RunLimits.batch
     loop_mod.RunLimits.batch = batch  # the dataclass default the session uses
-    session = ResearchSession(cfg, Settings(), Home.from_env())
     try:
-        t = time.perf_counter()
-        summary = session.run()
-        elapsed = time.perf_counter() - t
-        steps = {
-            **summary["timings_ms"],
-            **{f"gate.{k}": v for k, v in session.gate.timings.items()},
-        }
+        with ResearchSession(cfg, Settings(), Home.from_env()) as session:
+            t = time.perf_counter()
+            summary = session.run()
+            elapsed = time.perf_counter() - t
+            steps = {
+                **summary["timings_ms"],
+                **{f"gate.{k}": v for k, v in session.gate.timings.items()},
+            }
     finally:
         loop_mod.RunLimits.batch = original
-        session.close()
     return elapsed, steps, summary
 
 

@@ -1,8 +1,15 @@
-"""Settings: TOML at ``$RARA_HOME/config.toml``, ``RARA_SECTION__KEY`` environment overrides.
+"""Settings: TOML at a home's ``config.toml`` (`Home.config_file`), ``RARA_SECTION__KEY``
+environment overrides.
 
 Secrets never live here. Exchange and LLM keys come from the environment
-(``RARA_LLM_API_KEY``, ``RARA_<EXCHANGE>_API_KEY``, ``RARA_<EXCHANGE>_SECRET``) or from
-``$RARA_HOME/secrets.toml``, which must be mode 0600; see `load_secrets`.
+(``RARA_LLM_API_KEY``, ``RARA_<EXCHANGE>_API_KEY``, ``RARA_<EXCHANGE>_SECRET``) or from the
+home's ``secrets.toml`` (`Home.secrets_file`), which must be mode 0600; see `load_secrets`.
+
+Every reader and writer takes the `Home` it works on; only the CLI resolves one from
+``$RARA_HOME`` (`Home.from_env`)::
+
+    settings = load_settings(home)
+    secrets = load_secrets(home)
 """
 
 from __future__ import annotations
@@ -199,14 +206,6 @@ class Secrets(BaseModel):
     exchanges: dict[str, ExchangeKeys] = Field(default_factory=dict)
 
 
-def rara_home() -> Path:
-    return Home.from_env().root
-
-
-def config_path() -> Path:
-    return rara_home() / "config.toml"
-
-
 def valid_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:
     """Every dotted settings key, e.g. ``data.max_retries``."""
     keys: list[str] = []
@@ -310,10 +309,10 @@ def _validate(
         ) from exc
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """File, then environment overrides, validated as one."""
+def load_settings(home: Home, environ: dict[str, str] | None = None) -> Settings:
+    """`home`'s settings file, then environment overrides, validated as one."""
     env = dict(os.environ if environ is None else environ)
-    path = config_path()
+    path = home.config_file
     file_tree = _read_toml(path)
     _validate(file_tree, str(path))  # name the file when the file is wrong
     env_tree = _env_overrides(env)
@@ -343,15 +342,15 @@ def get_value(settings: Settings, key: str) -> Any:
     return node
 
 
-def set_value(key: str, raw: str) -> Settings:
+def set_value(home: Home, key: str, raw: str) -> Settings:
     """Validate the whole file with the new value before writing anything."""
-    return set_values([(key, raw)])
+    return set_values(home, [(key, raw)])
 
 
-def set_values(pairs: list[tuple[str, str]]) -> Settings:
-    """Several settings at once, validated together before anything is written: the way to set
-    values that must agree, such as validation_start and holdout_start."""
-    path = config_path()
+def set_values(home: Home, pairs: list[tuple[str, str]]) -> Settings:
+    """Several settings at once in `home`'s settings file, validated together before anything is
+    written: the way to set values that must agree, such as validation_start and holdout_start."""
+    path = home.config_file
     tree = _read_toml(path)
     for key, raw in pairs:
         parts = _split_key(key)
@@ -364,8 +363,9 @@ def set_values(pairs: list[tuple[str, str]]) -> Settings:
     return settings
 
 
-def init_config(force: bool) -> Path:
-    path = config_path()
+def init_config(home: Home, force: bool) -> Path:
+    """Write the default settings to `home`'s settings file; returns its path."""
+    path = home.config_file
     if path.exists() and not force:
         raise Refused(
             "config_exists", f"{path} already exists", "pass --force to overwrite it with defaults"
@@ -379,10 +379,6 @@ def write_toml_atomic(path: Path, tree: dict[str, Any]) -> None:
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomli_w.dumps(tree), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def secrets_path() -> Path:
-    return rara_home() / "secrets.toml"
 
 
 SECRET_KEYS = ["llm.api_key", "exchanges.EXCHANGE.api_key", "exchanges.EXCHANGE.secret"]
@@ -418,11 +414,12 @@ def _secrets_file_tree(path: Path) -> dict[str, Any]:
     return tree
 
 
-def load_secrets(environ: dict[str, str] | None = None) -> Secrets:
-    """Environment first, then ``secrets.toml`` (refused unless only its owner can read it)."""
+def load_secrets(home: Home, environ: dict[str, str] | None = None) -> Secrets:
+    """Environment first, then `home`'s ``secrets.toml`` (refused unless only its owner can read
+    it)."""
     env = dict(os.environ if environ is None else environ)
     tree: dict[str, Any] = {}
-    path = secrets_path()
+    path = home.secrets_file
     if path.exists():
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from rara.config import config_path, load_secrets, load_settings
+from rara.config import load_secrets, load_settings
 from rara.data.catalog import Catalog
 from rara.errors import RaraError
 from rara.home import Home
@@ -99,13 +99,11 @@ def home_check(home: Home) -> HealthCheck:
     )
 
 
-def settings_checks() -> list[HealthCheck]:
-    """Settings and secrets as `rara.config` loads them, and whether an LLM is usable."""
-    # rara.config still finds its files through $RARA_HOME, so these follow the environment's
-    # home; they take a Home once config does.
-    path = config_path()
+def settings_checks(home: Home) -> list[HealthCheck]:
+    """`home`'s settings and secrets as `rara.config` loads them, and whether an LLM is usable."""
+    path = home.config_file
     try:
-        settings = load_settings()
+        settings = load_settings(home)
     except RaraError as exc:
         return [_from_error("config", exc)]
     out = [
@@ -116,7 +114,7 @@ def settings_checks() -> list[HealthCheck]:
         )
     ]
     try:
-        secrets = load_secrets()
+        secrets = load_secrets(home)
     except RaraError as exc:
         return [*out, _from_error("secrets", exc)]
     model = settings.llm.model
@@ -236,7 +234,7 @@ def sandbox_checks() -> list[HealthCheck]:
 def check_health(home: Home) -> HealthReport:
     """Every check, in the order `rara validate` has always listed them."""
     checks = [python_check(), home_check(home)]
-    checks += settings_checks()
+    checks += settings_checks(home)
     checks += data_checks(Catalog(home.data_dir))
     checks += state_checks(home.state_db)
     checks += sandbox_checks()

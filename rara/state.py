@@ -7,15 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from rara.home import Home
-
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
-
-
-def default_db_path() -> Path:
-    """The state DB of the home `$RARA_HOME` names: for command-line edges only; everything
-    below them is handed `Home.state_db`."""
-    return Home.from_env().state_db
 
 
 def connect(
@@ -50,11 +42,10 @@ def append_only(table: str, why: str = "append-only") -> str:
     )
 
 
-def open_tables(path: Path | None, schema: str, what: str) -> tuple[Path, sqlite3.Connection]:
+def open_tables(db: Path, schema: str, what: str) -> tuple[Path, sqlite3.Connection]:
     """Connect to the state DB and create `schema` (idempotent); a clear error if it cannot."""
     from rara.errors import RaraError
 
-    db = path or default_db_path()
     try:
         conn = connect(db)
         conn.executescript(schema)

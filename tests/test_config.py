@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from rara import config
 from rara.errors import BadInput, Refused
+from rara.home import Home
 from tests.kit.cli import tree_snapshot
 
 
@@ -26,7 +27,7 @@ def test_init_set_get_list_round_trip(cli, rara_home):
         "config", "set", "data.url_overrides.binance", '{ public = "http://127.0.0.1:1/api/v3" }'
     )
     assert r.code == 0, r.stdout
-    assert config.load_settings().data.url_overrides == {
+    assert config.load_settings(Home(root=rara_home)).data.url_overrides == {
         "binance": {"public": "http://127.0.0.1:1/api/v3"}
     }
 
@@ -80,14 +81,14 @@ def test_invalid_value_refused_before_write(cli, rara_home):
 def test_env_overrides_file(rara_home, monkeypatch):
     monkeypatch.setenv("RARA_DATA__PAGE_LIMIT", "250")
     monkeypatch.setenv("RARA_SANDBOX__BACKEND", "docker")
-    s = config.load_settings()
+    s = config.load_settings(Home(root=rara_home))
     assert s.data.page_limit == 250 and s.sandbox.backend == "docker"
 
 
-def test_unknown_env_key_is_named(monkeypatch):
+def test_unknown_env_key_is_named(rara_home, monkeypatch):
     monkeypatch.setenv("RARA_DATA__PAGE_LIMT", "250")
     with pytest.raises(BadInput) as e:
-        config.load_settings()
+        config.load_settings(Home(root=rara_home))
     assert "data.page_limt" in e.value.message and "data.page_limit" in e.value.suggestion
 
 
@@ -124,10 +125,10 @@ def test_secrets_file_must_be_0600(rara_home):
     path.write_text("[llm]\napi_key = 'sk-file'\n[exchanges.kraken]\napi_key='k'\nsecret='s'\n")
     os.chmod(path, 0o644)
     with pytest.raises(Refused) as e:
-        config.load_secrets({})
+        config.load_secrets(Home(root=rara_home), {})
     assert "chmod 600" in e.value.suggestion and "sk-file" not in e.value.message
     os.chmod(path, 0o600)
-    s = config.load_secrets({})
+    s = config.load_secrets(Home(root=rara_home), {})
     assert s.llm_api_key is not None and s.llm_api_key.get_secret_value() == "sk-file"
     assert "sk-file" not in repr(s)
     assert s.exchanges["kraken"].secret is not None
@@ -176,10 +177,10 @@ def test_sections_are_frozen():
     ],
 )
 def test_cross_field_rules_refuse_before_write(rara_home, pairs, words):
-    config.init_config(force=False)
+    config.init_config(Home(root=rara_home), force=False)
     before = (rara_home / "config.toml").read_text()
     with pytest.raises(BadInput) as e:
-        config.set_values(pairs)
+        config.set_values(Home(root=rara_home), pairs)
     assert e.value.code == "config_invalid" and e.value.suggestion
     for word in words:
         assert word in e.value.message, e.value.message
@@ -189,16 +190,20 @@ def test_cross_field_rules_refuse_before_write(rara_home, pairs, words):
 
 def test_split_dates_set_together(rara_home):
     s = config.set_values(
+        Home(root=rara_home),
         [
             ("gates.research.validation_start", "2024-06-01"),
             ("gates.research.holdout_start", "2024-09-01T00:00Z"),
-        ]
+        ],
     )
     assert (s.gates.research.validation_start, s.gates.research.holdout_start) == (
         "2024-06-01",
         "2024-09-01T00:00Z",
     )
-    assert config.load_settings().gates.research.holdout_start == "2024-09-01T00:00Z"
+    assert (
+        config.load_settings(Home(root=rara_home)).gates.research.holdout_start
+        == "2024-09-01T00:00Z"
+    )
 
 
 def test_with_overrides_validates_and_leaves_the_original():
@@ -233,7 +238,7 @@ def test_secrets_typo_is_named_without_its_value(rara_home):
     path.write_text("[exchanges.binance]\napi_key = 'k-123'\napi_secret = 'SUPERSECRET'\n")
     os.chmod(path, 0o600)
     with pytest.raises(BadInput) as e:
-        config.load_secrets({})
+        config.load_secrets(Home(root=rara_home), {})
     err = e.value
     assert err.code == "secrets_unknown_key"
     assert "exchanges.binance.api_secret" in err.message
@@ -241,7 +246,7 @@ def test_secrets_typo_is_named_without_its_value(rara_home):
     assert "SUPERSECRET" not in err.message + err.suggestion
     path.write_text("[llm]\napikey = 'SUPERSECRET'\n")
     with pytest.raises(BadInput) as e:
-        config.load_secrets({})
+        config.load_secrets(Home(root=rara_home), {})
     assert "llm.apikey" in e.value.message and "llm.api_key" in e.value.suggestion
     assert "SUPERSECRET" not in e.value.message + e.value.suggestion
 

@@ -73,3 +73,14 @@ def test_an_unreadable_data_file_is_a_fault(tmp_path: Path) -> None:
     faults = [c for c in checks if c.fault]
     assert [c.name for c in faults] == ["data_file"]
     assert str(bad) in faults[0].detail and faults[0].suggestion
+
+
+def test_the_settings_checked_are_the_given_homes(tmp_path: Path, rara_home: Path) -> None:
+    broken, fresh = Home(root=tmp_path / "broken"), Home(root=rara_home)
+    broken.ensure(broken.root)
+    broken.config_file.write_text("[data]\ndefault_exchang = 'kraken'\n", encoding="utf-8")
+    report = check_health(broken)
+    assert report.faults == ["config"]
+    (check,) = [c for c in report.checks if c.name == "config"]
+    assert str(broken.config_file) in check.detail
+    assert check_health(fresh).ok  # the environment's home is not the broken one

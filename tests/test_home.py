@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import inspect
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from rara import config
+from rara.data.catalog import Catalog
+from rara.events.store import open_event_store, verify_path
+from rara.health import settings_checks
 from rara.home import Home
+from rara.llm.factory import build_provider
+from rara.research.memory import LessonStore
+from rara.research.session import build_llm_proposer
 from rara.research.store import ResearchStore
-from rara.state import default_db_path
 from rara.validation.trials import TrialStore
 
 LAYOUT = {
@@ -52,12 +61,45 @@ def test_from_env_reads_rara_home_once(tmp_path: Path, rara_home: Path) -> None:
     assert Home.from_env({"RARA_HOME": ""}).root == Path.home() / ".rara"
 
 
-def test_the_environment_edge_agrees_with_home(rara_home: Path) -> None:
-    home = Home.from_env()
-    assert config.rara_home() == home.root
-    assert config.config_path() == home.config_file
-    assert config.secrets_path() == home.secrets_file
-    assert default_db_path() == home.state_db
+# Everything that opens a file under a home, and the parameter that says which: none of them may
+# default it, or a caller that forgot would silently use the environment's home.
+OPENERS: list[tuple[Callable[..., Any], str]] = [
+    (ResearchStore, "path"),
+    (TrialStore, "path"),
+    (LessonStore, "path"),
+    (open_event_store, "path"),
+    (verify_path, "path"),
+    (Catalog, "root"),
+    (config.load_settings, "home"),
+    (config.load_secrets, "home"),
+    (config.set_values, "home"),
+    (config.init_config, "home"),
+    (settings_checks, "home"),
+    (build_provider, "home"),
+    (build_llm_proposer, "home"),
+]
+
+
+@pytest.mark.parametrize(("opener", "param"), OPENERS, ids=lambda x: getattr(x, "__name__", x))
+def test_nothing_below_the_edge_defaults_to_the_environment(
+    opener: Callable[..., Any], param: str
+) -> None:
+    assert inspect.signature(opener).parameters[param].default is inspect.Parameter.empty
+
+
+def test_settings_and_secrets_are_the_given_homes(tmp_path: Path, rara_home: Path) -> None:
+    a, b = Home(root=tmp_path / "a"), Home(root=tmp_path / "b")
+    config.set_values(a, [("data.max_retries", "3")])
+    assert config.load_settings(a, {}).data.max_retries == 3
+    assert config.load_settings(b, {}).data.max_retries == 6  # the default: b has no file
+    assert a.config_file.is_file() and not b.root.exists()
+    b.ensure(b.root)
+    b.secrets_file.write_text("[llm]\napi_key = 'sk-b'\n", encoding="utf-8")
+    os.chmod(b.secrets_file, 0o600)
+    assert config.load_secrets(a, {}).llm_api_key is None
+    key = config.load_secrets(b, {}).llm_api_key
+    assert key is not None and key.get_secret_value() == "sk-b"
+    assert not rara_home.exists()  # the environment's home was never read or written
 
 
 def test_home_is_frozen(tmp_path: Path) -> None:
@@ -77,8 +119,11 @@ def test_relative_names_a_path_the_same_in_any_home(tmp_path: Path) -> None:
 
 def test_two_homes_in_one_process_do_not_touch(tmp_path: Path, rara_home: Path) -> None:
     a, b = Home(root=tmp_path / "a"), Home(root=tmp_path / "b")
-    sa, sb, ta = ResearchStore(a.state_db), ResearchStore(b.state_db), TrialStore(a.state_db)
-    try:
+    with (
+        ResearchStore(a.state_db) as sa,
+        ResearchStore(b.state_db) as sb,
+        TrialStore(a.state_db) as ta,
+    ):
         assert sa.start_run("run-a", {"seed": 1})
         assert sb.start_run("run-b", {"seed": 2})
         assert sb.start_run("run-a", {"seed": 3})  # new in b although a has it
@@ -87,8 +132,5 @@ def test_two_homes_in_one_process_do_not_touch(tmp_path: Path, rara_home: Path) 
         assert sa.run_config("run-a") == {"seed": 1}
         assert sb.run_config("run-a") == {"seed": 3}
         assert ta.count() == 0
-    finally:
-        for store in (sa, sb, ta):
-            store.close()
     assert a.state_db.is_file() and b.state_db.is_file()
     assert not rara_home.exists()  # the environment's home was never read or written

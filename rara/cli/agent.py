@@ -14,6 +14,7 @@ import click
 from rara import config
 from rara.cli.output import emit
 from rara.errors import BadInput
+from rara.home import Home
 from rara.llm.factory import build_provider
 from rara.llm.prompting import system_prompt
 from rara.llm.provider import redact
@@ -28,10 +29,11 @@ def command(prompt: str, model: str | None) -> None:
         prompt = sys.stdin.read()
     if not prompt.strip():
         raise BadInput("empty_prompt", "the prompt is empty", 'pass the text, or "-" for stdin')
-    settings = config.load_settings()
-    secrets = config.load_secrets()
+    home = Home.from_env()
+    settings = config.load_settings(home)
+    secrets = config.load_secrets(home)
     provider = build_provider(
-        "llm", settings, model=model, secrets=secrets, prices=settings.llm.prices
+        "llm", settings, home, model=model, secrets=secrets, prices=settings.llm.prices
     )
     messages = [
         {"role": "system", "content": system_prompt("agent")},

@@ -7,6 +7,7 @@ import click
 from rara import config
 from rara.cli.output import emit
 from rara.errors import BadInput
+from rara.home import Home
 
 
 @click.group("config")
@@ -18,7 +19,7 @@ def group() -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing config with the defaults.")
 def init(force: bool) -> None:
     """Write a config file holding every default."""
-    path = config.init_config(force)
+    path = config.init_config(Home.from_env(), force)
     emit({"path": str(path), "written": True})
 
 
@@ -40,8 +41,9 @@ def set_(key: str, value: str, more: tuple[str, ...]) -> None:
             "2024-06-01 gates.research.holdout_start 2024-09-01`",
         )
     pairs = [(key, value), *zip(more[::2], more[1::2], strict=True)]
-    settings = config.set_values(pairs)
-    out = {"key": key, "value": config.get_value(settings, key), "path": str(config.config_path())}
+    home = Home.from_env()
+    settings = config.set_values(home, pairs)
+    out = {"key": key, "value": config.get_value(settings, key), "path": str(home.config_file)}
     if more:
         out["set"] = {k: config.get_value(settings, k) for k, _ in pairs}
     emit(out)
@@ -51,17 +53,18 @@ def set_(key: str, value: str, more: tuple[str, ...]) -> None:
 @click.argument("key")
 def get(key: str) -> None:
     """Print the effective value of KEY (file, then environment)."""
-    emit({"key": key, "value": config.get_value(config.load_settings(), key)})
+    emit({"key": key, "value": config.get_value(config.load_settings(Home.from_env()), key)})
 
 
 @group.command("list")
 def list_() -> None:
     """Every setting with its effective value; secrets only as set (***) or null."""
-    settings = config.load_settings()
+    home = Home.from_env()
+    settings = config.load_settings(home)
     emit(
         {
-            "path": str(config.config_path()),
+            "path": str(home.config_file),
             "settings": settings.model_dump(mode="json"),
-            "secrets": config.redacted_secrets(config.load_secrets()),
+            "secrets": config.redacted_secrets(config.load_secrets(home)),
         }
     )

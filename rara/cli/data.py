@@ -6,8 +6,9 @@ import click
 
 from rara.cli.output import emit, stderr_console
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME, check_range
-from rara.data.catalog import default_catalog
+from rara.data.catalog import Catalog
 from rara.domain.market import Instrument, Timeframe, ms_to_iso
+from rara.home import Home
 
 
 @click.group("data")
@@ -27,7 +28,7 @@ def parse_range(start: int | str | None, end: int | str | None) -> tuple[int | N
 @group.command("info")
 def info() -> None:
     """Coverage per instrument: range, rows, gaps, sources; unreadable files under `problems`."""
-    cat = default_catalog()
+    cat = Catalog(Home.from_env().data_dir)
     instruments = list(cat.info())
     problems = cat.problems()
     for p in problems:
@@ -67,7 +68,7 @@ def resample(
 ) -> None:
     """Aggregate stored candles to a coarser timeframe (in DuckDB SQL)."""
     check_range(start, end)
-    cat = default_catalog()
+    cat = Catalog(Home.from_env().data_dir)
     inst = cat.resolve(symbol, source_tf, exchange)
     out = cat.resample(inst, to, start, end)
     saved = None

@@ -10,10 +10,12 @@ import click
 
 from rara.cli.output import emit, stderr_console
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME
-from rara.config import load_settings
-from rara.data.catalog import default_catalog
+from rara.config import load_secrets, load_settings
+from rara.data.catalog import Catalog
 from rara.data.fetch import fetch_candles
 from rara.domain.market import Timeframe
+from rara.errors import BadInput
+from rara.home import Home
 
 
 @click.command("fetch")
@@ -44,17 +46,23 @@ def fetch_cmd(
     """
     if threading.current_thread() is threading.main_thread():  # signal() works only there
         signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
-    settings = load_settings()
-    report = fetch_candles(
-        source,
-        symbol,
-        timeframe,
-        start,
-        end,
-        settings=settings,
-        catalog=default_catalog(),
-        console=stderr_console,
-    )
+    home = Home.from_env()
+    try:
+        report = fetch_candles(
+            source,
+            symbol,
+            timeframe,
+            start,
+            end,
+            settings=load_settings(home),
+            catalog=Catalog(home.data_dir),
+            secrets=load_secrets(home),
+            console=stderr_console,
+        )
+    except BadInput as exc:  # the exchange is --source here
+        if exc.code != "ohlcv_not_supported":
+            raise
+        raise BadInput(exc.code, exc.message, f"{exc.suggestion} (--source)") from None
     emit(report.model_dump(mode="json"))
 
 

@@ -11,12 +11,13 @@ import click
 from rara.cli.output import emit
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME
 from rara.config import load_settings
-from rara.data.catalog import Catalog, WriteResult, default_catalog
+from rara.data.catalog import Catalog, WriteResult
 from rara.data.importers import PartRequired, compare_stored, import_path
 from rara.data.quality import check_candles
 from rara.data.synth import EDGES, generate
 from rara.domain.market import Instrument, Timeframe, ms_to_iso
 from rara.errors import BadInput, Refused
+from rara.home import Home
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,11 @@ def import_cmd(
     Every file is validated before anything is written: a bad file imports nothing.
     Re-importing the same file adds nothing.
     """
-    default_exchange = load_settings().data.default_exchange
+    home = Home.from_env()
+    default_exchange = load_settings(home).data.default_exchange
     try:
         report = import_path(
-            default_catalog(),
+            Catalog(home.data_dir),
             path,
             symbol=symbol,
             timeframe=timeframe,
@@ -63,7 +65,19 @@ def import_cmd(
     except PartRequired as exc:  # the importer says what is missing; here that is a flag
         example = f" {exc.example}" if exc.example else (" 1h" if exc.part == "timeframe" else "")
         raise BadInput(exc.code, exc.message, f"pass --{exc.part}{example}") from None
+    except BadInput as exc:  # rows off the bar grid: the bar length is what --timeframe says
+        if exc.code != "timestamps_off_grid":
+            raise
+        raise BadInput(exc.code, exc.message, f"{exc.suggestion} with --timeframe") from None
     emit(report)
+
+
+# The options behind each of the generator's refusals, named in the suggestion.
+SYNTH_FLAGS = {
+    "bad_bars": "--bars, or --end",
+    "bad_seed": "--seed",
+    "bad_edge": "--edge, --edge-strength, --edge-lookback",
+}
 
 
 @click.command("synth")
@@ -119,17 +133,23 @@ def synth_cmd(
     inst = Instrument(exchange=exchange, symbol=symbol, timeframe=timeframe)  # parts are parsed
     start_ms = start
     n = _bar_count(start_ms, end, bars, inst.timeframe)
-    res = generate(
-        n,
-        inst.timeframe,
-        start_ms,
-        seed,
-        edge=None if edge == "none" else edge,
-        edge_strength=edge_strength,
-        edge_lookback=edge_lookback,
-    )
+    try:
+        res = generate(
+            n,
+            inst.timeframe,
+            start_ms,
+            seed,
+            edge=None if edge == "none" else edge,
+            edge_strength=edge_strength,
+            edge_lookback=edge_lookback,
+        )
+    except BadInput as exc:  # the generator speaks of bars, seeds and edges; here they are flags
+        flags = SYNTH_FLAGS.get(exc.code)
+        if flags is None:
+            raise
+        raise BadInput(exc.code, exc.message, f"{exc.suggestion} ({flags})") from None
     check_candles(res.candles, inst.timeframe, "synthetic candles")  # a generator bug stops here
-    catalog = default_catalog()
+    catalog = Catalog(Home.from_env().data_dir)
     _refuse_mixing(catalog, inst, res.source)
     # a rerun of the same command regenerates identical candles: leave the files alone then
     unchanged, _, noop = compare_stored(catalog, inst, res.candles, res.source)

@@ -1,25 +1,39 @@
-"""`rara events`: read, append to and verify the hash-chained event log in $RARA_HOME/rara.db."""
+"""`rara events`: read, append to and verify the hash-chained event log in the state DB of the
+home `$RARA_HOME` names (`Home.state_db`)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import click
 from pydantic import ValidationError
 
 from rara.cli.output import emit, emit_lines
+from rara.cli.params import EdgeType
 from rara.domain.events import EVENT_MODELS, EventPayload
+from rara.domain.market import parse_utc_datetime
 from rara.errors import BadInput, Refused, nearest
-from rara.events import (
-    EventDraft,
-    EventFilter,
-    VerifyReport,
-    default_db_path,
-    open_event_store,
-    verify_path,
-)
+from rara.events import EventDraft, EventFilter, VerifyReport, open_event_store, verify_path
 from rara.events.model import check_type, payload_json, prepare_draft, validation_problems
+from rara.home import Home
+
+
+class EventTimeType(EdgeType[datetime]):
+    """`UtcTimeType` to the microsecond: event times are stored to the microsecond, and a bound
+    copied from a printed event must select from that event on, not from its millisecond."""
+
+    name = "utc_time"
+    kind = "date"
+    code = "event_bad_since"  # the code `events query --since` has always given
+    suggestion = "use e.g. 2024-05-01, 2024-05-01T12:00:00Z or 2024-05-01T12:00:00+02:00"
+
+    def parse(self, text: str) -> datetime:
+        try:
+            return parse_utc_datetime(text)
+        except ValueError:
+            raise ValueError("is not an ISO 8601 date or datetime") from None
 
 
 class ChainBroken(Refused):
@@ -50,7 +64,10 @@ def group() -> None:
 @click.option("--correlation-id", metavar="ID", help="Only events of this research run.")
 @click.option("--strategy-id", metavar="ID", help="Only events of this strategy.")
 @click.option(
-    "--since", metavar="TS", help="Only events at or after TS (ISO-8601; no zone means UTC)."
+    "--since",
+    type=EventTimeType(),
+    metavar="TS",
+    help="Only events at or after TS (ISO-8601; no zone means UTC).",
 )
 @click.option("--after-seq", type=click.IntRange(min=0), help="Only events with seq above N.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N events.")
@@ -58,7 +75,7 @@ def query(
     types: tuple[str, ...],
     correlation_id: str | None,
     strategy_id: str | None,
-    since: str | None,
+    since: datetime | None,
     after_seq: int | None,
     limit: int | None,
 ) -> None:
@@ -70,7 +87,7 @@ def query(
         strategy_id=strategy_id,
         since=since,
     )
-    path = default_db_path()
+    path = Home.from_env().state_db
     if not path.exists():
         return  # no log yet: zero events, and nothing created by a read
     with open_event_store(path, readonly=True) as store:
@@ -81,7 +98,7 @@ def query(
 @group.command("verify")
 def verify() -> None:
     """Recompute every hash and link; exit 3 and name the first bad seq if tampered."""
-    report = verify_path(default_db_path())
+    report = verify_path(Home.from_env().state_db)
     if not report.ok:
         raise ChainBroken(report)
     emit(report.model_dump())
@@ -115,7 +132,7 @@ def append(
         event_id=event_id,
     )
     prepare_draft(draft)  # reject bad input before creating or opening the log
-    with open_event_store() as store:
+    with open_event_store(Home.from_env().state_db) as store:
         ev = store.append_many([draft])[0]
     emit(ev.to_json_dict())
 

@@ -85,8 +85,8 @@ def run(
             f"--symbol {symbol} and --contract {contract} disagree",
             "--contract is the old name of --symbol; pass only --symbol",
         )
-    settings = load_settings()
     home = Home.from_env()
+    settings = load_settings(home)
     if iterations is not None and iterations < 1:
         raise BadInput("bad_iterations", "--iterations must be at least 1", "e.g. --iterations 20")
     if resume_id:
@@ -110,13 +110,11 @@ def run(
             if exc.code != "llm_not_configured":
                 raise
             raise BadInput(exc.code, exc.message, f"pass --model, or {exc.suggestion}") from None
-    try:
+    with session:
         summary = _run_with_progress(session, quiet)
         summary["stopped"] = STOPPED_BY.get(summary["stop_reason"], summary["stopped"])
         report = session.best_report(summary)
         summary["best_report"] = str(report) if report else None
-    finally:
-        session.close()
     emit(summary)
 
 
@@ -154,8 +152,7 @@ def _run_with_progress(session: ResearchSession, quiet: bool) -> dict[str, Any]:
 @click.option("--runs", is_flag=True, help="list runs instead of experiments")
 def list_(limit: int, runs: bool) -> None:
     """Recent experiments (NDJSON, newest first), or runs with --runs."""
-    store = ResearchStore(Home.from_env().state_db)
-    try:
+    with ResearchStore(Home.from_env().state_db) as store:
         if runs:
             emit_lines(store.runs(limit))
             return
@@ -175,16 +172,13 @@ def list_(limit: int, runs: bool) -> None:
             }
             for e in store.latest(limit)
         )
-    finally:
-        store.close()
 
 
 @group.command("show")
 @click.option("--experiment-id", "experiment_id", required=True)
 def show(experiment_id: str) -> None:
     """One experiment in full: hypothesis, source, gate report, LLM calls, run calibration."""
-    store = ResearchStore(Home.from_env().state_db)
-    try:
+    with ResearchStore(Home.from_env().state_db) as store:
         e = store.get(experiment_id)
         if e is None:
             raise BadInput(
@@ -193,8 +187,6 @@ def show(experiment_id: str) -> None:
                 "`rara research list` shows experiment ids",
             )
         emit(experiment_view(e, store.of_run(e.run_id)))
-    finally:
-        store.close()
 
 
 @group.command("promoted")

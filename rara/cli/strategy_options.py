@@ -66,14 +66,19 @@ def open_market(
     """The shared options, parsed, as a strategy on its market (with an open sandbox)."""
     params = parse_params(params_json)
     start_ms, end_ms = parse_range(start, end)
-    return StrategyOnMarket.open(
-        strategy,
-        home=Home.from_env(),
-        symbol=symbol,
-        timeframe=timeframe,
-        exchange=exchange,
-        start_ms=start_ms,
-        end_ms=end_ms,
-        params=params,
-        backend=backend,
-    )
+    try:
+        return StrategyOnMarket.open(
+            strategy,
+            home=Home.from_env(),
+            symbol=symbol,
+            timeframe=timeframe,
+            exchange=exchange,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            params=params,
+            backend=backend,
+        )
+    except BadInput as exc:  # the range is --start/--end here
+        if exc.code != "too_few_bars":
+            raise
+        raise BadInput(exc.code, exc.message, "widen --start/--end") from None

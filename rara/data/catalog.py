@@ -37,7 +37,6 @@ from rara.data.periods import (
 from rara.data.quality import find_gaps, grid_origin
 from rara.domain.market import Candles, Instrument, Timeframe, ms_to_iso, symbol_from_path
 from rara.errors import BadInput, RaraError
-from rara.home import Home
 
 log = logging.getLogger(__name__)
 
@@ -453,7 +452,3 @@ def _range_clause(start_ms: int | None, end_ms: int | None) -> tuple[str, dict[s
         conds.append("epoch_ms(ts) < $end")
         params["end"] = end_ms
     return ("WHERE " + " AND ".join(conds)) if conds else "", params
-
-
-def default_catalog() -> Catalog:
-    return Catalog(Home.from_env().data_dir)

@@ -186,7 +186,7 @@ class CcxtSource:
             raise BadInput(
                 "ohlcv_not_supported",
                 f"{self.exchange_id} does not offer candles (fetchOHLCV) through ccxt",
-                "pick another --source; `python -c 'import ccxt; print(ccxt.exchanges)'` lists "
+                "pick another exchange; `python -c 'import ccxt; print(ccxt.exchanges)'` lists "
                 "them",
             )
         tfs = self._ex.timeframes or {}

@@ -24,8 +24,8 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rara.config import DataSettings, Settings, load_secrets, load_settings
-from rara.data.catalog import Catalog, default_catalog
+from rara.config import DataSettings, Secrets, Settings
+from rara.data.catalog import Catalog
 from rara.data.periods import Interval, merge_intervals, subtract_intervals
 from rara.data.quality import check_candles, find_gaps, grid_origin
 from rara.data.source import CandleSource, TransientSourceError
@@ -252,9 +252,10 @@ def fetch_candles(
     start: str | int,
     end: str | int | None = None,
     *,
-    settings: Settings | None = None,
-    catalog: Catalog | None = None,
+    settings: Settings,
+    catalog: Catalog,
     source: CandleSource | None = None,
+    secrets: Secrets | None = None,
     sleep: Callable[[float], None] = time.sleep,
     now_ms: int | None = None,
     jitter_seed: int | None = None,
@@ -263,9 +264,10 @@ def fetch_candles(
     """Fetch ``[start, end)`` (UTC; ``end`` defaults to now) into the catalog; see the module
     docstring. Every input is checked offline first, and nothing is written on bad input.
 
-    ``sleep`` is what waits between retries (tests record it); ``jitter_seed`` makes the backoff
-    jitter reproducible; a progress bar is drawn on ``console`` when one is given."""
-    settings = settings or load_settings()
+    ``source`` None fetches from the exchange through ccxt, with ``secrets``' keys for it when
+    given (public candles need none). ``sleep`` is what waits between retries (tests record it);
+    ``jitter_seed`` makes the backoff jitter reproducible; a progress bar is drawn on ``console``
+    when one is given."""
     data = settings.data
     exchange_id = (exchange or data.default_exchange).strip().lower()
     if source is None:
@@ -298,12 +300,11 @@ def fetch_candles(
             "swap them, or leave the end out to mean now",
         )
     if source is None:
-        source = CcxtSource(exchange_id, data, load_secrets())
+        source = CcxtSource(exchange_id, data, secrets if secrets is not None else Secrets())
     source.check_timeframe(tf)
 
     # Whole bars only, and only closed ones: a forming bar must never be marked covered.
     lo, hi = grid_ceil(start_ms, tf), min(grid_floor(end_ms, tf), grid_floor(now, tf))
-    catalog = catalog or default_catalog()
     have = catalog.covered(inst)
     missing = subtract_intervals((lo, hi), have) if lo < hi else []
     skipped = merge_intervals([(max(s, lo), min(e, hi)) for s, e in have if s < hi and e > lo])

@@ -39,7 +39,7 @@ def check_candles(c: Candles, tf: Timeframe, what: str) -> None:
         raise BadInput(
             "timestamps_off_grid",
             f"{what}: row {i} ({ms_to_iso(int(c.ts[i]))}) is not on the {tf} grid",
-            f"check the timeframe: is this really {tf} data? pass --timeframe to say which",
+            f"check the bar length: is this really {tf} data? name the one it was sampled at",
         )
     prices = np.vstack([c.open, c.high, c.low, c.close])
     for name, arr in (("price", prices), ("volume", c.volume)):

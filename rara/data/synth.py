@@ -234,8 +234,8 @@ def _check_args(
     if n_bars < 1:
         raise BadInput(
             "bad_bars",
-            f"--bars must be at least 1, not {n_bars}",
-            "ask for e.g. --bars 10000, or give --end",
+            f"a synthetic series needs at least 1 bar, not {n_bars}",
+            "ask for e.g. 10000 bars, or for the bars up to an end time",
         )
     off = (start_ms - grid_origin(tf)) % tf.ms
     if off:
@@ -245,7 +245,7 @@ def _check_args(
             f"start on a bar boundary, e.g. {ms_to_iso(start_ms - off)}",
         )
     if seed < 0:
-        raise BadInput("bad_seed", f"seed must be >= 0, not {seed}", "use e.g. --seed 42")
+        raise BadInput("bad_seed", f"seed must be >= 0, not {seed}", "use e.g. seed 42")
     if edge is not None and edge not in EDGES:
         raise BadInput(
             "bad_edge", f"unknown edge {edge!r}", f"pick one of: none, {', '.join(EDGES)}"
@@ -258,7 +258,9 @@ def _check_args(
         )
     if k < 1:
         raise BadInput(
-            "bad_edge", f"edge lookback must be at least 1 bar, not {k}", "e.g. --edge-lookback 24"
+            "bad_edge",
+            f"edge lookback must be at least 1 bar, not {k}",
+            "e.g. a lookback of 24 bars",
         )
     if not (start_price > 0 and np.isfinite(start_price)):
         raise BadInput("bad_price", f"start price must be positive, not {start_price}", "e.g. 100")

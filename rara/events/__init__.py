@@ -3,7 +3,7 @@
 Payloads are the typed models of `rara.domain.events` (schema v1); the event type is the
 model's, so nothing is appended from a bare dict. Typical use::
 
-    store = open_event_store()                       # $RARA_HOME/rara.db
+    store = open_event_store(home.state_db)          # home = Home.from_env() at the edge
     ev = store.append(ResearchHypothesisCreated(...), source="research", correlation_id=run)
     ev.typed()                                       # the ResearchHypothesisCreated again
     for ev in store.iter_query(EventFilter(types=[TradingOrderFilled], strategy_id=sid)):
@@ -28,7 +28,6 @@ from rara.events.model import (
     canonical_json,
 )
 from rara.events.store import EventStore, open_event_store, verify_path
-from rara.state import default_db_path
 
 __all__ = [
     "EVENT_TYPE_RE",
@@ -42,7 +41,6 @@ __all__ = [
     "Subscription",
     "VerifyReport",
     "canonical_json",
-    "default_db_path",
     "open_event_store",
     "tail",
     "verify_path",

@@ -1,4 +1,4 @@
-"""The persistent, hash-chained, append-only event log in ``$RARA_HOME/rara.db``.
+"""The persistent, hash-chained, append-only event log in the state DB (`Home.state_db`).
 
 SQLite in WAL mode lets one writer and many readers (in any process) work at once; appends take
 the write lock up front (BEGIN IMMEDIATE) and read the chain head inside that transaction, so
@@ -36,7 +36,7 @@ from rara.events.model import (
 )
 from rara.events.schema import COLUMNS, Row, ensure_schema
 from rara.events.verify import walk_chain
-from rara.state import DEFAULT_BUSY_TIMEOUT_MS, connect, default_db_path
+from rara.state import DEFAULT_BUSY_TIMEOUT_MS, connect
 
 Clock = Callable[[], datetime]
 
@@ -392,17 +392,15 @@ def _json_text(v: object) -> str:
 
 
 def open_event_store(
-    path: Path | str | None = None, *, clock: Clock | None = None, readonly: bool = False
+    path: Path | str, *, clock: Clock | None = None, readonly: bool = False
 ) -> EventStore:
-    """The event store at ``$RARA_HOME/rara.db`` (or `path`)."""
-    return EventStore(
-        path if path is not None else default_db_path(), clock=clock, readonly=readonly
-    )
+    """The event store in the state DB at `path` (`Home.state_db`)."""
+    return EventStore(path, clock=clock, readonly=readonly)
 
 
-def verify_path(path: Path | str | None = None) -> VerifyReport:
+def verify_path(path: Path | str) -> VerifyReport:
     """Verify the log in a file without creating or changing it; a missing file is intact."""
-    p = Path(path) if path is not None else default_db_path()
+    p = Path(path)
     if not p.exists():
         return VerifyReport(ok=True, events_checked=0)
     try:

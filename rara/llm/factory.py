@@ -2,15 +2,14 @@
 and `rara agent` both get theirs here, so prices, the missing-key refusal and the cache path are
 the same for every caller.
 
-Both providers read and write the same reply cache, ``$RARA_HOME/cache/llm``: a live run records
-into it, a replay answers from it. The budget is charged by either, so a replay under the same
-cost limit stops where the recorded run stopped.
+Both providers read and write the same reply cache, the home's ``cache/llm``
+(`Home.llm_cache_dir`): a live run records into it, a replay answers from it. The budget is
+charged by either, so a replay under the same cost limit stops where the recorded run stopped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from rara.config import Secrets, Settings, load_secrets
@@ -24,10 +23,6 @@ from rara.llm.replay import ReplayProvider
 KEYLESS_PREFIXES = ("ollama/", "ollama_chat/")
 
 
-def reply_cache_dir() -> Path:
-    return Home.from_env().llm_cache_dir
-
-
 def needs_api_key(model: str, api_base: str | None) -> bool:
     """Whether calls to this model need an API key: not for a local model or a server of our own
     (an ``api_base``)."""
@@ -37,15 +32,16 @@ def needs_api_key(model: str, api_base: str | None) -> bool:
 def build_provider(
     kind: str,
     settings: Settings,
+    home: Home,
     *,
     model: str | None = None,
     seed: int | None = None,
     budget: Budget | None = None,
     secrets: Secrets | None = None,
-    cache_dir: Path | None = None,
     prices: Mapping[str, Any] | None = None,
 ) -> LitellmProvider | ReplayProvider:
-    """``kind`` is "llm" (live, recording) or "replay" (the cache only, no network)."""
+    """``kind`` is "llm" (live, recording) or "replay" (the cache only, no network). The reply
+    cache is `home`'s; the key comes from `secrets`, else from `home`'s secrets."""
     model = model or settings.llm.model
     if not model:
         raise BadInput(
@@ -53,12 +49,12 @@ def build_provider(
             "no LLM model: none was given and llm.model is not set",
             "`rara config set llm.model openai/gpt-4o-mini` and export RARA_LLM_API_KEY",
         )
-    directory = cache_dir or reply_cache_dir()
+    directory = home.llm_cache_dir
     if kind == "replay":
         return ReplayProvider(directory, model, budget=budget)
     if kind != "llm":
         raise BadInput("bad_proposer", f"unknown LLM proposer {kind!r}", "use llm or replay")
-    secrets = secrets if secrets is not None else load_secrets()
+    secrets = secrets if secrets is not None else load_secrets(home)
     if secrets.llm_api_key is None and needs_api_key(model, settings.llm.api_base):
         # refuse now rather than fail every iteration with the same auth error
         raise BadInput(

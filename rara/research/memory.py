@@ -1,6 +1,6 @@
 """Research memory: one lesson per finished experiment, recalled before later proposals.
 
-Lessons live in the state database (``$RARA_HOME/rara.db``), table ``lessons``, append-only
+Lessons live in the state database (`Home.state_db`), table ``lessons``, append-only
 (triggers refuse UPDATE and DELETE, like every record of what happened). Recall is full-text:
 an FTS5 index over hypothesis, family, insight, failed check and outcome answers which query words
 each lesson contains. When this Python's SQLite lacks FTS5 the store says so (``fts_enabled``
@@ -43,7 +43,7 @@ import numpy as np
 
 from rara.domain.market import Candles
 from rara.research.models import Lesson, Regime, gate_check_of, learnable_failure
-from rara.state import connect, default_db_path
+from rara.state import connect
 
 FTS_COLUMNS = ("hypothesis", "family", "insight", "failed_check", "outcome")
 RECENCY_HALF = 50.0
@@ -132,11 +132,12 @@ def query_terms(text: str) -> list[str]:
 
 
 class LessonStore:
-    """Append-only lessons in the state DB (``path`` None: ``$RARA_HOME/rara.db``) with ranked
-    recall. ``fts`` None detects FTS5; False forces the fallback ranking."""
+    """Append-only lessons in the state DB at `path` (`Home.state_db`) with ranked recall; a
+    context manager that closes its connection. ``fts`` None detects FTS5; False forces the
+    fallback ranking."""
 
-    def __init__(self, path: Path | None = None, *, fts: bool | None = None) -> None:
-        self.path = path or default_db_path()
+    def __init__(self, path: Path, *, fts: bool | None = None) -> None:
+        self.path = path
         self.fts_enabled = fts5_available() if fts is None else fts
         self._lock = threading.Lock()
         self._conn = connect(self.path)

@@ -7,9 +7,10 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rara.backtest.engine import BacktestConfig
 from rara.backtest.window import backtest_window
@@ -79,12 +80,12 @@ def make_proposer(cfg: RunConfig, settings: Settings, n_bars: int, home: Home) -
     return build_llm_proposer(
         cfg.proposer,
         settings,
+        home,
         model=cfg.model,
         seed=cfg.seed,
         max_cost_usd=cfg.max_cost_usd,
         max_parse_retries=settings.llm.max_parse_retries,
         prices=settings.llm.prices,
-        cache_dir=home.llm_cache_dir,
     )
 
 
@@ -101,6 +102,7 @@ def gate_summary(settings: Settings) -> str:
 def build_llm_proposer(
     kind: str,
     settings: Settings,
+    home: Home,
     *,
     model: str | None = None,
     seed: int | None = None,
@@ -109,14 +111,14 @@ def build_llm_proposer(
     **provider_kw: Any,
 ) -> LlmProposer:
     """The LLM proposer of a run: ``kind`` "llm" (live, recording) or "replay" (the cache only),
-    with the run's cost limit."""
+    with the run's cost limit, `home`'s reply cache and (unless given) `home`'s key."""
     # imported here: the built-in proposer's runs need none of the LLM edge
     from rara.llm.budget import Budget
     from rara.llm.factory import build_provider
     from rara.research.llm_proposer import LlmProposer
 
     provider = build_provider(
-        kind, settings, model=model, seed=seed, budget=Budget(max_cost_usd), **provider_kw
+        kind, settings, home, model=model, seed=seed, budget=Budget(max_cost_usd), **provider_kw
     )
     return LlmProposer(
         provider, max_parse_retries=max_parse_retries, gate_summary=gate_summary(settings)
@@ -124,6 +126,9 @@ def build_llm_proposer(
 
 
 class ResearchSession:
+    """One research run on one home, its stores, sandbox and proposer open; a context manager
+    that closes them (`close`)."""
+
     def __init__(
         self, cfg: RunConfig, settings: Settings, home: Home, run_id: str | None = None
     ) -> None:
@@ -131,16 +136,22 @@ class ResearchSession:
         cat = Catalog(home.data_dir)
         self.inst: Instrument = cat.resolve(cfg.symbol, cfg.timeframe, cfg.exchange)
         self.candles = cat.load(self.inst)
-        self.store = ResearchStore(home.state_db)
-        self.trials = TrialStore(home.state_db)
-        self.lessons = LessonStore(home.state_db)
-        self.events: EventStore = open_event_store(home.state_db)
-        self.run_id = run_id or self._new_run_id()
-        sb = settings.sandbox
-        self.sandbox = open_sandbox(cfg.backend, sb.wall_timeout_s, sb.memory_mb)
-        # the gate only judges; the loop runs each candidate in the sandbox
-        self.gate = ResearchGate(self.trials, settings.gates.research, settings.backtest)
-        self.proposer = make_proposer(cfg, settings, len(self.candles), home)
+        # Everything opened from here on is closed by `close`, in reverse order; if a later step
+        # fails (a proposer that cannot be built), what was already open is closed at once.
+        with ExitStack() as stack:
+            self.store = stack.enter_context(ResearchStore(home.state_db))
+            self.trials = stack.enter_context(TrialStore(home.state_db))
+            self.lessons = stack.enter_context(LessonStore(home.state_db))
+            self.events: EventStore = stack.enter_context(open_event_store(home.state_db))
+            self.run_id = run_id or self._new_run_id()
+            sb = settings.sandbox
+            self.sandbox = stack.enter_context(
+                open_sandbox(cfg.backend, sb.wall_timeout_s, sb.memory_mb)
+            )
+            # the gate only judges; the loop runs each candidate in the sandbox
+            self.gate = ResearchGate(self.trials, settings.gates.research, settings.backtest)
+            self.proposer = make_proposer(cfg, settings, len(self.candles), home)
+            self._resources = stack.pop_all()
 
     def _new_run_id(self) -> str:
         # A function of the run's inputs and how many runs came before: two fresh machines given
@@ -152,11 +163,8 @@ class ResearchSession:
     def resume(
         cls, run_id: str, settings: Settings, home: Home, iterations: int | None
     ) -> ResearchSession:
-        store = ResearchStore(home.state_db)
-        try:
+        with ResearchStore(home.state_db) as store:
             stored = store.run_config(run_id)
-        finally:
-            store.close()
         if iterations is not None:
             stored["iterations"] = iterations
         return cls(RunConfig(**stored), settings, home, run_id=run_id)
@@ -272,9 +280,14 @@ class ResearchSession:
         return files.html
 
     def close(self) -> None:
-        self.sandbox.close()
-        for closer in (self.store, self.trials, self.lessons, self.events):
-            closer.close()
+        """Close the sandbox and the stores, the last opened first."""
+        self._resources.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def experiment_view(e: Experiment, run_experiments: list[Experiment]) -> dict[str, Any]:

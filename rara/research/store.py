@@ -11,7 +11,7 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -135,12 +135,21 @@ _JSON = {"hypothesis", "params", "forecast", "llm_calls", "report", "timings"}
 
 
 class ResearchStore:
-    def __init__(self, path: Path | None = None) -> None:
+    """Research runs and experiments in the state DB at `path` (`Home.state_db`); a context
+    manager that closes its connection."""
+
+    def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
         self.path, self._conn = open_tables(path, SCHEMA, "research tables")
 
     def close(self) -> None:
         self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ---- runs ---------------------------------------------------------------------------------
     def start_run(self, run_id: str, config: dict[str, Any]) -> bool:

@@ -78,14 +78,16 @@ class StrategyOnMarket:
     ) -> StrategyOnMarket:
         """Resolve the strategy (a file or a promoted name) and the instrument, load the candles
         in [start_ms, end_ms), and open a sandbox (default backend: the sandbox.backend setting)."""
-        settings = load_settings()
+        settings = load_settings(home)
         source = resolve_strategy(strategy, Registry(home))
         cat = Catalog(home.data_dir)
         inst = cat.resolve(symbol, timeframe, exchange)
         candles = cat.load(inst, start_ms, end_ms)
         if len(candles) < MIN_BARS:
             raise BadInput(
-                "too_few_bars", f"{len(candles)} bars in that range", "widen --start/--end"
+                "too_few_bars",
+                f"{len(candles)} bars in that range",
+                "widen the range: an earlier start or a later end",
             )
         chosen = backend or settings.sandbox.backend
         sb = settings.sandbox
@@ -204,21 +206,17 @@ def gate_strategy(market: StrategyOnMarket) -> GateReport:
     """The research gate's verdict on the strategy, its trials recorded and the decision
     published as ``validation_gate_decided``; closes the sandbox."""
     settings = market.settings
-    trials = TrialStore(market.home.state_db)
-    try:
-        with market:
-            gate = ResearchGate(trials, settings.gates.research, settings.backtest)
-            verdict = judge_candidate(
-                market.sandbox,
-                gate,
-                name=market.strategy.name,
-                source=market.strategy.source,
-                candles=market.candles,
-                inst=market.inst,
-                params=market.params,
-            )
-    finally:
-        trials.close()
+    with market, TrialStore(market.home.state_db) as trials:
+        gate = ResearchGate(trials, settings.gates.research, settings.backtest)
+        verdict = judge_candidate(
+            market.sandbox,
+            gate,
+            name=market.strategy.name,
+            source=market.strategy.source,
+            candles=market.candles,
+            inst=market.inst,
+            params=market.params,
+        )
     with open_event_store(market.home.state_db) as events:
         events.append(
             ValidationGateDecided(

@@ -13,7 +13,7 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -82,12 +82,21 @@ class Trial(BaseModel):
 
 
 class TrialStore:
-    def __init__(self, path: Path | None = None) -> None:
+    """Every trial ever run, in the state DB at `path` (`Home.state_db`); a context manager that
+    closes its connection."""
+
+    def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
         self.path, self._conn = open_tables(path, SCHEMA, "trials")
 
     def close(self) -> None:
         self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def record(
         self,

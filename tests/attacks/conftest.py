@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.attacks.catalogue import N_BARS, REFERENCE, TALLY, Canaries, signals
+from tests.kit.candles import shipped_catalog
 from tests.kit.docker import current_sandbox_image, docker_client, need
 
 WALL_S = 3.0  # small on purpose: CPU payloads cost one deadline each
@@ -42,11 +43,10 @@ def canaries() -> Iterator[Canaries]:
 
 @pytest.fixture(scope="session")
 def candles() -> Any:
-    from rara.data.catalog import default_catalog
     from rara.domain.market import Instrument, Timeframe
 
     inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
-    return default_catalog().load(inst).slice(0, N_BARS)
+    return shipped_catalog().load(inst).slice(0, N_BARS)
 
 
 @pytest.fixture(scope="session")

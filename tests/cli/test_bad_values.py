@@ -53,10 +53,7 @@ NAME_KINDS = [
     (re.compile(r"fraction$"), "fraction"),
 ]
 # Plain-string options of a kind that are parsed further in, on purpose, with the reason.
-PARSED_INSIDE = {
-    # the event store's own query API takes text bounds (and gives event_bad_since)
-    ("events query", "since"),
-}
+PARSED_INSIDE: set[tuple[str, str]] = set()
 
 
 def kind_of(param: click.Parameter) -> str | None:

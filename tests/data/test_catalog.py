@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rara.data.catalog import Catalog, CorruptFile, default_catalog
+from rara.data.catalog import Catalog, CorruptFile
 from rara.data.periods import merge_intervals, period_bounds, periods_between, subtract_intervals
 from rara.domain.market import Candles, Instrument, Timeframe, parse_utc
+from tests.kit.candles import home_catalog
 from tests.kit.cli import tree_snapshot
 
 
@@ -31,7 +32,7 @@ def walk(n: int, tf_ms: int, start_ms: int, seed: int = 0) -> Candles:
 
 def test_sql_resample_reproduces_exchange_bars():
     """Real Binance 5m bars aggregated in DuckDB equal Binance's own 1h and 1d bars."""
-    cat = default_catalog()
+    cat = home_catalog()
     hourly = cat.resample(inst(tf="5m"), Timeframe.parse("1h"))
     ref = cat.load(inst(tf="1h"))
     assert np.array_equal(hourly.ts, ref.ts)
@@ -44,7 +45,7 @@ def test_sql_resample_reproduces_exchange_bars():
 
 
 def test_resample_drops_half_formed_edge_bars():
-    cat = default_catalog()
+    cat = home_catalog()
     start, end = parse_utc("2024-03-01T00:20"), parse_utc("2024-03-01T05:35")
     out = cat.resample(inst(tf="5m"), Timeframe.parse("1h"), start, end)
     # 00:00 starts before the data (00:20) and 05:00 ends after it (05:35): both dropped
@@ -53,12 +54,12 @@ def test_resample_drops_half_formed_edge_bars():
 
 def test_resample_refuses_non_multiple():
     with pytest.raises(Exception) as e:
-        default_catalog().resample(inst(tf="1h"), Timeframe.parse("90m"))
+        home_catalog().resample(inst(tf="1h"), Timeframe.parse("90m"))
     assert getattr(e.value, "code", "") == "bad_resample"
 
 
 def test_load_range_is_half_open():
-    cat = default_catalog()
+    cat = home_catalog()
     c = cat.load(inst(), parse_utc("2024-02-01"), parse_utc("2024-02-02"))
     assert len(c) == 24
     assert c.ts[0] == parse_utc("2024-02-01") and c.ts[-1] == parse_utc("2024-02-01T23:00")
@@ -91,7 +92,7 @@ def test_write_is_idempotent_and_merges(rara_home):
 
 
 def test_user_rows_win_over_embedded_without_hiding_it(rara_home):
-    cat = default_catalog()
+    cat = home_catalog()
     i = inst("BTC/USDT", "1d")
     embedded = cat.load(i)
     fields = ("open", "high", "low", "close", "volume")

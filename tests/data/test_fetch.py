@@ -14,11 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from rara.config import load_settings
-from rara.data.catalog import Catalog, default_catalog
+from rara.data.catalog import Catalog
 from rara.data.fetch import FetchReport, fetch_candles
 from rara.domain.market import Instrument, Timeframe, ms_to_iso, parse_utc
 from rara.errors import RaraError
+from rara.home import Home
 from tests.emulators.exchange import KLINES, BinanceEmulator, Fault
+from tests.kit.candles import home_catalog
 
 if TYPE_CHECKING:
     from tests.kit.cli import Cli
@@ -46,8 +48,8 @@ def fetch(
         timeframe,
         start,
         end,
-        settings=load_settings(),
-        catalog=default_catalog(),
+        settings=load_settings(Home.from_env()),
+        catalog=home_catalog(),
         sleep=sleep,
         jitter_seed=1,
     )
@@ -73,7 +75,7 @@ def test_pages_across_many_requests_and_matches_the_exchange(
     s, e = parse_utc(start), parse_utc(end)
     truth = emulator.bars("BTCUSDT", "1m", s, e)
     assert len(truth) == 3 * 1440
-    got = stored(default_catalog())
+    got = stored(home_catalog())
     np.testing.assert_array_equal(got, truth)  # exact: every bar, no duplicates, no extras
 
     klines = emulator.klines_calls()
@@ -90,7 +92,7 @@ def test_pages_across_many_requests_and_matches_the_exchange(
     assert report.periods_written == ["2023-02", "2023-03"]
     assert report.fetched == [[ms_to_iso(s), ms_to_iso(e)]] and report.skipped == []
     assert report.gaps.missing_bars == 0 and report.retries == 0
-    assert default_catalog().covered(BTC_1M) == [(s, e)]
+    assert home_catalog().covered(BTC_1M) == [(s, e)]
 
 
 def test_429_waits_for_retry_after_then_succeeds(
@@ -107,7 +109,7 @@ def test_429_waits_for_retry_after_then_succeeds(
     assert [k.status for k in klines] == [200, 429, 200, 200]
     assert klines[1].start_time == klines[2].start_time  # the same page, asked again
     truth = emulator.bars("BTCUSDT", "1m", parse_utc("2023-05-01"), parse_utc("2023-05-02"))
-    np.testing.assert_array_equal(stored(default_catalog()), truth)
+    np.testing.assert_array_equal(stored(home_catalog()), truth)
 
 
 def test_500_then_success(emulator: BinanceEmulator, configure: Callable[..., None]) -> None:
@@ -136,7 +138,7 @@ def test_giving_up_keeps_what_was_saved_and_a_rerun_resumes(
     assert err.value.code == "fetch_failed"
     assert "rerun" in err.value.suggestion and "saved 400 new bars" in err.value.message
     # pages 1-4 were checkpointed at page 2 and 4 and the loss flush kept nothing more
-    assert default_catalog().covered(BTC_1M) == [(s, s + 400 * MIN)]
+    assert home_catalog().covered(BTC_1M) == [(s, s + 400 * MIN)]
     assert [k.status for k in emulator.klines_calls()][-3:] == [503, 503, 503]
 
     fault.times = 0  # the exchange recovers
@@ -145,7 +147,7 @@ def test_giving_up_keeps_what_was_saved_and_a_rerun_resumes(
     rerun = emulator.klines_calls()[before:]
     assert rerun[0].start_time == s + 400 * MIN
     assert report.skipped == [[ms_to_iso(s), ms_to_iso(s + 400 * MIN)]]
-    np.testing.assert_array_equal(stored(default_catalog()), emulator.bars("BTCUSDT", "1m", s, e))
+    np.testing.assert_array_equal(stored(home_catalog()), emulator.bars("BTCUSDT", "1m", s, e))
 
 
 def test_ctrl_c_saves_the_pages_in_memory(
@@ -160,7 +162,7 @@ def test_ctrl_c_saves_the_pages_in_memory(
 
     with pytest.raises(KeyboardInterrupt):
         fetch("2023-06-10", "2023-06-11", sleep=interrupted_sleep)
-    cat = default_catalog()
+    cat = home_catalog()
     assert cat.covered(BTC_1M) == [(s, s + 300 * MIN)]
     np.testing.assert_array_equal(stored(cat), emulator.bars("BTCUSDT", "1m", s, s + 300 * MIN))
 
@@ -202,12 +204,12 @@ def test_fetch_next_to_the_embedded_sample_keeps_the_sample(
 ) -> None:
     configure(page_limit=1000)
     inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
-    cat = default_catalog()
+    cat = home_catalog()
     shipped = cat.load(inst)
     assert len(shipped) and cat.covered(inst)[0][1] == parse_utc("2024-09-06")
     report = fetch("2024-09-01", "2024-09-10", timeframe="1h")
     assert report.skipped == [["2024-09-01T00:00:00Z", "2024-09-06T00:00:00Z"]]
-    after = default_catalog().load(inst)
+    after = home_catalog().load(inst)
     assert len(after) == len(shipped) + 4 * 24
 
 
@@ -271,7 +273,7 @@ def test_killed_fetch_leaves_a_readable_catalog_and_resumes(
     data = rara_home / "data"
     assert _all_parquet_readable(data)
     assert not list(data.rglob("*.tmp"))
-    cat = default_catalog()
+    cat = home_catalog()
     assert cat.covered(BTC_1M) == [(s, s + 600 * MIN)]
     assert len(cat.load(BTC_1M)) == 600
 
@@ -283,7 +285,7 @@ def test_killed_fetch_leaves_a_readable_catalog_and_resumes(
     assert res.out["skipped"] == [[ms_to_iso(s), ms_to_iso(s + 600 * MIN)]]
     assert res.out["bars_added"] == 840 and res.out["requests"] == 10
     _all_parquet_readable(data)
-    np.testing.assert_array_equal(stored(default_catalog()), emulator.bars("BTCUSDT", "1m", s, e))
+    np.testing.assert_array_equal(stored(home_catalog()), emulator.bars("BTCUSDT", "1m", s, e))
 
     n = len(emulator.calls())
     res = fetch_cli.run(*args)  # complete now: a third run asks nothing at all
@@ -311,7 +313,7 @@ def test_sigterm_saves_the_pages_in_memory_and_says_so(
         hang.release()
     assert proc.returncode == 130
     assert json.loads(out)["error"]["code"] == "interrupted"
-    assert default_catalog().covered(BTC_1M) == [(s, s + 300 * MIN)]
+    assert home_catalog().covered(BTC_1M) == [(s, s + 300 * MIN)]
 
 
 @pytest.mark.slow

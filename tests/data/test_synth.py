@@ -13,11 +13,11 @@ from click.testing import CliRunner
 
 import rara.cli.data_import  # noqa: F401  (registers `data import` / `data synth` on the group)
 from rara.cli import app
-from rara.data.catalog import default_catalog
 from rara.data.quality import check_candles
 from rara.data.synth import REGIMES, SynthResult, generate, momentum_signal
 from rara.domain.market import Candles, Instrument, Timeframe, parse_utc
 from rara.errors import BadInput
+from tests.kit.candles import home_catalog
 
 
 @pytest.fixture
@@ -202,6 +202,20 @@ def test_bad_arguments(kwargs: dict[str, Any], code: str) -> None:
     with pytest.raises(BadInput) as e:
         generate(**args)
     assert e.value.code == code
+    # the generator says what is wrong in its own terms; only the CLI knows its flags
+    assert "--" not in e.value.message and "--" not in e.value.suggestion
+
+
+@pytest.mark.parametrize(
+    "args, code, flag",
+    [(["--seed", "-1"], "bad_seed", "--seed"), (["--edge-lookback", "0"], "bad_edge", "--edge")],
+)
+def test_cli_names_the_flag_the_generator_refused(
+    home: Path, args: list[str], code: str, flag: str
+) -> None:
+    exit_code, out = run("data", "synth", "--bars", "10", *args)
+    assert exit_code == 2, out
+    assert out["error"]["code"] == code and flag in out["error"]["suggestion"]
 
 
 # ---- CLI -------------------------------------------------------------------------------------
@@ -234,7 +248,7 @@ def test_cli_writes_candles_and_summary(home: Path) -> None:
     assert out["range"] == ["2024-01-01T00:00:00Z", "2024-05-04T23:00:00Z"]
     assert abs(sum(out["regime_shares"].values()) - 1) < 1e-3
     inst = Instrument(exchange="synthetic", symbol="SYN/USDT", timeframe=Timeframe.parse("1h"))
-    stored = default_catalog().load(inst)
+    stored = home_catalog().load(inst)
     want = generate(3000, "1h", parse_utc("2024-01-01"), 42, "momentum", 0.15).candles
     assert arrays_bytes(stored) == arrays_bytes(want)
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.kit.candles import shipped_catalog
 from tests.kit.paths import PROMOTED as PROMOTED_DIR
 
 pytestmark = pytest.mark.slow
@@ -68,12 +69,11 @@ def _same_levels(x: Any, y: Any) -> None:
 def test_reference_strategies_agree(backends: tuple[Any, Any], path: Path) -> None:
     """In-process (trusted test mode), the jail and the container: identical signals and risk
     levels on the shipped real candles, for every window."""
-    from rara.data.catalog import default_catalog
     from rara.domain.market import Instrument, Timeframe
     from rara.runner.sandbox import EvaluationRequest, InProcessSandbox
 
     inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
-    source, candles = path.read_text(), default_catalog().load(inst)
+    source, candles = path.read_text(), shipped_catalog().load(inst)
     request = EvaluationRequest(source=source, candles=candles, windows=(300, 3000))
     results = [sb.evaluate(request) for sb in (*backends, InProcessSandbox())]
     assert all(r.ok for r in results), [r.error for r in results]

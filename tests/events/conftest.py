@@ -23,7 +23,7 @@ def db_path(rara_home: Path) -> Path:
 
 @pytest.fixture
 def store(db_path: Path) -> Iterator[EventStore]:
-    s = open_event_store(clock=stepping_clock())
+    s = open_event_store(db_path, clock=stepping_clock())
     assert s.path == db_path  # the default location follows RARA_HOME
     yield s
     s.close()

@@ -5,22 +5,40 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rara.domain.market import Candles, Instrument, Timeframe
 from tests.kit.paths import SAMPLE_BTC_1H
 
+if TYPE_CHECKING:
+    from rara.data.catalog import Catalog
+
 Arrays = dict[str, np.ndarray]
+
+
+def shipped_catalog() -> Catalog:
+    """The candles shipped with rara and nothing else: no home is read."""
+    from rara.data.catalog import EMBEDDED_ROOT, Catalog
+
+    return Catalog(EMBEDDED_ROOT, embedded=None)
+
+
+def home_catalog() -> Catalog:
+    """The catalog of the test's home (`$RARA_HOME`, a fresh directory per test): what the CLI
+    writes to and reads from."""
+    from rara.data.catalog import Catalog
+    from rara.home import Home
+
+    return Catalog(Home.from_env().data_dir)
 
 
 @functools.cache
 def shipped_btc(timeframe: str) -> Candles:
     """The shipped BTC/USDT candles at this timeframe, loaded once per process."""
-    from rara.data.catalog import default_catalog
-
     inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse(timeframe))
-    return default_catalog().load(inst)
+    return shipped_catalog().load(inst)
 
 
 def sample_arrays(path: Path = SAMPLE_BTC_1H) -> Arrays:

@@ -13,6 +13,7 @@ import pytest
 from rara.data.catalog import Catalog
 from rara.data.synth import generate
 from rara.domain.market import Candles, Instrument, Timeframe
+from rara.home import Home
 from rara.research.memory import (
     LessonStore,
     fts5_available,
@@ -21,7 +22,6 @@ from rara.research.memory import (
     tag_regime,
 )
 from rara.research.models import Lesson, experiment_id
-from rara.state import default_db_path
 
 HOUR = 3_600_000
 
@@ -71,10 +71,11 @@ def test_store_detects_fts5_and_says_which_ranking_it_uses(tmp_path: Path) -> No
     assert not has_index(tmp_path / "plain.db")  # the fallback never needs the FTS5 module
 
 
-def test_default_path_is_the_state_db(rara_home: Path) -> None:
-    with LessonStore() as s:
-        assert s.path == default_db_path() == rara_home / "rara.db"
-        assert s.count() == 0
+def test_lessons_live_in_the_given_homes_state_db(tmp_path: Path, rara_home: Path) -> None:
+    home = Home(root=tmp_path / "h")
+    with LessonStore(home.state_db) as s:
+        assert s.path == home.state_db and s.count() == 0
+    assert home.state_db.is_file() and not rara_home.exists()
 
 
 def test_round_trip(store: LessonStore) -> None:

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from rara.data.catalog import default_catalog
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.runner.sandbox import EvaluationRequest, JailSandbox
 from rara.validation.lookahead import CheckOutcome, check, plan
+from tests.kit.candles import shipped_catalog
 from tests.kit.paths import PROMOTED
 
 HEAD = """
@@ -87,7 +87,7 @@ CHEATS = {
 @pytest.fixture(scope="module")
 def candles() -> Candles:
     inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
-    return default_catalog().load(inst)
+    return shipped_catalog().load(inst)
 
 
 @pytest.fixture(scope="module")
