@@ -107,7 +107,6 @@ class IterationResult:
             exchange=inst.exchange,
             symbol=inst.symbol,
             timeframe=str(inst.timeframe),
-            timings={},
         )
 
     def lesson(self, run_id: str, inst: Instrument, regime: Regime, insight: str) -> Lesson:
