@@ -146,9 +146,13 @@ def drawdown_svg(strategy: Series, benchmark: Series, xlim: tuple[int, int]) -> 
         # One closed polygon, outlined: half the points of fill_between plus a separate line.
         x = _days(s.ts)
         ax.fill(
-            np.concatenate((x, x[-1:], x[:1])), np.concatenate((s.y, [0.0, 0.0])),
-            facecolor=(*to_rgb(LOSS), 0.3), edgecolor=LOSS, lw=0.8, label="Strategy",
-        )  # fmt: skip
+            np.concatenate((x, x[-1:], x[:1])),
+            np.concatenate((s.y, [0.0, 0.0])),
+            facecolor=(*to_rgb(LOSS), 0.3),
+            edgecolor=LOSS,
+            lw=0.8,
+            label="Strategy",
+        )
         ax.plot(_days(b.ts), b.y, color=BENCHMARK, lw=0.9, ls="--", label="Buy & hold")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_ylabel("drawdown")
@@ -165,18 +169,28 @@ def trades_svg(price: Series, marks: TradeMarks, xlim: tuple[int, int]) -> str:
         size = 6.0 if n <= 200 else 4.0 if n <= 2_000 else 2.5  # legible whatever the count
         if n:
             ax.plot(
-                _days(marks.entry_ts), marks.entry_price, ls="none", marker="^", ms=size,
-                color=ENTRY, label=f"entry ({n})",
-            )  # fmt: skip
+                _days(marks.entry_ts),
+                marks.entry_price,
+                ls="none",
+                marker="^",
+                ms=size,
+                color=ENTRY,
+                label=f"entry ({n})",
+            )
         reasons = np.asarray(marks.exit_reason, dtype=object)
         for reason, (marker, colour) in EXIT_STYLE.items():
             hit = reasons == reason
             if hit.any():
                 label = f"exit: {reason.replace('_', ' ')} ({int(hit.sum())})"
                 ax.plot(
-                    _days(marks.exit_ts[hit]), marks.exit_price[hit], ls="none", marker=marker,
-                    ms=size, color=colour, label=label,
-                )  # fmt: skip
+                    _days(marks.exit_ts[hit]),
+                    marks.exit_price[hit],
+                    ls="none",
+                    marker=marker,
+                    ms=size,
+                    color=colour,
+                    label=label,
+                )
         ax.yaxis.set_major_formatter(FuncFormatter(_money))
         ax.set_ylabel("price")
         ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=5)

@@ -38,8 +38,17 @@ from rara.errors import BadInput
 F64 = npt.NDArray[np.float64]
 MS_PER_DAY = 86_400_000
 MAX_TRADE_ROWS = 200  # the trade list shows the first and last 100 beyond this; the chart shows all
-_TRADE_COLUMNS = ("#", "Entry (UTC)", "Exit (UTC)", "Price in", "Price out", "Bars", "PnL",
-                  "Return", "Reason")  # fmt: skip
+_TRADE_COLUMNS = (
+    "#",
+    "Entry (UTC)",
+    "Exit (UTC)",
+    "Price in",
+    "Price out",
+    "Bars",
+    "PnL",
+    "Return",
+    "Reason",
+)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # Metrics field -> (label, format). Fields not listed here (added later) still appear, under
@@ -293,8 +302,10 @@ def _trade_table(result: BacktestResult, ts: npt.NDArray[np.int64]) -> str:
     number = 0
     for d in shown:
         if d is None:
-            body.append(f"<tr><td colspan=9 class=gap>&hellip; {len(rows) - MAX_TRADE_ROWS:,} "
-                        "trades not listed (all are on the chart) &hellip;</td></tr>")  # fmt: skip
+            body.append(
+                f"<tr><td colspan=9 class=gap>&hellip; {len(rows) - MAX_TRADE_ROWS:,} "
+                "trades not listed (all are on the chart) &hellip;</td></tr>"
+            )
             number = len(rows) - MAX_TRADE_ROWS // 2
             continue
         number += 1

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rara.cli.output import emit, emit_lines, stderr_console
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME
 from rara.config import load_settings
+from rara.domain.events import StopReason
 from rara.domain.market import Timeframe
 from rara.errors import BadInput
 from rara.home import Home
@@ -29,7 +30,7 @@ from rara.runner.sandbox import BOUNDARIES
 log = logging.getLogger(__name__)
 
 # what stopped a run, said with the flag that set the limit
-STOPPED_BY = {
+STOPPED_BY: dict[StopReason, str] = {
     "iterations": "reached --iterations",
     "max_cost_usd": "reached --max-cost-usd",
     "max_duration": "reached --max-duration",

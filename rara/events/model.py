@@ -173,16 +173,10 @@ def envelope_json(
     """
     q = _json_str
     return (
-        '{"correlation_id":' + q(correlation_id)
-        + ',"event_id":' + q(event_id)
-        + ',"payload":' + payload_text
-        + ',"seq":' + str(seq)
-        + ',"source":' + q(source)
-        + ',"strategy_id":' + q(strategy_id)
-        + ',"ts":' + q(ts)
-        + ',"type":' + q(type_)
-        + "}"
-    )  # fmt: skip
+        f'{{"correlation_id":{q(correlation_id)},"event_id":{q(event_id)},'
+        f'"payload":{payload_text},"seq":{seq},"source":{q(source)},'
+        f'"strategy_id":{q(strategy_id)},"ts":{q(ts)},"type":{q(type_)}}}'
+    )
 
 
 def chain_hash(prev_hash: str, envelope: str) -> str:

@@ -148,25 +148,61 @@ def _classify(exc: Exception, litellm: Any) -> tuple[str, str, str]:
     ex = litellm.exceptions
     table: list[tuple[str, str, str, str]] = [
         ("Timeout", "llm_timeout", "no reply within the timeout", "raise llm.timeout_s"),
-        ("AuthenticationError", "llm_auth", "the provider refused the API key",
-         "check RARA_LLM_API_KEY"),
-        ("PermissionDeniedError", "llm_auth", "the provider refused the request",
-         "check the key's access to this model"),
-        ("RateLimitError", "llm_rate_limited", "rate limited by the provider",
-         "wait, or lower the request rate"),
-        ("NotFoundError", "llm_model_not_found", "the provider does not know this model",
-         "check llm.model and llm.api_base"),
-        ("ContextWindowExceededError", "llm_context_too_long", "the prompt is too long",
-         "use a model with a larger context"),
-        ("BadRequestError", "llm_bad_request", "the provider refused the request",
-         "check llm.model and llm.api_base"),
-        ("InternalServerError", "llm_server_error", "the provider failed",
-         "retry later; the loop goes on"),
-        ("ServiceUnavailableError", "llm_server_error", "the provider is unavailable",
-         "retry later; the loop goes on"),
-        ("APIConnectionError", "llm_unreachable", "could not reach the provider",
-         "check llm.api_base and that the server is up"),
-    ]  # fmt: skip
+        (
+            "AuthenticationError",
+            "llm_auth",
+            "the provider refused the API key",
+            "check RARA_LLM_API_KEY",
+        ),
+        (
+            "PermissionDeniedError",
+            "llm_auth",
+            "the provider refused the request",
+            "check the key's access to this model",
+        ),
+        (
+            "RateLimitError",
+            "llm_rate_limited",
+            "rate limited by the provider",
+            "wait, or lower the request rate",
+        ),
+        (
+            "NotFoundError",
+            "llm_model_not_found",
+            "the provider does not know this model",
+            "check llm.model and llm.api_base",
+        ),
+        (
+            "ContextWindowExceededError",
+            "llm_context_too_long",
+            "the prompt is too long",
+            "use a model with a larger context",
+        ),
+        (
+            "BadRequestError",
+            "llm_bad_request",
+            "the provider refused the request",
+            "check llm.model and llm.api_base",
+        ),
+        (
+            "InternalServerError",
+            "llm_server_error",
+            "the provider failed",
+            "retry later; the loop goes on",
+        ),
+        (
+            "ServiceUnavailableError",
+            "llm_server_error",
+            "the provider is unavailable",
+            "retry later; the loop goes on",
+        ),
+        (
+            "APIConnectionError",
+            "llm_unreachable",
+            "could not reach the provider",
+            "check llm.api_base and that the server is up",
+        ),
+    ]
     for cls_name, code, what, hint in table:
         cls = getattr(ex, cls_name, None)
         if isinstance(cls, type) and isinstance(exc, cls):
@@ -256,8 +292,13 @@ class LitellmProvider:
         self._record(key, call, json_mode, text=text, note=note)
         log.debug(
             "llm %s %s: %d+%d tokens, %.0f ms, $%.6f",
-            purpose, self.model, p_tok, c_tok, latency, cost,
-        )  # fmt: skip
+            purpose,
+            self.model,
+            p_tok,
+            c_tok,
+            latency,
+            cost,
+        )
         self.budget.charge(call)  # may raise LlmBudgetExhausted, after the call is recorded
         return LlmResult(text=text, call=call)
 

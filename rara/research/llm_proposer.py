@@ -31,6 +31,7 @@ from rara.domain.gate import LearningView
 from rara.llm.ports import BudgetExhausted, LlmCall, LlmError, LlmProvider
 from rara.llm.prompting import system_prompt
 from rara.research.models import (
+    LLM_ORIGIN,
     Candidate,
     ExperimentOutcome,
     Hypothesis,
@@ -38,6 +39,7 @@ from rara.research.models import (
     Proposal,
     ProposerContext,
     Reflection,
+    fix_origin,
 )
 from rara.research.ports import ProposerError
 
@@ -159,7 +161,7 @@ class LlmProposer:
             extract_source,
             calls,
         )
-        candidate = Candidate(hypothesis=hypothesis, source=source, params=None, origin="llm")
+        candidate = Candidate(hypothesis=hypothesis, source=source, params=None, origin=LLM_ORIGIN)
         return Proposal(candidate=candidate, calls=calls)
 
     def fix(
@@ -186,7 +188,7 @@ class LlmProposer:
             hypothesis=candidate.hypothesis,
             source=source,
             params=None,  # the fixed module's own defaults; old overrides may not fit it
-            origin=f"llm:fix{round_no}",
+            origin=fix_origin(LLM_ORIGIN, round_no),
             parent=candidate.parent,
         )
         return Proposal(candidate=fixed, calls=calls)

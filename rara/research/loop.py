@@ -17,53 +17,46 @@ One iteration, in order (every step persisted and published with the run's corre
 Iterations are deterministic for (seed, iteration, history), and an experiment row exists only
 for finished iterations, so ``--resume`` after a crash redoes just the unfinished one; trials and
 events are keyed by content, so nothing is recorded twice.
+
+`ResearchLoop` is that iteration as a spec; its parts live beside it: `context` (what a proposer is
+handed), `repair` (the fix rounds and the budget stop), `record` (the row and the lesson) and
+`publish` (the events).
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from rara.domain.events import (
-    EventPayload,
-    HypothesisForecast,
-    ResearchExperimentCompleted,
-    ResearchHypothesisCreated,
-    ResearchStrategyCandidate,
-)
 from rara.domain.gate import LearningView
 from rara.domain.market import Candles, Instrument
 from rara.events.store import EventStore
 from rara.registry import Registry
+from rara.research.context import ContextBuilder
 from rara.research.memory import LessonStore, tag_regime
 from rara.research.models import (
-    BestSoFar,
+    DUPLICATE,
     Candidate,
     LlmCall,
     Outcome,
     ProposerContext,
+    StopReason,
     experiment_id,
+    proposer_failure,
 )
-from rara.research.outcomes import (
-    DUPLICATE_CORRELATION,
-    Progress,
-    duplicate_of,
-    positions,
-)
+from rara.research.outcomes import DUPLICATE_CORRELATION, Progress, duplicate_of, positions
 from rara.research.ports import BudgetExhausted, Proposer, ProposerError
 from rara.research.promote import write_paper_candidate
+from rara.research.publish import RunEvents
 from rara.research.record import IterationResult
+from rara.research.repair import budget_stop, repair
 from rara.research.store import Experiment, ResearchStore
 from rara.runner.sandbox import Sandbox
 from rara.services.backtest import evaluate_candidate
 from rara.validation.candidate import CheckedEvaluation
 from rara.validation.gate import ResearchGate
-
-EVENT_NAMESPACE = uuid.UUID("6f1c1d0e-6a51-4b8e-9a07-5e7a3c1f2b90")
-SOURCE = "research.loop"
 
 
 @dataclass
@@ -73,19 +66,6 @@ class RunLimits:
     max_duration_s: float | None = None
     fix_rounds: int = 3
     batch: int = 2  # candidates evaluated at once (one jailed child each); part of determinism
-
-
-@dataclass(frozen=True)
-class Repaired:
-    """A candidate after its fix rounds: the last version tried, its checked evaluation, how many
-    rounds it took, the LLM calls they made, and why it still fails (None: it does not)."""
-
-    candidate: Candidate
-    checked: CheckedEvaluation
-    rounds: int
-    calls: tuple[LlmCall, ...] = ()
-    failed_check: str | None = None
-    error: str | None = None
 
 
 class ResearchLoop:
@@ -109,39 +89,27 @@ class ResearchLoop:
         self.run_id, self.seed, self.inst, self.candles = run_id, seed, inst, candles
         self.proposer, self.sandbox, self.gate = proposer, sandbox, gate
         self.store, self.lessons = store, lessons
-        self.events, self.limits = events, limits
+        self.events, self.limits = RunEvents(events, run_id), limits
         self.registry = registry  # where a passing candidate is written
         self.on_progress = on_progress or (lambda p: None)
         self.progress = Progress()
         split = gate.split(candles)
         # the regime is read from the data the loop may learn from: train and validation
         self.regime = tag_regime(candles.slice(0, split.validation[1]))
+        self.contexts = ContextBuilder(run_id, seed, inst, self.regime, lessons)
         self.timings: dict[str, float] = {}
         self.finished: list[Experiment] = []
         self.pending_calls: dict[int, list[LlmCall]] = {}
         self.current: int | None = None  # the iteration being proposed or finished
 
-    # ---- events ------------------------------------------------------------------------------
-    def publish(self, key: str, payload: EventPayload, strategy_id_: str | None = None) -> None:
-        """Each event id is a function of (run, key): a resumed run publishes nothing twice."""
-        event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"{self.run_id}/{key}"))
-        if not self.events.has_event(event_id):
-            self.events.append(
-                payload,
-                source=SOURCE,
-                correlation_id=self.run_id,
-                strategy_id=strategy_id_,
-                event_id=event_id,
-            )
-
     # ---- the loop ----------------------------------------------------------------------------
-    def run(self) -> str:
+    def run(self) -> StopReason:
         """Run until a limit; returns the stop reason."""
         t0 = time.monotonic()
         self.finished = self.store.of_run(self.run_id)  # kept in memory as the run goes on
         done = {e.iteration: e for e in self.finished}
         for e in self.finished:
-            self._count(e.outcome, e.failed_check, e.cost_usd)
+            self.progress.count(e.outcome, e.failed_check, e.cost_usd)
         batch = max(1, self.limits.batch)
         for start in range(0, self.limits.iterations, batch):
             todo = [
@@ -190,62 +158,15 @@ class ResearchLoop:
         )
 
     def _record_budget_stop(self, exc: BudgetExhausted) -> None:
-        """The call that crossed the limit happened and cost money: record its iteration as an
-        error carrying every call made, so the summary's cost is the real spend."""
-        calls = [c for i in sorted(self.pending_calls) for c in self.pending_calls[i]]
-        calls += exc.calls
-        crossing = getattr(exc, "call", None)
-        if isinstance(crossing, LlmCall) and crossing not in calls:
-            calls.append(crossing)
+        """Finish the iteration the cost limit stopped (see `repair.budget_stop`)."""
         i = self.current if self.current is not None else len(self.finished)
         if any(e.iteration == i for e in self.finished):
             return
-        stopped = IterationResult(
-            iteration=i,
-            experiment_id=experiment_id(self.run_id, i),
-            outcome="error",
-            failed_check="budget",
-            error=exc.message,
-            calls=tuple(calls),
-        )
-        self._finish(self.context(i), stopped)
+        self._finish(self.context(i), budget_stop(exc, self.run_id, i, self.pending_calls))
 
     def context(self, i: int, horizon: int | None = None) -> ProposerContext:
         """Iteration i's context from the experiments finished before `horizon` (default i)."""
-        cut = i if horizon is None else horizon
-        earlier = [e for e in self.finished if e.iteration < cut]
-        history = [e.as_outcome() for e in earlier]
-        scored = [e for e in earlier if e.validation_sharpe is not None]
-        best = max(scored, key=lambda e: (e.validation_sharpe or 0.0, -e.iteration), default=None)
-        recalled = self.lessons.recall(
-            self.inst.symbol,
-            str(self.inst.timeframe),
-            f"{self.inst.symbol} {self.inst.timeframe} {self.regime}",
-            k=5,
-            regime=self.regime,
-            # as of the horizon: lessons this run left from there on did not exist yet
-            hide=(self.run_id, cut),
-        )
-        return ProposerContext(
-            run_id=self.run_id,
-            iteration=i,
-            seed=self.seed,
-            exchange=self.inst.exchange,
-            symbol=self.inst.symbol,
-            timeframe=str(self.inst.timeframe),
-            regime=self.regime,
-            lessons=recalled,
-            history=history,
-            best=None
-            if best is None
-            else BestSoFar(
-                experiment_id=best.experiment_id,
-                family=best.family,
-                source=best.source,
-                params=best.params,
-                validation_sharpe=float(best.validation_sharpe or 0.0),
-            ),
-        )
+        return self.contexts.of(self.finished, i, horizon)
 
     def _lap(self, name: str, t: float) -> float:
         now = time.perf_counter()
@@ -265,7 +186,7 @@ class ResearchLoop:
                 iteration=i,
                 experiment_id=exp_id,
                 outcome="error",
-                failed_check=f"proposer.{exc.code}",
+                failed_check=proposer_failure(exc.code),
                 error=exc.message,
                 calls=tuple(exc.calls),
             )
@@ -273,20 +194,9 @@ class ResearchLoop:
             return ctx, None
         finally:
             self._lap("propose", t)
-        cand = proposal.candidate
         self.pending_calls[i] = list(proposal.calls)
-        self.publish(
-            f"{i}/hypothesis",
-            ResearchHypothesisCreated(
-                experiment_id=exp_id,
-                iteration=i,
-                family=cand.hypothesis.family,
-                hypothesis=cand.hypothesis.hypothesis,
-                origin=cand.origin,
-                forecast=HypothesisForecast.model_validate(cand.hypothesis.forecast.model_dump()),
-            ),
-        )
-        return ctx, cand
+        self.events.hypothesis(i, exp_id, proposal.candidate)
+        return ctx, proposal.candidate
 
     def iteration(
         self, i: int, ctx: ProposerContext, cand: Candidate, first: CheckedEvaluation
@@ -294,7 +204,7 @@ class ResearchLoop:
         t = time.perf_counter()
         self.current = i
         calls = self.pending_calls.pop(i, [])
-        fixed = self._evaluate_with_fixes(ctx, cand, first)
+        fixed = repair(self.proposer, self.evaluate, ctx, cand, first, self.limits.fix_rounds)
         t = self._lap("fixes", t)
         result = IterationResult(
             iteration=i,
@@ -326,7 +236,7 @@ class ResearchLoop:
             duplicate = replace(
                 result,
                 outcome="duplicate",
-                failed_check="duplicate",
+                failed_check=DUPLICATE,
                 error=f"in-market series correlates >= {DUPLICATE_CORRELATION} with {twin}",
                 positions=pos,
             )
@@ -351,39 +261,6 @@ class ResearchLoop:
         self._finish(ctx, judged)
         self._lap("record", t)
 
-    def _evaluate_with_fixes(
-        self, ctx: ProposerContext, cand: Candidate, first: CheckedEvaluation
-    ) -> Repaired:
-        """Look-ahead outcomes of the first evaluation, with up to `fix_rounds` repairs (each
-        re-evaluated in the sandbox), each fed the exact error."""
-        rounds = 0
-        checked = first
-        calls: list[LlmCall] = []
-        while True:
-            if rounds:
-                checked = self.evaluate(cand)
-            failed_check, error = _why_failed(checked)
-            if error is None or rounds >= self.limits.fix_rounds:
-                return Repaired(cand, checked, rounds, tuple(calls), failed_check, error)
-            fixed = self.proposer.fix(ctx, cand, error, rounds + 1, self.limits.fix_rounds)
-            if fixed is None:
-                return Repaired(cand, checked, rounds, tuple(calls), failed_check, error)
-            calls += fixed.calls
-            cand, rounds = fixed.candidate, rounds + 1
-
-    def _count(self, outcome: str, failed: str | None, cost: float) -> None:
-        p = self.progress
-        p.tried += 1
-        p.cost_usd += cost
-        if outcome == "paper_candidate":
-            p.promoted += 1
-        elif outcome == "duplicate":
-            p.duplicates += 1
-        elif outcome == "error":
-            p.errors += 1
-        else:
-            p.rejected[failed or "unknown"] = p.rejected.get(failed or "unknown", 0) + 1
-
     # ---- finishing an iteration ----------------------------------------------------------------
     def _finish(self, ctx: ProposerContext, result: IterationResult) -> None:
         """Learn from the result, then write it: lesson, promotion, events, experiment row."""
@@ -394,10 +271,10 @@ class ResearchLoop:
         self.lessons.record(result.lesson(self.run_id, self.inst, self.regime, insight))
         if result.promoted:
             self._promote(result)
-        self._publish_completed(result, experiment.family, insight)
+        self.events.completed(result, experiment.family, insight)
         self.store.record(experiment, result.positions)
         self.finished.append(experiment)
-        self._count(result.outcome, result.failed_check, result.cost_usd)
+        self.progress.count(result.outcome, result.failed_check, result.cost_usd)
         self.on_progress(self.progress)
 
     def _reflect(
@@ -429,45 +306,4 @@ class ResearchLoop:
             self.inst,
             self.candles,
         ).relative_to(self.registry.home.root)  # events are the same whichever home ran them
-        self.publish(
-            f"{result.iteration}/candidate",
-            ResearchStrategyCandidate(
-                experiment_id=result.experiment_id,
-                name=report.strategy,
-                path=str(promoted_path),
-                stage="paper_candidate",
-                trial_ids={k: v.trial_id for k, v in report.segments.items()},
-            ),
-            checked.ref.strategy_id,
-        )
-
-    def _publish_completed(self, result: IterationResult, family: str, insight: str) -> None:
-        validation = result.metrics("validation")
-        ref = result.ref
-        self.publish(
-            f"{result.iteration}/completed",
-            ResearchExperimentCompleted(
-                experiment_id=result.experiment_id,
-                iteration=result.iteration,
-                family=family,
-                outcome=result.outcome,
-                failed_check=result.failed_check,
-                fix_rounds=result.fix_rounds,
-                validation_sharpe=validation.sharpe if validation is not None else None,
-                validation_trades=validation.trades if validation is not None else None,
-                cost_usd=round(result.cost_usd, 10),
-                insight=insight,
-            ),
-            ref.strategy_id if ref is not None else None,
-        )
-
-
-def _why_failed(checked: CheckedEvaluation) -> tuple[str | None, str | None]:
-    """(failed check, error) of an evaluation the loop cannot go on with, else (None, None): the
-    sandbox refused or the strategy raised, or a look-ahead check failed."""
-    if checked.failed:
-        return f"sandbox.{checked.sandbox_code}", checked.sandbox_error()
-    bad = checked.lookahead_failure
-    if bad is not None:
-        return f"lookahead.{bad.name}", bad.detail
-    return None, None
+        self.events.candidate(result, report, promoted_path, checked.ref.strategy_id)

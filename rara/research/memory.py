@@ -53,10 +53,22 @@ MAX_QUERY_TERMS = 32
 
 # stored columns, in SELECT order; the last three came with structured lessons (see _MIGRATIONS)
 _FIELDS = (
-    "experiment_id", "run_id", "hypothesis", "family", "symbol", "timeframe", "regime",
-    "outcome", "failed_check", "validation_sharpe", "insight", "created_at", "iteration",
-    "failure", "validation_trades",
-)  # fmt: skip
+    "experiment_id",
+    "run_id",
+    "hypothesis",
+    "family",
+    "symbol",
+    "timeframe",
+    "regime",
+    "outcome",
+    "failed_check",
+    "validation_sharpe",
+    "insight",
+    "created_at",
+    "iteration",
+    "failure",
+    "validation_trades",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lessons (

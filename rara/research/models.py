@@ -12,12 +12,47 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rara.domain.events import StopReason as StopReason  # why a run ended; re-exported
 from rara.domain.gate import HOLDOUT_CHECKS, LearnableCheckName
 from rara.llm.ports import LlmCall as LlmCall  # the LLM port's accounting; re-exported
 
 JsonScalar = bool | int | float | str
 Outcome = Literal["paper_candidate", "rejected", "error", "duplicate"]
 Regime = Literal["trend_up", "trend_down", "range", "high_volatility"]
+
+# ---- where a candidate came from ---------------------------------------------------------------
+# Stored and published as text: ``builtin:<move>``, ``llm``, ``llm:fix<round>`` (a repair keeps
+# its proposer's name). These build it, so the spelling lives here; a stub proposer may pass any.
+BuiltinMove = Literal["explore", "mutate", "recombine", "wrap"]
+LLM_ORIGIN = "llm"
+NO_ORIGIN = "none"  # an experiment whose proposer gave no candidate
+
+
+def builtin_origin(move: BuiltinMove) -> str:
+    return f"builtin:{move}"
+
+
+def fix_origin(proposer: str, round_no: int) -> str:
+    """The origin of a candidate repaired in fix round `round_no` (1-based)."""
+    return f"{proposer}:fix{round_no}"
+
+
+# ---- why an iteration stopped short of the gate ------------------------------------------------
+# The loop records why an iteration stopped as one word, ``failed_check``: a gate check's name
+# (`rara.domain.gate.CheckName`), or one of these stops that are no gate check.
+LoopStop = Literal["duplicate", "budget"]
+DUPLICATE: LoopStop = "duplicate"  # its in-market series repeats an earlier candidate's
+BUDGET: LoopStop = "budget"  # the LLM cost limit was crossed during it
+PROPOSER_PREFIX = "proposer."  # ``proposer.<ProposerError code>``: the proposer gave nothing
+SANDBOX_PREFIX = "sandbox."  # ``sandbox.<error code>``: the sandbox check, failed with that code
+
+
+def proposer_failure(code: str) -> str:
+    return f"{PROPOSER_PREFIX}{code}"
+
+
+def sandbox_failure(code: str | None) -> str:
+    return f"{SANDBOX_PREFIX}{code}"
 
 
 _LEARNABLE: dict[str, LearnableCheckName] = {n: n for n in get_args(LearnableCheckName)}
@@ -36,13 +71,13 @@ def learnable_failure(failure: str | None) -> str | None:
 
 def gate_check_of(failure: str | None) -> LearnableCheckName | None:
     """The gate check a recorded failure stands for, as a proposer may see it. The loop records
-    why an iteration stopped as a reason word: a gate check's name, ``sandbox.<error code>`` (the
-    sandbox check, failed with that code), or a stop that is no check (``proposer.<code>``,
-    ``budget``, ``duplicate``): None. A holdout check is None too (see `learnable_failure`)."""
+    why an iteration stopped as a reason word: a gate check's name, `sandbox_failure` (the sandbox
+    check), or a stop that is no check (`proposer_failure`, `LoopStop`): None. A holdout check is
+    None too (see `learnable_failure`)."""
     if failure is None:
         return None
     check = _LEARNABLE.get(failure)
-    if check is None and failure.startswith("sandbox."):
+    if check is None and failure.startswith(SANDBOX_PREFIX):
         check = "sandbox"
     return check
 

@@ -23,6 +23,20 @@ class Progress:
     rejected: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
 
+    def count(self, outcome: str, failed_check: str | None, cost_usd: float) -> None:
+        """Add one finished experiment."""
+        self.tried += 1
+        self.cost_usd += cost_usd
+        if outcome == "paper_candidate":
+            self.promoted += 1
+        elif outcome == "duplicate":
+            self.duplicates += 1
+        elif outcome == "error":
+            self.errors += 1
+        else:
+            reason = failed_check or "unknown"
+            self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
     def line(self) -> str:
         top = sorted(self.rejected.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         why = ", ".join(f"{k} {v}" for k, v in top) or "none"

@@ -19,6 +19,7 @@ from rara.domain.market import Instrument
 from rara.domain.performance import Metrics
 from rara.domain.strategy import StrategyRef, source_sha256
 from rara.research.models import (
+    NO_ORIGIN,
     Candidate,
     Forecast,
     Lesson,
@@ -70,20 +71,30 @@ class IterationResult:
             return None
         return self.report.segments[segment].metrics
 
+    @property
+    def validation_sharpe(self) -> float | None:
+        validation = self.metrics("validation")
+        return validation.sharpe if validation is not None else None
+
+    @property
+    def validation_trades(self) -> int | None:
+        validation = self.metrics("validation")
+        return validation.trades if validation is not None else None
+
     def experiment(self, run_id: str, proposer: str, inst: Instrument, n_bars: int) -> Experiment:
         cand, ev = self.candidate, self.checked.evaluation if self.checked is not None else None
         source = cand.source if cand is not None else ""
         params = (ev.params if ev is not None and ev.params else None) or (
             cand.params if cand is not None else None
         )
-        train, validation = self.metrics("train"), self.metrics("validation")
+        train = self.metrics("train")
         ref = self.ref
         return Experiment(
             experiment_id=self.experiment_id,
             run_id=run_id,
             iteration=self.iteration,
             proposer=proposer,
-            origin=cand.origin if cand is not None else "none",
+            origin=cand.origin if cand is not None else NO_ORIGIN,
             family=cand.hypothesis.family if cand is not None else "none",
             hypothesis=cand.hypothesis.model_dump(mode="json") if cand is not None else {},
             source=source,
@@ -97,8 +108,8 @@ class IterationResult:
             error=self.error,
             fix_rounds=self.fix_rounds,
             train_sharpe=train.sharpe if train is not None else None,
-            validation_sharpe=validation.sharpe if validation is not None else None,
-            validation_trades=validation.trades if validation is not None else None,
+            validation_sharpe=self.validation_sharpe,
+            validation_trades=self.validation_trades,
             forecast=cand.hypothesis.forecast if cand is not None else Forecast(),
             cost_usd=self.cost_usd,
             llm_calls=[c.model_dump(mode="json") for c in self.calls],
@@ -107,12 +118,10 @@ class IterationResult:
             exchange=inst.exchange,
             symbol=inst.symbol,
             timeframe=str(inst.timeframe),
-            timings={},
         )
 
     def lesson(self, run_id: str, inst: Instrument, regime: Regime, insight: str) -> Lesson:
         cand = self.candidate
-        validation = self.metrics("validation")
         return Lesson(
             experiment_id=self.experiment_id,
             run_id=run_id,
@@ -125,7 +134,7 @@ class IterationResult:
             outcome=self.outcome,
             failed_check=gate_check_of(self.failed_check),
             failure=learnable_failure(self.failed_check),
-            validation_sharpe=validation.sharpe if validation is not None else None,
-            validation_trades=validation.trades if validation is not None else None,
+            validation_sharpe=self.validation_sharpe,
+            validation_trades=self.validation_trades,
             insight=insight,
         )

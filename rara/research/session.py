@@ -16,12 +16,13 @@ from rara.backtest.engine import BacktestConfig
 from rara.backtest.window import backtest_window
 from rara.config import Settings
 from rara.data.catalog import Catalog
-from rara.domain.events import ResearchRunConfig, ResearchRunStarted
+from rara.domain.events import ResearchRunConfig, ResearchRunStarted, StopReason
 from rara.domain.market import Instrument
 from rara.errors import BadInput
 from rara.events.store import EventStore, open_event_store
 from rara.home import Home
 from rara.registry import Registry
+from rara.research.context import best_of
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
@@ -206,13 +207,12 @@ class ResearchSession:
         self.store.end_run(self.run_id, stop, {k: summary[k] for k in ("counts", "cost_usd")})
         return summary
 
-    def summary(self, stop: str, loop: ResearchLoop, resumed: bool) -> dict[str, Any]:
+    def summary(self, stop: StopReason, loop: ResearchLoop, resumed: bool) -> dict[str, Any]:
         exps = self.store.of_run(self.run_id)
         counts: dict[str, int] = {}
         for e in exps:
             counts[e.outcome] = counts.get(e.outcome, 0) + 1
-        scored = [e for e in exps if e.validation_sharpe is not None]
-        best = max(scored, key=lambda e: (e.validation_sharpe or 0.0, -e.iteration), default=None)
+        best = best_of(exps)
         stop_text = {
             "iterations": "reached the iteration limit",
             "max_cost_usd": "reached the LLM cost limit",

@@ -110,7 +110,6 @@ class Experiment(BaseModel):
     exchange: str
     symbol: str
     timeframe: str
-    timings: dict[str, float]
     created_at: str = ""
 
     def as_outcome(self) -> ExperimentOutcome:
@@ -131,7 +130,11 @@ class Experiment(BaseModel):
 
 
 _FIELDS = tuple(Experiment.model_fields)
-_JSON = {"hypothesis", "params", "forecast", "llm_calls", "report", "timings"}
+_JSON = {"hypothesis", "params", "forecast", "llm_calls", "report"}
+# Columns the DDL keeps so older state files stay readable and writable, but nothing reads: each
+# is written with its empty value (`timings` was always `{}`; dropping it would mean rebuilding an
+# append-only table and its triggers in every existing file).
+_RETIRED = {"timings": "{}"}
 
 
 class ResearchStore:
@@ -231,11 +234,12 @@ class ResearchStore:
         ]
         values[_FIELDS.index("created_at")] = e.created_at or utc_now()
         blob = None if positions is None else np.packbits(positions).tobytes()
-        cols = ", ".join((*_FIELDS, "positions"))
-        marks = ", ".join("?" * (len(_FIELDS) + 1))
+        cols = ", ".join((*_FIELDS, "positions", *_RETIRED))
+        marks = ", ".join("?" * (len(_FIELDS) + 1 + len(_RETIRED)))
         with self._lock:
             self._conn.execute(
-                f"INSERT INTO experiments ({cols}) VALUES ({marks})", (*values, blob)
+                f"INSERT INTO experiments ({cols}) VALUES ({marks})",
+                (*values, blob, *_RETIRED.values()),
             )
 
     def _select(self, where: str, args: tuple[Any, ...], tail: str = "") -> list[Experiment]:

@@ -218,12 +218,18 @@ def evaluate(
     def result(error: SandboxError | None) -> EvaluationResult:
         timings["total"] = round((time.perf_counter() - t0) * 1000.0, 3)
         return EvaluationResult(
-            ok=error is None, error=error, meta=state["meta"], params=state["params"],
+            ok=error is None,
+            error=error,
+            meta=state["meta"],
+            params=state["params"],
             windows=tuple(done) if error is None else (),
-            probes=tuple(probed) if error is None else (), lint=state["lint"],
-            printed=printer.text, print_truncated=printer.truncated, timings_ms=timings,
+            probes=tuple(probed) if error is None else (),
+            lint=state["lint"],
+            printed=printer.text,
+            print_truncated=printer.truncated,
+            timings_ms=timings,
             runtime=runtime_info(),
-        )  # fmt: skip
+        )
 
     try:
         if not isinstance(source, str):
@@ -278,8 +284,13 @@ def inspect_meta(source: str) -> EvaluationResult:
         except CompileFailed as e:
             raise _Failed(SandboxError("compile_error", e.message, e.line)) from None
         meta = _meta(code, printer)
-        return EvaluationResult(ok=True, meta=meta, params=dict(meta["params"]),
-                                lint=report.to_dict(), printed=printer.text)  # fmt: skip
+        return EvaluationResult(
+            ok=True,
+            meta=meta,
+            params=dict(meta["params"]),
+            lint=report.to_dict(),
+            printed=printer.text,
+        )
     except _Failed as f:
         return EvaluationResult(
             ok=False, error=f.error, lint=report.to_dict(), printed=printer.text

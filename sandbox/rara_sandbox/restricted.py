@@ -72,23 +72,62 @@ TA = TaNamespace()
 # object array of things the strategy already had.
 NDARRAY_ATTRIBUTES = frozenset(
     {
-        "shape", "size", "ndim",
-        "all", "any", "argmax", "argmin", "astype", "copy", "cumsum", "cumprod",
-        "max", "mean", "min", "std", "sum", "var", "tolist", "item",
+        "shape",
+        "size",
+        "ndim",
+        "all",
+        "any",
+        "argmax",
+        "argmin",
+        "astype",
+        "copy",
+        "cumsum",
+        "cumprod",
+        "max",
+        "mean",
+        "min",
+        "std",
+        "sum",
+        "var",
+        "tolist",
+        "item",
     }
-)  # fmt: skip
+)
 LIST_ATTRIBUTES = frozenset(
-    {"append", "extend", "insert", "pop", "remove", "index", "count", "reverse", "sort", "copy",
-     "clear"}
-)  # fmt: skip
+    {
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "remove",
+        "index",
+        "count",
+        "reverse",
+        "sort",
+        "copy",
+        "clear",
+    }
+)
 DICT_ATTRIBUTES = frozenset(
     {"get", "keys", "values", "items", "pop", "setdefault", "update", "copy", "clear"}
 )
 # No format/format_map: str.format reaches attributes of its arguments without our getattr.
 STR_ATTRIBUTES = frozenset(
-    {"lower", "upper", "strip", "lstrip", "rstrip", "split", "join", "startswith", "endswith",
-     "replace", "find", "isdigit"}
-)  # fmt: skip
+    {
+        "lower",
+        "upper",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "split",
+        "join",
+        "startswith",
+        "endswith",
+        "replace",
+        "find",
+        "isdigit",
+    }
+)
 ALLOWED_ATTRIBUTES: Mapping[type, frozenset[str]] = MappingProxyType(
     {
         np.ndarray: NDARRAY_ATTRIBUTES,
@@ -159,12 +198,21 @@ def guarded_write(obj: object) -> Any:
 
 _INPLACE: Mapping[str, Callable[[Any, Any], Any]] = MappingProxyType(
     {
-        "+=": operator.add, "-=": operator.sub, "*=": operator.mul, "/=": operator.truediv,
-        "//=": operator.floordiv, "%=": operator.mod, "**=": operator.pow,
-        "&=": operator.and_, "|=": operator.or_, "^=": operator.xor,
-        "<<=": operator.lshift, ">>=": operator.rshift, "@=": operator.matmul,
+        "+=": operator.add,
+        "-=": operator.sub,
+        "*=": operator.mul,
+        "/=": operator.truediv,
+        "//=": operator.floordiv,
+        "%=": operator.mod,
+        "**=": operator.pow,
+        "&=": operator.and_,
+        "|=": operator.or_,
+        "^=": operator.xor,
+        "<<=": operator.lshift,
+        ">>=": operator.rshift,
+        "@=": operator.matmul,
     }
-)  # fmt: skip
+)
 
 
 def inplace_var(op: str, x: object, y: object) -> Any:
@@ -265,14 +313,32 @@ def data_str(obj: object = "", *decode: object) -> str:
 
 SAFE_BUILTINS: Mapping[str, object] = MappingProxyType(
     {
-        "None": None, "True": True, "False": False,
-        "abs": abs, "all": all, "any": any, "bool": bool, "dict": dict, "enumerate": enumerate,
-        "float": float, "int": int, "len": len, "list": list, "max": max, "min": min,
-        "range": bounded_range, "reversed": reversed, "round": round, "sorted": sorted,
-        "str": data_str, "sum": sum, "tuple": tuple, "zip": zip,
+        "None": None,
+        "True": True,
+        "False": False,
+        "abs": abs,
+        "all": all,
+        "any": any,
+        "bool": bool,
+        "dict": dict,
+        "enumerate": enumerate,
+        "float": float,
+        "int": int,
+        "len": len,
+        "list": list,
+        "max": max,
+        "min": min,
+        "range": bounded_range,
+        "reversed": reversed,
+        "round": round,
+        "sorted": sorted,
+        "str": data_str,
+        "sum": sum,
+        "tuple": tuple,
+        "zip": zip,
         "__import__": extension_import,
     }
-)  # fmt: skip
+)
 # Names a strategy may read besides its own: the builtins above, `ta`, and print.
 API_NAMES = frozenset(k for k in SAFE_BUILTINS if not k.startswith("_")) | {"ta", "print"}
 

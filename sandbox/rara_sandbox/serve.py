@@ -9,14 +9,8 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from rara_sandbox.evaluate import evaluate, runtime_info
-from rara_sandbox.protocol import (
-    DEFAULT_MAX_FRAME_BYTES,
-    ProtocolError,
-    decode_request,
-    encode_response,
-    read_frame,
-    write_frame,
-)
+from rara_sandbox.frame import DEFAULT_MAX_FRAME_BYTES, ProtocolError, read_frame, write_frame
+from rara_sandbox.protocol import decode_request, encode_response
 from rara_sandbox.results import EvaluationResult, SandboxError
 
 EXIT_EVALUATED, EXIT_BAD_REQUEST = 0, 2

@@ -61,8 +61,10 @@ def validate_meta(raw: object) -> dict[str, Any]:
     missing = [k for k in META_KEYS if k not in raw]
     extra = sorted(str(k) for k in raw if k not in META_KEYS)
     if missing or extra:
-        raise Invalid(code, f"meta() keys must be exactly {list(META_KEYS)}; "
-                      f"missing {missing}, unexpected {extra}")  # fmt: skip
+        raise Invalid(
+            code,
+            f"meta() keys must be exactly {list(META_KEYS)}; missing {missing}, unexpected {extra}",
+        )
     name, version, api, tf = raw["name"], raw["version"], raw["api_version"], raw["timeframe"]
     lookback, desc, params = raw["lookback"], raw["description"], raw["params"]
     if not isinstance(name, str) or not NAME_RE.match(name):
@@ -87,9 +89,14 @@ def validate_meta(raw: object) -> dict[str, Any]:
             raise Invalid(code, f"param names must match {PARAM_KEY_RE.pattern}, got {k!r}")
         clean[k] = _param_value(k, v, code)
     return {
-        "name": name, "version": version, "api_version": api, "timeframe": tf,
-        "lookback": lookback, "description": desc, "params": clean,
-    }  # fmt: skip
+        "name": name,
+        "version": version,
+        "api_version": api,
+        "timeframe": tf,
+        "lookback": lookback,
+        "description": desc,
+        "params": clean,
+    }
 
 
 def merge_params(
@@ -114,9 +121,9 @@ def merge_params(
             value = float(value) if ok else value
         if not ok:
             raise Invalid(
-                code, f"param {k!r} must be {type(d).__name__} like its default, "
-                f"got {type(v).__name__}"
-            )  # fmt: skip
+                code,
+                f"param {k!r} must be {type(d).__name__} like its default, got {type(v).__name__}",
+            )
         merged[k] = value
     return merged
 
@@ -124,8 +131,9 @@ def merge_params(
 def _signal(name: str, a: object, n: int) -> BoolArr:
     hint = "build signals from comparisons (close > x), ta.crossover or ta.as_bool"
     if type(a) is not np.ndarray:
-        raise Invalid("bad_output", f"{name} must be a numpy bool array, got {type(a).__name__}; "
-                      + hint)  # fmt: skip
+        raise Invalid(
+            "bad_output", f"{name} must be a numpy bool array, got {type(a).__name__}; " + hint
+        )
     if a.dtype != np.bool_:
         nan = ""
         if a.dtype.kind == "f" and bool(np.isnan(a).any()):
@@ -134,8 +142,9 @@ def _signal(name: str, a: object, n: int) -> BoolArr:
     if a.ndim != 1:
         raise Invalid("bad_output", f"{name} must be 1-D, got shape {a.shape}")
     if a.shape[0] != n:
-        raise Invalid("bad_output", f"{name} has {a.shape[0]} values for {n} bars; "
-                      "return exactly one per bar")  # fmt: skip
+        raise Invalid(
+            "bad_output", f"{name} has {a.shape[0]} values for {n} bars; return exactly one per bar"
+        )
     return np.array(a, dtype=np.bool_, copy=True)  # our own copy: the strategy keeps no alias
 
 
@@ -161,8 +170,9 @@ def _level(name: str, v: object, n: int, hi: float, hi_inclusive: bool) -> RiskL
             raise Invalid("bad_output", f"{name} must be a fraction in {span}, got {f}")
         return f
     if type(v) is not np.ndarray or v.dtype.kind != "f":
-        raise Invalid("bad_output", f"{name} must be None, a number or a float array, "
-                      f"got {type(v).__name__}")  # fmt: skip
+        raise Invalid(
+            "bad_output", f"{name} must be None, a number or a float array, got {type(v).__name__}"
+        )
     if v.ndim != 1 or v.shape[0] != n:
         raise Invalid("bad_output", f"{name} must have one value per bar ({n}), got {v.shape}")
     a = np.array(v, dtype=np.float64, copy=True)

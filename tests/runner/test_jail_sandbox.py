@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rara.runner.jail.runner import JailedRunner
-from rara_sandbox import protocol
+from rara_sandbox import frame, protocol
 from tests.kit.paths import PROMOTED
 
 pytestmark = pytest.mark.slow
@@ -30,6 +30,6 @@ def test_shipped_strategy_evaluates_in_the_jail(runner: JailedRunner) -> None:
     r = runner.run("jail_entries:sandbox_evaluate", protocol.encode_request(source, candles))
     assert r.ok, (r.error, r.message, r.stderr[-2000:])
     assert r.response is not None
-    result = protocol.decode_response(protocol.read_frame(io.BytesIO(r.response)))
+    result = protocol.decode_response(frame.read_frame(io.BytesIO(r.response)))
     assert result.ok, result.error
     assert result.meta["name"] == "sma_crossover"

@@ -15,17 +15,12 @@ import numpy as np
 import pytest
 
 from rara_sandbox.evaluate import evaluate
+from rara_sandbox.frame import MAGIC, PREFIX, ProtocolError, pack_frame, read_frame, unpack_frame
 from rara_sandbox.protocol import (
-    MAGIC,
-    PREFIX,
-    ProtocolError,
     decode_request,
     decode_response,
     encode_request,
     encode_response,
-    pack_frame,
-    read_frame,
-    unpack_frame,
 )
 from tests.kit.paths import SANDBOX_SRC
 

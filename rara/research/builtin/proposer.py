@@ -27,6 +27,7 @@ from rara.research.builtin.catalogue import CATALOGUE, FILTER_ORDER
 from rara.research.builtin.family import Family, family, family_name
 from rara.research.builtin.space import Bias, Params, default_max_lookback
 from rara.research.models import (
+    BuiltinMove,
     Candidate,
     ExperimentOutcome,
     Forecast,
@@ -34,6 +35,7 @@ from rara.research.models import (
     Proposal,
     ProposerContext,
     Reflection,
+    builtin_origin,
 )
 from rara.research.ports import ProposerError
 from rara.research.reflect import reflect_report
@@ -198,7 +200,7 @@ class BuiltinProposer:
         cap: int,
         bias: Bias,
         attempt: int,
-    ) -> tuple[Family, Params, str, list[TriedParams], str]:
+    ) -> tuple[Family, Params, BuiltinMove, list[TriedParams], str]:
         # warm-up: every catalogue family once, in an order the priors (memory) decide
         untried = [a for a in arms if a in CATALOGUE and a not in hist.stats]
         if untried and len(ctx.history) < 2 * len(CATALOGUE):
@@ -248,7 +250,7 @@ class BuiltinProposer:
         fam: Family,
         params: Params,
         source: str,
-        move: str,
+        move: BuiltinMove,
         parents: list[TriedParams],
         note: str,
         bias: Bias,
@@ -288,7 +290,7 @@ class BuiltinProposer:
             ),
             source=source,
             params=params,
-            origin=f"builtin:{move}",
+            origin=builtin_origin(move),
             parent=parents[0].experiment_id if parents else None,
         )
 
