@@ -11,7 +11,7 @@ import click
 from pydantic import ValidationError
 
 from rara.cli.output import emit, emit_lines
-from rara.cli.params import EdgeType
+from rara.cli.params import DomainValueType
 from rara.domain.events import EVENT_MODELS, EventPayload
 from rara.domain.market import parse_utc_datetime
 from rara.errors import BadInput, Refused, nearest
@@ -19,21 +19,16 @@ from rara.events import EventDraft, EventFilter, VerifyReport, open_event_store,
 from rara.events.model import check_type, payload_json, prepare_draft, validation_problems
 from rara.home import Home
 
-
-class EventTimeType(EdgeType[datetime]):
-    """`UtcTimeType` to the microsecond: event times are stored to the microsecond, and a bound
-    copied from a printed event must select from that event on, not from its millisecond."""
-
-    name = "utc_time"
-    kind = "date"
-    code = "event_bad_since"  # the code `events query --since` has always given
-    suggestion = "use e.g. 2024-05-01, 2024-05-01T12:00:00Z or 2024-05-01T12:00:00+02:00"
-
-    def parse(self, text: str) -> datetime:
-        try:
-            return parse_utc_datetime(text)
-        except ValueError:
-            raise ValueError("is not an ISO 8601 date or datetime") from None
+# `UTC_TIME` to the microsecond: event times are stored to the microsecond, and a bound copied
+# from a printed event must select from that event on, not from its millisecond.
+EVENT_TIME = DomainValueType(
+    "utc_time",
+    "date",
+    parse_utc_datetime,
+    "is not an ISO 8601 date or datetime",
+    "use e.g. 2024-05-01, 2024-05-01T12:00:00Z or 2024-05-01T12:00:00+02:00",
+    code="event_bad_since",  # the code `events query --since` has always given
+)
 
 
 class ChainBroken(Refused):
@@ -65,7 +60,7 @@ def group() -> None:
 @click.option("--strategy-id", metavar="ID", help="Only events of this strategy.")
 @click.option(
     "--since",
-    type=EventTimeType(),
+    type=EVENT_TIME,
     metavar="TS",
     help="Only events at or after TS (ISO-8601; no zone means UTC).",
 )

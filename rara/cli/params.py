@@ -10,6 +10,7 @@ feeds every option of these kinds a bad value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import annotated_types
@@ -60,68 +61,27 @@ def flag_of(param: click.Parameter | None) -> str:
     return param.human_readable_name
 
 
-class SymbolType(EdgeType[str]):
-    """``BTC/USDT``, ``btc-usdt`` or ``BTC_USDT`` -> the ccxt unified form ``BTC/USDT``."""
+class DomainValueType(EdgeType[T]):
+    """Text turned into a domain value by the domain's own parser; whatever that parser refuses
+    is reported with one sentence of what the value should look like."""
 
-    name = "symbol"
-    kind = "symbol"
-    code = "bad_symbol"
-    suggestion = (
-        "symbols are BASE/QUOTE (or BASE/QUOTE:SETTLE for derivatives), e.g. BTC/USDT or BTC-USDT"
-    )
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        to_value: Callable[[str], T],
+        problem: str,
+        suggestion: str,
+        code: str | None = None,
+    ) -> None:
+        self.name, self.kind, self.code = name, kind, code or f"bad_{kind}"
+        self.to_value, self.problem, self.suggestion = to_value, problem, suggestion
 
-    def parse(self, text: str) -> str:
+    def parse(self, text: str) -> T:
         try:
-            return normalize_symbol(text)
+            return self.to_value(text)
         except ValueError:
-            raise ValueError("is not a symbol like BTC/USDT (BASE/QUOTE[:SETTLE])") from None
-
-
-class TimeframeType(EdgeType[Timeframe]):
-    """``1h`` -> `Timeframe`."""
-
-    name = "timeframe"
-    kind = "timeframe"
-    code = "bad_timeframe"
-    suggestion = "a whole number of m, h, d or w: 1m, 5m, 15m, 1h, 4h, 1d or 1w"
-
-    def parse(self, text: str) -> Timeframe:
-        try:
-            return Timeframe.parse(text)
-        except ValueError:
-            raise ValueError("is not a bar length like 1m, 1h or 1d") from None
-
-
-class UtcTimeType(EdgeType[int]):
-    """An ISO 8601 date or datetime, UTC when it has no zone -> epoch milliseconds."""
-
-    name = "utc_time"
-    kind = "date"
-    code = "bad_date"
-    suggestion = "use an ISO date or time in UTC, e.g. 2024-01-31, 2024-01-31T12:00 or ...Z"
-
-    def parse(self, text: str) -> int:
-        try:
-            return parse_utc(text)
-        except ValueError:
-            raise ValueError("is not an ISO 8601 date or datetime") from None
-
-
-class ExchangeType(EdgeType[str]):
-    """A ccxt exchange id, lowercased: ``Binance`` -> ``binance``."""
-
-    name = "exchange"
-    kind = "exchange"
-    code = "bad_exchange"
-    suggestion = "exchange ids are ccxt ids such as binance, kraken or okx"
-
-    def parse(self, text: str) -> str:
-        try:
-            return normalize_exchange(text)
-        except ValueError:
-            raise ValueError(
-                "is not an exchange id (2-40 lowercase letters, digits or _)"
-            ) from None
+            raise ValueError(self.problem) from None
 
 
 class FractionType(EdgeType[float]):
@@ -165,10 +125,38 @@ def _bounds(model: type[BaseModel], field: str) -> tuple[float, bool, float, boo
     return lo, lo_open, hi, hi_open
 
 
-SYMBOL = SymbolType()
-TIMEFRAME = TimeframeType()
-UTC_TIME = UtcTimeType()
-EXCHANGE = ExchangeType()
+# ``BTC/USDT``, ``btc-usdt`` or ``BTC_USDT`` -> the ccxt unified form ``BTC/USDT``.
+SYMBOL = DomainValueType(
+    "symbol",
+    "symbol",
+    normalize_symbol,
+    "is not a symbol like BTC/USDT (BASE/QUOTE[:SETTLE])",
+    "symbols are BASE/QUOTE (or BASE/QUOTE:SETTLE for derivatives), e.g. BTC/USDT or BTC-USDT",
+)
+# ``1h`` -> `Timeframe`.
+TIMEFRAME = DomainValueType(
+    "timeframe",
+    "timeframe",
+    Timeframe.parse,
+    "is not a bar length like 1m, 1h or 1d",
+    "a whole number of m, h, d or w: 1m, 5m, 15m, 1h, 4h, 1d or 1w",
+)
+# An ISO 8601 date or datetime, UTC when it has no zone -> epoch milliseconds.
+UTC_TIME = DomainValueType(
+    "utc_time",
+    "date",
+    parse_utc,
+    "is not an ISO 8601 date or datetime",
+    "use an ISO date or time in UTC, e.g. 2024-01-31, 2024-01-31T12:00 or ...Z",
+)
+# A ccxt exchange id, lowercased: ``Binance`` -> ``binance``.
+EXCHANGE = DomainValueType(
+    "exchange",
+    "exchange",
+    normalize_exchange,
+    "is not an exchange id (2-40 lowercase letters, digits or _)",
+    "exchange ids are ccxt ids such as binance, kraken or okx",
+)
 FEE = FractionType("fee", BacktestSettings, "fee", "0.001")
 SLIPPAGE = FractionType("slippage", BacktestSettings, "slippage", "0.0005")
 

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from rara.data.periods import (
     Interval,
+    as_timeframe,
     merge_intervals,
     period_bounds,
     periods_between,
@@ -166,14 +167,7 @@ class Catalog:
     ) -> Instrument:
         """An instrument; the exchange defaults to the one holding the symbol. The CLI hands in
         parsed values; text (from library callers) is parsed here with the same rules."""
-        try:
-            tf = timeframe if isinstance(timeframe, Timeframe) else Timeframe.parse(timeframe)
-        except ValueError as exc:
-            raise BadInput(
-                "bad_timeframe",
-                f"timeframe {timeframe!r} is not like 1m, 1h or 1d",
-                "timeframes look like 1m, 5m, 1h, 4h, 1d, 1w",
-            ) from exc
+        tf = as_timeframe(timeframe)
         try:
             probe = Instrument(exchange=exchange or "binance", symbol=symbol, timeframe=tf)
         except ValueError as exc:

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rara.config import DataSettings, Secrets, Settings
 from rara.data.catalog import Catalog
-from rara.data.periods import Interval, merge_intervals, subtract_intervals
+from rara.data.periods import Interval, as_timeframe, merge_intervals, subtract_intervals
 from rara.data.quality import check_candles, find_gaps, grid_origin
 from rara.data.source import CandleSource, TransientSourceError
 from rara.domain.market import Candles, Instrument, Timeframe, ms_to_iso, parse_utc
@@ -274,14 +274,7 @@ def fetch_candles(
         from rara.data.ccxt_source import CcxtSource, check_exchange_id
 
         check_exchange_id(exchange_id)  # before anything else: the most basic mistake
-    try:
-        tf = timeframe if isinstance(timeframe, Timeframe) else Timeframe.parse(timeframe)
-    except ValueError as exc:
-        raise BadInput(
-            "bad_timeframe",
-            f"timeframe {timeframe!r} is not like 1m, 1h or 1d",
-            "bar lengths are 1m, 5m, 15m, 1h, 4h, 1d or 1w",
-        ) from exc
+    tf = as_timeframe(timeframe)
     try:
         inst = Instrument(exchange=exchange_id, symbol=symbol, timeframe=tf)
     except ValueError as exc:

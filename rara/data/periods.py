@@ -6,8 +6,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rara.domain.market import Timeframe
+from rara.errors import BadInput
 
 Interval = tuple[int, int]  # [start_ms, end_ms)
+
+
+def as_timeframe(value: Timeframe | str) -> Timeframe:
+    """A `Timeframe` as is; text (from library callers: the CLI hands in parsed values) parsed
+    with the same rules, a bad one refused as ``bad_timeframe``."""
+    if isinstance(value, Timeframe):
+        return value
+    try:
+        return Timeframe.parse(value)
+    except ValueError as exc:
+        raise BadInput(
+            "bad_timeframe",
+            f"timeframe {value!r} is not like 1m, 1h or 1d",
+            "bar lengths are 1m, 5m, 15m, 1h, 4h, 1d or 1w",
+        ) from exc
 
 
 def merge_intervals(intervals: list[Interval]) -> list[Interval]:

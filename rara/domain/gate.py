@@ -14,25 +14,6 @@ from pydantic import BaseModel, ConfigDict
 
 from rara.domain.performance import Metrics
 
-CheckName = Literal[
-    "sandbox",
-    "meta.timeframe",
-    "lookahead.truncation",
-    "lookahead.perturbation",
-    "lookahead.warmup",
-    "floor.sharpe",
-    "floor.max_drawdown",
-    "min_trades",
-    "costs_doubled",
-    "deflated_sharpe",
-    "pbo",
-    "holdout",
-    "holdout.sharpe",
-    "holdout.psr",
-]
-CHECK_NAMES: tuple[CheckName, ...] = get_args(CheckName)
-HoldoutCheckName = Literal["holdout", "holdout.sharpe", "holdout.psr"]
-HOLDOUT_CHECKS: frozenset[str] = frozenset(get_args(HoldoutCheckName))
 # Every check but the holdout's: what a proposer may see fail.
 LearnableCheckName = Literal[
     "sandbox",
@@ -47,6 +28,10 @@ LearnableCheckName = Literal[
     "deflated_sharpe",
     "pbo",
 ]
+HoldoutCheckName = Literal["holdout", "holdout.sharpe", "holdout.psr"]
+CheckName = LearnableCheckName | HoldoutCheckName
+CHECK_NAMES: tuple[CheckName, ...] = (*get_args(LearnableCheckName), *get_args(HoldoutCheckName))
+HOLDOUT_CHECKS: frozenset[str] = frozenset(get_args(HoldoutCheckName))
 Segment = Literal["train", "validation", "holdout"]
 GateDecision = Literal["paper_candidate", "rejected"]
 CheckValue = float | bool | str | None

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from rara.closing import Closing
 from rara.domain.events import EventPayload
 from rara.errors import BadInput, RaraError
 from rara.events.filter import EVERYTHING, EventFilter
@@ -60,7 +60,7 @@ def _store_error(action: str, exc: sqlite3.Error) -> RaraError:
     )
 
 
-class EventStore:
+class EventStore(Closing):
     """One connection to the event log. Thread-safe; use one store per process or thread group.
 
     ``clock`` returns an aware datetime; tests and replays inject a fixed one so the same inputs
@@ -96,17 +96,6 @@ class EventStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-    def __enter__(self) -> EventStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _has_events_table(self) -> bool:
         row = self._conn.execute(

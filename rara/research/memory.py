@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from rara.closing import Closing
 from rara.domain.market import Candles
 from rara.research.models import Lesson, Regime, gate_check_of, learnable_failure
 from rara.state import connect
@@ -143,7 +144,7 @@ def query_terms(text: str) -> list[str]:
     return list(seen)[:MAX_QUERY_TERMS]
 
 
-class LessonStore:
+class LessonStore(Closing):
     """Append-only lessons in the state DB at `path` (`Home.state_db`) with ranked recall; a
     context manager that closes its connection. ``fts`` None detects FTS5; False forces the
     fallback ranking."""
@@ -186,12 +187,6 @@ class LessonStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-    def __enter__(self) -> LessonStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def record(self, lesson: Lesson) -> bool:
         """Append one lesson; False when its experiment already left one (a resumed run)."""

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from rara.backtest.engine import BacktestConfig
 from rara.backtest.window import backtest_window
+from rara.closing import Closing
 from rara.config import Settings
 from rara.data.catalog import Catalog
 from rara.domain.events import ResearchRunConfig, ResearchRunStarted, StopReason
@@ -126,7 +127,7 @@ def build_llm_proposer(
     )
 
 
-class ResearchSession:
+class ResearchSession(Closing):
     """One research run on one home, its stores, sandbox and proposer open; a context manager
     that closes them (`close`)."""
 
@@ -282,12 +283,6 @@ class ResearchSession:
     def close(self) -> None:
         """Close the sandbox and the stores, the last opened first."""
         self._resources.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def experiment_view(e: Experiment, run_experiments: list[Experiment]) -> dict[str, Any]:

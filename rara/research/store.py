@@ -11,12 +11,13 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel
 
+from rara.closing import Closing
 from rara.errors import BadInput
 from rara.research.models import (
     ExperimentOutcome,
@@ -137,7 +138,7 @@ _JSON = {"hypothesis", "params", "forecast", "llm_calls", "report"}
 _RETIRED = {"timings": "{}"}
 
 
-class ResearchStore:
+class ResearchStore(Closing):
     """Research runs and experiments in the state DB at `path` (`Home.state_db`); a context
     manager that closes its connection."""
 
@@ -147,12 +148,6 @@ class ResearchStore:
 
     def close(self) -> None:
         self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ---- runs ---------------------------------------------------------------------------------
     def start_run(self, run_id: str, config: dict[str, Any]) -> bool:

@@ -26,6 +26,7 @@ from typing import Any, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, InstanceOf
 
+from rara.closing import Closing
 from rara.domain.market import Candles
 from rara_sandbox.protocol import ProtocolError, decode_response, encode_request
 from rara_sandbox.results import EvaluationResult, Probe, SandboxError
@@ -90,25 +91,7 @@ class Sandbox(Protocol):
     ) -> None: ...
 
 
-class _Closing:
-    """`with sandbox:` closes it on the way out, whatever happened inside."""
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class InProcessSandbox(_Closing):
+class InProcessSandbox(Closing):
     """Trusted test mode: runs the same runtime in this process. Only for code we wrote."""
 
     name = "inprocess"
@@ -128,7 +111,7 @@ class InProcessSandbox(_Closing):
         return [{"name": "restricted_python", "active": True, "detail": "lint layer only"}]
 
 
-class JailSandbox(_Closing):
+class JailSandbox(Closing):
     """A jailed child per evaluation; the zygote is started on first use and reused."""
 
     name = "subprocess"
@@ -167,7 +150,7 @@ class JailSandbox(_Closing):
         self._runner.close()
 
 
-class ContainerSandbox(_Closing):
+class ContainerSandbox(Closing):
     """One container per evaluation from the sandbox image (`rara sandbox build-image`)."""
 
     name = "docker"

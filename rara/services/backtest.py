@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from rara.backtest.engine import BacktestConfig
 from rara.backtest.window import backtest_window
+from rara.closing import Closing
 from rara.config import BacktestSettings, Settings, load_settings
 from rara.data.catalog import Catalog
 from rara.domain.events import ValidationGateDecided
@@ -49,7 +49,7 @@ MIN_BARS = 8  # the look-ahead plan's floor (see `lookahead.plan`)
 
 
 @dataclass
-class StrategyOnMarket:
+class StrategyOnMarket(Closing):
     """A strategy's source on one market's candles, with the settings and the sandbox to run it.
     Owns the sandbox: use it as a context manager (or call `close`)."""
 
@@ -96,17 +96,6 @@ class StrategyOnMarket:
 
     def close(self) -> None:
         self.sandbox.close()
-
-    def __enter__(self) -> StrategyOnMarket:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def refuse_failed(name: str, ev: EvaluationResult) -> None:

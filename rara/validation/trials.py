@@ -13,12 +13,13 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from rara.closing import Closing
 from rara.state import append_only, open_tables
 
 SCHEMA = """
@@ -81,7 +82,7 @@ class Trial(BaseModel):
     created_at: str
 
 
-class TrialStore:
+class TrialStore(Closing):
     """Every trial ever run, in the state DB at `path` (`Home.state_db`); a context manager that
     closes its connection."""
 
@@ -91,12 +92,6 @@ class TrialStore:
 
     def close(self) -> None:
         self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def record(
         self,

@@ -1,0 +1,28 @@
+"""`Closing`: the one context-manager shape every resource in rara shares.
+
+A store, a sandbox, a session or anything else holding a connection or a process subclasses it
+and defines `close`; ``with resource:`` then closes it on the way out, whatever happened inside.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+
+class Closing:
+    """Mixin: ``__enter__`` returns the resource, ``__exit__`` calls its ``close``."""
+
+    def close(self) -> None:
+        """Release what the resource holds; safe to call twice."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
