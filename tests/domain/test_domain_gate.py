@@ -19,7 +19,8 @@ from rara.domain.gate import (
     LearningView,
     SegmentResult,
 )
-from rara.domain.performance import BenchmarkMetrics, Metrics
+from rara.domain.performance import Metrics
+from tests.kit.gate_reports import metrics as kit_metrics
 
 SECRET = "HOLDOUT-SECRET"  # written into every holdout field; must never reach the view
 SECRET_VALUE = 987654.321
@@ -27,39 +28,7 @@ SECRET_READS = 424242
 
 
 def metrics(sharpe: float) -> Metrics:
-    return Metrics(
-        bars=100,
-        start="2024-01-01T00:00:00Z",
-        end="2024-01-05T03:00:00Z",
-        years=0.01,
-        bars_per_day=24.0,
-        init_cash=10_000.0,
-        final_equity=10_100.0,
-        total_return=0.01,
-        cagr=None,
-        sharpe=sharpe,
-        sortino=None,
-        calmar=None,
-        max_drawdown=0.02,
-        max_drawdown_bars=5,
-        max_drawdown_days=0.2,
-        trades=3,
-        win_rate=0.5,
-        profit_factor=1.1,
-        avg_trade_return=0.003,
-        exposure=0.4,
-        turnover=6.0,
-        fees_paid=3.0,
-        open_at_end=False,
-        benchmark=BenchmarkMetrics(
-            total_return=0.02,
-            cagr=None,
-            sharpe=None,
-            sortino=None,
-            max_drawdown=0.05,
-            final_equity=10_200.0,
-        ),
-    )
+    return kit_metrics(sharpe, trades=3)
 
 
 @st.composite

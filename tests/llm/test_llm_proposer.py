@@ -16,8 +16,8 @@ from rara.research.llm_proposer import (
 from rara.research.models import BestSoFar, Candidate, ExperimentOutcome, Hypothesis, Lesson
 from rara.research.ports import ProposerError
 from tests.emulators.openai_emulator import Reply
+from tests.kit.gate_reports import HOLDOUT_MARKS, holdout_checks, view
 from tests.kit.llm import API_KEY, GOOD_HYPOTHESIS, GOOD_SOURCE, fenced
-from tests.research.gate_reports import HOLDOUT_MARKS, holdout_checks, view
 
 MALFORMED = '{"hypothesis": "Buy dips", "rationale": "mean reversion" "family": "mr"}'
 LOOKAHEAD_ERROR = (

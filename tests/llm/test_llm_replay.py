@@ -13,8 +13,8 @@ from rara.llm.replay import ReplayMiss, ReplayProvider
 from rara.research.llm_proposer import LlmProposer
 from rara.research.ports import ProposerError
 from tests.emulators.openai_emulator import Reply
+from tests.kit.gate_reports import view
 from tests.kit.llm import API_KEY, GOOD_HYPOTHESIS, GOOD_SOURCE, MODEL, fenced, files_text
-from tests.research.gate_reports import view
 
 MALFORMED = '{"hypothesis": "x",'
 ERROR = "runtime_error: ValueError: ta.sma: n must be between 1 and 100000, got 0 (line 17)"

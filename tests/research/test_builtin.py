@@ -33,7 +33,7 @@ from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from rara_sandbox.evaluate import evaluate
 from rara_sandbox.lint import lint
-from tests.research.gate_reports import view
+from tests.kit.gate_reports import view
 
 SYMBOL = "BTC/USDT"
 

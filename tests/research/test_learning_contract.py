@@ -27,7 +27,7 @@ from rara.research.store import ResearchStore
 from rara.runner.sandbox import InProcessSandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
-from tests.research.gate_reports import HOLDOUT_MARKS, report, view, with_holdout
+from tests.kit.gate_reports import HOLDOUT_MARKS, report, view, with_holdout
 
 
 class HoldoutReadingGate(ResearchGate):
