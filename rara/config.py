@@ -1,21 +1,18 @@
 """Settings: TOML at a home's ``config.toml`` (`Home.config_file`), ``RARA_SECTION__KEY``
 environment overrides.
 
-Secrets never live here. Exchange and LLM keys come from the environment
-(``RARA_LLM_API_KEY``, ``RARA_<EXCHANGE>_API_KEY``, ``RARA_<EXCHANGE>_SECRET``) or from the
-home's ``secrets.toml`` (`Home.secrets_file`), which must be mode 0600; see `load_secrets`.
+Secrets never live here: `rara.credentials` reads exchange and LLM keys from the environment or
+the home's 0600 ``secrets.toml``.
 
 Every reader and writer takes the `Home` it works on; only the CLI resolves one from
 ``$RARA_HOME`` (`Home.from_env`)::
 
     settings = load_settings(home)
-    secrets = load_secrets(home)
 """
 
 from __future__ import annotations
 
 import os
-import stat
 import tomllib
 from datetime import date, datetime
 from pathlib import Path
@@ -26,7 +23,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -192,20 +188,6 @@ class Settings(_Section):
         )
 
 
-class ExchangeKeys(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    api_key: SecretStr | None = None
-    secret: SecretStr | None = None
-
-
-class Secrets(BaseModel):
-    """Credentials. `SecretStr` keeps them out of repr, logs and JSON dumps."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    llm_api_key: SecretStr | None = None
-    exchanges: dict[str, ExchangeKeys] = Field(default_factory=dict)
-
-
 def valid_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:
     """Every dotted settings key, e.g. ``data.max_retries``."""
     keys: list[str] = []
@@ -218,7 +200,7 @@ def valid_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]
     return keys
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
@@ -313,7 +295,7 @@ def load_settings(home: Home, environ: dict[str, str] | None = None) -> Settings
     """`home`'s settings file, then environment overrides, validated as one."""
     env = dict(os.environ if environ is None else environ)
     path = home.config_file
-    file_tree = _read_toml(path)
+    file_tree = read_toml(path)
     _validate(file_tree, str(path))  # name the file when the file is wrong
     env_tree = _env_overrides(env)
     return _validate(_merge(file_tree, env_tree), "the environment (RARA_*__*)")
@@ -351,7 +333,7 @@ def set_values(home: Home, pairs: list[tuple[str, str]]) -> Settings:
     """Several settings at once in `home`'s settings file, validated together before anything is
     written: the way to set values that must agree, such as validation_start and holdout_start."""
     path = home.config_file
-    tree = _read_toml(path)
+    tree = read_toml(path)
     for key, raw in pairs:
         parts = _split_key(key)
         node = tree
@@ -379,88 +361,3 @@ def write_toml_atomic(path: Path, tree: dict[str, Any]) -> None:
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomli_w.dumps(tree), encoding="utf-8")
     os.replace(tmp, path)
-
-
-SECRET_KEYS = ["llm.api_key", "exchanges.EXCHANGE.api_key", "exchanges.EXCHANGE.secret"]
-
-
-def _unknown_secret(dotted: str, where: Path) -> BadInput:
-    """Names the unknown key and the nearest valid one; the value is never echoed."""
-    parts = dotted.split(".")
-    exchange = parts[1] if parts[0] == "exchanges" and len(parts) > 1 else "EXCHANGE"
-    valid = [k.replace("EXCHANGE", exchange) for k in SECRET_KEYS]
-    guess = nearest(dotted, valid)
-    return BadInput(
-        "secrets_unknown_key",
-        f"unknown key {dotted!r} in {where}; it would be ignored",
-        (f"did you mean {guess!r}? " if guess else "")
-        + f"valid keys: {', '.join(SECRET_KEYS)} (EXCHANGE is a ccxt id such as binance)",
-    )
-
-
-def _secrets_file_tree(path: Path) -> dict[str, Any]:
-    raw = _read_toml(path)
-    tree: dict[str, Any] = {}
-    for section, body in raw.items():
-        if section == "llm" and isinstance(body, dict):
-            for k in body:
-                if k != "api_key":
-                    raise _unknown_secret(f"llm.{k}", path)
-            if "api_key" in body:
-                tree["llm_api_key"] = body["api_key"]
-        elif section != "exchanges":
-            raise _unknown_secret(section, path)
-    tree["exchanges"] = raw.get("exchanges", {})
-    return tree
-
-
-def load_secrets(home: Home, environ: dict[str, str] | None = None) -> Secrets:
-    """Environment first, then `home`'s ``secrets.toml`` (refused unless only its owner can read
-    it)."""
-    env = dict(os.environ if environ is None else environ)
-    tree: dict[str, Any] = {}
-    path = home.secrets_file
-    if path.exists():
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise Refused(
-                "secrets_file_exposed",
-                f"{path} is readable by others (mode {mode:04o}); refusing to read keys from it",
-                f"run `chmod 600 {path}`",
-            )
-        tree = _secrets_file_tree(path)
-    if env.get("RARA_LLM_API_KEY"):
-        tree["llm_api_key"] = env["RARA_LLM_API_KEY"]
-    for name, value in env.items():
-        for suffix, field in (("_API_KEY", "api_key"), ("_SECRET", "secret")):
-            if name.startswith(ENV_PREFIX) and name.endswith(suffix) and name != "RARA_LLM_API_KEY":
-                exchange = name[len(ENV_PREFIX) : -len(suffix)].lower()
-                if exchange and ENV_NESTING not in exchange:
-                    tree.setdefault("exchanges", {}).setdefault(exchange, {})[field] = value
-    try:
-        return Secrets.model_validate(tree)
-    except ValidationError as exc:
-        dotted, msg = explain_validation_error(exc)
-        if exc.errors()[0]["type"] == "extra_forbidden":
-            raise _unknown_secret(dotted, path) from None
-        raise BadInput(
-            "secrets_invalid",
-            f"secret {dotted!r} in {path} or the environment: {msg}",
-            "secrets are strings: api_key = '...' and secret = '...' under [exchanges.ID]",
-        ) from None
-
-
-def redacted_secrets(secrets: Secrets) -> dict[str, Any]:
-    """What `config list` may show: which secrets are set, never their values."""
-
-    def mark(s: SecretStr | None) -> str | None:
-        return "***" if s is not None and s.get_secret_value() else None
-
-    return {
-        "llm.api_key": mark(secrets.llm_api_key),
-        **{
-            f"exchanges.{ex}.{f}": mark(getattr(keys, f))
-            for ex, keys in sorted(secrets.exchanges.items())
-            for f in ("api_key", "secret")
-        },
-    }

@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from rara.config import load_secrets, load_settings
+from rara.config import load_settings
+from rara.credentials import load_secrets
 from rara.data.catalog import Catalog
 from rara.errors import RaraError
 from rara.home import Home

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from rara import config
+from rara import config, credentials
 from rara.errors import BadInput, Refused
 from rara.home import Home
 from tests.kit.cli import tree_snapshot
@@ -125,10 +125,10 @@ def test_secrets_file_must_be_0600(rara_home):
     path.write_text("[llm]\napi_key = 'sk-file'\n[exchanges.kraken]\napi_key='k'\nsecret='s'\n")
     os.chmod(path, 0o644)
     with pytest.raises(Refused) as e:
-        config.load_secrets(Home(root=rara_home), {})
+        credentials.load_secrets(Home(root=rara_home), {})
     assert "chmod 600" in e.value.suggestion and "sk-file" not in e.value.message
     os.chmod(path, 0o600)
-    s = config.load_secrets(Home(root=rara_home), {})
+    s = credentials.load_secrets(Home(root=rara_home), {})
     assert s.llm_api_key is not None and s.llm_api_key.get_secret_value() == "sk-file"
     assert "sk-file" not in repr(s)
     assert s.exchanges["kraken"].secret is not None
@@ -238,7 +238,7 @@ def test_secrets_typo_is_named_without_its_value(rara_home):
     path.write_text("[exchanges.binance]\napi_key = 'k-123'\napi_secret = 'SUPERSECRET'\n")
     os.chmod(path, 0o600)
     with pytest.raises(BadInput) as e:
-        config.load_secrets(Home(root=rara_home), {})
+        credentials.load_secrets(Home(root=rara_home), {})
     err = e.value
     assert err.code == "secrets_unknown_key"
     assert "exchanges.binance.api_secret" in err.message
@@ -246,7 +246,7 @@ def test_secrets_typo_is_named_without_its_value(rara_home):
     assert "SUPERSECRET" not in err.message + err.suggestion
     path.write_text("[llm]\napikey = 'SUPERSECRET'\n")
     with pytest.raises(BadInput) as e:
-        config.load_secrets(Home(root=rara_home), {})
+        credentials.load_secrets(Home(root=rara_home), {})
     assert "llm.apikey" in e.value.message and "llm.api_key" in e.value.suggestion
     assert "SUPERSECRET" not in e.value.message + e.value.suggestion
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from rara import config
+from rara import config, credentials
 from rara.data.catalog import Catalog
 from rara.events.store import open_event_store, verify_path
 from rara.health import settings_checks
@@ -71,7 +71,7 @@ OPENERS: list[tuple[Callable[..., Any], str]] = [
     (verify_path, "path"),
     (Catalog, "root"),
     (config.load_settings, "home"),
-    (config.load_secrets, "home"),
+    (credentials.load_secrets, "home"),
     (config.set_values, "home"),
     (config.init_config, "home"),
     (settings_checks, "home"),
@@ -96,8 +96,8 @@ def test_settings_and_secrets_are_the_given_homes(tmp_path: Path, rara_home: Pat
     b.ensure(b.root)
     b.secrets_file.write_text("[llm]\napi_key = 'sk-b'\n", encoding="utf-8")
     os.chmod(b.secrets_file, 0o600)
-    assert config.load_secrets(a, {}).llm_api_key is None
-    key = config.load_secrets(b, {}).llm_api_key
+    assert credentials.load_secrets(a, {}).llm_api_key is None
+    key = credentials.load_secrets(b, {}).llm_api_key
     assert key is not None and key.get_secret_value() == "sk-b"
     assert not rara_home.exists()  # the environment's home was never read or written
 

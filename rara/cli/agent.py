@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from rara import config
+from rara import config, credentials
 from rara.cli.output import emit
 from rara.errors import BadInput
 from rara.home import Home
@@ -31,7 +31,7 @@ def command(prompt: str, model: str | None) -> None:
         raise BadInput("empty_prompt", "the prompt is empty", 'pass the text, or "-" for stdin')
     home = Home.from_env()
     settings = config.load_settings(home)
-    secrets = config.load_secrets(home)
+    secrets = credentials.load_secrets(home)
     provider = build_provider(
         "llm", settings, home, model=model, secrets=secrets, prices=settings.llm.prices
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from rara import config
+from rara import config, credentials
 from rara.cli.output import emit
 from rara.errors import BadInput
 from rara.home import Home
@@ -65,6 +65,6 @@ def list_() -> None:
         {
             "path": str(home.config_file),
             "settings": settings.model_dump(mode="json"),
-            "secrets": config.redacted_secrets(config.load_secrets(home)),
+            "secrets": credentials.redacted_secrets(credentials.load_secrets(home)),
         }
     )

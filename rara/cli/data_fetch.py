@@ -10,7 +10,8 @@ import click
 
 from rara.cli.output import emit, stderr_console
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME
-from rara.config import load_secrets, load_settings
+from rara.config import load_settings
+from rara.credentials import load_secrets
 from rara.data.catalog import Catalog
 from rara.data.fetch import fetch_candles
 from rara.domain.market import Timeframe

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import ccxt
 
-from rara.config import DataSettings, Secrets
+from rara.config import DataSettings
+from rara.credentials import Secrets
 from rara.data.source import Row, TransientSourceError
 from rara.domain.market import Timeframe
 from rara.errors import BadInput, RaraError, nearest

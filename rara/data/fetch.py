@@ -24,7 +24,8 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rara.config import DataSettings, Secrets, Settings
+from rara.config import DataSettings, Settings
+from rara.credentials import Secrets
 from rara.data.catalog import Catalog
 from rara.data.periods import Interval, as_timeframe, merge_intervals, subtract_intervals
 from rara.data.quality import check_candles, find_gaps, grid_origin

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rara.config import Secrets, Settings, load_secrets
+from rara.config import Settings
+from rara.credentials import Secrets, load_secrets
 from rara.errors import BadInput
 from rara.home import Home
 from rara.llm.budget import Budget

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rara.config import Secrets, Settings
+from rara.config import Settings
+from rara.credentials import Secrets
 from rara.errors import BadInput
 from rara.home import Home
 from rara.llm.factory import build_provider, needs_api_key
