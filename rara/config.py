@@ -324,11 +324,6 @@ def get_value(settings: Settings, key: str) -> Any:
     return node
 
 
-def set_value(home: Home, key: str, raw: str) -> Settings:
-    """Validate the whole file with the new value before writing anything."""
-    return set_values(home, [(key, raw)])
-
-
 def set_values(home: Home, pairs: list[tuple[str, str]]) -> Settings:
     """Several settings at once in `home`'s settings file, validated together before anything is
     written: the way to set values that must agree, such as validation_start and holdout_start."""

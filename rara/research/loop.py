@@ -296,7 +296,7 @@ class ResearchLoop:
         cand, report, checked = result.candidate, result.report, result.checked
         assert cand is not None and report is not None and checked is not None
         assert checked.meta is not None and checked.ref is not None
-        promoted_path = write_paper_candidate(
+        written = write_paper_candidate(
             self.registry,
             self.run_id,
             result.experiment_id,
@@ -305,5 +305,7 @@ class ResearchLoop:
             checked.meta.model_dump(),
             self.inst,
             self.candles,
-        ).relative_to(self.registry.home.root)  # events are the same whichever home ran them
+        )
+        # relative to the home: events are the same whichever home ran them
+        promoted_path = self.registry.home.relative(written)
         self.events.candidate(result, report, promoted_path, checked.ref.strategy_id)

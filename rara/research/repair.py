@@ -84,9 +84,8 @@ def budget_stop(
     one), so the summary's cost is the real spend."""
     calls = [c for i in sorted(pending_calls) for c in pending_calls[i]]
     calls += exc.calls
-    crossing = getattr(exc, "call", None)
-    if isinstance(crossing, LlmCall) and crossing not in calls:
-        calls.append(crossing)
+    if exc.call is not None and exc.call not in calls:
+        calls.append(exc.call)
     return IterationResult(
         iteration=iteration,
         experiment_id=experiment_id(run_id, iteration),

@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.emulators.openai_emulator import OpenAIEmulator, Reply
 from tests.kit.llm import MODEL
 from tests.kit.paths import PROMOTED
+from tests.kit.strategies import PEEKS_AT_NEXT_CLOSE
 
 KEY = "sk-test-llm-loop-5f2a9c"
 
@@ -42,19 +43,7 @@ def on_candles(candles, params):
     z = ta.zscore(candles.close, params["window"])
     return ta.crossover(z, -2.0), z > 0.0
 """
-LOOKAHEAD = """
-def meta():
-    return {"name": "peek", "version": "1.0.0", "api_version": 1, "timeframe": "1h",
-            "lookback": 1, "description": "tomorrow's close", "params": {}}
-
-
-def on_candles(candles, params):
-    close = candles.close
-    nxt = close.copy()
-    nxt[:-1] = close[1:]
-    up = nxt > close
-    return up, ta.logical_not(up)
-"""
+LOOKAHEAD = PEEKS_AT_NEXT_CLOSE
 CPU_BURN = """
 def meta():
     return {"name": "burn", "version": "1.0.0", "api_version": 1, "timeframe": "1h",

@@ -42,6 +42,7 @@ from rara.runner.sandbox import InProcessSandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from tests.kit.paths import REPO
+from tests.kit.strategies import PEEKS_AT_NEXT_CLOSE
 
 RUN_ID = "run-inprocess"
 SMA = (REPO / "strategies" / "promoted" / "sma_crossover" / "strategy.py").read_text()
@@ -54,19 +55,7 @@ def meta():
 def on_candles(candles, params):
     return params["boom"], params["boom"]
 """
-PEEK = """
-def meta():
-    return {"name": "peek", "version": "1.0.0", "api_version": 1, "timeframe": "1h",
-            "lookback": 1, "description": "tomorrow's close", "params": {}}
-
-
-def on_candles(candles, params):
-    close = candles.close
-    nxt = close.copy()
-    nxt[:-1] = close[1:]
-    up = nxt > close
-    return up, ta.logical_not(up)
-"""
+PEEK = PEEKS_AT_NEXT_CLOSE
 # On this market, with the gate below, SMA(3/10) passes every check and SMA(20/50) fails the
 # holdout (both measured once and pinned by the assertions).
 PASSES = {"fast": 3, "slow": 10}
