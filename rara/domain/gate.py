@@ -21,14 +21,18 @@ LearnableCheckName = Literal[
     "lookahead.truncation",
     "lookahead.perturbation",
     "lookahead.warmup",
+    "lookahead.exhaustive",
+    "lookahead.trailing_window",
+    "determinism",
     "floor.sharpe",
     "floor.max_drawdown",
     "min_trades",
+    "min_track_record",
     "costs_doubled",
     "deflated_sharpe",
     "pbo",
 ]
-HoldoutCheckName = Literal["holdout", "holdout.sharpe", "holdout.psr"]
+HoldoutCheckName = Literal["holdout", "holdout.budget", "holdout.sharpe", "holdout.psr"]
 CheckName = LearnableCheckName | HoldoutCheckName
 CHECK_NAMES: tuple[CheckName, ...] = (*get_args(LearnableCheckName), *get_args(HoldoutCheckName))
 HOLDOUT_CHECKS: frozenset[str] = frozenset(get_args(HoldoutCheckName))
@@ -65,6 +69,31 @@ class SegmentResult(BaseModel):
     metrics: Metrics
 
 
+class TrialCount(BaseModel):
+    """The multiple-testing count behind the deflated Sharpe ratio: how many trials competed for
+    this promotion (raw), how many were effectively independent (clusters of the trials' return
+    series), the floor for trials made outside rara, and the N and Sharpe variance the DSR used."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    raw: int
+    effective: float
+    floor: int
+    used: float
+    sharpe_variance: float
+    scope: str = ""
+
+
+class WeakenedThreshold(BaseModel):
+    """A gate setting loosened below its default: recorded wherever the verdict goes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    setting: str
+    value: float | str | None
+    default: float | str | None
+
+
 class GateReport(BaseModel):
     """The whole verdict on one candidate, every check's value included."""
 
@@ -81,6 +110,9 @@ class GateReport(BaseModel):
     split: dict[str, Any] | None
     n_trials: int
     holdout_reads: int
+    trial_count: TrialCount | None = None
+    weakened: list[WeakenedThreshold] = []
+    signals_sha256: str | None = None
 
     def summary(self) -> str:
         return f"{self.strategy}: {self.decision}" + (
@@ -105,6 +137,7 @@ class LearningView(BaseModel):
     train: SegmentResult | None
     validation: SegmentResult | None
     n_trials: int
+    trial_count: TrialCount | None = None
 
     @classmethod
     def of(cls, report: GateReport) -> LearningView:
@@ -118,6 +151,7 @@ class LearningView(BaseModel):
             train=report.segments.get("train"),
             validation=report.segments.get("validation"),
             n_trials=report.n_trials,
+            trial_count=report.trial_count,
         )
 
     @property

@@ -12,6 +12,10 @@ judged on the validation segment; on top of it:
 - the deflated Sharpe ratio with N = every trial recorded on this market so far and the variance
   of their Sharpe ratios (so a lucky best-of-many is discounted by how many were tried);
 - the probability of backtest overfitting over those trials, once there are enough of them;
+- the exhaustive causality proof (`causality`): signals on every prefix from the validation start
+  equal the full-history signals, trailing windows of the declared lookback agree, and a second
+  process gives the same signals; the caller runs it (`CausalityProver`) only when everything
+  above passed, since it costs one evaluation per bar;
 - the holdout, read once, only when everything above passed: its Sharpe must be positive and its
   PSR above the threshold.
 
@@ -39,6 +43,7 @@ from rara.domain.gate import GateCheck, GateReport, Segment, SegmentResult
 from rara.domain.market import Candles, Instrument
 from rara.domain.strategy import StrategyRef
 from rara.validation.candidate import CheckedEvaluation
+from rara.validation.causality import CausalityProver, causality_checks
 from rara.validation.checks import (
     HOLDOUT_NOT_READ,
     Threshold,
@@ -130,8 +135,11 @@ class ResearchGate:
         candles: Candles,
         inst: Instrument,
         run_id: str | None = None,
+        prove: CausalityProver | None = None,
     ) -> GateReport:
-        """The verdict on one evaluated candidate, reported under `name`."""
+        """The verdict on one evaluated candidate, reported under `name`. `prove` runs the
+        exhaustive causality proof (only asked for when every earlier check passed); without it
+        nothing is promoted."""
         checks = sandbox_checks(checked)
         if checked.failed or checked.meta is None or checked.ref is None:
             return self._report(name, inst, checks, {}, None, None)
@@ -149,6 +157,10 @@ class ResearchGate:
         checks += self.cost_checks(market, split)
         n_trials, trial_checks = self._trial_checks(market, split, val_result, checks)
         checks += trial_checks
+        if all_passed(checks):
+            with self.watch("causality"):
+                proof = prove(split.validation[0], checked.meta.lookback + 1) if prove else None
+            checks += causality_checks(proof)
         reads = self.trials.count(source_sha256=market.ref.source_sha256, segment="holdout")
         if all_passed(checks):
             # The holdout is read here and only here: after everything else has passed.
