@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from rara.domain.gate import WeakenedThreshold
 from rara.domain.market import parse_utc
 from rara.errors import BadInput, Refused, nearest
 from rara.home import Home
@@ -95,21 +96,62 @@ class BacktestSettings(_Section):
         return self
 
 
-class ResearchGateSettings(_Section):
-    """Gate 1 (research -> paper). The seed system's floor, then the honest checks on top."""
+Loosening = Literal["lower", "higher"]
 
-    min_sharpe: float = Field(1.0, description="validation Sharpe, annualised (seed floor)")
-    max_drawdown: float = Field(0.15, gt=0, le=1, description="validation max drawdown (floor)")
-    min_trades: int = Field(30, ge=0, description="trades on the validation segment")
-    cost_multiplier: float = Field(2.0, ge=1, description="still profitable at this x costs")
-    min_dsr: float = Field(0.95, ge=0, le=1, description="deflated Sharpe, N = trials so far")
-    min_holdout_psr: float = Field(0.9, ge=0, le=1, description="PSR(0) on the holdout")
-    max_pbo: float = Field(0.3, ge=0, le=1, description="probability of backtest overfitting")
-    pbo_min_trials: int = Field(16, ge=2, description="PBO is judged from this many trials")
+
+def _threshold(default: Any, loose: Loosening, description: str, **constraints: Any) -> Any:
+    """A gate threshold: its default and which direction of change loosens the gate (lower
+    for a minimum, higher for a maximum), so a loosened value is recorded (`weakened`)."""
+    return Field(
+        default, description=description, json_schema_extra={"loose": loose}, **constraints
+    )
+
+
+class ResearchGateSettings(_Section):
+    """Gate 1 (research -> paper). The seed system's floor, then the honest checks on top.
+
+    Every threshold may be loosened below its default; the gate then still runs, and the
+    loosened settings are recorded in its report, the run's events, the promoted manifest and a
+    warning on stderr (`weakened`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    min_sharpe: float = _threshold(1.0, "lower", "validation Sharpe, annualised (seed floor)")
+    max_drawdown: float = _threshold(0.15, "higher", "validation max drawdown (floor)", gt=0, le=1)
+    min_trades: int = _threshold(30, "lower", "trades on the validation segment", ge=0)
+    cost_multiplier: float = _threshold(2.0, "lower", "still profitable at this x costs", ge=1)
+    min_dsr: float = _threshold(0.95, "lower", "deflated Sharpe over the trials", ge=0, le=1)
+    min_trials: int = _threshold(
+        100,
+        "lower",
+        "floor on the DSR's N: trials assumed made outside rara (a fresh home is not one trial)",
+        ge=1,
+    )
+    min_holdout_psr: float = _threshold(0.9, "lower", "PSR(0) on the holdout", ge=0, le=1)
+    holdout_read_budget: int = _threshold(
+        3, "higher", "reads of one market's holdout before it can no longer promote", ge=1
+    )
+    max_pbo: float = _threshold(0.3, "higher", "probability of backtest overfitting", ge=0, le=1)
+    pbo_min_trials: int = _threshold(16, "higher", "PBO is judged from this many trials", ge=2)
     train_fraction: float = Field(0.6, gt=0, lt=1)
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     validation_start: str | None = Field(None, description="date; overrides the fractions")
     holdout_start: str | None = Field(None, description="date; overrides the fractions")
+
+    def weakened(self) -> list[WeakenedThreshold]:
+        """The thresholds set looser than their defaults, in the order of the settings."""
+        out: list[WeakenedThreshold] = []
+        for name, field in type(self).model_fields.items():
+            extra = field.json_schema_extra
+            loose = extra.get("loose") if isinstance(extra, dict) else None
+            value, default = getattr(self, name), field.default
+            if (loose == "lower" and value < default) or (loose == "higher" and value > default):
+                out.append(
+                    WeakenedThreshold(
+                        setting=f"gates.research.{name}", value=value, default=default
+                    )
+                )
+        return out
 
     @field_validator("validation_start", "holdout_start", mode="before")
     @classmethod
@@ -140,6 +182,21 @@ class ResearchGateSettings(_Section):
             if starts["validation_start"] >= starts["holdout_start"]:
                 raise ValueError("validation_start must come before holdout_start")
         return self
+
+
+def weakened_warning(weakened: list[WeakenedThreshold]) -> str | None:
+    """The stderr line for a gate run with loosened thresholds (None when none is)."""
+    if not weakened:
+        return None
+
+    def text(v: float | str | None) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    each = ", ".join(f"{w.setting} = {text(w.value)} (default {text(w.default)})" for w in weakened)
+    return (
+        f"the research gate is weakened: {each}; a promotion under it is recorded as weakened "
+        "(report, events, manifest)"
+    )
 
 
 class GatesSettings(_Section):

@@ -6,6 +6,7 @@ The work is `rara.services.backtest`'s; this module parses and prints.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,11 @@ import click
 from rara.cli.output import emit
 from rara.cli.params import FEE, SLIPPAGE
 from rara.cli.strategy_options import market_options, open_market
+from rara.config import weakened_warning
 from rara.errors import Refused
 from rara.services.backtest import backtest_strategy, gate_strategy
+
+log = logging.getLogger(__name__)
 
 
 @click.group("backtest")
@@ -44,8 +48,13 @@ def run(fees: float | None, slippage: float | None, report: Path | None, **marke
 @group.command("gate")
 @market_options
 def gate(**market: Any) -> None:
-    """The research gate's verdict on a strategy; exit 3 when it is rejected."""
-    verdict = gate_strategy(open_market(**market))
+    """The research gate's verdict on a strategy; exit 3 when it is rejected. A gate with
+    thresholds loosened below their defaults is said on stderr (and recorded in the report)."""
+    on_market = open_market(**market)
+    warning = weakened_warning(on_market.settings.gates.research.weakened())
+    if warning:
+        log.warning("%s", warning)
+    verdict = gate_strategy(on_market)
     body = verdict.model_dump(mode="json")
     if not verdict.passed:
         err = Refused(

@@ -10,8 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rara.cli.output import emit, emit_lines, stderr_console
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME
-from rara.config import load_settings
+from rara.config import load_settings, weakened_warning
 from rara.domain.events import StopReason
+from rara.domain.gate import WeakenedThreshold
 from rara.domain.market import Timeframe
 from rara.errors import BadInput
 from rara.home import Home
@@ -88,6 +89,9 @@ def run(
         )
     home = Home.from_env()
     settings = load_settings(home)
+    warning = weakened_warning(settings.gates.research.weakened())
+    if warning:
+        log.warning("%s", warning)
     if iterations is not None and iterations < 1:
         raise BadInput("bad_iterations", "--iterations must be at least 1", "e.g. --iterations 20")
     if resume_id:
@@ -192,9 +196,23 @@ def show(experiment_id: str) -> None:
 
 @group.command("promoted")
 def promoted() -> None:
-    """Paper candidates the loop has promoted (NDJSON manifests); a directory whose manifest is
-    not valid is skipped with a warning on stderr."""
+    """Paper candidates the loop has promoted (NDJSON manifests, with the gate thresholds that
+    were loosened when each was promoted under ``weakened``); a directory whose manifest is not
+    valid is skipped with a warning on stderr, and so is said each one a weakened gate promoted."""
     listing = Registry(Home.from_env()).listing(origins=["promoted"])
     for problem in listing.problems:
         log.warning("skipped %s (%s)", problem.message, problem.suggestion)
-    emit_lines({**e.manifest.to_json(), "path": str(e.path)} for e in listing.strategies)
+    for e in listing.strategies:
+        if e.manifest.weakened:
+            loosened = ", ".join(w.setting for w in e.manifest.weakened)
+            log.warning("%s was promoted by a weakened gate (%s)", e.manifest.name, loosened)
+    emit_lines(
+        {**e.manifest.to_json(), "weakened": _weakened(e.manifest.weakened), "path": str(e.path)}
+        for e in listing.strategies
+    )
+
+
+def _weakened(weakened: list[WeakenedThreshold] | None) -> list[dict[str, Any]] | None:
+    """The loosened thresholds of a promotion: [] none, None not recorded (promoted before
+    rara recorded them)."""
+    return None if weakened is None else [w.model_dump() for w in weakened]

@@ -34,7 +34,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from rara.domain.gate import CheckName, GateDecision, Segment
+from rara.domain.gate import CheckName, GateDecision, Segment, WeakenedThreshold
 
 SCHEMA_VERSION = 1
 # snake_case, starting with a letter: research_hypothesis_created, trading_order_filled.
@@ -225,6 +225,19 @@ class ValidationGateDecided(EventPayload):
     n_trials: int = Field(ge=0, description="trials counted for the deflated Sharpe")
 
 
+class ValidationGateWeakened(EventPayload):
+    """A gate runs with thresholds loosened below their defaults: allowed, and recorded. Published
+    when a research run starts or resumes (envelope correlation_id: the run id) and by `rara
+    backtest gate` before its decision (envelope strategy_id: the strategy's)."""
+
+    event_type: ClassVar[str] = "validation_gate_weakened"
+
+    gate: Literal["research"] = Field(description="which gate: research (gate 1)")
+    thresholds: list[WeakenedThreshold] = Field(
+        description="each loosened setting (gates.research.*), its value and its default"
+    )
+
+
 # ---- trading -----------------------------------------------------------------------------------
 
 Side = Literal["buy", "sell"]
@@ -385,6 +398,7 @@ _SCHEMA_V1: tuple[type[EventPayload], ...] = (
     ResearchExperimentCompleted,
     ResearchStrategyCandidate,
     ValidationGateDecided,
+    ValidationGateWeakened,
     TradingOrderSubmitted,
     TradingOrderFilled,
     TradingOrderRejected,

@@ -2,7 +2,8 @@
 
 A manifest pins one strategy file: what its ``meta()`` declares (read in the sandbox, never by
 running the code here), the file's sha256 and, for what research promoted, where it came from
-(run, experiment, data range, the gate's trials). A file that does not parse as one is refused
+(run, experiment, data range, the gate's trials, and any gate threshold loosened below its
+default). A file that does not parse as one is refused
 with a `ManifestError` naming the file and the field, never a traceback.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rara.domain.gate import WeakenedThreshold
 from rara.domain.strategy import StrategyMeta
 from rara.errors import RaraError
 from rara_sandbox.manifest import MANIFEST_FILE, STRATEGY_FILE, render
@@ -48,6 +50,8 @@ class Manifest(StrategyMeta):
     split: dict[str, Any] | None = None
     trial_ids: dict[str, str] | None = None
     hypothesis: str | None = None
+    # the gate settings loosened below their defaults when it was promoted ([]: none)
+    weakened: list[WeakenedThreshold] | None = None
 
     @property
     def meta(self) -> StrategyMeta:

@@ -1,6 +1,6 @@
 """Writing a candidate that passed gate 1 as a paper candidate, through the registry
 (`Registry.add_promoted`, into ``Home.promoted_dir``): the source, a manifest (sha256, stage, data
-range, trial ids) and the gate report. Nothing here trades."""
+range, trial ids, weakened gate thresholds) and the gate report. Nothing here trades."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ def write_paper_candidate(
         "split": report.split,
         "trial_ids": {k: v.trial_id for k, v in report.segments.items()},
         "hypothesis": cand.hypothesis.hypothesis,
+        "weakened": [w.model_dump() for w in report.weakened],
     }
     return registry.add_promoted(  # same name, different code: the registry keeps both
         Manifest.model_validate(manifest),

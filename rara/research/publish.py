@@ -4,6 +4,8 @@ promoted candidate, each with the run's correlation id and an event id that is a
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from pathlib import Path
 
@@ -13,8 +15,9 @@ from rara.domain.events import (
     ResearchExperimentCompleted,
     ResearchHypothesisCreated,
     ResearchStrategyCandidate,
+    ValidationGateWeakened,
 )
-from rara.domain.gate import GateReport
+from rara.domain.gate import GateReport, WeakenedThreshold
 from rara.events.store import EventStore
 from rara.research.models import Candidate
 from rara.research.record import IterationResult
@@ -40,6 +43,15 @@ class RunEvents:
                 strategy_id=strategy_id,
                 event_id=event_id,
             )
+
+    def weakened(self, thresholds: list[WeakenedThreshold]) -> None:
+        """``validation_gate_weakened``: the run's gate has loosened thresholds (once per distinct
+        set, so a resume with the same settings publishes nothing new)."""
+        if not thresholds:
+            return
+        body = json.dumps([t.model_dump() for t in thresholds], sort_keys=True)
+        key = "weakened/" + hashlib.sha256(body.encode()).hexdigest()[:16]
+        self.publish(key, ValidationGateWeakened(gate="research", thresholds=thresholds))
 
     def hypothesis(self, iteration: int, experiment_id: str, cand: Candidate) -> None:
         """``research_hypothesis_created``: what the proposer means to try, before any code ran."""

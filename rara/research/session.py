@@ -28,6 +28,7 @@ from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
 from rara.research.ports import Proposer
+from rara.research.publish import RunEvents
 from rara.research.store import Experiment, ResearchStore
 from rara.research.trace import calibration, run_hash
 from rara.runner.sandbox import EvaluationRequest, open_sandbox
@@ -179,6 +180,7 @@ class ResearchSession(Closing):
                 source="research.session",
                 correlation_id=self.run_id,
             )
+        RunEvents(self.events, self.run_id).weakened(self.settings.gates.research.weakened())
         loop = ResearchLoop(
             run_id=self.run_id,
             seed=self.cfg.seed,

@@ -20,7 +20,7 @@ from rara.backtest.window import backtest_window
 from rara.closing import Closing
 from rara.config import BacktestSettings, Settings, load_settings
 from rara.data.catalog import Catalog
-from rara.domain.events import ValidationGateDecided
+from rara.domain.events import ValidationGateDecided, ValidationGateWeakened
 from rara.domain.gate import GateReport
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.errors import BadInput, Refused
@@ -207,6 +207,12 @@ def gate_strategy(market: StrategyOnMarket) -> GateReport:
             params=market.params,
         )
     with open_event_store(market.home.state_db) as events:
+        if verdict.weakened:
+            events.append(
+                ValidationGateWeakened(gate="research", thresholds=verdict.weakened),
+                source="cli.backtest.gate",
+                strategy_id=verdict.strategy_id,
+            )
         events.append(
             ValidationGateDecided(
                 strategy=verdict.strategy,

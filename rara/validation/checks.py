@@ -14,7 +14,7 @@ from typing import Literal, cast
 
 from rara.backtest.metrics import Metrics
 from rara.config import ResearchGateSettings
-from rara.domain.gate import CheckName, GateCheck
+from rara.domain.gate import CheckName, GateCheck, TrialCount
 from rara.domain.market import Instrument, Timeframe
 from rara.domain.strategy import StrategyMeta
 from rara.validation.candidate import CheckedEvaluation
@@ -27,6 +27,7 @@ __all__ = [
     "all_passed",
     "cost_check",
     "deflated_sharpe_check",
+    "deflated_sharpe_skipped",
     "floor_checks",
     "holdout_checks",
     "lookahead_checks",
@@ -151,10 +152,27 @@ def cost_check(stressed: Metrics, g: ResearchGateSettings) -> list[GateCheck]:
 
 
 def deflated_sharpe_check(
-    dsr: float | None, n_trials: int, var: float, min_dsr: float
+    dsr: float | None, count: TrialCount, cluster_var: float, null_var: float, min_dsr: float
 ) -> GateCheck:
-    detail = f"N = {n_trials} trials on this market, Sharpe variance {var:.3g} (per period)"
+    detail = (
+        f"N = {count.used:g}: {count.effective:g} effectively independent (clusters of "
+        f"correlated return series) of {count.raw} trials, floor {count.floor} for trials made "
+        f"outside rara; Sharpe variance {count.sharpe_variance:.3g} per period, the larger of "
+        f"the clusters' {cluster_var:.3g} and the null 1/(T-1) {null_var:.3g}; {count.scope}"
+    )
     return Threshold("deflated_sharpe", dsr, ">=", min_dsr, detail).check()
+
+
+def deflated_sharpe_skipped(min_dsr: float, raw: int) -> GateCheck:
+    """The DSR is not computed for a candidate already rejected: clustering the trials is paid
+    only by candidates that reach it."""
+    return GateCheck(
+        name="deflated_sharpe",
+        passed=True,
+        skipped=True,
+        threshold=min_dsr,
+        detail=f"not computed: earlier checks failed ({raw} validation trials in this home)",
+    )
 
 
 def pbo_skipped(max_pbo: float, detail: str) -> GateCheck:
@@ -162,15 +180,17 @@ def pbo_skipped(max_pbo: float, detail: str) -> GateCheck:
 
 
 def holdout_checks(
-    hold: Metrics, psr: float | None, reads: int, g: ResearchGateSettings
+    hold: Metrics, psr: float | None, signal_reads: int, g: ResearchGateSettings
 ) -> list[GateCheck]:
+    """The holdout's verdict; ``signal_reads`` is how many times these very signals had been
+    read on any holdout before."""
     rows = [
         Threshold(
             "holdout.sharpe",
             hold.sharpe,
             ">",
             0.0,
-            f"holdout read #{reads + 1} for this source",
+            f"holdout read #{signal_reads + 1} of these signals",
             if_missing=0.0,
         ),
         Threshold(

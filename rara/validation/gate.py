@@ -9,15 +9,21 @@ judged on the validation segment; on top of it:
 - the look-ahead, perturbation and warm-up checks (from the one sandbox evaluation, see
   `lookahead`);
 - enough trades to mean anything, and still profitable at doubled costs;
-- the deflated Sharpe ratio with N = every trial recorded on this market so far and the variance
-  of their Sharpe ratios (so a lucky best-of-many is discounted by how many were tried);
+- the deflated Sharpe ratio with N = the effectively independent trials that competed for this
+  promotion on every market of the home (clusters of correlated return series, floored by the
+  trials made outside rara) and the variance of their Sharpe ratios (floored by the null's), so a
+  lucky best-of-many is discounted by how many were tried and padding cannot lower the bar
+  (`effective_trials`); computed only for a candidate that passed everything before it;
 - the probability of backtest overfitting over those trials, once there are enough of them;
 - the exhaustive causality proof (`causality`): signals on every prefix from the validation start
   equal the full-history signals, trailing windows of the declared lookback agree, and a second
   process gives the same signals; the caller runs it (`CausalityProver`) only when everything
   above passed, since it costs one evaluation per bar;
-- the holdout, read once, only when everything above passed: its Sharpe must be positive and its
-  PSR above the threshold.
+- the holdout, only when everything above passed, and only while its read budget lasts (reads
+  are keyed by the signals and charged to every holdout they overlap, `holdout`): its Sharpe
+  must be positive and its PSR above the threshold.
+
+Thresholds loosened below their defaults are allowed and listed in the report (`weakened`).
 
 Every backtest is recorded as a trial before any judgement. The report lists every check with its
 value, threshold and outcome; the research loop learns from it and the TUI shows it. Each check
@@ -31,6 +37,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +46,7 @@ from rara.backtest.engine import BacktestConfig, BacktestResult
 from rara.backtest.metrics import Metrics
 from rara.backtest.window import backtest_window
 from rara.config import BacktestSettings, ResearchGateSettings
-from rara.domain.gate import GateCheck, GateReport, Segment, SegmentResult
+from rara.domain.gate import GateCheck, GateReport, Segment, SegmentResult, TrialCount
 from rara.domain.market import Candles, Instrument
 from rara.domain.strategy import StrategyRef
 from rara.validation.candidate import CheckedEvaluation
@@ -50,6 +57,7 @@ from rara.validation.checks import (
     all_passed,
     cost_check,
     deflated_sharpe_check,
+    deflated_sharpe_skipped,
     floor_checks,
     holdout_checks,
     lookahead_checks,
@@ -57,6 +65,8 @@ from rara.validation.checks import (
     pbo_skipped,
     sandbox_checks,
 )
+from rara.validation.effective_trials import TrialCounter
+from rara.validation.holdout import HoldoutSpan, budget_check, signals_fingerprint
 from rara.validation.pbo import probability_of_backtest_overfitting
 from rara.validation.splits import Split, time_split
 from rara.validation.statistics import (
@@ -66,7 +76,7 @@ from rara.validation.statistics import (
 )
 from rara.validation.trials import TrialKey, TrialStore
 
-__all__ = ["ResearchGate"]
+__all__ = ["HoldoutOutcome", "ResearchGate"]
 
 
 def _sharpe(returns: npt.NDArray[np.float64]) -> float | None:
@@ -86,6 +96,11 @@ class _Market:
     ref: StrategyRef
     run_id: str | None
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """What holdout reads are keyed by: the full-history signals, not the source."""
+        return signals_fingerprint(self.checked.evaluation.windows[-1])
+
     def trial_filter(self) -> dict[str, str]:
         return {
             "exchange": self.inst.exchange,
@@ -93,6 +108,16 @@ class _Market:
             "timeframe": str(self.inst.timeframe),
             "segment": "validation",
         }
+
+
+@dataclass(frozen=True)
+class HoldoutOutcome:
+    """The holdout step: its checks (the budget's, then the holdout's when it was read), the
+    holdout segment (None: not read) and the reads charged to this holdout, this one included."""
+
+    checks: list[GateCheck]
+    segment: SegmentResult | None
+    reads: int
 
 
 class ResearchGate:
@@ -103,6 +128,7 @@ class ResearchGate:
         self, trials: TrialStore, gate: ResearchGateSettings, costs: BacktestSettings
     ) -> None:
         self.trials, self.gate, self.costs = trials, gate, costs
+        self.counter = TrialCounter(trials)  # clusters each trial once per gate
         self.timings: dict[str, float] = {}
 
     @contextmanager
@@ -155,23 +181,43 @@ class ResearchGate:
         )
         checks += floor_checks(segments["validation"].metrics, self.gate)
         checks += self.cost_checks(market, split)
-        n_trials, trial_checks = self._trial_checks(market, split, val_result, checks)
+        count, trial_checks = self._trial_checks(market, split, val_result, checks)
         checks += trial_checks
         if all_passed(checks):
             with self.watch("causality"):
                 proof = prove(split.validation[0], checked.meta.lookback + 1) if prove else None
             checks += causality_checks(proof)
-        reads = self.trials.count(source_sha256=market.ref.source_sha256, segment="holdout")
+        reads = 0
         if all_passed(checks):
             # The holdout is read here and only here: after everything else has passed.
-            hold_result, segments["holdout"] = self._segment(market, "holdout", split.holdout, cfg)
-            psr = self._psr(hold_result.returns)
-            checks += holdout_checks(segments["holdout"].metrics, psr, reads, self.gate)
+            holdout = self._read_holdout(market, split, cfg)
+            checks += holdout.checks
+            reads = holdout.reads
+            if holdout.segment is not None:
+                segments["holdout"] = holdout.segment
         else:
             checks.append(HOLDOUT_NOT_READ)
         return self._report(
-            name, inst, checks, segments, split, market.ref.strategy_id, n_trials, reads
+            name, inst, checks, segments, split, market.ref.strategy_id, count, reads, market
         )
+
+    def read_holdout(
+        self,
+        checked: CheckedEvaluation,
+        *,
+        candles: Candles,
+        inst: Instrument,
+        run_id: str | None = None,
+    ) -> HoldoutOutcome:
+        """The gate's last step on its own: charge the holdout's read budget and, if a unit is
+        left, read the holdout of an evaluated candidate. `judge` takes this step only when
+        every other check passed; taken alone it promotes nothing, but it reads and is charged
+        like any other read."""
+        if checked.failed or checked.ref is None:
+            raise ValueError("only a candidate that produced signals can read a holdout")
+        market = _Market(candles, inst, checked, checked.ref, run_id)
+        cfg = BacktestConfig.from_settings(inst.exchange, self.costs)
+        return self._read_holdout(market, self.split(candles), cfg)
 
     # ---- the steps ----------------------------------------------------------------------------
     def _backtest(
@@ -224,22 +270,32 @@ class ResearchGate:
 
     def _trial_checks(
         self, market: _Market, split: Split, validation: BacktestResult, earlier: list[GateCheck]
-    ) -> tuple[int, list[GateCheck]]:
-        """DSR over every trial on this market, then PBO over the trials on the same bars."""
+    ) -> tuple[TrialCount | int, list[GateCheck]]:
+        """DSR over the trials that competed for this promotion (every market of the home,
+        clustered; see `effective_trials`), then PBO over the trials on the same bars. Neither
+        is computed for a candidate already rejected: the raw count is returned instead."""
         g = self.gate
-        where = market.trial_filter()
-        with self.watch("storage"):
-            n_trials = self.trials.count(**where)
-            sharpes = self.trials.sharpes(**where)
-        var = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else 0.0
+        if not all_passed(earlier):
+            with self.watch("storage"):
+                raw = self.trials.count(segment="validation")
+            why = "not computed: earlier checks failed"
+            return raw, [deflated_sharpe_skipped(g.min_dsr, raw), pbo_skipped(g.max_pbo, why)]
         with self.watch("statistics"):
+            count, cluster_var, null_var = self.counter.count(
+                floor=g.min_trials,
+                period_ms=market.inst.timeframe.ms,
+                n_obs=int(validation.returns.size),
+            )
             try:
                 dsr: float | None = deflated_sharpe_ratio(
-                    validation.returns, n_trials=n_trials, trial_sharpe_variance=var
+                    validation.returns,
+                    n_trials=count.used,
+                    trial_sharpe_variance=count.sharpe_variance,
                 )
             except ValueError:
                 dsr = None
-        checks = [deflated_sharpe_check(dsr, n_trials, var, g.min_dsr)]
+        checks = [deflated_sharpe_check(dsr, count, cluster_var, null_var, g.min_dsr)]
+        where = market.trial_filter()
         lo, hi = split.validation
         start_ms, end_ms = int(market.candles.ts[lo]), int(market.candles.ts[hi - 1])
         same_bars = self.trials.count(**where, start_ms=start_ms, end_ms=end_ms)
@@ -256,7 +312,34 @@ class ResearchGate:
         else:
             detail = f"{same_bars} trials on these bars; judged from {g.pbo_min_trials}"
             checks.append(pbo_skipped(g.max_pbo, detail))
-        return n_trials, checks
+        return count, checks
+
+    def _read_holdout(self, market: _Market, split: Split, cfg: BacktestConfig) -> HoldoutOutcome:
+        """Charge the holdout's budget, then read it: the read is recorded before the backtest,
+        keyed by the signals (`holdout.signals_fingerprint`)."""
+        lo, hi = split.holdout
+        ts, inst = market.candles.ts, market.inst
+        span = HoldoutSpan(
+            exchange=inst.exchange,
+            symbol=inst.symbol,
+            timeframe=str(inst.timeframe),
+            start_ms=int(ts[lo]),
+            end_ms=int(ts[hi - 1]) + inst.timeframe.ms,
+        )
+        reads = self.trials.holdout_reads
+        with self.watch("storage"):
+            earlier = reads.overlapping(span)
+        budget = budget_check(span, earlier, self.gate.holdout_read_budget)
+        if not budget.passed:
+            return HoldoutOutcome([budget], None, len(earlier))
+        fingerprint = market.fingerprint
+        with self.watch("storage"):
+            signal_reads = len(reads.of_signals(fingerprint))
+            reads.record(span, fingerprint, market.ref.strategy_id, market.run_id)
+        result, segment = self._segment(market, "holdout", split.holdout, cfg)
+        psr = self._psr(result.returns)
+        checks = [budget, *holdout_checks(segment.metrics, psr, signal_reads, self.gate)]
+        return HoldoutOutcome(checks, segment, len(earlier) + 1)
 
     @staticmethod
     def _psr(returns: npt.NDArray[np.float64]) -> float | None:
@@ -265,16 +348,17 @@ class ResearchGate:
         except ValueError:
             return None
 
-    @staticmethod
     def _report(
+        self,
         name: str,
         inst: Instrument,
         checks: list[GateCheck],
         segments: dict[Segment, SegmentResult],
         split: Split | None,
         strategy_id: str | None,
-        n_trials: int = 0,
+        count: TrialCount | int = 0,
         holdout_reads: int = 0,
+        market: _Market | None = None,
     ) -> GateReport:
         failed = [c.name for c in checks if not c.passed and not c.skipped]
         return GateReport(
@@ -287,6 +371,9 @@ class ResearchGate:
             checks=checks,
             segments=segments,
             split=split.model_dump(mode="json") if split else None,
-            n_trials=n_trials,
+            n_trials=count.raw if isinstance(count, TrialCount) else count,
             holdout_reads=holdout_reads,
+            trial_count=count if isinstance(count, TrialCount) else None,
+            weakened=self.gate.weakened(),
+            signals_sha256=market.fingerprint if market else None,
         )

@@ -13,7 +13,7 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rara.closing import Closing
 from rara.state import append_only, open_tables
+from rara.validation import holdout
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -88,7 +89,9 @@ class TrialStore(Closing):
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
-        self.path, self._conn = open_tables(path, SCHEMA, "trials")
+        self.path, self._conn = open_tables(path, SCHEMA + holdout.SCHEMA, "trials")
+        # holdout reads live beside the trials, on this connection (`rara.validation.holdout`)
+        self.holdout_reads = holdout.HoldoutReads(self._conn, self._lock)
 
     def close(self) -> None:
         self._conn.close()
@@ -190,6 +193,35 @@ class TrialStore(Closing):
         if len({c.shape[0] for c in cols}) != 1:
             raise ValueError("trials cover different bars; filter on segment, start_ms and end_ms")
         return np.column_stack(cols)
+
+    def returns_since(self, after_seq: int, segment: str) -> list[TrialReturns]:
+        """Every trial of ``segment`` recorded after ``after_seq``, in order, with its bars (as
+        a group key: trials in one group cover the same bars), Sharpe and per-bar returns."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, exchange, symbol, timeframe, start_ms, end_ms, n_obs, sharpe, "
+                "returns FROM trials WHERE segment = ? AND seq > ? ORDER BY seq",
+                (segment, after_seq),
+            ).fetchall()
+        return [
+            TrialReturns(
+                seq=r[0],
+                bars=(r[1], r[2], r[3], r[4], r[5], r[6]),
+                sharpe=r[7],
+                returns=np.frombuffer(r[8], dtype="<f8"),
+            )
+            for r in rows
+        ]
+
+
+class TrialReturns(NamedTuple):
+    """One trial's returns with the bars they cover: (exchange, symbol, timeframe, start_ms,
+    end_ms, n_obs)."""
+
+    seq: int
+    bars: tuple[str, str, str, int, int, int]
+    sharpe: float | None
+    returns: npt.NDArray[np.float64]
 
 
 _COLS = (

@@ -17,6 +17,7 @@ from pydantic import ConfigDict
 
 from rara.domain import events as ev
 from rara.domain.events import EventPayload
+from rara.domain.gate import WeakenedThreshold
 from rara.events import EventDraft
 
 
@@ -177,5 +178,11 @@ def examples() -> list[EventPayload]:
         ),
         ev.FeedbackResearchRetrainRequested(
             **decided, reason="edge decayed", exchange="binance", symbol="BTC/USDT", timeframe="1h"
+        ),
+        ev.ValidationGateWeakened(
+            gate="research",
+            thresholds=[
+                WeakenedThreshold(setting="gates.research.min_trades", value=5.0, default=30.0)
+            ],
         ),
     ]
