@@ -31,9 +31,10 @@ different ranges on common timestamps could pair the wrong bars. Trials in diffe
 counted as independent of each other: that over-counts N (the safe direction: a higher bar) and
 gives no way to lower it.
 
-**V**: each cluster's Sharpe is the mean of its members' per-period Sharpe ratios (never-traded
-trials have none and join no cluster), converted to the candidate's bar length (a per-period
-Sharpe scales with the square root of the period). V is the variance across clusters. It is
+**V**: each cluster's Sharpe is its leader's per-period Sharpe (every member's is within half a
+standard error of it, and trials joining a cluster then move neither N nor V; never-traded trials
+have none and join no cluster), converted to the candidate's bar length (a per-period Sharpe
+scales with the square root of the period). V is the variance across clusters. It is
 floored at the sampling variance of a skill-less Sharpe estimate over the candidate's T returns,
 ``1/(T-1)`` (the PSR's own denominator at SR = 0): the spread that luck alone gives, so few
 clusters, a fresh home or padding with trials that all show the same Sharpe cannot make V, and
@@ -85,9 +86,8 @@ class GroupClusters:
     def __init__(self, n_obs: int, period_ms: int, threshold: float = CLUSTER_CORRELATION) -> None:
         self.n_obs, self.period_ms, self.threshold = n_obs, period_ms, threshold
         self._leaders = np.empty((0, n_obs), dtype=np.float32)  # one row per leader
+        self._leader_sharpes: list[float] = []
         self.k = 0
-        self._sums = np.zeros(0)
-        self._sizes = np.zeros(0, dtype=np.int64)
         self.trials = 0  # trials added, flat ones included
 
     def add(self, returns: F64, sharpes: F64) -> npt.NDArray[np.int64]:
@@ -95,19 +95,14 @@ class GroupClusters:
         per-period Sharpe ratios; NaN: none); returns the labels of those that have variance."""
         z, keep = _standardised(returns)
         self.trials += int(keep.size)
+        s = np.asarray(sharpes, dtype=np.float64)[keep]
         labels = np.empty(z.shape[1], dtype=np.int64)
         for lo in range(0, z.shape[1], _BLOCK):
-            labels[lo : lo + _BLOCK] = self._add_block(z[:, lo : lo + _BLOCK])
-        s = np.asarray(sharpes, dtype=np.float64)[keep]
-        has = np.isfinite(s)  # a column with variance always has a Sharpe; if not, it is not
-        grow = self.k - self._sums.size
-        self._sums = np.concatenate([self._sums, np.zeros(grow)])
-        self._sizes = np.concatenate([self._sizes, np.zeros(grow, dtype=np.int64)])
-        self._sums += np.bincount(labels[has], weights=s[has], minlength=self.k)
-        self._sizes += np.bincount(labels[has], minlength=self.k)
+            block = slice(lo, lo + _BLOCK)
+            labels[block] = self._add_block(z[:, block], s[block])
         return labels
 
-    def _add_block(self, block: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
+    def _add_block(self, block: npt.NDArray[np.float32], sharpes: F64) -> npt.NDArray[np.int64]:
         """One block: compared with every earlier leader in one product; the block's own new
         leaders found in order; then each trial assigned among the leaders made before it, so
         the labels are those of the one-at-a-time definition whatever the block size."""
@@ -127,6 +122,7 @@ class GroupClusters:
             grown[:k] = self._leaders[:k]
             self._leaders = grown
         self._leaders[k : k + new.size] = block[:, new].T
+        self._leader_sharpes.extend(float(x) for x in sharpes[new])
         fresh = block[:, new].T @ block  # new.size x width
         # a trial may join only a leader made before it; a leader is its own cluster's
         fresh[new[:, None] > np.arange(width)[None, :]] = -np.inf
@@ -135,9 +131,8 @@ class GroupClusters:
         return np.asarray(np.vstack([old, fresh]).argmax(axis=0), dtype=np.int64)
 
     def sharpes(self) -> F64:
-        """Each cluster's Sharpe: the mean per-period Sharpe of its members."""
-        has = self._sizes > 0
-        return np.asarray(self._sums[has] / self._sizes[has], dtype=np.float64)
+        """Each cluster's Sharpe: its leader's (NaN where a leader had none)."""
+        return np.array(self._leader_sharpes, dtype=np.float64)
 
 
 def leader_clusters(
@@ -169,10 +164,12 @@ def count_trials(
     ``period_ms``: N = max(clusters over every group, ``floor``), V = max(variance of the
     clusters' Sharpe ratios in the candidate's units, the null variance). Also returns the
     clusters' variance and the null variance, for the report's words."""
+    groups = list(groups)
     per_cluster = [g.sharpes() * math.sqrt(period_ms / g.period_ms) for g in groups]
+    effective = sum(g.k for g in groups)
     sharpes = np.concatenate(per_cluster) if per_cluster else np.empty(0)
-    effective = int(sharpes.size)
-    cluster_var = float(np.var(sharpes, ddof=1)) if effective > 1 else 0.0
+    sharpes = sharpes[np.isfinite(sharpes)]
+    cluster_var = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else 0.0
     null_var = null_sharpe_variance(n_obs)
     count = TrialCount(
         raw=raw,
