@@ -26,7 +26,6 @@ from rara.validation import effective_trials
 from rara.validation.effective_trials import (
     CLUSTER_CORRELATION,
     GroupClusters,
-    TrialCounter,
     leader_clusters,
     null_sharpe_variance,
 )
