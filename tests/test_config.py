@@ -174,6 +174,9 @@ def test_sections_are_frozen():
         ([("backtest.fees", "{ kraken = -0.1 }")], ["kraken", "at least 0"]),
         ([("backtest.slippage", "0.5")], ["backtest.slippage"]),
         ([("backtest.size_fraction", "1.5")], ["backtest.size_fraction"]),
+        ([("gates.research.min_trials", "0")], ["gates.research.min_trials"]),
+        ([("gates.research.holdout_read_budget", "0")], ["gates.research.holdout_read_budget"]),
+        ([("gates.research.min_sharpe", "-inf")], ["gates.research.min_sharpe", "finite"]),
     ],
 )
 def test_cross_field_rules_refuse_before_write(rara_home, pairs, words):
@@ -264,3 +267,27 @@ def test_config_set_takes_pairs(cli, rara_home):
     assert r.json["set"]["gates.research.holdout_start"] == "2024-09-01"
     r = cli("config", "set", "gates.research.validation_start", "2024-06-01", "backtest.fee")
     assert r.code == 2 and r.error["suggestion"]
+
+
+def test_gate_thresholds_may_be_loosened_and_say_so(rara_home):
+    """Loosening a gate threshold is accepted; the settings name what was loosened (the gate,
+    the events, the manifest and the CLI's warning all read it from here)."""
+    s = config.set_values(
+        Home(root=rara_home),
+        [("gates.research.min_trials", "10"), ("gates.research.max_drawdown", "0.1")],
+    )
+    (weakened,) = s.gates.research.weakened()
+    assert (weakened.setting, weakened.value, weakened.default) == (
+        "gates.research.min_trials",
+        10,
+        100,
+    )
+    warning = config.weakened_warning(s.gates.research.weakened())
+    assert warning is not None and "gates.research.min_trials = 10 (default 100)" in warning
+    assert config.weakened_warning([]) is None
+    loose_env = {"RARA_GATES__RESEARCH__HOLDOUT_READ_BUDGET": "4"}
+    from_env = config.load_settings(Home(root=rara_home), loose_env).gates.research.weakened()
+    assert [w.setting for w in from_env] == [
+        "gates.research.min_trials",
+        "gates.research.holdout_read_budget",
+    ]
