@@ -4,6 +4,10 @@
 A trial's id hashes everything that determines its result: source, params, instrument, segment and
 its bars, and costs. Recording the same trial again is a no-op, so a resumed run cannot inflate N
 and cannot hide one either. The table is append-only (triggers refuse UPDATE and DELETE).
+
+A holdout *read* is not deduplicated that way: reading the same holdout again is a new read, so
+the store also holds the append-only ``holdout_reads`` table (`rara.validation.holdout`), on the
+same connection, as ``TrialStore.holdout_reads``.
 """
 
 from __future__ import annotations
