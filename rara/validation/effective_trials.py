@@ -81,7 +81,7 @@ def _standardised(returns: F64) -> tuple[npt.NDArray[np.float32], npt.NDArray[np
 class GroupClusters:
     """Leader clustering of the trials over one set of bars, grown as trials are made: a trial's
     cluster depends only on the trials before it, so adding trials never moves an earlier one.
-    Keeps the leaders' standardised returns and each cluster's Sharpe sum and size."""
+    Keeps the leaders' standardised returns and Sharpe ratios."""
 
     def __init__(self, n_obs: int, period_ms: int, threshold: float = CLUSTER_CORRELATION) -> None:
         self.n_obs, self.period_ms, self.threshold = n_obs, period_ms, threshold
