@@ -101,13 +101,24 @@ class ResearchGateSettings(_Section):
     min_sharpe: float = Field(1.0, description="validation Sharpe, annualised (seed floor)")
     max_drawdown: float = Field(0.15, gt=0, le=1, description="validation max drawdown (floor)")
     min_trades: int = Field(30, ge=0, description="trades on the validation segment")
+    min_track_record_confidence: float = Field(
+        0.95, gt=0, lt=1, description="validation bars >= MinTRL of its Sharpe at this confidence"
+    )
     cost_multiplier: float = Field(2.0, ge=1, description="still profitable at this x costs")
     min_dsr: float = Field(0.95, ge=0, le=1, description="deflated Sharpe, N = trials so far")
     min_holdout_psr: float = Field(0.9, ge=0, le=1, description="PSR(0) on the holdout")
     max_pbo: float = Field(0.3, ge=0, le=1, description="probability of backtest overfitting")
     pbo_min_trials: int = Field(16, ge=2, description="PBO is judged from this many trials")
-    train_fraction: float = Field(0.6, gt=0, lt=1)
-    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    # Split (train / validation / holdout = 0.2 / 0.6 / 0.2). Nothing is fitted on train: the
+    # built-in search draws and breeds params from validation results, and the LLM sees
+    # validation too, so train is only warm-up history (>= the 1,000-bar lookback cap on 8 months
+    # of 1h bars). The DSR is judged on validation, and the bars a Sharpe needs grow as 1/SR^2
+    # (MinTRL): the default-strength planted edge nets ~0.03-0.06 Sharpe per 1h bar (2.9-5.9
+    # annualised, 5 seeds), which needs 650-3,100 validation bars at 95% against 0 and several
+    # times that against the best of ~100 trials. So validation gets most of the data. The
+    # holdout needs far less (PSR(0) >= 0.9, no deflation): a fifth of 3 years is ~5,000 bars.
+    train_fraction: float = Field(0.2, gt=0, lt=1)
+    validation_fraction: float = Field(0.6, gt=0, lt=1)
     validation_start: str | None = Field(None, description="date; overrides the fractions")
     holdout_start: str | None = Field(None, description="date; overrides the fractions")
 
