@@ -119,6 +119,9 @@ class ResearchGateSettings(_Section):
     min_sharpe: float = _threshold(1.0, "lower", "validation Sharpe, annualised (seed floor)")
     max_drawdown: float = _threshold(0.15, "higher", "validation max drawdown (floor)", gt=0, le=1)
     min_trades: int = _threshold(30, "lower", "trades on the validation segment", ge=0)
+    min_track_record_confidence: float = _threshold(
+        0.95, "lower", "validation bars >= MinTRL of its Sharpe at this confidence", gt=0, lt=1
+    )
     cost_multiplier: float = _threshold(2.0, "lower", "still profitable at this x costs", ge=1)
     min_dsr: float = _threshold(0.95, "lower", "deflated Sharpe over the trials", ge=0, le=1)
     min_trials: int = _threshold(
@@ -133,8 +136,16 @@ class ResearchGateSettings(_Section):
     )
     max_pbo: float = _threshold(0.3, "higher", "probability of backtest overfitting", ge=0, le=1)
     pbo_min_trials: int = _threshold(16, "higher", "PBO is judged from this many trials", ge=2)
-    train_fraction: float = Field(0.6, gt=0, lt=1)
-    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    # Split (train / validation / holdout = 0.2 / 0.6 / 0.2). Nothing is fitted on train: the
+    # built-in search draws and breeds params from validation results, and the LLM sees
+    # validation too, so train is only warm-up history (>= the 1,000-bar lookback cap on 8 months
+    # of 1h bars). The DSR is judged on validation, and the bars a Sharpe needs grow as 1/SR^2
+    # (MinTRL): the default-strength planted edge nets ~0.03-0.06 Sharpe per 1h bar (2.9-5.9
+    # annualised, 5 seeds), which needs 650-3,100 validation bars at 95% against 0 and several
+    # times that against the best of ~100 trials. So validation gets most of the data. The
+    # holdout needs far less (PSR(0) >= 0.9, no deflation): a fifth of 3 years is ~5,000 bars.
+    train_fraction: float = Field(0.2, gt=0, lt=1)
+    validation_fraction: float = Field(0.6, gt=0, lt=1)
     validation_start: str | None = Field(None, description="date; overrides the fractions")
     holdout_start: str | None = Field(None, description="date; overrides the fractions")
 

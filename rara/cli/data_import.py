@@ -22,6 +22,9 @@ from rara.home import Home
 log = logging.getLogger(__name__)
 
 MAX_SYNTH_BARS = 10_000_000  # ~1.3 GB of intermediates above this; nobody needs more
+# Without --end or --bars: three years of bars, the history the README names for research on a
+# planted edge (8 months cannot support a promotion of the default-strength edge; see README).
+DEFAULT_SYNTH_DAYS = 3 * 365
 
 
 @click.command("import")
@@ -91,9 +94,11 @@ SYNTH_FLAGS = {
     help="First bar's open time (UTC when no zone).",
 )
 @click.option(
-    "--end", type=UTC_TIME, help="Stop before this time (exclusive). Give --end or --bars."
+    "--end",
+    type=UTC_TIME,
+    help="Stop before this time (exclusive). Default (no --end, no --bars): three years of bars.",
 )
-@click.option("--bars", type=int, help="Number of bars. Give --end or --bars.")
+@click.option("--bars", type=int, help="Number of bars (or give --end).")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option(
     "--edge",
@@ -171,13 +176,15 @@ def synth_cmd(
 
 
 def _bar_count(start_ms: int, end_ms: int | None, bars: int | None, tf: Timeframe) -> int:
-    if (end_ms is None) == (bars is None):
+    if end_ms is not None and bars is not None:
         raise BadInput(
             "bad_range",
-            "give exactly one of --end and --bars",
+            "give at most one of --end and --bars",
             "e.g. --bars 10000, or --end 2025-01-01",
         )
-    if end_ms is not None:
+    if end_ms is None and bars is None:
+        n = -(-DEFAULT_SYNTH_DAYS * 86_400_000 // tf.ms)
+    elif end_ms is not None:
         if end_ms <= start_ms:
             raise BadInput(
                 "bad_range",

@@ -7,10 +7,14 @@ one table type (`Threshold`): name, value, comparison, threshold, detail.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from rara.backtest.metrics import Metrics
 from rara.config import ResearchGateSettings
@@ -19,6 +23,7 @@ from rara.domain.market import Instrument, Timeframe
 from rara.domain.strategy import StrategyMeta
 from rara.validation.candidate import CheckedEvaluation
 from rara.validation.lookahead import CheckOutcome
+from rara.validation.statistics import minimum_track_record_length, return_moments
 
 __all__ = [
     "HOLDOUT_NOT_READ",
@@ -117,8 +122,11 @@ def lookahead_checks(outcomes: tuple[CheckOutcome, ...]) -> list[GateCheck]:
     ]
 
 
-def floor_checks(validation: Metrics, g: ResearchGateSettings) -> list[GateCheck]:
-    """The seed system's floor, and enough trades to mean anything, on the validation segment."""
+def floor_checks(
+    validation: Metrics, g: ResearchGateSettings, *, returns: npt.NDArray[np.float64]
+) -> list[GateCheck]:
+    """The seed system's floor, enough trades to mean anything, and enough bars for the Sharpe
+    (MinTRL), on the validation segment; ``returns`` are its per-bar returns."""
     rows = [
         Threshold(
             "floor.sharpe",
@@ -142,8 +150,35 @@ def floor_checks(validation: Metrics, g: ResearchGateSettings) -> list[GateCheck
             g.min_trades,
             "trades on the validation segment",
         ),
+        _track_record(returns, g.min_track_record_confidence),
     ]
     return [r.check() for r in rows]
+
+
+def _track_record(returns: npt.NDArray[np.float64], confidence: float) -> Threshold:
+    """MinTRL (Bailey & López de Prado 2012): the bars a Sharpe this size, with these returns'
+    skew and tails, needs before PSR(0) reaches ``confidence``. The validation segment must hold
+    at least that many; no length suffices for a Sharpe <= 0 (missing value, fails)."""
+    need: float | None = None
+    try:
+        m = return_moments(returns)
+        need = minimum_track_record_length(m.sharpe, m.skew, m.kurtosis, confidence=confidence)
+    except ValueError:  # flat equity or too few returns: no Sharpe to need bars for
+        pass
+    detail = (
+        f"validation bars against MinTRL at {confidence:g} confidence (needs {need:,.0f} bars)"
+        if need is not None and math.isfinite(need)
+        else "validation bars against MinTRL: no length suffices for a Sharpe <= 0"
+    )
+    ok = need is not None and math.isfinite(need)
+    # value: the returns the segment has; threshold: how many this Sharpe needs
+    return Threshold(
+        "min_track_record",
+        float(returns.size) if ok else None,
+        ">=",
+        math.ceil(need) if ok and need is not None else 0.0,
+        detail,
+    )
 
 
 def cost_check(stressed: Metrics, g: ResearchGateSettings) -> list[GateCheck]:

@@ -179,7 +179,9 @@ class ResearchGate:
         val_result, segments["validation"] = self._segment(
             market, "validation", split.validation, cfg
         )
-        checks += floor_checks(segments["validation"].metrics, self.gate)
+        checks += floor_checks(
+            segments["validation"].metrics, self.gate, returns=val_result.returns
+        )
         checks += self.cost_checks(market, split)
         count, trial_checks = self._trial_checks(market, split, val_result, checks)
         checks += trial_checks

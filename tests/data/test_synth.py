@@ -277,7 +277,6 @@ def test_cli_refuses_to_splice_a_different_series(home: Path) -> None:
 @pytest.mark.parametrize(
     "args, code",
     [
-        ([], "bad_range"),  # neither --end nor --bars
         (["--bars", "10", "--end", "2025-01-01"], "bad_range"),
         (["--end", "2023-01-01"], "bad_range"),
         (["--bars", "10", "--start", "soon"], "bad_date"),  # one code for a bad date (issue 8)
@@ -291,3 +290,12 @@ def test_cli_bad_input_exit_2(home: Path, args: list[str], code: str) -> None:
     assert exit_code == 2, out
     assert out["error"]["code"] == code and out["error"]["suggestion"]
     assert not (home / "data").exists()
+
+
+def test_cli_default_length_is_three_years(home: Path) -> None:
+    """Without --end or --bars: the three years of bars the README names for planted-edge
+    research (8 months cannot support promoting the default-strength edge)."""
+    code, out = run("data", "synth", "--timeframe", "4h", "--edge", "momentum")
+    assert code == 0, out
+    assert out["rows"] == 3 * 365 * 6
+    assert out["range"] == ["2024-01-01T00:00:00Z", "2026-12-30T20:00:00Z"]

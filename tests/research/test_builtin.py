@@ -114,10 +114,10 @@ def draws(fam: Family, rng: np.random.Generator, n: int, cap: int) -> list[Param
 
 def test_catalogue_covers_the_styles() -> None:
     styles = {c.style for c in BASES.values()}
-    assert {"trend", "breakout", "mean_reversion", "momentum"} <= styles
-    assert len(BASES) >= 6
+    assert {"trend", "breakout", "mean_reversion", "momentum", "calendar"} <= styles
+    assert len(BASES) >= 9
     names = {f.name for f in all_families()}
-    assert len(names) == 24 and set(CATALOGUE) <= names
+    assert len(names) == 36 and set(CATALOGUE) <= names
     assert any("+vol" in n for n in CATALOGUE) and any("+trend" in n for n in CATALOGUE)
     assert family("ma_cross+vol+trend") is None  # one spelling per family: filters in order
     assert family("nope") is None and family("ma_cross+nope") is None
@@ -146,7 +146,7 @@ def test_every_family_renders_code_that_lints_and_runs(btc_1h: Candles) -> None:
             assert full.entries.dtype == np.bool_ and full.entries.shape == (len(btc_1h),)
             assert "risk_levels" in source or "stop_loss" not in params
             n += 1
-    assert n == 24 * 6
+    assert n == 36 * 6
 
 
 @pytest.mark.parametrize("timeframe", ["1h", "1d"])

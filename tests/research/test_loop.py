@@ -161,6 +161,10 @@ def promote_something(cli, home: Path) -> dict:
         "min_holdout_psr": "0",
         "max_pbo": "1.0",
         "cost_multiplier": "1.0",
+        "min_track_record_confidence": "0.5",
+        # the split this test was measured on (validation first: the sum must stay below 1)
+        "validation_fraction": "0.2",
+        "train_fraction": "0.6",
     }
     for key, value in loose.items():
         assert cli("config", "set", "--", f"gates.research.{key}", value, env=env).code == 0

@@ -68,6 +68,9 @@ WIDE_OPEN = ResearchGateSettings(
     min_holdout_psr=0,
     max_pbo=1.0,
     cost_multiplier=1.0,
+    min_track_record_confidence=0.5,  # MinTRL 1 bar for any positive Sharpe
+    train_fraction=0.6,  # the split PASSES and FAILS_HOLDOUT were measured on
+    validation_fraction=0.2,
 )
 CALL_COST = 0.01
 

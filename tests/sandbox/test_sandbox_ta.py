@@ -26,6 +26,11 @@ class Data:
         return Data(self.x[:m], self.h[:m], self.lo[:m], self.c[:m], self.b[:m])
 
 
+def _hours(n: int) -> np.ndarray:
+    """n hourly bar timestamps (epoch ms) from 2024-01-01."""
+    return 1_704_067_200_000 + np.arange(n, dtype=np.int64) * 3_600_000
+
+
 # One call per API name: the test below fails if a new ta function has no causality case.
 CASES: dict[str, Callable[[Data], object]] = {
     "sma": lambda d: ta.sma(d.x, 5),
@@ -71,6 +76,8 @@ CASES: dict[str, Callable[[Data], object]] = {
     "array": lambda d: ta.array(list(d.x)),
     "as_bool": lambda d: ta.as_bool(d.x - 50.0),
     "as_float": lambda d: ta.as_float(d.b),
+    "hour_of_day": lambda d: ta.hour_of_day(_hours(len(d.x))),
+    "day_of_week": lambda d: ta.day_of_week(_hours(len(d.x)) * 5),
 }
 NOT_SERIES = {"nan"}  # constants
 

@@ -34,11 +34,11 @@ def daily(n: int, start: int = T0) -> np.ndarray:
 # --------------------------------------------------------------------------- fractions
 
 
-def test_default_fractions_are_60_20_20() -> None:
+def test_default_fractions_are_20_60_20() -> None:
     s = split_by_fractions(hourly(1000))
-    assert (s.train, s.validation, s.holdout) == ((0, 600), (600, 800), (800, 1000))
-    assert s.train_dates == ("2024-01-01T00:00:00Z", "2024-01-25T23:00:00Z")
-    assert s.validation_dates[0] == "2024-01-26T00:00:00Z"
+    assert (s.train, s.validation, s.holdout) == ((0, 200), (200, 800), (800, 1000))
+    assert s.train_dates == ("2024-01-01T00:00:00Z", "2024-01-09T07:00:00Z")
+    assert s.validation_dates[0] == "2024-01-09T08:00:00Z"
     assert s.holdout_dates[1] == "2024-02-11T15:00:00Z"
     assert s.n_rows == 1000
     assert time_split(hourly(1000)) == s
@@ -175,7 +175,7 @@ def test_split_round_trips_through_json() -> None:
     s = split_by_fractions(hourly(50))
     again = Split.model_validate_json(s.model_dump_json())
     assert again == s
-    assert s.model_dump()["validation"] == (30, 40)
+    assert s.model_dump()["validation"] == (10, 40)
 
 
 @pytest.mark.parametrize(

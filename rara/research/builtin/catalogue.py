@@ -1,10 +1,11 @@
-"""The built-in search's components: six base signals and two entry filters, each with its
+"""The built-in search's components: nine base signals and two entry filters, each with its
 parameter space, constraints (repaired after every draw), lookback rule, code lines and words; and
 the catalogue of families the bandit starts from.
 
-A base signal sets entries and exits (trend, breakout, mean reversion, momentum); a filter only
-gates entries (a trend filter, a volatility-regime filter). Every value the code uses is read from
-``params``, so a sandbox override computes what the params say.
+A base signal sets entries and exits (trend, breakout, mean reversion, momentum, calendar); a
+filter only gates entries (a trend filter, a volatility-regime filter). Every value the code uses
+is read from ``params`` (the calendar bases also read ``bar_ms``, the timeframe's bar length, which
+the module declares in ``meta()`` anyway), so a sandbox override computes what the params say.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Component:
     text: Callable[[Params, str], str]
     repair: Callable[[Params], None] = lambda p: None
     fixed_risk: bool = True  # offers the optional stop_loss / take_profit params
+    uses_bar_ms: bool = False  # the code reads ``bar_ms``, one bar's length in epoch ms
 
 
 def _repair_ma(p: Params) -> None:
@@ -217,6 +219,86 @@ ROC_MOMENTUM = Component(
     _repair_roc,
 )
 
+# Time-series momentum: in the market while the close is above the close `period` bars ago by at
+# least `threshold` of the move's own volatility. Threshold 0 is "close > close `period` bars ago",
+# the textbook rule, so the grid starts there and the draw piles mass at 0 (values under half a
+# step round to it); entries and exits are one level, not a crossing band.
+TSMOM = Component(
+    "tsmom",
+    "base",
+    "momentum",
+    (
+        Param("period", "int", 3, 200, speed=-1),
+        Param("threshold", "float", 0.0, 1.0, 0.25),
+    ),
+    (
+        "# in the market while the period's return, in units of its own volatility, beats the bar",
+        'period = params["period"]',
+        "noise = ta.stdev(ta.diff(ta.log(close), 1), period) * (period**0.5)",
+        'held = (ta.roc(close, period) / noise) > params["threshold"]',
+        "entries = held",
+        "exits = ta.logical_not(held)",
+    ),
+    lambda p: lb_window(int_of(p, "period")) + 1,
+    lambda p, tf: (
+        f"Holding while the close is above the close {p['period']} bars ago rides {tf} momentum"
+        if not float_of(p, "threshold")
+        else f"Holding while the {p['period']}-bar return is above {p['threshold']:g} sigma of "
+        f"its own volatility rides {tf} momentum"
+    ),
+)
+
+# Calendar effects: in the market while the bar the signal trades (the next one: a signal fills at
+# the next open, `bar_ms` later) opens inside a window of hours of the UTC day or days of the week.
+# Windows wrap around midnight / Sunday. The lookback is nominal: a timestamp needs no history.
+HOUR_WINDOW = Component(
+    "hour_window",
+    "base",
+    "calendar",
+    (
+        Param("start_hour", "int", 0, 23, linear=True),
+        Param("hours", "int", 1, 12, linear=True),
+    ),
+    (
+        "# the UTC hour of the bar each signal trades: it fills at the next bar's open",
+        'since_start = ta.hour_of_day(candles.timestamps + bar_ms) - params["start_hour"]',
+        'held = ta.where(since_start < 0, since_start + 24, since_start) < params["hours"]',
+        "entries = held",
+        "exits = ta.logical_not(held)",
+    ),
+    lambda p: 1,
+    lambda p, tf: (
+        f"Holding the {tf} bars that open from {int_of(p, 'start_hour'):02d}:00 UTC for "
+        f"{p['hours']} hours harvests an hour-of-day effect"
+    ),
+    uses_bar_ms=True,
+)
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+WEEKDAY_WINDOW = Component(
+    "weekday_window",
+    "base",
+    "calendar",
+    (
+        Param("start_day", "int", 0, 6, linear=True),
+        Param("days", "int", 1, 5, linear=True),
+    ),
+    (
+        "# the UTC weekday (Monday 0) of the bar each signal trades: it fills at the next open",
+        'since_start = ta.day_of_week(candles.timestamps + bar_ms) - params["start_day"]',
+        'held = ta.where(since_start < 0, since_start + 7, since_start) < params["days"]',
+        "entries = held",
+        "exits = ta.logical_not(held)",
+    ),
+    lambda p: 1,
+    lambda p, tf: (
+        f"Holding {tf} bars from {WEEKDAYS[int_of(p, 'start_day')]} for {p['days']} days "
+        "harvests a day-of-week effect"
+    ),
+    uses_bar_ms=True,
+)
+
 MACD_TREND = Component(
     "macd_trend",
     "base",
@@ -301,12 +383,23 @@ RISK_PARAMS = (
 
 BASES: dict[str, Component] = {
     c.name: c
-    for c in (MA_CROSS, DONCHIAN, RSI_REVERSION, ZSCORE_REVERSION, ROC_MOMENTUM, MACD_TREND)
+    for c in (
+        MA_CROSS,
+        DONCHIAN,
+        RSI_REVERSION,
+        ZSCORE_REVERSION,
+        ROC_MOMENTUM,
+        MACD_TREND,
+        TSMOM,
+        HOUR_WINDOW,
+        WEEKDAY_WINDOW,
+    )
 }
 FILTERS: dict[str, Component] = {c.name: c for c in (TREND_FILTER, VOL_FILTER)}
 
 # The bandit's arms: every base alone plus the combinations that make sense a priori (trend
-# filter under mean reversion / momentum, volatility regime around trend and breakout). The
+# filter under mean reversion / momentum, volatility regime around trend and breakout; the
+# calendar bases alone, since a regime filter on a clock rule mostly cuts its sample). The
 # `wrap` move can still reach any base+filter family; those join the arms once tried.
 CATALOGUE: tuple[str, ...] = (
     "ma_cross",
@@ -315,9 +408,13 @@ CATALOGUE: tuple[str, ...] = (
     "zscore_reversion",
     "roc_momentum",
     "macd_trend",
+    "tsmom",
+    "hour_window",
+    "weekday_window",
     "rsi_reversion+trend",
     "zscore_reversion+trend",
     "roc_momentum+trend",
+    "tsmom+trend",
     "ma_cross+vol",
     "donchian_breakout+vol",
     "rsi_reversion+trend+vol",

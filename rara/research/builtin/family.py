@@ -26,6 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from rara.domain.market import Timeframe
 from rara.research.builtin.catalogue import (
     BASES,
     FILTER_ORDER,
@@ -87,7 +88,7 @@ class Family:
         p = dict(params)
         self._repair(p)
         space = self.space(p)
-        periods = [q for q in space if q.kind == "int"]
+        periods = [q for q in space if q.kind == "int" and not q.linear]
         for attempt in range(60):
             if self.lookback(p) <= cap:
                 return p
@@ -213,12 +214,19 @@ class Family:
             "",
             "def on_candles(candles, params):",
             "    close = candles.close",
+            *self._bar_ms_lines(timeframe),
             *(f"    {line}" for c in self.components for line in c.code),
             "    return entries, exits",
         ]
         if risk:
             lines += ["", "", "def risk_levels(candles, params):", *(f"    {s}" for s in risk)]
         return "\n".join(lines) + "\n"
+
+    def _bar_ms_lines(self, timeframe: str) -> tuple[str, ...]:
+        if not any(c.uses_bar_ms for c in self.components):
+            return ()
+        ms = Timeframe.parse(timeframe).ms
+        return (f"    bar_ms = {ms}  # one {timeframe} bar: the meta() timeframe in epoch ms",)
 
     def _risk_lines(self, params: Params) -> tuple[str, ...]:
         if not self.base.fixed_risk:  # donchian: a stop at a multiple of ATR below the entry
@@ -250,7 +258,7 @@ def family(name: str) -> Family | None:
 
 
 def all_families() -> list[Family]:
-    """Every base with every subset of filters (6 x 4 = 24 families)."""
+    """Every base with every subset of filters (9 x 4 = 36 families)."""
     out: list[Family] = []
     for b in BASES:
         for mask in range(1 << len(FILTER_ORDER)):

@@ -69,6 +69,7 @@ class Param:
     step: float = 1.0
     choices: tuple[str, ...] = ()
     speed: int = 0
+    linear: bool = False
 
     @property
     def digits(self) -> int:
@@ -95,6 +96,8 @@ class Param:
             a = 1.0 + 2.0 * abs(skew)
             toward_hi = skew > 0
             u = 1.0 - (1.0 - u) ** a if toward_hi else u**a
+        if self.kind == "int" and self.linear:
+            return self.clip(math.floor(self.lo + u * (self.hi - self.lo + 0.999)))
         if self.kind == "int":
             lo, hi = math.log(self.lo), math.log(self.hi + 0.999)
             return self.clip(math.floor(math.exp(lo + u * (hi - lo))))
@@ -109,6 +112,11 @@ class Param:
             return self.sample(rng) if rng.random() < 0.5 else v
         x = float(v)
         drift = speed_bias * self.speed
+        if self.kind == "int" and self.linear:
+            width = self.hi - self.lo
+            step = float(rng.normal(0.05 * drift * width, 0.15 * scale * width))
+            y = x + (step if round(step) else (1 if rng.random() < 0.5 else -1))
+            return self.clip(y)
         if self.kind == "int":
             # speed -1 (smaller trades more) and bias +: a negative log drift, ~-0.16 at most
             y = x * math.exp(float(rng.normal(0.2 * drift, 0.25 * scale)))

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from rara_sandbox.ta.calendar import day_of_week, hour_of_day
 from rara_sandbox.ta.core import array, as_bool, as_float, full
 from rara_sandbox.ta.elementwise import (
     abs_,
@@ -92,6 +93,9 @@ API: Mapping[str, Any] = MappingProxyType(
         "shift": shift,
         "diff": diff,
         "ffill": ffill,
+        # calendar (UTC)
+        "hour_of_day": hour_of_day,
+        "day_of_week": day_of_week,
         # elementwise math and constructors
         "abs": abs_,
         "log": log,

@@ -1,0 +1,264 @@
+"""Can the gate tell an edge from noise? Research runs with the built-in proposer, each in a fresh
+$RARA_HOME on synthetic 1h candles made by the real CLI (`rara data synth`), through
+`ResearchSession` with the settings' sandbox (the jail `make run` uses):
+
+- noise (no edge), several seeds, >= 1,000 candidates in all: the promoted rate (issue 9 asks
+  <= 1%);
+- the planted momentum edge at its default strength (0.1) and at half of it, >= 5 seeds of 200
+  candidates: the share of seeds promoted within 200 candidates, and the candidate number of
+  the first promotion.
+
+Per seed it prints the promotions, the first promoted candidate, the candidates that passed every
+check before the causality proof and the holdout ("pre-proof"), the best validation Sharpe and the
+wall time; then a summary per case as figures. The reference beside each rate is the noise case's
+own rate from the same run. `--quick` (or RARA_BENCH_QUICK=1) runs a smoke configuration: one
+seed per case, a few candidates on short data.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.report import Figure, print_figures
+
+# The history the README names for planted-edge research: three years of 1h bars (see README,
+# "How much history"). 2024-01-01 + 26,280 bars ends on 2026-12-31.
+BARS = 26_280
+START = "2024-01-01"
+SYMBOL = "SYN/USDT"
+PROOF_CHECKS = frozenset({"lookahead.exhaustive", "lookahead.trailing_window", "determinism"})
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    edge: str | None
+    strength: float
+    seeds: tuple[int, ...]
+    candidates: int
+    bars: int = BARS
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    case: str
+    seed: int
+    candidates: int
+    promoted: int
+    first_promoted: int | None  # 1-based candidate number
+    pre_proof: int  # passed every check before the causality proof and the holdout
+    first_pre_proof: int | None
+    best_validation_sharpe: float | None
+    seconds: float
+
+    def line(self) -> str:
+        best = self.best_validation_sharpe
+        return (
+            f"   {self.case:<16} seed {self.seed:>3}: {self.promoted:>3} promoted of "
+            f"{self.candidates} (first #{self.first_promoted or '-'}), {self.pre_proof:>3} "
+            f"pre-proof (first #{self.first_pre_proof or '-'}), best validation Sharpe "
+            f"{'-' if best is None else f'{best:.2f}'}, {self.seconds:.0f} s"
+        )
+
+
+def quick() -> bool:
+    return os.environ.get("RARA_BENCH_QUICK", "") not in ("", "0")
+
+
+def cases(smoke: bool) -> list[Case]:
+    if smoke:
+        return [
+            Case("noise", None, 0.0, (1,), 4, 2_000),
+            Case("edge 0.1", "momentum", 0.1, (1,), 4, 2_000),
+            Case("edge 0.05", "momentum", 0.05, (1,), 4, 2_000),
+        ]
+    seeds = (1, 2, 3, 4, 5)
+    return [
+        Case("noise", None, 0.0, seeds, 200),  # 1,000 candidates in all
+        Case("edge 0.1", "momentum", 0.1, seeds, 200),
+        Case("edge 0.05", "momentum", 0.05, seeds, 200),
+    ]
+
+
+@contextmanager
+def fresh_home() -> Iterator[Path]:
+    """A new, empty $RARA_HOME for one run (trials, lessons and registry start from nothing)."""
+    old = os.environ.get("RARA_HOME")
+    with tempfile.TemporaryDirectory(prefix="rara-bench-gate-") as home:
+        os.environ["RARA_HOME"] = home
+        try:
+            yield Path(home)
+        finally:
+            if old is None:
+                os.environ.pop("RARA_HOME", None)
+            else:
+                os.environ["RARA_HOME"] = old
+
+
+def synth(case: Case, seed: int) -> None:
+    """Candles through the real CLI, as a user makes them."""
+    args = [sys.executable, "-m", "rara", "data", "synth", "--symbol", SYMBOL, "--timeframe"]
+    args += ["1h", "--start", START, "--bars", str(case.bars), "--seed", str(seed)]
+    if case.edge:
+        args += ["--edge", case.edge, "--edge-strength", f"{case.strength:g}"]
+    subprocess.run(args, check=True, capture_output=True, env=os.environ.copy())
+
+
+def run_seed(case: Case, seed: int) -> SeedResult:
+    from rara.config import load_settings
+    from rara.home import Home
+    from rara.research.session import ResearchSession, RunConfig
+
+    with fresh_home():
+        synth(case, seed)
+        home = Home.from_env()
+        settings = load_settings(home)
+        cfg = RunConfig(
+            exchange="synthetic",
+            symbol=SYMBOL,
+            timeframe="1h",
+            proposer="builtin",
+            model=None,
+            seed=seed,
+            iterations=case.candidates,
+            max_cost_usd=None,
+            max_duration_s=None,
+            backend=settings.sandbox.backend,
+        )
+        t = time.perf_counter()
+        with ResearchSession(cfg, settings, home) as session:
+            session.run()
+            exps = sorted(session.store.of_run(session.run_id), key=lambda e: e.iteration)
+        seconds = time.perf_counter() - t
+    promoted = [i for i, e in enumerate(exps, 1) if e.outcome == "paper_candidate"]
+    pre_proof = [i for i, e in enumerate(exps, 1) if _pre_proof(e.report)]
+    sharpes = [e.validation_sharpe for e in exps if e.validation_sharpe is not None]
+    return SeedResult(
+        case=case.name,
+        seed=seed,
+        candidates=len(exps),
+        promoted=len(promoted),
+        first_promoted=promoted[0] if promoted else None,
+        pre_proof=len(pre_proof),
+        first_pre_proof=pre_proof[0] if pre_proof else None,
+        best_validation_sharpe=max(sharpes) if sharpes else None,
+        seconds=seconds,
+    )
+
+
+def _pre_proof(report: dict[str, object] | None) -> bool:
+    """Every check before the causality proof passed: what failed (if anything) is the proof or
+    the holdout, which are read only after all the rest passed."""
+    if not report:
+        return False
+    failed = report.get("failed")
+    if not isinstance(failed, list):
+        return False
+    return all(f in PROOF_CHECKS or str(f).startswith("holdout") for f in failed) and any(
+        isinstance(c, dict) and c.get("name") == "lookahead.exhaustive"
+        for c in report.get("checks", [])  # type: ignore[union-attr]
+    )
+
+
+def summarise(results: list[SeedResult], noise_rate: float) -> list[Figure]:
+    by_case: dict[str, list[SeedResult]] = {}
+    for r in results:
+        by_case.setdefault(r.case, []).append(r)
+    figures: list[Figure] = []
+    for name, rows in by_case.items():
+        total = sum(r.candidates for r in rows)
+        promoted = sum(r.promoted for r in rows)
+        rate = 100.0 * promoted / total if total else 0.0
+        seeds_hit = sum(r.promoted > 0 for r in rows)
+        target = "<= 1%" if name == "noise" else "most seeds"
+        figures.append(
+            Figure(
+                f"{name}: promoted candidates ({total} in all)",
+                rate,
+                "%",
+                "noise promoted rate",
+                noise_rate,
+                "<= 1%" if name == "noise" else "",
+            )
+        )
+        figures.append(
+            Figure(
+                f"{name}: seeds promoted within {rows[0].candidates}",
+                100.0 * seeds_hit / len(rows),
+                "% seeds",
+                "noise promoted rate",
+                noise_rate,
+                target,
+            )
+        )
+        firsts = [r.first_promoted for r in rows if r.first_promoted is not None]
+        for label, value in _spread(firsts):
+            figures.append(
+                Figure(
+                    f"{name}: first promotion, {label}",
+                    value,
+                    "cand #",
+                    "candidates per seed",
+                    rows[0].candidates,
+                )
+            )
+        pre = sum(r.pre_proof for r in rows)
+        figures.append(
+            Figure(
+                f"{name}: pre-proof passes",
+                100.0 * pre / total if total else 0.0,
+                "%",
+                "noise promoted rate",
+                noise_rate,
+            )
+        )
+        for label, value in _spread([r.seconds / max(r.candidates, 1) for r in rows]):
+            figures.append(
+                Figure(
+                    f"{name}: wall time per candidate, {label}",
+                    value,
+                    "s",
+                    "seeds",
+                    len(rows),
+                )
+            )
+    return figures
+
+
+def _spread(values: list[float] | list[int]) -> list[tuple[str, float]]:
+    if not values:
+        return []
+    return [
+        ("min", float(min(values))),
+        ("median", float(statistics.median(values))),
+        ("max", float(max(values))),
+    ]
+
+
+def run() -> list[Figure]:
+    smoke = quick()
+    results: list[SeedResult] = []
+    for case in cases(smoke):
+        for seed in case.seeds:
+            r = run_seed(case, seed)
+            print(r.line(), flush=True)
+            results.append(r)
+    noise = [r for r in results if r.case == "noise"]
+    noise_total = sum(r.candidates for r in noise)
+    noise_rate = 100.0 * sum(r.promoted for r in noise) / noise_total if noise_total else 0.0
+    return summarise(results, noise_rate)
+
+
+if __name__ == "__main__":
+    if "--quick" in sys.argv[1:]:
+        os.environ["RARA_BENCH_QUICK"] = "1"
+    print_figures("gate on noise and on a planted edge (fresh homes, 1h synth)", run())
