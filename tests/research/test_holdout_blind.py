@@ -34,9 +34,9 @@ from rara.runner.sandbox import InProcessSandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 
-BARS = 2000
+BARS = 1500
 RUNS = (("run-a", 1), ("run-b", 2))
-ITERATIONS = 6
+ITERATIONS = 4
 # a gate opened wide, so candidates get as far as the holdout, which then decides
 LOOSE = ResearchGateSettings(
     min_sharpe=-100,
