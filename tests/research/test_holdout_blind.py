@@ -19,7 +19,7 @@ import pytest
 
 from rara.config import BacktestSettings, ResearchGateSettings
 from rara.data.catalog import Catalog
-from rara.domain.gate import GateReport, LearningView
+from rara.domain.gate import HOLDOUT_CHECKS, GateReport, LearningView
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.events.store import EventStore
 from rara.home import Home
@@ -27,7 +27,14 @@ from rara.registry import Registry
 from rara.research.builtin import BuiltinProposer
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
-from rara.research.models import Candidate, Lesson, Proposal, ProposerContext, Reflection
+from rara.research.models import (
+    Candidate,
+    Lesson,
+    Proposal,
+    ProposerContext,
+    Reflection,
+    learnable_outcome,
+)
 from rara.research.outcomes import duplicate_of
 from rara.research.store import ResearchStore
 from rara.runner.sandbox import InProcessSandbox
@@ -220,3 +227,15 @@ def test_a_duplicate_is_judged_on_the_bars_before_the_holdout() -> None:
     assert duplicate_of(mine, [("e1", same_before)], bars=cut) == "e1"
     other_before = np.concatenate([~before, held_a])
     assert duplicate_of(mine, [("e2", other_before)], bars=cut) is None
+
+
+def test_the_learnable_outcome_reads_only_the_checks_before_the_holdout() -> None:
+    """Promoted, or rejected by any holdout check: every check before it passed, and that is all
+    the learning side is told. A failure before the holdout, a duplicate or an error stays."""
+    assert learnable_outcome("paper_candidate", None) == "passed_checks"
+    for check in sorted(HOLDOUT_CHECKS):
+        assert learnable_outcome("rejected", check) == "passed_checks"
+    assert learnable_outcome("rejected", "floor.sharpe") == "rejected"
+    assert learnable_outcome("rejected", "lookahead.exhaustive") == "rejected"
+    assert learnable_outcome("duplicate", "duplicate") == "duplicate"
+    assert learnable_outcome("error", "sandbox.timeout") == "error"
