@@ -1,4 +1,4 @@
-"""The sandbox boundary as the research loop pays for it: a promoted strategy (SMA crossover) on
+"""The sandbox boundary as the research loop pays for it: an example strategy (SMA crossover) on
 one year of 1h candles (8,760 bars) through the `Sandbox` port.
 
 - jailed subprocess evaluation vs the same call in-process (target: <= 30 ms overhead);
@@ -20,7 +20,7 @@ from rara.domain.market import Candles
 from rara.runner.capabilities import docker_engine
 from rara.runner.sandbox import ContainerSandbox, EvaluationRequest, InProcessSandbox, JailSandbox
 
-PROMOTED = Path(__file__).resolve().parents[1] / "strategies" / "promoted"
+EXAMPLES = Path(__file__).resolve().parents[1] / "strategies" / "examples"
 
 
 def _candles() -> Candles:
@@ -50,7 +50,7 @@ def _throughput(
 
 def run() -> list[Figure]:
     candles = _candles()
-    source = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
+    source = (EXAMPLES / "sma_crossover" / "strategy.py").read_text()
     request = EvaluationRequest(source=source, candles=candles)
     inproc = InProcessSandbox()
     with JailSandbox(wall_s=30.0) as jail:

@@ -1,6 +1,6 @@
 """Strategy sandbox figures on one year of 1h candles (8,760 bars).
 
-- in-process evaluate() of a promoted strategy (lint + restricted compile + meta + run + checks)
+- in-process evaluate() of an example strategy (lint + restricted compile + meta + run + checks)
   vs the same signals computed with plain numpy;
 - the look-ahead shape: four prefix windows plus the full history;
 - wire protocol encode + decode of a request vs copying the arrays to bytes;
@@ -26,7 +26,7 @@ from rara_sandbox.evaluate import evaluate  # noqa: E402
 from rara_sandbox.protocol import decode_request, decode_response, encode_request  # noqa: E402
 
 BARS = 8_760
-PROMOTED = REPO / "strategies" / "promoted"
+EXAMPLES = REPO / "strategies" / "examples"
 
 
 def year_of_hours(seed: int = 7) -> dict[str, np.ndarray]:
@@ -46,8 +46,8 @@ def year_of_hours(seed: int = 7) -> dict[str, np.ndarray]:
 
 def run() -> list[Figure]:
     candles = year_of_hours()
-    sma_src = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
-    donchian_src = (PROMOTED / "donchian_breakout" / "strategy.py").read_text()
+    sma_src = (EXAMPLES / "sma_crossover" / "strategy.py").read_text()
+    donchian_src = (EXAMPLES / "donchian_breakout" / "strategy.py").read_text()
     result = evaluate(sma_src, candles)
     assert result.ok, result.error
 

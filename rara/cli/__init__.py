@@ -128,7 +128,7 @@ def _register() -> None:
     data.group.add_command(data_import.synth_cmd)
     sandbox.group.add_command(sandbox_run.check)
     sandbox.group.add_command(sandbox_run.run)
-    # `rara strategy backtest NAME` is `rara backtest run` for a promoted strategy's name
+    # `rara strategy backtest NAME` is `rara backtest run` for a strategy the registry knows
     strategy.group.add_command(backtest.run, name="backtest")
     app.add_command(data.group)
     app.add_command(config_cmd.group)

@@ -1,5 +1,6 @@
 """The strategies a home can see: promoted by its research, installed from elsewhere, shipped
-with rara; each a directory with ``strategy.py`` and a typed `Manifest`.
+with rara (promoted by the gate, with its report, or examples); each a directory with
+``strategy.py`` and a typed `Manifest`.
 
 Typical use::
 
@@ -8,6 +9,7 @@ Typical use::
     for entry in listing.strategies:
         entry.name, entry.origin, entry.manifest.sha256, entry.source_path
     source = registry.locate("sma_crossover")        # <root>/sma_crossover/strategy.py or None
+    registry.get("sma_crossover").origin             # "example": shipped, never promoted
     path = registry.add_promoted(manifest, source_text, {"gate_report.json": report_json})
 
 A malformed manifest is a `ManifestError` (a `RaraError` naming the file and the field) when
@@ -16,6 +18,8 @@ read directly, and a `ManifestProblem` in a listing, which still lists everythin
 
 from rara.registry.manifest import Manifest, ManifestError, read_manifest
 from rara.registry.registry import (
+    EXAMPLES_ROOT,
+    GATE_REPORT_FILE,
     ORIGINS,
     SHIPPED_ROOT,
     Listing,
@@ -26,6 +30,8 @@ from rara.registry.registry import (
 )
 
 __all__ = [
+    "EXAMPLES_ROOT",
+    "GATE_REPORT_FILE",
     "ORIGINS",
     "SHIPPED_ROOT",
     "Listing",

@@ -1,11 +1,14 @@
 """Where strategies live and how they are found: the roots, listing, locating by name, adding a
 promoted one.
 
-Three roots, searched in this order so a user's own strategy shadows a shipped one of the same
+Four roots, searched in this order so a user's own strategy shadows a shipped one of the same
 name: ``$RARA_HOME/strategies/promoted`` (what this home's research promoted),
-``$RARA_HOME/strategies/installed`` (what was installed from elsewhere) and the
-``strategies/promoted/`` shipped with rara. A strategy is a directory ``<root>/<name>/`` holding
-``strategy.py``; its ``manifest.json`` is written last, so a manifest means a complete directory.
+``$RARA_HOME/strategies/installed`` (what was installed from elsewhere), then what ships with
+rara: ``strategies/promoted/`` (strategies that passed the research gate, each with its gate
+report; a directory without one is refused as a problem, never served as promoted) and
+``strategies/examples/`` (reference strategies for the API: examples, never promoted). A strategy
+is a directory ``<root>/<name>/`` holding ``strategy.py``; its ``manifest.json`` is written last,
+so a manifest means a complete directory.
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ from rara.home import Home
 from rara.registry.manifest import Manifest, ManifestError, read_manifest
 from rara_sandbox.manifest import MANIFEST_FILE, STRATEGY_FILE
 
-Origin = Literal["promoted", "installed", "shipped"]
-ORIGINS: tuple[Origin, ...] = ("promoted", "installed", "shipped")
-SHIPPED_ROOT = Path(__file__).resolve().parents[2] / "strategies" / "promoted"
+Origin = Literal["promoted", "installed", "shipped", "example"]
+ORIGINS: tuple[Origin, ...] = ("promoted", "installed", "shipped", "example")
+_SHIPPED_STRATEGIES = Path(__file__).resolve().parents[2] / "strategies"
+# strategies that passed the research gate, shipped with rara: each beside its report
+SHIPPED_ROOT = _SHIPPED_STRATEGIES / "promoted"
+# reference strategies for Strategy API v1, shipped with rara: examples, never promoted
+EXAMPLES_ROOT = _SHIPPED_STRATEGIES / "examples"
+GATE_REPORT_FILE = "gate_report.json"
 
 
 class StrategyEntry(BaseModel):
@@ -59,6 +67,13 @@ class ManifestProblem(BaseModel):
         )
 
 
+def _unreported(directory: Path) -> ManifestError:
+    return ManifestError(
+        directory / GATE_REPORT_FILE,
+        "missing: a strategy shipped as promoted must carry the gate report that promoted it",
+    )
+
+
 class Listing(BaseModel):
     """The valid strategies, by root then name, and the directories refused on the way."""
 
@@ -75,18 +90,27 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 class Registry:
-    """The strategies one home can see. `shipped` is None to leave out the repository's own."""
+    """The strategies one home can see. `shipped` (the promoted ones) and `examples` are None to
+    leave out the repository's own."""
 
-    def __init__(self, home: Home, shipped: Path | None = SHIPPED_ROOT) -> None:
+    def __init__(
+        self,
+        home: Home,
+        shipped: Path | None = SHIPPED_ROOT,
+        examples: Path | None = EXAMPLES_ROOT,
+    ) -> None:
         self.home = home
         self.shipped = shipped
+        self.examples = examples
 
     def root(self, origin: Origin) -> Path | None:
         if origin == "promoted":
             return self.home.promoted_dir
         if origin == "installed":
             return self.home.installed_dir
-        return self.shipped
+        if origin == "shipped":
+            return self.shipped
+        return self.examples
 
     def roots(self) -> list[tuple[Origin, Path]]:
         """Every root in search order (including ones not created yet)."""
@@ -106,6 +130,8 @@ class Registry:
                 directory = manifest_path.parent
                 try:
                     manifest = read_manifest(directory)
+                    if not self._reported(origin, directory):
+                        raise _unreported(directory)
                 except ManifestError as exc:
                     problems.append(ManifestProblem.of(origin, exc))
                     continue
@@ -116,36 +142,45 @@ class Registry:
                 )
         return Listing(strategies=tuple(entries), problems=tuple(problems))
 
+    def _reported(self, origin: Origin, directory: Path) -> bool:
+        """Whether a directory may be served from its root: a strategy shipped as promoted only
+        beside its gate report (this home's promotions are written with theirs)."""
+        return origin != "shipped" or (directory / GATE_REPORT_FILE).is_file()
+
+    def _found(self, name: str) -> tuple[Origin, Path] | None:
+        """(origin, source file) of the strategy called `name` in the first root that has one."""
+        if not name or Path(name).name != name or name in {".", ".."}:
+            return None  # a name is one path component, never a way out of a root
+        for origin, root in self.roots():
+            source = root / name / STRATEGY_FILE
+            if source.is_file() and self._reported(origin, source.parent):
+                return origin, source
+        return None
+
     def names(self) -> list[str]:
         """Every name `locate` finds, sorted (for listings and "did you mean")."""
         return sorted(
             {
                 d.name
-                for _, root in self.roots()
+                for origin, root in self.roots()
                 if root.is_dir()
                 for d in root.iterdir()
-                if (d / STRATEGY_FILE).is_file()
+                if (d / STRATEGY_FILE).is_file() and self._reported(origin, d)
             }
         )
 
     def locate(self, name: str) -> Path | None:
         """The source file of the strategy called `name` in the first root that has one."""
-        if not name or Path(name).name != name or name in {".", ".."}:
-            return None  # a name is one path component, never a way out of a root
-        for _, root in self.roots():
-            source = root / name / STRATEGY_FILE
-            if source.is_file():
-                return source
-        return None
+        found = self._found(name)
+        return None if found is None else found[1]
 
     def get(self, name: str) -> StrategyEntry | None:
         """The manifest-carrying entry `locate` would pick; `ManifestError` if it is invalid,
         None if there is no such strategy or it has no manifest."""
-        source = self.locate(name)
-        if source is None or not (source.parent / MANIFEST_FILE).is_file():
+        found = self._found(name)
+        if found is None or not (found[1].parent / MANIFEST_FILE).is_file():
             return None
-        root = source.parent.parent
-        origin = next(o for o, r in self.roots() if r == root)
+        origin, source = found
         return StrategyEntry(
             name=name, origin=origin, path=source.parent, manifest=read_manifest(source.parent)
         )

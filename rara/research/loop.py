@@ -7,10 +7,12 @@ One iteration, in order (every step persisted and published with the run's corre
 2. evaluate the candidate in the sandbox: static checks, signals on the full history and every
    look-ahead variant in one process; on a failure the proposer gets up to ``fix_rounds`` tries,
    each fed the exact error;
-3. skip the backtest when its in-market series correlates >= 0.95 with an earlier candidate's;
+3. skip the backtest when its in-market series before the holdout correlates >= 0.95 with an
+   earlier candidate's;
 4. the research gate: train and validation backtests recorded as trials, the honest checks, the
    holdout read once at the decision (the loop never learns from it);
-5. a lesson and the experiment row are written, ``research_experiment_completed`` published;
+5. a lesson (its outcome the learnable one: ``passed_checks`` whatever the holdout said) and the
+   experiment row (the real decision) are written, ``research_experiment_completed`` published;
    a passing candidate is written to ``$RARA_HOME/strategies/promoted/<name>/`` as a paper
    candidate and ``research_strategy_candidate`` published.
 
@@ -44,6 +46,7 @@ from rara.research.models import (
     ProposerContext,
     StopReason,
     experiment_id,
+    learnable_outcome,
     proposer_failure,
 )
 from rara.research.outcomes import DUPLICATE_CORRELATION, Progress, duplicate_of, positions
@@ -94,7 +97,9 @@ class ResearchLoop:
         self.on_progress = on_progress or (lambda p: None)
         self.progress = Progress()
         split = gate.split(candles)
-        # the regime is read from the data the loop may learn from: train and validation
+        # what the loop may learn from ends where the holdout starts: the regime is read from
+        # train and validation, and duplicates are compared on those bars alone
+        self.learnable_bars = split.holdout[0]
         self.regime = tag_regime(candles.slice(0, split.validation[1]))
         self.contexts = ContextBuilder(run_id, seed, inst, self.regime, lessons)
         self.timings: dict[str, float] = {}
@@ -230,6 +235,7 @@ class ResearchLoop:
             self.store.positions(
                 self.inst.exchange, self.inst.symbol, str(self.inst.timeframe), pos.size
             ),
+            bars=self.learnable_bars,
         )
         t = self._lap("checks", t)
         if twin is not None:
@@ -288,7 +294,8 @@ class ResearchLoop:
             reflection = self.proposer.reflect(ctx, cand, view)
             calls = (*result.calls, *reflection.calls)
             return replace(result, calls=calls), reflection.insight
-        why = f"{result.outcome}: {result.failed_check or ''} {result.error or ''}"
+        outcome = learnable_outcome(result.outcome, result.failed_check)
+        why = f"{outcome}: {result.failed_check or ''} {result.error or ''}"
         return result, why.strip()[:300]
 
     def _promote(self, result: IterationResult) -> None:

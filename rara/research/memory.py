@@ -42,8 +42,15 @@ from typing import Any
 import numpy as np
 
 from rara.closing import Closing
+from rara.domain.gate import HOLDOUT_CHECKS
 from rara.domain.market import Candles
-from rara.research.models import Lesson, Regime, gate_check_of, learnable_failure
+from rara.research.models import (
+    PASSED_CHECKS,
+    Lesson,
+    Regime,
+    gate_check_of,
+    learnable_failure,
+)
 from rara.state import connect
 
 FTS_COLUMNS = ("hypothesis", "family", "insight", "failed_check", "outcome")
@@ -110,6 +117,18 @@ _ITERATION_SQL = (
     "coalesce({t}iteration, CAST(substr({t}experiment_id, length({t}run_id) + 2) AS INTEGER))"
 )
 
+# Lessons that still hold the decision taken on the holdout, from before lessons had their own
+# outcome vocabulary (`rara.research.models.LearnableOutcome`): a promotion, or a rejection whose
+# first failure was a holdout check (its name in a row from before structured lessons; in a row
+# since, a rejection with no learnable failure, which only the holdout gives). Every check before
+# the holdout passed for each of them: they become "passed_checks".
+_HOLDOUT_NAMES = ", ".join(f"'{n}'" for n in sorted(HOLDOUT_CHECKS))
+_DECIDED_ON_HOLDOUT = (
+    "outcome = 'paper_candidate' OR (outcome = 'rejected' AND ("
+    f"(iteration IS NULL AND failed_check IN ({_HOLDOUT_NAMES})) OR "
+    "(iteration IS NOT NULL AND failed_check IS NULL AND failure IS NULL)))"
+)
+
 # External-content FTS: the index reads text from `lessons`, which never changes, so an insert
 # trigger is the only upkeep it needs.
 _FTS_SCHEMA = f"""
@@ -170,15 +189,18 @@ class LessonStore(Closing):
                     c.execute(f"ALTER TABLE lessons ADD COLUMN {column} {kind}")
             if "validation_trades" in added:
                 _backfill_trades(c)
+            relabelled = _forget_holdout_decisions(c)
+            indexed = (
+                c.execute("SELECT 1 FROM sqlite_master WHERE name = 'lessons_fts'").fetchone()
+                is not None
+            )
             if self.fts_enabled:
-                fresh = (
-                    c.execute("SELECT 1 FROM sqlite_master WHERE name = 'lessons_fts'").fetchone()
-                    is None
-                )
                 for stmt in _split(_FTS_SCHEMA):
                     c.execute(stmt)
-                if fresh:  # lessons written by a process without FTS5: index them now
-                    c.execute("INSERT INTO lessons_fts (lessons_fts) VALUES ('rebuild')")
+            # lessons written by a process without FTS5, or outcomes just relabelled: the index
+            # reads its text from `lessons`, so it is rebuilt from there
+            if (self.fts_enabled and not indexed) or (relabelled and indexed and fts5_available()):
+                c.execute("INSERT INTO lessons_fts (lessons_fts) VALUES ('rebuild')")
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
@@ -285,6 +307,23 @@ def _backfill_trades(c: sqlite3.Connection) -> None:
     for stmt in _split(_SCHEMA):
         if "lessons_no_update" in stmt:
             c.execute(stmt)
+
+
+def _forget_holdout_decisions(c: sqlite3.Connection) -> int:
+    """Relabel the lessons that still say how the holdout decided (`_DECIDED_ON_HOLDOUT`) as
+    ``passed_checks``; how many. Like `_backfill_trades`: the append-only guard is lifted for this
+    one UPDATE of the outcome column, inside the schema transaction, and put back; a database
+    with nothing to relabel is not touched."""
+    if c.execute(f"SELECT 1 FROM lessons WHERE {_DECIDED_ON_HOLDOUT} LIMIT 1").fetchone() is None:
+        return 0
+    c.execute("DROP TRIGGER IF EXISTS lessons_no_update")
+    n = c.execute(
+        f"UPDATE lessons SET outcome = ? WHERE {_DECIDED_ON_HOLDOUT}", (PASSED_CHECKS,)
+    ).rowcount
+    for stmt in _split(_SCHEMA):
+        if "lessons_no_update" in stmt:
+            c.execute(stmt)
+    return int(n)
 
 
 def _columns(table: str) -> str:

@@ -4,6 +4,11 @@ Pure pydantic, no I/O. Proposers (built-in search, LLM, replay) produce `Candida
 `ProposerContext`; the loop turns each into an `ExperimentOutcome` and a `Lesson`. Both carry the
 failing gate check as a `CheckName` and the validation trade count as numbers, so a proposer reads
 what failed from fields, never from the prose of an insight.
+
+Two outcome vocabularies: `Outcome` is the real decision (the experiment row, events, `research
+show`); `LearnableOutcome` is what a proposer or a lesson is told, a function of the checks before
+the holdout alone (`learnable_outcome`): a candidate the holdout rejected and one it promoted are
+both ``passed_checks`` there.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from rara.llm.ports import LlmCall as LlmCall  # the LLM port's accounting; re-e
 
 JsonScalar = bool | int | float | str
 Outcome = Literal["paper_candidate", "rejected", "error", "duplicate"]
+# What the learning side is told: "passed_checks" = every check before the holdout passed, whatever
+# the holdout then said; "rejected" = a check before the holdout failed.
+LearnableOutcome = Literal["passed_checks", "rejected", "error", "duplicate"]
+PASSED_CHECKS: LearnableOutcome = "passed_checks"
 Regime = Literal["trend_up", "trend_down", "range", "high_volatility"]
 
 # ---- where a candidate came from ---------------------------------------------------------------
@@ -67,6 +76,16 @@ def learnable_failure(failure: str | None) -> str | None:
     """A recorded failure as a proposer may see it: a holdout check's name says how the holdout
     went, so it becomes None (the outcome says rejected, no more)."""
     return None if failure in HOLDOUT_CHECKS else failure
+
+
+def learnable_outcome(outcome: Outcome, failure: str | None) -> LearnableOutcome:
+    """An experiment's outcome as a proposer or a lesson may see it, from the real outcome and the
+    recorded failure (the first failed check). The gate's checks run in order and the holdout's
+    come last, so a rejection whose first failure is a holdout check passed every check before it:
+    like a promotion, it is ``passed_checks``."""
+    if outcome == "paper_candidate" or (outcome == "rejected" and failure in HOLDOUT_CHECKS):
+        return PASSED_CHECKS
+    return outcome
 
 
 def gate_check_of(failure: str | None) -> LearnableCheckName | None:
@@ -128,10 +147,11 @@ class Reflection(BaseModel):
 
 
 class Lesson(BaseModel):
-    """What one finished experiment taught; recalled before later proposals. ``insight`` is prose
-    for people and the LLM; the proposer reads the structured fields: ``failed_check`` (the gate
-    check that failed first, None when none did, the stop was no check or it was the holdout's),
-    ``failure`` (the reason as the loop recorded it, e.g. ``sandbox.lint_failed``,
+    """What one finished experiment taught; recalled before later proposals. ``outcome`` is the
+    learnable one (`learnable_outcome`), never the decision taken on the holdout. ``insight`` is
+    prose for people and the LLM; the proposer reads the structured fields: ``failed_check`` (the
+    gate check that failed first, None when none did, the stop was no check or it was the
+    holdout's), ``failure`` (the reason as the loop recorded it, e.g. ``sandbox.lint_failed``,
     ``proposer.llm_timeout``; never a holdout check) and the validation figures."""
 
     experiment_id: str
@@ -142,7 +162,7 @@ class Lesson(BaseModel):
     symbol: str
     timeframe: str
     regime: Regime
-    outcome: Outcome
+    outcome: LearnableOutcome
     failed_check: LearnableCheckName | None = None
     failure: str | None = None
     validation_sharpe: float | None = None
@@ -152,8 +172,8 @@ class Lesson(BaseModel):
 
 
 class ExperimentOutcome(BaseModel):
-    """One finished experiment, as proposers see it: train and validation numbers only, never
-    holdout."""
+    """One finished experiment, as proposers see it: train and validation numbers and the
+    learnable outcome only, never the holdout (nor the decision taken on it)."""
 
     experiment_id: str
     iteration: int
@@ -161,7 +181,7 @@ class ExperimentOutcome(BaseModel):
     origin: str
     params: dict[str, JsonScalar] | None
     source_sha256: str
-    outcome: Outcome
+    outcome: LearnableOutcome
     failed_check: LearnableCheckName | None = None
     failure: str | None = None
     train_sharpe: float | None = None

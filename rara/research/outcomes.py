@@ -66,11 +66,16 @@ def correlation(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> float:
 
 
 def duplicate_of(
-    pos: npt.NDArray[np.bool_], earlier: Iterable[tuple[str, npt.NDArray[np.bool_]]]
+    pos: npt.NDArray[np.bool_],
+    earlier: Iterable[tuple[str, npt.NDArray[np.bool_]]],
+    bars: int | None = None,
 ) -> str | None:
     """The first earlier experiment whose in-market series correlates with `pos` at or above
-    `DUPLICATE_CORRELATION`, if any."""
+    `DUPLICATE_CORRELATION`, if any, compared on the first `bars` bars (all when None). The loop
+    passes the holdout's start: a duplicate is a verdict a proposer learns from, so it must not
+    depend on the holdout's bars."""
+    mine = pos[:bars]
     for experiment_id, other in earlier:
-        if correlation(pos, other) >= DUPLICATE_CORRELATION:
+        if correlation(mine, other[:bars]) >= DUPLICATE_CORRELATION:
             return experiment_id
     return None

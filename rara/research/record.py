@@ -28,6 +28,7 @@ from rara.research.models import (
     Regime,
     gate_check_of,
     learnable_failure,
+    learnable_outcome,
 )
 from rara.research.store import Experiment
 from rara.validation.candidate import CheckedEvaluation
@@ -131,7 +132,7 @@ class IterationResult:
             symbol=inst.symbol,
             timeframe=str(inst.timeframe),
             regime=regime,
-            outcome=self.outcome,
+            outcome=learnable_outcome(self.outcome, self.failed_check),
             failed_check=gate_check_of(self.failed_check),
             failure=learnable_failure(self.failed_check),
             validation_sharpe=self.validation_sharpe,

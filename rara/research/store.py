@@ -26,6 +26,7 @@ from rara.research.models import (
     Outcome,
     gate_check_of,
     learnable_failure,
+    learnable_outcome,
 )
 from rara.state import append_only, open_tables
 
@@ -114,6 +115,8 @@ class Experiment(BaseModel):
     created_at: str = ""
 
     def as_outcome(self) -> ExperimentOutcome:
+        """The row as a proposer may see it: ``outcome`` the learnable one, never the decision
+        taken on the holdout (which this row keeps)."""
         return ExperimentOutcome(
             experiment_id=self.experiment_id,
             iteration=self.iteration,
@@ -121,7 +124,7 @@ class Experiment(BaseModel):
             origin=self.origin,
             params=self.params,
             source_sha256=self.source_sha256,
-            outcome=self.outcome,
+            outcome=learnable_outcome(self.outcome, self.failed_check),
             failed_check=gate_check_of(self.failed_check),
             failure=learnable_failure(self.failed_check),
             train_sharpe=self.train_sharpe,

@@ -30,9 +30,9 @@ def resolve_strategy(ref: str, registry: Registry) -> StrategySource:
             guess = nearest(ref, known)
             raise BadInput(
                 "strategy_not_found",
-                f"{ref!r} is neither a file nor a promoted strategy",
+                f"{ref!r} is neither a file nor a strategy the registry knows",
                 (f"did you mean {guess!r}? " if guess else "")
-                + f"promoted strategies: {', '.join(known) or 'none'}",
+                + f"known strategies (`rara strategy list`): {', '.join(known) or 'none'}",
             )
     if path.stat().st_size > MAX_SOURCE_BYTES:
         raise BadInput(

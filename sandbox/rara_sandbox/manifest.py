@@ -1,4 +1,4 @@
-"""Manifests for shipped strategies: ``strategies/promoted/<name>/manifest.json``.
+"""Manifests for shipped example strategies: ``strategies/examples/<name>/manifest.json``.
 
 A manifest pins a strategy file: its sha256 plus what its meta() declares (read through the same
 lint → restricted compile → meta() path as any evaluation, so a manifest cannot describe a file

@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from tests.kit.paths import PROMOTED
+from tests.kit.paths import EXAMPLES
 
 HERE = Path(__file__).resolve().parent
 PAYLOAD_DIR = HERE / "payloads"
-REFERENCE = PROMOTED / "sma_crossover" / "strategy.py"
+REFERENCE = EXAMPLES / "sma_crossover" / "strategy.py"
 
 # The categories the issue lists, in its order; every one must hold several payloads.
 CATEGORIES = (

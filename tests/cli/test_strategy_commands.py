@@ -67,7 +67,7 @@ def test_sandbox_run_and_check(cli, tmp_path: Path):
     assert r.json["meta"]["name"] == "sma_crossover" and r.json["entries"] > 0
     bad = tmp_path / "bad.py"
     bad.write_text(
-        (REPO / "strategies/promoted/sma_crossover/strategy.py").read_text() + "import os\n"
+        (REPO / "strategies/examples/sma_crossover/strategy.py").read_text() + "import os\n"
     )
     r = cli("sandbox", "check", str(bad))
     assert r.code == 3 and r.json["ok"] is False

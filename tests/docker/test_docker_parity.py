@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from tests.kit.candles import shipped_catalog
-from tests.kit.paths import PROMOTED as PROMOTED_DIR
+from tests.kit.paths import EXAMPLES as EXAMPLES_DIR
 
 pytestmark = pytest.mark.slow
-PROMOTED = sorted(PROMOTED_DIR.glob("*/strategy.py"))
+EXAMPLES = sorted(EXAMPLES_DIR.glob("*/strategy.py"))
 
 HEADER = """
 def meta():
@@ -65,7 +65,7 @@ def _same_levels(x: Any, y: Any) -> None:
         assert x == y
 
 
-@pytest.mark.parametrize("path", PROMOTED, ids=[p.parent.name for p in PROMOTED])
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.parent.name for p in EXAMPLES])
 def test_reference_strategies_agree(backends: tuple[Any, Any], path: Path) -> None:
     """In-process (trusted test mode), the jail and the container: identical signals and risk
     levels on the shipped real candles, for every window."""

@@ -494,7 +494,7 @@ def test_reward_shape() -> None:
     assert reward("rejected", "floor.sharpe", 9.0, 40) == 3.0  # clipped
     # a great Sharpe on a handful of trades is worth less than a modest one that can pass
     assert reward("rejected", "min_trades", 3.0, 3) < reward("rejected", "floor.sharpe", 0.8, 40)
-    assert reward("paper_candidate", None, 1.5, 40) == 2.5
+    assert reward("passed_checks", None, 1.5, 40) == 2.5
 
 
 # -- the rest of the protocol --------------------------------------------------------------------

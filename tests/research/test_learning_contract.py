@@ -4,7 +4,8 @@ The real loop, gate and stores run in-process with the built-in proposer behind 
 gate's reports then say the holdout was read, passed on some candidates and failed on others, with
 figures chosen so that any copy of them shows. A second run recalls the first run's lessons.
 Nothing a proposer is handed (context, lessons, history, best so far, learning view) may hold a
-holdout figure, check name or trial id, while the stored reports show they were there to leak.
+holdout figure, check name or trial id, nor the decision taken on it, while the stored reports
+show they were there to leak. (`test_holdout_blind` runs the real loop and gate on two holdouts.)
 """
 
 from __future__ import annotations
@@ -25,9 +26,16 @@ from rara.research.memory import LessonStore
 from rara.research.models import Candidate, Proposal, ProposerContext, Reflection
 from rara.research.store import ResearchStore
 from rara.runner.sandbox import InProcessSandbox
+from rara.validation.causality import CausalityProof
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from tests.kit.gate_reports import HOLDOUT_MARKS, report, view, with_holdout
+
+
+def vouched(from_bar: int, trailing_window: int) -> CausalityProof:
+    """A stand-in causality proof that finds nothing (the built-in families are causal by
+    construction), for a loop that hands the gate no prover of its own."""
+    return CausalityProof(from_bar=from_bar, bars=1, trailing_window=trailing_window)
 
 
 class HoldoutReadingGate(ResearchGate):
@@ -37,6 +45,7 @@ class HoldoutReadingGate(ResearchGate):
 
     def judge(self, *args: Any, **kwargs: Any) -> GateReport:
         self.reads += 1
+        kwargs.setdefault("prove", vouched)
         return with_holdout(super().judge(*args, **kwargs), passed=self.reads % 2 == 0)
 
 
@@ -134,7 +143,8 @@ def test_a_recording_proposer_is_never_handed_the_holdout(tmp_path: Path) -> Non
             )
             loop.run()
             recorders.append(proposer)
-        stored = [e.report for e in store.of_run("run-a") + store.of_run("run-b")]
+        rows = {e.experiment_id: e for e in store.of_run("run-a") + store.of_run("run-b")}
+        stored = [e.report for e in rows.values()]
     finally:
         for closer in (store, lessons, events, trials):
             closer.close()
@@ -154,3 +164,11 @@ def test_a_recording_proposer_is_never_handed_the_holdout(tmp_path: Path) -> Non
     for ctx in a.contexts + b.contexts:
         assert all(o.failed_check is None or "holdout" not in o.failed_check for o in ctx.history)
         assert all(o.failure is None or "holdout" not in o.failure for o in ctx.history)
+    # promoted or rejected by the holdout, a candidate that passed every check before it is told
+    # "passed_checks", and that is all a proposer or a lesson is told of the decision
+    told = [(o.experiment_id, o.outcome) for c in b.contexts for o in c.history]
+    told += [(lesson.experiment_id, lesson.outcome) for c in b.contexts for lesson in c.lessons]
+    assert {outcome for _, outcome in told} >= {"passed_checks"}
+    for eid, outcome in told:
+        report = GateReport.model_validate(rows[eid].report)
+        assert (outcome == "passed_checks") == LearningView.of(report).passed_before_holdout

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.emulators.openai_emulator import OpenAIEmulator, Reply
 from tests.kit.llm import MODEL
-from tests.kit.paths import PROMOTED
+from tests.kit.paths import EXAMPLES
 from tests.kit.strategies import PEEKS_AT_NEXT_CLOSE
 
 KEY = "sk-test-llm-loop-5f2a9c"
@@ -30,7 +30,7 @@ def hypothesis(text: str, family: str) -> Reply:
 
 
 def module(name: str) -> str:
-    return (PROMOTED / name / "strategy.py").read_text()
+    return (EXAMPLES / name / "strategy.py").read_text()
 
 
 ZSCORE = """

@@ -45,7 +45,7 @@ from tests.kit.paths import REPO
 from tests.kit.strategies import PEEKS_AT_NEXT_CLOSE
 
 RUN_ID = "run-inprocess"
-SMA = (REPO / "strategies" / "promoted" / "sma_crossover" / "strategy.py").read_text()
+SMA = (REPO / "strategies" / "examples" / "sma_crossover" / "strategy.py").read_text()
 BROKEN = """
 def meta():
     return {"name": "broken", "version": "1.0.0", "api_version": 1, "timeframe": "1h",

@@ -242,13 +242,57 @@ def test_a_database_from_before_structured_lessons_is_migrated(tmp_path: Path, f
         7,
     )
     assert lint.validation_trades is None
-    # a holdout check's name would tell the proposer how the holdout went
+    # a holdout check's name would tell the proposer how the holdout went, and so would the
+    # rejection: every check before the holdout passed
     assert holdout.failed_check is None and holdout.failure is None
+    assert holdout.outcome == "passed_checks" and floor.outcome == "rejected"
     assert ids(hidden) == ["exp-001", "run-old-0011"]
     con = sqlite3.connect(path)
     try:
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             con.execute("UPDATE lessons SET insight = 'rewritten'")
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("fts", [True, False], ids=["fts5", "fallback"])
+def test_lessons_that_say_how_the_holdout_decided_are_relabelled(tmp_path: Path, fts: bool) -> None:
+    """Lessons written while they kept the real decision: a promotion, and a rejection by the
+    holdout (no learnable failure), both become "passed_checks" once; the rest stay as they were,
+    the index follows, and the table stays append-only."""
+    if fts and not fts5_available():
+        pytest.skip("this Python's SQLite has no FTS5")
+    path = tmp_path / "rara.db"
+    with LessonStore(path, fts=fts) as s:
+        s.record(make(1, outcome="rejected", failed="floor.sharpe"))
+    con = sqlite3.connect(path)
+    for i, outcome in ((2, "paper_candidate"), (3, "rejected")):
+        con.execute(
+            "INSERT INTO lessons (experiment_id, run_id, iteration, hypothesis, family, symbol, "
+            "timeframe, regime, outcome, failed_check, failure, validation_sharpe, insight, "
+            "created_at) VALUES (?, 'run-1', ?, 'h', 'ma_cross', 'BTC/USDT', '1h', 'range', ?, "
+            "NULL, NULL, 1.5, 'ok', '2026-01-01T00:00:00.000000Z')",
+            (f"exp-{i:03d}", i, outcome),
+        )
+    con.commit()
+    con.close()
+    for _ in range(2):  # the second open finds nothing left to relabel
+        with LessonStore(path, fts=fts) as s:
+            got = {x.experiment_id: x.outcome for x in s.recent()}
+            found = ids(s.recall("BTC/USDT", "1h", "paper candidate", k=3))
+            passed = s.recall("BTC/USDT", "1h", "passed_checks", k=3)
+        assert got == {
+            "exp-001": "rejected",
+            "exp-002": "passed_checks",
+            "exp-003": "passed_checks",
+        }
+        # the old words match nothing any more (newest first), the new ones rank first
+        assert found == ["exp-003", "exp-002", "exp-001"]
+        assert ids(passed)[:2] == ["exp-003", "exp-002"]
+    con = sqlite3.connect(path)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("UPDATE lessons SET outcome = 'paper_candidate'")
     finally:
         con.close()
 

@@ -10,13 +10,13 @@ import pytest
 
 from rara.runner.jail.runner import JailedRunner
 from rara_sandbox import frame, protocol
-from tests.kit.paths import PROMOTED
+from tests.kit.paths import EXAMPLES
 
 pytestmark = pytest.mark.slow
 
 
 def test_shipped_strategy_evaluates_in_the_jail(runner: JailedRunner) -> None:
-    source = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
+    source = (EXAMPLES / "sma_crossover" / "strategy.py").read_text()
     n = 2000
     close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, n)))
     candles = {

@@ -17,7 +17,7 @@ from rara.runner.sandbox import EvaluationRequest, InProcessSandbox, JailSandbox
 from rara_sandbox.results import Probe
 from tests.kit.paths import REPO
 
-SMA = (REPO / "strategies/promoted/sma_crossover/strategy.py").read_text()
+SMA = (REPO / "strategies/examples/sma_crossover/strategy.py").read_text()
 # Who may import rara.runner.jail.* / rara.runner.container.*: the runner itself, the command
 # that builds the image and reports the container's protections, and the host health report.
 BEHIND_THE_PORT = ("rara.runner.jail", "rara.runner.container")

@@ -28,14 +28,14 @@ def src(on_candles: str, meta: str = META, extra: str = "") -> str:
 
 
 OK_BODY = "c = candles.close\nreturn c > ta.sma(c, params['n']), c < ta.sma(c, params['n'])\n"
-PROMOTED = ["sma_crossover", "rsi_mean_reversion", "donchian_breakout"]
+EXAMPLES = ["sma_crossover", "rsi_mean_reversion", "donchian_breakout"]
 
 
-@pytest.mark.parametrize("name", [*PROMOTED, "template"])
+@pytest.mark.parametrize("name", [*EXAMPLES, "template"])
 def test_shipped_strategies_on_real_candles(
     name: str, strategies_dir: Path, sample_candles: Arrays
 ) -> None:
-    folder = strategies_dir / ("template" if name == "template" else f"promoted/{name}")
+    folder = strategies_dir / ("template" if name == "template" else f"examples/{name}")
     source = (folder / "strategy.py").read_text()
     assert lint(source).ok, lint(source).summary()
     n = len(sample_candles["close"])
@@ -192,6 +192,6 @@ def test_bad_params_and_requests(make_candles: Callable[..., Arrays]) -> None:
 
 
 def test_inspect_meta(strategies_dir: Path) -> None:
-    r = inspect_meta((strategies_dir / "promoted/sma_crossover/strategy.py").read_text())
+    r = inspect_meta((strategies_dir / "examples/sma_crossover/strategy.py").read_text())
     assert r.ok and r.meta is not None and r.meta["params"] == {"fast": 20, "slow": 50}
     assert inspect_meta("import os\n").error.code == "lint_failed"  # type: ignore[union-attr]

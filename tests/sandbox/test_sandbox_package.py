@@ -15,8 +15,8 @@ PACKAGE = SANDBOX_SRC / "rara_sandbox"
 ALLOWED_TOP_LEVEL = {"numpy", "RestrictedPython", "rara_sandbox"} | set(sys.stdlib_module_names)
 
 
-def test_promoted_manifests_match_sources(strategies_dir: Path) -> None:
-    dirs = sorted(p.parent for p in (strategies_dir / "promoted").glob(f"*/{STRATEGY_FILE}"))
+def test_example_manifests_match_sources(strategies_dir: Path) -> None:
+    dirs = sorted(p.parent for p in (strategies_dir / "examples").glob(f"*/{STRATEGY_FILE}"))
     assert {d.name for d in dirs} >= {"sma_crossover", "rsi_mean_reversion", "donchian_breakout"}
     for d in dirs:
         assert check_dir(d) == [], d
@@ -27,7 +27,7 @@ def test_promoted_manifests_match_sources(strategies_dir: Path) -> None:
 
 
 def test_manifest_check_detects_drift(strategies_dir: Path, tmp_path: Path) -> None:
-    src = strategies_dir / "promoted" / "sma_crossover"
+    src = strategies_dir / "examples" / "sma_crossover"
     d = tmp_path / "sma_crossover"
     d.mkdir()
     (d / STRATEGY_FILE).write_bytes((src / STRATEGY_FILE).read_bytes() + b"\n# changed\n")

@@ -19,7 +19,7 @@ from rara.runner.sandbox import JailSandbox
 from rara.services.backtest import judge_candidate
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
-from tests.kit.paths import PROMOTED
+from tests.kit.paths import EXAMPLES
 
 N_STRATEGIES = 200
 
@@ -67,7 +67,7 @@ def test_floor_passes_some_full_gate_passes_none(sandbox, rara_home, capsys):
     settings = Settings()
     trials = TrialStore(rara_home / "rara.db")
     gate = ResearchGate(trials, settings.gates.research, settings.backtest)
-    sources = {p.name: (p / "strategy.py").read_text() for p in PROMOTED.iterdir()}
+    sources = {p.parent.name: p.read_text() for p in EXAMPLES.glob("*/strategy.py")}
     floor_pass = full_pass = evaluated = 0
     failures: dict[str, int] = {}
     for family, params in random_candidates(np.random.default_rng(2024)):

@@ -11,7 +11,7 @@ from rara.domain.market import Candles, Instrument, Timeframe
 from rara.runner.sandbox import EvaluationRequest, JailSandbox
 from rara.validation.lookahead import CheckOutcome, check, plan
 from tests.kit.candles import shipped_catalog
-from tests.kit.paths import PROMOTED
+from tests.kit.paths import EXAMPLES
 
 HEAD = """
 def meta():
@@ -107,9 +107,9 @@ def run_checks(
     return {o.name: o for o in check(result, lookback)}
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in PROMOTED.iterdir()))
+@pytest.mark.parametrize("name", sorted(p.parent.name for p in EXAMPLES.glob("*/strategy.py")))
 def test_reference_strategies_pass(name, sandbox, candles):
-    source = (PROMOTED / name / "strategy.py").read_text()
+    source = (EXAMPLES / name / "strategy.py").read_text()
     import re
 
     lookback = int(re.search(r'"lookback":\s*(\d+)', source).group(1))

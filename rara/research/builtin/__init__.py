@@ -6,9 +6,10 @@ resumed run redraws the same candidate for the same iteration and history:
 1. **Rewards.** Every finished experiment of this run scores its family: the validation Sharpe,
    clipped to +-3, times ``share = min(1, trades / min_trades)`` (a Sharpe on 5 trades is mostly
    noise) minus ``1 - share`` (too few trades cannot pass, however good they look), +1 when it
-   passed the gate; errors, duplicates and look-ahead/sandbox failures get fixed
-   penalties. Lessons recalled from earlier runs set each family's prior the same way, weighted
-   less than this run's own results (and less again for other symbols).
+   passed every check before the holdout (what the holdout said is never learned from); errors,
+   duplicates and look-ahead/sandbox failures get fixed penalties. Lessons recalled from earlier
+   runs set each family's prior the same way, weighted less than this run's own results (and less
+   again for other symbols).
 2. **Bandit.** Gaussian Thompson sampling over families: first every catalogue family once (in a
    Thompson order, so memory decides which go first), then a posterior draw per family picks one.
 3. **Move.** In the chosen family: a fresh sample from the parameter space (explore), a local

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rara.domain.gate import LearnableCheckName
 from rara.research.builtin.space import Bias, Params
-from rara.research.models import ExperimentOutcome
+from rara.research.models import PASSED_CHECKS, ExperimentOutcome, LearnableOutcome
 
 SHARPE_CLIP = 3.0
 PASS_BONUS = 1.0
@@ -33,13 +33,14 @@ def clip(x: float, lo: float = -SHARPE_CLIP, hi: float = SHARPE_CLIP) -> float:
 
 
 def reward(
-    outcome: str,
+    outcome: LearnableOutcome,
     failed_check: LearnableCheckName | None,
     validation_sharpe: float | None,
     trades: int | None = None,
     min_trades: int = 30,
 ) -> float:
-    """One experiment's score for its family (see the module docstring)."""
+    """One experiment's score for its family (see the package docstring). The bonus is for
+    passing every check before the holdout: what the holdout then said is never learned from."""
     if outcome in ("error", "duplicate"):
         return PENALTY[outcome]
     if failed_check in BROKEN:
@@ -51,12 +52,13 @@ def reward(
         # too few trades can never pass: shrink the (noisy) Sharpe and charge the shortfall
         share = min(1.0, max(trades, 0) / min_trades)
         r = r * share - SHORTFALL_PENALTY * (1.0 - share)
-    return r + (PASS_BONUS if outcome == "paper_candidate" else 0.0)
+    return r + (PASS_BONUS if outcome == PASSED_CHECKS else 0.0)
 
 
 @dataclass
 class ArmStats:
-    """One family's trials in this run (rewards, passes, validation Sharpes)."""
+    """One family's trials in this run (rewards, passes of every check before the holdout,
+    validation Sharpes)."""
 
     n: int = 0
     total: float = 0.0
@@ -152,7 +154,7 @@ class History:
                 self.trials.setdefault(o.family, []).append(
                     TriedParams(o.experiment_id, o.family, dict(o.params), vs)
                 )
-        st.passes += o.outcome == "paper_candidate"
+        st.passes += o.outcome == PASSED_CHECKS
         self.shas.add(o.source_sha256)
         self.by_family.setdefault(o.family, []).append(o)
         # a known trade count says "too few trades" even when another check failed first
