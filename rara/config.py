@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from rara.domain.gate import WeakenedThreshold
+from rara.domain.gate import VarianceSource, WeakenedThreshold
 from rara.domain.market import parse_utc
 from rara.errors import BadInput, Refused, nearest
 from rara.home import Home
@@ -129,6 +129,11 @@ class ResearchGateSettings(_Section):
         "lower",
         "floor on the DSR's N: trials assumed made outside rara (a fresh home is not one trial)",
         ge=1,
+    )
+    dsr_variance: VarianceSource = Field(
+        "null",
+        description="the DSR's Sharpe variance: null (what luck gives, 1/(T-1)) or clusters "
+        "(stricter: the spread across clustered trials, which also holds real differences)",
     )
     min_holdout_psr: float = _threshold(0.9, "lower", "PSR(0) on the holdout", ge=0, le=1)
     holdout_read_budget: int = _threshold(

@@ -39,6 +39,7 @@ HOLDOUT_CHECKS: frozenset[str] = frozenset(get_args(HoldoutCheckName))
 Segment = Literal["train", "validation", "holdout"]
 GateDecision = Literal["paper_candidate", "rejected"]
 CheckValue = float | bool | str | None
+VarianceSource = Literal["null", "clusters"]
 
 
 class GateCheck(BaseModel):
@@ -72,7 +73,9 @@ class SegmentResult(BaseModel):
 class TrialCount(BaseModel):
     """The multiple-testing count behind the deflated Sharpe ratio: how many trials competed for
     this promotion (raw), how many were effectively independent (clusters of the trials' return
-    series), the floor for trials made outside rara, and the N and Sharpe variance the DSR used."""
+    series), the floor for trials made outside rara, and the N and Sharpe variance the DSR used:
+    the null's (what luck scatters a zero-edge trial's Sharpe by) or the clusters' (stricter: it
+    also holds the real differences between strategies), both reported, per period."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -81,6 +84,9 @@ class TrialCount(BaseModel):
     floor: int
     used: float
     sharpe_variance: float
+    cluster_variance: float = 0.0
+    null_variance: float = 0.0
+    variance_source: VarianceSource = "null"
     scope: str = ""
 
 

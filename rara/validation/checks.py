@@ -186,14 +186,17 @@ def cost_check(stressed: Metrics, g: ResearchGateSettings) -> list[GateCheck]:
     return [Threshold("costs_doubled", stressed.total_return, ">", 0.0, detail).check()]
 
 
-def deflated_sharpe_check(
-    dsr: float | None, count: TrialCount, cluster_var: float, null_var: float, min_dsr: float
-) -> GateCheck:
+def deflated_sharpe_check(dsr: float | None, count: TrialCount, min_dsr: float) -> GateCheck:
+    used = (
+        "the null 1/(T-1)"
+        if count.variance_source == "null"
+        else "the larger of the clusters' and the null 1/(T-1)"
+    )
     detail = (
         f"N = {count.used:g}: {count.effective:g} effectively independent (clusters of "
         f"correlated return series) of {count.raw} trials, floor {count.floor} for trials made "
-        f"outside rara; Sharpe variance {count.sharpe_variance:.3g} per period, the larger of "
-        f"the clusters' {cluster_var:.3g} and the null 1/(T-1) {null_var:.3g}; {count.scope}"
+        f"outside rara; Sharpe variance {count.sharpe_variance:.3g} per period, {used} (null "
+        f"{count.null_variance:.3g}, clusters {count.cluster_variance:.3g}); {count.scope}"
     )
     return Threshold("deflated_sharpe", dsr, ">=", min_dsr, detail).check()
 

@@ -49,7 +49,7 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
-from rara.domain.gate import TrialCount
+from rara.domain.gate import TrialCount, VarianceSource
 from rara.domain.market import Timeframe
 from rara.validation.trials import TrialReturns, TrialStore
 
@@ -159,11 +159,20 @@ def count_trials(
     period_ms: int,
     n_obs: int,
     scope: str,
-) -> tuple[TrialCount, float, float]:
+    variance: VarianceSource = "null",
+) -> TrialCount:
     """The trial count the DSR uses for a candidate with ``n_obs`` validation returns on bars of
-    ``period_ms``: N = max(clusters over every group, ``floor``), V = max(variance of the
-    clusters' Sharpe ratios in the candidate's units, the null variance). Also returns the
-    clusters' variance and the null variance, for the report's words."""
+    ``period_ms``: N = max(clusters over every group, ``floor``), and V by ``variance``:
+
+    - ``null`` (the default): 1/(T-1), the variance of a zero-edge trial's Sharpe estimate over
+      T bars. That is the false strategy theorem's premise (every trial's true Sharpe is zero,
+      so their spread is luck), and padding cannot lower it;
+    - ``clusters``: the larger of that and the variance of the clusters' Sharpe ratios in the
+      candidate's units. Stricter: the spread across a search's trials is mostly real (costs,
+      time in the market, trend exposure), 3-12x the null on planted-edge data, and deflating by
+      it prices out an edge the other checks can see (see the README's "How much history").
+
+    Both variances are reported."""
     groups = list(groups)
     per_cluster = [g.sharpes() * math.sqrt(period_ms / g.period_ms) for g in groups]
     effective = sum(g.k for g in groups)
@@ -171,15 +180,17 @@ def count_trials(
     sharpes = sharpes[np.isfinite(sharpes)]
     cluster_var = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else 0.0
     null_var = null_sharpe_variance(n_obs)
-    count = TrialCount(
+    return TrialCount(
         raw=raw,
         effective=float(effective),
         floor=floor,
         used=float(max(effective, floor, 1)),
-        sharpe_variance=max(cluster_var, null_var),
+        sharpe_variance=max(cluster_var, null_var) if variance == "clusters" else null_var,
+        cluster_variance=cluster_var,
+        null_variance=null_var,
+        variance_source=variance,
         scope=scope,
     )
-    return count, cluster_var, null_var
 
 
 class TrialCounter:
@@ -209,7 +220,9 @@ class TrialCounter:
             group.add(returns, sharpes)
         self._seq = rows[-1].seq
 
-    def count(self, *, floor: int, period_ms: int, n_obs: int) -> tuple[TrialCount, float, float]:
+    def count(
+        self, *, floor: int, period_ms: int, n_obs: int, variance: VarianceSource = "null"
+    ) -> TrialCount:
         """`count_trials` over every validation trial recorded so far."""
         self._update()
         raw = sum(g.trials for g in self._groups.values())
@@ -224,4 +237,5 @@ class TrialCounter:
             period_ms=period_ms,
             n_obs=n_obs,
             scope=scope,
+            variance=variance,
         )

@@ -11,9 +11,10 @@ judged on the validation segment; on top of it:
 - enough trades to mean anything, and still profitable at doubled costs;
 - the deflated Sharpe ratio with N = the effectively independent trials that competed for this
   promotion on every market of the home (clusters of correlated return series, floored by the
-  trials made outside rara) and the variance of their Sharpe ratios (floored by the null's), so a
-  lucky best-of-many is discounted by how many were tried and padding cannot lower the bar
-  (`effective_trials`); computed only for a candidate that passed everything before it;
+  trials made outside rara) and the variance luck gives a trial's Sharpe (or, stricter, the
+  clusters' spread), so a lucky best-of-many is discounted by how many were tried and padding
+  cannot lower the bar (`effective_trials`); computed only for a candidate that passed
+  everything before it;
 - the probability of backtest overfitting over those trials, once there are enough of them;
 - the exhaustive causality proof (`causality`): signals on every prefix from the validation start
   equal the full-history signals, trailing windows of the declared lookback agree, and a second
@@ -283,10 +284,11 @@ class ResearchGate:
             why = "not computed: earlier checks failed"
             return raw, [deflated_sharpe_skipped(g.min_dsr, raw), pbo_skipped(g.max_pbo, why)]
         with self.watch("statistics"):
-            count, cluster_var, null_var = self.counter.count(
+            count = self.counter.count(
                 floor=g.min_trials,
                 period_ms=market.inst.timeframe.ms,
                 n_obs=int(validation.returns.size),
+                variance=g.dsr_variance,
             )
             try:
                 dsr: float | None = deflated_sharpe_ratio(
@@ -296,7 +298,7 @@ class ResearchGate:
                 )
             except ValueError:
                 dsr = None
-        checks = [deflated_sharpe_check(dsr, count, cluster_var, null_var, g.min_dsr)]
+        checks = [deflated_sharpe_check(dsr, count, g.min_dsr)]
         where = market.trial_filter()
         lo, hi = split.validation
         start_ms, end_ms = int(market.candles.ts[lo]), int(market.candles.ts[hi - 1])

@@ -26,6 +26,7 @@ from rara.validation import effective_trials
 from rara.validation.effective_trials import (
     CLUSTER_CORRELATION,
     GroupClusters,
+    count_trials,
     leader_clusters,
     null_sharpe_variance,
 )
@@ -33,15 +34,20 @@ from rara.validation.gate import ResearchGate
 from rara.validation.statistics import deflated_sharpe_ratio, sharpe_ratio
 from rara.validation.trials import TrialKey, TrialStore
 from tests.kit.candles import shipped_btc
-from tests.kit.paths import PROMOTED
+from tests.kit.paths import EXAMPLES
 
-SMA = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
+SMA = (EXAMPLES / "sma_crossover" / "strategy.py").read_text()
 BTC = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
 # The floor checks opened so a weak candidate reaches the DSR; the DSR itself keeps its default.
 REACHES_DSR = ResearchGateSettings(
-    min_sharpe=-100, max_drawdown=1.0, min_trades=0, cost_multiplier=1.0, max_pbo=1.0
+    min_sharpe=-100,
+    max_drawdown=1.0,
+    min_trades=0,
+    min_track_record_confidence=0.5,
+    cost_multiplier=1.0,
+    max_pbo=1.0,
 )
-WEAK = {"fast": 15, "slow": 120}  # validation Sharpe about 2.7 on 5 trades: weak evidence
+WEAK = {"fast": 15, "slow": 120}  # a positive validation Sharpe on a handful of trades: weak
 
 
 @pytest.fixture
@@ -146,7 +152,7 @@ def test_a_fresh_home_does_not_make_n_one(trials: TrialStore) -> None:
     cfg = BacktestConfig.from_settings("binance", BacktestSettings())
     result, _ = backtest_window(shipped_btc("1h"), evaluation.evaluation.windows[-1], lo, hi, cfg)
     unfloored = deflated_sharpe_ratio(result.returns, n_trials=1, trial_sharpe_variance=0.0)
-    assert unfloored > 0.8 > 0.1 > dsr.value
+    assert unfloored > 0.8 > 0.5 > dsr.value
 
 
 def test_the_floor_is_a_setting_and_lowering_it_is_recorded(trials: TrialStore) -> None:
@@ -269,3 +275,37 @@ def test_padding_with_near_duplicates_does_not_raise_the_dsr(
     assert after.trial_count.effective == before.trial_count.effective
     assert after.trial_count.sharpe_variance == before.trial_count.sharpe_variance
     assert math.isclose(dsr_after.value, dsr_before.value, rel_tol=1e-12)
+
+
+def test_the_clusters_variance_is_stricter_and_both_are_reported(trials: TrialStore) -> None:
+    """V defaults to the null's (what luck gives a zero-edge trial); `dsr_variance = "clusters"`
+    takes the larger of that and the clusters' spread. Both variances are in the report."""
+    gate = ResearchGate(trials, REACHES_DSR, BacktestSettings())
+    for fast, slow in ((5, 40), (10, 200), (30, 90), (8, 24)):
+        judge(gate, {"fast": fast, "slow": slow})
+    null = judge(gate, WEAK).trial_count
+    strict_settings = REACHES_DSR.model_copy(update={"dsr_variance": "clusters"})
+    strict = judge(ResearchGate(trials, strict_settings, BacktestSettings()), WEAK)
+    count = strict.trial_count
+    assert null is not None and count is not None
+    assert null.variance_source == "null" and null.sharpe_variance == null.null_variance
+    assert count.variance_source == "clusters"
+    assert count.sharpe_variance == max(count.cluster_variance, count.null_variance)
+    assert strict_settings.weakened() == REACHES_DSR.weakened()  # stricter is not weaker
+
+
+def test_strategies_that_really_differ_spread_wider_than_luck() -> None:
+    """Independent trials whose true Sharpes differ (here: drifts from -0.1 to 0.1 per bar)
+    scatter far wider than the null 1/(T-1): the clusters' variance then sets the stricter bar."""
+    rng = np.random.default_rng(7)
+    n_obs, k = 2_000, 40
+    returns = rng.standard_normal((n_obs, k)) + np.linspace(-0.1, 0.1, k)
+    sharpes = returns.mean(axis=0) / returns.std(axis=0, ddof=1)
+    group = GroupClusters(n_obs, 3_600_000, CLUSTER_CORRELATION)
+    group.add(returns, sharpes)
+    common = {"raw": k, "floor": 100, "period_ms": 3_600_000, "n_obs": n_obs, "scope": "test"}
+    null = count_trials([group], **common)
+    strict = count_trials([group], **common, variance="clusters")
+    assert null.effective == strict.effective == k
+    assert strict.cluster_variance > 5 * strict.null_variance
+    assert null.sharpe_variance == null.null_variance < strict.sharpe_variance

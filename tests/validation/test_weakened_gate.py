@@ -25,7 +25,7 @@ from rara.services.backtest import evaluate_candidate
 from tests.kit.candles import shipped_btc
 from tests.kit.cli import CliResult
 from tests.kit.gate_reports import report
-from tests.kit.paths import PROMOTED
+from tests.kit.paths import EXAMPLES
 
 Cli = Callable[..., CliResult]
 MARKET = ["--symbol", "BTC/USDT", "--timeframe", "1h", "--backend", "subprocess"]
@@ -160,7 +160,7 @@ def test_research_run_warns_and_publishes_it_in_the_run(cli: Cli, rara_home: Pat
 
 def promote(home: Path, weakened: list[WeakenedThreshold]) -> Path:
     """A candidate written as a paper candidate the way the loop writes one."""
-    source = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
+    source = (EXAMPLES / "sma_crossover" / "strategy.py").read_text()
     candles = shipped_btc("1h")
     checked = evaluate_candidate(InProcessSandbox(), source, candles)
     assert checked.meta is not None
