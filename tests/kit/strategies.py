@@ -75,7 +75,8 @@ LOOKAHEAD_CHEATS: dict[str, str] = {
     safe = safe & (index != n // 2 - 1) & (index != n // 2)
     leak = picked & safe
     trend = close > ta.sma(close, 20)
-    return ta.where(leak, ahead > 0.0, trend), ta.where(leak, ahead < 0.0, ta.logical_not(trend))""",
+    entries = ta.where(leak, ahead > 0.0, trend)
+    return entries, ta.where(leak, ahead < 0.0, ta.logical_not(trend))""",
     ),
     # causal entries; exits read the next bar
     "exits_only": _strategy(
@@ -113,7 +114,8 @@ LOOKAHEAD_CHEATS: dict[str, str] = {
     index = ta.full(n, 1.0).cumsum() - 1.0
     early = index < 150.0
     trend = close > ta.sma(close, 20)
-    return ta.where(early, ahead > 0.0, trend), ta.where(early, ahead < 0.0, ta.logical_not(trend))""",
+    entries = ta.where(early, ahead > 0.0, trend)
+    return entries, ta.where(early, ahead < 0.0, ta.logical_not(trend))""",
     ),
     # leaks on the last 20% of whatever history it is given
     "last_fifth": _strategy(
@@ -124,7 +126,8 @@ LOOKAHEAD_CHEATS: dict[str, str] = {
     index = ta.full(n, 1.0).cumsum() - 1.0
     late = index >= 0.8 * n
     trend = close > ta.sma(close, 20)
-    return ta.where(late, ahead > 0.0, trend), ta.where(late, ahead < 0.0, ta.logical_not(trend))""",
+    entries = ta.where(late, ahead > 0.0, trend)
+    return entries, ta.where(late, ahead < 0.0, ta.logical_not(trend))""",
     ),
     # a centred 21-bar mean: each bar sees ten bars ahead
     "centred_window": _strategy(
