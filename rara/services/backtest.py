@@ -186,7 +186,8 @@ class CandidateProver:
     """The `CausalityProver` of one evaluated candidate: runs the proof (every prefix and trailing
     window, `ProofRequest`) in a new process of `sandbox` on the same source, candles and params,
     and compares it with the first evaluation (`first`), which also makes it the determinism
-    check: the proof's own full history must equal the first process's."""
+    check: the proof's own full history must equal the first process's. It proves every bar from
+    the declared lookback on (at the latest from the bar the gate asks for)."""
 
     sandbox: Sandbox
     first: CheckedEvaluation
@@ -194,6 +195,12 @@ class CandidateProver:
     params: dict[str, Any] | None = None
 
     def __call__(self, from_bar: int, trailing_window: int) -> CausalityProof:
+        # The gate asks from the validation start; the proof starts earlier, at the declared
+        # lookback (before it, signals do not count by the API's own definition), so a leak
+        # confined to the first bars meets the exhaustive check and not only the sampled probes.
+        meta = self.first.meta
+        if meta is not None:
+            from_bar = min(from_bar, meta.lookback)
         t = time.perf_counter()
         ev = self.sandbox.evaluate(
             EvaluationRequest(
