@@ -67,6 +67,7 @@ class EvaluationRequest(BaseModel):
     windows: tuple[int, ...] = ()
     probes: tuple[InstanceOf[Probe], ...] = ()
     proof: ProofRequest | None = None
+    early_prefixes: int = Field(0, ge=0)  # prove bars 0..k-1 too, within the evaluation's time
 
 
 def proof_deadline_s(n_bars: int, from_bar: int, base_s: float, us_per_bar: float) -> float:
@@ -78,9 +79,12 @@ def proof_deadline_s(n_bars: int, from_bar: int, base_s: float, us_per_bar: floa
 
 
 def proof_spec(request: EvaluationRequest, base_s: float, us_per_bar: float) -> ProofSpec | None:
+    """What the runtime is asked to prove: the full proof with its own deadline, or the first
+    `early_prefixes` bars within the evaluation's (`base_s`), or nothing."""
     p = request.proof
     if p is None:
-        return None
+        k = min(request.early_prefixes, len(request.candles))
+        return ProofSpec(0, k, base_s, to_bar=k) if k else None
     n = len(request.candles)
     deadline = proof_deadline_s(n, p.from_bar, base_s, us_per_bar)
     return ProofSpec(p.from_bar, p.trailing_window, deadline)
@@ -162,15 +166,23 @@ class JailSandbox(Closing):
         memory_mb: int = 1024,
         require: Sequence[str] = (),
         proof_us_per_bar: float = DEFAULT_PROOF_US_PER_BAR,
+        *,
+        entry: str = ENTRY,
+        warm: Sequence[str] = WARM_MODULES,
+        sys_path: Sequence[str] | None = None,
     ) -> None:
+        """`entry`, `warm` and `sys_path`: another bytes -> bytes entry speaking the same
+        protocol (tests only: the jail tests' own entries)."""
         from rara.runner.jail.confine import Limits
         from rara.runner.jail.runner import JailedRunner
 
         self.limits = Limits(
             wall_s=wall_s, cpu_s=max(1, math.ceil(wall_s)), memory_bytes=memory_mb << 20
         )
-        self.proof_us_per_bar = proof_us_per_bar
-        self._runner = JailedRunner(warm=WARM_MODULES, require=require, limits=self.limits)
+        self.proof_us_per_bar, self.entry = proof_us_per_bar, entry
+        self._runner = JailedRunner(
+            warm=tuple(warm), require=require, limits=self.limits, sys_path=sys_path
+        )
 
     def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
         spec = proof_spec(request, self.limits.wall_s, self.proof_us_per_bar)
@@ -183,10 +195,11 @@ class JailSandbox(Closing):
             proof=spec,
         )
         limits = self.limits
-        if spec is not None:  # the runtime stops at the deadline; the kill comes a wall_s later
+        if request.proof is not None:  # the runtime stops at its deadline; the kill a wall_s later
+            assert spec is not None
             wall = spec.deadline_s + self.limits.wall_s
             limits = dataclasses.replace(limits, wall_s=wall, cpu_s=math.ceil(wall))
-        result = self._runner.run(ENTRY, frame, limits)
+        result = self._runner.run(self.entry, frame, limits)
         if not result.ok or result.response is None:
             return boundary_error(result.error or "crashed", result.message)
         try:
@@ -222,7 +235,8 @@ class ContainerSandbox(Closing):
     def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
         spec = proof_spec(request, self.limits.wall_s, self.proof_us_per_bar)
         limits = self.limits
-        if spec is not None:  # the runtime stops at the deadline; the kill comes a wall_s later
+        if request.proof is not None:  # the runtime stops at its deadline; the kill a wall_s later
+            assert spec is not None
             limits = dataclasses.replace(limits, wall_s=spec.deadline_s + self.limits.wall_s)
         result, run = self._runner.evaluate(
             request.source,

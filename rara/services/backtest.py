@@ -175,7 +175,12 @@ def evaluate_candidate(
     once. The probes' positions come from the run's `seed` and the source's sha256."""
     plan = lookahead.plan(len(candles), seed=lookahead.probe_seed(seed, source_sha256(source)))
     request = EvaluationRequest(
-        source=source, candles=candles, params=params, windows=plan.windows, probes=plan.probes
+        source=source,
+        candles=candles,
+        params=params,
+        windows=plan.windows,
+        probes=plan.probes,
+        early_prefixes=plan.early_prefixes,
     )
     ev = sandbox.evaluate(request)
     return CheckedEvaluation.of(source, ev)

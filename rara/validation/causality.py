@@ -14,12 +14,11 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
-import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from rara.domain.gate import GateCheck
-from rara.validation.lookahead import WARMUP_RTOL, first_difference
+from rara.validation.lookahead import WARMUP_RTOL, first_difference, risk_at_bars
 from rara_sandbox.results import EvaluationResult, LastBars, WindowResult
 
 __all__ = ["CausalityProof", "CausalityProver", "Mismatch", "causality_checks", "read_proof"]
@@ -63,13 +62,6 @@ class CausalityProver(Protocol):
     def __call__(self, from_bar: int, trailing_window: int) -> CausalityProof: ...
 
 
-def _at_bars(level: Any, lo: int, hi: int) -> npt.NDArray[np.float64]:
-    """A risk level (None, one fraction, or one per bar) as bars lo..hi-1's floats; NaN: none."""
-    if isinstance(level, np.ndarray):
-        return np.asarray(level[lo:hi], dtype=np.float64)
-    return np.full(hi - lo, math.nan if level is None else float(level))
-
-
 def _value(a: npt.NDArray[Any], i: int) -> float | bool | None:
     v = a[i].item()
     return None if isinstance(v, float) and math.isnan(v) else v
@@ -83,8 +75,8 @@ def _first_mismatch(
     pairs = {
         "entries": (full.entries[from_bar:hi], last.entries),
         "exits": (full.exits[from_bar:hi], last.exits),
-        "stop_loss": (_at_bars(full.stop_loss, from_bar, hi), last.stop_loss),
-        "take_profit": (_at_bars(full.take_profit, from_bar, hi), last.take_profit),
+        "stop_loss": (risk_at_bars(full.stop_loss, from_bar, hi), last.stop_loss),
+        "take_profit": (risk_at_bars(full.take_profit, from_bar, hi), last.take_profit),
     }
     found: Mismatch | None = None
     for series, (a, b) in pairs.items():
@@ -105,8 +97,11 @@ def _determinism(first: WindowResult, again: WindowResult) -> Mismatch | None:
     pairs = {
         "entries": (first.entries, again.entries),
         "exits": (first.exits, again.exits),
-        "stop_loss": (_at_bars(first.stop_loss, 0, n), _at_bars(again.stop_loss, 0, n)),
-        "take_profit": (_at_bars(first.take_profit, 0, n), _at_bars(again.take_profit, 0, n)),
+        "stop_loss": (risk_at_bars(first.stop_loss, 0, n), risk_at_bars(again.stop_loss, 0, n)),
+        "take_profit": (
+            risk_at_bars(first.take_profit, 0, n),
+            risk_at_bars(again.take_profit, 0, n),
+        ),
     }
     found: Mismatch | None = None
     for series, (a, b) in pairs.items():

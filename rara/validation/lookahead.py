@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from rara_sandbox.results import EvaluationResult, Probe, WindowResult
+from rara_sandbox.results import EvaluationResult, Probe, ProofResult, WindowResult
 
 SIGNALS = ("entries", "exits")
 
@@ -31,6 +32,7 @@ SIGNALS = ("entries", "exits")
 class LookaheadPlan:
     windows: tuple[int, ...]
     probes: tuple[Probe, ...]
+    early_prefixes: int = 0  # every prefix ending at bars 0..k-1, last bar kept
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ SPREAD_CUTS = 6  # cuts anywhere in the history
 PERTURB_POINTS = 4  # one among the first bars, one among the last, the rest anywhere
 SUFFIXES = 2
 EDGE_BARS = 50  # "the first/last bars": this many, or a tenth of a shorter history
+EARLY_PREFIXES = 100  # the first bars, where a probe rarely falls, are proven one by one (cheap)
 
 
 def probe_seed(run_seed: int, source_sha256: str) -> int:
@@ -98,7 +101,7 @@ def plan(n_bars: int, seed: int = 0) -> LookaheadPlan:
     ]
     suffixes = _draw(rng, max(1, n_bars // 20), max(2, n_bars // 2), SUFFIXES)
     probes += [Probe("suffix", s) for s in sorted(suffixes) if s >= 1]
-    return LookaheadPlan(windows, tuple(probes))
+    return LookaheadPlan(windows, tuple(probes), min(EARLY_PREFIXES, n_bars))
 
 
 def first_difference(a: Any, b: Any, rtol: float = 0.0) -> int | None:
@@ -124,6 +127,35 @@ def first_difference(a: Any, b: Any, rtol: float = 0.0) -> int | None:
 # Recursive smoothers (EMA, Wilder's RSI/ATR) never forget history exactly; past an honest
 # lookback the difference in a float risk level is below this. Signals are compared exactly.
 WARMUP_RTOL = 1e-6
+
+
+def risk_at_bars(level: Any, lo: int, hi: int) -> npt.NDArray[np.float64]:
+    """A risk level (None, one fraction, or one per bar) as bars lo..hi-1's floats; NaN: none."""
+    if isinstance(level, np.ndarray):
+        return np.asarray(level[lo:hi], dtype=np.float64)
+    return np.full(hi - lo, np.nan if level is None else float(level))
+
+
+def _early_failure(full: WindowResult, proof: ProofResult) -> CheckOutcome | None:
+    """The first of the first bars whose prefix (history ending there) disagrees with the full
+    history (exactly)."""
+    lo, hi = proof.from_bar, proof.from_bar + proof.bars
+    for sig in (*SIGNALS, "stop_loss", "take_profit"):
+        a = (
+            getattr(full, sig)[lo:hi]
+            if sig in SIGNALS
+            else risk_at_bars(getattr(full, sig), lo, hi)
+        )
+        b = getattr(proof.prefix, sig)
+        i = first_difference(a, b)
+        if i is not None:
+            bar, av, bv = lo + i, a[i].item(), b[i].item()
+            variant = f"history ending at bar {bar}"
+            detail = (
+                f"truncation: {sig} at bar {bar} is {av} with full history but {bv} with {variant}"
+            )
+            return CheckOutcome("truncation", False, detail, variant, sig, bar, av, bv)
+    return None
 
 
 def _sliced(w: WindowResult, name: str, lo: int, hi: int) -> Any:
@@ -178,8 +210,13 @@ def check(result: EvaluationResult, lookback: int) -> list[CheckOutcome]:
         ),
         None,
     )
+    if cut_fail is None and result.proof is not None:
+        cut_fail = _early_failure(full, result.proof)
     cuts = [w.n for w in result.windows[:-1]]
-    outcomes.append(cut_fail or CheckOutcome("truncation", True, f"signals equal at cuts {cuts}"))
+    early = f" and on every prefix ending before bar {result.proof.bars}" if result.proof else ""
+    outcomes.append(
+        cut_fail or CheckOutcome("truncation", True, f"signals equal at cuts {cuts}{early}")
+    )
     perturbs = [p for p in result.probes if p.probe.kind == "perturb"]
     pert_fail = next(
         (

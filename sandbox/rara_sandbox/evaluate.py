@@ -286,8 +286,8 @@ def evaluate(
         ps = _check_probes(probes, len(bars))
         if proof is not None:
             why = check_spec(proof, len(bars))
-            if why is None and (list(windows) or ps):
-                why = "a proof request carries no windows or probes"
+            if why is None and proof.to_bar is None and (list(windows) or ps):
+                why = "a proof to the last bar carries no windows or probes"
             if why is not None:
                 raise _Failed(SandboxError("bad_request", why))
         report = lint_source(source)

@@ -54,15 +54,18 @@ def check_spec(spec: ProofSpec, total: int) -> str | None:
         return "proof trailing_window must be an int >= 1"
     if not spec.deadline_s > 0:
         return "proof deadline_s must be positive"
+    if spec.to_bar is not None and not spec.from_bar < spec.to_bar <= total:
+        return f"proof to_bar must be in {spec.from_bar + 1}..{total}"
     return None
 
 
 def prove(last_bar: LastBar, bars: Candles, spec: ProofSpec, started: float) -> ProofResult:
-    """Run `last_bar` on every prefix and trailing window ending at from_bar..N-1."""
+    """Run `last_bar` on every prefix and trailing window ending at from_bar..to_bar-1."""
     n, w = len(bars), spec.trailing_window
-    m = n - spec.from_bar
+    end = n if spec.to_bar is None else spec.to_bar
+    m = end - spec.from_bar
     prefix, trailing = _Series(m), _Series(m)
-    for i, t in enumerate(range(spec.from_bar, n)):
+    for i, t in enumerate(range(spec.from_bar, end)):
         if time.perf_counter() - started > spec.deadline_s:
             raise ProofTimeout(t, i, m, spec.deadline_s)
         bar = last_bar(bars.window(t + 1))

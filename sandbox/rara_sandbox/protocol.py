@@ -156,7 +156,7 @@ def _proof_spec(v: object) -> ProofSpec | None:
         return None
     if type(v) is not dict:
         raise ProtocolError("proof must be an object or null")
-    _keys(v, {"from_bar", "trailing_window", "deadline_s"})
+    _keys(v, {"from_bar", "trailing_window", "deadline_s", "to_bar"})
     deadline = v["deadline_s"]
     if type(deadline) not in (int, float) or not 0 < deadline < 1e7:
         raise ProtocolError("proof deadline_s must be a positive number")
@@ -164,6 +164,7 @@ def _proof_spec(v: object) -> ProofSpec | None:
         _int(v["from_bar"], "proof from_bar"),
         _int(v["trailing_window"], "proof trailing_window", 1),
         float(deadline),
+        None if v["to_bar"] is None else _int(v["to_bar"], "proof to_bar", 1),
     )
 
 

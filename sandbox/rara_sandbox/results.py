@@ -104,17 +104,21 @@ class ProofSpec:
     """Ask for the exhaustive causality proof instead of windows and probes: for every bar t in
     ``from_bar``..N-1, the strategy on the prefix 0..t and on the ``trailing_window`` bars ending
     at t (each in a fresh module namespace with a fresh params copy), keeping the last bar of
-    each. ``deadline_s``: the proof's own time budget, checked between bars."""
+    each. ``deadline_s``: the proof's own time budget, checked between bars. ``to_bar`` (None:
+    N) ends it early: the first evaluation proves the first bars this way, a dense truncation
+    check next to its windows and probes."""
 
     from_bar: int
     trailing_window: int
     deadline_s: float
+    to_bar: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "from_bar": self.from_bar,
             "trailing_window": self.trailing_window,
             "deadline_s": self.deadline_s,
+            "to_bar": self.to_bar,
         }
 
 
