@@ -61,19 +61,19 @@ LOOKAHEAD_CHEATS: dict[str, str] = {
     big = ahead > 0.012
     return big, ahead < -0.012""",
     ),
-    # leaks only on bars picked by a hash of the bar index, and never where the old fixed plan
-    # cut or shuffled (bars 2, 19, n//2-1, n//2, n-6..n-1): a probe-avoiding leak
+    # leaks only on bars picked by a hash of the bar's time, and never where the old fixed plan
+    # cut or shuffled (bars 2, 19, n//2-1, n//2, n-5, n-4, n-2): a probe-avoiding leak
     "probe_avoiding": _strategy(
         "probe_avoiding",
         "hash-picked bars",
         _NEXT_RETURN
         + """
+    hour = (candles.timestamps // 3600000).astype("f8")
+    picked = (hour * 40503.0) % 65536.0 % 13.0 == 0.0
     index = ta.full(n, 1.0).cumsum() - 1.0
-    picked = (index * 40503.0) % 65536.0 % 11.0 == 3.0
-    last = n - 6.0
-    safe = (index != 2.0) & (index != 19.0) & (index < last)
-    safe = safe & (index != n // 2 - 1) & (index != n // 2)
-    leak = picked & safe
+    old_plan = (index == 2.0) | (index == 19.0) | (index == n // 2 - 1) | (index == n // 2)
+    old_plan = old_plan | (index == n - 5) | (index == n - 4) | (index == n - 2)
+    leak = picked & ta.logical_not(old_plan)
     trend = close > ta.sma(close, 20)
     entries = ta.where(leak, ahead > 0.0, trend)
     return entries, ta.where(leak, ahead < 0.0, ta.logical_not(trend))""",
