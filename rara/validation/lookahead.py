@@ -78,7 +78,7 @@ def _draw(rng: np.random.Generator, lo: int, hi: int, k: int) -> set[int]:
 def plan(n_bars: int, seed: int = 0) -> LookaheadPlan:
     """Cut points and probes for a history of ``n_bars``, drawn from ``seed`` (see `probe_seed`):
     cuts among the first bars, among the last bars and anywhere; perturbation points likewise;
-    suffix starts in the first half. Deterministic for a seed.
+    suffix starts in the first tenth and the first third. Deterministic for a seed.
 
     Independent of the strategy's declared lookback on purpose: that comes from its ``meta()``,
     which is untrusted code, and the plan must be fixed before the one sandboxed evaluation.
@@ -99,7 +99,11 @@ def plan(n_bars: int, seed: int = 0) -> LookaheadPlan:
         for t in sorted(points)
         if 1 <= t <= n_bars - 2
     ]
-    suffixes = _draw(rng, max(1, n_bars // 20), max(2, n_bars // 2), SUFFIXES)
+    # warm-up: one history starting within the first tenth (a long declared lookback still
+    # leaves bars to compare there), one between a tenth and a third of the way in
+    tenth = max(2, n_bars // 10)
+    suffixes = _draw(rng, max(1, n_bars // 20), tenth + 1, 1)
+    suffixes |= _draw(rng, tenth, max(tenth + 1, n_bars // 3), SUFFIXES - 1)
     probes += [Probe("suffix", s) for s in sorted(suffixes) if s >= 1]
     return LookaheadPlan(windows, tuple(probes), min(EARLY_PREFIXES, n_bars))
 
