@@ -57,7 +57,7 @@ SPREAD_CUTS = 6  # cuts anywhere in the history
 PERTURB_POINTS = 4  # one among the first bars, one among the last, the rest anywhere
 SUFFIXES = 2
 EDGE_BARS = 50  # "the first/last bars": this many, or a tenth of a shorter history
-EARLY_PREFIXES = 100  # the first bars, where a probe rarely falls, are proven one by one (cheap)
+EARLY_PREFIXES = 64  # the first bars, where a probe rarely falls, are proven one by one (cheap)
 
 
 def probe_seed(run_seed: int, source_sha256: str) -> int:

@@ -192,7 +192,7 @@ def test_early_prefixes_catch_a_leak_in_the_first_bars(sandbox, candles):
     body = """
     nxt = close.copy()
     nxt[:-1] = close[1:]
-    first = ta.full(len(candles), 1.0).cumsum() <= 60.0
+    first = ta.full(len(candles), 1.0).cumsum() <= 40.0
     up = ta.where(first, nxt > close, close > ta.sma(close, 5))
     return up, ta.logical_not(up)"""
     p = plan(len(candles), seed=7)
@@ -207,4 +207,4 @@ def test_early_prefixes_catch_a_leak_in_the_first_bars(sandbox, candles):
     assert result.ok and result.proof is not None and result.proof.bars == p.early_prefixes
     truncation = {o.name: o for o in check(result, 0)}["truncation"]
     assert not truncation.passed and truncation.first_bar is not None
-    assert truncation.first_bar < 60
+    assert truncation.first_bar < 40
