@@ -77,6 +77,12 @@ class SandboxSettings(_Section):
     backend: Literal["subprocess", "docker"] = "subprocess"
     wall_timeout_s: float = Field(10.0, gt=0)
     memory_mb: int = Field(1024, ge=64)
+    proof_us_per_bar: float = Field(
+        20.0,
+        gt=0,
+        description="the causality proof's own deadline, on top of wall_timeout_s: microseconds "
+        "per candle it hands the strategy (it evaluates every prefix of the history)",
+    )
 
 
 class BacktestSettings(_Section):

@@ -57,7 +57,7 @@ from rara.research.record import IterationResult
 from rara.research.repair import budget_stop, repair
 from rara.research.store import Experiment, ResearchStore
 from rara.runner.sandbox import Sandbox
-from rara.services.backtest import evaluate_candidate
+from rara.services.backtest import CandidateProver, evaluate_candidate
 from rara.validation.candidate import CheckedEvaluation
 from rara.validation.gate import ResearchGate
 
@@ -255,6 +255,9 @@ class ResearchLoop:
             candles=self.candles,
             inst=self.inst,
             run_id=self.run_id,
+            prove=CandidateProver(
+                self.sandbox, fixed.checked, self.candles, fixed.candidate.params
+            ),
         )
         t = self._lap("gate", t)
         judged = replace(

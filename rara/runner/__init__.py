@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
         EvaluationRequest,
         InProcessSandbox,
         JailSandbox,
+        ProofRequest,
         Sandbox,
         open_sandbox,
     )
@@ -33,6 +34,7 @@ __all__ = [
     "EvaluationRequest",
     "InProcessSandbox",
     "JailSandbox",
+    "ProofRequest",
     "Sandbox",
     "open_sandbox",
 ]

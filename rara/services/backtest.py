@@ -3,7 +3,9 @@ and `rara sandbox run`.
 
 The strategy always runs in a sandbox; only its signals come back. The gate never runs code: this
 module evaluates the candidate (signals and every look-ahead variant in one sandbox process),
-reads the evaluation once (`CheckedEvaluation`) and hands it to the gate to judge.
+reads the evaluation once (`CheckedEvaluation`) and hands it to the gate to judge, with a
+`CandidateProver` that runs the exhaustive causality proof in a second sandbox process when the
+gate asks for it.
 
 It sits above `rara.validation` (which may not import the runner) and `rara.runner`, and below
 the CLI.
@@ -11,6 +13,7 @@ the CLI.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,19 +26,22 @@ from rara.data.catalog import Catalog
 from rara.domain.events import ValidationGateDecided, ValidationGateWeakened
 from rara.domain.gate import GateReport
 from rara.domain.market import Candles, Instrument, Timeframe
+from rara.domain.strategy import source_sha256
 from rara.errors import BadInput, Refused
 from rara.events.store import open_event_store
 from rara.home import Home
 from rara.registry import Registry
-from rara.runner.sandbox import EvaluationRequest, Sandbox, open_sandbox
+from rara.runner.sandbox import EvaluationRequest, ProofRequest, Sandbox, open_sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
 from rara.validation import lookahead
 from rara.validation.candidate import CheckedEvaluation
+from rara.validation.causality import CausalityProof, read_proof
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from rara_sandbox.results import EvaluationResult
 
 __all__ = [
+    "CandidateProver",
     "StrategyOnMarket",
     "backtest_strategy",
     "evaluate_candidate",
@@ -91,7 +97,7 @@ class StrategyOnMarket(Closing):
             )
         chosen = backend or settings.sandbox.backend
         sb = settings.sandbox
-        sandbox = open_sandbox(chosen, sb.wall_timeout_s, sb.memory_mb)
+        sandbox = open_sandbox(chosen, sb.wall_timeout_s, sb.memory_mb, sb.proof_us_per_bar)
         return cls(home, settings, source, params, inst, candles, chosen, sandbox)
 
     def close(self) -> None:
@@ -166,13 +172,52 @@ def evaluate_candidate(
     seed: int = 0,
 ) -> CheckedEvaluation:
     """Signals on the full history and every look-ahead variant, in one sandbox process, read
-    once."""
-    plan = lookahead.plan(len(candles), seed=seed)
+    once. The probes' positions come from the run's `seed` and the source's sha256."""
+    plan = lookahead.plan(len(candles), seed=lookahead.probe_seed(seed, source_sha256(source)))
     request = EvaluationRequest(
-        source=source, candles=candles, params=params, windows=plan.windows, probes=plan.probes
+        source=source,
+        candles=candles,
+        params=params,
+        windows=plan.windows,
+        probes=plan.probes,
+        early_prefixes=plan.early_prefixes,
     )
     ev = sandbox.evaluate(request)
     return CheckedEvaluation.of(source, ev)
+
+
+@dataclass(frozen=True)
+class CandidateProver:
+    """The `CausalityProver` of one evaluated candidate: runs the proof (every prefix and trailing
+    window, `ProofRequest`) in a new process of `sandbox` on the same source, candles and params,
+    and compares it with the first evaluation (`first`), which also makes it the determinism
+    check: the proof's own full history must equal the first process's. It proves every bar from
+    the declared lookback on (at the latest from the bar the gate asks for)."""
+
+    sandbox: Sandbox
+    first: CheckedEvaluation
+    candles: Candles
+    params: dict[str, Any] | None = None
+
+    def __call__(self, from_bar: int, trailing_window: int) -> CausalityProof:
+        # The gate asks from the validation start; the proof starts earlier, at the declared
+        # lookback (before it, signals do not count by the API's own definition), so a leak
+        # confined to the first bars meets the exhaustive check and not only the sampled probes.
+        meta = self.first.meta
+        if meta is not None:
+            from_bar = min(from_bar, meta.lookback)
+        t = time.perf_counter()
+        ev = self.sandbox.evaluate(
+            EvaluationRequest(
+                source=self.first.source,
+                candles=self.candles,
+                params=self.params,
+                proof=ProofRequest(from_bar=from_bar, trailing_window=trailing_window),
+            )
+        )
+        elapsed = (time.perf_counter() - t) * 1000.0
+        full = self.first.evaluation.windows[-1]
+        return read_proof(ev, full, from_bar, trailing_window, round(elapsed, 3))
 
 
 def judge_candidate(
@@ -185,10 +230,13 @@ def judge_candidate(
     inst: Instrument,
     params: dict[str, Any] | None = None,
     run_id: str | None = None,
+    seed: int = 0,
 ) -> GateReport:
-    """Evaluate a candidate in `sandbox` and have `gate` judge it."""
-    checked = evaluate_candidate(sandbox, source, candles, params)
-    return gate.judge(checked, name=name, candles=candles, inst=inst, run_id=run_id)
+    """Evaluate a candidate in `sandbox` (probes drawn from `seed`) and have `gate` judge it; the
+    gate asks `sandbox` for the causality proof when everything else passed."""
+    checked = evaluate_candidate(sandbox, source, candles, params, seed)
+    prove = CandidateProver(sandbox, checked, candles, params)
+    return gate.judge(checked, name=name, candles=candles, inst=inst, run_id=run_id, prove=prove)
 
 
 def gate_strategy(market: StrategyOnMarket) -> GateReport:

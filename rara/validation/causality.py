@@ -11,13 +11,17 @@ live path) and evaluates the full history again in a fresh process (determinism)
 
 from __future__ import annotations
 
-from typing import Protocol
+import math
+from typing import Any, Protocol
 
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from rara.domain.gate import GateCheck
+from rara.validation.lookahead import WARMUP_RTOL, first_difference, risk_at_bars
+from rara_sandbox.results import EvaluationResult, LastBars, WindowResult
 
-__all__ = ["CausalityProof", "CausalityProver", "Mismatch", "causality_checks"]
+__all__ = ["CausalityProof", "CausalityProver", "Mismatch", "causality_checks", "read_proof"]
 
 
 class Mismatch(BaseModel):
@@ -56,6 +60,98 @@ class CausalityProver(Protocol):
     `from_bar`, trailing windows of `trailing_window` bars, and the full history again."""
 
     def __call__(self, from_bar: int, trailing_window: int) -> CausalityProof: ...
+
+
+def _value(a: npt.NDArray[Any], i: int) -> float | bool | None:
+    v = a[i].item()
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def _first_mismatch(
+    full: WindowResult, last: LastBars, from_bar: int, rtol: float
+) -> Mismatch | None:
+    """The earliest bar where `last` (one computation per bar) differs from the full history."""
+    hi = full.n
+    pairs = {
+        "entries": (full.entries[from_bar:hi], last.entries),
+        "exits": (full.exits[from_bar:hi], last.exits),
+        "stop_loss": (risk_at_bars(full.stop_loss, from_bar, hi), last.stop_loss),
+        "take_profit": (risk_at_bars(full.take_profit, from_bar, hi), last.take_profit),
+    }
+    found: Mismatch | None = None
+    for series, (a, b) in pairs.items():
+        i = first_difference(a, b, rtol if series not in ("entries", "exits") else 0.0)
+        if i is not None and (found is None or from_bar + i < found.bar):
+            found = Mismatch(
+                bar=from_bar + i, series=series, full_value=_value(a, i), other_value=_value(b, i)
+            )
+    return found
+
+
+def _determinism(first: WindowResult, again: WindowResult) -> Mismatch | None:
+    """Where a second process's full-history outputs differ from the first's (exactly; a risk
+    level compares bar by bar, so None and an all-NaN array mean the same)."""
+    n = first.n
+    if again.n != n:
+        return Mismatch(bar=min(n, again.n), series="entries", full_value=None, other_value=None)
+    pairs = {
+        "entries": (first.entries, again.entries),
+        "exits": (first.exits, again.exits),
+        "stop_loss": (risk_at_bars(first.stop_loss, 0, n), risk_at_bars(again.stop_loss, 0, n)),
+        "take_profit": (
+            risk_at_bars(first.take_profit, 0, n),
+            risk_at_bars(again.take_profit, 0, n),
+        ),
+    }
+    found: Mismatch | None = None
+    for series, (a, b) in pairs.items():
+        i = first_difference(a, b)
+        if i is not None and (found is None or i < found.bar):
+            found = Mismatch(
+                bar=i, series=series, full_value=_value(a, i), other_value=_value(b, i)
+            )
+    return found
+
+
+def read_proof(
+    result: EvaluationResult,
+    first: WindowResult,
+    from_bar: int,
+    trailing_window: int,
+    elapsed_ms: float = 0.0,
+) -> CausalityProof:
+    """Compare what the proof's process computed with the full history: every prefix's last bar
+    exactly, every trailing window's last bar (signals exactly, risk levels to `WARMUP_RTOL`),
+    and its own full history with `first` (the candidate's first evaluation) exactly."""
+    bars = max(first.n - from_bar, 0)
+
+    def failed(why: str) -> CausalityProof:
+        return CausalityProof(
+            from_bar=from_bar,
+            bars=bars,
+            trailing_window=trailing_window,
+            error=why,
+            elapsed_ms=elapsed_ms,
+        )
+
+    if result.failed or result.proof is None:
+        err = result.error
+        return failed(f"{err.code}: {err.message}" if err else "the sandbox returned no proof")
+    proof, full = result.proof, result.windows[-1]
+    if (proof.from_bar, proof.bars, full.n) != (from_bar, bars, first.n):
+        return failed(
+            f"the proof covers bars {proof.from_bar}..+{proof.bars} of {full.n}, "
+            f"not {from_bar}..+{bars} of {first.n}"
+        )
+    return CausalityProof(
+        from_bar=from_bar,
+        bars=bars,
+        trailing_window=trailing_window,
+        prefix=_first_mismatch(full, proof.prefix, from_bar, 0.0),
+        trailing=_first_mismatch(full, proof.trailing, from_bar, WARMUP_RTOL),
+        determinism=_determinism(first, full),
+        elapsed_ms=elapsed_ms,
+    )
 
 
 def _describe(m: Mismatch, what: str) -> str:

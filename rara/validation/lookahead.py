@@ -1,9 +1,11 @@
 """Look-ahead and warm-up checks: does a strategy use bars it could not have seen?
 
-All three run inside the candidate's one sandbox evaluation (see `plan`):
+All three run inside the candidate's one sandbox evaluation, at positions drawn from a seed the
+strategy cannot know (`plan`, `probe_seed`). They are cheap and sample; before anything is
+promoted the gate proves causality on every bar (`rara.validation.causality`).
 
-- truncation: signals computed on history cut at several points (a few bars after the start,
-  spread through the middle, near the end) must equal the full-history signals up to each cut;
+- truncation: signals computed on history cut at several points (among the first bars, anywhere,
+  among the last bars) must equal the full-history signals up to each cut;
 - perturbation: shuffling every bar after t must not change any signal at or before t;
 - warm-up: dropping early history must not change signals once the declared ``lookback`` bars of
   the shorter history have passed (an EMA declared with too short a lookback fails this).
@@ -14,12 +16,14 @@ indicator library is bit-for-bit causal, so comparisons are exact.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from rara_sandbox.results import EvaluationResult, Probe, WindowResult
+from rara_sandbox.results import EvaluationResult, Probe, ProofResult, WindowResult
 
 SIGNALS = ("entries", "exits")
 
@@ -28,6 +32,7 @@ SIGNALS = ("entries", "exits")
 class LookaheadPlan:
     windows: tuple[int, ...]
     probes: tuple[Probe, ...]
+    early_prefixes: int = 0  # every prefix ending at bars 0..k-1, last bar kept
 
 
 @dataclass(frozen=True)
@@ -45,25 +50,65 @@ class CheckOutcome:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+# How many cheap probes of each kind: fixed, so the first evaluation's cost is bounded (about a
+# dozen full-history evaluations), whatever the history's length.
+EDGE_CUTS = 3  # cuts among the first bars, and as many among the last bars
+SPREAD_CUTS = 6  # cuts anywhere in the history
+PERTURB_POINTS = 4  # one among the first bars, one among the last, the rest anywhere
+SUFFIXES = 2
+EDGE_BARS = 50  # "the first/last bars": this many, or a tenth of a shorter history
+EARLY_PREFIXES = 64  # the first bars, where a probe rarely falls, are proven one by one (cheap)
+
+
+def probe_seed(run_seed: int, source_sha256: str) -> int:
+    """The probes' seed: from the run's seed and the source's sha256, so the same run draws the
+    same probes (reproducible) while the source, which cannot contain its own hash, cannot
+    know where they fall."""
+    digest = hashlib.sha256(f"{run_seed}:{source_sha256}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def _draw(rng: np.random.Generator, lo: int, hi: int, k: int) -> set[int]:
+    """k distinct ints in [lo, hi) (fewer when the range is smaller)."""
+    if hi <= lo:
+        return set()
+    return {int(x) for x in rng.choice(np.arange(lo, hi), size=min(k, hi - lo), replace=False)}
+
+
 def plan(n_bars: int, seed: int = 0) -> LookaheadPlan:
-    """Cut points and probes for a history of ``n_bars``; deterministic for a seed.
+    """Cut points and probes for a history of ``n_bars``, drawn from ``seed`` (see `probe_seed`):
+    cuts among the first bars, among the last bars and anywhere; perturbation points likewise;
+    suffix starts in the first tenth and the first third. Deterministic for a seed.
 
     Independent of the strategy's declared lookback on purpose: that comes from its ``meta()``,
     which is untrusted code, and the plan must be fixed before the one sandboxed evaluation.
     """
     if n_bars < 8:
         raise ValueError("look-ahead checks need at least 8 bars")
-    # a few bars after the start, the middle, and the last bars: where look-ahead shows
-    cuts = {3, 20, n_bars // 2, n_bars - 3, n_bars - 1}
-    windows = tuple(sorted(c for c in cuts if 1 <= c < n_bars))
     rng = np.random.default_rng(seed)
-    points = sorted({max(1, n_bars // 2), n_bars - 5})
-    probes = [Probe("perturb", t, int(rng.integers(0, 2**31))) for t in points if t <= n_bars - 2]
-    probes += [Probe("suffix", s) for s in sorted({n_bars // 10, n_bars // 3}) if s >= 1]
-    return LookaheadPlan(windows, tuple(probes))
+    edge = max(2, min(EDGE_BARS, n_bars // 10))
+    # a window is a prefix length in 1..n-1: it ends at bar w-1, so the last bars are n-edge..n-1
+    cuts = _draw(rng, 1, edge + 1, EDGE_CUTS) | _draw(rng, n_bars - edge, n_bars, EDGE_CUTS)
+    cuts |= _draw(rng, 1, n_bars, SPREAD_CUTS)
+    windows = tuple(sorted(c for c in cuts if 1 <= c < n_bars))
+    # a perturbation point t shuffles bars t+1..n-1, so t <= n-2
+    points = _draw(rng, 1, edge + 1, 1) | _draw(rng, n_bars - 1 - edge, n_bars - 1, 1)
+    points |= _draw(rng, 1, n_bars - 1, PERTURB_POINTS - len(points))
+    probes = [
+        Probe("perturb", t, int(rng.integers(0, 2**31)))
+        for t in sorted(points)
+        if 1 <= t <= n_bars - 2
+    ]
+    # warm-up: one history starting within the first tenth (a long declared lookback still
+    # leaves bars to compare there), one between a tenth and a third of the way in
+    tenth = max(2, n_bars // 10)
+    suffixes = _draw(rng, max(1, n_bars // 20), tenth + 1, 1)
+    suffixes |= _draw(rng, tenth, max(tenth + 1, n_bars // 3), SUFFIXES - 1)
+    probes += [Probe("suffix", s) for s in sorted(suffixes) if s >= 1]
+    return LookaheadPlan(windows, tuple(probes), min(EARLY_PREFIXES, n_bars))
 
 
-def _first_diff(a: Any, b: Any, rtol: float = 0.0) -> int | None:
+def first_difference(a: Any, b: Any, rtol: float = 0.0) -> int | None:
     """Index of the first difference between two signal/risk series (None when equal)."""
     if a is None and b is None:
         return None
@@ -88,6 +133,35 @@ def _first_diff(a: Any, b: Any, rtol: float = 0.0) -> int | None:
 WARMUP_RTOL = 1e-6
 
 
+def risk_at_bars(level: Any, lo: int, hi: int) -> npt.NDArray[np.float64]:
+    """A risk level (None, one fraction, or one per bar) as bars lo..hi-1's floats; NaN: none."""
+    if isinstance(level, np.ndarray):
+        return np.asarray(level[lo:hi], dtype=np.float64)
+    return np.full(hi - lo, np.nan if level is None else float(level))
+
+
+def _early_failure(full: WindowResult, proof: ProofResult) -> CheckOutcome | None:
+    """The first of the first bars whose prefix (history ending there) disagrees with the full
+    history (exactly)."""
+    lo, hi = proof.from_bar, proof.from_bar + proof.bars
+    for sig in (*SIGNALS, "stop_loss", "take_profit"):
+        a = (
+            getattr(full, sig)[lo:hi]
+            if sig in SIGNALS
+            else risk_at_bars(getattr(full, sig), lo, hi)
+        )
+        b = getattr(proof.prefix, sig)
+        i = first_difference(a, b)
+        if i is not None:
+            bar, av, bv = lo + i, a[i].item(), b[i].item()
+            variant = f"history ending at bar {bar}"
+            detail = (
+                f"truncation: {sig} at bar {bar} is {av} with full history but {bv} with {variant}"
+            )
+            return CheckOutcome("truncation", False, detail, variant, sig, bar, av, bv)
+    return None
+
+
 def _sliced(w: WindowResult, name: str, lo: int, hi: int) -> Any:
     v = getattr(w, name)
     return v[lo:hi] if isinstance(v, np.ndarray) else v
@@ -106,7 +180,7 @@ def _compare(
     for sig in (*SIGNALS, "stop_loss", "take_profit"):
         a = _sliced(full, sig, full_lo, full_lo + length)
         b = _sliced(other, sig, other_lo, other_lo + length)
-        i = _first_diff(a, b, rtol if sig not in SIGNALS else 0.0)
+        i = first_difference(a, b, rtol if sig not in SIGNALS else 0.0)
         if i is not None:
             av = a[i].item() if isinstance(a, np.ndarray) else a
             bv = b[i].item() if isinstance(b, np.ndarray) else b
@@ -140,8 +214,13 @@ def check(result: EvaluationResult, lookback: int) -> list[CheckOutcome]:
         ),
         None,
     )
+    if cut_fail is None and result.proof is not None:
+        cut_fail = _early_failure(full, result.proof)
     cuts = [w.n for w in result.windows[:-1]]
-    outcomes.append(cut_fail or CheckOutcome("truncation", True, f"signals equal at cuts {cuts}"))
+    early = f" and on every prefix ending before bar {result.proof.bars}" if result.proof else ""
+    outcomes.append(
+        cut_fail or CheckOutcome("truncation", True, f"signals equal at cuts {cuts}{early}")
+    )
     perturbs = [p for p in result.probes if p.probe.kind == "perturb"]
     pert_fail = next(
         (

@@ -91,6 +91,13 @@ class Candles:
             raise ValueError(f"window {n} outside 0..{self._n}")
         return Candles({c: getattr(self, "_" + c)[:n] for c in COLUMNS})
 
+    def span(self, lo: int, hi: int) -> Candles:
+        """Bars lo..hi-1 (views, still read-only): the trailing window paper and live trading
+        hand the strategy at the close of bar hi-1."""
+        if not 0 <= lo < hi <= self._n:
+            raise ValueError(f"span {lo}..{hi} outside 0..{self._n}")
+        return Candles({c: getattr(self, "_" + c)[lo:hi] for c in COLUMNS})
+
     def suffix(self, start: int) -> Candles:
         """Bars from ``start`` on: the same market with less early history (warm-up probe)."""
         if not 0 <= start < self._n:

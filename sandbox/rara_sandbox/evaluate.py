@@ -8,6 +8,10 @@ catch look-ahead; this module only produces them, honestly:
   copy, so nothing computed on a longer history can leak into a shorter one;
 * outputs are validated (bool arrays, exactly one per bar) and copied, never coerced;
 * every failure is an `EvaluationResult` with a stable error code, never an exception.
+
+With a `ProofSpec` instead of windows and probes, the full history is evaluated once and then the
+exhaustive causality proof (`rara_sandbox.proof`) runs every prefix in this same process. Every
+evaluation starts from a random heap layout (`rara_sandbox.heap`), so two processes differ.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import numpy.typing as npt
 import RestrictedPython
 
 from rara_sandbox.candles import Candles
+from rara_sandbox.heap import randomise_heap_layout
 from rara_sandbox.lint import lint as lint_source
+from rara_sandbox.proof import ProofTimeout, check_spec, prove
 from rara_sandbox.restricted import (
     DEFAULT_PRINT_LIMIT,
     STRATEGY_FILENAME,
@@ -42,10 +48,20 @@ from rara_sandbox.results import (
     JsonScalar,
     Probe,
     ProbeResult,
+    ProofResult,
+    ProofSpec,
     SandboxError,
     WindowResult,
 )
-from rara_sandbox.validate import Invalid, check_risk, check_signals, merge_params, validate_meta
+from rara_sandbox.validate import (
+    Invalid,
+    check_risk,
+    check_signals,
+    last_levels,
+    last_signals,
+    merge_params,
+    validate_meta,
+)
 from rara_sandbox.version import __version__
 
 MAX_WINDOWS = 64
@@ -186,6 +202,29 @@ def _window(
     return WindowResult(n, entries, exits, stop, take)
 
 
+def _last_bar(
+    code: CodeType, printer: PrintBuffer, candles: Candles, params: dict[str, JsonScalar]
+) -> tuple[bool, bool, float, float]:
+    """`_window`, keeping only the last bar (the proof's unit of work): same fresh namespace and
+    params copy, same validation, no n-bar copies."""
+    n = len(candles)
+    namespace = _load(code, printer, n)
+    on_candles = _function(namespace, "on_candles")
+    if on_candles is None:
+        raise _Failed(SandboxError("bad_output", "on_candles is not a function", window=n))
+    try:
+        out = _call("on_candles()", on_candles, candles, copy.deepcopy(params), window=n)
+        entry, exit_ = last_signals(out, n)
+        stop = take = float("nan")
+        risk = _function(namespace, "risk_levels")
+        if risk is not None:
+            levels = _call("risk_levels()", risk, candles, copy.deepcopy(params), window=n)
+            stop, take = last_levels(levels, n)
+    except Invalid as e:
+        raise _Failed(SandboxError(e.code, e.message, window=n)) from None
+    return entry, exit_, stop, take
+
+
 def evaluate(
     source: str,
     candles: Mapping[str, npt.NDArray[Any]],
@@ -194,21 +233,25 @@ def evaluate(
     *,
     probes: Sequence[Probe] = (),
     print_limit: int = DEFAULT_PRINT_LIMIT,
+    proof: ProofSpec | None = None,
 ) -> EvaluationResult:
     """Lint, compile and run `source` on each prefix window of `candles`, then on each probe
-    variant (suffix or perturbed copy, see `Probe`), all in this one process.
+    variant (suffix or perturbed copy, see `Probe`), all in this one process. With `proof`: the
+    full history, then the causality proof (windows and probes must be empty).
 
     candles: exactly ``timestamps`` (int64 epoch ms, bar open time) and ``open/high/low/close/
     volume`` (float64), 1-D, equal length N. params: overrides of meta()'s defaults (None: the
     defaults). windows: strictly increasing prefix lengths in 1..N; N is appended if absent.
     Never raises for anything the strategy does; the result carries a coded error instead.
     """
+    randomise_heap_layout()
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     printer = PrintBuffer(print_limit)
     state: dict[str, Any] = {"meta": None, "params": None, "lint": None}
     done: list[WindowResult] = []
     probed: list[ProbeResult] = []
+    proven: list[ProofResult] = []
 
     def lap(name: str, start: float) -> float:
         now = time.perf_counter()
@@ -224,6 +267,7 @@ def evaluate(
             params=state["params"],
             windows=tuple(done) if error is None else (),
             probes=tuple(probed) if error is None else (),
+            proof=proven[0] if proven and error is None else None,
             lint=state["lint"],
             printed=printer.text,
             print_truncated=printer.truncated,
@@ -240,6 +284,12 @@ def evaluate(
             raise _Failed(SandboxError("bad_request", str(e))) from None
         ws = _check_windows(windows, len(bars))
         ps = _check_probes(probes, len(bars))
+        if proof is not None:
+            why = check_spec(proof, len(bars))
+            if why is None and proof.to_bar is None and (list(windows) or ps):
+                why = "a proof to the last bar carries no windows or probes"
+            if why is not None:
+                raise _Failed(SandboxError("bad_request", why))
         report = lint_source(source)
         state["lint"] = report.to_dict()
         t = lap("lint", t0)
@@ -265,6 +315,14 @@ def evaluate(
             )
         if ps:
             lap("probes", t)
+        if proof is not None:
+            try:
+                proven.append(
+                    prove(lambda c: _last_bar(code, printer, c, params_), bars, proof, t0)
+                )
+            except ProofTimeout as e:
+                raise _Failed(SandboxError("timeout", str(e))) from None
+            lap("proof", t)
         return result(None)
     except _Failed as f:
         return result(f.error)

@@ -41,6 +41,8 @@ _FORBIDDEN_NODES: dict[type[ast.AST], str] = {
     ast.With: "with is not allowed",
     ast.Match: "match is not allowed",
     ast.Starred: "star unpacking (*x) is not allowed",
+    ast.Set: "set displays are not allowed (they iterate in hash order); use a list or a dict",
+    ast.SetComp: "set comprehensions are not allowed (hash order); use a list or a dict",
 }
 if hasattr(ast, "TryStar"):  # Python 3.11+
     _FORBIDDEN_NODES[ast.TryStar] = "try/except* is not allowed"

@@ -30,8 +30,11 @@ from rara_sandbox.results import (
     PROBE_KINDS,
     EvaluationResult,
     JsonScalar,
+    LastBars,
     Probe,
     ProbeResult,
+    ProofResult,
+    ProofSpec,
     SandboxError,
     WindowResult,
 )
@@ -50,6 +53,7 @@ class Request:
     windows: tuple[int, ...]
     probes: tuple[Probe, ...] = ()
     print_limit: int | None = None
+    proof: ProofSpec | None = None
 
 
 # -- field checks (exact types: JSON gives only dict/list/str/int/float/bool/None) ---------------
@@ -99,6 +103,7 @@ def encode_request(
     *,
     probes: Sequence[Probe] = (),
     print_limit: int | None = None,
+    proof: ProofSpec | None = None,
     max_bytes: int = DEFAULT_MAX_FRAME_BYTES,
 ) -> bytes:
     header = {
@@ -109,6 +114,7 @@ def encode_request(
         "windows": [int(w) for w in windows],
         "probes": [p.to_dict() for p in probes],
         "print_limit": print_limit,
+        "proof": None if proof is None else proof.to_dict(),
     }
     arrays = [(c, np.asarray(candles[c], dtype=DTYPES[COLUMN_DTYPES[c]])) for c in COLUMNS]
     return pack_frame(header, arrays, max_bytes=max_bytes)
@@ -116,7 +122,10 @@ def encode_request(
 
 def decode_request(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Request:
     header, arrays = unpack_frame(data, max_bytes=max_bytes)
-    _keys(header, {"protocol", "kind", "source", "params", "windows", "probes", "print_limit"})
+    _keys(
+        header,
+        {"protocol", "kind", "source", "params", "windows", "probes", "print_limit", "proof"},
+    )
     if header["kind"] != "request":
         raise ProtocolError(f"expected a request, got kind {header['kind']!r}")
     windows = header["windows"]
@@ -138,6 +147,24 @@ def decode_request(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> 
         windows=tuple(_int(w, "window", 1) for w in windows),
         probes=_probes(header["probes"]),
         print_limit=None if limit is None else min(_int(limit, "print_limit"), MAX_PRINT_CHARS),
+        proof=_proof_spec(header["proof"]),
+    )
+
+
+def _proof_spec(v: object) -> ProofSpec | None:
+    if v is None:
+        return None
+    if type(v) is not dict:
+        raise ProtocolError("proof must be an object or null")
+    _keys(v, {"from_bar", "trailing_window", "deadline_s", "to_bar"})
+    deadline = v["deadline_s"]
+    if type(deadline) not in (int, float) or not 0 < deadline < 1e7:
+        raise ProtocolError("proof deadline_s must be a positive number")
+    return ProofSpec(
+        _int(v["from_bar"], "proof from_bar"),
+        _int(v["trailing_window"], "proof trailing_window", 1),
+        float(deadline),
+        None if v["to_bar"] is None else _int(v["to_bar"], "proof to_bar", 1),
     )
 
 
@@ -184,6 +211,12 @@ def encode_response(result: EvaluationResult, *, max_bytes: int = DEFAULT_MAX_FR
         {**pr.probe.to_dict(), **_encode_window(f"p{i}", pr.window, arrays)}
         for i, pr in enumerate(result.probes)
     ]
+    proof = None
+    if result.proof is not None:
+        pr = result.proof
+        proof = {"from_bar": pr.from_bar, "trailing_window": pr.trailing_window, "bars": pr.bars}
+        for part, last in (("prefix", pr.prefix), ("trailing", pr.trailing)):
+            arrays += [(f"proof.{part}.{k}", getattr(last, k)) for k in LastBars.SERIES]
     header = {
         "protocol": PROTOCOL_VERSION,
         "kind": "response",
@@ -194,6 +227,7 @@ def encode_response(result: EvaluationResult, *, max_bytes: int = DEFAULT_MAX_FR
         "lint": result.lint,
         "windows": windows,
         "probes": probes,
+        "proof": proof,
         "print": result.printed[:MAX_PRINT_CHARS],
         "print_truncated": result.print_truncated,
         "timings_ms": result.timings_ms,
@@ -249,6 +283,32 @@ def _window(
     return WindowResult(n, entries, exits, stop, take)
 
 
+def _last_bars(part: str, m: int, arrays: dict[str, npt.NDArray[Any]]) -> LastBars:
+    got = []
+    for k in LastBars.SERIES:
+        a = arrays.pop(f"proof.{part}.{k}", None)
+        want = np.bool_ if k in ("entries", "exits") else np.float64
+        if a is None or a.dtype != want or a.shape != (m,):
+            raise ProtocolError(f"proof: missing {m} {np.dtype(want)} values proof.{part}.{k}")
+        got.append(a)
+    return LastBars(*got)
+
+
+def _proof(v: object, arrays: dict[str, npt.NDArray[Any]], ok: bool) -> ProofResult | None:
+    if v is None:
+        return None
+    if type(v) is not dict or not ok:
+        raise ProtocolError("proof must be an object, and only in a successful response")
+    _keys(v, {"from_bar", "trailing_window", "bars"})
+    m = _int(v["bars"], "proof bars", 1)
+    return ProofResult(
+        _int(v["from_bar"], "proof from_bar"),
+        _int(v["trailing_window"], "proof trailing_window", 1),
+        _last_bars("prefix", m, arrays),
+        _last_bars("trailing", m, arrays),
+    )
+
+
 def decode_response(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> EvaluationResult:
     """Decode and re-validate a child's answer; the child is not trusted to have done it."""
     header, arrays = unpack_frame(data, max_bytes=max_bytes)
@@ -262,6 +322,7 @@ def decode_response(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) ->
         "lint",
         "windows",
         "probes",
+        "proof",
         "print",
         "print_truncated",
         "timings_ms",
@@ -288,6 +349,7 @@ def decode_response(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) ->
         )
         for i, s in enumerate(probe_specs)
     )
+    proof = _proof(header["proof"], arrays, ok)
     if arrays:
         raise ProtocolError(f"unexpected arrays: {sorted(arrays)[:5]}")
     if any(b.n <= a.n for a, b in itertools.pairwise(windows)):
@@ -315,6 +377,7 @@ def decode_response(data: bytes, *, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) ->
         params=_params(header["params"]),
         windows=windows,
         probes=probes,
+        proof=proof,
         lint=lint,
         printed=_str(header["print"], "print", MAX_PRINT_CHARS),
         print_truncated=header["print_truncated"],

@@ -11,11 +11,17 @@ it), but it is written to be tight on its own:
 * no usable ``__import__`` (only numpy's C code may import), no classes (``__build_class__``
   absent), no getattr/eval/open/type ...;
 * ``print`` goes to a bounded buffer, never to stdout (which carries the wire protocol);
-* ``x += y`` is evaluated out of place, so augmented assignment never mutates shared objects.
+* ``x += y`` is evaluated out of place, so augmented assignment never mutates shared objects;
+* nothing can read a heap address: the text of a function, a module facade or a container holding
+  one carries its address, so ``str()``, ``print()`` and ``%``-formatting accept data only
+  (`is_data`), ``astype`` refuses to turn objects into text, and nothing iterates in hash order
+  (no set displays, ``dict.keys()``/``items()`` are lists, not set-like views). Signals that
+  depended on an address would differ run to run; the gate's determinism check backs this up.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import operator
 from collections.abc import Callable, Mapping
@@ -25,18 +31,17 @@ from typing import Any
 import numpy as np
 from RestrictedPython.compile import compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+from RestrictedPython.transformer import RestrictingNodeTransformer
 
 from rara_sandbox import ta
+from rara_sandbox.addresses import SandboxViolation as SandboxViolation  # re-exported
+from rara_sandbox.addresses import data_str, guarded_astype, guarded_mod, is_data, listed
 from rara_sandbox.candles import ATTRIBUTES as CANDLE_ATTRIBUTES
 from rara_sandbox.candles import Candles
 
 STRATEGY_FILENAME = "<strategy>"
 MAX_RANGE = 10_000_000
 DEFAULT_PRINT_LIMIT = 16_384
-
-
-class SandboxViolation(Exception):
-    """Restricted code tried something the runtime refuses (attribute walk, write, ...)."""
 
 
 class CompileFailed(Exception):
@@ -154,6 +159,10 @@ def guarded_getattr(obj: object, name: object) -> Any:
         raise SandboxViolation(
             f"attribute {name!r} of {type(obj).__name__} is not available to strategies"
         )
+    if name == "astype" and type(obj) is np.ndarray:
+        return guarded_astype(obj)
+    if name in ("keys", "items") and type(obj) is dict:
+        return listed(getattr(obj, name))
     return getattr(obj, name)
 
 
@@ -203,7 +212,7 @@ _INPLACE: Mapping[str, Callable[[Any, Any], Any]] = MappingProxyType(
         "*=": operator.mul,
         "/=": operator.truediv,
         "//=": operator.floordiv,
-        "%=": operator.mod,
+        "%=": lambda x, y: guarded_mod(x, y),
         "**=": operator.pow,
         "&=": operator.and_,
         "|=": operator.or_,
@@ -262,6 +271,8 @@ class _PrintCollector:
     def _call_print(self, *objects: object, sep: object = " ", end: object = "\n") -> None:
         s = sep if isinstance(sep, str) else " "
         e = end if isinstance(end, str) else "\n"
+        if not all(is_data(o) for o in objects):
+            raise SandboxViolation("print() is available for data only (numbers, strings, arrays)")
         if self._buffer.truncated:
             return
         self._buffer.write(s.join(str(o) for o in objects) + e)
@@ -297,20 +308,6 @@ def extension_import(
     raise ImportError("imports are not available in strategies")
 
 
-_DATA_TYPES = (str, int, float, bool, type(None), np.generic, np.ndarray, list, tuple, dict)
-
-
-def data_str(obj: object = "", *decode: object) -> str:
-    """`str` for data only. The str() of a function, method, generator or type holds a heap
-    address: signals built from it would differ run to run and leak allocator state. Decoding
-    (str(b, encoding)) is refused too: a codec lookup can import modules."""
-    if decode:
-        raise SandboxViolation("str() with an encoding is not available in strategies")
-    if not isinstance(obj, _DATA_TYPES):
-        raise SandboxViolation(f"str() of {type(obj).__name__} objects is not available")
-    return str(obj)
-
-
 SAFE_BUILTINS: Mapping[str, object] = MappingProxyType(
     {
         "None": None,
@@ -343,9 +340,32 @@ SAFE_BUILTINS: Mapping[str, object] = MappingProxyType(
 API_NAMES = frozenset(k for k in SAFE_BUILTINS if not k.startswith("_")) | {"ta", "print"}
 
 
+class StrategyPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy plus ours: ``a % b`` becomes ``_mod_(a, b)`` (`guarded_mod`),
+    and set displays and comprehensions are refused (they iterate in hash order, which for
+    most objects is address order)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node = self.node_contents_visit(node)
+        if not isinstance(node.op, ast.Mod):
+            return node
+        call = ast.Call(
+            func=ast.Name("_mod_", ast.Load()), args=[node.left, node.right], keywords=[]
+        )
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+    def visit_Set(self, node: ast.Set) -> ast.AST:
+        self.error(node, "set displays are not available; use a list or a dict")
+        return node
+
+    def visit_SetComp(self, node: ast.SetComp) -> ast.AST:
+        self.error(node, "set comprehensions are not available; use a list or a dict")
+        return node
+
+
 def compile_strategy(source: str) -> CodeType:
-    """Compile with RestrictedPython's policy; raise CompileFailed with the first error's line."""
-    result = compile_restricted_exec(source, filename=STRATEGY_FILENAME)
+    """Compile with our policy; raise CompileFailed with the first error's line."""
+    result = compile_restricted_exec(source, filename=STRATEGY_FILENAME, policy=StrategyPolicy)
     if result.errors or result.code is None:
         first = result.errors[0] if result.errors else "compilation produced no code"
         line = None
@@ -368,6 +388,7 @@ def new_globals(printer: PrintBuffer) -> dict[str, object]:
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
         "_inplacevar_": inplace_var,
+        "_mod_": guarded_mod,
         "_print_": lambda _getattr=None: _PrintCollector(printer),
         "ta": TA,
     }

@@ -11,6 +11,7 @@ Error codes are stable strings the host maps to its own error contract:
 ``bad_meta``              meta() returned something that is not a valid v1 meta dict
 ``bad_params``            the requested params do not fit meta()'s defaults
 ``bad_output``            on_candles/risk_levels returned the wrong shape, type, dtype or values
+``timeout``               the causality proof ran past its own deadline (checked between bars)
 ``internal_error``        a bug on our side (the child survived it and still answers)
 ========================  =========================================================================
 """
@@ -39,6 +40,7 @@ ERROR_CODES = frozenset(
         "bad_meta",
         "bad_params",
         "bad_output",
+        "timeout",
         "internal_error",
     }
 )
@@ -98,6 +100,58 @@ class ProbeResult:
 
 
 @dataclass(frozen=True)
+class ProofSpec:
+    """Ask for the exhaustive causality proof instead of windows and probes: for every bar t in
+    ``from_bar``..N-1, the strategy on the prefix 0..t and on the ``trailing_window`` bars ending
+    at t (each in a fresh module namespace with a fresh params copy), keeping the last bar of
+    each. ``deadline_s``: the proof's own time budget, checked between bars. ``to_bar`` (None:
+    N) ends it early: the first evaluation proves the first bars this way, a dense truncation
+    check next to its windows and probes."""
+
+    from_bar: int
+    trailing_window: int
+    deadline_s: float
+    to_bar: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from_bar": self.from_bar,
+            "trailing_window": self.trailing_window,
+            "deadline_s": self.deadline_s,
+            "to_bar": self.to_bar,
+        }
+
+
+@dataclass(frozen=True)
+class LastBars:
+    """The last bar's outputs of one computation per proven bar: entries/exits as bools, risk
+    levels as floats (NaN: no level at that bar, whether the strategy said None or NaN)."""
+
+    entries: BoolArr
+    exits: BoolArr
+    stop_loss: F64
+    take_profit: F64
+
+    SERIES = ("entries", "exits", "stop_loss", "take_profit")
+
+
+@dataclass(frozen=True)
+class ProofResult:
+    """What the proof computed for bars ``from_bar``..``from_bar + bars - 1``: `prefix` (history
+    0..t) and `trailing` (the ``trailing_window`` bars ending at t). The full history is the
+    result's one window."""
+
+    from_bar: int
+    trailing_window: int
+    prefix: LastBars
+    trailing: LastBars
+
+    @property
+    def bars(self) -> int:
+        return int(self.prefix.entries.shape[0])
+
+
+@dataclass(frozen=True)
 class EvaluationResult:
     ok: bool
     error: SandboxError | None = None
@@ -105,6 +159,7 @@ class EvaluationResult:
     params: dict[str, JsonScalar] | None = None  # the effective params (defaults + overrides)
     windows: tuple[WindowResult, ...] = ()
     probes: tuple[ProbeResult, ...] = ()  # one per requested Probe, in request order
+    proof: ProofResult | None = None  # when a ProofSpec was requested (windows: the full run)
     lint: dict[str, Any] | None = None  # LintReport.to_dict(), present whenever lint ran
     printed: str = ""
     print_truncated: bool = False

@@ -34,6 +34,7 @@ def handle_frame(frame: bytes, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> tupl
         request.params,
         request.windows,
         probes=request.probes,
+        proof=request.proof,
         **kwargs,
     )
     try:

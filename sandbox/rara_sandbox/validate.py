@@ -128,7 +128,7 @@ def merge_params(
     return merged
 
 
-def _signal(name: str, a: object, n: int) -> BoolArr:
+def _signal(name: str, a: object, n: int, copy: bool = True) -> BoolArr:
     hint = "build signals from comparisons (close > x), ta.crossover or ta.as_bool"
     if type(a) is not np.ndarray:
         raise Invalid(
@@ -145,6 +145,8 @@ def _signal(name: str, a: object, n: int) -> BoolArr:
         raise Invalid(
             "bad_output", f"{name} has {a.shape[0]} values for {n} bars; return exactly one per bar"
         )
+    if not copy:
+        return a
     return np.array(a, dtype=np.bool_, copy=True)  # our own copy: the strategy keeps no alias
 
 
@@ -155,7 +157,9 @@ def check_signals(out: object, n: int) -> tuple[BoolArr, BoolArr]:
     return _signal("entries", out[0], n), _signal("exits", out[1], n)
 
 
-def _level(name: str, v: object, n: int, hi: float, hi_inclusive: bool) -> RiskLevel:
+def _level(
+    name: str, v: object, n: int, hi: float, hi_inclusive: bool, last_only: bool = False
+) -> RiskLevel:
     span = f"(0, {hi}{']' if hi_inclusive else ')'}"
 
     def in_range(x: F64) -> bool:
@@ -175,6 +179,11 @@ def _level(name: str, v: object, n: int, hi: float, hi_inclusive: bool) -> RiskL
         )
     if v.ndim != 1 or v.shape[0] != n:
         raise Invalid("bad_output", f"{name} must have one value per bar ({n}), got {v.shape}")
+    if last_only:  # the proof keeps one bar: check it, copy nothing
+        f = float(v[-1]) if n else math.nan
+        if not math.isnan(f) and not in_range(np.asarray([f])):
+            raise Invalid("bad_output", f"{name} values must be NaN or fractions in {span}")
+        return f
     a = np.array(v, dtype=np.float64, copy=True)
     known = a[~np.isnan(a)]  # NaN means "no level on this bar"
     if not in_range(known):
@@ -188,4 +197,28 @@ def check_risk(out: object, n: int) -> tuple[RiskLevel, RiskLevel]:
     return (
         _level("stop_loss", out[0], n, STOP_LOSS_RANGE[1], hi_inclusive=False),
         _level("take_profit", out[1], n, TAKE_PROFIT_MAX, hi_inclusive=True),
+    )
+
+
+def last_signals(out: object, n: int) -> tuple[bool, bool]:
+    """The last bar of on_candles()'s output, validated like `check_signals` but without copying
+    the n-bar arrays: what the causality proof keeps of each prefix."""
+    if type(out) is not tuple or len(out) != 2:
+        check_signals(out, n)  # raises with the usual message
+    assert type(out) is tuple
+    entries = _signal("entries", out[0], n, copy=False)
+    exits = _signal("exits", out[1], n, copy=False)
+    return bool(entries[-1]), bool(exits[-1])
+
+
+def last_levels(out: object, n: int) -> tuple[float, float]:
+    """The last bar of risk_levels()'s output (NaN: no level), validated like `check_risk` on
+    that bar, the shape and the type, without copying."""
+    if type(out) is not tuple or len(out) != 2:
+        raise Invalid("bad_output", "risk_levels must return (stop_loss, take_profit)")
+    stop = _level("stop_loss", out[0], n, STOP_LOSS_RANGE[1], False, last_only=True)
+    take = _level("take_profit", out[1], n, TAKE_PROFIT_MAX, True, last_only=True)
+    return (
+        math.nan if stop is None else float(stop),
+        math.nan if take is None else float(take),
     )

@@ -260,3 +260,54 @@ def test_prefix_layout_is_little_endian() -> None:
     magic, head_len, payload_len = struct.unpack("<4sIQ", frame[:16])
     assert magic == b"RSBX" and payload_len == 8
     assert frame[16 + head_len :] == struct.pack("<d", 1.0)
+
+
+def test_proof_round_trip(make_candles: Callable[..., Arrays]) -> None:
+    from rara_sandbox.results import LastBars, ProofSpec
+
+    c = make_candles(60)
+    spec = ProofSpec(40, 5, 30.0)
+    req = decode_request(encode_request(SOURCE, c, proof=spec))
+    assert req.proof == spec and req.windows == () and req.probes == ()
+    result = evaluate(SOURCE, c, proof=spec)
+    assert result.ok and result.proof is not None, result.error
+    back = decode_response(encode_response(result))
+    assert back.proof is not None and (back.proof.from_bar, back.proof.bars) == (40, 20)
+    for part in ("prefix", "trailing"):
+        for series in LastBars.SERIES:
+            np.testing.assert_array_equal(
+                getattr(getattr(back.proof, part), series),
+                getattr(getattr(result.proof, part), series),
+            )
+    # the prefix ending at bar t equals the full run at t for this causal source
+    full = result.windows[-1]
+    np.testing.assert_array_equal(result.proof.prefix.entries, full.entries[40:])
+    assert np.all(result.proof.prefix.take_profit == 0.1)
+
+
+@pytest.mark.parametrize(
+    "spec, needle",
+    [
+        ({"from_bar": 0, "trailing_window": 0, "deadline_s": 1.0, "to_bar": None}, ">= 1"),
+        ({"from_bar": 0, "trailing_window": 1, "deadline_s": -1.0, "to_bar": None}, "positive"),
+        ({"from_bar": 0, "trailing_window": 1, "deadline_s": 1.0}, "missing"),
+        ("all", "object"),
+    ],
+)
+def test_malformed_proof_requests(
+    make_candles: Callable[..., Arrays], spec: object, needle: str
+) -> None:
+    header, arrays = unpack_frame(encode_request(SOURCE, make_candles(10)))
+    header["proof"] = spec
+    with pytest.raises(ProtocolError, match=needle):
+        decode_request(pack_frame(header, list(arrays.items())))
+
+
+def test_a_proof_with_windows_must_stop_early(make_candles: Callable[..., Arrays]) -> None:
+    from rara_sandbox.results import ProofSpec
+
+    c = make_candles(30)
+    refused = evaluate(SOURCE, c, None, [10], proof=ProofSpec(5, 3, 30.0))
+    assert refused.error is not None and refused.error.code == "bad_request"
+    early = evaluate(SOURCE, c, None, [10], proof=ProofSpec(0, 8, 30.0, to_bar=8))
+    assert early.ok and early.proof is not None and early.proof.bars == 8

@@ -166,3 +166,45 @@ def test_short_declared_lookback_is_flagged_by_warmup(sandbox, candles):
 def test_honest_lookback_passes_warmup(sandbox, candles):
     outcomes = run_checks(sandbox, HEAD.format(lookback=2000, body=EMA_BODY), candles, 2000)
     assert all(o.passed for o in outcomes.values()), [o.detail for o in outcomes.values()]
+
+
+def test_probe_positions_come_from_the_run_seed_and_the_source() -> None:
+    from rara.domain.strategy import source_sha256
+    from rara.validation.lookahead import EARLY_PREFIXES, probe_seed
+
+    n = 6000
+    a, b = source_sha256("strategy a"), source_sha256("strategy b")
+    same = plan(n, probe_seed(1, a))
+    assert plan(n, probe_seed(1, a)) == same  # a run is reproducible
+    assert plan(n, probe_seed(2, a)) != same and plan(n, probe_seed(1, b)) != same
+    cuts = same.windows
+    assert any(c <= 51 for c in cuts) and any(c >= n - 50 for c in cuts)  # first and last bars
+    assert any(51 < c < n - 50 for c in cuts) and len(cuts) >= 10
+    points = [p.at for p in same.probes if p.kind == "perturb"]
+    assert any(t <= 51 for t in points) and any(t >= n - 52 for t in points)
+    assert same.early_prefixes == EARLY_PREFIXES
+    # over many seeds the cuts fall everywhere: no bar is safe from a probe
+    covered = {c // 600 for s in range(40) for c in plan(n, s).windows}
+    assert covered == set(range(10))
+
+
+def test_early_prefixes_catch_a_leak_in_the_first_bars(sandbox, candles):
+    body = """
+    nxt = close.copy()
+    nxt[:-1] = close[1:]
+    first = ta.full(len(candles), 1.0).cumsum() <= 40.0
+    up = ta.where(first, nxt > close, close > ta.sma(close, 5))
+    return up, ta.logical_not(up)"""
+    p = plan(len(candles), seed=7)
+    request = EvaluationRequest(
+        source=HEAD.format(lookback=0, body=body),
+        candles=candles,
+        windows=p.windows,
+        probes=p.probes,
+        early_prefixes=p.early_prefixes,
+    )
+    result = sandbox.evaluate(request)
+    assert result.ok and result.proof is not None and result.proof.bars == p.early_prefixes
+    truncation = {o.name: o for o in check(result, 0)}["truncation"]
+    assert not truncation.passed and truncation.first_bar is not None
+    assert truncation.first_bar < 40

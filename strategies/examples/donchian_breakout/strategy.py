@@ -7,7 +7,7 @@ def meta():
         "version": "1.0.0",
         "api_version": 1,
         "timeframe": "1h",
-        "lookback": 200,  # Wilder ATR in the stop level needs ~200 bars to forget its start
+        "lookback": 300,  # Wilder ATR(14) in the stop level needs ~21 x 14 bars to forget its start
         "description": (
             "Enter when close breaks above the highest high of the previous `entry` bars; exit "
             "when it breaks below the lowest low of the previous `exit` bars. ATR-based stop."

@@ -1,6 +1,6 @@
 """Tries an (n, 1) bool array built with a subarray dtype (right dtype, right first dimension).
-Contained: bad_output | runtime_error
-Says: 1-D | broadcast
+Contained: bad_output | runtime_error | forbidden
+Says: 1-D | broadcast | astype
 """
 # ruff: noqa
 # fmt: off

@@ -1,5 +1,6 @@
 """Tries to read uninitialised heap bytes through a padded structured dtype, then as raw void bytes.
-Contained: ok
+Contained: forbidden | ok
+Says: astype
 Check: deterministic
 """
 # ruff: noqa

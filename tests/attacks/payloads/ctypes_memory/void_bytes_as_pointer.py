@@ -1,6 +1,6 @@
 """Tries raw float bytes (astype V8) recast to an object field, then calls the "object" it got.
-Contained: runtime_error
-Says: not callable
+Contained: forbidden | runtime_error
+Says: astype | not callable
 """
 # ruff: noqa
 # fmt: off

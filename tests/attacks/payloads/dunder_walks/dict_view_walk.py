@@ -1,6 +1,7 @@
 """Tries attributes of a dict view (params.items().index), a type the whitelist never lists.
-Contained: forbidden
-Says: dict_items
+items() hands back a plain list (no set-like view), whose index is whitelisted.
+Contained: ok | forbidden
+Check: deterministic
 """
 # ruff: noqa
 # fmt: off

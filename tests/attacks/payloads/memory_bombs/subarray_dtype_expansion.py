@@ -1,6 +1,6 @@
 """Tries astype(("f8", (10**6,))): every bar becomes a million floats (4 GB for 500 bars).
-Contained: runtime_error | memory_limit | killed
-Says: MemoryError
+Contained: forbidden | runtime_error | memory_limit | killed
+Says: astype | MemoryError
 """
 # ruff: noqa
 # fmt: off

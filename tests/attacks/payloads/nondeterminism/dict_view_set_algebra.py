@@ -1,5 +1,7 @@
 """Tries hash-ordered sets without a set display: params.keys() | other keys (a set comes back).
-Contained: ok
+keys() is a plain list now, so the union is a TypeError.
+Contained: runtime_error | ok
+Says: unsupported operand
 Check: deterministic
 Windows: 300, 400
 """

@@ -1,5 +1,7 @@
 """Tries set iteration order of numbers (their hashes are not randomised: deterministic).
-Contained: ok
+Set displays are refused outright (hash order).
+Contained: lint_failed | ok
+Says: set
 Check: deterministic
 """
 # ruff: noqa

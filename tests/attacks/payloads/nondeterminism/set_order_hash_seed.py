@@ -1,5 +1,7 @@
 """Tries to make signals depend on the iteration order of a set of strings (per-process hash seed).
-Contained: ok
+Set displays are refused outright (hash order).
+Contained: lint_failed | ok
+Says: set
 Check: deterministic
 Windows: 300, 400
 """

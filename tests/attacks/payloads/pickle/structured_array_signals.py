@@ -1,6 +1,6 @@
 """Tries a structured (record) array as entries: a dtype the wire format does not know.
-Contained: bad_output
-Says: dtype
+Contained: forbidden | bad_output
+Says: astype | dtype
 """
 # ruff: noqa
 # fmt: off
