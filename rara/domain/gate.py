@@ -32,7 +32,12 @@ LearnableCheckName = Literal[
     "deflated_sharpe",
     "pbo",
 ]
-HoldoutCheckName = Literal["holdout", "holdout.budget", "holdout.sharpe", "holdout.psr"]
+# "lookahead.holdout": a look-ahead or parity failure first seen at a holdout bar. It is judged
+# with the holdout, unseen by proposers, since for an honest strategy whether it happens there
+# depends on the holdout's bars.
+HoldoutCheckName = Literal[
+    "holdout", "lookahead.holdout", "holdout.budget", "holdout.sharpe", "holdout.psr"
+]
 CheckName = LearnableCheckName | HoldoutCheckName
 CHECK_NAMES: tuple[CheckName, ...] = (*get_args(LearnableCheckName), *get_args(HoldoutCheckName))
 HOLDOUT_CHECKS: frozenset[str] = frozenset(get_args(HoldoutCheckName))

@@ -98,7 +98,8 @@ class ResearchLoop:
         self.progress = Progress()
         split = gate.split(candles)
         # what the loop may learn from ends where the holdout starts: the regime is read from
-        # train and validation, and duplicates are compared on those bars alone
+        # train and validation, duplicates are compared on those bars alone, and a look-ahead
+        # failure first seen later is kept for the gate's hidden decision
         self.learnable_bars = split.holdout[0]
         self.regime = tag_regime(candles.slice(0, split.validation[1]))
         self.contexts = ContextBuilder(run_id, seed, inst, self.regime, lessons)
@@ -159,7 +160,12 @@ class ResearchLoop:
         """Signals on the full history and every look-ahead variant in one sandbox process, read
         once (meta, identity, look-ahead outcomes)."""
         return evaluate_candidate(
-            self.sandbox, cand.source, self.candles, cand.params, seed=self.seed
+            self.sandbox,
+            cand.source,
+            self.candles,
+            cand.params,
+            seed=self.seed,
+            holdout_start=self.learnable_bars,
         )
 
     def _record_budget_stop(self, exc: BudgetExhausted) -> None:

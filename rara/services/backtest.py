@@ -170,9 +170,11 @@ def evaluate_candidate(
     candles: Candles,
     params: dict[str, Any] | None = None,
     seed: int = 0,
+    holdout_start: int | None = None,
 ) -> CheckedEvaluation:
     """Signals on the full history and every look-ahead variant, in one sandbox process, read
-    once. The probes' positions come from the run's `seed` and the source's sha256."""
+    once. The probes' positions come from the run's `seed` and the source's sha256; failures
+    first seen at bars from `holdout_start` on are kept for the gate's hidden decision."""
     plan = lookahead.plan(len(candles), seed=lookahead.probe_seed(seed, source_sha256(source)))
     request = EvaluationRequest(
         source=source,
@@ -183,7 +185,7 @@ def evaluate_candidate(
         early_prefixes=plan.early_prefixes,
     )
     ev = sandbox.evaluate(request)
-    return CheckedEvaluation.of(source, ev)
+    return CheckedEvaluation.of(source, ev, holdout_start)
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,8 @@ def judge_candidate(
 ) -> GateReport:
     """Evaluate a candidate in `sandbox` (probes drawn from `seed`) and have `gate` judge it; the
     gate asks `sandbox` for the causality proof when everything else passed."""
-    checked = evaluate_candidate(sandbox, source, candles, params, seed)
+    holdout_start = gate.split(candles).holdout[0]
+    checked = evaluate_candidate(sandbox, source, candles, params, seed, holdout_start)
     prove = CandidateProver(sandbox, checked, candles, params)
     return gate.judge(checked, name=name, candles=candles, inst=inst, run_id=run_id, prove=prove)
 

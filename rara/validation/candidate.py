@@ -19,23 +19,30 @@ from rara_sandbox.results import EvaluationResult
 class CheckedEvaluation:
     """What the sandbox returned for one source, with what the host read from it. `meta` and
     `ref` are set whenever the strategy declared a meta (a later failure keeps them: the error
-    belongs to that strategy), `lookahead` only when the evaluation did not fail."""
+    belongs to that strategy), `lookahead` only when the evaluation did not fail: the outcomes
+    on the bars before `holdout_start` (what the loop and a proposer may see), while a failure
+    first seen at a holdout bar is `holdout_lookahead`, which only the gate's hidden decision
+    reads."""
 
     source: str
     evaluation: EvaluationResult
     meta: StrategyMeta | None
     ref: StrategyRef | None
     lookahead: tuple[CheckOutcome, ...]
+    holdout_lookahead: CheckOutcome | None = None
 
     @classmethod
-    def of(cls, source: str, evaluation: EvaluationResult) -> CheckedEvaluation:
+    def of(
+        cls, source: str, evaluation: EvaluationResult, holdout_start: int | None = None
+    ) -> CheckedEvaluation:
         if evaluation.meta is None:
             return cls(source, evaluation, None, None, ())
         meta = StrategyMeta.from_sandbox(evaluation.meta)
         ref = StrategyRef.of(source, meta)
         if evaluation.failed:
             return cls(source, evaluation, meta, ref, ())
-        return cls(source, evaluation, meta, ref, tuple(check(evaluation, meta.lookback)))
+        outcomes = check(evaluation, meta.lookback, holdout_start)
+        return cls(source, evaluation, meta, ref, outcomes.learnable, outcomes.holdout)
 
     @property
     def failed(self) -> bool:

@@ -21,7 +21,14 @@ from rara.domain.gate import GateCheck
 from rara.validation.lookahead import WARMUP_RTOL, first_difference, risk_at_bars
 from rara_sandbox.results import EvaluationResult, LastBars, WindowResult
 
-__all__ = ["CausalityProof", "CausalityProver", "Mismatch", "causality_checks", "read_proof"]
+__all__ = [
+    "CausalityProof",
+    "CausalityProver",
+    "Mismatch",
+    "causality_checks",
+    "holdout_mismatches",
+    "read_proof",
+]
 
 
 class Mismatch(BaseModel):
@@ -161,40 +168,71 @@ def _describe(m: Mismatch, what: str) -> str:
     )
 
 
-def causality_checks(proof: CausalityProof | None) -> list[GateCheck]:
-    """The proof's three report lines. No proof (no prover given, or it failed) fails all three:
-    nothing is promoted on an unproven claim."""
+def _learnable(m: Mismatch | None, holdout_start: int | None) -> Mismatch | None:
+    """A mismatch the learnable report may show: one before the holdout (a causal strategy's
+    values there do not depend on the holdout's bars; later ones might)."""
+    return m if m is None or holdout_start is None or m.bar < holdout_start else None
+
+
+def causality_checks(
+    proof: CausalityProof | None, holdout_start: int | None = None
+) -> list[GateCheck]:
+    """The proof's three report lines, on the bars before ``holdout_start`` (mismatches first
+    seen at a holdout bar are `holdout_mismatches`', read only at the hidden decision). No proof
+    (no prover given, or it failed) fails all three: nothing is promoted on an unproven claim."""
     if proof is None or not proof.complete:
         why = "not proven: no prover" if proof is None else f"not proven: {proof.error}"
         return [
             GateCheck(name=name, passed=False, detail=why)
             for name in ("lookahead.exhaustive", "lookahead.trailing_window", "determinism")
         ]
-    span = f"bars {proof.from_bar}..{proof.from_bar + proof.bars - 1}"
+    end = proof.from_bar + proof.bars
+    if holdout_start is not None:
+        end = min(end, holdout_start)
+    span = f"bars {proof.from_bar}..{end - 1}"
+    prefix = _learnable(proof.prefix, holdout_start)
+    trailing = _learnable(proof.trailing, holdout_start)
+    determinism = _learnable(proof.determinism, holdout_start)
     return [
         GateCheck(
             name="lookahead.exhaustive",
-            passed=proof.prefix is None,
-            value=None if proof.prefix is None else proof.prefix.bar,
+            passed=prefix is None,
+            value=None if prefix is None else prefix.bar,
             detail=f"prefix signals equal full-history signals on {span}"
-            if proof.prefix is None
-            else _describe(proof.prefix, f"history ending at bar {proof.prefix.bar}"),
+            if prefix is None
+            else _describe(prefix, f"history ending at bar {prefix.bar}"),
         ),
         GateCheck(
             name="lookahead.trailing_window",
-            passed=proof.trailing is None,
-            value=None if proof.trailing is None else proof.trailing.bar,
+            passed=trailing is None,
+            value=None if trailing is None else trailing.bar,
             threshold=proof.trailing_window,
             detail=f"{proof.trailing_window}-bar trailing windows agree on {span}"
-            if proof.trailing is None
-            else _describe(proof.trailing, f"the {proof.trailing_window}-bar trailing window"),
+            if trailing is None
+            else _describe(trailing, f"the {proof.trailing_window}-bar trailing window"),
         ),
         GateCheck(
             name="determinism",
-            passed=proof.determinism is None,
-            value=None if proof.determinism is None else proof.determinism.bar,
+            passed=determinism is None,
+            value=None if determinism is None else determinism.bar,
             detail="the same signals in a second, separate process"
-            if proof.determinism is None
-            else _describe(proof.determinism, "a second process"),
+            if determinism is None
+            else _describe(determinism, "a second process"),
         ),
     ]
+
+
+def holdout_mismatches(proof: CausalityProof | None, holdout_start: int) -> list[str]:
+    """The proof's mismatches first seen at a holdout bar, described (empty: none)."""
+    if proof is None or not proof.complete:
+        return []
+    found = [
+        (m, what)
+        for m, what in (
+            (proof.prefix, "the history ending there"),
+            (proof.trailing, f"the {proof.trailing_window}-bar trailing window"),
+            (proof.determinism, "a second process"),
+        )
+        if m is not None and m.bar >= holdout_start
+    ]
+    return [_describe(m, what) for m, what in sorted(found, key=lambda f: f[0].bar)]

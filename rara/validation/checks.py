@@ -35,6 +35,7 @@ __all__ = [
     "deflated_sharpe_skipped",
     "floor_checks",
     "holdout_checks",
+    "holdout_lookahead_check",
     "lookahead_checks",
     "meta_checks",
     "pbo_skipped",
@@ -240,6 +241,18 @@ def holdout_checks(
         ),
     ]
     return [r.check() for r in rows]
+
+
+def holdout_lookahead_check(cheap: CheckOutcome | None, proof: list[str]) -> GateCheck:
+    """Look-ahead first seen at a holdout bar, by the cheap probes or the proof: it rejects like
+    any look-ahead, but is judged with the holdout (see `HoldoutCheckName`)."""
+    found = ([cheap.detail] if cheap is not None else []) + proof
+    return GateCheck(
+        name="lookahead.holdout",
+        passed=not found,
+        value=cheap.first_bar if cheap is not None else None,
+        detail="; ".join(found) if found else "no look-ahead or parity failure on holdout bars",
+    )
 
 
 HOLDOUT_NOT_READ = GateCheck(

@@ -51,7 +51,7 @@ from rara.domain.gate import GateCheck, GateReport, Segment, SegmentResult, Tria
 from rara.domain.market import Candles, Instrument
 from rara.domain.strategy import StrategyRef
 from rara.validation.candidate import CheckedEvaluation
-from rara.validation.causality import CausalityProver, causality_checks
+from rara.validation.causality import CausalityProver, causality_checks, holdout_mismatches
 from rara.validation.checks import (
     HOLDOUT_NOT_READ,
     Threshold,
@@ -61,6 +61,7 @@ from rara.validation.checks import (
     deflated_sharpe_skipped,
     floor_checks,
     holdout_checks,
+    holdout_lookahead_check,
     lookahead_checks,
     meta_checks,
     pbo_skipped,
@@ -189,7 +190,12 @@ class ResearchGate:
         if all_passed(checks):
             with self.watch("causality"):
                 proof = prove(split.validation[0], checked.meta.lookback + 1) if prove else None
-            checks += causality_checks(proof)
+            checks += causality_checks(proof, split.holdout[0])
+            checks.append(
+                holdout_lookahead_check(
+                    checked.holdout_lookahead, holdout_mismatches(proof, split.holdout[0])
+                )
+            )
         reads = 0
         if all_passed(checks):
             # The holdout is read here and only here: after everything else has passed.

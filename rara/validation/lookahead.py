@@ -177,109 +177,137 @@ def _compare(
     length: int,
     rtol: float = 0.0,
 ) -> CheckOutcome | None:
+    """The earliest bar (over every series) where `other` disagrees with the full history."""
+    first: tuple[int, str, Any, Any] | None = None
     for sig in (*SIGNALS, "stop_loss", "take_profit"):
         a = _sliced(full, sig, full_lo, full_lo + length)
         b = _sliced(other, sig, other_lo, other_lo + length)
         i = first_difference(a, b, rtol if sig not in SIGNALS else 0.0)
-        if i is not None:
+        if i is not None and (first is None or full_lo + i < first[0]):
             av = a[i].item() if isinstance(a, np.ndarray) else a
             bv = b[i].item() if isinstance(b, np.ndarray) else b
-            bar = full_lo + i
-            return CheckOutcome(
-                name,
-                False,
-                f"{name}: {sig} at bar {bar} is {av} with full history but {bv} with {variant}",
-                variant,
-                sig,
-                bar,
-                av,
-                bv,
-            )
-    return None
+            first = (full_lo + i, sig, av, bv)
+    if first is None:
+        return None
+    bar, sig, av, bv = first
+    return CheckOutcome(
+        name,
+        False,
+        f"{name}: {sig} at bar {bar} is {av} with full history but {bv} with {variant}",
+        variant,
+        sig,
+        bar,
+        av,
+        bv,
+    )
 
 
-def check(result: EvaluationResult, lookback: int) -> list[CheckOutcome]:
-    """Compare every window and probe in ``result`` against the full-history window."""
+def _earliest(
+    failures: list[CheckOutcome], holdout_start: int | None
+) -> tuple[CheckOutcome | None, CheckOutcome | None]:
+    """The earliest failure before the holdout, and the earliest at or after its start. A failure
+    without a bar (an untestable lookback) belongs before it."""
+
+    def bar(o: CheckOutcome) -> int:
+        return -1 if o.first_bar is None else o.first_bar
+
+    ordered = sorted(failures, key=bar)
+    if holdout_start is None:
+        return (ordered[0] if ordered else None), None
+    before = next((o for o in ordered if bar(o) < holdout_start), None)
+    after = next((o for o in ordered if bar(o) >= holdout_start), None)
+    return before, after
+
+
+@dataclass(frozen=True)
+class LookaheadOutcomes:
+    """The cheap checks' outcomes, split at the holdout: `learnable` judges the bars before it
+    (what a proposer may learn from), `holdout` is the earliest failure at a holdout bar (None:
+    none), part of the hidden decision like the holdout itself."""
+
+    learnable: tuple[CheckOutcome, ...]
+    holdout: CheckOutcome | None = None
+
+
+def check(
+    result: EvaluationResult, lookback: int, holdout_start: int | None = None
+) -> LookaheadOutcomes:
+    """Compare every window and probe in ``result`` against the full-history window. For a
+    causal strategy a comparison's values before ``holdout_start`` do not depend on the holdout's
+    bars, so its earliest failure there does not either; failures first seen at holdout bars are
+    kept apart (`LookaheadOutcomes.holdout`)."""
     if result.failed:
         raise ValueError("look-ahead checks need a successful evaluation")
     full = result.windows[-1]
     n = full.n
-    outcomes: list[CheckOutcome] = []
-    cut_fail = next(
-        (
-            f
-            for w in result.windows[:-1]
-            if (f := _compare("truncation", f"history cut at {w.n} bars", full, w, 0, 0, w.n))
-            is not None
-        ),
-        None,
-    )
-    if cut_fail is None and result.proof is not None:
-        cut_fail = _early_failure(full, result.proof)
-    cuts = [w.n for w in result.windows[:-1]]
-    early = f" and on every prefix ending before bar {result.proof.bars}" if result.proof else ""
-    outcomes.append(
-        cut_fail or CheckOutcome("truncation", True, f"signals equal at cuts {cuts}{early}")
-    )
+    cut_fails = [
+        f
+        for w in result.windows[:-1]
+        if (f := _compare("truncation", f"history cut at {w.n} bars", full, w, 0, 0, w.n))
+        is not None
+    ]
+    if result.proof is not None and (early := _early_failure(full, result.proof)) is not None:
+        cut_fails.append(early)
     perturbs = [p for p in result.probes if p.probe.kind == "perturb"]
-    pert_fail = next(
-        (
-            f
-            for p in perturbs
-            if (
-                f := _compare(
-                    "perturbation",
-                    f"bars after {p.probe.at} shuffled",
-                    full,
-                    p.window,
-                    0,
-                    0,
-                    p.probe.at + 1,
-                )
+    pert_fails = [
+        f
+        for p in perturbs
+        if (
+            f := _compare(
+                "perturbation",
+                f"bars after {p.probe.at} shuffled",
+                full,
+                p.window,
+                0,
+                0,
+                p.probe.at + 1,
             )
-            is not None
-        ),
-        None,
-    )
-    outcomes.append(
-        pert_fail
-        or CheckOutcome(
-            "perturbation",
-            True,
-            f"signals unchanged by shuffling after {[p.probe.at for p in perturbs]}",
         )
-    )
+        is not None
+    ]
     suffixes = [p for p in result.probes if p.probe.kind == "suffix"]
-    warm_fail = None
     testable = [p for p in suffixes if n - p.probe.at > lookback + 1]
+    warm_fails: list[CheckOutcome] = []
     if suffixes and not testable:
-        warm_fail = CheckOutcome(
-            "warmup",
-            False,
-            f"declared lookback {lookback} leaves no bars "
-            f"to compare in a {n}-bar history; it cannot be tested",
+        warm_fails.append(
+            CheckOutcome(
+                "warmup",
+                False,
+                f"declared lookback {lookback} leaves no bars "
+                f"to compare in a {n}-bar history; it cannot be tested",
+            )
         )
     for p in testable:
         start = p.probe.at
-        skip = lookback
-        warm_fail = _compare(
+        fail = _compare(
             "warmup",
             f"history starting at bar {start} (lookback {lookback})",
             full,
             p.window,
-            start + skip,
-            skip,
-            n - start - skip,
+            start + lookback,
+            lookback,
+            n - start - lookback,
             WARMUP_RTOL,
         )
-        if warm_fail is not None:
-            break
-    outcomes.append(
-        warm_fail
-        or CheckOutcome(
-            "warmup",
-            True,
-            f"signals after the {lookback}-bar lookback independent of earlier history",
-        )
-    )
-    return outcomes
+        if fail is not None:
+            warm_fails.append(fail)
+    cuts = [w.n for w in result.windows[:-1]]
+    proven = f" and on every prefix ending before bar {result.proof.bars}" if result.proof else ""
+    passed = {
+        "truncation": f"signals equal at cuts {cuts}{proven}",
+        "perturbation": f"signals unchanged by shuffling after {[p.probe.at for p in perturbs]}",
+        "warmup": f"signals after the {lookback}-bar lookback independent of earlier history",
+    }
+    learnable: list[CheckOutcome] = []
+    late: list[CheckOutcome] = []
+    for name, fails in (
+        ("truncation", cut_fails),
+        ("perturbation", pert_fails),
+        ("warmup", warm_fails),
+    ):
+        before, after = _earliest(fails, holdout_start)
+        learnable.append(before or CheckOutcome(name, True, passed[name]))
+        if after is not None:
+            late.append(after)
+    _, first_late = _earliest(late, holdout_start)
+    return LookaheadOutcomes(tuple(learnable), first_late)

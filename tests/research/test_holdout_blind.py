@@ -196,11 +196,6 @@ def test_nothing_a_proposer_or_a_lesson_receives_depends_on_the_holdout(
     assert any(c.history and c.best is not None for c in second.contexts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until the causality branch wires a prover into the loop, the gate promotes nothing "
-    "and never reads the holdout: remove this mark when it lands",
-)
 def test_the_holdout_was_read_and_decided_differently(homes: tuple[Researched, Researched]) -> None:
     real, mirrored = homes
     assert real.reports.keys() == mirrored.reports.keys()

@@ -26,16 +26,9 @@ from rara.research.memory import LessonStore
 from rara.research.models import Candidate, Proposal, ProposerContext, Reflection
 from rara.research.store import ResearchStore
 from rara.runner.sandbox import InProcessSandbox
-from rara.validation.causality import CausalityProof
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from tests.kit.gate_reports import HOLDOUT_MARKS, report, view, with_holdout
-
-
-def vouched(from_bar: int, trailing_window: int) -> CausalityProof:
-    """A stand-in causality proof that finds nothing (the built-in families are causal by
-    construction), for a loop that hands the gate no prover of its own."""
-    return CausalityProof(from_bar=from_bar, bars=1, trailing_window=trailing_window)
 
 
 class HoldoutReadingGate(ResearchGate):
@@ -45,7 +38,6 @@ class HoldoutReadingGate(ResearchGate):
 
     def judge(self, *args: Any, **kwargs: Any) -> GateReport:
         self.reads += 1
-        kwargs.setdefault("prove", vouched)
         return with_holdout(super().judge(*args, **kwargs), passed=self.reads % 2 == 0)
 
 
@@ -115,9 +107,11 @@ def test_a_recording_proposer_is_never_handed_the_holdout(tmp_path: Path) -> Non
         min_sharpe=-100,
         max_drawdown=1.0,
         min_trades=0,
+        min_track_record_confidence=0.5,
         min_dsr=0,
         max_pbo=1.0,
         min_holdout_psr=0,
+        holdout_read_budget=100,
         cost_multiplier=1.0,
     )
     store, lessons, events = ResearchStore(db), LessonStore(db), EventStore(db)

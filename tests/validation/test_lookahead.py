@@ -104,7 +104,7 @@ def run_checks(
     result = sandbox.evaluate(request)
     assert result.ok, result.error
     assert len(result.probes) == len(p.probes)
-    return {o.name: o for o in check(result, lookback)}
+    return {o.name: o for o in check(result, lookback).learnable}
 
 
 @pytest.mark.parametrize("name", sorted(p.parent.name for p in EXAMPLES.glob("*/strategy.py")))
@@ -205,6 +205,6 @@ def test_early_prefixes_catch_a_leak_in_the_first_bars(sandbox, candles):
     )
     result = sandbox.evaluate(request)
     assert result.ok and result.proof is not None and result.proof.bars == p.early_prefixes
-    truncation = {o.name: o for o in check(result, 0)}["truncation"]
+    truncation = {o.name: o for o in check(result, 0).learnable}["truncation"]
     assert not truncation.passed and truncation.first_bar is not None
     assert truncation.first_bar < 40

@@ -36,7 +36,12 @@ from rara.validation.trials import TrialKey, TrialStore
 from tests.kit.candles import shipped_btc
 from tests.kit.paths import EXAMPLES
 
-SMA = (EXAMPLES / "sma_crossover" / "strategy.py").read_text()
+# slow up to 120 bars (WEAK): the declared lookback must cover it, or warm-up fails first
+SMA = (
+    (EXAMPLES / "sma_crossover" / "strategy.py")
+    .read_text()
+    .replace('"lookback": 50', '"lookback": 130')
+)
 BTC = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
 # The floor checks opened so a weak candidate reaches the DSR; the DSR itself keeps its default.
 REACHES_DSR = ResearchGateSettings(
