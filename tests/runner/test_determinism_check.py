@@ -22,11 +22,11 @@ from rara.validation.causality import causality_checks
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from tests.kit.candles import shipped_btc
-from tests.kit.paths import PROMOTED
+from tests.kit.paths import EXAMPLES
 from tests.runner.conftest import HERE
 
 ROUTE = "address_route"
-SOURCE = (PROMOTED / "sma_crossover" / "strategy.py").read_text()
+SOURCE = (EXAMPLES / "sma_crossover" / "strategy.py").read_text()
 
 
 @pytest.fixture(scope="module")
