@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import importlib
 import operator
+import threading
 from collections.abc import Callable, Mapping
 from types import CodeType, MappingProxyType, ModuleType
 from typing import Any
@@ -363,9 +364,17 @@ class StrategyPolicy(RestrictingNodeTransformer):
         return node
 
 
+# CPython 3.11 converts an AST back to C with a recursion-depth counter that is not thread-safe:
+# two threads compiling at once (the in-process sandbox evaluates a batch in threads) can fail
+# with "SystemError: AST constructor recursion depth mismatch". A sandbox child compiles once, so
+# the lock costs nothing there.
+_COMPILE_LOCK = threading.Lock()
+
+
 def compile_strategy(source: str) -> CodeType:
     """Compile with our policy; raise CompileFailed with the first error's line."""
-    result = compile_restricted_exec(source, filename=STRATEGY_FILENAME, policy=StrategyPolicy)
+    with _COMPILE_LOCK:
+        result = compile_restricted_exec(source, filename=STRATEGY_FILENAME, policy=StrategyPolicy)
     if result.errors or result.code is None:
         first = result.errors[0] if result.errors else "compilation produced no code"
         line = None
