@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import CodeType, FunctionType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +50,7 @@ from rara_sandbox.results import (
     ProbeResult,
     ProofResult,
     ProofSpec,
+    RiskLevel,
     SandboxError,
     WindowResult,
 )
@@ -181,9 +182,21 @@ def _meta(code: CodeType, printer: PrintBuffer) -> dict[str, Any]:
         raise _Failed(SandboxError(e.code, e.message)) from None
 
 
-def _window(
-    code: CodeType, printer: PrintBuffer, candles: Candles, params: dict[str, JsonScalar]
-) -> WindowResult:
+_S = TypeVar("_S")  # what the signals read as: full arrays, or the last bar
+_R = TypeVar("_R")  # likewise the risk levels
+
+
+def _run_strategy(
+    code: CodeType,
+    printer: PrintBuffer,
+    candles: Candles,
+    params: dict[str, JsonScalar],
+    signals: Callable[[Any, int], _S],
+    levels: Callable[[Any, int], _R],
+    no_levels: _R,
+) -> tuple[_S, _R]:
+    """Run `on_candles` (then `risk_levels`, when defined) on `candles` in a fresh module
+    namespace with a fresh params copy, reading their outputs with `signals` and `levels`."""
     n = len(candles)
     namespace = _load(code, printer, n)
     on_candles = _function(namespace, "on_candles")
@@ -191,15 +204,24 @@ def _window(
         raise _Failed(SandboxError("bad_output", "on_candles is not a function", window=n))
     try:
         out = _call("on_candles()", on_candles, candles, copy.deepcopy(params), window=n)
-        entries, exits = check_signals(out, n)
-        stop = take = None
+        read = signals(out, n)
         risk = _function(namespace, "risk_levels")
-        if risk is not None:
-            levels = _call("risk_levels()", risk, candles, copy.deepcopy(params), window=n)
-            stop, take = check_risk(levels, n)
+        if risk is None:
+            return read, no_levels
+        raw = _call("risk_levels()", risk, candles, copy.deepcopy(params), window=n)
+        return read, levels(raw, n)
     except Invalid as e:
         raise _Failed(SandboxError(e.code, e.message, window=n)) from None
-    return WindowResult(n, entries, exits, stop, take)
+
+
+def _window(
+    code: CodeType, printer: PrintBuffer, candles: Candles, params: dict[str, JsonScalar]
+) -> WindowResult:
+    none: tuple[RiskLevel, RiskLevel] = (None, None)
+    (entries, exits), (stop, take) = _run_strategy(
+        code, printer, candles, params, check_signals, check_risk, none
+    )
+    return WindowResult(len(candles), entries, exits, stop, take)
 
 
 def _last_bar(
@@ -207,21 +229,10 @@ def _last_bar(
 ) -> tuple[bool, bool, float, float]:
     """`_window`, keeping only the last bar (the proof's unit of work): same fresh namespace and
     params copy, same validation, no n-bar copies."""
-    n = len(candles)
-    namespace = _load(code, printer, n)
-    on_candles = _function(namespace, "on_candles")
-    if on_candles is None:
-        raise _Failed(SandboxError("bad_output", "on_candles is not a function", window=n))
-    try:
-        out = _call("on_candles()", on_candles, candles, copy.deepcopy(params), window=n)
-        entry, exit_ = last_signals(out, n)
-        stop = take = float("nan")
-        risk = _function(namespace, "risk_levels")
-        if risk is not None:
-            levels = _call("risk_levels()", risk, candles, copy.deepcopy(params), window=n)
-            stop, take = last_levels(levels, n)
-    except Invalid as e:
-        raise _Failed(SandboxError(e.code, e.message, window=n)) from None
+    nan = float("nan")
+    (entry, exit_), (stop, take) = _run_strategy(
+        code, printer, candles, params, last_signals, last_levels, (nan, nan)
+    )
     return entry, exit_, stop, take
 
 

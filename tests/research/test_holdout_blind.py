@@ -19,20 +19,15 @@ import pytest
 
 from rara.config import BacktestSettings, ResearchGateSettings
 from rara.data.catalog import Catalog
-from rara.domain.gate import HOLDOUT_CHECKS, GateReport, LearningView
+from rara.domain.gate import HOLDOUT_CHECKS, GateReport
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.events.store import EventStore
 from rara.home import Home
 from rara.registry import Registry
-from rara.research.builtin import BuiltinProposer
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
 from rara.research.models import (
-    Candidate,
     Lesson,
-    Proposal,
-    ProposerContext,
-    Reflection,
     learnable_outcome,
 )
 from rara.research.outcomes import duplicate_of
@@ -40,6 +35,7 @@ from rara.research.store import ResearchStore
 from rara.runner.sandbox import InProcessSandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
+from tests.kit.proposers import RecordingProposer
 
 BARS = 1500
 RUNS = (("run-a", 1), ("run-b", 2))
@@ -57,52 +53,12 @@ LOOSE = ResearchGateSettings(
 INST = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
 
 
-class Recorder:
-    """The built-in proposer, with everything it is handed (and the insights it gives back) kept
-    as JSON text, in order."""
-
-    name = "recorder"
-
-    def __init__(self, seed: int) -> None:
-        self.inner = BuiltinProposer(seed=seed, max_lookback=200)
-        self.seen: list[str] = []
-        self.contexts: list[ProposerContext] = []
-
-    def _see(self, ctx: ProposerContext) -> None:
-        self.contexts.append(ctx)
-        # the wall-clock time a recalled lesson was written at is the one thing that differs
-        self.seen.append(ctx.model_dump_json(exclude={"lessons": {"__all__": {"created_at"}}}))
-
-    def propose(self, ctx: ProposerContext) -> Proposal:
-        self._see(ctx)
-        return self.inner.propose(ctx)
-
-    def fix(
-        self,
-        ctx: ProposerContext,
-        candidate: Candidate,
-        error: str,
-        round_no: int,
-        max_rounds: int,
-    ) -> Proposal | None:
-        self._see(ctx)
-        self.seen.append(f"fix {round_no}/{max_rounds}: {error}")
-        return self.inner.fix(ctx, candidate, error, round_no, max_rounds)
-
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> Reflection:
-        self._see(ctx)
-        self.seen.append(view.model_dump_json())
-        reflection = self.inner.reflect(ctx, candidate, view)
-        self.seen.append(reflection.insight)
-        return reflection
-
-
 @dataclass(frozen=True)
 class Researched:
     """What one home's two runs left: what the proposers were handed, the lessons stored, and
     the gate's reports by experiment id."""
 
-    recorders: list[Recorder]
+    recorders: list[RecordingProposer]
     lessons: list[Lesson]
     reports: dict[str, GateReport]
 
@@ -137,7 +93,7 @@ def research(root: Path, candles: Candles) -> Researched:
     recorders = []
     try:
         for run, seed in RUNS:
-            recorder = Recorder(seed)
+            recorder = RecordingProposer(seed)
             ResearchLoop(
                 run_id=run,
                 seed=seed,

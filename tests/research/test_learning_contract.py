@@ -20,15 +20,14 @@ from rara.domain.market import Instrument, Timeframe
 from rara.events.store import EventStore
 from rara.home import Home
 from rara.registry import Registry
-from rara.research.builtin import BuiltinProposer
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
-from rara.research.models import Candidate, Proposal, ProposerContext, Reflection
 from rara.research.store import ResearchStore
 from rara.runner.sandbox import InProcessSandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from tests.kit.gate_reports import HOLDOUT_MARKS, report, view, with_holdout
+from tests.kit.proposers import RecordingProposer
 
 
 class HoldoutReadingGate(ResearchGate):
@@ -39,46 +38,6 @@ class HoldoutReadingGate(ResearchGate):
     def judge(self, *args: Any, **kwargs: Any) -> GateReport:
         self.reads += 1
         return with_holdout(super().judge(*args, **kwargs), passed=self.reads % 2 == 0)
-
-
-class RecordingProposer:
-    """The built-in proposer, with everything it is handed kept as JSON text."""
-
-    name = "recording"
-
-    def __init__(self, seed: int) -> None:
-        self.inner = BuiltinProposer(seed=seed, max_lookback=200)
-        self.seen: list[str] = []
-        self.views: list[LearningView] = []
-        self.contexts: list[ProposerContext] = []
-
-    def _see(self, ctx: ProposerContext) -> None:
-        self.contexts.append(ctx)
-        self.seen.append(ctx.model_dump_json())
-
-    def propose(self, ctx: ProposerContext) -> Proposal:
-        self._see(ctx)
-        return self.inner.propose(ctx)
-
-    def fix(
-        self,
-        ctx: ProposerContext,
-        candidate: Candidate,
-        error: str,
-        round_no: int,
-        max_rounds: int,
-    ) -> Proposal | None:
-        self._see(ctx)
-        self.seen.append(error)
-        return self.inner.fix(ctx, candidate, error, round_no, max_rounds)
-
-    def reflect(self, ctx: ProposerContext, candidate: Candidate, view: LearningView) -> Reflection:
-        self._see(ctx)
-        self.views.append(view)
-        self.seen.append(view.model_dump_json())
-        reflection = self.inner.reflect(ctx, candidate, view)
-        self.seen.append(reflection.insight)
-        return reflection
 
 
 def leaks(texts: list[str]) -> list[str]:
