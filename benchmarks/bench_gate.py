@@ -194,7 +194,8 @@ def summarise(results: list[SeedResult], noise_rate: float) -> list[Figure]:
         promoted = sum(r.promoted for r in rows)
         rate = 100.0 * promoted / total if total else 0.0
         seeds_hit = sum(r.promoted > 0 for r in rows)
-        target = "<= 1%" if name == "noise" else "most seeds"
+        # issue 9 asks the default strength to be found for most seeds; half of it is reported
+        target = {"noise": "<= 1%", "edge 0.1": "most seeds"}.get(name, "")
         if name == "noise":  # an edge case stops at its first promotion: no rate to give
             figures.append(
                 Figure(
