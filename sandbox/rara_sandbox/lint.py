@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rara_sandbox import ta
-from rara_sandbox.restricted import ALL_ATTRIBUTE_NAMES, API_NAMES
+from rara_sandbox.restricted import ALL_ATTRIBUTE_NAMES, API_NAMES, AST_LOCK
 
 MAX_SOURCE_BYTES = 64 * 1024
 MAX_AST_NODES = 12_000
@@ -320,7 +320,8 @@ def lint(source: str) -> LintReport:
     if not checks[0].ok:
         return LintReport(tuple(checks))
     try:
-        tree = ast.parse(source, filename="<strategy>", mode="exec")
+        with AST_LOCK:
+            tree = ast.parse(source, filename="<strategy>", mode="exec")
     except SyntaxError as e:
         checks.append(Check("syntax", False, "does not parse", (Finding(e.lineno, str(e.msg)),)))
         return LintReport(tuple(checks))

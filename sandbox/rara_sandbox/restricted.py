@@ -364,16 +364,16 @@ class StrategyPolicy(RestrictingNodeTransformer):
         return node
 
 
-# CPython 3.11 converts an AST back to C with a recursion-depth counter that is not thread-safe:
-# two threads compiling at once (the in-process sandbox evaluates a batch in threads) can fail
-# with "SystemError: AST constructor recursion depth mismatch". A sandbox child compiles once, so
-# the lock costs nothing there.
-_COMPILE_LOCK = threading.Lock()
+# CPython 3.11 converts ASTs between C and Python with a recursion-depth counter that is not
+# thread-safe: two threads parsing or compiling at once (the in-process sandbox evaluates a batch
+# in threads) can fail with "SystemError: AST constructor recursion depth mismatch". Every AST
+# step of lint and compile holds this lock; a sandbox child runs them once, so it costs nothing.
+AST_LOCK = threading.Lock()
 
 
 def compile_strategy(source: str) -> CodeType:
     """Compile with our policy; raise CompileFailed with the first error's line."""
-    with _COMPILE_LOCK:
+    with AST_LOCK:
         result = compile_restricted_exec(source, filename=STRATEGY_FILENAME, policy=StrategyPolicy)
     if result.errors or result.code is None:
         first = result.errors[0] if result.errors else "compilation produced no code"
