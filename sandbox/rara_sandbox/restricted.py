@@ -152,6 +152,39 @@ ALLOWED_ATTRIBUTES: Mapping[type, frozenset[str]] = MappingProxyType(
 ALL_ATTRIBUTE_NAMES = frozenset().union(*ALLOWED_ATTRIBUTES.values())
 
 
+# Array methods that take an `out` array, and how many positional arguments come before it. A
+# strategy may not pass `out`: numpy 1.24 (the container image's) lets ufunc.accumulate (cumsum,
+# cumprod) write into a read-only array, which would let a strategy rewrite the candles that
+# later windows and the causality proof see.
+_OUT_AFTER: Mapping[str, int] = MappingProxyType(
+    {
+        "all": 1,
+        "any": 1,
+        "argmax": 1,
+        "argmin": 1,
+        "max": 1,
+        "min": 1,
+        "cumsum": 2,
+        "cumprod": 2,
+        "mean": 2,
+        "std": 2,
+        "sum": 2,
+        "var": 2,
+    }
+)
+
+
+def _without_out(method: Callable[..., Any], name: str) -> Callable[..., Any]:
+    positional = _OUT_AFTER[name]
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if "out" in kwargs or len(args) > positional:
+            raise SandboxViolation(f"{name}(out=...) is not available to strategies")
+        return method(*args, **kwargs)
+
+    return call
+
+
 def guarded_getattr(obj: object, name: object) -> Any:
     if type(name) is not str:
         raise SandboxViolation("attribute names must be strings")
@@ -164,6 +197,8 @@ def guarded_getattr(obj: object, name: object) -> Any:
         return guarded_astype(obj)
     if name in ("keys", "items") and type(obj) is dict:
         return listed(getattr(obj, name))
+    if name in _OUT_AFTER and type(obj) is np.ndarray:
+        return _without_out(getattr(obj, name), name)
     return getattr(obj, name)
 
 

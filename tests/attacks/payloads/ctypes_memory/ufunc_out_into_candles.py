@@ -1,6 +1,7 @@
-"""Tries an out= argument (cumsum(out=candles.open)) to make numpy write into the candles.
-Contained: runtime_error
-Says: read-only
+"""Tries an out= argument (cumsum(out=candles.open)) to make numpy write into the candles. numpy
+1.24 (the container image's) lets accumulate write into a read-only array, so `out` is refused.
+Contained: forbidden
+Says: out=
 """
 # ruff: noqa
 # fmt: off
