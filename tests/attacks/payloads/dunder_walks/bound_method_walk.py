@@ -1,6 +1,6 @@
-"""Tries attributes of a bound builtin method (candles.close.sum.copy) to walk towards __self__.
+"""Tries attributes of a bound array method (candles.close.sum.copy) to walk towards __self__.
 Contained: forbidden
-Says: builtin_function_or_method
+Says: attribute 'copy'
 """
 # ruff: noqa
 # fmt: off
