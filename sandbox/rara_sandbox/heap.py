@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 SIZE_CLASSES = range(0, 512 - 32, 16)  # bytes payloads spanning pymalloc's size classes
-MAX_PER_CLASS = 64
+MAX_PER_CLASS = 256  # one random byte per class: two processes share a class's layout 1 in 256
 PAGE = 4096
 MAX_LARGE_PAGES = 512  # up to 2 MiB: shifts where malloc/mmap place big arrays
 

@@ -49,11 +49,13 @@ def test_two_jailed_children_have_different_heap_layouts() -> None:
     with JailedRunner(warm=(ROUTE,), sys_path=[*sys.path, str(HERE)]) as runner:
         limits = Limits(wall_s=30.0)
         fixed = {runner.run(f"{ROUTE}:heap_address", b"", limits).response for _ in range(3)}
-        drawn = {
-            runner.run(f"{ROUTE}:heap_address", b"randomise", limits).response for _ in range(3)
-        }
+        drawn = [
+            runner.run(f"{ROUTE}:heap_address", b"randomise", limits).response for _ in range(6)
+        ]
     assert len(fixed) == 1  # forks of one zygote: the same address every time
-    assert len(drawn) == 3  # each child's random layout moves it
+    # each child draws its layout: two share one with probability 1/256 per size class, so
+    # among six a repeat is possible, six identical is not
+    assert len(set(drawn)) > 1
 
 
 def test_signals_that_differ_between_processes_fail_determinism(leaky, candles) -> None:
@@ -71,6 +73,7 @@ def test_the_gate_rejects_it_as_non_deterministic(leaky, candles, tmp_path) -> N
     loose = ResearchGateSettings(
         min_sharpe=-100.0,
         min_trades=0,
+        min_track_record_confidence=0.5,  # 12 trades: one flipped entry must not decide it
         min_dsr=0.0,
         max_pbo=1.0,
         max_drawdown=1.0,
@@ -82,7 +85,13 @@ def test_the_gate_rejects_it_as_non_deterministic(leaky, candles, tmp_path) -> N
         report = judge_candidate(
             leaky, gate, name="sma", source=SOURCE, candles=candles, inst=inst, seed=3
         )
-    assert "determinism" in report.failed and not report.passed
+    assert not report.passed
+    # the flipped bar is drawn from an address: before the holdout it fails `determinism`; at a
+    # holdout bar the same finding is judged with the holdout (`lookahead.holdout`)
+    hidden = report.check("lookahead.holdout")
+    assert "determinism" in report.failed or (
+        hidden is not None and not hidden.passed and "a second process" in hidden.detail
+    ), report.failed
 
 
 def test_the_same_strategy_is_deterministic_in_the_real_entry(candles) -> None:
