@@ -150,11 +150,17 @@ def _signal(name: str, a: object, n: int, copy: bool = True) -> BoolArr:
     return np.array(a, dtype=np.bool_, copy=True)  # our own copy: the strategy keeps no alias
 
 
-def check_signals(out: object, n: int) -> tuple[BoolArr, BoolArr]:
+def _signal_pair(out: object) -> tuple[object, object]:
+    """on_candles()'s output as its two parts, or the usual refusal."""
     if type(out) is not tuple or len(out) != 2:
         what = f"a tuple of {len(out)}" if type(out) is tuple else type(out).__name__
         raise Invalid("bad_output", f"on_candles must return (entries, exits), got {what}")
-    return _signal("entries", out[0], n), _signal("exits", out[1], n)
+    return out[0], out[1]
+
+
+def check_signals(out: object, n: int) -> tuple[BoolArr, BoolArr]:
+    entries, exits = _signal_pair(out)
+    return _signal("entries", entries, n), _signal("exits", exits, n)
 
 
 def _level(
@@ -203,11 +209,9 @@ def check_risk(out: object, n: int) -> tuple[RiskLevel, RiskLevel]:
 def last_signals(out: object, n: int) -> tuple[bool, bool]:
     """The last bar of on_candles()'s output, validated like `check_signals` but without copying
     the n-bar arrays: what the causality proof keeps of each prefix."""
-    if type(out) is not tuple or len(out) != 2:
-        check_signals(out, n)  # raises with the usual message
-    assert type(out) is tuple
-    entries = _signal("entries", out[0], n, copy=False)
-    exits = _signal("exits", out[1], n, copy=False)
+    first, second = _signal_pair(out)
+    entries = _signal("entries", first, n, copy=False)
+    exits = _signal("exits", second, n, copy=False)
     return bool(entries[-1]), bool(exits[-1])
 
 
