@@ -1,4 +1,6 @@
-"""Rebuild the embedded sample catalog (rara/data/sample) from ../shared/data/sample.
+"""Rebuild the embedded sample catalog (rara/data/sample) from a folder of sample Parquet files.
+
+Usage: python scripts/build_sample.py SOURCE_DIR (the candle files the maintainers collected).
 
 Run once by a maintainer; the output is committed. Keeps the package lean: every 1h and 1d file
 (ten symbols) and BTC/USDT 5m (for resampling demos and tests), about 4 MB in all.
@@ -17,13 +19,14 @@ from rara.data.catalog import Catalog, table_to_candles
 from rara.data.quality import check_candles
 from rara.domain.market import Instrument, Timeframe
 
-SRC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sample"
 DEST = Path(__file__).resolve().parents[1] / "rara" / "data" / "sample"
 KEEP_5M = {"BTC-USDT"}
 
 
 def main() -> None:
-    src = Path(sys.argv[1]) if len(sys.argv) > 1 else SRC
+    if len(sys.argv) != 2:
+        sys.exit("usage: python scripts/build_sample.py SOURCE_DIR")
+    src = Path(sys.argv[1])
     for d in DEST.iterdir() if DEST.exists() else []:
         if d.is_dir():
             shutil.rmtree(d)
