@@ -36,6 +36,8 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from rara.backtest.verdict import Boundary
+
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 Idx = npt.NDArray[np.intp]
@@ -47,6 +49,7 @@ WIDTH_IN = 10.0
 STRATEGY = "#1f6fb4"
 BENCHMARK = "#8a8a8a"
 LOSS = "#d62728"
+BOUNDARY = "#6b4fbb"
 ENTRY = "#2ca02c"
 EXIT_STYLE = {  # exit reason -> (marker, colour); stops stand out from signal exits
     "signal": ("v", "#d62728"),
@@ -134,9 +137,16 @@ def underwater(equity: F64, start: float) -> F64:
 # ---------------------------------------------------------------- charts
 
 
-def equity_svg(strategy: Series, benchmark: Series, xlim: tuple[int, int]) -> str:
+def equity_svg(
+    strategy: Series,
+    benchmark: Series,
+    xlim: tuple[int, int],
+    boundaries: Sequence[Boundary] = (),
+) -> str:
+    """The equity chart; each of `boundaries` (a segment boundary: train | validation) is a
+    dashed vertical line, its SVG group id ``equity-<Boundary.gid>``, labelled both sides."""
     with _style("equity"):
-        return _svg(_equity(strategy, benchmark, xlim, 3.4), "equity")
+        return _svg(_equity(strategy, benchmark, xlim, 3.4, boundaries), "equity")
 
 
 def drawdown_svg(strategy: Series, benchmark: Series, xlim: tuple[int, int]) -> str:
@@ -198,10 +208,15 @@ def trades_svg(price: Series, marks: TradeMarks, xlim: tuple[int, int]) -> str:
 
 
 def equity_png(
-    strategy: Series, benchmark: Series, xlim: tuple[int, int], title: str, dpi: int = 100
+    strategy: Series,
+    benchmark: Series,
+    xlim: tuple[int, int],
+    title: str,
+    boundaries: Sequence[Boundary] = (),
+    dpi: int = 100,
 ) -> bytes:
     with _style("png"):
-        fig = _equity(strategy, benchmark, xlim, 4.5)
+        fig = _equity(strategy, benchmark, xlim, 4.5, boundaries)
         # parse_math off: a "$" in a strategy name is text, not the start of a formula
         # the legend sits above the axes (as in the HTML); the PNG's title goes on the right
         fig.axes[0].set_title(title, loc="right", fontsize=10, parse_math=False)
@@ -222,15 +237,37 @@ def _style(salt: str) -> Iterator[None]:
         yield
 
 
-def _equity(strategy: Series, benchmark: Series, xlim: tuple[int, int], height: float) -> Figure:
+def _equity(
+    strategy: Series,
+    benchmark: Series,
+    xlim: tuple[int, int],
+    height: float,
+    boundaries: Sequence[Boundary] = (),
+) -> Figure:
     fig, ax = _figure(height, xlim)
     s, b = thin(strategy), thin(benchmark)
     ax.plot(_days(b.ts), b.y, color=BENCHMARK, lw=1.0, label="Buy & hold")
     ax.plot(_days(s.ts), s.y, color=STRATEGY, lw=1.3, label="Strategy")
+    for mark in boundaries:
+        _boundary(ax, mark)
     ax.yaxis.set_major_formatter(FuncFormatter(_money))
     ax.set_ylabel("equity")
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2)
     return fig
+
+
+def _boundary(ax: Axes, mark: Boundary) -> None:
+    """A dashed vertical line with the segment names either side of it, near the top."""
+    x = float(_days(np.array([mark.ts], dtype=np.int64))[0])
+    line = ax.axvline(x, color=BOUNDARY, lw=1.0, ls="--")
+    line.set_gid(mark.gid)
+    top = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    for side, text, ha in (
+        ("before", f"\u2190 {mark.before} ", "right"),
+        ("after", f" {mark.after} \u2192", "left"),
+    ):
+        label = ax.text(x, 0.97, text, transform=top, ha=ha, va="top", color=BOUNDARY)
+        label.set_gid(f"{mark.gid}-{side}")
 
 
 def _figure(height_in: float, xlim: tuple[int, int]) -> tuple[Figure, Axes]:

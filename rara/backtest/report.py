@@ -2,11 +2,12 @@
 
 The HTML has no scripts, stylesheets, fonts or images to fetch: CSS is inline and the charts are
 inline SVG (`rara.backtest.charts`), so the file opens offline, attaches to an e-mail and archives
-as one artefact. Sections, each a ``<section id=...>``: ``summary``, ``equity`` (strategy vs buy
-and hold), ``drawdown`` (underwater curves), ``trades`` (entries and exits on the price, plus a
-trade list), ``monthly`` (calendar-month returns, UTC), ``metrics`` (every `Metrics` field next
-to its buy-and-hold counterpart), ``strategy`` (the caller's meta and params), ``costs`` and
-``data`` (the range of bars).
+as one artefact. Sections, each a ``<section id=...>``: ``summary``, ``gate`` (the research
+gate's verdict, when one is given), ``equity`` (strategy vs buy and hold), ``drawdown``
+(underwater curves), ``trades`` (entries and exits on the price, plus a trade list), ``monthly``
+(calendar-month returns, UTC), ``metrics`` (every `Metrics` field next to its buy-and-hold
+counterpart), ``strategy`` (the caller's meta and params), ``costs`` and ``data`` (the range of
+bars).
 
 Curves are drawn on the bar-close time axis, starting from the initial cash at the first bar's
 open, because the equity at index ``t`` is measured at bar ``t``'s close. Prices are drawn at bar
@@ -30,8 +31,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from rara.backtest import verdict
 from rara.backtest.engine import EXIT_REASONS, BacktestConfig, BacktestResult
 from rara.backtest.metrics import BenchmarkMetrics, Metrics
+from rara.domain.gate import GateReport
 from rara.domain.market import Candles, ms_to_iso
 from rara.errors import BadInput
 
@@ -94,11 +97,15 @@ def write_report(
     metrics: Metrics,
     benchmark_equity: np.ndarray | None = None,
     meta: dict[str, Any] | None = None,
+    gate: GateReport | None = None,
 ) -> ReportFiles:
     """Write the HTML tear sheet to `path` and the equity-curve PNG next to it (same stem,
     ``.png``). `benchmark_equity` is the buy-and-hold curve, one value per bar; by default the
     one `rara.backtest.metrics.buy_and_hold` measures (same costs). `meta` (strategy name,
-    version, params, instrument, anything JSON-able) is shown as given."""
+    version, params, instrument, anything JSON-able) is shown as given. `gate`, the research
+    gate's report on this strategy, adds a ``gate`` section (`rara.backtest.verdict`) and marks
+    the train/validation boundary on the equity charts; the candles are then train + validation
+    only, the holdout withheld."""
     # Deferred: matplotlib costs ~0.3 s to import; monthly_returns and friends do not need it.
     from rara.backtest import charts
 
@@ -123,17 +130,25 @@ def write_report(
         exit_reason=[EXIT_REASONS[int(r)] for r in t["exit_reason"]],
     )
     months = monthly_returns(ts, equity, start_equity=init)
+    marks_at = verdict.boundaries(gate) if gate is not None else []
+    gate_html = (
+        _section("gate", "Research gate verdict", verdict.gate_section(gate))
+        if gate is not None
+        else None
+    )
 
     body = "\n".join(
         (
             _header(title, metrics),
             _summary(metrics),
+            *([gate_html] if gate_html else []),
             _section(
                 "equity",
                 "Equity vs buy &amp; hold",
-                charts.equity_svg(strat, hold, xlim),
+                charts.equity_svg(strat, hold, xlim, marks_at),
                 "Mark-to-market equity at each bar close; buy &amp; hold buys with all the cash "
-                "at the first open and pays the same fee and slippage.",
+                "at the first open and pays the same fee and slippage."
+                + "".join(_boundary_note(b) for b in marks_at),
             ),
             _section(
                 "drawdown",
@@ -164,7 +179,7 @@ def write_report(
 
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(path, html.encode("utf-8"))
-    _write_atomic(png, charts.equity_png(strat, hold, xlim, title))
+    _write_atomic(png, charts.equity_png(strat, hold, xlim, title, marks_at))
     return ReportFiles(html=path, png=png)
 
 
@@ -273,6 +288,14 @@ def _summary(m: Metrics) -> str:
         for k, v, sub in cards
     )
     return f'<section id="summary" class=cards>{inner}</section>'
+
+
+def _boundary_note(b: verdict.Boundary) -> str:
+    return (
+        f' <span class=boundary data-boundary="{escape(b.gid)}">The dashed line at '
+        f"{_when(b.ts)} UTC divides {escape(b.before)} (left) from {escape(b.after)} (right)."
+        "</span>"
+    )
 
 
 def _section(sid: str, heading: str, content: str, note: str = "") -> str:
@@ -527,5 +550,8 @@ table.kv th{text-align:left;font-weight:500;color:#444}table.kv td{text-align:le
 table.monthly td.na{background:#fafafa}table.monthly td.yr{font-weight:600}
 table.num tr.pos td:nth-child(7){color:#15803d}table.num tr.neg td:nth-child(7){color:#b91c1c}
 td.gap{text-align:center;color:#888}details{margin-top:10px}summary{cursor:pointer}
+table.gate tr.ok td:nth-child(4){color:#15803d}table.gate tr.bad td:nth-child(4){color:#b91c1c;
+font-weight:600}table.gate tr.na td{color:#888}table.gate th{text-align:left}
+table.gate td.detail{text-align:left;color:#666;max-width:420px}.verdict{font-size:15px}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
 """

@@ -26,6 +26,7 @@ from rara.research.session import (
     parse_duration,
 )
 from rara.research.store import ResearchStore
+from rara.research.summary import next_steps_text
 from rara.runner.sandbox import BOUNDARIES
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,10 @@ def run(
         summary["stopped"] = STOPPED_BY.get(summary["stop_reason"], summary["stopped"])
         report = session.best_report(summary)
         summary["best_report"] = str(report) if report else None
+        summary["next_commands"] = session.next_commands(summary, report)
     emit(summary)
+    if not quiet:
+        click.echo(next_steps_text(summary), err=True)
 
 
 def _resolved(cfg: RunConfig, home: Home) -> RunConfig:

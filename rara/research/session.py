@@ -18,18 +18,19 @@ from rara.closing import Closing
 from rara.config import Settings
 from rara.data.catalog import Catalog
 from rara.domain.events import ResearchRunConfig, ResearchRunStarted, StopReason
+from rara.domain.gate import GateReport
 from rara.domain.market import Instrument
 from rara.errors import BadInput
 from rara.events.store import EventStore, open_event_store
 from rara.home import Home
 from rara.registry import Registry
-from rara.research.context import best_of
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
 from rara.research.ports import Proposer
 from rara.research.publish import RunEvents
 from rara.research.store import Experiment, ResearchStore
+from rara.research.summary import best_section, candidate_lines, next_commands, strategy_file_of
 from rara.research.trace import calibration, run_hash
 from rara.runner.sandbox import EvaluationRequest, open_sandbox
 from rara.validation.gate import ResearchGate
@@ -215,7 +216,7 @@ class ResearchSession(Closing):
         counts: dict[str, int] = {}
         for e in exps:
             counts[e.outcome] = counts.get(e.outcome, 0) + 1
-        best = best_of(exps)
+        min_trades = self.settings.gates.research.min_trades
         stop_text = {
             "iterations": "reached the iteration limit",
             "max_cost_usd": "reached the LLM cost limit",
@@ -235,14 +236,9 @@ class ResearchSession(Closing):
             "promoted": [e.experiment_id for e in exps if e.outcome == "paper_candidate"],
             "cost_usd": round(sum(e.cost_usd for e in exps), 8),
             "trials": self.trials.count(run_id=self.run_id),
-            "best": None
-            if best is None
-            else {
-                "experiment_id": best.experiment_id,
-                "family": best.family,
-                "validation_sharpe": best.validation_sharpe,
-                "outcome": best.outcome,
-            },
+            "candidates": candidate_lines(exps),
+            "min_trades": min_trades,
+            **best_section(exps, min_trades),
             "calibration": calibration(exps),
             "run_hash": run_hash(self.events, self.run_id),
             "timings_ms": {k: round(v, 1) for k, v in loop.timings.items()},
@@ -268,6 +264,8 @@ class ResearchSession(Closing):
 
         out = self.home.reports_dir / self.run_id / f"{exp.experiment_id}.html"
         out.parent.mkdir(parents=True, exist_ok=True)
+        # the source beside the tear sheet, for `rara backtest run` (a next command)
+        strategy_file_of(out).write_text(exp.source, encoding="utf-8")
         files = write_report(
             out,
             title=f"{exp.family} ({exp.experiment_id}) on {self.inst.key}",
@@ -279,8 +277,21 @@ class ResearchSession(Closing):
                 "params": ev.params,
                 "segments": "train + validation (holdout withheld)",
             },
+            gate=None if exp.report is None else GateReport.model_validate(exp.report),
         )
         return files.html
+
+    def next_commands(self, summary: dict[str, Any], report: Path | None) -> list[dict[str, str]]:
+        """What to try after this run (`rara.research.summary.next_commands`)."""
+        best = self.store.get(summary["best"]["experiment_id"]) if summary.get("best") else None
+        return next_commands(
+            summary,
+            self.inst,
+            self.cfg.iterations,
+            self.cfg.model,
+            report,
+            best,
+        )
 
     def close(self) -> None:
         """Close the sandbox and the stores, the last opened first."""

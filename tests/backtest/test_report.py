@@ -1,5 +1,6 @@
 """The HTML tear sheet and equity PNG: sections, offline-ness, determinism, size on big inputs,
-edge cases, and the monthly-returns arithmetic against a hand-computed example."""
+edge cases, the monthly-returns arithmetic against a hand-computed example, and a research
+candidate's sheet (the gate verdict, the train/validation boundary, the holdout withheld)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ from rara.backtest.report import ReportFiles, buy_and_hold_equity, monthly_retur
 from rara.data.synth import generate
 from rara.domain.market import Candles, parse_utc
 from rara.errors import BadInput
+from rara.validation.splits import split_by_fractions
 from tests.backtest.helpers import sma_cross
+from tests.kit.gate_reports import HOLDOUT_TRIAL, with_holdout
+from tests.kit.gate_reports import report as gate_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHART_SECTIONS = ("equity", "drawdown", "trades")
@@ -317,3 +321,56 @@ def test_underwater_agrees_with_the_metric(btc_1h: Candles) -> None:
     assert -underwater(result.equity, result.config.init_cash).min() == pytest.approx(
         metrics.max_drawdown, rel=1e-12
     )
+
+
+# ---------------------------------------------------------------- a research candidate's sheet
+
+
+def test_gate_verdict_boundary_and_withheld_holdout(btc_1h: Candles, tmp_path: Path) -> None:
+    split = split_by_fractions(btc_1h.ts)
+    gate = with_holdout(
+        gate_report(
+            [
+                {"name": "sandbox", "passed": True, "value": "ok"},
+                {"name": "floor.sharpe", "passed": False, "value": 0.4321, "threshold": 1.0},
+                {"name": "min_trades", "passed": True, "value": 31.0, "threshold": 30.0},
+                {"name": "pbo", "passed": True, "skipped": True, "threshold": 0.3},
+            ]
+        ),
+        passed=True,
+    ).model_copy(update={"split": split.model_dump()})
+    seen = btc_1h.slice(0, split.validation[1])  # a research sheet: train + validation only
+    result, metrics = backtest(seen)
+    files = write_report(
+        tmp_path / "r.html", title="t", candles=seen, result=result, metrics=metrics, gate=gate
+    )
+    html = files.html.read_text(encoding="utf-8")
+    page = parse(html)
+    assert tuple(page.sections) == ("summary", "gate", *ALL_SECTIONS[1:])
+    rows = re.findall(r'<tr class=\w+ data-check="([^"]+)" data-result="(\w+)">', html)
+    assert rows == [
+        ("sandbox", "pass"),
+        ("floor.sharpe", "fail"),
+        ("min_trades", "pass"),
+        ("pbo", "skipped"),
+        ("holdout.sharpe", "withheld"),
+        ("holdout.psr", "withheld"),
+    ]
+    assert "<td>0.4321</td><td>1</td><td>FAIL</td>" in html
+    gate_text = page.sections["gate"]
+    assert "failed: floor.sharpe" in gate_text
+    # not one holdout figure reaches the page, though the report carries them
+    assert not any(mark in html for mark in ("7.654", "0.9877", "987,131", HOLDOUT_TRIAL))
+    h0, h1 = split.holdout_dates
+    assert f"Holdout withheld (bars opening {h0[:10]} {h0[11:16]} to {h1[:10]}" in gate_text
+    # the boundary: a dashed line on the equity chart (and in the PNG), said in the note
+    assert '<g id="equity-boundary-train-validation">' in section_svgs(html)["equity"]
+    v0 = split.validation_dates[0]
+    assert (
+        f"{v0[:10]} {v0[11:16]} UTC divides train (left) from validation" in page.sections["equity"]
+    )
+    assert_offline_and_finite(html)
+    plain = write_report(
+        tmp_path / "p.html", title="t", candles=seen, result=result, metrics=metrics
+    )
+    assert plain.png.read_bytes() != files.png.read_bytes()  # the PNG has the line too
