@@ -36,7 +36,7 @@ from rara.events.model import (
 )
 from rara.events.schema import COLUMNS, Row, ensure_schema
 from rara.events.verify import walk_chain
-from rara.state import DEFAULT_BUSY_TIMEOUT_MS, connect
+from rara.state import DEFAULT_BUSY_TIMEOUT_MS, connect, is_read_only_fault, read_only_home
 
 Clock = Callable[[], datetime]
 
@@ -45,7 +45,9 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _store_error(action: str, exc: sqlite3.Error) -> RaraError:
+def _store_error(action: str, exc: sqlite3.Error | OSError, path: Path) -> RaraError:
+    if is_read_only_fault(exc, path):  # an environment fault, not a damaged log
+        return read_only_home(path, action)
     text = str(exc)
     if "locked" in text or "busy" in text:
         return RaraError(
@@ -81,15 +83,15 @@ class EventStore(Closing):
         self._lock = threading.RLock()
         try:
             conn = connect(self.path, readonly=readonly, busy_timeout_ms=busy_timeout_ms)
-        except sqlite3.Error as exc:
-            raise _store_error(f"cannot open {self.path}", exc) from exc
+        except (sqlite3.Error, OSError) as exc:  # OSError: the home's directory cannot be made
+            raise _store_error(f"cannot open {self.path}", exc, self.path) from exc
         self._conn = conn
         try:
             if not readonly:
                 ensure_schema(conn)
         except sqlite3.Error as exc:
             conn.close()
-            raise _store_error(f"cannot open the event log at {self.path}", exc) from exc
+            raise _store_error(f"cannot open the event log at {self.path}", exc, self.path) from exc
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -108,7 +110,7 @@ class EventStore(Closing):
         try:
             yield
         except sqlite3.Error as exc:
-            raise _store_error(action, exc) from exc
+            raise _store_error(action, exc, self.path) from exc
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -395,6 +397,8 @@ def verify_path(path: Path | str) -> VerifyReport:
     try:
         store = EventStore(p, readonly=True)
     except RaraError as exc:
+        if exc.code == "read_only_home":  # the environment, not the log: say so, never "damaged"
+            raise
         return VerifyReport(
             ok=False,
             events_checked=0,
