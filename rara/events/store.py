@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 from rara.closing import Closing
 from rara.domain.events import EventPayload
 from rara.errors import BadInput, RaraError
+from rara.events.chain import Clock, anchor_head, append_prepared
 from rara.events.filter import EVERYTHING, EventFilter
 from rara.events.model import (
     GENESIS_HASH,
@@ -27,18 +28,14 @@ from rara.events.model import (
     EventDraft,
     Prepared,
     VerifyReport,
-    chain_hash,
     check_text,
-    default_event_id,
     envelope_json,
     format_ts,
     prepare_draft,
 )
-from rara.events.schema import COLUMNS, Row, ensure_schema
-from rara.events.verify import walk_chain
+from rara.events.schema import COLUMNS, ensure_schema
+from rara.events.verify import verify_log
 from rara.state import DEFAULT_BUSY_TIMEOUT_MS, connect, is_read_only_fault, read_only_home
-
-Clock = Callable[[], datetime]
 
 
 def _utcnow() -> datetime:
@@ -153,56 +150,16 @@ class EventStore(Closing):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                rows, envelopes = self._chain(prepared, explicit_ids)
-                conn.executemany(
-                    f"INSERT INTO events ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
+                rows, envelopes = append_prepared(
+                    conn, self.path, prepared, explicit_ids, self._clock
                 )
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:  # SQLite may have rolled back already (I/O, full disk)
                     conn.execute("ROLLBACK")
                 raise
+        anchor_head(self.path, rows)
         return [_event_from(env, row[8], row[9]) for env, row in zip(envelopes, rows, strict=True)]
-
-    def _chain(
-        self,
-        prepared: list[Prepared],
-        explicit_ids: set[str],
-    ) -> tuple[list[Row], list[str]]:
-        """Number and hash the drafts from the head read inside the write transaction.
-
-        Also returns each envelope's JSON, which _event_from() reuses to build the Event.
-        """
-        conn = self._conn
-        if explicit_ids:
-            ids = list(explicit_ids)
-            for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-                chunk = ids[i : i + 500]
-                hit = conn.execute(
-                    f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                ).fetchone()
-                if hit:
-                    raise BadInput(
-                        "event_duplicate_id",
-                        f"event_id {hit[0]!r} is already in the log",
-                        "omit event_id to get a fresh one, or treat the event as already sent",
-                    )
-        head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
-        rows: list[Row] = []
-        envelopes: list[str] = []
-        for type_, payload, source, cid, sid, eid in prepared:
-            seq += 1
-            # The clock is read under the write lock, so ts order follows seq order.
-            ts = format_ts(self._clock())
-            event_id = eid if eid is not None else default_event_id(prev, seq)
-            env = envelope_json(seq, event_id, type_, ts, source, cid, sid, payload)
-            h = chain_hash(prev, env)
-            rows.append((seq, event_id, type_, ts, source, cid, sid, payload, prev, h))
-            envelopes.append(env)
-            prev = h
-        return rows, envelopes
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -352,7 +309,7 @@ class EventStore(Closing):
     def verify(self) -> VerifyReport:
         """Walk the chain in seq order; never raises for a damaged file, reports it instead."""
         with self._lock:
-            return walk_chain(self._conn)
+            return verify_log(self._conn, self.path)
 
 
 def _event_from(envelope: str, prev_hash: str, hash_: str) -> Event:

@@ -1,4 +1,5 @@
-"""Research runs and their experiments in the state DB (append-only).
+"""Research runs and their experiments in the state DB (append-only; each experiment row sealed
+in the event log as it is written, so `rara events verify` notices an edited one).
 
 An experiment row is written once, when its iteration has finished (including its lesson and
 events). A run killed mid-iteration therefore has no row for that iteration, and resuming the run
@@ -8,6 +9,7 @@ redoes exactly it; trials are keyed by content, so redoing one records nothing t
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from pydantic import BaseModel
 
 from rara.closing import Closing
 from rara.errors import BadInput
+from rara.events.seal import prepare_sealing, sealed_write
 from rara.research.models import (
     ExperimentOutcome,
     Forecast,
@@ -148,6 +151,7 @@ class ResearchStore(Closing):
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
         self.path, self._conn = open_tables(path, SCHEMA, "research tables")
+        prepare_sealing(self._conn, self.path, "experiments", "research tables")
 
     def close(self) -> None:
         self._conn.close()
@@ -234,11 +238,16 @@ class ResearchStore(Closing):
         blob = None if positions is None else np.packbits(positions).tobytes()
         cols = ", ".join((*_FIELDS, "positions", *_RETIRED))
         marks = ", ".join("?" * (len(_FIELDS) + 1 + len(_RETIRED)))
-        with self._lock:
-            self._conn.execute(
+
+        def insert(conn: sqlite3.Connection) -> list[str]:
+            conn.execute(
                 f"INSERT INTO experiments ({cols}) VALUES ({marks})",
                 (*values, blob, *_RETIRED.values()),
             )
+            return [e.experiment_id]
+
+        with self._lock:  # the row and its seal in one transaction (`rara.events.seal`)
+            sealed_write(self._conn, self.path, "experiments", insert)
 
     def _select(self, where: str, args: tuple[Any, ...], tail: str = "") -> list[Experiment]:
         with self._lock:
