@@ -6,9 +6,10 @@ leaves a shorter chain that is still valid. The anchor remembers how far the log
 `rara events verify` catches a log whose head is behind it (the tail was deleted) or whose event
 at the anchored seq has another hash (the log was replaced).
 
-The anchor is written after the commit, atomically (a temporary file, fsync, rename, fsync of
-the directory), and never moves backwards. A crash between the commit and the write leaves it a
-batch behind, which verify accepts: the log may be ahead of its anchor, never behind.
+The anchor is written after the commit and after the log's WAL is synced to disk, atomically (a
+temporary file, fsync, rename), and never moves backwards, so it never claims more than the disk
+holds. A crash between the commit and the write leaves it a batch behind, which verify accepts:
+the log may be ahead of its anchor, never behind.
 
 Whether a log has ever been anchored is recorded in the database itself (the ``chain_anchor``
 table, written by the first append that finds the anchor file in place), so a missing anchor
@@ -71,19 +72,30 @@ def write_anchor(db: Path, seq: int, hash_: str) -> None:
             return  # another writer anchored a later head; the anchor never moves back
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
+        # The log first: with synchronous=NORMAL a commit is not yet on disk, and an anchor that
+        # outlived a power cut its events did not would read as a deleted tail.
+        _fsync_file(db.with_name(db.name + "-wal"))
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(Anchor(seq=seq, hash=hash_).model_dump_json())
             f.flush()
-            os.fsync(f.fileno())
+            os.fsync(f.fileno())  # the content before the rename: never a torn anchor
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        # No fsync of the directory: a rename lost to a power cut leaves the previous anchor,
+        # which is behind the log, and that verify accepts.
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def _fsync_file(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return  # no WAL: the commit went to the main file
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def mark_anchored(conn: sqlite3.Connection, db: Path) -> None:

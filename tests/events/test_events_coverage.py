@@ -9,7 +9,12 @@ the way someone with the file would.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +30,7 @@ from rara.research.store import ResearchStore
 from rara.validation.trials import TrialKey, TrialStore
 from tests.events.payloads import make
 from tests.kit.cli import CliResult
+from tests.kit.paths import REPO
 
 INST = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
 
@@ -247,3 +253,42 @@ def test_seals_cannot_be_appended_by_hand(cli: Callable[..., CliResult]) -> None
     }
     r = cli("events", "append", "--type", "state_row_recorded", "--payload", json.dumps(body))
     assert r.code == 2 and r.error["code"] == "event_type_reserved"
+
+
+def test_a_run_killed_mid_write_and_resumed_still_verifies(
+    rara_home: Path, cli: Callable[..., CliResult]
+) -> None:
+    """SIGKILL lands wherever it lands (between a row and its seal is impossible: they share a
+    transaction); the killed home and the resumed one both verify, every row covered."""
+    env = {**os.environ, "RARA_HOME": str(rara_home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rara", "research", "run", "--seed", "7", "--iterations", "40"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+    )
+    db = rara_home / "rara.db"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        try:
+            with sqlite3.connect(db) as conn:
+                if conn.execute("SELECT count(*) FROM experiments").fetchone()[0] >= 3:
+                    break
+        except sqlite3.Error:
+            continue
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = cli("events", "verify")
+    assert killed.code == 0, killed.stdout + killed.stderr
+    with sqlite3.connect(db) as conn:
+        run_id, done = conn.execute("SELECT run_id, count(*) FROM experiments").fetchone()
+    assert done < 40, "the run finished before it was killed"
+    resumed = cli("research", "run", "--resume", run_id, "--quiet", timeout=600)
+    assert resumed.code == 0, resumed.stdout + resumed.stderr
+    after = cli("events", "verify")
+    assert after.code == 0, after.stdout + after.stderr
+    report = after.json
+    assert report["rows_checked"] == 40 + resumed.json["trials"] and report["anchor"] == "checked"
