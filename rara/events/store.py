@@ -4,7 +4,9 @@ SQLite in WAL mode lets one writer and many readers (in any process) work at onc
 the write lock up front (BEGIN IMMEDIATE) and read the chain head inside that transaction, so
 writers in different processes serialise and the chain never forks. Triggers refuse UPDATE and
 DELETE, and refuse any INSERT that does not extend the chain at its head, so even a raw sqlite3
-connection cannot rewrite history through SQL; editing the file itself is caught by verify().
+connection cannot rewrite history through SQL; editing the file itself is caught by verify(),
+and deleting the newest events by the head's anchor file (`rara.events.anchor`), rewritten after
+every append batch.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from rara.closing import Closing
 from rara.domain.events import EventPayload
 from rara.errors import BadInput, RaraError
+from rara.events.anchor import AnchorUnreadable, anchor_path, read_anchor
 from rara.events.chain import Clock, anchor_head, append_prepared
 from rara.events.filter import EVERYTHING, EventFilter
 from rara.events.model import (
@@ -349,8 +352,23 @@ def open_event_store(
 def verify_path(path: Path | str) -> VerifyReport:
     """Verify the log in a file without creating or changing it; a missing file is intact."""
     p = Path(path)
-    if not p.exists():
-        return VerifyReport(ok=True, events_checked=0)
+    if not p.exists():  # no log: intact, unless its anchor says it had events
+        try:
+            anchor = read_anchor(p)
+        except AnchorUnreadable as exc:
+            return VerifyReport(
+                ok=False, events_checked=0, problem="anchor_unreadable", reason=str(exc)
+            )
+        if anchor is None or anchor.seq == 0:
+            return VerifyReport(ok=True, events_checked=0)
+        return VerifyReport(
+            ok=False,
+            events_checked=0,
+            problem="tail_truncated",
+            reason=f"{p} is gone but its anchor {anchor_path(p)} records seq {anchor.seq}: "
+            f"events 1..{anchor.seq} were deleted",
+            anchor_seq=anchor.seq,
+        )
     try:
         store = EventStore(p, readonly=True)
     except RaraError as exc:

@@ -192,6 +192,11 @@ def test_a_replaced_log_and_a_deleted_anchor_are_caught(db_path: Path, tmp_path:
     anchor_path(db_path).unlink()
     report = verify_path(db_path)
     assert not report.ok and report.problem == "anchor_missing"
+    # the whole log deleted, its anchor left: every event was deleted
+    for f in other.parent.glob("rara.db*"):
+        if f != anchor_path(other):
+            f.unlink()
+    assert verify_path(other).problem == "tail_truncated"
     assert "rara.db.anchor is missing" in (report.reason or "")
 
 
