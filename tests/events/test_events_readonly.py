@@ -19,6 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from rara.domain.market import Instrument, Timeframe
+from rara.research.models import experiment_id
+from rara.research.record import IterationResult
+from rara.research.store import ResearchStore
 from tests.kit.cli import CliResult, run_cli
 from tests.kit.paths import REPO
 
@@ -86,18 +90,40 @@ def test_read_only_home_verifies_and_refuses_writes_as_read_only(
         assert queried.code == 0, queried.stdout + queried.stderr
         assert [json.loads(x)["seq"] for x in queried.stdout.splitlines()] == [1, 2, 3]
 
-        for args in (
-            ("events", "append", "--type", "research_run_ended", "--payload", RUN_ENDED),
-            ("research", "list"),
-        ):
-            refused = run(*args)
-            assert refused.code == 1, refused.stdout + refused.stderr
-            err = refused.error
-            assert err["code"] == "read_only_home", err
-            assert "read-only" in err["message"] and "writable" in err["suggestion"]
-            assert "Traceback" not in refused.stderr
+        listed = run("research", "list")  # reading needs no write: nothing listed, no error
+        assert listed.code == 0 and listed.stdout == "", listed.stdout + listed.stderr
+
+        refused = run("events", "append", "--type", "research_run_ended", "--payload", RUN_ENDED)
+        assert refused.code == 1, refused.stdout + refused.stderr
+        err = refused.error
+        assert err["code"] == "read_only_home", err
+        assert "read-only" in err["message"] and "writable" in err["suggestion"]
+        assert "Traceback" not in refused.stderr
     finally:
         if os.geteuid() != 0:
             _restore(rara_home)
     # nothing was written: the log is as it was
     assert cli("events", "verify").json["events_checked"] == 3
+
+
+def test_research_rows_read_from_a_read_only_home_and_writes_say_why_not(
+    rara_home: Path, cli: Callable[..., CliResult]
+) -> None:
+    inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
+    row = IterationResult(
+        iteration=0, experiment_id=experiment_id("run-a", 0), outcome="error", failed_check="x"
+    ).experiment("run-a", "builtin", inst, 10)
+    with ResearchStore(rara_home / "rara.db") as store:
+        store.record(row, None)
+    run = read_only_runner(rara_home)
+    try:
+        listed = run("research", "list")
+        assert listed.code == 0, listed.stdout + listed.stderr
+        assert json.loads(listed.stdout)["experiment_id"] == row.experiment_id
+        shown = run("research", "show", "--experiment-id", row.experiment_id)
+        assert shown.code == 0, shown.stdout + shown.stderr
+        verified = run("events", "verify")
+        assert verified.code == 0 and verified.json["rows_checked"] == 1, verified.stdout
+    finally:
+        if os.geteuid() != 0:
+            _restore(rara_home)
