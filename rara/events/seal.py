@@ -113,11 +113,13 @@ def prepare_sealing(conn: sqlite3.Connection, db: Path, table: str, what: str) -
 def _adopt(conn: sqlite3.Connection, db: Path, table: str) -> None:
     """Seal the rows of `table` as they are, while the log holds no seal of that table."""
     ensure_schema(conn)
+    if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None:
+        return  # nothing to adopt (the common case of a fresh home: no scan of the log)
     has_seal = conn.execute(
         "SELECT 1 FROM events WHERE type = ? AND json_extract(payload, '$.table') = ? LIMIT 1",
         (SEAL_TYPE, table),
     ).fetchone()
-    if has_seal is not None or conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None:
+    if has_seal is not None:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
