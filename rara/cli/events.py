@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from rara.cli.output import emit, emit_lines
 from rara.cli.params import DomainValueType
-from rara.domain.events import EVENT_MODELS, EventPayload
+from rara.domain.events import EVENT_MODELS, EventPayload, StateRowRecorded
 from rara.domain.market import parse_utc_datetime
 from rara.errors import BadInput, Refused, nearest
 from rara.events import EventDraft, EventFilter, VerifyReport, open_event_store, verify_path
@@ -35,14 +35,28 @@ class ChainBroken(Refused):
     """Verification failed; the error JSON carries the full report too, in one document."""
 
     def __init__(self, report: VerifyReport) -> None:
-        damaged = report.problem == "sqlite_error"
+        problem = report.problem or ""
         where = f" at seq {report.first_bad_seq}" if report.first_bad_seq is not None else ""
-        super().__init__(
-            "event_store_damaged" if damaged else "event_chain_broken",
-            f"event log failed verification{where}: {report.reason}",
+        suggestion = (
             "stop writing to this log and investigate: restore rara.db from a backup, and use "
-            "`rara events query --after-seq N` to inspect the events around the bad seq",
+            "`rara events query --after-seq N` to inspect the events around the bad seq"
         )
+        code = "event_chain_broken"
+        if problem == "sqlite_error":
+            code = "event_store_damaged"
+        elif problem.startswith("row_"):
+            code = "state_rows_altered"
+            suggestion = (
+                "a row users read no longer matches the digest sealed in the log when it was "
+                "written: restore rara.db from a backup, and use `rara events query --type "
+                "state_row_recorded` to see the seals"
+            )
+        elif problem == "anchor_missing":
+            suggestion = (
+                "if rara.db was copied or restored without rara.db.anchor beside it, copy that "
+                "file along; otherwise treat the log as tampered and restore both from a backup"
+            )
+        super().__init__(code, f"event log failed verification{where}: {report.reason}", suggestion)
         self.report = report
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,7 +106,8 @@ def query(
 
 @group.command("verify")
 def verify() -> None:
-    """Recompute every hash and link; exit 3 and name the first bad seq if tampered."""
+    """Recompute every hash and link, check the head against its anchor file and re-hash every
+    experiment and trial against its seal; exit 3 and say what was tampered with."""
     report = verify_path(Home.from_env().state_db)
     if not report.ok:
         raise ChainBroken(report)
@@ -150,6 +165,12 @@ def _json_object(text: str) -> dict[str, Any]:
 def _payload_model(type_: str, body: dict[str, Any]) -> EventPayload:
     """The model of a known type built from `body`; BadInput for an unknown type or a misfit."""
     model = EVENT_MODELS.get(check_type(type_))
+    if model is StateRowRecorded:
+        raise BadInput(
+            "event_type_reserved",
+            f"{type_} events are written by rara's stores, in the transaction of the row they seal",
+            "append another type; `rara events verify` checks the seals",
+        )
     if model is None:
         guess = nearest(type_, EVENT_MODELS)
         raise BadInput(

@@ -389,6 +389,25 @@ class FeedbackResearchRetrainRequested(_FeedbackDecision):
     timeframe: str
 
 
+# ---- state ------------------------------------------------------------------------------------
+
+
+class StateRowRecorded(EventPayload):
+    """A row users read (an experiment, a trial) was written, and this is its digest, so `rara
+    events verify` can tell whether the row changed since (`rara.events.seal`). Written in the
+    row's own transaction; no correlation id, so it is never part of a run's hash."""
+
+    event_type: ClassVar[str] = "state_row_recorded"
+
+    table: str = Field(description="the sealed table: experiments or trials")
+    row_id: str = Field(description="the row's experiment_id or trial_id")
+    row_sha256: str = Field(description="sha256 over every column's sha256, columns sorted")
+    columns: dict[str, str] = Field(description="column -> the first 16 hex of its sha256")
+    adopted: bool = Field(
+        description="sealed when a home written before seals was first opened, not when written"
+    )
+
+
 # ---- the registry ------------------------------------------------------------------------------
 
 _SCHEMA_V1: tuple[type[EventPayload], ...] = (
@@ -409,6 +428,7 @@ _SCHEMA_V1: tuple[type[EventPayload], ...] = (
     FeedbackStrategyHold,
     FeedbackStrategyConfirmed,
     FeedbackResearchRetrainRequested,
+    StateRowRecorded,
 )
 
 

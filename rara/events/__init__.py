@@ -1,5 +1,8 @@
 """The hash-chained, append-only event log (SQLite, WAL) and its in-process bus.
 
+`verify()` also covers what users read: the chain head is anchored in a file beside the database
+(`anchor`), and experiment and trial rows are sealed in the log as they are written (`seal`).
+
 Payloads are the typed models of `rara.domain.events` (schema v1); the event type is the
 model's, so nothing is appended from a bare dict. Typical use::
 

@@ -295,16 +295,52 @@ class Event(BaseModel):
             ) from exc
 
 
+class RowProblem(BaseModel):
+    """A row of a sealed table (`rara.events.seal`) that does not match the log."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    table: str
+    row_id: str
+    # row_changed | row_missing (sealed, now gone) | row_unsealed | row_sealed_twice
+    problem: str
+    seal_seq: int | None = None
+    columns: list[str] = Field(default_factory=list, description="the columns that changed")
+
+    def describe(self) -> str:
+        what = {
+            "row_changed": "changed",
+            "row_missing": "was deleted",
+            "row_unsealed": "has no seal (inserted outside rara)",
+            "row_sealed_twice": "is sealed twice",
+        }.get(self.problem, self.problem)
+        text = f"{self.table} row {self.row_id} {what}"
+        if self.columns:
+            text += f" ({', '.join(self.columns)})"
+        return text + (f", sealed at seq {self.seal_seq}" if self.seal_seq is not None else "")
+
+
 class VerifyReport(BaseModel):
-    """The outcome of walking the chain; `problem` is a stable code when not ok."""
+    """The outcome of walking the chain, checking its anchor and the sealed rows; `problem` is a
+    stable code when not ok."""
 
     ok: bool
     events_checked: int
     first_bad_seq: int | None = None
     reason: str | None = None
-    problem: str | None = None  # hash_mismatch | prev_hash_mismatch | seq_gap | bad_row | ...
+    # hash_mismatch | prev_hash_mismatch | seq_gap | bad_row | triggers_missing | sqlite_error |
+    # tail_truncated | anchor_mismatch | anchor_missing | anchor_unreadable | row_changed | ...
+    problem: str | None = None
     last_seq: int = 0
     head_hash: str = GENESIS_HASH
+    # "checked": the head reaches the anchor file's (seq, hash); "none": the log was never
+    # anchored (empty, or written before anchoring; its next append anchors it)
+    anchor: str = "none"
+    anchor_seq: int | None = None
+    rows_checked: int = 0  # rows of sealed tables re-hashed against their seals
+    rows_not_covered: int = 0  # rows of a table written before seals, not yet adopted
+    row_problems: list[RowProblem] = Field(default_factory=list)
+    row_problem_count: int = 0
 
 
 # A checked draft: type, canonical payload text, source, correlation_id, strategy_id, event_id.

@@ -37,6 +37,12 @@ WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM events)
        (SELECT hash FROM events ORDER BY seq DESC LIMIT 1), '{GENESIS_HASH}')
   OR EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id)
 BEGIN SELECT RAISE(ABORT, 'events are append-only: an insert must extend the chain head'); END;
+-- Set once, by the first append that finds the anchor file (rara.events.anchor) in place: from
+-- then on a missing anchor file means a deleted one.
+CREATE TABLE IF NOT EXISTS chain_anchor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    since_seq INTEGER NOT NULL
+);
 -- Bookkeeping, not history: consumers move their offsets, so this table is mutable.
 CREATE TABLE IF NOT EXISTS consumer_offsets (
     consumer TEXT PRIMARY KEY,
@@ -63,7 +69,7 @@ def split_sql(script: str) -> list[str]:
 
 
 def has_schema(conn: sqlite3.Connection) -> bool:
-    wanted = ("events", "consumer_offsets", *TRIGGERS)
+    wanted = ("events", "consumer_offsets", "chain_anchor", *TRIGGERS)
     marks = ",".join("?" * len(wanted))
     rows = conn.execute(f"SELECT name FROM sqlite_master WHERE name IN ({marks})", wanted)
     return len({r[0] for r in rows}) == len(wanted)

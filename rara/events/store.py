@@ -4,14 +4,16 @@ SQLite in WAL mode lets one writer and many readers (in any process) work at onc
 the write lock up front (BEGIN IMMEDIATE) and read the chain head inside that transaction, so
 writers in different processes serialise and the chain never forks. Triggers refuse UPDATE and
 DELETE, and refuse any INSERT that does not extend the chain at its head, so even a raw sqlite3
-connection cannot rewrite history through SQL; editing the file itself is caught by verify().
+connection cannot rewrite history through SQL; editing the file itself is caught by verify(),
+and deleting the newest events by the head's anchor file (`rara.events.anchor`), rewritten after
+every append batch.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +22,8 @@ from typing import Any
 from rara.closing import Closing
 from rara.domain.events import EventPayload
 from rara.errors import BadInput, RaraError
+from rara.events.anchor import AnchorUnreadable, anchor_path, read_anchor
+from rara.events.chain import Clock, anchor_head, append_prepared
 from rara.events.filter import EVERYTHING, EventFilter
 from rara.events.model import (
     GENESIS_HASH,
@@ -27,25 +31,23 @@ from rara.events.model import (
     EventDraft,
     Prepared,
     VerifyReport,
-    chain_hash,
     check_text,
-    default_event_id,
     envelope_json,
     format_ts,
     prepare_draft,
 )
-from rara.events.schema import COLUMNS, Row, ensure_schema
-from rara.events.verify import walk_chain
-from rara.state import DEFAULT_BUSY_TIMEOUT_MS, connect
-
-Clock = Callable[[], datetime]
+from rara.events.schema import COLUMNS, ensure_schema
+from rara.events.verify import verify_log
+from rara.state import DEFAULT_BUSY_TIMEOUT_MS, connect, is_read_only_fault, read_only_home
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _store_error(action: str, exc: sqlite3.Error) -> RaraError:
+def _store_error(action: str, exc: sqlite3.Error | OSError, path: Path) -> RaraError:
+    if is_read_only_fault(exc, path):  # an environment fault, not a damaged log
+        return read_only_home(path, action)
     text = str(exc)
     if "locked" in text or "busy" in text:
         return RaraError(
@@ -81,15 +83,15 @@ class EventStore(Closing):
         self._lock = threading.RLock()
         try:
             conn = connect(self.path, readonly=readonly, busy_timeout_ms=busy_timeout_ms)
-        except sqlite3.Error as exc:
-            raise _store_error(f"cannot open {self.path}", exc) from exc
+        except (sqlite3.Error, OSError) as exc:  # OSError: the home's directory cannot be made
+            raise _store_error(f"cannot open {self.path}", exc, self.path) from exc
         self._conn = conn
         try:
             if not readonly:
                 ensure_schema(conn)
         except sqlite3.Error as exc:
             conn.close()
-            raise _store_error(f"cannot open the event log at {self.path}", exc) from exc
+            raise _store_error(f"cannot open the event log at {self.path}", exc, self.path) from exc
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -108,7 +110,7 @@ class EventStore(Closing):
         try:
             yield
         except sqlite3.Error as exc:
-            raise _store_error(action, exc) from exc
+            raise _store_error(action, exc, self.path) from exc
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -151,56 +153,16 @@ class EventStore(Closing):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                rows, envelopes = self._chain(prepared, explicit_ids)
-                conn.executemany(
-                    f"INSERT INTO events ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
+                rows, envelopes = append_prepared(
+                    conn, self.path, prepared, explicit_ids, self._clock
                 )
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:  # SQLite may have rolled back already (I/O, full disk)
                     conn.execute("ROLLBACK")
                 raise
+        anchor_head(self.path, rows)
         return [_event_from(env, row[8], row[9]) for env, row in zip(envelopes, rows, strict=True)]
-
-    def _chain(
-        self,
-        prepared: list[Prepared],
-        explicit_ids: set[str],
-    ) -> tuple[list[Row], list[str]]:
-        """Number and hash the drafts from the head read inside the write transaction.
-
-        Also returns each envelope's JSON, which _event_from() reuses to build the Event.
-        """
-        conn = self._conn
-        if explicit_ids:
-            ids = list(explicit_ids)
-            for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-                chunk = ids[i : i + 500]
-                hit = conn.execute(
-                    f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                ).fetchone()
-                if hit:
-                    raise BadInput(
-                        "event_duplicate_id",
-                        f"event_id {hit[0]!r} is already in the log",
-                        "omit event_id to get a fresh one, or treat the event as already sent",
-                    )
-        head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
-        rows: list[Row] = []
-        envelopes: list[str] = []
-        for type_, payload, source, cid, sid, eid in prepared:
-            seq += 1
-            # The clock is read under the write lock, so ts order follows seq order.
-            ts = format_ts(self._clock())
-            event_id = eid if eid is not None else default_event_id(prev, seq)
-            env = envelope_json(seq, event_id, type_, ts, source, cid, sid, payload)
-            h = chain_hash(prev, env)
-            rows.append((seq, event_id, type_, ts, source, cid, sid, payload, prev, h))
-            envelopes.append(env)
-            prev = h
-        return rows, envelopes
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -350,7 +312,7 @@ class EventStore(Closing):
     def verify(self) -> VerifyReport:
         """Walk the chain in seq order; never raises for a damaged file, reports it instead."""
         with self._lock:
-            return walk_chain(self._conn)
+            return verify_log(self._conn, self.path)
 
 
 def _event_from(envelope: str, prev_hash: str, hash_: str) -> Event:
@@ -390,11 +352,28 @@ def open_event_store(
 def verify_path(path: Path | str) -> VerifyReport:
     """Verify the log in a file without creating or changing it; a missing file is intact."""
     p = Path(path)
-    if not p.exists():
-        return VerifyReport(ok=True, events_checked=0)
+    if not p.exists():  # no log: intact, unless its anchor says it had events
+        try:
+            anchor = read_anchor(p)
+        except AnchorUnreadable as exc:
+            return VerifyReport(
+                ok=False, events_checked=0, problem="anchor_unreadable", reason=str(exc)
+            )
+        if anchor is None or anchor.seq == 0:
+            return VerifyReport(ok=True, events_checked=0)
+        return VerifyReport(
+            ok=False,
+            events_checked=0,
+            problem="tail_truncated",
+            reason=f"{p} is gone but its anchor {anchor_path(p)} records seq {anchor.seq}: "
+            f"events 1..{anchor.seq} were deleted",
+            anchor_seq=anchor.seq,
+        )
     try:
         store = EventStore(p, readonly=True)
     except RaraError as exc:
+        if exc.code == "read_only_home":  # the environment, not the log: say so, never "damaged"
+            raise
         return VerifyReport(
             ok=False,
             events_checked=0,

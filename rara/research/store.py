@@ -1,4 +1,5 @@
-"""Research runs and their experiments in the state DB (append-only).
+"""Research runs and their experiments in the state DB (append-only; each experiment row sealed
+in the event log as it is written, so `rara events verify` notices an edited one).
 
 An experiment row is written once, when its iteration has finished (including its lesson and
 events). A run killed mid-iteration therefore has no row for that iteration, and resuming the run
@@ -8,6 +9,7 @@ redoes exactly it; trials are keyed by content, so redoing one records nothing t
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +20,8 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 from rara.closing import Closing
-from rara.errors import BadInput
+from rara.errors import BadInput, RaraError
+from rara.events.seal import prepare_sealing, sealed_write
 from rara.research.models import (
     ExperimentOutcome,
     Forecast,
@@ -28,7 +31,7 @@ from rara.research.models import (
     learnable_failure,
     learnable_outcome,
 )
-from rara.state import append_only, open_tables
+from rara.state import append_only, connect, open_tables, read_only_home, state_db_error
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS research_runs (
@@ -147,14 +150,28 @@ class ResearchStore(Closing):
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
-        self.path, self._conn = open_tables(path, SCHEMA, "research tables")
+        self.readonly = False
+        try:
+            self.path, self._conn = open_tables(path, SCHEMA, "research tables")
+            prepare_sealing(self._conn, self.path, "experiments", "research tables")
+        except RaraError as exc:
+            if exc.code != "read_only_home" or not path.exists():
+                raise
+            # A read-only home can still be read (`research list`, `research show`); every
+            # write says why it cannot happen.
+            self.path, self._conn, self.readonly = path, _read_only(path), True
 
     def close(self) -> None:
         self._conn.close()
 
+    def _writable(self, action: str) -> None:
+        if self.readonly:
+            raise read_only_home(self.path, action)
+
     # ---- runs ---------------------------------------------------------------------------------
     def start_run(self, run_id: str, config: dict[str, Any]) -> bool:
         """Record a run; False when it already exists (a resume)."""
+        self._writable("cannot record a research run")
         with self._lock:
             cur = self._conn.execute(
                 "INSERT OR IGNORE INTO research_runs VALUES (?, ?, ?)",
@@ -180,6 +197,7 @@ class ResearchStore(Closing):
             return int(self._conn.execute("SELECT count(*) FROM research_runs").fetchone()[0])
 
     def end_run(self, run_id: str, stop_reason: str, summary: dict[str, Any]) -> None:
+        self._writable("cannot record the end of a research run")
         with self._lock:
             self._conn.execute(
                 "INSERT INTO research_run_ends (run_id, stop_reason, summary, ended_at) "
@@ -219,6 +237,7 @@ class ResearchStore(Closing):
 
     # ---- experiments --------------------------------------------------------------------------
     def record(self, e: Experiment, positions: npt.NDArray[np.bool_] | None) -> None:
+        self._writable("cannot record an experiment")
         values = [
             json.dumps(
                 getattr(e, f)
@@ -234,11 +253,16 @@ class ResearchStore(Closing):
         blob = None if positions is None else np.packbits(positions).tobytes()
         cols = ", ".join((*_FIELDS, "positions", *_RETIRED))
         marks = ", ".join("?" * (len(_FIELDS) + 1 + len(_RETIRED)))
-        with self._lock:
-            self._conn.execute(
+
+        def insert(conn: sqlite3.Connection) -> list[str]:
+            conn.execute(
                 f"INSERT INTO experiments ({cols}) VALUES ({marks})",
                 (*values, blob, *_RETIRED.values()),
             )
+            return [e.experiment_id]
+
+        with self._lock:  # the row and its seal in one transaction (`rara.events.seal`)
+            sealed_write(self._conn, self.path, "experiments", insert)
 
     def _select(self, where: str, args: tuple[Any, ...], tail: str = "") -> list[Experiment]:
         with self._lock:
@@ -279,3 +303,22 @@ class ResearchStore(Closing):
             (r[0], np.unpackbits(np.frombuffer(r[1], dtype=np.uint8))[:n_bars].astype(bool))
             for r in rows
         ]
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the research tables; an empty in-memory copy of them when the
+    home has none yet (nothing to read is not an error)."""
+    try:
+        conn = connect(path, readonly=True)
+        found = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+            "('research_runs', 'research_run_ends', 'experiments')"
+        ).fetchone()[0]
+    except sqlite3.Error as exc:
+        raise state_db_error(path, "cannot open research tables", exc) from exc
+    if found == 3:
+        return conn
+    conn.close()
+    empty = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    empty.executescript(SCHEMA)
+    return empty

@@ -3,7 +3,8 @@
 
 A trial's id hashes everything that determines its result: source, params, instrument, segment and
 its bars, and costs. Recording the same trial again is a no-op, so a resumed run cannot inflate N
-and cannot hide one either. The table is append-only (triggers refuse UPDATE and DELETE).
+and cannot hide one either. The table is append-only (triggers refuse UPDATE and DELETE), and each
+new row is sealed in the event log as it is written, so `rara events verify` notices an edit.
 
 A holdout *read* is not deduplicated that way: reading the same holdout again is a new read, so
 the store also holds the append-only ``holdout_reads`` table (`rara.validation.holdout`), on the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from rara.closing import Closing
+from rara.events.seal import prepare_sealing, sealed_write
 from rara.state import append_only, open_tables
 from rara.validation import holdout
 
@@ -94,6 +97,7 @@ class TrialStore(Closing):
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
         self.path, self._conn = open_tables(path, SCHEMA + holdout.SCHEMA, "trials")
+        prepare_sealing(self._conn, self.path, "trials", "trials")
         # holdout reads live beside the trials, on this connection (`rara.validation.holdout`)
         self.holdout_reads = holdout.HoldoutReads(self._conn, self._lock)
 
@@ -112,8 +116,9 @@ class TrialStore(Closing):
         """Store a trial; returns it and whether it was new (False: already recorded)."""
         r = np.ascontiguousarray(returns, dtype="<f8")
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        with self._lock:
-            cur = self._conn.execute(
+
+        def insert(conn: sqlite3.Connection) -> list[str]:
+            cur = conn.execute(
                 "INSERT OR IGNORE INTO trials (trial_id, run_id, strategy_id, source_sha256, "
                 "params, exchange, symbol, timeframe, segment, start_ms, end_ms, fee, slippage, "
                 "n_obs, sharpe, metrics, returns, created_at) "
@@ -139,7 +144,10 @@ class TrialStore(Closing):
                     now,
                 ),
             )
-            new = cur.rowcount == 1
+            return [key.trial_id] if cur.rowcount == 1 else []
+
+        with self._lock:  # a new row and its seal in one transaction (`rara.events.seal`)
+            new = bool(sealed_write(self._conn, self.path, "trials", insert))
         trial = self.get(key.trial_id)
         assert trial is not None
         return trial, new

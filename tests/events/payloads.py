@@ -185,4 +185,11 @@ def examples() -> list[EventPayload]:
                 WeakenedThreshold(setting="gates.research.min_trades", value=5.0, default=30.0)
             ],
         ),
+        ev.StateRowRecorded(
+            table="trials",
+            row_id="tr_0123456789abcdef0123",
+            row_sha256="ab" * 32,
+            columns={"sharpe": "0123456789abcdef"},
+            adopted=False,
+        ),
     ]
