@@ -59,6 +59,12 @@ def group() -> None:
 @click.option("--max-duration", default=None, help="stop after this long, e.g. 10m")
 @click.option("--resume", "resume_id", default=None, help="continue RUN_ID after a crash")
 @click.option(
+    "--replay",
+    "replay_id",
+    default=None,
+    help="run recorded RUN_ID again from its recorded LLM replies (implies --proposer replay)",
+)
+@click.option(
     "--backend",
     type=click.Choice(BOUNDARIES),
     default=None,
@@ -77,6 +83,7 @@ def run(
     max_cost_usd: float | None,
     max_duration: str | None,
     resume_id: str | None,
+    replay_id: str | None,
     backend: str | None,
     quiet: bool,
 ) -> None:
@@ -110,7 +117,10 @@ def run(
             backend=backend or settings.sandbox.backend,
         )
         try:
-            session = ResearchSession(_resolved(cfg, home), settings, home)
+            if replay_id or proposer == "replay":
+                session = ResearchSession.replay(replay_id, _resolved(cfg, home), settings, home)
+            else:
+                session = ResearchSession(_resolved(cfg, home), settings, home)
         except BadInput as exc:
             if exc.code != "llm_not_configured":
                 raise

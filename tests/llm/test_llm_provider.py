@@ -12,7 +12,7 @@ import pytest
 
 from rara.llm.budget import Budget, LlmBudgetExhausted
 from rara.llm.cache import ReplyCache, cache_key
-from rara.llm.ports import BudgetExhausted, LlmError
+from rara.llm.ports import BudgetExhausted, LlmError, LlmUnusable
 from rara.llm.provider import LlmCallFailed, load_litellm, redact
 from tests.emulators.openai_emulator import Reply, tokens_of
 from tests.kit.llm import API_KEY, MODEL, files_text
@@ -98,7 +98,7 @@ def test_server_error_and_auth_error_never_leak_the_key(emu, make_provider, capl
         provider.complete(MSGS, purpose="agent")
     assert e500.value.code == "llm_server_error"
     assert "emulated 500" in e500.value.message
-    with pytest.raises(LlmCallFailed) as e401:
+    with pytest.raises(LlmUnusable) as e401:
         provider.complete(MSGS, purpose="agent")
     assert e401.value.code == "llm_auth"
     assert e401.value.message.endswith("Incorrect API key provided: ***")
