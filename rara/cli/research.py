@@ -16,6 +16,7 @@ from rara.domain.gate import WeakenedThreshold
 from rara.domain.market import Timeframe
 from rara.errors import BadInput
 from rara.home import Home
+from rara.llm.ports import LlmUnusable
 from rara.registry import Registry
 from rara.research.outcomes import Progress as LoopProgress
 from rara.research.session import (
@@ -126,11 +127,23 @@ def run(
                 raise
             raise BadInput(exc.code, exc.message, f"pass --model, or {exc.suggestion}") from None
     with session:
-        summary = _run_with_progress(session, quiet)
+        try:
+            summary = _run_with_progress(session, quiet)
+        except LlmUnusable as exc:  # a setup fault stopped the run: say how to go on
+            raise resumable(exc, session.run_id) from None
         summary["stopped"] = STOPPED_BY.get(summary["stop_reason"], summary["stopped"])
         report = session.best_report(summary)
         summary["best_report"] = str(report) if report else None
     emit(summary)
+
+
+def resumable(exc: LlmUnusable, run_id: str) -> LlmUnusable:
+    """`exc` with the command that resumes the run once the setup is fixed (not for a replay
+    miss: resuming cannot bring back a reply that was never recorded)."""
+    if exc.exit_code != LlmUnusable.exit_code:
+        return exc
+    how = f"`rara research run --resume {run_id}`"
+    return LlmUnusable(exc.code, exc.message, f"{exc.suggestion}: {how}", exc.call)
 
 
 def _resolved(cfg: RunConfig, home: Home) -> RunConfig:

@@ -110,6 +110,7 @@ def test_an_unreachable_server_stops_the_run(cli, tmp_path):
     assert r.code != 0, r.stdout + r.stderr
     assert r.error["code"] == "llm_unreachable"
     assert "127.0.0.1" in r.error["message"]
+    assert "rara research run --resume run-" in r.error["suggestion"]
     assert experiments(home) == []
 
 
