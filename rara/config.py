@@ -69,6 +69,7 @@ class LlmSettings(_Section):
     model: str | None = Field(None, description="litellm model string, e.g. openai/gpt-4o-mini")
     api_base: str | None = None
     timeout_s: float = Field(120.0, gt=0)
+    max_retry_wait_s: float = Field(60.0, ge=0, description="longest 429 Retry-After waited out")
     max_parse_retries: int = Field(2, ge=0, le=10, description="re-asks after an unparsable reply")
     prices: dict[str, LlmPrice] = Field(default_factory=dict, description="per model id")
 

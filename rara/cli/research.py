@@ -16,6 +16,7 @@ from rara.domain.gate import WeakenedThreshold
 from rara.domain.market import Timeframe
 from rara.errors import BadInput
 from rara.home import Home
+from rara.llm.ports import LlmUnusable
 from rara.registry import Registry
 from rara.research.outcomes import Progress as LoopProgress
 from rara.research.session import (
@@ -60,6 +61,12 @@ def group() -> None:
 @click.option("--max-duration", default=None, help="stop after this long, e.g. 10m")
 @click.option("--resume", "resume_id", default=None, help="continue RUN_ID after a crash")
 @click.option(
+    "--replay",
+    "replay_id",
+    default=None,
+    help="run recorded RUN_ID again from its recorded LLM replies (implies --proposer replay)",
+)
+@click.option(
     "--backend",
     type=click.Choice(BOUNDARIES),
     default=None,
@@ -78,6 +85,7 @@ def run(
     max_cost_usd: float | None,
     max_duration: str | None,
     resume_id: str | None,
+    replay_id: str | None,
     backend: str | None,
     quiet: bool,
 ) -> None:
@@ -111,13 +119,19 @@ def run(
             backend=backend or settings.sandbox.backend,
         )
         try:
-            session = ResearchSession(_resolved(cfg, home), settings, home)
+            if replay_id or proposer == "replay":
+                session = ResearchSession.replay(replay_id, _resolved(cfg, home), settings, home)
+            else:
+                session = ResearchSession(_resolved(cfg, home), settings, home)
         except BadInput as exc:
             if exc.code != "llm_not_configured":
                 raise
             raise BadInput(exc.code, exc.message, f"pass --model, or {exc.suggestion}") from None
     with session:
-        summary = _run_with_progress(session, quiet)
+        try:
+            summary = _run_with_progress(session, quiet)
+        except LlmUnusable as exc:  # a setup fault stopped the run: say how to go on
+            raise resumable(exc, session.run_id) from None
         summary["stopped"] = STOPPED_BY.get(summary["stop_reason"], summary["stopped"])
         report = session.best_report(summary)
         summary["best_report"] = str(report) if report else None
@@ -125,6 +139,15 @@ def run(
     emit(summary)
     if not quiet:
         click.echo(next_steps_text(summary), err=True)
+
+
+def resumable(exc: LlmUnusable, run_id: str) -> LlmUnusable:
+    """`exc` with the command that resumes the run once the setup is fixed (not for a replay
+    miss: resuming cannot bring back a reply that was never recorded)."""
+    if exc.exit_code != LlmUnusable.exit_code:
+        return exc
+    how = f"`rara research run --resume {run_id}`"
+    return LlmUnusable(exc.code, exc.message, f"{exc.suggestion}: {how}", exc.call)
 
 
 def _resolved(cfg: RunConfig, home: Home) -> RunConfig:

@@ -1,16 +1,23 @@
 """The reply cache: every LLM round trip, recorded so a run can be replayed offline.
 
-One diskcache directory (the loop uses ``$RARA_HOME/cache/llm``). The key is a hash of
-(model, messages, purpose, json_mode); the value is the list of replies recorded under that key,
-oldest first, so a prompt asked twice in one run replays its two answers in order. Values are
-JSON text and the cache refuses pickled entries: a cache directory is data, and loading it must
-never run code.
+One diskcache directory (the loop uses ``$RARA_HOME/cache/llm``), three kinds of entry:
+
+- a research run's call, under its step (`step_key`: run id, iteration, call number), one reply
+  each; a redone iteration (after a crash) records over it. A replay looks replies up by step,
+  so two runs with the same prompts, or runs replayed in any order, each get their own replies;
+- a call made outside a run (`rara agent`), under a hash of (model, messages, purpose,
+  json_mode) (`cache_key`): the list of replies, oldest first;
+- a recorded run's config (`run_key`), so the run can be replayed in a fresh home.
+
+Values are JSON text and the cache refuses pickled entries: a cache directory is data, and
+loading it must never run code.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +43,15 @@ class Recorded(BaseModel):
     cost_usd: float = 0.0
     cost_note: str | None = None
     error: dict[str, str] | None = None  # a failed call replays as the same failure
+    prompt_key: str | None = None  # `cache_key` of the request, to tell a replay that diverged
+
+
+def step_key(run_id: str, iteration: int, number: int) -> str:
+    return f"step1:{run_id}/{iteration}/{number}"
+
+
+def run_key(run_id: str) -> str:
+    return f"run1:{run_id}"
 
 
 def cache_key(model: str, messages: list[dict[str, str]], purpose: str, json_mode: bool) -> str:
@@ -74,6 +90,28 @@ class ReplyCache:
     def get(self, key: str) -> list[Recorded]:
         return [Recorded.model_validate(r) for r in self._load(key)]
 
+    def put_step(self, key: str, record: Recorded) -> None:
+        """The reply of one step of a run (`step_key`), replacing any earlier recording."""
+        self._cache.set(key, json.dumps(record.model_dump(mode="json"), sort_keys=True))
+
+    def get_step(self, key: str) -> Recorded | None:
+        raw = self._read(key)
+        return None if raw is None else Recorded.model_validate(raw)
+
+    def put_run(self, run_id: str, config: dict[str, Any]) -> None:
+        """A recorded run's config, for a replay in a home that never saw the run."""
+        self._cache.set(run_key(run_id), json.dumps(config, sort_keys=True))
+
+    def runs(self) -> dict[str, dict[str, Any]]:
+        """Every recorded run's config, by run id."""
+        prefix = run_key("")
+        found: dict[str, dict[str, Any]] = {}
+        for key in sorted(k for k in self._cache.iterkeys() if str(k).startswith(prefix)):
+            config = self._read(str(key))
+            if isinstance(config, dict):
+                found[str(key)[len(prefix) :]] = config
+        return found
+
     def __len__(self) -> int:
         return len(self._cache)
 
@@ -81,6 +119,10 @@ class ReplyCache:
         self._cache.close()
 
     def _load(self, key: str) -> list[dict[str, Any]]:
+        data = self._read(key)
+        return list(data) if isinstance(data, list) else []
+
+    def _read(self, key: str) -> Any:
         try:
             raw = self._cache.get(key)
         except ValueError as exc:
@@ -89,7 +131,19 @@ class ReplyCache:
                 f"the LLM reply cache at {self.directory} holds an entry rara did not write",
                 "move the directory aside; it is only needed to replay earlier runs",
             ) from exc
-        if raw is None:
-            return []
-        data = json.loads(raw)
-        return list(data) if isinstance(data, list) else []
+        return None if raw is None else json.loads(raw)
+
+
+class StepNumbers:
+    """Numbers the calls of each (run, iteration) in the order they are made, giving each its
+    `step_key`: the live provider records under it and the replay looks it up."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+
+    def next(self, run_id: str, iteration: int) -> str:
+        with self._lock:
+            n = self._made.get((run_id, iteration), 0)
+            self._made[(run_id, iteration)] = n + 1
+        return step_key(run_id, iteration, n)

@@ -17,6 +17,7 @@ from rara.credentials import Secrets, load_secrets
 from rara.errors import BadInput
 from rara.home import Home
 from rara.llm.budget import Budget
+from rara.llm.failures import KEY_ENV, NO_KEY_HINT
 from rara.llm.provider import LitellmProvider
 from rara.llm.replay import ReplayProvider
 
@@ -48,7 +49,7 @@ def build_provider(
         raise BadInput(
             "llm_not_configured",
             "no LLM model: none was given and llm.model is not set",
-            "`rara config set llm.model openai/gpt-4o-mini` and export RARA_LLM_API_KEY",
+            f"`rara config set llm.model openai/gpt-4o-mini` and export {KEY_ENV}",
         )
     directory = home.llm_cache_dir
     if kind == "replay":
@@ -60,14 +61,15 @@ def build_provider(
         # refuse now rather than fail every iteration with the same auth error
         raise BadInput(
             "llm_no_key",
-            f"model {model} needs an API key and none is set",
-            "export RARA_LLM_API_KEY (or put it in $RARA_HOME/secrets.toml, mode 0600)",
+            f"model {model} needs an API key and {KEY_ENV} is not set",
+            NO_KEY_HINT,
         )
     return LitellmProvider(
         model,
         api_base=settings.llm.api_base,
         api_key=secrets.llm_api_key,
         timeout_s=settings.llm.timeout_s,
+        max_retry_wait_s=settings.llm.max_retry_wait_s,
         seed=seed,
         cache_dir=directory,
         budget=budget,

@@ -7,6 +7,14 @@ reply (or the failure) is appended to the reply cache so `ReplayProvider` can re
 offline. The API key is handed to litellm at call time and nowhere else: it is not stored in
 `repr`, logs, the cache or any error we raise (provider error texts can echo it; we redact).
 
+A call made for a step of a run (a `CallSite`) is recorded under that step, so a replay finds it
+by run, iteration and call number rather than by prompt text (see `rara.llm.cache`).
+
+A 429 is waited out when the provider says how long (``Retry-After``, seconds or an HTTP date)
+and that is at most ``max_retry_wait_s``; only the answer that came after is recorded. A refused
+or missing key and an unreachable server raise `LlmUnusable` (nothing recorded: they are faults
+of the setup, not of the run) so the run stops instead of failing every iteration.
+
 litellm is imported lazily (it takes seconds) and configured to stay offline: see
 `load_litellm`.
 """
@@ -26,8 +34,18 @@ from typing import Any
 from pydantic import SecretStr
 
 from rara.llm.budget import Budget
-from rara.llm.cache import Recorded, ReplyCache, cache_key
-from rara.llm.ports import LlmCall, LlmError
+from rara.llm.cache import Recorded, ReplyCache, StepNumbers, cache_key
+from rara.llm.failures import (
+    KEY_ENV,
+    NO_KEY_HINT,
+    RATE_LIMIT_RETRIES,
+    UNUSABLE_CODES,
+    classify,
+    plain,
+    retry_after_header,
+    retry_after_seconds,
+)
+from rara.llm.ports import CallSite, LlmCall, LlmError, LlmUnusable
 
 log = logging.getLogger("rara.llm")
 
@@ -43,7 +61,6 @@ OFFLINE_ENV = (
 )
 QUIET_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx", "httpcore", "openai")
 MAX_ERROR_CHARS = 300
-_CLASS_PREFIX = re.compile(r"(?:litellm\.)?[A-Z][A-Za-z]*: ")
 # OpenAI/Anthropic "sk-...", Groq "gsk_...", xAI "xai-...", Google "AIza...": long enough that
 # ordinary words ("sk-learn") are left alone
 _KEYLIKE = re.compile(r"\b(sk|gsk|xai|pk|rk|AIza)[-_]?[A-Za-z0-9_\-]{16,}")
@@ -142,74 +159,6 @@ class LlmCallFailed(LlmError):
         super().__init__(code, message, suggestion, call)
 
 
-def _classify(exc: Exception, litellm: Any) -> tuple[str, str, str]:
-    """(code, message prefix, suggestion) for a litellm exception; Timeout before connection
-    errors, since litellm's Timeout is a kind of APIConnectionError."""
-    ex = litellm.exceptions
-    table: list[tuple[str, str, str, str]] = [
-        ("Timeout", "llm_timeout", "no reply within the timeout", "raise llm.timeout_s"),
-        (
-            "AuthenticationError",
-            "llm_auth",
-            "the provider refused the API key",
-            "check RARA_LLM_API_KEY",
-        ),
-        (
-            "PermissionDeniedError",
-            "llm_auth",
-            "the provider refused the request",
-            "check the key's access to this model",
-        ),
-        (
-            "RateLimitError",
-            "llm_rate_limited",
-            "rate limited by the provider",
-            "wait, or lower the request rate",
-        ),
-        (
-            "NotFoundError",
-            "llm_model_not_found",
-            "the provider does not know this model",
-            "check llm.model and llm.api_base",
-        ),
-        (
-            "ContextWindowExceededError",
-            "llm_context_too_long",
-            "the prompt is too long",
-            "use a model with a larger context",
-        ),
-        (
-            "BadRequestError",
-            "llm_bad_request",
-            "the provider refused the request",
-            "check llm.model and llm.api_base",
-        ),
-        (
-            "InternalServerError",
-            "llm_server_error",
-            "the provider failed",
-            "retry later; the loop goes on",
-        ),
-        (
-            "ServiceUnavailableError",
-            "llm_server_error",
-            "the provider is unavailable",
-            "retry later; the loop goes on",
-        ),
-        (
-            "APIConnectionError",
-            "llm_unreachable",
-            "could not reach the provider",
-            "check llm.api_base and that the server is up",
-        ),
-    ]
-    for cls_name, code, what, hint in table:
-        cls = getattr(ex, cls_name, None)
-        if isinstance(cls, type) and isinstance(exc, cls):
-            return code, what, hint
-    return "llm_error", "the LLM call failed", "see the message; the loop goes on"
-
-
 class LitellmProvider:
     """`LlmProvider` over litellm. ``prices`` maps model strings to a configured `ModelPrice`,
     used instead of litellm's price map when given (e.g. a self-hosted model litellm prices
@@ -227,8 +176,11 @@ class LitellmProvider:
         cache_dir: Path | str | None = None,
         budget: Budget | None = None,
         prices: Mapping[str, Any] | None = None,
+        max_retry_wait_s: float = 60.0,
     ) -> None:
         self.model = model
+        self.max_retry_wait_s = max_retry_wait_s
+        self._steps = StepNumbers()
         self.api_base = api_base
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
         self.timeout_s = timeout_s
@@ -245,7 +197,12 @@ class LitellmProvider:
         return self._api_key.get_secret_value() if self._api_key is not None else None
 
     def complete(
-        self, messages: list[dict[str, str]], *, purpose: str, json_mode: bool = True
+        self,
+        messages: list[dict[str, str]],
+        *,
+        purpose: str,
+        json_mode: bool = True,
+        site: CallSite | None = None,
     ) -> LlmResult:
         self.budget.check()
         litellm = load_litellm()
@@ -267,12 +224,22 @@ class LitellmProvider:
         if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         key = cache_key(self.model, messages, purpose, json_mode)
-        start = time.perf_counter()
-        try:
-            response = litellm.completion(**kwargs)
-        except Exception as exc:
-            latency = (time.perf_counter() - start) * 1000
-            raise self._failed(exc, litellm, purpose, json_mode, key, latency) from None
+        step = self._steps.next(site.run_id, site.iteration) if site is not None else None
+        waited = 0
+        while True:
+            start = time.perf_counter()
+            try:
+                response = litellm.completion(**kwargs)
+                break
+            except Exception as exc:
+                latency = (time.perf_counter() - start) * 1000
+                wait, why = self._rate_limit_wait(exc, litellm, waited)
+                if wait is None:
+                    failed = self._failed(exc, litellm, purpose, json_mode, key, step, latency, why)
+                    raise failed from None
+                log.warning("llm %s %s: rate limited, waiting %.1f s", purpose, self.model, wait)
+                time.sleep(wait)
+                waited += 1
         latency = (time.perf_counter() - start) * 1000
 
         text = _content(response)
@@ -289,7 +256,7 @@ class LitellmProvider:
             cost_usd=cost,
             error=note,
         )
-        self._record(key, call, json_mode, text=text, note=note)
+        self._record(key, step, call, json_mode, text=text, note=note)
         log.debug(
             "llm %s %s: %d+%d tokens, %.0f ms, $%.6f",
             purpose,
@@ -302,6 +269,26 @@ class LitellmProvider:
         self.budget.charge(call)  # may raise LlmBudgetExhausted, after the call is recorded
         return LlmResult(text=text, call=call)
 
+    def _rate_limit_wait(
+        self, exc: Exception, litellm: Any, waited: int
+    ) -> tuple[float | None, str | None]:
+        """How long to wait before asking again after `exc`, or (None, why not) when the call
+        fails now: not a 429, no usable Retry-After, a wait over the limit, or too many 429s."""
+        limited = getattr(litellm.exceptions, "RateLimitError", None)
+        if not (isinstance(limited, type) and isinstance(exc, limited)):
+            return None, None
+        if waited >= RATE_LIMIT_RETRIES:
+            return None, f"still rate limited after {waited} waits"
+        wait = retry_after_seconds(retry_after_header(exc))
+        if wait is None:
+            return None, "no Retry-After to wait for"
+        if wait > self.max_retry_wait_s:
+            return None, (
+                f"the provider asked to wait {wait:.0f} s, more than "
+                f"llm.max_retry_wait_s ({self.max_retry_wait_s:g} s)"
+            )
+        return wait, None
+
     def _failed(
         self,
         exc: Exception,
@@ -309,14 +296,26 @@ class LitellmProvider:
         purpose: str,
         json_mode: bool,
         key: str,
+        step: str | None,
         latency: float,
-    ) -> LlmCallFailed:
-        code, what, hint = _classify(exc, litellm)
-        detail = redact(_plain(str(exc)), self._secret())[:MAX_ERROR_CHARS]
-        if code == "llm_timeout":
+        why: str | None = None,
+    ) -> LlmError:
+        code, what, hint = classify(exc, litellm)
+        detail = redact(plain(str(exc)), self._secret())[:MAX_ERROR_CHARS]
+        if code == "llm_no_key" or (code == "llm_auth" and self._api_key is None):
+            # the provider's text names its own variable (OPENAI_API_KEY...); rara reads its own
+            code, hint = "llm_no_key", NO_KEY_HINT
+            where = f" at {self.api_base}" if self.api_base else ""
+            message = f"{self.model}{where} needs an API key and {KEY_ENV} is not set"
+        elif code == "llm_timeout":
             message = f"{what} ({self.timeout_s:g} s) from {self.model} [{purpose}]"
+        elif code == "llm_unreachable":
+            where = self.api_base or "the provider's API"
+            message = f"{what} at {where} ({self.model} [{purpose}]): {detail}"
         else:
             message = f"{what} ({self.model} [{purpose}]): {detail}"
+        if why:
+            message = f"{message} ({why})"
         call = LlmCall(
             purpose=purpose,
             model=self.model,
@@ -324,10 +323,11 @@ class LitellmProvider:
             ok=False,
             error=f"{code}: {message}"[:MAX_ERROR_CHARS],
         )
-        self._record(
-            key, call, json_mode, error={"code": code, "message": message, "suggestion": hint}
-        )
         log.warning("llm %s %s failed: %s", purpose, self.model, message)
+        if code in UNUSABLE_CODES:  # a fault of the setup: not part of the run to replay
+            return LlmUnusable(code, message, hint, call)
+        error = {"code": code, "message": message, "suggestion": hint}
+        self._record(key, step, call, json_mode, error=error)
         self.budget.charge(call)
         return LlmCallFailed(code, message, hint, call)
 
@@ -355,6 +355,7 @@ class LitellmProvider:
     def _record(
         self,
         key: str,
+        step: str | None,
         call: LlmCall,
         json_mode: bool,
         *,
@@ -364,29 +365,23 @@ class LitellmProvider:
     ) -> None:
         if self.cache is None:
             return
-        self.cache.append(
-            key,
-            Recorded(
-                model=call.model,
-                purpose=call.purpose,
-                json_mode=json_mode,
-                text=text,
-                prompt_tokens=call.prompt_tokens,
-                completion_tokens=call.completion_tokens,
-                latency_ms=call.latency_ms,
-                cost_usd=call.cost_usd,
-                cost_note=note,
-                error=error,
-            ),
+        record = Recorded(
+            model=call.model,
+            purpose=call.purpose,
+            json_mode=json_mode,
+            text=text,
+            prompt_tokens=call.prompt_tokens,
+            completion_tokens=call.completion_tokens,
+            latency_ms=call.latency_ms,
+            cost_usd=call.cost_usd,
+            cost_note=note,
+            error=error,
+            prompt_key=key,
         )
-
-
-def _plain(text: str) -> str:
-    """litellm prefixes messages with class names, often twice ("litellm.Timeout: Timeout: ..."):
-    keep the part a person needs."""
-    while m := _CLASS_PREFIX.match(text):
-        text = text[m.end() :]
-    return text
+        if step is not None:
+            self.cache.put_step(step, record)
+        else:
+            self.cache.append(key, record)
 
 
 def _content(response: Any) -> str:

@@ -10,9 +10,15 @@
   has no field that could hold it) and the best strategy so far; a one-line insight comes back.
 
 The loop records `ProposerError` from propose/fix as an errored experiment and goes on;
-`BudgetExhausted` stops the run. reflect does not raise `ProposerError`: a failed feedback call
-yields an insight that says so. Every call, failed or not, comes back with the step that made it:
-in its `Proposal` or `Reflection`, or in the `ProposerError` / `BudgetExhausted` that ended it.
+`BudgetExhausted` stops the run (carrying the hypothesis when the code call crossed the limit, as
+a `Candidate` with no source in ``partial``), and so does `LlmUnusable` (a refused or missing
+key, an unreachable server, a replay without the reply: every later call would fail the same
+way). reflect does not raise `ProposerError`: a failed feedback call yields an insight that says
+so. Every call, failed or not, comes back with the step that made it: in its `Proposal` or
+`Reflection`, or in the `ProposerError` / `BudgetExhausted` that ended it.
+
+Every call is made for its run and iteration (a `CallSite` from the context), so the reply cache
+records it by step and a replay answers it by step.
 
 Prompts hold no run ids, experiment ids or clock times, only what the model needs, so the same
 seed and data give the same prompts and a recorded run replays from the cache.
@@ -28,7 +34,14 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from rara.domain.gate import LearningView
-from rara.llm.ports import BudgetExhausted, LlmCall, LlmError, LlmProvider
+from rara.llm.ports import (
+    BudgetExhausted,
+    CallSite,
+    LlmCall,
+    LlmError,
+    LlmProvider,
+    LlmUnusable,
+)
 from rara.llm.prompting import system_prompt
 from rara.research.models import (
     LLM_ORIGIN,
@@ -127,6 +140,10 @@ def _history_line(h: ExperimentOutcome) -> str:
     )
 
 
+def _site(ctx: ProposerContext) -> CallSite:
+    return CallSite(run_id=ctx.run_id, iteration=ctx.iteration)
+
+
 class LlmProposer:
     name = "llm"
 
@@ -147,20 +164,27 @@ class LlmProposer:
 
     def propose(self, ctx: ProposerContext) -> Proposal:
         calls: list[LlmCall] = []
+        site = _site(ctx)
         hypothesis = self._ask_parsed(
             self._messages("propose", self._propose_prompt(ctx)),
             "propose",
             True,
             parse_hypothesis,
             calls,
+            site,
         )
-        source = self._ask_parsed(
-            self._messages("code", self._code_prompt(ctx, hypothesis)),
-            "code",
-            False,
-            extract_source,
-            calls,
-        )
+        try:
+            source = self._ask_parsed(
+                self._messages("code", self._code_prompt(ctx, hypothesis)),
+                "code",
+                False,
+                extract_source,
+                calls,
+                site,
+            )
+        except BudgetExhausted as exc:  # the hypothesis was paid for: the experiment keeps it
+            exc.partial = Candidate(hypothesis=hypothesis, source="", origin=LLM_ORIGIN)
+            raise
         candidate = Candidate(hypothesis=hypothesis, source=source, params=None, origin=LLM_ORIGIN)
         return Proposal(candidate=candidate, calls=calls)
 
@@ -183,7 +207,9 @@ class LlmProposer:
             "Reply with the complete corrected module."
         )
         calls: list[LlmCall] = []
-        source = self._ask_parsed(self._messages("fix", user), "fix", False, extract_source, calls)
+        source = self._ask_parsed(
+            self._messages("fix", user), "fix", False, extract_source, calls, _site(ctx)
+        )
         fixed = Candidate(
             hypothesis=candidate.hypothesis,
             source=source,
@@ -212,7 +238,7 @@ class LlmProposer:
         )
         calls: list[LlmCall] = []
         try:
-            text = self._ask(self._messages("feedback", user), "feedback", False, calls)
+            text = self._ask(self._messages("feedback", user), "feedback", False, calls, _site(ctx))
         except ProposerError as exc:
             return Reflection(
                 insight=f"no insight: the feedback call failed ({exc.code})", calls=calls
@@ -268,11 +294,20 @@ class LlmProposer:
     # --- calls -------------------------------------------------------------------------------
 
     def _ask(
-        self, messages: list[dict[str, str]], purpose: str, json_mode: bool, calls: list[LlmCall]
+        self,
+        messages: list[dict[str, str]],
+        purpose: str,
+        json_mode: bool,
+        calls: list[LlmCall],
+        site: CallSite,
     ) -> str:
         """One call, appended to ``calls`` (this step's) whatever happens."""
         try:
-            reply = self.provider.complete(messages, purpose=purpose, json_mode=json_mode)
+            reply = self.provider.complete(
+                messages, purpose=purpose, json_mode=json_mode, site=site
+            )
+        except LlmUnusable:  # every later call would fail the same way: the run stops
+            raise
         except LlmError as exc:
             # no reply this time: this iteration's step fails, the run goes on
             if exc.call is not None:
@@ -293,12 +328,13 @@ class LlmProposer:
         json_mode: bool,
         parse: Callable[[str], T],
         calls: list[LlmCall],
+        site: CallSite,
     ) -> T:
         msgs = list(messages)
         attempts = self.max_parse_retries + 1
         error = ""
         for attempt in range(1, attempts + 1):
-            text = self._ask(msgs, purpose, json_mode, calls)
+            text = self._ask(msgs, purpose, json_mode, calls, site)
             try:
                 return parse(text)
             except ReplyParseError as exc:

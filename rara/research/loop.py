@@ -214,7 +214,7 @@ class ResearchLoop:
     ) -> None:
         t = time.perf_counter()
         self.current = i
-        calls = self.pending_calls.pop(i, [])
+        calls = self.pending_calls.get(i, [])  # until finished: a budget stop still counts them
         fixed = repair(self.proposer, self.evaluate, ctx, cand, first, self.limits.fix_rounds)
         t = self._lap("fixes", t)
         result = IterationResult(
@@ -278,8 +278,16 @@ class ResearchLoop:
 
     # ---- finishing an iteration ----------------------------------------------------------------
     def _finish(self, ctx: ProposerContext, result: IterationResult) -> None:
-        """Learn from the result, then write it: lesson, promotion, events, experiment row."""
-        result, insight = self._reflect(ctx, result)
+        """Learn from the result, then write it: lesson, promotion, events, experiment row. A
+        feedback call that crosses the cost limit leaves the verdict standing: it is written with
+        that call, then the run stops."""
+        stopped: BudgetExhausted | None = None
+        try:
+            result, insight = self._reflect(ctx, result)
+        except BudgetExhausted as exc:
+            stopped, insight = exc, f"no insight: {exc.message}"
+            result = replace(result, calls=(*result.calls, *exc.calls))
+        self.pending_calls.pop(result.iteration, None)
         experiment = result.experiment(
             self.run_id, self.proposer.name, self.inst, len(self.candles)
         )
@@ -291,6 +299,8 @@ class ResearchLoop:
         self.finished.append(experiment)
         self.progress.count(result.outcome, result.failed_check, result.cost_usd)
         self.on_progress(self.progress)
+        if stopped is not None:
+            raise stopped
 
     def _reflect(
         self, ctx: ProposerContext, result: IterationResult

@@ -56,7 +56,8 @@ def repair(
     max_rounds: int,
 ) -> Repaired:
     """The first evaluation, with up to `max_rounds` repairs (each re-evaluated in the sandbox),
-    each fed the exact error."""
+    each fed the exact error. A fix call that crosses the LLM cost limit raises `BudgetExhausted`
+    carrying every fix call made so far and the candidate (``partial``)."""
     rounds = 0
     checked = first
     calls: list[LlmCall] = []
@@ -66,7 +67,12 @@ def repair(
         failed_check, error = why_failed(checked)
         if error is None or rounds >= max_rounds:
             return Repaired(cand, checked, rounds, tuple(calls), failed_check, error)
-        fixed = proposer.fix(ctx, cand, error, rounds + 1, max_rounds)
+        try:
+            fixed = proposer.fix(ctx, cand, error, rounds + 1, max_rounds)
+        except BudgetExhausted as exc:
+            exc.calls = [*calls, *exc.calls]
+            exc.partial = exc.partial if exc.partial is not None else cand
+            raise
         if fixed is None:
             return Repaired(cand, checked, rounds, tuple(calls), failed_check, error)
         calls += fixed.calls
@@ -80,8 +86,9 @@ def budget_stop(
     pending_calls: Mapping[int, Sequence[LlmCall]],
 ) -> IterationResult:
     """The call that crossed the limit happened and cost money: the iteration it stopped, as an
-    error carrying every call made (the batch's proposals not yet finished, and the crossing
-    one), so the summary's cost is the real spend."""
+    error carrying every call made (the batch's proposals not yet finished, the stopped step's
+    and the crossing one), so the summary's cost is the real spend, and the candidate or
+    hypothesis it had got to (``exc.partial``)."""
     calls = [c for i in sorted(pending_calls) for c in pending_calls[i]]
     calls += exc.calls
     if exc.call is not None and exc.call not in calls:
@@ -90,6 +97,7 @@ def budget_stop(
         iteration=iteration,
         experiment_id=experiment_id(run_id, iteration),
         outcome="error",
+        candidate=exc.partial if isinstance(exc.partial, Candidate) else None,
         failed_check=BUDGET,
         error=exc.message,
         calls=tuple(calls),

@@ -69,7 +69,9 @@ class RunConfig:
         return dict(self.__dict__)
 
 
-def make_proposer(cfg: RunConfig, settings: Settings, n_bars: int, home: Home) -> Proposer:
+def make_proposer(
+    cfg: RunConfig, settings: Settings, n_bars: int, home: Home, *, replay: bool = False
+) -> Proposer:
     if cfg.proposer == "builtin":
         from rara.research.builtin import BuiltinProposer
 
@@ -82,7 +84,7 @@ def make_proposer(cfg: RunConfig, settings: Settings, n_bars: int, home: Home) -
             min_trades=g.min_trades,
         )
     return build_llm_proposer(
-        cfg.proposer,
+        "replay" if replay else cfg.proposer,
         settings,
         home,
         model=cfg.model,
@@ -134,7 +136,13 @@ class ResearchSession(Closing):
     that closes them (`close`)."""
 
     def __init__(
-        self, cfg: RunConfig, settings: Settings, home: Home, run_id: str | None = None
+        self,
+        cfg: RunConfig,
+        settings: Settings,
+        home: Home,
+        run_id: str | None = None,
+        *,
+        replay: bool = False,
     ) -> None:
         self.cfg, self.settings, self.home = cfg, settings, home
         cat = Catalog(home.data_dir)
@@ -154,7 +162,11 @@ class ResearchSession(Closing):
             )
             # the gate only judges; the loop runs each candidate in the sandbox
             self.gate = ResearchGate(self.trials, settings.gates.research, settings.backtest)
-            self.proposer = make_proposer(cfg, settings, len(self.candles), home)
+            self.proposer = make_proposer(cfg, settings, len(self.candles), home, replay=replay)
+            if cfg.proposer == "llm" and not replay:
+                from rara.llm.replay import record_run
+
+                record_run(home.llm_cache_dir, self.run_id, cfg.to_dict())
             self._resources = stack.pop_all()
 
     def _new_run_id(self) -> str:
@@ -172,6 +184,29 @@ class ResearchSession(Closing):
         if iterations is not None:
             stored["iterations"] = iterations
         return cls(RunConfig(**stored), settings, home, run_id=run_id)
+
+    @classmethod
+    def replay(
+        cls, run_id: str | None, cfg: RunConfig, settings: Settings, home: Home
+    ) -> ResearchSession:
+        """Run a recorded run again from its recorded replies (`rara.llm.replay`): its id and
+        config, so its events and run hash are the original's. `run_id` None: the one recorded
+        run started with `cfg`'s options."""
+        from rara.llm.replay import recorded_run
+
+        run_id, recorded = recorded_run(home.llm_cache_dir, run_id, cfg.to_dict())
+        with ResearchStore(home.state_db) as store:
+            try:
+                store.run_config(run_id)
+            except BadInput:  # not in this home: the replay can run under its id
+                pass
+            else:
+                raise BadInput(
+                    "replay_run_exists",
+                    f"run {run_id} is already in {home.root}; a replay re-runs it under its own id",
+                    "replay in a fresh home holding this home's config.toml and cache/llm",
+                )
+        return cls(RunConfig(**recorded), settings, home, run_id=run_id, replay=True)
 
     def run(self, on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
         resumed = not self.store.start_run(self.run_id, self.cfg.to_dict())

@@ -15,15 +15,18 @@ emulator answers 500 naming what it got, so a missing script line fails loudly::
         Reply(content="not json", purpose="propose"),
         Reply(delay_s=5, purpose="propose"),          # longer than the client timeout
         Reply(status=500),                            # any purpose
+        Reply.rate_limited(retry_after="2"),          # a 429 with a Retry-After header
     ]) as emu:
         provider = LitellmProvider("openai/gpt-4o-mini", api_base=emu.url, api_key="sk-test-x")
         ...
         assert emu.requests[0].purpose == "propose"
 
 ``emu.add(...)`` queues more replies while it runs. Every request is recorded (`Request`) with its
-JSON body, purpose and last user message, and the usage block is filled so cost can be computed:
-token counts are a pure function of the text (about four characters a token) unless the reply
-sets them.
+JSON body, purpose, last user message and arrival time (``time.monotonic()``, so a test can see
+how long a client waited before retrying), and the usage block is filled so cost can be
+computed: token counts are a pure function of the text (about four characters a token) unless the
+reply sets them. `OpenAIEmulator.billed_usd` is what the answered requests cost at a given price,
+the figure a run's recorded spend must equal.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -50,6 +54,8 @@ class Request:
     body: dict[str, Any]
     authorization: str | None
     status: int | None = None  # filled in once answered; None while a delay holds it
+    received_at: float = field(default_factory=time.monotonic)
+    usage: dict[str, int] | None = None  # the usage block of a 200 answer
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -85,7 +91,8 @@ class Reply:
     than 200 answers an OpenAI-style error body instead (or ``body`` verbatim when given; ``body``
     also replaces a 200 answer's whole HTTP body, e.g. to send a broken response document).
     ``delay_s`` holds the answer that long first (longer than the client's timeout to test
-    timeouts; `OpenAIEmulator.stop` cuts it short)."""
+    timeouts; `OpenAIEmulator.stop` cuts it short). ``headers`` are sent with the answer (e.g.
+    ``Retry-After`` on a 429, see `rate_limited`)."""
 
     content: str = ""
     status: int = 200
@@ -96,6 +103,14 @@ class Reply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str = "stop"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def rate_limited(cls, retry_after: str | None = None, **kw: Any) -> Reply:
+        """A 429, with ``Retry-After`` (seconds, or an HTTP date) when given."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        error = {"error": {"message": "emulated rate limit", "type": "rate_limit_exceeded"}}
+        return cls(status=429, headers=headers, body=json.dumps(error), **kw)
 
     @classmethod
     def of_json(cls, obj: Any, **kw: Any) -> Reply:
@@ -198,6 +213,19 @@ class OpenAIEmulator:
         with self._lock:
             return list(self._queue)
 
+    def billed_usd(self, input_usd_per_mtok: float, output_usd_per_mtok: float) -> float:
+        """What every answered (200) request cost at this price per million tokens."""
+        with self._lock:
+            usages = [r.usage for r in self.requests if r.usage is not None]
+        return (
+            sum(
+                u["prompt_tokens"] * input_usd_per_mtok
+                + u["completion_tokens"] * output_usd_per_mtok
+                for u in usages
+            )
+            / 1_000_000
+        )
+
     def _next_reply(self, req: Request) -> Reply | None:
         with self._lock:
             for i, r in enumerate(self._queue):
@@ -218,11 +246,19 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: pytest shows stderr
         pass
 
-    def _send(self, status: int, body: str, req: Request | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: str,
+        req: Request | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = body.encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -261,9 +297,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.emu._sleep(reply.delay_s)
         if reply.status != 200:
             error = {"error": {"message": f"emulated {reply.status}", "type": "server_error"}}
-            self._send(reply.status, reply.body or json.dumps(error), req)
+            self._send(reply.status, reply.body or json.dumps(error), req, reply.headers)
             return
-        self._send(200, reply.body or json.dumps(_completion(req, reply)), req)
+        completion = _completion(req, reply)
+        if reply.body is None:  # a replaced body bills nothing
+            req.usage = {k: completion["usage"][k] for k in ("prompt_tokens", "completion_tokens")}
+        self._send(200, reply.body or json.dumps(completion), req, reply.headers)
 
 
 def _completion(req: Request, reply: Reply) -> dict[str, Any]:

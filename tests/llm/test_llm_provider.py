@@ -7,12 +7,15 @@ import logging
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
 from rara.llm.budget import Budget, LlmBudgetExhausted
 from rara.llm.cache import ReplyCache, cache_key
-from rara.llm.ports import BudgetExhausted, LlmError
+from rara.llm.failures import retry_after_seconds
+from rara.llm.ports import BudgetExhausted, LlmError, LlmUnusable
 from rara.llm.provider import LlmCallFailed, load_litellm, redact
 from tests.emulators.openai_emulator import Reply, tokens_of
 from tests.kit.llm import API_KEY, MODEL, files_text
@@ -98,7 +101,7 @@ def test_server_error_and_auth_error_never_leak_the_key(emu, make_provider, capl
         provider.complete(MSGS, purpose="agent")
     assert e500.value.code == "llm_server_error"
     assert "emulated 500" in e500.value.message
-    with pytest.raises(LlmCallFailed) as e401:
+    with pytest.raises(LlmUnusable) as e401:
         provider.complete(MSGS, purpose="agent")
     assert e401.value.code == "llm_auth"
     assert e401.value.message.endswith("Incorrect API key provided: ***")
@@ -210,3 +213,37 @@ def test_import_and_call_reach_nothing_but_the_emulator(rara_home):
     assert out["foreign"] == []
     assert out["text"] == '{"ok": true}' and out["cost"] > 0
     assert "raw.githubusercontent.com" not in p.stderr
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert retry_after_seconds("7", now) == 7.0
+    assert retry_after_seconds("1.5", now) == 1.5
+    assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30
+    assert retry_after_seconds(format_datetime(now - timedelta(seconds=30), usegmt=True), now) == 0
+    assert retry_after_seconds(None, now) is None and retry_after_seconds("soon", now) is None
+
+
+def test_a_429_with_an_http_date_is_waited_out(emu, make_provider):
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
+    emu.add(Reply.rate_limited(retry_after=later), Reply(content="after the wait"))
+    reply = make_provider().complete(MSGS, purpose="agent")
+    assert reply.text == "after the wait"
+    limited, retried = emu.requests
+    assert limited.status == 429
+    # the date has one-second resolution: at least two of the three seconds were waited
+    assert retried.received_at - limited.received_at >= 1.0
+
+
+def test_a_429_asking_too_long_or_not_saying_fails_at_once(emu, make_provider):
+    emu.add(Reply.rate_limited(retry_after="120"), Reply.rate_limited())
+    provider = make_provider(max_retry_wait_s=30)
+    with pytest.raises(LlmCallFailed) as too_long:
+        provider.complete(MSGS, purpose="agent")
+    assert too_long.value.code == "llm_rate_limited"
+    message = too_long.value.message
+    assert "wait 120 s" in message and "llm.max_retry_wait_s" in message
+    with pytest.raises(LlmCallFailed) as unsaid:
+        provider.complete(MSGS, purpose="agent")
+    assert unsaid.value.code == "llm_rate_limited" and "no Retry-After" in unsaid.value.message
+    assert len(emu.requests) == 2  # neither was asked again

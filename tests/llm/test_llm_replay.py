@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from rara.errors import EXIT_BAD_INPUT
 from rara.llm.budget import Budget, LlmBudgetExhausted
 from rara.llm.cache import ReplyCache
 from rara.llm.replay import ReplayMiss, ReplayProvider
@@ -78,25 +79,44 @@ def test_replay_reproduces_the_session_with_zero_requests(recorded, emu, ctx, ca
 
 
 def test_replay_miss_names_what_is_missing(recorded, ctx, cache_dir):
+    """A miss is not one failed experiment: it stops the replay (bad input, exit 2)."""
     proposer = LlmProposer(ReplayProvider(cache_dir, MODEL))
-    other = ctx.model_copy(update={"symbol": "ETH/USDT"})
-    with pytest.raises(ProposerError) as info:  # the proposer's error, caused by the miss
+    other = ctx.model_copy(update={"run_id": "run-never-recorded"})
+    with pytest.raises(ReplayMiss) as info:
         proposer.propose(other)
-    assert isinstance(info.value.__cause__, ReplayMiss) and info.value.__cause__.call is None
-    msg = info.value.message
-    assert info.value.code == "llm_replay_miss"
-    assert "no recorded propose reply from openai/gpt-4o-mini" in msg
-    assert "none recorded" in msg and str(cache_dir) in msg
-    # a different model is a miss too
-    with pytest.raises(ProposerError, match="anthropic/claude"):
+    miss = info.value
+    assert miss.code == "llm_replay_miss" and miss.call is None
+    assert miss.exit_code == EXIT_BAD_INPUT
+    assert "run run-never-recorded, iteration 3, call 0" in miss.message
+    assert "propose call to openai/gpt-4o-mini" in miss.message and str(cache_dir) in miss.message
+    # a different model at a recorded step is a miss too
+    with pytest.raises(ReplayMiss, match="anthropic/claude"):
         LlmProposer(ReplayProvider(cache_dir, "anthropic/claude-3-5-haiku")).propose(ctx)
 
 
-def test_replay_runs_out_after_the_recorded_count(recorded, ctx, cache_dir):
+def test_replay_that_diverges_says_where(recorded, ctx, cache_dir):
     provider = ReplayProvider(cache_dir, MODEL)
-    LlmProposer(provider).propose(ctx)
-    with pytest.raises(ProposerError, match=r"request 2 .*; 1 recorded"):
-        LlmProposer(provider).propose(ctx)  # the first propose prompt was asked once
+    LlmProposer(provider).propose(ctx)  # calls 0-2: two propose, one code
+    with pytest.raises(ReplayMiss, match=r"diverged at run run-test, iteration 3, call 3"):
+        LlmProposer(provider).propose(ctx)  # call 3 was recorded as a fix
+
+
+def test_runs_with_identical_prompts_replay_their_own_replies(emu, make_provider, ctx, cache_dir):
+    """Two runs ask the same prompts and get different replies; replayed in reverse order (B
+    first), each gets the replies recorded for it, not the first recorded for the prompt."""
+    families = {"run-a": "trend_following", "run-b": "mean_reversion"}
+    for run_id, family in families.items():
+        emu.add(
+            Reply(content=GOOD_HYPOTHESIS.replace("trend_following", family), purpose="propose"),
+            Reply(content=fenced(), purpose="code"),
+        )
+        LlmProposer(make_provider()).propose(ctx.model_copy(update={"run_id": run_id}))
+    prompts = {q.last_user for q in emu.requests if q.purpose == "propose"}
+    assert len(prompts) == 1  # the same prompt both times
+    for run_id in ("run-b", "run-a"):
+        replay = LlmProposer(ReplayProvider(cache_dir, MODEL))
+        proposal = replay.propose(ctx.model_copy(update={"run_id": run_id}))
+        assert proposal.candidate.hypothesis.family == families[run_id]
 
 
 def test_replay_charges_the_recorded_cost_to_the_budget(recorded, ctx, cache_dir):
