@@ -355,14 +355,6 @@ def _formatting(tree: ast.Module) -> Iterator[Finding]:
             )
 
 
-def _without_annotations(tree: ast.Module) -> None:
-    """Drop the annotation of each ``x: T = v``: the restricted compiler never evaluates it
-    (it compiles ``x = v``), so names in it are no one's business."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.AnnAssign):
-            node.annotation = ast.Constant(None)
-
-
 def lint(source: str) -> LintReport:
     """Run every check; stop early only when the source is too big or does not parse."""
     size = len(source.encode("utf-8", errors="surrogatepass"))
@@ -398,7 +390,6 @@ def lint(source: str) -> LintReport:
     checks.append(complexity)
     if not complexity.ok:  # the walks below are linear, but the report would be noise
         return LintReport(tuple(checks))
-    _without_annotations(tree)
     checks += [
         _check("structure", _structure(tree), "top level holds only functions and constants"),
         _check("functions", _functions(tree), "meta/on_candles (and risk_levels) well-formed"),
