@@ -24,7 +24,7 @@ CPU_SECONDS = 40
 
 RUN_CHECK = (
     "import resource, runpy, sys\n"
-    "resource.setrlimit(resource.RLIMIT_CPU, ({cpu}, {cpu}))\n"
+    "resource.setrlimit(resource.RLIMIT_CPU, ({cpu}, {cpu} + 5))\n"
     "sys.argv = ['rara', 'sandbox', 'check', sys.argv[1]]\n"
     "runpy.run_module('rara', run_name='__main__')\n"
 )
@@ -62,7 +62,7 @@ def test_look_alike_names_are_refused_within_a_cpu_limit(tmp_path: Path) -> None
     path = tmp_path / "look_alike.py"
     path.write_text(source)
     done = check_under_cpu_limit(path, tmp_path / "home")
-    assert done.returncode != -signal.SIGXCPU, "lint exceeded the CPU limit"
+    assert done.returncode not in (-signal.SIGXCPU, -signal.SIGKILL), "lint exceeded the CPU limit"
     assert done.returncode == 3, (done.returncode, done.stderr[-2000:])
     report = json.loads(done.stdout)
     names = next(c for c in report["checks"] if c["name"] == "names")
