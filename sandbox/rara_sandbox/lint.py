@@ -29,8 +29,8 @@ MAX_AST_NODES = 12_000
 MAX_AST_DEPTH = 60  # expression + statement depth; guards the compiler and our own walks
 MAX_BLOCK_DEPTH = 8  # nested def/if/for/while
 MAX_FINDINGS = 20  # per check, so a broken file gives a readable report
-MAX_HINT_CANDIDATES = 200  # names one "did you mean" hint compares against
-MAX_HINT_NAME = 64  # longer names get no hint (similarity is quadratic in the length)
+MAX_HINT_CANDIDATES = 64  # names one "did you mean" hint compares against (nearest lengths)
+MAX_HINT_NAME = 48  # longer names get no hint (similarity is quadratic in the length)
 
 REQUIRED_FUNCTIONS = {"meta": 0, "on_candles": 2}
 OPTIONAL_FUNCTIONS = {"risk_levels": 2}
@@ -150,10 +150,12 @@ def _line(node: ast.AST) -> int | None:
 
 class _Hints:
     """ "Did you mean" hints with a bounded cost: `MAX_FINDINGS` of them per check, each against
-    at most `MAX_HINT_CANDIDATES` names of the nearest lengths (the rest get none)."""
+    at most `limit` names of the nearest lengths (the rest get none). The strategy's own names
+    are limited; the API's (attributes, ``ta``) are a fixed set."""
 
-    def __init__(self, candidates: Iterable[str]) -> None:
+    def __init__(self, candidates: Iterable[str], limit: int | None = MAX_HINT_CANDIDATES) -> None:
         self._candidates = sorted(c for c in candidates if len(c) <= MAX_HINT_NAME)
+        self._limit = limit
         self.given = 0
 
     def nearest(self, word: str) -> str:
@@ -161,8 +163,8 @@ class _Hints:
             return ""
         self.given += 1
         pool = self._candidates
-        if len(pool) > MAX_HINT_CANDIDATES:
-            pool = sorted(pool, key=lambda c: (abs(len(c) - len(word)), c))[:MAX_HINT_CANDIDATES]
+        if self._limit is not None and len(pool) > self._limit:
+            pool = sorted(pool, key=lambda c: (abs(len(c) - len(word)), c))[: self._limit]
         m = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
         return f" (did you mean {m[0]!r}?)" if m else ""
 
@@ -308,7 +310,7 @@ def _names(tree: ast.Module) -> Iterator[Finding]:
 
 
 def _attributes(tree: ast.Module) -> Iterator[Finding]:
-    ta_hints, attribute_hints = _Hints(ta.API), _Hints(ALL_ATTRIBUTE_NAMES)
+    ta_hints, attribute_hints = _Hints(ta.API, None), _Hints(ALL_ATTRIBUTE_NAMES, None)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Attribute):
             continue
