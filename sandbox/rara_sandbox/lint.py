@@ -36,26 +36,26 @@ REQUIRED_FUNCTIONS = {"meta": 0, "on_candles": 2}
 OPTIONAL_FUNCTIONS = {"risk_levels": 2}
 
 _FORBIDDEN_NODES: dict[type[ast.AST], str] = {
-    ast.ClassDef: "class definitions are not allowed",
-    ast.AsyncFunctionDef: "async functions are not allowed",
-    ast.Await: "await is not allowed",
-    ast.AsyncFor: "async for is not allowed",
-    ast.AsyncWith: "async with is not allowed",
+    ast.ClassDef: "class definitions are not allowed; use functions and dicts",
+    ast.AsyncFunctionDef: "async functions are not allowed; strategies are synchronous",
+    ast.Await: "await is not allowed; strategies are synchronous",
+    ast.AsyncFor: "async for is not allowed; strategies are synchronous",
+    ast.AsyncWith: "async with is not allowed; strategies are synchronous",
     ast.Global: "global is not allowed; return values instead",
-    ast.Nonlocal: "nonlocal is not allowed",
+    ast.Nonlocal: "nonlocal is not allowed; return values instead",
     ast.Lambda: "lambda is not allowed; define a named function",
     ast.Yield: "generators (yield) are not allowed",
     ast.YieldFrom: "generators (yield from) are not allowed",
     ast.Try: "try/except is not allowed; let errors surface",
     ast.Raise: "raise is not allowed; use assert for parameter checks",
-    ast.With: "with is not allowed",
-    ast.Match: "match is not allowed",
-    ast.Starred: "star unpacking (*x) is not allowed",
+    ast.With: "with is not allowed; there is nothing to open or close",
+    ast.Match: "match is not allowed; use if/elif",
+    ast.Starred: "star unpacking (*x) is not allowed; pass arguments by name or index",
     ast.Set: "set displays are not allowed (they iterate in hash order); use a list or a dict",
     ast.SetComp: "set comprehensions are not allowed (hash order); use a list or a dict",
 }
 if hasattr(ast, "TryStar"):  # Python 3.11+
-    _FORBIDDEN_NODES[ast.TryStar] = "try/except* is not allowed"
+    _FORBIDDEN_NODES[ast.TryStar] = "try/except* is not allowed; let errors surface"
 
 _CALL_HINTS = {
     "eval": "eval() is not allowed (no string evaluation)",
@@ -306,7 +306,11 @@ def _names(tree: ast.Module) -> Iterator[Finding]:
                 yield Finding(_line(node), "'ta' is the indicator library; do not rebind it")
             elif name not in known and name not in reported:
                 reported.add(name)
-                yield Finding(_line(node), f"unknown name {name!r}{hints.nearest(name)}")
+                yield Finding(
+                    _line(node),
+                    f"unknown name {name!r}: not assigned in this file and not part of the API"
+                    f"{hints.nearest(name)}",
+                )
 
 
 def _attributes(tree: ast.Module) -> Iterator[Finding]:
