@@ -197,9 +197,21 @@ def _complexity(tree: ast.Module) -> Check:
             )
         )
     if depth > MAX_AST_DEPTH:
-        problems.append(Finding(None, f"AST depth {depth}, limit {MAX_AST_DEPTH}"))
+        problems.append(
+            Finding(
+                None,
+                f"AST depth {depth}, limit {MAX_AST_DEPTH}: split deeply nested expressions "
+                "into named steps",
+            )
+        )
     if block > MAX_BLOCK_DEPTH:
-        problems.append(Finding(None, f"blocks nested {block} deep, limit {MAX_BLOCK_DEPTH}"))
+        problems.append(
+            Finding(
+                None,
+                f"blocks nested {block} deep, limit {MAX_BLOCK_DEPTH}: move inner blocks into "
+                "helper functions or combine conditions with & and |",
+            )
+        )
     return _check("complexity", problems, f"{count} nodes, depth {depth}, block depth {block}")
 
 
