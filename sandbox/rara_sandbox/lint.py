@@ -149,7 +149,7 @@ def _line(node: ast.AST) -> int | None:
 
 
 class _Hints:
-    """ "Did you mean" hints with a bounded cost: `MAX_FINDINGS` of them per check, each against
+    """Hints ("did you mean ...?") with a bounded cost: `MAX_FINDINGS` of them per check, each against
     at most `limit` names of the nearest lengths (the rest get none). The strategy's own names
     are limited; the API's (attributes, ``ta``) are a fixed set."""
 
