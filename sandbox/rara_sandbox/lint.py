@@ -149,9 +149,9 @@ def _line(node: ast.AST) -> int | None:
 
 
 class _Hints:
-    """Hints ("did you mean ...?") with a bounded cost: `MAX_FINDINGS` of them per check, each against
-    at most `limit` names of the nearest lengths (the rest get none). The strategy's own names
-    are limited; the API's (attributes, ``ta``) are a fixed set."""
+    """Hints ("did you mean ...?") with a bounded cost: `MAX_FINDINGS` of them per check, each
+    against at most `limit` names of the nearest lengths (the rest get none). The strategy's
+    own names are limited; the API's (attributes, ``ta``) are a fixed set."""
 
     def __init__(self, candidates: Iterable[str], limit: int | None = MAX_HINT_CANDIDATES) -> None:
         self._candidates = sorted(c for c in candidates if len(c) <= MAX_HINT_NAME)
