@@ -11,6 +11,7 @@ signals from a second process whose heap layout was randomised, `heap`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,73 @@ def is_data(obj: object) -> bool:
     return True
 
 
+# Text is bounded as well as data-only: a width or precision of 10**9 in a tiny format would build
+# a gigabyte string. Widths and precisions above this, and `*` (taken from the arguments), are
+# refused; lint reports the literal ones before anything runs, with the same words.
+MAX_FORMAT_WIDTH = 1000
+_MAX_SPEC_CHARS = 32
+_FORMAT_SPEC = re.compile(
+    r"(?:[^{}]?[<>=^])?[-+ ]?z?#?0?(?P<width>\d+)?[,_]?(?:\.(?P<precision>\d+))?"
+    r"[bcdeEfFgGnosxX%]?",
+    re.DOTALL,
+)
+_PERCENT_SPEC = re.compile(
+    r"%(?:\((?P<key>[^)]*)\))?[#0\- +]*(?P<width>\*|\d+)?(?:\.(?P<precision>\*|\d*))?[hlL]?"
+)
+
+
+def _too_wide(*numbers: str | None) -> bool:
+    return any(n and (len(n) > 4 or int(n) > MAX_FORMAT_WIDTH) for n in numbers)
+
+
+def format_spec_problem(spec: str) -> str | None:
+    """Why an f-string format spec (the part after ``:``) is refused, or None. Only the standard
+    mini-language (fill, align, sign, width, grouping, precision, type), with bounded numbers."""
+    match = _FORMAT_SPEC.fullmatch(spec) if len(spec) <= _MAX_SPEC_CHARS else None
+    if match is None:
+        return "not a standard format spec (f-strings take specs like '.2f', '>10', ',d', '.1%')"
+    if _too_wide(match["width"], match["precision"]):
+        return f"width and precision are limited to {MAX_FORMAT_WIDTH} in f-strings"
+    return None
+
+
+def percent_format_problem(template: str | bytes) -> str | None:
+    """Why a ``%``-format template is refused, or None: widths or precisions taken from the
+    arguments (``*``) or above the limit. Other mistakes are Python's own errors."""
+    text = template.decode("latin-1") if isinstance(template, bytes) else template
+    for match in _PERCENT_SPEC.finditer(text.replace("%%", "")):
+        if "*" in (match["width"] or "") + (match["precision"] or ""):
+            return "'*' widths are not available in %-formatting; write the number in the format"
+        if _too_wide(match["width"], match["precision"]):
+            return f"width and precision are limited to {MAX_FORMAT_WIDTH} in %-formatting"
+    return None
+
+
+def guarded_format(value: object, conversion: int, spec: str) -> str:
+    """One ``{value!conversion:spec}`` field of an f-string (the policy rewrites each to this):
+    data only, like `data_str` (the text of a function or the candle facade holds its address),
+    and a standard, bounded spec. Formatting data runs only the builtin and numpy ``__format__``
+    of numbers, strings and containers: no attribute lookups (only ``str.format`` walks
+    attributes, and strategies do not get it)."""
+    if not is_data(value):
+        raise SandboxViolation(
+            f"f-strings format data only (numbers, strings, arrays and lists/dicts of them), "
+            f"not {type(value).__name__}"
+        )
+    if type(spec) is not str:
+        raise SandboxViolation("f-string format specs must be text")
+    problem = format_spec_problem(spec)
+    if problem is not None:
+        raise SandboxViolation(f"format spec {spec[:_MAX_SPEC_CHARS]!r}: {problem}")
+    if conversion == ord("s"):
+        value = str(value)
+    elif conversion == ord("r"):
+        value = repr(value)
+    elif conversion == ord("a"):
+        value = ascii(value)
+    return format(value, spec)
+
+
 def _numeric(v: object) -> bool:
     if isinstance(v, np.ndarray | np.generic):
         return v.dtype.kind in _NUMERIC_KINDS
@@ -73,6 +141,9 @@ def guarded_mod(x: object, y: object) -> Any:
     if isinstance(x, str | bytes) or isinstance(y, str | bytes):
         if not (is_data(x) and is_data(y)):
             raise SandboxViolation("%-formatting is available for data only (numbers, strings)")
+        problem = percent_format_problem(x) if isinstance(x, str | bytes) else None
+        if problem is not None:
+            raise SandboxViolation(problem)
         return x % y  # type: ignore[operator]
     arrays = isinstance(x, np.ndarray | np.generic) or isinstance(y, np.ndarray | np.generic)
     if arrays and not (_numeric(x) and _numeric(y)):

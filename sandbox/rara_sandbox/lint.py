@@ -3,6 +3,13 @@
 This is the friendly layer: it tells the author (often an LLM) exactly what is wrong and where,
 with "did you mean" hints. It is not the security boundary; the restricted runtime and the OS
 jail enforce the same rules again on whatever gets past it.
+
+`rara sandbox check` runs it in the host process, so its cost is bounded by construction, before
+and apart from any time limit: the source size is checked before parsing, the node count before
+any other walk, every walk is linear in the nodes, and the one superlinear step, the "did you
+mean" hint (a string similarity against every known name), runs for the first `MAX_FINDINGS`
+unknown names only, against at most `MAX_HINT_CANDIDATES` names of similar length, and not for
+names longer than `MAX_HINT_NAME` (a file of thousands of look-alike names cost minutes here).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rara_sandbox import ta
+from rara_sandbox.addresses import format_spec_problem, percent_format_problem
 from rara_sandbox.restricted import ALL_ATTRIBUTE_NAMES, API_NAMES, AST_LOCK
 
 MAX_SOURCE_BYTES = 64 * 1024
@@ -21,31 +29,33 @@ MAX_AST_NODES = 12_000
 MAX_AST_DEPTH = 60  # expression + statement depth; guards the compiler and our own walks
 MAX_BLOCK_DEPTH = 8  # nested def/if/for/while
 MAX_FINDINGS = 20  # per check, so a broken file gives a readable report
+MAX_HINT_CANDIDATES = 64  # names one "did you mean" hint compares against (nearest lengths)
+MAX_HINT_NAME = 48  # longer names get no hint (similarity is quadratic in the length)
 
 REQUIRED_FUNCTIONS = {"meta": 0, "on_candles": 2}
 OPTIONAL_FUNCTIONS = {"risk_levels": 2}
 
 _FORBIDDEN_NODES: dict[type[ast.AST], str] = {
-    ast.ClassDef: "class definitions are not allowed",
-    ast.AsyncFunctionDef: "async functions are not allowed",
-    ast.Await: "await is not allowed",
-    ast.AsyncFor: "async for is not allowed",
-    ast.AsyncWith: "async with is not allowed",
+    ast.ClassDef: "class definitions are not allowed; use functions and dicts",
+    ast.AsyncFunctionDef: "async functions are not allowed; strategies are synchronous",
+    ast.Await: "await is not allowed; strategies are synchronous",
+    ast.AsyncFor: "async for is not allowed; strategies are synchronous",
+    ast.AsyncWith: "async with is not allowed; strategies are synchronous",
     ast.Global: "global is not allowed; return values instead",
-    ast.Nonlocal: "nonlocal is not allowed",
+    ast.Nonlocal: "nonlocal is not allowed; return values instead",
     ast.Lambda: "lambda is not allowed; define a named function",
     ast.Yield: "generators (yield) are not allowed",
     ast.YieldFrom: "generators (yield from) are not allowed",
     ast.Try: "try/except is not allowed; let errors surface",
     ast.Raise: "raise is not allowed; use assert for parameter checks",
-    ast.With: "with is not allowed",
-    ast.Match: "match is not allowed",
-    ast.Starred: "star unpacking (*x) is not allowed",
+    ast.With: "with is not allowed; there is nothing to open or close",
+    ast.Match: "match is not allowed; use if/elif",
+    ast.Starred: "star unpacking (*x) is not allowed; pass arguments by name or index",
     ast.Set: "set displays are not allowed (they iterate in hash order); use a list or a dict",
     ast.SetComp: "set comprehensions are not allowed (hash order); use a list or a dict",
 }
 if hasattr(ast, "TryStar"):  # Python 3.11+
-    _FORBIDDEN_NODES[ast.TryStar] = "try/except* is not allowed"
+    _FORBIDDEN_NODES[ast.TryStar] = "try/except* is not allowed; let errors surface"
 
 _CALL_HINTS = {
     "eval": "eval() is not allowed (no string evaluation)",
@@ -72,8 +82,10 @@ _NAME_HINTS = {
     "pd": "pandas is not available; use candles.close etc. and ta.<function>",
     "pandas": "pandas is not available",
     "math": "math is not available; use ta.log, ta.sqrt, ta.exp ...",
-    "printed": "'printed' is not part of the API",
 }
+# RestrictedPython rewrites every read of `printed` into a call of its print collector, so it
+# is refused even as a local name.
+_RESERVED_NAMES = {"printed": "'printed' is reserved by the sandbox; choose another name"}
 
 
 @dataclass(frozen=True)
@@ -136,9 +148,25 @@ def _line(node: ast.AST) -> int | None:
     return getattr(node, "lineno", None)
 
 
-def _nearest(word: str, candidates: Iterable[str]) -> str:
-    m = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {m[0]!r}?)" if m else ""
+class _Hints:
+    """Hints ("did you mean ...?") with a bounded cost: `MAX_FINDINGS` of them per check, each
+    against at most `limit` names of the nearest lengths (the rest get none). The strategy's
+    own names are limited; the API's (attributes, ``ta``) are a fixed set."""
+
+    def __init__(self, candidates: Iterable[str], limit: int | None = MAX_HINT_CANDIDATES) -> None:
+        self._candidates = sorted(c for c in candidates if len(c) <= MAX_HINT_NAME)
+        self._limit = limit
+        self.given = 0
+
+    def nearest(self, word: str) -> str:
+        if self.given >= MAX_FINDINGS or len(word) > MAX_HINT_NAME:
+            return ""
+        self.given += 1
+        pool = self._candidates
+        if self._limit is not None and len(pool) > self._limit:
+            pool = sorted(pool, key=lambda c: (abs(len(c) - len(word)), c))[: self._limit]
+        m = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+        return f" (did you mean {m[0]!r}?)" if m else ""
 
 
 def _depths(tree: ast.AST) -> tuple[int, int, int]:
@@ -160,11 +188,30 @@ def _complexity(tree: ast.Module) -> Check:
     count, depth, block = _depths(tree)
     problems = []
     if count > MAX_AST_NODES:
-        problems.append(Finding(None, f"{count} AST nodes, limit {MAX_AST_NODES}"))
+        problems.append(
+            Finding(
+                None,
+                f"{count} AST nodes, limit {MAX_AST_NODES}: a strategy this large costs the "
+                "checks too much; compute with ta and array operations instead of spelled-out "
+                "statements",
+            )
+        )
     if depth > MAX_AST_DEPTH:
-        problems.append(Finding(None, f"AST depth {depth}, limit {MAX_AST_DEPTH}"))
+        problems.append(
+            Finding(
+                None,
+                f"AST depth {depth}, limit {MAX_AST_DEPTH}: split deeply nested expressions "
+                "into named steps",
+            )
+        )
     if block > MAX_BLOCK_DEPTH:
-        problems.append(Finding(None, f"blocks nested {block} deep, limit {MAX_BLOCK_DEPTH}"))
+        problems.append(
+            Finding(
+                None,
+                f"blocks nested {block} deep, limit {MAX_BLOCK_DEPTH}: move inner blocks into "
+                "helper functions or combine conditions with & and |",
+            )
+        )
     return _check("complexity", problems, f"{count} nodes, depth {depth}, block depth {block}")
 
 
@@ -243,6 +290,7 @@ def _bound_names(tree: ast.Module) -> set[str]:
 
 def _names(tree: ast.Module) -> Iterator[Finding]:
     known = API_NAMES | _bound_names(tree)
+    hints = _Hints(known)
     reported: set[str] = set()
     for node in ast.walk(tree):
         names: list[str] = []
@@ -255,10 +303,13 @@ def _names(tree: ast.Module) -> Iterator[Finding]:
         for name in names:
             if name.startswith("_") and name != "_":
                 yield Finding(_line(node), f"names starting with '_' are not allowed: {name!r}")
+            elif name in _RESERVED_NAMES:
+                yield Finding(_line(node), _RESERVED_NAMES[name])
             elif name in _CALL_HINTS and name not in known:
                 # getattr, eval, open ...: the classic escape hatches get a precise message.
                 yield Finding(_line(node), _CALL_HINTS[name])
-            elif name in _NAME_HINTS and name not in reported:
+            elif name in _NAME_HINTS and name not in known and name not in reported:
+                # np, pd, math read without being bound: the author expected the library.
                 reported.add(name)
                 yield Finding(_line(node), f"unknown name {name!r}: {_NAME_HINTS[name]}")
             elif name == "ta" and not (
@@ -267,10 +318,15 @@ def _names(tree: ast.Module) -> Iterator[Finding]:
                 yield Finding(_line(node), "'ta' is the indicator library; do not rebind it")
             elif name not in known and name not in reported:
                 reported.add(name)
-                yield Finding(_line(node), f"unknown name {name!r}{_nearest(name, known)}")
+                yield Finding(
+                    _line(node),
+                    f"unknown name {name!r}: not assigned in this file and not part of the API"
+                    f"{hints.nearest(name)}",
+                )
 
 
 def _attributes(tree: ast.Module) -> Iterator[Finding]:
+    ta_hints, attribute_hints = _Hints(ta.API, None), _Hints(ALL_ATTRIBUTE_NAMES, None)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Attribute):
             continue
@@ -281,28 +337,40 @@ def _attributes(tree: ast.Module) -> Iterator[Finding]:
             yield Finding(_line(node), f"assigning attributes is not allowed (.{attr})")
         elif isinstance(node.value, ast.Name) and node.value.id == "ta":
             if attr not in ta.API:
-                yield Finding(_line(node), f"ta has no function {attr!r}{_nearest(attr, ta.API)}")
+                yield Finding(_line(node), f"ta has no function {attr!r}{ta_hints.nearest(attr)}")
         elif attr not in ALL_ATTRIBUTE_NAMES:
             yield Finding(
                 _line(node),
-                f"attribute {attr!r} is not available to strategies"
-                f"{_nearest(attr, ALL_ATTRIBUTE_NAMES)}",
+                f"attribute {attr!r} is not available to strategies{attribute_hints.nearest(attr)}",
             )
 
 
 def _formatting(tree: ast.Module) -> Iterator[Finding]:
-    """f-strings and %-formatting call format()/repr() outside the builtins a strategy is given,
-    so the guarded `str` cannot see them; signals have no use for text anyway."""
+    """Format specs written in the source: f-string specs must be standard and bounded, and
+    %-templates must not take widths from the arguments. The runtime checks the same (and that
+    only data is formatted) on whatever is computed while running."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.JoinedStr):
-            yield Finding(_line(node), "f-strings are not available in strategies")
+        if isinstance(node, ast.FormattedValue) and isinstance(node.format_spec, ast.JoinedStr):
+            parts = [p.value for p in node.format_spec.values if isinstance(p, ast.Constant)]
+            literal = [p for p in parts if isinstance(p, str)]
+            if len(literal) == len(node.format_spec.values):  # a spec with {fields}: runtime's
+                spec = "".join(literal)
+                problem = format_spec_problem(spec)
+                if problem is not None:
+                    yield Finding(_line(node), f"format spec {spec[:40]!r}: {problem}")
         elif (
             isinstance(node, ast.BinOp)
             and isinstance(node.op, ast.Mod)
             and isinstance(node.left, ast.Constant)
-            and isinstance(node.left.value, str)
+            and isinstance(node.left.value, str | bytes)
         ):
-            yield Finding(_line(node), "%-formatting of strings is not available in strategies")
+            problem = percent_format_problem(node.left.value)
+            if problem is not None:
+                yield Finding(_line(node), problem)
+        elif isinstance(node, ast.AnnAssign) and node.value is None:
+            yield Finding(
+                _line(node), "an annotation without a value does nothing; write x: float = 0.0"
+            )
 
 
 def lint(source: str) -> LintReport:
@@ -311,7 +379,13 @@ def lint(source: str) -> LintReport:
     checks = [
         _check(
             "source_size",
-            [Finding(None, f"{size} bytes, limit {MAX_SOURCE_BYTES}")]
+            [
+                Finding(
+                    None,
+                    f"{size} bytes, limit {MAX_SOURCE_BYTES}: shorten the source (remove unused "
+                    "code, long comments and generated tables)",
+                )
+            ]
             if size > MAX_SOURCE_BYTES
             else [],
             f"{size} bytes",
@@ -332,7 +406,7 @@ def lint(source: str) -> LintReport:
     checks.append(Check("syntax", True, "parses"))
     complexity = _complexity(tree)
     checks.append(complexity)
-    if not complexity.ok:  # the walks below are safe, but the report would be noise
+    if not complexity.ok:  # the walks below are linear, but the report would be noise
         return LintReport(tuple(checks))
     checks += [
         _check("structure", _structure(tree), "top level holds only functions and constants"),
@@ -341,6 +415,6 @@ def lint(source: str) -> LintReport:
         _check("forbidden_syntax", _forbidden(tree), "no forbidden constructs"),
         _check("names", _names(tree), "only API names and local names"),
         _check("attributes", _attributes(tree), "only API attributes"),
-        _check("formatting", _formatting(tree), "no f-strings or %-formatting"),
+        _check("formatting", _formatting(tree), "format specs standard and bounded"),
     ]
     return LintReport(tuple(checks))

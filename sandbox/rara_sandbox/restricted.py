@@ -36,7 +36,14 @@ from RestrictedPython.transformer import RestrictingNodeTransformer
 
 from rara_sandbox import ta
 from rara_sandbox.addresses import SandboxViolation as SandboxViolation  # re-exported
-from rara_sandbox.addresses import data_str, guarded_astype, guarded_mod, is_data, listed
+from rara_sandbox.addresses import (
+    data_str,
+    guarded_astype,
+    guarded_format,
+    guarded_mod,
+    is_data,
+    listed,
+)
 from rara_sandbox.candles import ATTRIBUTES as CANDLE_ATTRIBUTES
 from rara_sandbox.candles import Candles
 
@@ -378,8 +385,10 @@ API_NAMES = frozenset(k for k in SAFE_BUILTINS if not k.startswith("_")) | {"ta"
 
 class StrategyPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus ours: ``a % b`` becomes ``_mod_(a, b)`` (`guarded_mod`),
-    and set displays and comprehensions are refused (they iterate in hash order, which for
-    most objects is address order)."""
+    each f-string field ``{v!c:spec}`` becomes ``{_format_(v, c, spec)}`` (`guarded_format`:
+    data only, a bounded standard spec), ``x: T = v`` becomes ``x = v`` (the annotation is never
+    evaluated), and set displays and comprehensions are refused (they iterate in hash order,
+    which for most objects is address order)."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = self.node_contents_visit(node)
@@ -389,6 +398,25 @@ class StrategyPolicy(RestrictingNodeTransformer):
             func=ast.Name("_mod_", ast.Load()), args=[node.left, node.right], keywords=[]
         )
         return ast.fix_missing_locations(ast.copy_location(call, node))
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        node = self.node_contents_visit(node)  # the value and a nested spec go through guards
+        spec = node.format_spec if node.format_spec is not None else ast.Constant("")
+        call = ast.Call(
+            func=ast.Name("_format_", ast.Load()),
+            args=[node.value, ast.Constant(node.conversion), spec],
+            keywords=[],
+        )
+        field = ast.FormattedValue(value=call, conversion=-1, format_spec=None)
+        return ast.fix_missing_locations(ast.copy_location(field, node))
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        if node.value is None:
+            self.error(node, "an annotation without a value does nothing; write x: float = 0.0")
+            return node
+        plain = ast.Assign(targets=[node.target], value=node.value)
+        visited: ast.AST = self.visit(ast.fix_missing_locations(ast.copy_location(plain, node)))
+        return visited
 
     def visit_Set(self, node: ast.Set) -> ast.AST:
         self.error(node, "set displays are not available; use a list or a dict")
@@ -433,6 +461,7 @@ def new_globals(printer: PrintBuffer) -> dict[str, object]:
         "_unpack_sequence_": guarded_unpack_sequence,
         "_inplacevar_": inplace_var,
         "_mod_": guarded_mod,
+        "_format_": guarded_format,
         "_print_": lambda _getattr=None: _PrintCollector(printer),
         "ta": TA,
     }

@@ -16,8 +16,9 @@ def meta():
         "version": "1.0.0",  # bump when the logic changes (the id hashes source + version)
         "api_version": 1,  # this API
         "timeframe": "1h",  # the bar length the strategy is designed for
-        # bars of history needed before signals mean anything: an EMA(n) forgets its start after
-        # ~11n bars, Wilder's ATR/RSI(n) after ~21n (the gate checks trailing windows this long)
+        # bars of history needed before signals mean anything; the gate's warm-up check needs
+        # >= 11n for an EMA(n) and >= 21n for Wilder's ATR/RSI(n) (README: "The warm-up check"):
+        # 11 x 48 = 528 for the slow EMA, 21 x 14 = 294 for RSI and ATR
         "lookback": 540,
         "description": "Long while a fast EMA is above a slow EMA and RSI is not overbought.",
         "params": {"fast": 12, "slow": 48, "rsi_period": 14, "rsi_max": 70.0},

@@ -153,15 +153,42 @@ def test_syntax_errors_and_garbage_do_not_raise() -> None:
 @pytest.mark.parametrize(
     ("body", "says"),
     [
-        ('t = f"{on_candles!r}"\nreturn t', "f-strings"),
-        ('t = "%r" % (on_candles,)\nreturn t', "%-formatting"),
+        ('t = f"{1.5:%s}"\nreturn t', "not a standard format spec"),
+        ('t = f"{1:>{100}} {1.5:.999999999999}"\nreturn t', "limited to 1000 in f-strings"),
+        ('t = "%*d" % (10 ** 9, 1)\nreturn t', "'*' widths are not available in %-formatting"),
+        ('t = "%1000000000d" % 1\nreturn t', "limited to 1000 in %-formatting"),
+        ("x: float\nreturn x", "annotation without a value"),
     ],
 )
-def test_text_formatting_is_refused(body: str, says: str) -> None:
-    """f-strings and %-formatting bypass the guarded str(): they would expose heap addresses."""
+def test_unbounded_text_formatting_is_refused(body: str, says: str) -> None:
+    """Format specs written in the source are checked before anything runs: a width of 10**9
+    would build a gigabyte string. (That only data is formatted is the runtime's check.)"""
     report = lint(strategy(body))
     failed = next(c for c in report.checks if c.name == "formatting")
     assert not failed.ok and says in failed.findings[0].message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'label = f"{candles.close[-1]:.2f} {len(candles)!r:>6} {params}"\nreturn label',
+        'width = 8\nlabel = f"{1.5:>{width}.1f}"\nreturn label',
+        'label = "%.2f" % candles.close.mean()\nreturn label',
+        "level: float = 1.5\nreturn level",
+        "pd = ta.sma(candles.close, 3)\nmath = 2.0\nnp = pd * math\nreturn np",
+    ],
+)
+def test_benign_formatting_and_local_names_pass(body: str) -> None:
+    """f-strings (the Strategy API README recommends them), %-formatting of numbers, annotated
+    assignments and local names that happen to be library names are not refused."""
+    report = lint(strategy(body))
+    assert report.ok, report.summary()
+
+
+def test_library_names_read_unbound_still_say_why() -> None:
+    found = failures(lint(strategy("return math.sqrt(pd)")))["names"]
+    assert any("math is not available" in m for _, m in found), found
+    assert any("pandas is not available" in m for _, m in found), found
 
 
 def test_attribute_writes_on_ta_are_refused_by_lint() -> None:

@@ -173,3 +173,47 @@ def test_numpy_lazy_imports_work_from_strategy_frames() -> None:
                        env={"PYTHONPATH": str(SANDBOX_SRC)}, timeout=60)  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert float(p.stdout) == pytest.approx(4.0 + 2.0 + np.arange(5.0).std())
+
+
+# f-strings compile to one guarded_format call per field: data only, a standard bounded spec, and
+# a nested spec is itself a guarded field, so nothing reaches the __format__ or the text of a
+# function, the candle facade or `ta`, and no spec builds a gigabyte string.
+FSTRING_REFUSED = [
+    'return f"{candles}"',
+    'return f"{ta!r}"',
+    'return f"{f!a}"',
+    'return f"{[len]}"',
+    'return f"{1:{candles}}"',
+    'return f"{candles.close:%s}"',
+    'w = 10 ** 9\nreturn f"{1:>{w}}"',
+    'p = 10 ** 9\nreturn f"{1.5:.{p}f}"',
+    "return f\"{candles.close.mean():{'>' * 40}}\"",
+    'return "%*d" % (10 ** 9, 1)',
+    't = "%.*f"\nreturn t % (10 ** 9, 1.5)',
+    'return "%(close)s" % candles',
+]
+
+
+@pytest.mark.parametrize("body", FSTRING_REFUSED)
+def test_text_formatting_refuses_objects_and_unbounded_specs(
+    body: str, small_candles: dict[str, np.ndarray]
+) -> None:
+    with pytest.raises(SandboxViolation):
+        run("def f():\n    return 1\n" + body, small_candles)
+
+
+def test_text_formatting_of_data_works(small_candles: dict[str, np.ndarray]) -> None:
+    body = """
+    x: float = candles.close.mean()
+    d = {"n": params["n"]}
+    w = 8
+    return f"{x:.2f}|{params['n']!r:>{w}}|{d}|{[1, 2]}|{'a'!s}|{0.5:.1%}|" + "%.3f %s" % (x, "k")
+    """
+    x = float(small_candles["close"].mean())
+    assert run(body, small_candles) == f"{x:.2f}|{3!r:>8}|{{'n': 3}}|[1, 2]|a|50.0%|{x:.3f} k"
+
+
+def test_annotations_are_never_evaluated(small_candles: dict[str, np.ndarray]) -> None:
+    assert run("level: undefined_name = 1.5\nreturn level", small_candles) == 1.5
+    with pytest.raises(CompileFailed, match="annotation without a value"):
+        run("level: float\nreturn 1", small_candles)

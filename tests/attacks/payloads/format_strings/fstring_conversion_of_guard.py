@@ -1,5 +1,5 @@
 """Tries !r / !a conversions of ta functions in f-strings to learn internal module paths.
-Contained: lint_failed
+Contained: lint_failed | forbidden
 Says: f-strings
 """
 # ruff: noqa

@@ -1,5 +1,5 @@
 """Tries an f-string with a nested width of 10**9: a 1 GB string from a tiny expression.
-Contained: lint_failed
+Contained: lint_failed | forbidden
 Says: f-strings
 """
 # ruff: noqa

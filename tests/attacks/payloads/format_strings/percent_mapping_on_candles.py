@@ -1,5 +1,5 @@
 """Tries "%(close)s" % candles, using the facade as a mapping to read its columns by name.
-Contained: lint_failed
+Contained: lint_failed | forbidden
 Says: %-formatting
 """
 # ruff: noqa

@@ -1,5 +1,5 @@
 """Tries to derive signals from a heap address printed by a function's repr (ASLR, allocator state).
-Contained: lint_failed
+Contained: lint_failed | forbidden
 Says: f-strings
 Check: deterministic
 """
