@@ -48,6 +48,10 @@ def on_candles(candles, params):
     while True:
         pass
 """
+# One C call of minutes (the last squarings of a 2.8e9-bit power): the GIL is never released.
+HOLDS_THE_GIL = SPINS_FOREVER.replace(
+    "    while True:\n        pass\n", "    return 7 ** (10 ** 9)\n"
+)
 
 
 def _candles(n: int = 200) -> dict[str, np.ndarray]:
@@ -147,15 +151,20 @@ def test_container_dies_with_a_killed_cli_and_the_next_start_removes_it(
         )
 
 
+@pytest.mark.parametrize(
+    ("source", "status"),
+    [(SPINS_FOREVER, EXIT_DEADLINE), (HOLDS_THE_GIL, 128 + signal.SIGKILL)],
+    ids=["python_loop:own_deadline", "one_c_call:cpu_rlimit"],
+)
 def test_container_stops_itself_at_its_own_deadline_with_stdin_open(
-    make_sandbox: Callable[..., Any], docker_client: Any
+    make_sandbox: Callable[..., Any], docker_client: Any, source: str, status: int
 ) -> None:
     """A host that is alive but never kills (hung, or stopped with SIGSTOP) holds stdin open:
-    the container's own deadline (the host's plus a margin, with the CPU rlimit behind it)
-    still ends it."""
+    the container's own deadline (the host's plus a margin) still ends it, and code that never
+    lets the deadline thread run is ended by the CPU rlimit set at the same point."""
     from rara.runner.container.config import own_deadline_s
 
-    sb = make_sandbox(wall_s=1.0)
+    sb = make_sandbox(wall_s=1.0, memory_bytes=1 << 30)
     api = docker_client.api
     cid = sb.create_container()
     attached = None
@@ -164,7 +173,7 @@ def test_container_stops_itself_at_its_own_deadline_with_stdin_open(
             cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
         )
         api.start(cid)
-        attached._sock.sendall(encode_request(SPINS_FOREVER, _candles()))
+        attached._sock.sendall(encode_request(source, _candles()))
         limits = api.exec_start(api.exec_create(cid, ["cat", "/proc/1/limits"])).decode()
         cpu = next(ln for ln in limits.splitlines() if ln.startswith("Max cpu time"))
         want = own_deadline_s(sb.limits)
@@ -175,7 +184,7 @@ def test_container_stops_itself_at_its_own_deadline_with_stdin_open(
             lambda: (s := _state(docker_client, cid)) and not s["Running"] and s,
             want + patience(12),
         )
-        assert state["ExitCode"] == EXIT_DEADLINE, state
+        assert state["ExitCode"] == status and not state["OOMKilled"], state
     finally:
         close_attached(attached)
         _remove(docker_client, [cid])

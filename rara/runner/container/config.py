@@ -63,6 +63,7 @@ ORPHAN_GRACE_S = 120.0
 ERROR_CODES = {
     "timeout": "the wall-clock deadline passed; the container was killed",
     "memory_limit": "the memory limit was hit; the kernel OOM-killed the process",
+    "cpu_limit": "the CPU time limit (the container's own deadline) was hit; the kernel killed it",
     "output_too_large": "stdout exceeded the output cap; the container was killed",
     "crashed": "the process exited with a non-zero status (or was killed by a signal)",
     "protocol_error": "the process exited 0 without a response",

@@ -34,6 +34,7 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from signal import SIGKILL
 from typing import TYPE_CHECKING, Any
 
 from rara.errors import RaraError
@@ -358,6 +359,15 @@ class ContainerRunner:
                 ContainerError(
                     "memory_limit",
                     f"memory limit of {lim.memory_bytes} bytes hit; killed (exit {code})",
+                ),
+                code,
+            )
+        if self.hold_stdin and code == 128 + SIGKILL:
+            # Nothing inside can SIGKILL the container's init (pid 1): with no OOM kill and no kill
+            # of ours (that path returned above), the kernel's RLIMIT_CPU did it.
+            return result(
+                ContainerError(
+                    "cpu_limit", "CPU time limit of the container's deadline hit; killed"
                 ),
                 code,
             )
