@@ -78,6 +78,10 @@ class SandboxSettings(_Section):
     backend: Literal["subprocess", "docker"] = "subprocess"
     wall_timeout_s: float = Field(10.0, gt=0)
     memory_mb: int = Field(1024, ge=64)
+    cpus: float = Field(1.0, gt=0, description="CPU quota of a docker sandbox container")
+    image: str = Field(
+        "rara-sandbox:latest", min_length=1, description="the docker backend's sandbox image"
+    )
     proof_us_per_bar: float = Field(
         20.0,
         gt=0,

@@ -158,7 +158,14 @@ class ResearchSession(Closing):
             self.run_id = run_id or self._new_run_id()
             sb = settings.sandbox
             self.sandbox = stack.enter_context(
-                open_sandbox(cfg.backend, sb.wall_timeout_s, sb.memory_mb, sb.proof_us_per_bar)
+                open_sandbox(
+                    cfg.backend,
+                    sb.wall_timeout_s,
+                    sb.memory_mb,
+                    sb.proof_us_per_bar,
+                    sb.cpus,
+                    sb.image,
+                )
             )
             # the gate only judges; the loop runs each candidate in the sandbox
             self.gate = ResearchGate(self.trials, settings.gates.research, settings.backtest)

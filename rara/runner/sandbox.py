@@ -225,10 +225,11 @@ class ContainerSandbox(Closing):
         memory_mb: int = 1024,
         image: str | None = None,
         proof_us_per_bar: float = DEFAULT_PROOF_US_PER_BAR,
+        cpus: float = 1.0,
     ) -> None:
         from rara.runner.container.runner import DEFAULT_IMAGE, ContainerLimits, ContainerRunner
 
-        self.limits = ContainerLimits(wall_s=wall_s, memory_bytes=memory_mb << 20)
+        self.limits = ContainerLimits(wall_s=wall_s, memory_bytes=memory_mb << 20, cpus=cpus)
         self.proof_us_per_bar = proof_us_per_bar
         self._runner = ContainerRunner(image or DEFAULT_IMAGE, self.limits)
 
@@ -264,11 +265,15 @@ def open_sandbox(
     wall_s: float = 10.0,
     memory_mb: int = 1024,
     proof_us_per_bar: float = DEFAULT_PROOF_US_PER_BAR,
+    cpus: float = 1.0,
+    image: str | None = None,
 ) -> Sandbox:
+    """`cpus` and `image`: the docker backend's CPU quota and image (the jail is one process, so
+    one CPU at most)."""
     if backend == "subprocess":
         return JailSandbox(wall_s, memory_mb, proof_us_per_bar=proof_us_per_bar)
     if backend == "docker":
-        return ContainerSandbox(wall_s, memory_mb, proof_us_per_bar=proof_us_per_bar)
+        return ContainerSandbox(wall_s, memory_mb, image, proof_us_per_bar, cpus)
     if backend == "inprocess":
         return InProcessSandbox(wall_s, proof_us_per_bar)
     raise ValueError(f"unknown sandbox backend {backend!r}; one of {', '.join(BACKENDS)}")

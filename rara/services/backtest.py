@@ -97,7 +97,9 @@ class StrategyOnMarket(Closing):
             )
         chosen = backend or settings.sandbox.backend
         sb = settings.sandbox
-        sandbox = open_sandbox(chosen, sb.wall_timeout_s, sb.memory_mb, sb.proof_us_per_bar)
+        sandbox = open_sandbox(
+            chosen, sb.wall_timeout_s, sb.memory_mb, sb.proof_us_per_bar, sb.cpus, sb.image
+        )
         return cls(home, settings, source, params, inst, candles, chosen, sandbox)
 
     def close(self) -> None:

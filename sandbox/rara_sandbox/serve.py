@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import BinaryIO
 
 from rara_sandbox.evaluate import evaluate, runtime_info
@@ -14,6 +15,9 @@ from rara_sandbox.protocol import decode_request, encode_response
 from rara_sandbox.results import EvaluationResult, SandboxError
 
 EXIT_EVALUATED, EXIT_BAD_REQUEST = 0, 2
+# `python -m rara_sandbox`'s own stops (`__main__`): its host closed stdin before the answer (no
+# one is left to read it), or its own deadline passed (124, as coreutils' timeout).
+EXIT_HOST_GONE, EXIT_DEADLINE = 3, 124
 
 
 def _bad_request(message: str) -> bytes:
@@ -50,13 +54,21 @@ def handle_request(data: bytes) -> bytes:
     return handle_frame(data)[0]
 
 
-def serve(stdin: BinaryIO, stdout: BinaryIO, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> int:
-    """Handle one request from a stream; the testable core of ``python -m rara_sandbox``."""
+def serve(
+    stdin: BinaryIO,
+    stdout: BinaryIO,
+    max_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    on_request: Callable[[], None] | None = None,
+) -> int:
+    """Handle one request from a stream; the testable core of ``python -m rara_sandbox``.
+    `on_request` is called once the whole request is read, before it is evaluated."""
     try:
         frame = read_frame(stdin, max_bytes=max_bytes)
     except ProtocolError as e:
         write_frame(stdout, _bad_request(str(e)))
         return EXIT_BAD_REQUEST
+    if on_request is not None:
+        on_request()
     response, status = handle_frame(frame, max_bytes)
     write_frame(stdout, response)
     return status

@@ -46,7 +46,10 @@ def make_sandbox(docker_client: Any, sandbox_image: str) -> Iterator[Callable[..
     container of this session is left, whatever the test did."""
     from rara.runner.container.runner import ContainerRunner
 
-    def make(*, standin: bool = False, **limits: Any) -> ContainerRunner:
+    def make(
+        *, standin: bool = False, labels: dict[str, str] | None = None, **limits: Any
+    ) -> ContainerRunner:
+        """`labels` add to (or override) what every container is labelled with."""
         from rara.runner.container.runner import ContainerLimits
 
         command = ["python3", "-I", "-c", STANDIN] if standin else None
@@ -55,7 +58,7 @@ def make_sandbox(docker_client: Any, sandbox_image: str) -> Iterator[Callable[..
             ContainerLimits(**limits),
             command=command,
             client=docker_client,
-            extra_labels={SESSION_LABEL: SESSION},
+            extra_labels={**(labels or {}), SESSION_LABEL: SESSION},
         )
 
     yield make
@@ -67,6 +70,12 @@ def make_sandbox(docker_client: Any, sandbox_image: str) -> Iterator[Callable[..
 
 def leftovers(client: Any) -> list[Any]:
     return list(client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={SESSION}"}))
+
+
+@pytest.fixture(scope="session")
+def session_label() -> dict[str, str]:
+    """The label every container of this test session carries (the fixtures clean up by it)."""
+    return {SESSION_LABEL: SESSION}
 
 
 @pytest.fixture

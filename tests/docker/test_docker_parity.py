@@ -12,9 +12,11 @@ import pytest
 
 from tests.kit.candles import shipped_catalog
 from tests.kit.paths import EXAMPLES as EXAMPLES_DIR
+from tests.kit.patience import patience
 
 pytestmark = pytest.mark.slow
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*/strategy.py"))
+WALL_S = patience(0.5)  # the "loops" case costs it twice; the examples need far less
 
 HEADER = """
 def meta():
@@ -52,8 +54,8 @@ def backends(docker_client: Any, sandbox_image: str) -> Iterator[tuple[Any, Any]
     from rara.runner.sandbox import ContainerSandbox, JailSandbox
 
     with (
-        ContainerSandbox(wall_s=5.0, memory_mb=512, image=sandbox_image) as container,
-        JailSandbox(wall_s=5.0, memory_mb=512) as jail,
+        ContainerSandbox(wall_s=WALL_S, memory_mb=512, image=sandbox_image) as container,
+        JailSandbox(wall_s=WALL_S, memory_mb=512) as jail,
     ):
         yield container, jail
 

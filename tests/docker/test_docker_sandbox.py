@@ -20,6 +20,7 @@ from rara.runner.container.runner import (
     check_host_config,
 )
 from tests.kit.paths import TEMPLATE
+from tests.kit.patience import patience
 
 pytestmark = pytest.mark.slow
 MiB = 1 << 20
@@ -81,7 +82,7 @@ def test_real_command_caps_the_address_space(
     cid = sb.create_container()
     try:
         entry = docker_client.api.inspect_container(cid)["Config"]["Entrypoint"]
-        assert entry == sandbox_command(sb.limits) and entry[-1] == str(300 * MiB)
+        assert entry == sandbox_command(sb.limits) and entry[5] == str(300 * MiB)
     finally:
         docker_client.api.remove_container(cid, force=True)
 
@@ -180,11 +181,11 @@ def test_deadline_kills_and_removes_the_container(
 
     sb = make_sandbox(standin=True, wall_s=2.0)
     t0 = time.monotonic()
-    r = act(sb, {"do": "sleep", "seconds": 120})
+    r = act(sb, {"do": "sleep", "seconds": 3600})
     took = time.monotonic() - t0
     assert r.error is not None and r.error.code == "timeout"
     assert r.exit_code is None
-    assert 2.0 <= took < 10.0
+    assert 2.0 <= took < patience(10.0)  # killed at the deadline, not at the end of the sleep
     assert session_containers() == []
     with pytest.raises(docker.errors.NotFound):
         docker_client.api.inspect_container(r.container_id)
@@ -231,21 +232,6 @@ def test_nonzero_exit_and_silent_exit(make_sandbox: Callable[..., Any]) -> None:
     assert r.error.message == "exited 3: SomethingError: the reason"
     r = act(sb, {"do": "exit", "code": 0})
     assert r.error is not None and r.error.code == "protocol_error"
-
-
-def test_remove_leftovers_takes_only_orphans(
-    make_sandbox: Callable[..., Any], session_containers: Callable[[], list[Any]]
-) -> None:
-    sb = make_sandbox(standin=True)
-    live = sb.create_container()  # deadline in the future: someone's evaluation in flight
-    orphan = make_sandbox(standin=True, wall_s=0.001).create_container()
-    try:
-        assert {c.id for c in session_containers()} == {live, orphan}
-        assert sb.remove_leftovers(grace_s=0.0) >= 1
-        assert {c.id for c in session_containers()} == {live}
-    finally:
-        for c in session_containers():
-            c.remove(force=True)
 
 
 def test_protections_are_reported(make_sandbox: Callable[..., Any], docker_client: Any) -> None:

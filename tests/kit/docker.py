@@ -42,7 +42,8 @@ def docker_client() -> Any:
 
 def current_sandbox_image(client: Any) -> str:
     """An image holding this checkout's rara_sandbox: the latest tag when it is current, else
-    rara-sandbox:test built now from a base already in the engine."""
+    rara-sandbox:test-<source hash> built now from a base already in the engine (one tag per
+    source: checkouts sharing an engine never retag each other's image mid-run)."""
     import docker
 
     from rara.errors import RaraError
@@ -50,7 +51,8 @@ def current_sandbox_image(client: Any) -> str:
     from rara.runner.container.runner import LABEL_SOURCE_HASH, sandbox_source_hash
 
     want = sandbox_source_hash()
-    for tag in (LATEST, TEST_TAG):
+    own = f"{TEST_TAG}-{want[:12]}"
+    for tag in (LATEST, TEST_TAG, own):
         try:
             labels = client.images.get(tag).labels or {}
         except docker.errors.ImageNotFound:
@@ -63,8 +65,8 @@ def current_sandbox_image(client: Any) -> str:
         except docker.errors.ImageNotFound:
             continue
         try:
-            build_image(base, TEST_TAG, client=client, pull=False)
+            build_image(base, own, client=client, pull=False)
         except RaraError as exc:
-            need(f"could not build {TEST_TAG} from {base}: {exc.code}: {exc.message}")
-        return TEST_TAG
+            need(f"could not build {own} from {base}: {exc.code}: {exc.message}")
+        return own
     need(f"no current {LATEST} and no base image ({', '.join(BASES)}); run scripts/ci-docker.sh")

@@ -17,6 +17,7 @@ import pytest
 
 from rara.runner.jail.runner import LAYERS, JailedRunner, JailError, Limits, probe_layers
 from tests.kit.paths import REPO
+from tests.kit.patience import patience
 from tests.kit.privilege import as_uid_65534
 
 pytestmark = pytest.mark.slow
@@ -46,7 +47,7 @@ def gone(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
-def wait_until(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
+def wait_until(cond: Callable[[], bool], timeout: float = patience(1.0)) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if cond():
@@ -228,7 +229,7 @@ def test_zygote_backstop_kills_a_child_whose_host_thread_vanished(runner: Jailed
     }
     pending = zygote.submit(10**9, msg, [fds[0][0], fds[1][1], fds[2][1]])
     try:
-        assert pending.exited.wait(0.5 + BACKSTOP_S + 10)
+        assert pending.exited.wait(0.5 + BACKSTOP_S + patience(1.0))
         assert pending.status is not None and os.WTERMSIG(pending.status) == signal.SIGKILL
     finally:
         zygote.forget(10**9)

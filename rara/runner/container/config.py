@@ -14,6 +14,7 @@ Nothing here talks to the engine: `runner.ContainerRunner` creates and runs the 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,19 +25,26 @@ from rara.runner.capabilities import Layer
 
 # The one name of the sandbox image: what `rara sandbox build-image` tags and every run starts.
 DEFAULT_IMAGE = "rara-sandbox:latest"
-# `python3 -s -P -m rara_sandbox`, after one stdlib line that caps the address space at the memory
-# limit, as the jail's RLIMIT_AS does: a strategy's oversized allocation then fails as a
-# MemoryError inside evaluate (a coded runtime_error with its line, the same answer the jail
-# gives) instead of an OOM kill; the cgroup limit stays the hard stop for everything else.
-# (Docker's own `ulimits` cannot carry RLIMIT_AS: runc itself then fails to start.)
+# `python3 -s -P -m rara_sandbox`, after one stdlib line that sets two rlimits, as the jail does.
+# RLIMIT_AS at the memory limit: a strategy's oversized allocation then fails as a MemoryError
+# inside evaluate (a coded runtime_error with its line, the same answer the jail gives) instead of
+# an OOM kill; the cgroup limit stays the hard stop for everything else. RLIMIT_CPU at the
+# container's own deadline: the kernel's SIGKILL reaches even code that holds the GIL for minutes
+# (7 ** 10**8), where rara_sandbox's own deadline thread cannot run. (Docker's own `ulimits`
+# cannot carry RLIMIT_AS: runc itself then fails to start.)
 PRELUDE = (
-    "import resource, runpy, sys; n = int(sys.argv[1]); "
+    "import resource, runpy, sys; n, s = int(sys.argv[1]), int(sys.argv[2]); "
     "resource.setrlimit(resource.RLIMIT_AS, (n, n)); "
+    "resource.setrlimit(resource.RLIMIT_CPU, (s, s)); del sys.argv[1:3]; "
     "runpy.run_module('rara_sandbox', run_name='__main__', alter_sys=True)"
 )
+# The container's own deadline comes this long after the host's: the host kills at its deadline
+# and reports a timeout; the container stops itself only when no host is left to do that.
+OWN_DEADLINE_MARGIN_S = 10.0
 
-# Every container this module creates carries these labels: tests and `remove_leftovers` find
-# them by label, and the deadline label lets any process tell an orphan from a running evaluation.
+# Every container this module creates carries these labels (and the owner's, `owner`): tests and
+# `remove_leftovers` find them by label, and the owner and deadline labels let any process tell an
+# orphan from a running evaluation.
 LABEL = "rara.sandbox"
 LABEL_DEADLINE = "rara.sandbox.deadline"
 LABEL_SOURCE_HASH = "rara.sandbox.source_sha256"  # on the image: which rara_sandbox it holds
@@ -44,8 +52,9 @@ SANDBOX_USER = "65534:65534"  # nobody:nogroup on Debian and in python slim imag
 TMPFS_OPTIONS = "noexec,nosuid,nodev"
 MiB = 1024 * 1024
 
-# How long after its deadline a container counts as an orphan: the owner kills at the deadline,
-# so anything labelled and still present well past it was left by a process that died.
+# How long after its deadline a container whose owner cannot be checked (started from another
+# host) counts as an orphan: the owner kills at the deadline, so anything labelled and still
+# present well past it was left by a process that died.
 ORPHAN_GRACE_S = 120.0
 
 # Named like the jail's codes (rara.runner.jail.jailed_run) where the meaning is the same, so
@@ -54,6 +63,7 @@ ORPHAN_GRACE_S = 120.0
 ERROR_CODES = {
     "timeout": "the wall-clock deadline passed; the container was killed",
     "memory_limit": "the memory limit was hit; the kernel OOM-killed the process",
+    "cpu_limit": "the CPU time limit (the container's own deadline) was hit; the kernel killed it",
     "output_too_large": "stdout exceeded the output cap; the container was killed",
     "crashed": "the process exited with a non-zero status (or was killed by a signal)",
     "protocol_error": "the process exited 0 without a response",
@@ -103,10 +113,25 @@ class ContainerLimits:
 SANDBOX_ENV = {"PYTHONHASHSEED": "0"}
 
 
+def own_deadline_s(limits: ContainerLimits) -> float:
+    """When the container stops itself (seconds after its start): past the host's deadline."""
+    return limits.wall_s + OWN_DEADLINE_MARGIN_S
+
+
 def sandbox_command(limits: ContainerLimits) -> list[str]:
     """The container's command for real evaluations (-s: no user site, -P: no current directory
-    on sys.path; not -I, which would also drop PYTHONHASHSEED)."""
-    return ["python3", "-s", "-P", "-c", PRELUDE, str(limits.memory_bytes)]
+    on sys.path; not -I, which would also drop PYTHONHASHSEED).
+
+    `--host-stdin`: the host holds stdin open until it has the answer, so EOF means the host is
+    gone and the process exits at once; `--deadline-s`: it exits at its own deadline whatever
+    the host does. The CPU rlimit backs both for code that never lets the deadline thread run:
+    the CPU quota caps CPU time at `cpus` seconds per second."""
+    own = own_deadline_s(limits)
+    cpu_s = math.ceil(own * max(limits.cpus, 1.0))
+    return [
+        *("python3", "-s", "-P", "-c", PRELUDE, str(limits.memory_bytes), str(cpu_s)),
+        *("--host-stdin", "--deadline-s", f"{own:.3f}"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -257,7 +282,16 @@ def protection_layers(
             if "seccomp" in security
             else "the engine runs without seccomp",
         ),
-        Layer("docker_deadline", True, f"killed and removed after {lim.wall_s:g} s wall clock"),
+        Layer(
+            "docker_deadline",
+            True,
+            f"killed and removed after {lim.wall_s:g} s wall clock"
+            + (
+                f"; stops itself when rara's process is gone or after {own_deadline_s(lim):g} s"
+                if command is None
+                else ""
+            ),
+        ),
         Layer(
             "docker_address_space",
             command is None,

@@ -102,17 +102,26 @@ def close_attached(attached: Any) -> None:
 
 
 def pump(
-    sock: socket.socket, request: bytes, lim: ContainerLimits, deadline: float
+    sock: socket.socket,
+    request: bytes,
+    lim: ContainerLimits,
+    deadline: float,
+    *,
+    half_close: bool = True,
 ) -> tuple[_Demux, bool]:
     """Write stdin and read stdout/stderr at once (a child that writes before reading must
-    not deadlock us), until the engine closes the stream, the cap is passed or time is up."""
+    not deadlock us), until the engine closes the stream, the cap is passed or time is up.
+
+    `half_close`: shut our writing side once the request is sent, which the engine turns into the
+    child's EOF (a child that reads to EOF needs it). Without it stdin stays open for as long as
+    this process holds the stream: the child sees EOF only when we are gone."""
     demux = _Demux(lim.max_output, lim.stderr_tail)
     view, sent = memoryview(request), 0
     sock.setblocking(False)
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if request else 0))
     writing = bool(request)
-    if not writing:
+    if not writing and half_close:
         sock.shutdown(socket.SHUT_WR)
     try:
         while True:
@@ -131,9 +140,9 @@ def pump(
                         sent = len(view)
                     if sent >= len(view):
                         writing = False
-                        # half-close: with stdin_once the engine closes the child's stdin
-                        with contextlib.suppress(OSError):
-                            sock.shutdown(socket.SHUT_WR)
+                        if half_close:  # with stdin_once the engine closes the child's stdin
+                            with contextlib.suppress(OSError):
+                                sock.shutdown(socket.SHUT_WR)
                         sel.modify(sock, selectors.EVENT_READ)
                 if events & selectors.EVENT_READ:
                     try:

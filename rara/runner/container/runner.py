@@ -4,8 +4,15 @@ Each `ContainerRunner.run` creates a container from the sandbox image (docker/sa
 with no network, a read-only root, a small noexec /tmp, every capability dropped,
 no-new-privileges, uid/gid 65534, memory == memory+swap (so no swap escape), CPU and pid limits and
 no log file; it checks that the engine really recorded those settings before starting it, streams
-the request in over the attached stdin and half-closes it, reads the demultiplexed stdout (capped)
-and stderr (truncated), kills the container at a wall-clock deadline, and always removes it.
+the request in over the attached stdin, reads the demultiplexed stdout (capped) and stderr
+(truncated), kills the container at a wall-clock deadline, and always removes it.
+
+A container must not outlive its host either, when this process dies before its `finally` runs.
+stdin stays open until the answer is in: the engine closes the container's stdin when our end of
+the stream goes, and rara_sandbox exits on that EOF (`python -m rara_sandbox --host-stdin`); it
+also stops itself at its own deadline, a margin past ours, with a CPU rlimit behind that. Every
+container is labelled with its owner (`owner`), and the first run of each runner removes the
+labelled containers whose owner is gone (`remove_leftovers`).
 
 The transport is bytes in, bytes out: the request and response are the frames of
 `rara_sandbox.protocol`, which `evaluate` encodes and decodes. Failures of the container itself
@@ -27,6 +34,7 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from signal import SIGKILL
 from typing import TYPE_CHECKING, Any
 
 from rara.errors import RaraError
@@ -58,6 +66,7 @@ from rara.runner.container.io import (
     connect,
     pump,
 )
+from rara.runner.container.owner import is_orphan, owner_labels
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy.typing as npt
@@ -103,7 +112,10 @@ class ContainerRunner:
         self.limits = limits or ContainerLimits()
         self.command = None if command is None else list(command)  # None: sandbox_command
         self._client = client
-        self.extra_labels = dict(extra_labels or {})
+        self.extra_labels = dict(extra_labels or {})  # merged last: tests name other owners
+        # The sandbox's own command reads exactly one frame and takes EOF as its host's death, so
+        # its stdin stays open; a custom command (tests, the image smoke run) reads to EOF.
+        self.hold_stdin = command is None
         self._image_checked = False
 
     @property
@@ -155,19 +167,29 @@ class ContainerRunner:
         return list(self.client.containers.list(all=True, filters={"label": LABEL}))
 
     def remove_leftovers(self, grace_s: float = ORPHAN_GRACE_S) -> int:
-        """Remove labelled containers whose deadline passed more than `grace_s` ago: their owner
-        died before its `finally` ran. Running evaluations of other processes are left alone."""
-        now, n = time.time(), 0
+        """Remove labelled containers whose owner died before its `finally` ran: its process is
+        gone (same host) or, where that cannot be checked, the deadline passed more than
+        `grace_s` ago. Running evaluations of live processes are left alone. Returns how many
+        were removed."""
+        n = 0
         for c in self.leftovers():
-            try:
-                deadline = float(c.labels.get(LABEL_DEADLINE, "0"))
-            except ValueError:
-                deadline = 0.0
-            if deadline + grace_s < now:
-                with contextlib.suppress(Exception):
+            if is_orphan(c.labels, LABEL_DEADLINE, grace_s):
+                with contextlib.suppress(Exception):  # gone already, or being removed by another
                     c.remove(force=True)
                     n += 1
         return n
+
+    def _reap_once(self) -> None:
+        """`remove_leftovers` on this runner's first run: the next start after a crash cleans up.
+        Never fails the run: an engine that cannot list or remove is the run's problem to report."""
+        docker = _require_sdk()
+        try:
+            n = self.remove_leftovers()
+        except (docker.errors.DockerException, OSError) as exc:
+            log.warning("could not look for orphaned sandbox containers: %s", exc)
+            return
+        if n:
+            log.info("removed %d sandbox container(s) left by a process that died", n)
 
     # -- one evaluation ---------------------------------------------------------------------------
 
@@ -179,6 +201,7 @@ class ContainerRunner:
         labels = {
             LABEL: "1",
             LABEL_DEADLINE: f"{time.time() + lim.wall_s:.3f}",
+            **owner_labels(),
             **self.extra_labels,
         }
         # The command goes in as the entrypoint: that replaces any ENTRYPOINT of the base image
@@ -207,6 +230,7 @@ class ContainerRunner:
         docker = _require_sdk()
         if not self._image_checked:
             self.image_info()  # a missing image is the caller's problem to fix, so raise
+            self._reap_once()
             self._image_checked = True
         api = self.client.api
         timings: dict[str, float] = {}
@@ -252,7 +276,9 @@ class ContainerRunner:
             except (docker.errors.DockerException, OSError) as exc:  # requests' errors are OSError
                 return failed("engine_error", str(exc))
             try:
-                demux, timed_out = pump(sock, request, lim, deadline)
+                demux, timed_out = pump(
+                    sock, request, lim, deadline, half_close=not self.hold_stdin
+                )
             except OSError as exc:  # the engine dropped the stream: not the child's doing
                 return failed("engine_error", f"attach stream failed: {exc}")
             finally:
@@ -324,11 +350,24 @@ class ContainerRunner:
             return result(ContainerError("timeout", f"did not exit in time: {exc}"), None)
         code = int(status.get("StatusCode", state.get("ExitCode", -1)))
         tail = _stderr_tail(bytes(demux.stderr))
+        from rara_sandbox.serve import EXIT_DEADLINE
+
+        if self.hold_stdin and code == EXIT_DEADLINE:  # stopped itself: we were too slow to kill
+            return result(ContainerError("timeout", f"no answer within {lim.wall_s:g} s"), code)
         if state.get("OOMKilled"):
             return result(
                 ContainerError(
                     "memory_limit",
                     f"memory limit of {lim.memory_bytes} bytes hit; killed (exit {code})",
+                ),
+                code,
+            )
+        if self.hold_stdin and code == 128 + SIGKILL:
+            # Nothing inside can SIGKILL the container's init (pid 1): with no OOM kill and no kill
+            # of ours (that path returned above), the kernel's RLIMIT_CPU did it.
+            return result(
+                ContainerError(
+                    "cpu_limit", "CPU time limit of the container's deadline hit; killed"
                 ),
                 code,
             )
