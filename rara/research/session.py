@@ -150,7 +150,8 @@ class ResearchSession(Closing):
             # a fresh run's id is tentative until `run` records it (`_claim`)
             self._fresh = run_id is None
             self.run_id = run_id or self._new_run_id(self.store.count_runs())
-            self.started = False  # True once the run is recorded: there is something to resume
+            # True once the run is recorded (a resumed one already is): something to resume
+            self.started = not self._fresh
             sb = settings.sandbox
             self.sandbox = stack.enter_context(
                 open_sandbox(cfg.backend, sb.wall_timeout_s, sb.memory_mb, sb.proof_us_per_bar)
@@ -180,8 +181,8 @@ class ResearchSession(Closing):
             self.run_id = self._new_run_id(n)
             resumed = not self.store.start_run(self.run_id, config)
             n += 1
-        self._resources.enter_context(run_lock(self.home, self.run_id))
         self.started = True
+        self._resources.enter_context(run_lock(self.home, self.run_id))
         return resumed
 
     @classmethod
