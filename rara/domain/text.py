@@ -67,6 +67,9 @@ def json_escaped(document: str) -> str:
     inside its strings written as a ``\\uXXXX`` escape: the same JSON value, nothing raw on a
     terminal. (json.dumps already escapes C0; it leaves DEL, C1, bidi and zero-width raw.)"""
 
+    if document.isascii():  # the common case: json.dumps escaped C0 already, DEL remains
+        return document.replace("\x7f", "\\u007f")
+
     def escape(m: re.Match[str]) -> str:
         ch = m.group(0)
         return _json_escape(ch) if is_unsafe(ch) else ch

@@ -76,6 +76,9 @@ def test_json_escaping_is_lossless() -> None:
     text = json_escaped(json.dumps(doc, ensure_ascii=False))
     assert unsafe_in(text) == [] and "é €" in text
     assert json.loads(text) == doc
+    ascii_only = {"printed": "rub\x7fout \x1b[2J"}  # json.dumps escapes ESC, not DEL
+    text = json_escaped(json.dumps(ascii_only, ensure_ascii=False))
+    assert unsafe_in(text) == [] and json.loads(text) == ascii_only
 
 
 # ---- through the real CLI ----------------------------------------------------------------
