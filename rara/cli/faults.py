@@ -84,6 +84,12 @@ def _from_sqlite_error(exc: sqlite3.Error) -> RaraError | None:
             f"make ${ENV_VAR} ({home.root}) writable by this user, or set {ENV_VAR} to a "
             "directory you can write",
         )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in text:
+        return RaraError(
+            "state_db_busy",
+            f"the state database {home.state_db} stayed locked by another process: {text}",
+            "another rara process is writing to this home; let it finish (or stop it), then rerun",
+        )
     if name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
         return RaraError(
             "disk_io_error",
