@@ -100,6 +100,18 @@ def test_a_read_only_home_is_a_clear_error(tmp_path: Path, args: tuple[str, ...]
     assert list(home.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "args", [("config", "init"), ("research", "run", "--iterations", "1", "--quiet")]
+)
+def test_a_home_under_a_file_is_a_clear_error(tmp_path: Path, args: tuple[str, ...]) -> None:
+    # no permission bit stops root; a path through a regular file stops everyone
+    (tmp_path / "a_file").write_text("")
+    home = tmp_path / "a_file" / "home"
+    code, out, _ = rara(home, *args)
+    err = assert_environment_error(code, out, "bad_path")
+    assert str(home) in err["suggestion"] and "Not a directory" in err["message"]
+
+
 def test_a_full_disk_is_a_clear_error(tmp_path: Path) -> None:
     code, out, _ = rara(tmp_path / "home", "data", "synth", "--bars", "20000", fsize=4096)
     err = assert_environment_error(code, out, "disk_full")
