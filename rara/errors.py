@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 3
+EXIT_SIGINT = 130  # 128 + the signal's number, as shells report a process a signal ended
+EXIT_SIGTERM = 143
 
 
 class RaraError(Exception):
@@ -24,7 +27,7 @@ class RaraError(Exception):
         self.message = message
         self.suggestion = suggestion
 
-    def to_dict(self) -> dict[str, dict[str, str]]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "error": {"code": self.code, "message": self.message, "suggestion": self.suggestion}
         }
@@ -40,6 +43,26 @@ class Refused(RaraError):
     """A check, gate or guard said no; nothing was changed."""
 
     exit_code = EXIT_REFUSED
+
+
+class Interrupted(RaraError):
+    """A signal (Ctrl-C, SIGTERM) ended a command; `details` say what was under way and how to
+    go on (a research run's id and its ``--resume`` command), beside the error."""
+
+    def __init__(
+        self,
+        message: str,
+        suggestion: str,
+        *,
+        exit_code: int = EXIT_SIGINT,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__("interrupted", message, suggestion)
+        self.exit_code = exit_code
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), **self.details}
 
 
 def nearest(word: str, candidates: Iterable[str]) -> str | None:

@@ -59,6 +59,11 @@ class Home(BaseModel):
         """Held by the daemon while it runs, so a second one on the same home refuses to start."""
         return self.root / "rara.lock"
 
+    @property
+    def run_locks_dir(self) -> Path:
+        """One lock file per research run, held by the process running it."""
+        return self.root / "locks"
+
     # ---- data and caches ---------------------------------------------------------------------
     @property
     def data_dir(self) -> Path:

@@ -27,6 +27,7 @@ LAYOUT = {
     "secrets_file": "secrets.toml",
     "state_db": "rara.db",
     "lock_file": "rara.lock",
+    "run_locks_dir": "locks",
     "data_dir": "data",
     "cache_dir": "cache",
     "llm_cache_dir": "cache/llm",

@@ -1,12 +1,16 @@
 """`rara <group> <command>`: JSON to stdout, logs and progress to stderr, errors as JSON.
 
-Exit codes: 0 ok, 2 bad input, 3 refused (a gate or guard said no), 1 anything else.
+Exit codes: 0 ok, 2 bad input, 3 refused (a gate or guard said no), 130/143 interrupted by
+SIGINT/SIGTERM, 1 anything else. An environment fault (a home that cannot be written, a full
+disk) is a failure with its own code and a suggestion, never "internal".
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import sqlite3
 import sys
 import traceback
 from typing import Any
@@ -15,9 +19,18 @@ import click
 from pydantic import ValidationError
 
 from rara import __version__
-from rara.cli.output import emit, setup_logging
+from rara.cli.faults import environment_fault
+from rara.cli.interrupts import interrupt_exit_code, sigterm_interrupts
+from rara.cli.output import emit, reserved_stdout, setup_logging
 from rara.config import explain_validation_error
-from rara.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BadInput, RaraError
+from rara.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_SIGINT,
+    BadInput,
+    Interrupted,
+    RaraError,
+)
 
 log = logging.getLogger("rara")
 
@@ -27,11 +40,17 @@ class RaraGroup(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        with sigterm_interrupts():
+            return self._main(*args, **kwargs)
+
+    def _main(self, *args: Any, **kwargs: Any) -> Any:
         try:
             rv = super().main(*args, **kwargs)
         except RaraError as exc:
-            emit(exc.to_dict())
-            sys.exit(exc.exit_code)
+            fault = environment_fault(exc.__cause__) if type(exc) is RaraError else None
+            err = fault or exc
+            emit(err.to_dict())
+            sys.exit(err.exit_code)
         except click.UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group (click >= 8.2)
                 click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
@@ -41,15 +60,24 @@ class RaraGroup(click.Group):
             sys.exit(EXIT_BAD_INPUT)
         except click.exceptions.Abort:
             emit(RaraError("interrupted", "interrupted", "rerun the command").to_dict())
-            sys.exit(130)
-        except KeyboardInterrupt:
-            emit(RaraError("interrupted", "interrupted", "rerun the command to resume").to_dict())
-            sys.exit(130)
+            sys.exit(EXIT_SIGINT)
+        except KeyboardInterrupt as exc:
+            code = interrupt_exit_code(exc)
+            emit(Interrupted("interrupted", "rerun the command", exit_code=code).to_dict())
+            sys.exit(code)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except ValidationError as exc:  # input that got past the edge's parsing: still input
             emit(_bad_input(exc).to_dict())
             sys.exit(EXIT_BAD_INPUT)
+        except (OSError, sqlite3.Error) as exc:  # the machine's state, unless it is not
+            fault = environment_fault(exc)
+            if fault is None:
+                _debug_traceback()
+                emit(_internal(exc).to_dict())
+                sys.exit(EXIT_FAILURE)
+            emit(fault.to_dict())
+            sys.exit(fault.exit_code)
         except ValueError as exc:  # the inner layers' way of saying a value is unusable
             _debug_traceback()
             emit(
@@ -63,17 +91,19 @@ class RaraGroup(click.Group):
             sys.exit(EXIT_BAD_INPUT)
         except Exception as exc:  # the last line of defence: no traceback on stdout
             _debug_traceback()
-            emit(
-                RaraError(
-                    "internal",
-                    f"{type(exc).__name__}: {exc}",
-                    "this is a bug in rara; rerun with RARA_DEBUG=1 for a traceback and report it",
-                ).to_dict()
-            )
+            emit((environment_fault(exc) or _internal(exc)).to_dict())
             sys.exit(EXIT_FAILURE)
         if isinstance(rv, int) and rv:
             sys.exit(rv)
         return rv
+
+
+def _internal(exc: BaseException) -> RaraError:
+    return RaraError(
+        "internal",
+        f"{type(exc).__name__}: {exc}",
+        "this is a bug in rara; rerun with RARA_DEBUG=1 for a traceback and report it",
+    )
 
 
 def _debug_traceback() -> None:
@@ -139,6 +169,28 @@ def _register() -> None:
     app.add_command(research.group)
     app.add_command(agent.command)
     app.add_command(validate.command)
+    _reserve_stdout(app)
+
+
+def _reserve_stdout(cmd: click.Command) -> None:
+    """Every command's body runs with stdout reserved for its JSON (`output.reserved_stdout`):
+    a library's debug handler bound to stdout (litellm's, under -v) or a stray print goes to
+    stderr. Help and usage text, printed before a body runs, stay on stdout."""
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _reserve_stdout(sub)
+        return
+    body = cmd.callback
+    if body is None or getattr(body, "__rara_reserved__", False):
+        return
+
+    @functools.wraps(body)
+    def reserved(*args: Any, **kwargs: Any) -> Any:
+        with reserved_stdout():
+            return body(*args, **kwargs)
+
+    setattr(reserved, "__rara_reserved__", True)  # noqa: B010  (a marker, not an API)
+    cmd.callback = reserved
 
 
 _register()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape as rich_escape
 
 from rara.cli.output import emit, stderr_console
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME, check_range
 from rara.data.catalog import Catalog
 from rara.domain.market import Instrument, Timeframe, ms_to_iso
+from rara.domain.text import printable
 from rara.home import Home
 
 
@@ -32,7 +34,9 @@ def info() -> None:
     instruments = list(cat.info())
     problems = cat.problems()
     for p in problems:
-        stderr_console.print(f"[yellow]unreadable:[/] {p['path']}: {p['error']}")
+        # a file name or a reader's message is text from outside: escaped, and not markup
+        detail = rich_escape(printable(f"{p['path']}: {p['error']}", one_line=True))
+        stderr_console.print(f"[yellow]unreadable:[/] {detail}")
     emit(
         {
             "catalog": str(cat.root),

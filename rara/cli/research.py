@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rara.cli.interrupts import interrupt_exit_code
 from rara.cli.output import emit, emit_lines, stderr_console
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME
 from rara.config import load_settings, weakened_warning
 from rara.domain.events import StopReason
 from rara.domain.gate import WeakenedThreshold
 from rara.domain.market import Timeframe
-from rara.errors import BadInput
+from rara.domain.text import printable
+from rara.errors import EXIT_SIGTERM, BadInput, Interrupted
 from rara.home import Home
 from rara.llm.ports import LlmUnusable
 from rara.registry import Registry
@@ -103,6 +106,12 @@ def run(
         log.warning("%s", warning)
     if iterations is not None and iterations < 1:
         raise BadInput("bad_iterations", "--iterations must be at least 1", "e.g. --iterations 20")
+    if max_cost_usd is not None and not (0 <= max_cost_usd < math.inf):
+        raise BadInput(
+            "bad_max_cost",
+            f"--max-cost-usd {max_cost_usd!r} must be a number of dollars, 0 or more",
+            "e.g. --max-cost-usd 0.50 (leave it out for no limit)",
+        )
     if resume_id:
         session = ResearchSession.resume(resume_id, settings, home, iterations)
     else:
@@ -127,15 +136,18 @@ def run(
             if exc.code != "llm_not_configured":
                 raise
             raise BadInput(exc.code, exc.message, f"pass --model, or {exc.suggestion}") from None
-    with session:
-        try:
-            summary = _run_with_progress(session, quiet)
-        except LlmUnusable as exc:  # a setup fault stopped the run: say how to go on
-            raise resumable(exc, session.run_id) from None
-        summary["stopped"] = STOPPED_BY.get(summary["stop_reason"], summary["stopped"])
-        report = session.best_report(summary)
-        summary["best_report"] = str(report) if report else None
-        summary["next_commands"] = session.next_commands(summary, report)
+    try:
+        with session:
+            try:
+                summary = _run_with_progress(session, quiet)
+            except LlmUnusable as exc:  # a setup fault stopped the run: say how to go on
+                raise resumable(exc, session.run_id) from None
+            summary["stopped"] = STOPPED_BY.get(summary["stop_reason"], summary["stopped"])
+            report = session.best_report(summary)
+            summary["best_report"] = str(report) if report else None
+            summary["next_commands"] = session.next_commands(summary, report)
+    except KeyboardInterrupt as exc:
+        raise _interrupted(session, exc) from None
     emit(summary)
     if not quiet:
         click.echo(next_steps_text(summary), err=True)
@@ -148,6 +160,26 @@ def resumable(exc: LlmUnusable, run_id: str) -> LlmUnusable:
         return exc
     how = f"`rara research run --resume {run_id}`"
     return LlmUnusable(exc.code, exc.message, f"{exc.suggestion}: {how}", exc.call)
+
+
+def _interrupted(session: ResearchSession, exc: KeyboardInterrupt) -> Interrupted:
+    """What a signal ended: the run's id and the command that continues it (a run that had not
+    been recorded yet has nothing to continue)."""
+    code = interrupt_exit_code(exc)
+    how = "SIGTERM" if code == EXIT_SIGTERM else "Ctrl-C (SIGINT)"
+    if not session.started:
+        return Interrupted(
+            f"research run interrupted by {how} before it started; nothing was recorded",
+            "rerun the same command",
+            exit_code=code,
+        )
+    resume = f"rara research run --resume {session.run_id}"
+    return Interrupted(
+        f"research run {session.run_id} interrupted by {how}; what it finished is kept",
+        f"continue it with `{resume}`",
+        exit_code=code,
+        details={"run_id": session.run_id, "resume_command": resume},
+    )
 
 
 def _resolved(cfg: RunConfig, home: Home) -> RunConfig:
@@ -166,7 +198,7 @@ def _run_with_progress(session: ResearchSession, quiet: bool) -> dict[str, Any]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[line]}"),
+        TextColumn("{task.fields[line]}", markup=False),
         console=stderr_console,
         transient=False,
     )
@@ -174,7 +206,7 @@ def _run_with_progress(session: ResearchSession, quiet: bool) -> dict[str, Any]:
         task = bar.add_task("run", total=session.cfg.iterations, line="")
 
         def show(p: LoopProgress) -> None:
-            bar.update(task, completed=p.tried, line=p.line())
+            bar.update(task, completed=p.tried, line=printable(p.line(), one_line=True))
 
         return session.run(on_progress=show)
 

@@ -29,6 +29,7 @@ from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
 from rara.research.ports import Proposer
 from rara.research.publish import RunEvents
+from rara.research.run_lock import run_lock
 from rara.research.store import Experiment, ResearchStore
 from rara.research.summary import best_section, candidate_lines, next_commands, strategy_file_of
 from rara.research.trace import calibration, run_hash
@@ -155,7 +156,11 @@ class ResearchSession(Closing):
             self.trials = stack.enter_context(TrialStore(home.state_db))
             self.lessons = stack.enter_context(LessonStore(home.state_db))
             self.events: EventStore = stack.enter_context(open_event_store(home.state_db))
-            self.run_id = run_id or self._new_run_id()
+            # a fresh run's id is tentative until `run` records it (`_claim`)
+            self._fresh = run_id is None
+            self.run_id = run_id or self._new_run_id(self.store.count_runs())
+            # True once the run is recorded (a resumed one already is): something to resume
+            self.started = not self._fresh
             sb = settings.sandbox
             self.sandbox = stack.enter_context(
                 open_sandbox(
@@ -176,11 +181,29 @@ class ResearchSession(Closing):
                 record_run(home.llm_cache_dir, self.run_id, cfg.to_dict())
             self._resources = stack.pop_all()
 
-    def _new_run_id(self) -> str:
-        # A function of the run's inputs and how many runs came before: two fresh machines given
-        # the same command name the run alike (the determinism check compares them).
-        key = json.dumps({**self.cfg.to_dict(), "n": self.store.count_runs()}, sort_keys=True)
+    def _new_run_id(self, n: int) -> str:
+        # A function of the run's inputs and how many runs came before (`n`): two fresh machines
+        # given the same command name the run alike (the determinism check compares them).
+        key = json.dumps({**self.cfg.to_dict(), "n": n}, sort_keys=True)
         return "run-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    def _claim(self) -> bool:
+        """Record the run, and hold its lock until `close`; True when it is a resume.
+
+        A fresh run's id can be taken between naming and recording: the same command started
+        twice at once names both runs alike. The second then takes the next name (as if it had
+        started after the first), so two identical runs get two ids, never one silently
+        resumed. A resume of a run another process is running is refused."""
+        config = self.cfg.to_dict()
+        resumed = not self.store.start_run(self.run_id, config)
+        n = self.store.count_runs()
+        while self._fresh and resumed:
+            self.run_id = self._new_run_id(n)
+            resumed = not self.store.start_run(self.run_id, config)
+            n += 1
+        self.started = True
+        self._resources.enter_context(run_lock(self.home, self.run_id))
+        return resumed
 
     @classmethod
     def resume(
@@ -216,7 +239,7 @@ class ResearchSession(Closing):
         return cls(RunConfig(**recorded), settings, home, run_id=run_id, replay=True)
 
     def run(self, on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
-        resumed = not self.store.start_run(self.run_id, self.cfg.to_dict())
+        resumed = self._claim()
         if not resumed:
             self.events.append(
                 ResearchRunStarted(config=ResearchRunConfig(**self.cfg.to_dict())),

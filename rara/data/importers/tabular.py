@@ -48,7 +48,26 @@ def _ext(path: Path) -> str:
     return ".json.gz" if name.endswith(".json.gz") else path.suffix.lower()
 
 
+def _check_utf8(path: Path) -> None:
+    """Refuse a text file that is not UTF-8, naming the line: Arrow would otherwise read a bad
+    header as undecodable column names and a bad cell as bytes. (A newline byte is never part
+    of a multi-byte UTF-8 character, so each line decodes on its own.)"""
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                what = "the header (line 1)" if number == 1 else f"line {number}"
+                raise BadInput(
+                    "not_utf8",
+                    f"{path}: {what} is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                    "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 IN.csv > OUT.csv`), "
+                    "then import it again",
+                ) from None
+
+
 def _read_csv(path: Path) -> pa.Table:
+    _check_utf8(path)
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         first = next((line for line in fh if line.strip()), "")
     if not first:
