@@ -150,7 +150,7 @@ def run(
         raise _interrupted(session, exc) from None
     emit(summary)
     if not quiet:
-        click.echo(next_steps_text(summary), err=True)
+        click.echo(printable(next_steps_text(summary)), err=True)
 
 
 def resumable(exc: LlmUnusable, run_id: str) -> LlmUnusable:
