@@ -35,19 +35,10 @@ from rara_sandbox.serve import EXIT_DEADLINE, EXIT_HOST_GONE
 from tests.kit.cli import Cli
 from tests.kit.paths import REPO
 from tests.kit.patience import patience
+from tests.kit.strategies import SPINS_FOREVER
 
 pytestmark = pytest.mark.slow
 
-SPINS_FOREVER = """
-def meta():
-    return {"name": "spin", "version": "1.0.0", "api_version": 1, "timeframe": "1h",
-            "lookback": 0, "description": "never returns", "params": {}}
-
-
-def on_candles(candles, params):
-    while True:
-        pass
-"""
 # One C call of minutes (the last squarings of a 2.8e9-bit power): the GIL is never released.
 HOLDS_THE_GIL = SPINS_FOREVER.replace(
     "    while True:\n        pass\n", "    return 7 ** (10 ** 9)\n"

@@ -140,3 +140,15 @@ LOOKAHEAD_CHEATS: dict[str, str] = {
     return close > centred, close < centred""",
     ),
 }
+
+# never returns: what a host's deadline, a container's own deadline and a dead host must stop
+SPINS_FOREVER = """
+def meta():
+    return {"name": "spin", "version": "1.0.0", "api_version": 1, "timeframe": "1h",
+            "lookback": 0, "description": "never returns", "params": {}}
+
+
+def on_candles(candles, params):
+    while True:
+        pass
+"""

@@ -16,19 +16,9 @@ from rara_sandbox.protocol import decode_response, encode_request
 from rara_sandbox.serve import EXIT_DEADLINE, EXIT_HOST_GONE
 from tests.kit.paths import TEMPLATE
 from tests.kit.patience import patience
+from tests.kit.strategies import SPINS_FOREVER
 
 pytestmark = pytest.mark.slow
-
-SPINS_FOREVER = """
-def meta():
-    return {"name": "spin", "version": "1.0.0", "api_version": 1, "timeframe": "1h",
-            "lookback": 0, "description": "never returns", "params": {}}
-
-
-def on_candles(candles, params):
-    while True:
-        pass
-"""
 
 
 def _frame(source: str, n: int = 200) -> bytes:

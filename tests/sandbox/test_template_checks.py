@@ -14,14 +14,14 @@ from collections.abc import Iterator
 import pytest
 
 from rara.config import Settings
-from rara.domain.market import Candles, Instrument, Timeframe
+from rara.domain.market import Candles
 from rara.runner.sandbox import JailSandbox
 from rara.services.backtest import CandidateProver, evaluate_candidate
 from rara.validation.causality import causality_checks
 from rara.validation.splits import time_split
 from rara_sandbox.lint import lint
 from rara_sandbox.restricted import compile_strategy
-from tests.kit.candles import shipped_catalog
+from tests.kit.candles import shipped_btc
 from tests.kit.paths import STRATEGIES, TEMPLATE
 
 API_README = STRATEGIES / "template" / "README.md"
@@ -29,8 +29,7 @@ API_README = STRATEGIES / "template" / "README.md"
 
 @pytest.fixture(scope="module")
 def candles() -> Candles:
-    inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
-    return shipped_catalog().load(inst)
+    return shipped_btc("1h")
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from rara.domain.market import Candles, Instrument, Timeframe
+from rara.domain.market import Candles
 from rara.runner.sandbox import EvaluationRequest, JailSandbox
 from rara.validation.lookahead import CheckOutcome, check, plan
-from tests.kit.candles import shipped_catalog
+from tests.kit.candles import shipped_btc
 from tests.kit.paths import EXAMPLES
 
 HEAD = """
@@ -86,8 +86,7 @@ CHEATS = {
 
 @pytest.fixture(scope="module")
 def candles() -> Candles:
-    inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
-    return shipped_catalog().load(inst)
+    return shipped_btc("1h")
 
 
 @pytest.fixture(scope="module")
