@@ -29,19 +29,13 @@ import numpy as np
 import numpy.typing as npt
 import RestrictedPython
 
+from rara_sandbox.addresses import SandboxViolation
 from rara_sandbox.candles import Candles
 from rara_sandbox.heap import randomise_heap_layout
 from rara_sandbox.lint import lint as lint_source
+from rara_sandbox.printing import DEFAULT_PRINT_LIMIT, PrintBuffer
 from rara_sandbox.proof import ProofTimeout, check_spec, prove
-from rara_sandbox.restricted import (
-    DEFAULT_PRINT_LIMIT,
-    STRATEGY_FILENAME,
-    CompileFailed,
-    PrintBuffer,
-    SandboxViolation,
-    compile_strategy,
-    exec_module,
-)
+from rara_sandbox.restricted import STRATEGY_FILENAME, CompileFailed, compile_strategy, exec_module
 from rara_sandbox.results import (
     PROBE_KINDS,
     EvaluationResult,

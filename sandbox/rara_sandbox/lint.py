@@ -5,32 +5,21 @@ with "did you mean" hints. It is not the security boundary; the restricted runti
 jail enforce the same rules again on whatever gets past it.
 
 `rara sandbox check` runs it in the host process, so its cost is bounded by construction, before
-and apart from any time limit: the source size is checked before parsing, the node count before
-any other walk, every walk is linear in the nodes, and the one superlinear step, the "did you
-mean" hint (a string similarity against every known name), runs for the first `MAX_FINDINGS`
-unknown names only, against at most `MAX_HINT_CANDIDATES` names of similar length, and not for
-names longer than `MAX_HINT_NAME` (a file of thousands of look-alike names cost minutes here).
+and apart from any time limit (`lint_cost`: the size and complexity limits and the bounded
+hints). The report it returns is `lint_report.LintReport`.
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
 
 from rara_sandbox import ta
 from rara_sandbox.addresses import format_spec_problem, percent_format_problem
-from rara_sandbox.restricted import ALL_ATTRIBUTE_NAMES, API_NAMES, AST_LOCK
-
-MAX_SOURCE_BYTES = 64 * 1024
-MAX_AST_NODES = 12_000
-MAX_AST_DEPTH = 60  # expression + statement depth; guards the compiler and our own walks
-MAX_BLOCK_DEPTH = 8  # nested def/if/for/while
-MAX_FINDINGS = 20  # per check, so a broken file gives a readable report
-MAX_HINT_CANDIDATES = 64  # names one "did you mean" hint compares against (nearest lengths)
-MAX_HINT_NAME = 48  # longer names get no hint (similarity is quadratic in the length)
+from rara_sandbox.guards import ALL_ATTRIBUTE_NAMES
+from rara_sandbox.lint_cost import Hints, complexity, source_size
+from rara_sandbox.lint_report import Check, Finding, LintReport, check
+from rara_sandbox.restricted import API_NAMES, AST_LOCK
 
 REQUIRED_FUNCTIONS = {"meta": 0, "on_candles": 2}
 OPTIONAL_FUNCTIONS = {"risk_levels": 2}
@@ -88,131 +77,8 @@ _NAME_HINTS = {
 _RESERVED_NAMES = {"printed": "'printed' is reserved by the sandbox; choose another name"}
 
 
-@dataclass(frozen=True)
-class Finding:
-    line: int | None
-    message: str
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    message: str
-    findings: tuple[Finding, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "ok": self.ok,
-            "message": self.message,
-            "findings": [{"line": f.line, "message": f.message} for f in self.findings],
-        }
-
-
-@dataclass(frozen=True)
-class LintReport:
-    checks: tuple[Check, ...] = field(default_factory=tuple)
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    def summary(self) -> str:
-        """One line per failed finding, e.g. ``names: line 3: unknown name 'np' (...)``."""
-        lines = []
-        for c in self.checks:
-            if c.ok:
-                continue
-            if not c.findings:
-                lines.append(f"{c.name}: {c.message}")
-            for f in c.findings:
-                where = f"line {f.line}: " if f.line else ""
-                lines.append(f"{c.name}: {where}{f.message}")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checks": [c.to_dict() for c in self.checks]}
-
-
-def _check(name: str, findings: Iterable[Finding], ok_message: str) -> Check:
-    found = tuple(findings)
-    if not found:
-        return Check(name, True, ok_message)
-    shown = found[:MAX_FINDINGS]
-    more = f" (+{len(found) - len(shown)} more)" if len(found) > len(shown) else ""
-    return Check(name, False, f"{len(found)} problem(s){more}", shown)
-
-
 def _line(node: ast.AST) -> int | None:
     return getattr(node, "lineno", None)
-
-
-class _Hints:
-    """Hints ("did you mean ...?") with a bounded cost: `MAX_FINDINGS` of them per check, each
-    against at most `limit` names of the nearest lengths (the rest get none). The strategy's
-    own names are limited; the API's (attributes, ``ta``) are a fixed set."""
-
-    def __init__(self, candidates: Iterable[str], limit: int | None = MAX_HINT_CANDIDATES) -> None:
-        self._candidates = sorted(c for c in candidates if len(c) <= MAX_HINT_NAME)
-        self._limit = limit
-        self.given = 0
-
-    def nearest(self, word: str) -> str:
-        if self.given >= MAX_FINDINGS or len(word) > MAX_HINT_NAME:
-            return ""
-        self.given += 1
-        pool = self._candidates
-        if self._limit is not None and len(pool) > self._limit:
-            pool = sorted(pool, key=lambda c: (abs(len(c) - len(word)), c))[: self._limit]
-        m = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
-        return f" (did you mean {m[0]!r}?)" if m else ""
-
-
-def _depths(tree: ast.AST) -> tuple[int, int, int]:
-    """(node count, max AST depth, max block depth), iteratively: no recursion on hostile input."""
-    count = max_depth = max_block = 0
-    blocks = (ast.FunctionDef, ast.If, ast.For, ast.While)
-    stack: list[tuple[ast.AST, int, int]] = [(tree, 1, 0)]
-    while stack:
-        node, depth, block = stack.pop()
-        count += 1
-        if isinstance(node, blocks):
-            block += 1
-        max_depth, max_block = max(max_depth, depth), max(max_block, block)
-        stack.extend((child, depth + 1, block) for child in ast.iter_child_nodes(node))
-    return count, max_depth, max_block
-
-
-def _complexity(tree: ast.Module) -> Check:
-    count, depth, block = _depths(tree)
-    problems = []
-    if count > MAX_AST_NODES:
-        problems.append(
-            Finding(
-                None,
-                f"{count} AST nodes, limit {MAX_AST_NODES}: a strategy this large costs the "
-                "checks too much; compute with ta and array operations instead of spelled-out "
-                "statements",
-            )
-        )
-    if depth > MAX_AST_DEPTH:
-        problems.append(
-            Finding(
-                None,
-                f"AST depth {depth}, limit {MAX_AST_DEPTH}: split deeply nested expressions "
-                "into named steps",
-            )
-        )
-    if block > MAX_BLOCK_DEPTH:
-        problems.append(
-            Finding(
-                None,
-                f"blocks nested {block} deep, limit {MAX_BLOCK_DEPTH}: move inner blocks into "
-                "helper functions or combine conditions with & and |",
-            )
-        )
-    return _check("complexity", problems, f"{count} nodes, depth {depth}, block depth {block}")
 
 
 def _structure(tree: ast.Module) -> Iterator[Finding]:
@@ -290,7 +156,7 @@ def _bound_names(tree: ast.Module) -> set[str]:
 
 def _names(tree: ast.Module) -> Iterator[Finding]:
     known = API_NAMES | _bound_names(tree)
-    hints = _Hints(known)
+    hints = Hints(known)
     reported: set[str] = set()
     for node in ast.walk(tree):
         names: list[str] = []
@@ -326,7 +192,7 @@ def _names(tree: ast.Module) -> Iterator[Finding]:
 
 
 def _attributes(tree: ast.Module) -> Iterator[Finding]:
-    ta_hints, attribute_hints = _Hints(ta.API, None), _Hints(ALL_ATTRIBUTE_NAMES, None)
+    ta_hints, attribute_hints = Hints(ta.API, None), Hints(ALL_ATTRIBUTE_NAMES, None)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Attribute):
             continue
@@ -375,22 +241,7 @@ def _formatting(tree: ast.Module) -> Iterator[Finding]:
 
 def lint(source: str) -> LintReport:
     """Run every check; stop early only when the source is too big or does not parse."""
-    size = len(source.encode("utf-8", errors="surrogatepass"))
-    checks = [
-        _check(
-            "source_size",
-            [
-                Finding(
-                    None,
-                    f"{size} bytes, limit {MAX_SOURCE_BYTES}: shorten the source (remove unused "
-                    "code, long comments and generated tables)",
-                )
-            ]
-            if size > MAX_SOURCE_BYTES
-            else [],
-            f"{size} bytes",
-        )
-    ]
+    checks = [source_size(source)]
     if not checks[0].ok:
         return LintReport(tuple(checks))
     try:
@@ -404,17 +255,17 @@ def lint(source: str) -> LintReport:
         checks.append(Check("syntax", False, "does not parse", (Finding(None, text),)))
         return LintReport(tuple(checks))
     checks.append(Check("syntax", True, "parses"))
-    complexity = _complexity(tree)
-    checks.append(complexity)
-    if not complexity.ok:  # the walks below are linear, but the report would be noise
+    cost = complexity(tree)
+    checks.append(cost)
+    if not cost.ok:  # the walks below are linear, but the report would be noise
         return LintReport(tuple(checks))
     checks += [
-        _check("structure", _structure(tree), "top level holds only functions and constants"),
-        _check("functions", _functions(tree), "meta/on_candles (and risk_levels) well-formed"),
-        _check("imports", _imports(tree), "no imports"),
-        _check("forbidden_syntax", _forbidden(tree), "no forbidden constructs"),
-        _check("names", _names(tree), "only API names and local names"),
-        _check("attributes", _attributes(tree), "only API attributes"),
-        _check("formatting", _formatting(tree), "format specs standard and bounded"),
+        check("structure", _structure(tree), "top level holds only functions and constants"),
+        check("functions", _functions(tree), "meta/on_candles (and risk_levels) well-formed"),
+        check("imports", _imports(tree), "no imports"),
+        check("forbidden_syntax", _forbidden(tree), "no forbidden constructs"),
+        check("names", _names(tree), "only API names and local names"),
+        check("attributes", _attributes(tree), "only API attributes"),
+        check("formatting", _formatting(tree), "format specs standard and bounded"),
     ]
     return LintReport(tuple(checks))

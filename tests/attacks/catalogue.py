@@ -88,7 +88,7 @@ BOUNDARY_CODES = frozenset(
 OUTCOMES = RUNTIME_CODES | BOUNDARY_CODES | {"ok"}
 CHECKS = frozenset({"deterministic", "independent_windows", "print_bounded"})
 
-PRINT_LIMIT = 16_384  # rara_sandbox.restricted.DEFAULT_PRINT_LIMIT: what print may return
+PRINT_LIMIT = 16_384  # rara_sandbox.printing.DEFAULT_PRINT_LIMIT: what print may return
 MESSAGE_LIMIT = 4_096  # runtime messages are cut at 2,000 chars; boundary ones are short
 DEFAULT_WINDOWS = (100, 250)
 N_BARS = 500

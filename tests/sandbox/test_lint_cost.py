@@ -15,7 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rara_sandbox.lint import MAX_AST_NODES, MAX_FINDINGS, MAX_SOURCE_BYTES, lint
+from rara_sandbox.lint import lint
+from rara_sandbox.lint_cost import MAX_AST_NODES, MAX_SOURCE_BYTES
+from rara_sandbox.lint_report import MAX_FINDINGS
 from tests.kit.paths import REPO
 
 # Generous for a 64 KiB file whose every check is linear (about 0.2 s on a quiet machine); the

@@ -10,16 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rara_sandbox.addresses import is_data
+from rara_sandbox.addresses import SandboxViolation, is_data
 from rara_sandbox.candles import Candles
 from rara_sandbox.evaluate import evaluate
-from rara_sandbox.restricted import (
-    CompileFailed,
-    PrintBuffer,
-    SandboxViolation,
-    compile_strategy,
-    exec_module,
-)
+from rara_sandbox.printing import PrintBuffer
+from rara_sandbox.restricted import CompileFailed, compile_strategy, exec_module
 
 
 def run(body: str, candles: dict[str, np.ndarray], printer: PrintBuffer | None = None) -> Any:

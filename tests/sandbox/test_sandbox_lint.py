@@ -7,7 +7,9 @@ import textwrap
 
 import pytest
 
-from rara_sandbox.lint import MAX_SOURCE_BYTES, LintReport, lint
+from rara_sandbox.lint import lint
+from rara_sandbox.lint_cost import MAX_SOURCE_BYTES
+from rara_sandbox.lint_report import LintReport
 
 GOOD = textwrap.dedent(
     '''

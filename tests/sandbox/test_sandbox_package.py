@@ -51,13 +51,13 @@ def test_sandbox_package_imports_only_numpy_and_restrictedpython() -> None:
 
 def test_api_readme_lists_everything_strategies_can_use(strategies_dir: Path) -> None:
     from rara_sandbox import ta
-    from rara_sandbox.restricted import (
+    from rara_sandbox.guards import (
         DICT_ATTRIBUTES,
         LIST_ATTRIBUTES,
         NDARRAY_ATTRIBUTES,
-        SAFE_BUILTINS,
         STR_ATTRIBUTES,
     )
+    from rara_sandbox.restricted import SAFE_BUILTINS
 
     readme = (strategies_dir / "template" / "README.md").read_text()
     words = set(readme.replace("`", " ").replace("(", " ").replace("/", " ").split())

@@ -9,14 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from rara_sandbox.addresses import SandboxViolation
 from rara_sandbox.candles import Candles
-from rara_sandbox.restricted import (
-    CompileFailed,
-    PrintBuffer,
-    SandboxViolation,
-    compile_strategy,
-    exec_module,
-)
+from rara_sandbox.printing import PrintBuffer
+from rara_sandbox.restricted import CompileFailed, compile_strategy, exec_module
 from tests.kit.paths import SANDBOX_SRC
 
 
@@ -161,7 +157,8 @@ def test_numpy_lazy_imports_work_from_strategy_frames() -> None:
     # builtins; a fresh interpreter is the only place where that first use is guaranteed.
     code = (
         "import numpy as np\n"
-        "from rara_sandbox.restricted import PrintBuffer, compile_strategy, exec_module\n"
+        "from rara_sandbox.printing import PrintBuffer\n"
+        "from rara_sandbox.restricted import compile_strategy, exec_module\n"
         "src = 'def f(x):\\n    return x.max() + x.mean() + x.astype(float).std()\\n'\n"
         "ns = exec_module(compile_strategy(src), PrintBuffer())\n"
         "print(ns['f'](np.arange(5.0)))\n"
