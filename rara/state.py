@@ -95,9 +95,9 @@ def read_only_home(path: Path, action: str) -> RaraError:
         "read_only_home",
         f"{action}: the home {path.parent} is read-only (SQLite cannot write {path.name} or its "
         "-wal and -shm files there)",
-        "make the home writable (e.g. `chmod -R u+w` it, or remount it read-write), or set "
-        "RARA_HOME to a writable copy; `rara events verify` and `rara events query` work on a "
-        "read-only home",
+        f"make the home {path.parent} writable (e.g. `chmod -R u+w` it, or remount it "
+        "read-write), or set RARA_HOME to a writable copy; `rara events verify` and `rara events "
+        "query` work on a read-only home",
     )
 
 

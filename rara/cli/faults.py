@@ -14,6 +14,7 @@ import sqlite3
 
 from rara.errors import RaraError
 from rara.home import ENV_VAR, Home
+from rara.state import read_only_home
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
@@ -48,8 +49,8 @@ def _from_os_error(exc: OSError) -> RaraError | None:
         if _under_home(path) or path is None:
             root = Home.from_env().root
             return RaraError(
-                "home_not_writable",
-                f"cannot write {what}{reason}",
+                "read_only_home",
+                f"the home is read-only for this user: cannot write {what}{reason}",
                 f"make ${ENV_VAR} ({root}) writable by this user, or set {ENV_VAR} to a "
                 "directory you can write",
             )
@@ -78,12 +79,7 @@ def _from_sqlite_error(exc: sqlite3.Error) -> RaraError | None:
             _SPACE.format(where=home.root),
         )
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly database" in text:
-        return RaraError(
-            "home_not_writable",
-            f"cannot open the state database {home.state_db} for writing: {text}",
-            f"make ${ENV_VAR} ({home.root}) writable by this user, or set {ENV_VAR} to a "
-            "directory you can write",
-        )
+        return read_only_home(home.state_db, f"cannot open the state database for writing ({text})")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in text:
         return RaraError(
             "state_db_busy",

@@ -342,6 +342,11 @@ class VerifyReport(BaseModel):
     row_problems: list[RowProblem] = Field(default_factory=list)
     row_problem_count: int = 0
 
+    def with_changes(self, **changes: Any) -> VerifyReport:
+        """A copy with `changes` applied and validated (pydantic's model_copy with an update
+        skips validation)."""
+        return VerifyReport.model_validate({**self.model_dump(), **changes})
+
 
 # A checked draft: type, canonical payload text, source, correlation_id, strategy_id, event_id.
 Prepared = tuple[str, str, str, str | None, str | None, str | None]

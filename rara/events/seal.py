@@ -226,4 +226,4 @@ def check_rows(conn: sqlite3.Connection, seals: Seals, report: VerifyReport) -> 
             row_problems=problems[:_MAX_LISTED],
             row_problem_count=len(problems),
         )
-    return report.model_copy(update=update)
+    return report.with_changes(**update)

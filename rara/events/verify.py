@@ -137,17 +137,17 @@ def _check_anchor(
     where = anchor_path(db)
 
     def bad(problem: str, reason: str) -> VerifyReport:
-        return report.model_copy(update={"ok": False, "problem": problem, "reason": reason})
+        return report.with_changes(ok=False, problem=problem, reason=reason)
 
     if anchor is None:
         since = anchored_since(conn)
         if since is None:
             # never anchored: a log written before anchoring existed (the next append anchors
             # it), or an empty one
-            return report.model_copy(update={"anchor": "none"})
+            return report.with_changes(anchor="none")
         with contextlib.suppress(AnchorUnreadable):
             if read_anchor(db) is not None:  # written since we looked: a first anchoring raced us
-                return report.model_copy(update={"anchor": "none"})
+                return report.with_changes(anchor="none")
         return bad(
             "anchor_missing",
             f"the anchor file {where} is missing, but this log has been anchored since seq "
@@ -166,4 +166,4 @@ def _check_anchor(
             f"seq {anchor.seq} has another hash than its anchor {where} records: the log was "
             "rewritten or replaced",
         )
-    return report.model_copy(update={"anchor": "checked"})
+    return report.with_changes(anchor="checked")

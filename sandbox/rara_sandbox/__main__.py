@@ -14,7 +14,7 @@ Two options make the process end itself when its host cannot (the container runs
 
 A guard thread does both: a strategy in a Python loop yields the GIL every few milliseconds, so the
 guard runs; code that holds the GIL for longer (one huge C call) is ended by the CPU rlimit the
-container sets at the same deadline (the kernel's SIGKILL needs no GIL).
+container sets a margin past that deadline (the kernel's SIGKILL needs no GIL).
 """
 
 from __future__ import annotations

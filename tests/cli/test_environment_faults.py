@@ -95,7 +95,7 @@ def test_a_read_only_home_is_a_clear_error(tmp_path: Path, args: tuple[str, ...]
     home = tmp_path / "home"
     home.mkdir(mode=0o755)
     code, out, _ = rara(home, *args, prefix=tuple(as_uid_65534()))
-    err = assert_environment_error(code, out, "home_not_writable")
+    err = assert_environment_error(code, out, "read_only_home")
     assert str(home) in err["suggestion"] and "RARA_HOME" in err["suggestion"]
     assert list(home.iterdir()) == []
 

@@ -152,8 +152,8 @@ def test_container_stops_itself_at_its_own_deadline_with_stdin_open(
 ) -> None:
     """A host that is alive but never kills (hung, or stopped with SIGSTOP) holds stdin open:
     the container's own deadline (the host's plus a margin) still ends it, and code that never
-    lets the deadline thread run is ended by the CPU rlimit set at the same point."""
-    from rara.runner.container.config import own_deadline_s
+    lets the deadline thread run is ended by the CPU rlimit set a margin past it."""
+    from rara.runner.container.config import own_cpu_limit_s, own_deadline_s
 
     sb = make_sandbox(wall_s=1.0, memory_bytes=1 << 30)
     api = docker_client.api
@@ -168,7 +168,7 @@ def test_container_stops_itself_at_its_own_deadline_with_stdin_open(
         limits = api.exec_start(api.exec_create(cid, ["cat", "/proc/1/limits"])).decode()
         cpu = next(ln for ln in limits.splitlines() if ln.startswith("Max cpu time"))
         want = own_deadline_s(sb.limits)
-        assert cpu.split()[3:5] == [str(int(np.ceil(want)))] * 2, cpu
+        assert cpu.split()[3:5] == [str(own_cpu_limit_s(sb.limits))] * 2, cpu
 
         state = _poll(
             "the container stopping at its own deadline",

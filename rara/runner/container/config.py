@@ -118,18 +118,26 @@ def own_deadline_s(limits: ContainerLimits) -> float:
     return limits.wall_s + OWN_DEADLINE_MARGIN_S
 
 
+def own_cpu_limit_s(limits: ContainerLimits) -> int:
+    """The container's CPU-time rlimit: the backstop behind its own deadline for code that never
+    lets the deadline thread run. It counts the process's start-up too (imports), which the
+    deadline does not, so it sits a margin past the CPU the deadline allows; the CPU quota caps
+    CPU time at `cpus` seconds per second."""
+    return math.ceil(own_deadline_s(limits) * max(limits.cpus, 1.0) + OWN_DEADLINE_MARGIN_S)
+
+
 def sandbox_command(limits: ContainerLimits) -> list[str]:
     """The container's command for real evaluations (-s: no user site, -P: no current directory
     on sys.path; not -I, which would also drop PYTHONHASHSEED).
 
     `--host-stdin`: the host holds stdin open until it has the answer, so EOF means the host is
     gone and the process exits at once; `--deadline-s`: it exits at its own deadline whatever
-    the host does. The CPU rlimit backs both for code that never lets the deadline thread run:
-    the CPU quota caps CPU time at `cpus` seconds per second."""
+    the host does. The CPU rlimit (`own_cpu_limit_s`) backs both for code that never lets the
+    deadline thread run."""
     own = own_deadline_s(limits)
-    cpu_s = math.ceil(own * max(limits.cpus, 1.0))
     return [
-        *("python3", "-s", "-P", "-c", PRELUDE, str(limits.memory_bytes), str(cpu_s)),
+        *("python3", "-s", "-P", "-c", PRELUDE, str(limits.memory_bytes)),
+        str(own_cpu_limit_s(limits)),
         *("--host-stdin", "--deadline-s", f"{own:.3f}"),
     ]
 
