@@ -19,6 +19,7 @@ from rara.home import Home
 from rara.llm.ports import LlmUnusable
 from rara.registry import Registry
 from rara.research.outcomes import Progress as LoopProgress
+from rara.research.replay_state import diverged
 from rara.research.session import (
     PROPOSERS,
     ResearchSession,
@@ -103,6 +104,12 @@ def run(
         log.warning("%s", warning)
     if iterations is not None and iterations < 1:
         raise BadInput("bad_iterations", "--iterations must be at least 1", "e.g. --iterations 20")
+    if resume_id and (replay_id or proposer == "replay"):
+        raise BadInput(
+            "replay_resume",
+            "a replay cannot be resumed: it runs in a scratch home of its own, from the start",
+            f"run `rara research run --replay {replay_id or 'RUN_ID'}` again",
+        )
     if resume_id:
         session = ResearchSession.resume(resume_id, settings, home, iterations)
     else:
@@ -131,11 +138,15 @@ def run(
         try:
             summary = _run_with_progress(session, quiet)
         except LlmUnusable as exc:  # a setup fault stopped the run: say how to go on
+            if session.replay_origin is not None:
+                raise session.replay_origin.missed(exc) from None
             raise resumable(exc, session.run_id) from None
         summary["stopped"] = STOPPED_BY.get(summary["stop_reason"], summary["stopped"])
         report = session.best_report(summary)
         summary["best_report"] = str(report) if report else None
         summary["next_commands"] = session.next_commands(summary, report)
+    if summary.get("replay", {}).get("reproduced") is False:
+        raise diverged(summary["replay"])
     emit(summary)
     if not quiet:
         click.echo(next_steps_text(summary), err=True)

@@ -29,6 +29,7 @@ from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
 from rara.research.ports import Proposer
 from rara.research.publish import RunEvents
+from rara.research.replay_state import ReplayOrigin, restore, scratch_home, snapshot
 from rara.research.store import Experiment, ResearchStore
 from rara.research.summary import best_section, candidate_lines, next_commands, strategy_file_of
 from rara.research.trace import calibration, run_hash
@@ -143,18 +144,23 @@ class ResearchSession(Closing):
         run_id: str | None = None,
         *,
         replay: bool = False,
+        state: Home | None = None,
     ) -> None:
         self.cfg, self.settings, self.home = cfg, settings, home
+        # where the run's state, promotions and reports go: a replay's scratch home, else `home`
+        self.state_home = state or home
+        self.replay_origin: ReplayOrigin | None = None
         cat = Catalog(home.data_dir)
         self.inst: Instrument = cat.resolve(cfg.symbol, cfg.timeframe, cfg.exchange)
         self.candles = cat.load(self.inst)
         # Everything opened from here on is closed by `close`, in reverse order; if a later step
         # fails (a proposer that cannot be built), what was already open is closed at once.
         with ExitStack() as stack:
-            self.store = stack.enter_context(ResearchStore(home.state_db))
-            self.trials = stack.enter_context(TrialStore(home.state_db))
-            self.lessons = stack.enter_context(LessonStore(home.state_db))
-            self.events: EventStore = stack.enter_context(open_event_store(home.state_db))
+            db = self.state_home.state_db
+            self.store = stack.enter_context(ResearchStore(db))
+            self.trials = stack.enter_context(TrialStore(db))
+            self.lessons = stack.enter_context(LessonStore(db))
+            self.events: EventStore = stack.enter_context(open_event_store(db))
             self.run_id = run_id or self._new_run_id()
             sb = settings.sandbox
             self.sandbox = stack.enter_context(
@@ -166,8 +172,17 @@ class ResearchSession(Closing):
             if cfg.proposer == "llm" and not replay:
                 from rara.llm.replay import record_run
 
-                record_run(home.llm_cache_dir, self.run_id, cfg.to_dict())
+                # the state it starts from, once: a resume must not overwrite it
+                start = None if self._known_run() else snapshot(home)
+                record_run(home.llm_cache_dir, self.run_id, cfg.to_dict(), start)
             self._resources = stack.pop_all()
+
+    def _known_run(self) -> bool:
+        try:
+            self.store.run_config(self.run_id)
+        except BadInput:
+            return False
+        return True
 
     def _new_run_id(self) -> str:
         # A function of the run's inputs and how many runs came before: two fresh machines given
@@ -189,24 +204,27 @@ class ResearchSession(Closing):
     def replay(
         cls, run_id: str | None, cfg: RunConfig, settings: Settings, home: Home
     ) -> ResearchSession:
-        """Run a recorded run again from its recorded replies (`rara.llm.replay`): its id and
-        config, so its events and run hash are the original's. `run_id` None: the one recorded
-        run started with `cfg`'s options."""
-        from rara.llm.replay import recorded_run
+        """Run a recorded run again from its recorded replies (`rara.llm.replay`) under its id
+        and config, in a scratch home seeded with the state the original started from
+        (`rara.research.replay_state`): `home`'s own state is never written. `run_id` None: the
+        one recorded run started with `cfg`'s options."""
+        from rara.llm.replay import recorded_run, recording
 
         run_id, recorded = recorded_run(home.llm_cache_dir, run_id, cfg.to_dict())
-        with ResearchStore(home.state_db) as store:
-            try:
-                store.run_config(run_id)
-            except BadInput:  # not in this home: the replay can run under its id
-                pass
-            else:
-                raise BadInput(
-                    "replay_run_exists",
-                    f"run {run_id} is already in {home.root}; a replay re-runs it under its own id",
-                    "replay in a fresh home holding this home's config.toml and cache/llm",
-                )
-        return cls(RunConfig(**recorded), settings, home, run_id=run_id, replay=True)
+        start, recorded_hash = recording(home.llm_cache_dir, run_id)
+        scratch = scratch_home(home, run_id)
+        if start is not None:
+            restore(start, scratch)
+        session = cls(
+            RunConfig(**recorded), settings, home, run_id=run_id, replay=True, state=scratch
+        )
+        session.replay_origin = ReplayOrigin(
+            run_id=run_id,
+            state_db=str(scratch.state_db),
+            starting_state="recorded" if start is not None else "missing",
+            original_run_hash=_home_run_hash(home, run_id) or recorded_hash,
+        )
+        return session
 
     def run(self, on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
         resumed = not self.store.start_run(self.run_id, self.cfg.to_dict())
@@ -228,7 +246,7 @@ class ResearchSession(Closing):
             store=self.store,
             lessons=self.lessons,
             events=self.events,
-            registry=Registry(self.home),
+            registry=Registry(self.state_home),
             limits=RunLimits(
                 self.cfg.iterations,
                 self.cfg.max_cost_usd,
@@ -244,6 +262,12 @@ class ResearchSession(Closing):
         stop = loop.run()
         summary = self.summary(stop, loop, resumed)
         self.store.end_run(self.run_id, stop, {k: summary[k] for k in ("counts", "cost_usd")})
+        if self.replay_origin is not None:
+            summary["replay"] = self.replay_origin.judge(summary["run_hash"])
+        elif self.cfg.proposer == "llm":
+            from rara.llm.replay import record_run_hash
+
+            record_run_hash(self.home.llm_cache_dir, self.run_id, summary["run_hash"])
         return summary
 
     def summary(self, stop: StopReason, loop: ResearchLoop, resumed: bool) -> dict[str, Any]:
@@ -297,7 +321,7 @@ class ResearchSession(Closing):
         result, metrics = backtest_window(self.candles, ev.windows[-1], 0, hi, cfg)
         from rara.backtest.report import write_report
 
-        out = self.home.reports_dir / self.run_id / f"{exp.experiment_id}.html"
+        out = self.state_home.reports_dir / self.run_id / f"{exp.experiment_id}.html"
         out.parent.mkdir(parents=True, exist_ok=True)
         # the source beside the tear sheet, for `rara backtest run` (a next command)
         strategy_file_of(out).write_text(exp.source, encoding="utf-8")
@@ -338,3 +362,16 @@ def experiment_view(e: Experiment, run_experiments: list[Experiment]) -> dict[st
     body = e.model_dump(mode="json")
     body["calibration_of_run"] = calibration(run_experiments)
     return body
+
+
+def _home_run_hash(home: Home, run_id: str) -> str | None:
+    """The run hash of `run_id` from `home`'s own event log; None when the home never ran it."""
+    if not home.state_db.exists():
+        return None
+    with ResearchStore(home.state_db) as store:
+        try:
+            store.run_config(run_id)
+        except BadInput:
+            return None
+    with open_event_store(home.state_db) as events:
+        return run_hash(events, run_id)
