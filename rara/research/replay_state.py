@@ -30,7 +30,7 @@ from rara.home import Home
 from rara.llm.ports import LlmUnusable
 from rara.research.memory import LessonStore
 from rara.research.store import ResearchStore
-from rara.state import connect
+from rara.state import connect, state_db_error
 from rara.validation.trials import TrialStore
 from rara_sandbox.manifest import MANIFEST_FILE
 
@@ -84,6 +84,15 @@ def diverged(section: dict[str, Any]) -> RaraError:
 def snapshot(home: Home) -> bytes:
     """`home`'s research state now, as the compressed bytes of a SQLite file: the rows of
     `TABLES` (as stored) and the manifest of each promoted strategy, read in one transaction."""
+    try:
+        return _snapshot(home)
+    except (sqlite3.Error, OSError) as exc:
+        raise state_db_error(
+            home.state_db, "cannot keep the state the run starts from", exc
+        ) from exc
+
+
+def _snapshot(home: Home) -> bytes:
     with tempfile.TemporaryDirectory(prefix="rara-start-") as tmp:
         path = Path(tmp) / "start.db"
         conn = connect(path)
@@ -112,12 +121,27 @@ def restore(state: bytes, scratch: Home) -> None:
     """Seed the fresh scratch home `scratch` with a `snapshot`: the stores' tables created as
     they always are, then the copied rows inserted as they were stored (their seq and ids too,
     since the gate reads trials in seq order)."""
+    try:
+        db = zlib.decompress(state)
+    except zlib.error as exc:
+        raise RaraError(
+            "llm_cache_corrupt",
+            f"the state the run started from, kept in its reply cache, cannot be read: {exc}",
+            "replay from a copy of the recording home's cache/llm",
+        ) from exc
+    try:
+        _restore(db, scratch)
+    except (sqlite3.Error, OSError) as exc:
+        raise state_db_error(scratch.state_db, "cannot seed the replay's state", exc) from exc
+
+
+def _restore(db: bytes, scratch: Home) -> None:
     ResearchStore(scratch.state_db).close()
     TrialStore(scratch.state_db).close()
     LessonStore(scratch.state_db).close()
     with tempfile.TemporaryDirectory(prefix="rara-start-") as tmp:
         path = Path(tmp) / "start.db"
-        path.write_bytes(zlib.decompress(state))
+        path.write_bytes(db)
         conn = connect(scratch.state_db)
         try:
             conn.execute("ATTACH DATABASE ? AS start", (str(path),))
@@ -152,15 +176,17 @@ def restore(state: bytes, scratch: Home) -> None:
 def scratch_home(home: Home, run_id: str) -> Home:
     """A new, empty home for one replay of `run_id`: ``replays/<run_id>/<n>`` under `home`."""
     runs = home.root / "replays" / run_id
-    runs.mkdir(parents=True, exist_ok=True)
     n = 1
     while True:
         root = runs / str(n)
         try:
+            runs.mkdir(parents=True, exist_ok=True)
             root.mkdir()  # exclusive: two replays at once each get their own
         except FileExistsError:
             n += 1
             continue
+        except OSError as exc:
+            raise state_db_error(runs, "cannot make a replay's scratch home", exc) from exc
         return Home(root=root)
 
 

@@ -79,6 +79,11 @@ def test_recorded_runs_replay_in_their_home_and_a_fresh_one_in_any_order(cli, em
         assert scratch.is_file() and scratch.parent.parent == where / "replays" / original["run_id"]
     assert len(emu.requests) == sent  # nothing was sent
     assert state_rows(live) == before  # the home's own state was not written
+    # the scratch state is a home of its own that verifies: the copied rows sealed as adopted
+    scratch_env = {"RARA_HOME": str(Path(own[0].json["replay"]["state_db"]).parent)}
+    verified = cli("events", "verify", env=scratch_env)
+    assert verified.code == 0 and verified.json["ok"], verified.stdout + verified.stderr
+    assert verified.json["rows_checked"] == before["experiments"] + before["trials"]
     assert not (home / "rara.db").exists()
 
     # the reply to the second run's proposal edited in the cache: the replay says it diverged
