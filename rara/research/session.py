@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -343,7 +344,7 @@ class ResearchSession(Closing):
     def next_commands(self, summary: dict[str, Any], report: Path | None) -> list[dict[str, str]]:
         """What to try after this run (`rara.research.summary.next_commands`)."""
         best = self.store.get(summary["best"]["experiment_id"]) if summary.get("best") else None
-        return next_commands(
+        commands = next_commands(
             summary,
             self.inst,
             self.cfg.iterations,
@@ -351,6 +352,21 @@ class ResearchSession(Closing):
             report,
             best,
         )
+        if self.replay_origin is None:
+            return commands
+        # a replay is never resumed, and its experiments are in its scratch home
+        scratch = f"RARA_HOME={shlex.quote(str(self.state_home.root))} "
+        reads = ("rara research show ", "rara research list")
+        return [
+            {
+                **c,
+                "command": scratch + c["command"]
+                if c["command"].startswith(reads)
+                else c["command"],
+            }
+            for c in commands
+            if " --resume " not in c["command"]
+        ]
 
     def close(self) -> None:
         """Close the sandbox and the stores, the last opened first."""

@@ -77,6 +77,9 @@ def test_recorded_runs_replay_in_their_home_and_a_fresh_one_in_any_order(cli, em
         }
         scratch = Path(replayed["replay"]["state_db"])
         assert scratch.is_file() and scratch.parent.parent == where / "replays" / original["run_id"]
+        commands = [c["command"] for c in replayed["next_commands"]]
+        assert not any("--resume" in c for c in commands)  # a replay is never resumed
+        assert f"RARA_HOME={scratch.parent} rara research list" in commands
     assert len(emu.requests) == sent  # nothing was sent
     assert state_rows(live) == before  # the home's own state was not written
     # the scratch state is a home of its own that verifies: the copied rows sealed as adopted
