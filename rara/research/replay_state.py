@@ -25,7 +25,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from rara.domain.events import ResearchRunStarted
 from rara.errors import RaraError
+from rara.events.seal import SEAL_TYPE
 from rara.home import Home
 from rara.llm.ports import LlmUnusable
 from rara.research.memory import LessonStore
@@ -47,9 +49,10 @@ class ReplayOrigin(BaseModel):
 
     run_id: str
     state_db: str  # the scratch state the replay wrote (the home's own is untouched)
-    # "recorded": seeded with the state the original started from; "missing": the run was
-    # recorded before rara kept it, so the replay started from nothing and may judge otherwise
-    starting_state: Literal["recorded", "missing"]
+    # "recorded": seeded with the state the original started from; "rebuilt": that state rebuilt
+    # from the home's log (a run recorded before rara kept it); "missing": neither, so the
+    # replay started from nothing and may judge otherwise
+    starting_state: Literal["recorded", "rebuilt", "missing"]
     original_run_hash: str | None  # the home's own log's, else the one recorded at its end
 
     def judge(self, run_hash: str) -> dict[str, Any]:
@@ -85,14 +88,41 @@ def snapshot(home: Home) -> bytes:
     """`home`'s research state now, as the compressed bytes of a SQLite file: the rows of
     `TABLES` (as stored) and the manifest of each promoted strategy, read in one transaction."""
     try:
-        return _snapshot(home)
+        found = _snapshot(home, None)
     except (sqlite3.Error, OSError) as exc:
-        raise state_db_error(
-            home.state_db, "cannot keep the state the run starts from", exc
-        ) from exc
+        raise state_db_error(home.state_db, "cannot keep the state a run starts from", exc) from exc
+    assert found is not None  # no run to look for: the home's state as it is
+    return found
 
 
-def _snapshot(home: Home) -> bytes:
+def rebuild(home: Home, run_id: str) -> bytes | None:
+    """A `snapshot` of the state run `run_id` started from, rebuilt from `home`'s own log for a
+    run recorded before rara kept it: the experiments and trials sealed before the run's start
+    event, their lessons, and the holdout reads made before it (the promoted manifests are
+    today's). None when the home's log holds no start of that run."""
+    try:
+        return _snapshot(home, run_id)
+    except (sqlite3.Error, OSError) as exc:
+        raise state_db_error(home.state_db, "cannot rebuild a run's starting state", exc) from exc
+
+
+def _sealed_before(table: str) -> str:
+    return (
+        "SELECT json_extract(payload, '$.row_id') FROM home.events WHERE type = :seal AND "
+        f"json_extract(payload, '$.table') = '{table}' AND seq < :seq"
+    )
+
+
+# the rows that existed when a run started (`rebuild`), by table
+_BEFORE = {
+    "trials": f"trial_id IN ({_sealed_before('trials')})",
+    "experiments": f"experiment_id IN ({_sealed_before('experiments')})",
+    "lessons": f"experiment_id IN ({_sealed_before('experiments')})",  # written with its row
+    "holdout_reads": "created_at < :ts",
+}
+
+
+def _snapshot(home: Home, before_run: str | None) -> bytes | None:
     with tempfile.TemporaryDirectory(prefix="rara-start-") as tmp:
         path = Path(tmp) / "start.db"
         conn = connect(path)
@@ -101,9 +131,28 @@ def _snapshot(home: Home) -> bytes:
                 conn.execute("ATTACH DATABASE ? AS home", (str(home.state_db),))
                 present = _tables(conn, "home")
                 conn.execute("BEGIN")
+                params: dict[str, object] = {}
+                if before_run is not None:
+                    start = (
+                        conn.execute(
+                            "SELECT seq, ts FROM home.events WHERE correlation_id = ? AND "
+                            "type = ? ORDER BY seq LIMIT 1",
+                            (before_run, ResearchRunStarted.event_type),
+                        ).fetchone()
+                        if "events" in present
+                        else None
+                    )
+                    if start is None:
+                        conn.execute("COMMIT")
+                        return None
+                    params = {"seal": SEAL_TYPE, "seq": start[0], "ts": start[1]}
                 for table in TABLES:
                     if table in present:
-                        conn.execute(f"CREATE TABLE main.{table} AS SELECT * FROM home.{table}")
+                        where = "" if before_run is None else f" WHERE {_BEFORE[table]}"
+                        conn.execute(
+                            f"CREATE TABLE main.{table} AS SELECT * FROM home.{table}{where}",
+                            params,
+                        )
                 conn.execute("COMMIT")
                 conn.execute("DETACH DATABASE home")
             conn.execute(f"CREATE TABLE {_PROMOTED} (name TEXT PRIMARY KEY, manifest TEXT)")

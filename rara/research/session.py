@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rara.backtest.engine import BacktestConfig
 from rara.backtest.window import backtest_window
@@ -30,7 +30,7 @@ from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
 from rara.research.ports import Proposer
 from rara.research.publish import RunEvents
-from rara.research.replay_state import ReplayOrigin, restore, scratch_home, snapshot
+from rara.research.replay_state import ReplayOrigin, rebuild, restore, scratch_home, snapshot
 from rara.research.store import Experiment, ResearchStore
 from rara.research.summary import best_section, candidate_lines, next_commands, strategy_file_of
 from rara.research.trace import calibration, run_hash
@@ -213,6 +213,10 @@ class ResearchSession(Closing):
 
         run_id, recorded = recorded_run(home.llm_cache_dir, run_id, cfg.to_dict())
         start, recorded_hash = recording(home.llm_cache_dir, run_id)
+        home_hash = _home_run_hash(home, run_id)
+        starting: Literal["recorded", "rebuilt", "missing"] = "recorded"
+        if start is None and home_hash is not None:  # recorded before rara kept its state
+            start, starting = rebuild(home, run_id), "rebuilt"
         scratch = scratch_home(home, run_id)
         if start is not None:
             restore(start, scratch)
@@ -222,8 +226,8 @@ class ResearchSession(Closing):
         session.replay_origin = ReplayOrigin(
             run_id=run_id,
             state_db=str(scratch.state_db),
-            starting_state="recorded" if start is not None else "missing",
-            original_run_hash=_home_run_hash(home, run_id) or recorded_hash,
+            starting_state=starting if start is not None else "missing",
+            original_run_hash=home_hash or recorded_hash,
         )
         return session
 

@@ -2,7 +2,8 @@
 counting the first one's trial) replay in that home and in a fresh one, in either order, with
 their original run hashes and without writing the home's own state; a replay that lacks a reply
 stops with `llm_replay_miss`, one whose reply was edited or whose starting state is gone says it
-diverged, and a replay cannot be resumed."""
+diverged (or missed) and why, a run recorded before rara kept its starting state replays in its
+own home from the state rebuilt from the log, and a replay cannot be resumed."""
 
 from __future__ import annotations
 
@@ -132,5 +133,16 @@ def test_recorded_runs_replay_in_their_home_and_a_fresh_one_in_any_order(cli, em
         "research", "run", "--replay", b["run_id"], "--resume", b["run_id"], "--quiet", env=env
     )
     assert resumed.code == 2 and resumed.error["code"] == "replay_resume"
+
+    # a run recorded before rara kept its starting state: in its own home, the state is rebuilt
+    # from the rows sealed in the log before the run started
+    cache = ReplyCache(live / "cache" / "llm")
+    assert cache._cache.delete(start_key(b["run_id"]))
+    cache.close()
+    rebuilt = replay(cli, b["run_id"], env)
+    assert rebuilt.code == 0, rebuilt.stdout + rebuilt.stderr
+    assert rebuilt.json["replay"]["starting_state"] == "rebuilt"
+    assert rebuilt.json["replay"]["reproduced"] is True
+    assert "differs from the recorded one" not in rebuilt.stderr
     assert len(emu.requests) == sent
     assert state_rows(live) == before
