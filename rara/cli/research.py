@@ -22,6 +22,7 @@ from rara.home import Home
 from rara.llm.ports import LlmUnusable
 from rara.registry import Registry
 from rara.research.outcomes import Progress as LoopProgress
+from rara.research.replay_state import diverged
 from rara.research.session import (
     PROPOSERS,
     ResearchSession,
@@ -112,6 +113,12 @@ def run(
             f"--max-cost-usd {max_cost_usd!r} must be a number of dollars, 0 or more",
             "e.g. --max-cost-usd 0.50 (leave it out for no limit)",
         )
+    if resume_id and (replay_id or proposer == "replay"):
+        raise BadInput(
+            "replay_resume",
+            "a replay cannot be resumed: it runs in a scratch home of its own, from the start",
+            f"run `rara research run --replay {replay_id or 'RUN_ID'}` again",
+        )
     if resume_id:
         session = ResearchSession.resume(resume_id, settings, home, iterations)
     else:
@@ -141,6 +148,8 @@ def run(
             try:
                 summary = _run_with_progress(session, quiet)
             except LlmUnusable as exc:  # a setup fault stopped the run: say how to go on
+                if session.replay_origin is not None:
+                    raise session.replay_origin.missed(exc) from None
                 raise resumable(exc, session.run_id) from None
             summary["stopped"] = STOPPED_BY.get(summary["stop_reason"], summary["stopped"])
             report = session.best_report(summary)
@@ -148,6 +157,8 @@ def run(
             summary["next_commands"] = session.next_commands(summary, report)
     except KeyboardInterrupt as exc:
         raise _interrupted(session, exc) from None
+    if summary.get("replay", {}).get("reproduced") is False:
+        raise diverged(summary["replay"])
     emit(summary)
     if not quiet:
         click.echo(printable(next_steps_text(summary)), err=True)
@@ -172,6 +183,14 @@ def _interrupted(session: ResearchSession, exc: KeyboardInterrupt) -> Interrupte
             f"research run interrupted by {how} before it started; nothing was recorded",
             "rerun the same command",
             exit_code=code,
+        )
+    if session.replay_origin is not None:  # a replay is never resumed (it would go live)
+        again = f"rara research run --replay {session.run_id}"
+        return Interrupted(
+            f"replay of {session.run_id} interrupted by {how}; its scratch home is discarded",
+            f"replay it again from the start with `{again}`",
+            exit_code=code,
+            details={"run_id": session.run_id, "replay_command": again},
         )
     resume = f"rara research run --resume {session.run_id}"
     return Interrupted(

@@ -7,10 +7,13 @@ One diskcache directory (the loop uses ``$RARA_HOME/cache/llm``), three kinds of
   so two runs with the same prompts, or runs replayed in any order, each get their own replies;
 - a call made outside a run (`rara agent`), under a hash of (model, messages, purpose,
   json_mode) (`cache_key`): the list of replies, oldest first;
-- a recorded run's config (`run_key`), so the run can be replayed in a fresh home.
+- a recorded run's config (`run_key`), so the run can be replayed in a fresh home; beside it the
+  research state the run started from (`start_key`, a compressed SQLite file written by
+  `rara.research.replay_state`) and the run hash it ended with (`hash_key`), so a replay judges
+  as the original did and can tell whether it reproduced it.
 
-Values are JSON text and the cache refuses pickled entries: a cache directory is data, and
-loading it must never run code.
+Values are JSON text (the starting state: bytes) and the cache refuses pickled entries: a cache
+directory is data, and loading it must never run code.
 """
 
 from __future__ import annotations
@@ -52,6 +55,14 @@ def step_key(run_id: str, iteration: int, number: int) -> str:
 
 def run_key(run_id: str) -> str:
     return f"run1:{run_id}"
+
+
+def start_key(run_id: str) -> str:
+    return f"start1:{run_id}"
+
+
+def hash_key(run_id: str) -> str:
+    return f"hash1:{run_id}"
 
 
 def cache_key(model: str, messages: list[dict[str, str]], purpose: str, json_mode: bool) -> str:
@@ -102,6 +113,22 @@ class ReplyCache:
         """A recorded run's config, for a replay in a home that never saw the run."""
         self._cache.set(run_key(run_id), json.dumps(config, sort_keys=True))
 
+    def put_start(self, run_id: str, state: bytes) -> None:
+        """The research state a recorded run started from (opaque bytes to the cache)."""
+        self._cache.set(start_key(run_id), bytes(state))
+
+    def get_start(self, run_id: str) -> bytes | None:
+        raw = self._get(start_key(run_id))
+        return bytes(raw) if isinstance(raw, bytes | bytearray) else None
+
+    def put_run_hash(self, run_id: str, run_hash: str) -> None:
+        """The run hash a recorded run ended with (its latest end, after a resume)."""
+        self._cache.set(hash_key(run_id), json.dumps(run_hash))
+
+    def get_run_hash(self, run_id: str) -> str | None:
+        found = self._read(hash_key(run_id))
+        return found if isinstance(found, str) else None
+
     def runs(self) -> dict[str, dict[str, Any]]:
         """Every recorded run's config, by run id."""
         prefix = run_key("")
@@ -123,15 +150,18 @@ class ReplyCache:
         return list(data) if isinstance(data, list) else []
 
     def _read(self, key: str) -> Any:
+        raw = self._get(key)
+        return None if raw is None else json.loads(raw)
+
+    def _get(self, key: str) -> Any:
         try:
-            raw = self._cache.get(key)
+            return self._cache.get(key)
         except ValueError as exc:
             raise RaraError(
                 "llm_cache_corrupt",
                 f"the LLM reply cache at {self.directory} holds an entry rara did not write",
                 "move the directory aside; it is only needed to replay earlier runs",
             ) from exc
-        return None if raw is None else json.loads(raw)
 
 
 class StepNumbers:

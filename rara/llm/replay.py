@@ -81,11 +81,35 @@ def recorded_run(
     )
 
 
-def record_run(cache_dir: Path | str, run_id: str, config: dict[str, Any]) -> None:
-    """Keep a live run's config beside its replies, so it can be replayed where it never ran."""
+def record_run(
+    cache_dir: Path | str, run_id: str, config: dict[str, Any], start: bytes | None = None
+) -> None:
+    """Keep a live run's config beside its replies, so it can be replayed where it never ran, and
+    (when it starts, not when it resumes) the research state it started from."""
     cache = ReplyCache(cache_dir)
     try:
         cache.put_run(run_id, config)
+        if start is not None:
+            cache.put_start(run_id, start)
+    finally:
+        cache.close()
+
+
+def record_run_hash(cache_dir: Path | str, run_id: str, run_hash: str) -> None:
+    """Keep the run hash a live run ended with, for a replay to compare against."""
+    cache = ReplyCache(cache_dir)
+    try:
+        cache.put_run_hash(run_id, run_hash)
+    finally:
+        cache.close()
+
+
+def recording(cache_dir: Path | str, run_id: str) -> tuple[bytes | None, str | None]:
+    """(the starting state, the run hash) recorded with run `run_id`; None where not recorded
+    (a run recorded before rara kept them, or one that never ended)."""
+    cache = ReplyCache(cache_dir)
+    try:
+        return cache.get_start(run_id), cache.get_run_hash(run_id)
     finally:
         cache.close()
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rara.backtest.engine import BacktestConfig
 from rara.backtest.window import backtest_window
@@ -29,6 +30,7 @@ from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
 from rara.research.ports import Proposer
 from rara.research.publish import RunEvents
+from rara.research.replay_state import ReplayOrigin, rebuild, restore, scratch_home, snapshot
 from rara.research.run_lock import run_lock
 from rara.research.store import Experiment, ResearchStore
 from rara.research.summary import best_section, candidate_lines, next_commands, strategy_file_of
@@ -144,18 +146,23 @@ class ResearchSession(Closing):
         run_id: str | None = None,
         *,
         replay: bool = False,
+        state: Home | None = None,
     ) -> None:
         self.cfg, self.settings, self.home = cfg, settings, home
+        # where the run's state, promotions and reports go: a replay's scratch home, else `home`
+        self.state_home = state or home
+        self.replay_origin: ReplayOrigin | None = None
         cat = Catalog(home.data_dir)
         self.inst: Instrument = cat.resolve(cfg.symbol, cfg.timeframe, cfg.exchange)
         self.candles = cat.load(self.inst)
         # Everything opened from here on is closed by `close`, in reverse order; if a later step
         # fails (a proposer that cannot be built), what was already open is closed at once.
         with ExitStack() as stack:
-            self.store = stack.enter_context(ResearchStore(home.state_db))
-            self.trials = stack.enter_context(TrialStore(home.state_db))
-            self.lessons = stack.enter_context(LessonStore(home.state_db))
-            self.events: EventStore = stack.enter_context(open_event_store(home.state_db))
+            db = self.state_home.state_db
+            self.store = stack.enter_context(ResearchStore(db))
+            self.trials = stack.enter_context(TrialStore(db))
+            self.lessons = stack.enter_context(LessonStore(db))
+            self.events: EventStore = stack.enter_context(open_event_store(db))
             # a fresh run's id is tentative until `run` records it (`_claim`)
             self._fresh = run_id is None
             self.run_id = run_id or self._new_run_id(self.store.count_runs())
@@ -175,10 +182,6 @@ class ResearchSession(Closing):
             # the gate only judges; the loop runs each candidate in the sandbox
             self.gate = ResearchGate(self.trials, settings.gates.research, settings.backtest)
             self.proposer = make_proposer(cfg, settings, len(self.candles), home, replay=replay)
-            if cfg.proposer == "llm" and not replay:
-                from rara.llm.replay import record_run
-
-                record_run(home.llm_cache_dir, self.run_id, cfg.to_dict())
             self._resources = stack.pop_all()
 
     def _new_run_id(self, n: int) -> str:
@@ -219,27 +222,41 @@ class ResearchSession(Closing):
     def replay(
         cls, run_id: str | None, cfg: RunConfig, settings: Settings, home: Home
     ) -> ResearchSession:
-        """Run a recorded run again from its recorded replies (`rara.llm.replay`): its id and
-        config, so its events and run hash are the original's. `run_id` None: the one recorded
-        run started with `cfg`'s options."""
-        from rara.llm.replay import recorded_run
+        """Run a recorded run again from its recorded replies (`rara.llm.replay`) under its id
+        and config, in a scratch home seeded with the state the original started from
+        (`rara.research.replay_state`): `home`'s own state is never written. `run_id` None: the
+        one recorded run started with `cfg`'s options."""
+        from rara.llm.replay import recorded_run, recording
 
         run_id, recorded = recorded_run(home.llm_cache_dir, run_id, cfg.to_dict())
-        with ResearchStore(home.state_db) as store:
-            try:
-                store.run_config(run_id)
-            except BadInput:  # not in this home: the replay can run under its id
-                pass
-            else:
-                raise BadInput(
-                    "replay_run_exists",
-                    f"run {run_id} is already in {home.root}; a replay re-runs it under its own id",
-                    "replay in a fresh home holding this home's config.toml and cache/llm",
-                )
-        return cls(RunConfig(**recorded), settings, home, run_id=run_id, replay=True)
+        start, recorded_hash = recording(home.llm_cache_dir, run_id)
+        home_hash = _home_run_hash(home, run_id)
+        starting: Literal["recorded", "rebuilt", "missing"] = "recorded"
+        if start is None and home_hash is not None:  # recorded before rara kept its state
+            start, starting = rebuild(home, run_id), "rebuilt"
+        scratch = scratch_home(home, run_id)
+        if start is not None:
+            restore(start, scratch)
+        session = cls(
+            RunConfig(**recorded), settings, home, run_id=run_id, replay=True, state=scratch
+        )
+        session.replay_origin = ReplayOrigin(
+            run_id=run_id,
+            state_db=str(scratch.state_db),
+            starting_state=starting if start is not None else "missing",
+            original_run_hash=home_hash or recorded_hash,
+        )
+        return session
 
     def run(self, on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
         resumed = self._claim()
+        if self.cfg.proposer == "llm" and self.replay_origin is None:
+            from rara.llm.replay import record_run
+
+            # under the id `_claim` settled on; the state it starts from once (a resume must not
+            # overwrite it), taken before the run writes anything
+            start = None if resumed else snapshot(self.home)
+            record_run(self.home.llm_cache_dir, self.run_id, self.cfg.to_dict(), start)
         if not resumed:
             self.events.append(
                 ResearchRunStarted(config=ResearchRunConfig(**self.cfg.to_dict())),
@@ -258,7 +275,7 @@ class ResearchSession(Closing):
             store=self.store,
             lessons=self.lessons,
             events=self.events,
-            registry=Registry(self.home),
+            registry=Registry(self.state_home),
             limits=RunLimits(
                 self.cfg.iterations,
                 self.cfg.max_cost_usd,
@@ -274,6 +291,12 @@ class ResearchSession(Closing):
         stop = loop.run()
         summary = self.summary(stop, loop, resumed)
         self.store.end_run(self.run_id, stop, {k: summary[k] for k in ("counts", "cost_usd")})
+        if self.replay_origin is not None:
+            summary["replay"] = self.replay_origin.judge(summary["run_hash"])
+        elif self.cfg.proposer == "llm":
+            from rara.llm.replay import record_run_hash
+
+            record_run_hash(self.home.llm_cache_dir, self.run_id, summary["run_hash"])
         return summary
 
     def summary(self, stop: StopReason, loop: ResearchLoop, resumed: bool) -> dict[str, Any]:
@@ -327,7 +350,7 @@ class ResearchSession(Closing):
         result, metrics = backtest_window(self.candles, ev.windows[-1], 0, hi, cfg)
         from rara.backtest.report import write_report
 
-        out = self.home.reports_dir / self.run_id / f"{exp.experiment_id}.html"
+        out = self.state_home.reports_dir / self.run_id / f"{exp.experiment_id}.html"
         out.parent.mkdir(parents=True, exist_ok=True)
         # the source beside the tear sheet, for `rara backtest run` (a next command)
         strategy_file_of(out).write_text(exp.source, encoding="utf-8")
@@ -349,7 +372,7 @@ class ResearchSession(Closing):
     def next_commands(self, summary: dict[str, Any], report: Path | None) -> list[dict[str, str]]:
         """What to try after this run (`rara.research.summary.next_commands`)."""
         best = self.store.get(summary["best"]["experiment_id"]) if summary.get("best") else None
-        return next_commands(
+        commands = next_commands(
             summary,
             self.inst,
             self.cfg.iterations,
@@ -357,6 +380,21 @@ class ResearchSession(Closing):
             report,
             best,
         )
+        if self.replay_origin is None:
+            return commands
+        # a replay is never resumed, and its experiments are in its scratch home
+        scratch = f"RARA_HOME={shlex.quote(str(self.state_home.root))} "
+        reads = ("rara research show ", "rara research list")
+        return [
+            {
+                **c,
+                "command": scratch + c["command"]
+                if c["command"].startswith(reads)
+                else c["command"],
+            }
+            for c in commands
+            if " --resume " not in c["command"]
+        ]
 
     def close(self) -> None:
         """Close the sandbox and the stores, the last opened first."""
@@ -368,3 +406,16 @@ def experiment_view(e: Experiment, run_experiments: list[Experiment]) -> dict[st
     body = e.model_dump(mode="json")
     body["calibration_of_run"] = calibration(run_experiments)
     return body
+
+
+def _home_run_hash(home: Home, run_id: str) -> str | None:
+    """The run hash of `run_id` from `home`'s own event log; None when the home never ran it."""
+    if not home.state_db.exists():
+        return None
+    with ResearchStore(home.state_db) as store:
+        try:
+            store.run_config(run_id)
+        except BadInput:
+            return None
+    with open_event_store(home.state_db) as events:
+        return run_hash(events, run_id)

@@ -182,7 +182,9 @@ def test_scripted_llm_run_then_replays(cli, emu, tmp_path):
             timeout=600,
         )
         assert rr.code == 0, rr.stdout + rr.stderr
-        replays.append((rr.json, rhome))
+        assert rr.json["replay"]["reproduced"] is True
+        # a replay writes its own scratch state, never its home's
+        replays.append((rr.json, Path(rr.json["replay"]["state_db"]).parent))
     assert len(emu.requests) == seen
     (a, home_a), (b, home_b) = replays
     assert a["run_hash"] == b["run_hash"] and trial_rows(home_a) == trial_rows(home_b)
