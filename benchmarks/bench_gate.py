@@ -125,7 +125,8 @@ def run_seed(case: Case, seed: int) -> SeedResult:
     from rara.config import load_settings
     from rara.home import Home
     from rara.research.outcomes import Progress
-    from rara.research.session import ResearchSession, RunConfig
+    from rara.research.run_setup import RunConfig
+    from rara.research.session import ResearchSession
 
     with fresh_home():
         synth(case, seed)

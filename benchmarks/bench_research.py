@@ -18,7 +18,8 @@ def _session(batch: int, seed: int, iterations: int) -> tuple[float, dict[str, f
     from rara.config import Settings
     from rara.home import Home
     from rara.research import loop as loop_mod
-    from rara.research.session import ResearchSession, RunConfig
+    from rara.research.run_setup import RunConfig
+    from rara.research.session import ResearchSession
 
     cfg = RunConfig(
         exchange="binance",

@@ -18,7 +18,7 @@ from rara.health import settings_checks
 from rara.home import Home
 from rara.llm.factory import build_provider
 from rara.research.memory import LessonStore
-from rara.research.session import build_llm_proposer
+from rara.research.run_setup import build_llm_proposer
 from rara.research.store import ResearchStore
 from rara.validation.trials import TrialStore
 

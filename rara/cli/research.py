@@ -23,13 +23,8 @@ from rara.llm.ports import LlmUnusable
 from rara.registry import Registry
 from rara.research.outcomes import Progress as LoopProgress
 from rara.research.replay_state import diverged
-from rara.research.session import (
-    PROPOSERS,
-    ResearchSession,
-    RunConfig,
-    experiment_view,
-    parse_duration,
-)
+from rara.research.run_setup import PROPOSERS, RunConfig, parse_duration
+from rara.research.session import ResearchSession, experiment_view
 from rara.research.store import ResearchStore
 from rara.research.summary import next_steps_text
 from rara.runner.sandbox import BOUNDARIES

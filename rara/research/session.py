@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shlex
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from rara.backtest.engine import BacktestConfig
 from rara.backtest.window import backtest_window
@@ -28,110 +26,16 @@ from rara.registry import Registry
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
-from rara.research.ports import Proposer
 from rara.research.publish import RunEvents
 from rara.research.replay_state import ReplayOrigin, rebuild, restore, scratch_home, snapshot
 from rara.research.run_lock import run_lock
+from rara.research.run_setup import RunConfig, make_proposer
 from rara.research.store import Experiment, ResearchStore
 from rara.research.summary import best_section, candidate_lines, next_commands, strategy_file_of
 from rara.research.trace import calibration, run_hash
 from rara.runner.sandbox import EvaluationRequest, open_sandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
-
-if TYPE_CHECKING:
-    from rara.research.llm_proposer import LlmProposer
-
-PROPOSERS = ("builtin", "llm", "replay")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
-
-
-def parse_duration(text: str | None) -> float | None:
-    if text is None:
-        return None
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise BadInput("bad_duration", f"{text!r} is not a duration", "use 90s, 15m or 2h")
-    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
-
-
-@dataclass
-class RunConfig:
-    exchange: str
-    symbol: str
-    timeframe: str
-    proposer: str
-    model: str | None
-    seed: int
-    iterations: int
-    max_cost_usd: float | None
-    max_duration_s: float | None
-    backend: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def make_proposer(
-    cfg: RunConfig, settings: Settings, n_bars: int, home: Home, *, replay: bool = False
-) -> Proposer:
-    if cfg.proposer == "builtin":
-        from rara.research.builtin import BuiltinProposer
-
-        g = settings.gates.research
-        # a lookback must leave bars to trade and to check warm-up on (see validation.lookahead)
-        return BuiltinProposer(
-            seed=cfg.seed,
-            max_lookback=max(50, (n_bars - n_bars // 3) // 2),
-            min_sharpe=g.min_sharpe,
-            min_trades=g.min_trades,
-        )
-    return build_llm_proposer(
-        "replay" if replay else cfg.proposer,
-        settings,
-        home,
-        model=cfg.model,
-        seed=cfg.seed,
-        max_cost_usd=cfg.max_cost_usd,
-        max_parse_retries=settings.llm.max_parse_retries,
-        prices=settings.llm.prices,
-    )
-
-
-def gate_summary(settings: Settings) -> str:
-    """The research gate's bar in one line, for the LLM's propose prompt."""
-    g = settings.gates.research
-    return (
-        f"validation Sharpe > {g.min_sharpe:g}, validation max drawdown < {g.max_drawdown:.0%}, "
-        f"at least {g.min_trades} validation trades, still profitable at {g.cost_multiplier:g}x "
-        f"costs, deflated Sharpe >= {g.min_dsr:g} over all trials"
-    )
-
-
-def build_llm_proposer(
-    kind: str,
-    settings: Settings,
-    home: Home,
-    *,
-    model: str | None = None,
-    seed: int | None = None,
-    max_cost_usd: float | None = None,
-    max_parse_retries: int = 2,
-    **provider_kw: Any,
-) -> LlmProposer:
-    """The LLM proposer of a run: ``kind`` "llm" (live, recording) or "replay" (the cache only),
-    with the run's cost limit, `home`'s reply cache and (unless given) `home`'s key."""
-    # imported here: the built-in proposer's runs need none of the LLM edge
-    from rara.llm.budget import Budget
-    from rara.llm.factory import build_provider
-    from rara.research.llm_proposer import LlmProposer
-
-    provider = build_provider(
-        kind, settings, home, model=model, seed=seed, budget=Budget(max_cost_usd), **provider_kw
-    )
-    return LlmProposer(
-        provider, max_parse_retries=max_parse_retries, gate_summary=gate_summary(settings)
-    )
 
 
 class ResearchSession(Closing):

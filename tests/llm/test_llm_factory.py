@@ -11,7 +11,7 @@ from rara.home import Home
 from rara.llm.factory import build_provider, needs_api_key
 from rara.llm.provider import LitellmProvider
 from rara.llm.replay import ReplayProvider
-from rara.research.session import build_llm_proposer, gate_summary
+from rara.research.run_setup import build_llm_proposer, gate_summary
 from tests.kit.llm import API_KEY, MODEL
 
 

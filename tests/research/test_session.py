@@ -11,7 +11,8 @@ import pytest
 from rara.config import Settings
 from rara.errors import BadInput, RaraError
 from rara.home import Home
-from rara.research.session import ResearchSession, RunConfig
+from rara.research.run_setup import RunConfig
+from rara.research.session import ResearchSession
 
 
 def run_config(proposer: str = "builtin") -> RunConfig:
