@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from rara.runner.container.config import LABEL, LABEL_DEADLINE
@@ -32,6 +31,7 @@ from rara.runner.container.owner import (
 )
 from rara_sandbox.protocol import encode_request
 from rara_sandbox.serve import EXIT_DEADLINE, EXIT_HOST_GONE
+from tests.kit.candles import random_walk
 from tests.kit.cli import Cli
 from tests.kit.paths import REPO
 from tests.kit.patience import patience
@@ -43,18 +43,6 @@ pytestmark = pytest.mark.slow
 HOLDS_THE_GIL = SPINS_FOREVER.replace(
     "    while True:\n        pass\n", "    return 7 ** (10 ** 9)\n"
 )
-
-
-def _candles(n: int = 200) -> dict[str, np.ndarray]:
-    close = np.linspace(100.0, 120.0, n)
-    return {
-        "timestamps": 1_704_067_200_000 + np.arange(n, dtype=np.int64) * 3_600_000,
-        "open": close,
-        "high": close * 1.01,
-        "low": close * 0.99,
-        "close": close,
-        "volume": np.ones(n),
-    }
 
 
 def _poll(what: str, until: Callable[[], Any], timeout_s: float) -> Any:
@@ -164,7 +152,7 @@ def test_container_stops_itself_at_its_own_deadline_with_stdin_open(
             cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
         )
         api.start(cid)
-        attached._sock.sendall(encode_request(source, _candles()))
+        attached._sock.sendall(encode_request(source, random_walk(200)))
         limits = api.exec_start(api.exec_create(cid, ["cat", "/proc/1/limits"])).decode()
         cpu = next(ln for ln in limits.splitlines() if ln.startswith("Max cpu time"))
         want = own_deadline_s(sb.limits)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from rara_sandbox.protocol import decode_response, encode_request
 from rara_sandbox.serve import EXIT_DEADLINE, EXIT_HOST_GONE
+from tests.kit.candles import random_walk
 from tests.kit.paths import TEMPLATE
 from tests.kit.patience import patience
 from tests.kit.strategies import SPINS_FOREVER
@@ -22,16 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def _frame(source: str, n: int = 200) -> bytes:
-    close = np.linspace(100.0, 120.0, n) + np.sin(np.arange(n))
-    candles = {
-        "timestamps": 1_704_067_200_000 + np.arange(n, dtype=np.int64) * 3_600_000,
-        "open": close,
-        "high": close * 1.01,
-        "low": close * 0.99,
-        "close": close,
-        "volume": np.ones(n),
-    }
-    return encode_request(source, candles)
+    return encode_request(source, random_walk(n))
 
 
 def _start(*options: str) -> subprocess.Popen[bytes]:
