@@ -89,15 +89,15 @@ def is_read_only_fault(exc: sqlite3.Error | OSError, path: Path) -> bool:
     return not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK))
 
 
-def read_only_home(path: Path, action: str) -> RaraError:
-    """The error for a write the home cannot take."""
+def read_only_home(home_dir: Path, action: str) -> RaraError:
+    """The error for a write the home (`home_dir`, where the state DB lives) cannot take: the
+    one error of that kind, whether SQLite or a plain file write found it."""
     return RaraError(
         "read_only_home",
-        f"{action}: the home {path.parent} is read-only (SQLite cannot write {path.name} or its "
-        "-wal and -shm files there)",
-        f"make the home {path.parent} writable (e.g. `chmod -R u+w` it, or remount it "
-        "read-write), or set RARA_HOME to a writable copy; `rara events verify` and `rara events "
-        "query` work on a read-only home",
+        f"{action}: the home {home_dir} is read-only for this user",
+        f"make the home {home_dir} writable (e.g. `chmod -R u+w` it, or remount it read-write), "
+        "or set RARA_HOME to a writable copy; `rara events verify` and `rara events query` work "
+        "on a read-only home",
     )
 
 
@@ -105,7 +105,7 @@ def state_db_error(path: Path, action: str, exc: sqlite3.Error | OSError) -> Rar
     """A failed open or write of the state DB: `read_only_home` when that is why, else
     `state_db_error`."""
     if is_read_only_fault(exc, path):
-        return read_only_home(path, action)
+        return read_only_home(path.parent, f"{action} (SQLite cannot write {path.name} there)")
     return RaraError(
         "state_db_error",
         f"{action} in {path}: {exc}",

@@ -47,13 +47,7 @@ def _from_os_error(exc: OSError) -> RaraError | None:
         )
     if exc.errno in _NOT_WRITABLE:
         if _under_home(path) or path is None:
-            root = Home.from_env().root
-            return RaraError(
-                "read_only_home",
-                f"the home is read-only for this user: cannot write {what}{reason}",
-                f"make ${ENV_VAR} ({root}) writable by this user, or set {ENV_VAR} to a "
-                "directory you can write",
-            )
+            return read_only_home(Home.from_env().root, f"cannot write {what}{reason}")
         return RaraError(
             "permission_denied",
             f"{what}{reason}",
@@ -79,7 +73,7 @@ def _from_sqlite_error(exc: sqlite3.Error) -> RaraError | None:
             _SPACE.format(where=home.root),
         )
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly database" in text:
-        return read_only_home(home.state_db, f"cannot open the state database for writing ({text})")
+        return read_only_home(home.root, f"cannot open the state database for writing ({text})")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in text:
         return RaraError(
             "state_db_busy",

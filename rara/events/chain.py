@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rara.errors import BadInput
@@ -27,6 +27,28 @@ from rara.events.schema import COLUMNS, Row
 Clock = Callable[[], datetime]
 
 
+def utcnow() -> datetime:
+    """The default clock of appends."""
+    return datetime.now(UTC)
+
+
+def appending(conn: sqlite3.Connection, db: Path, work: Callable[[], list[Row]]) -> list[Row]:
+    """Run `work` (inserts that extend the chain through `append_prepared`, returning its rows)
+    in one write transaction, then anchor the new head. BEGIN IMMEDIATE takes the write lock up
+    front, so writers in every process serialise and the head read inside `work` stays the
+    head."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows = work()
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # SQLite may have rolled back already (I/O, full disk)
+            conn.execute("ROLLBACK")
+        raise
+    anchor_head(db, rows)
+    return rows
+
+
 def append_prepared(
     conn: sqlite3.Connection,
     db: Path,
@@ -36,8 +58,8 @@ def append_prepared(
 ) -> tuple[list[Row], list[str]]:
     """Number, hash and insert the drafts at the head read inside the caller's transaction.
 
-    Returns the rows and each envelope's JSON (which the store reuses to build its Events). The
-    caller commits, then calls `anchor_head` with the last row.
+    Returns the rows and each envelope's JSON (which the store reuses to build its Events).
+    Called inside `appending`, which commits and anchors.
     """
     if explicit_ids:
         ids = list(explicit_ids)

@@ -18,13 +18,12 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rara.domain.events import StateRowRecorded
-from rara.events.chain import anchor_head, append_prepared
+from rara.events.chain import append_prepared, appending, utcnow
 from rara.events.model import EventDraft, Prepared, RowProblem, VerifyReport, prepare_draft
-from rara.events.schema import ensure_schema
+from rara.events.schema import Row, ensure_schema
 from rara.state import state_db_error
 
 SEAL_TYPE = StateRowRecorded.event_type
@@ -72,8 +71,22 @@ def _seal_draft(conn: sqlite3.Connection, table: str, row_id: str, *, adopted: b
     return prepare_draft(EventDraft(payload=seal, source=SOURCE))
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+def _has_seal(conn: sqlite3.Connection, table: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM events WHERE type = ? AND json_extract(payload, '$.table') = ? LIMIT 1",
+            (SEAL_TYPE, table),
+        ).fetchone()
+        is not None
+    )
+
+
+def _seal(
+    conn: sqlite3.Connection, db: Path, table: str, ids: list[str], *, adopted: bool
+) -> list[Row]:
+    """Append a seal of each row `ids` of `table`, inside the caller's write transaction."""
+    drafts = [_seal_draft(conn, table, i, adopted=adopted) for i in ids]
+    return append_prepared(conn, db, drafts, set(), utcnow)[0] if drafts else []
 
 
 def sealed_write(
@@ -85,17 +98,13 @@ def sealed_write(
     """Run `write` (which inserts rows of `table` and returns the ids it inserted) and seal each
     of those rows, in one write transaction: a row and its seal exist together or not at all.
     Returns the ids sealed."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        ids = write(conn)
-        drafts = [_seal_draft(conn, table, i, adopted=False) for i in ids]
-        rows, _ = append_prepared(conn, db, drafts, set(), _utcnow) if drafts else ([], [])
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:  # SQLite may have rolled back already (I/O, full disk)
-            conn.execute("ROLLBACK")
-        raise
-    anchor_head(db, rows)
+    ids: list[str] = []
+
+    def write_and_seal() -> list[Row]:
+        ids.extend(write(conn))
+        return _seal(conn, db, table, ids, adopted=False)
+
+    appending(conn, db, write_and_seal)
     return ids
 
 
@@ -115,31 +124,16 @@ def _adopt(conn: sqlite3.Connection, db: Path, table: str) -> None:
     ensure_schema(conn)
     if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None:
         return  # nothing to adopt (the common case of a fresh home: no scan of the log)
-    has_seal = conn.execute(
-        "SELECT 1 FROM events WHERE type = ? AND json_extract(payload, '$.table') = ? LIMIT 1",
-        (SEAL_TYPE, table),
-    ).fetchone()
-    if has_seal is not None:
+    if _has_seal(conn, table):
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        again = conn.execute(  # another process may have adopted them meanwhile
-            "SELECT 1 FROM events WHERE type = ? AND json_extract(payload, '$.table') = ? LIMIT 1",
-            (SEAL_TYPE, table),
-        ).fetchone()
-        ids = (
-            []
-            if again
-            else [r[0] for r in conn.execute(f"SELECT {COVERED[table]} FROM {table} ORDER BY seq")]
-        )
-        drafts = [_seal_draft(conn, table, i, adopted=True) for i in ids]
-        rows, _ = append_prepared(conn, db, drafts, set(), _utcnow) if drafts else ([], [])
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    anchor_head(db, rows)
+
+    def adopt() -> list[Row]:
+        if _has_seal(conn, table):  # another process adopted them meanwhile
+            return []
+        ids = [r[0] for r in conn.execute(f"SELECT {COVERED[table]} FROM {table} ORDER BY seq")]
+        return _seal(conn, db, table, ids, adopted=True)
+
+    appending(conn, db, adopt)
 
 
 class Seals:

@@ -15,7 +15,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from rara.closing import Closing
 from rara.domain.events import EventPayload
 from rara.errors import BadInput, RaraError
 from rara.events.anchor import AnchorUnreadable, anchor_path, read_anchor
-from rara.events.chain import Clock, anchor_head, append_prepared
+from rara.events.chain import Clock, append_prepared, appending, utcnow
 from rara.events.filter import EVERYTHING, EventFilter
 from rara.events.model import (
     GENESIS_HASH,
@@ -36,18 +35,14 @@ from rara.events.model import (
     format_ts,
     prepare_draft,
 )
-from rara.events.schema import COLUMNS, ensure_schema
+from rara.events.schema import COLUMNS, Row, ensure_schema
 from rara.events.verify import verify_log
 from rara.state import DEFAULT_BUSY_TIMEOUT_MS, connect, is_read_only_fault, read_only_home
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _store_error(action: str, exc: sqlite3.Error | OSError, path: Path) -> RaraError:
     if is_read_only_fault(exc, path):  # an environment fault, not a damaged log
-        return read_only_home(path, action)
+        return read_only_home(path.parent, action)
     text = str(exc)
     if "locked" in text or "busy" in text:
         return RaraError(
@@ -79,7 +74,7 @@ class EventStore(Closing):
     ) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        self._clock: Clock = clock or _utcnow
+        self._clock: Clock = clock or utcnow
         self._lock = threading.RLock()
         try:
             conn = connect(self.path, readonly=readonly, busy_timeout_ms=busy_timeout_ms)
@@ -149,19 +144,15 @@ class EventStore(Closing):
             prepared.append(p)
         if not prepared:
             return []
+        envelopes: list[str] = []
+
+        def append() -> list[Row]:
+            rows, envs = append_prepared(self._conn, self.path, prepared, explicit_ids, self._clock)
+            envelopes.extend(envs)
+            return rows
+
         with self._lock, self._errors("appending events"):
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows, envelopes = append_prepared(
-                    conn, self.path, prepared, explicit_ids, self._clock
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite may have rolled back already (I/O, full disk)
-                    conn.execute("ROLLBACK")
-                raise
-        anchor_head(self.path, rows)
+            rows = appending(self._conn, self.path, append)
         return [_event_from(env, row[8], row[9]) for env, row in zip(envelopes, rows, strict=True)]
 
     # -- reading -----------------------------------------------------------------------------
@@ -250,7 +241,7 @@ class EventStore(Closing):
             raise BadInput("event_bad_ack", f"cannot ack seq {seq}: the log holds seqs 1..{last}")
         # Wall clock on purpose: offsets are not part of the chain and must not consume ticks of
         # an injected deterministic clock.
-        now = format_ts(_utcnow())
+        now = format_ts(utcnow())
         with self._lock, self._errors("saving a consumer offset"):
             self._conn.execute(
                 "INSERT INTO consumer_offsets (consumer, seq, updated_ts) VALUES (?, ?, ?) "
@@ -266,7 +257,7 @@ class EventStore(Closing):
             self._conn.execute(
                 "INSERT OR REPLACE INTO consumer_offsets (consumer, seq, updated_ts) "
                 "VALUES (?, ?, ?)",
-                (consumer, max(0, int(seq)), format_ts(_utcnow())),
+                (consumer, max(0, int(seq)), format_ts(utcnow())),
             )
 
     def offset(self, consumer: str) -> int:

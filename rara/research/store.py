@@ -166,7 +166,7 @@ class ResearchStore(Closing):
 
     def _writable(self, action: str) -> None:
         if self.readonly:
-            raise read_only_home(self.path, action)
+            raise read_only_home(self.path.parent, action)
 
     # ---- runs ---------------------------------------------------------------------------------
     def start_run(self, run_id: str, config: dict[str, Any]) -> bool:
