@@ -21,6 +21,9 @@ from rara.config import ENV_NESTING, ENV_PREFIX, explain_validation_error, read_
 from rara.errors import BadInput, Refused, nearest
 from rara.home import Home
 
+# the LLM key's variable: named in every message that asks for the key
+LLM_KEY_ENV = "RARA_LLM_API_KEY"
+
 
 class ExchangeKeys(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -84,11 +87,11 @@ def load_secrets(home: Home, environ: dict[str, str] | None = None) -> Secrets:
                 f"run `chmod 600 {path}`",
             )
         tree = _secrets_file_tree(path)
-    if env.get("RARA_LLM_API_KEY"):
-        tree["llm_api_key"] = env["RARA_LLM_API_KEY"]
+    if env.get(LLM_KEY_ENV):
+        tree["llm_api_key"] = env[LLM_KEY_ENV]
     for name, value in env.items():
         for suffix, field in (("_API_KEY", "api_key"), ("_SECRET", "secret")):
-            if name.startswith(ENV_PREFIX) and name.endswith(suffix) and name != "RARA_LLM_API_KEY":
+            if name.startswith(ENV_PREFIX) and name.endswith(suffix) and name != LLM_KEY_ENV:
                 exchange = name[len(ENV_PREFIX) : -len(suffix)].lower()
                 if exchange and ENV_NESTING not in exchange:
                     tree.setdefault("exchanges", {}).setdefault(exchange, {})[field] = value

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from rara.config import load_settings
-from rara.credentials import load_secrets
+from rara.credentials import LLM_KEY_ENV, load_secrets
 from rara.data.catalog import Catalog
 from rara.errors import RaraError
 from rara.home import Home
@@ -131,9 +131,9 @@ def settings_checks(home: Home) -> list[HealthCheck]:
             status="not_configured",
             detail="no LLM model/key: the built-in proposer is used"
             if not model
-            else f"model {model} set but no RARA_LLM_API_KEY",
+            else f"model {model} set but no {LLM_KEY_ENV}",
             suggestion="`rara config set llm.model openai/gpt-4o-mini` and export "
-            "RARA_LLM_API_KEY to use an LLM proposer",
+            f"{LLM_KEY_ENV} to use an LLM proposer",
         ),
     ]
 

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from rara.config import Settings
-from rara.credentials import Secrets, load_secrets
+from rara.credentials import LLM_KEY_ENV, Secrets, load_secrets
 from rara.errors import BadInput
 from rara.home import Home
 from rara.llm.budget import Budget
-from rara.llm.failures import KEY_ENV, NO_KEY_HINT
+from rara.llm.failures import NO_KEY_HINT
 from rara.llm.provider import LitellmProvider
 from rara.llm.replay import ReplayProvider
 
@@ -49,7 +49,7 @@ def build_provider(
         raise BadInput(
             "llm_not_configured",
             "no LLM model: none was given and llm.model is not set",
-            f"`rara config set llm.model openai/gpt-4o-mini` and export {KEY_ENV}",
+            f"`rara config set llm.model openai/gpt-4o-mini` and export {LLM_KEY_ENV}",
         )
     directory = home.llm_cache_dir
     if kind == "replay":
@@ -61,7 +61,7 @@ def build_provider(
         # refuse now rather than fail every iteration with the same auth error
         raise BadInput(
             "llm_no_key",
-            f"model {model} needs an API key and {KEY_ENV} is not set",
+            f"model {model} needs an API key and {LLM_KEY_ENV} is not set",
             NO_KEY_HINT,
         )
     return LitellmProvider(

@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from rara.credentials import LLM_KEY_ENV
+
 RATE_LIMIT_RETRIES = 3  # 429s waited out per call before it fails
 # failures no retry or later iteration can get past: the run stops on them (`LlmUnusable`)
 UNUSABLE_CODES = frozenset({"llm_auth", "llm_no_key", "llm_unreachable"})
-KEY_ENV = "RARA_LLM_API_KEY"
-NO_KEY_HINT = f"export {KEY_ENV} (or set llm.api_key in $RARA_HOME/secrets.toml, mode 0600)"
+NO_KEY_HINT = f"export {LLM_KEY_ENV} (or set llm.api_key in $RARA_HOME/secrets.toml, mode 0600)"
 _CLASS_PREFIX = re.compile(r"(?:litellm\.)?[A-Z][A-Za-z]*: ")
 
 
@@ -103,7 +104,7 @@ def classify(exc: Exception, litellm: Any) -> tuple[str, str, str]:
             "AuthenticationError",
             "llm_auth",
             "the provider refused the API key",
-            f"check {KEY_ENV} (or llm.api_key in $RARA_HOME/secrets.toml), then resume the run",
+            f"check {LLM_KEY_ENV} (or llm.api_key in $RARA_HOME/secrets.toml), then resume the run",
         ),
         (
             "PermissionDeniedError",

@@ -33,10 +33,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from rara.credentials import LLM_KEY_ENV
 from rara.llm.budget import Budget
 from rara.llm.cache import Recorded, ReplyCache, StepNumbers, cache_key
 from rara.llm.failures import (
-    KEY_ENV,
     NO_KEY_HINT,
     RATE_LIMIT_RETRIES,
     UNUSABLE_CODES,
@@ -306,7 +306,7 @@ class LitellmProvider:
             # the provider's text names its own variable (OPENAI_API_KEY...); rara reads its own
             code, hint = "llm_no_key", NO_KEY_HINT
             where = f" at {self.api_base}" if self.api_base else ""
-            message = f"{self.model}{where} needs an API key and {KEY_ENV} is not set"
+            message = f"{self.model}{where} needs an API key and {LLM_KEY_ENV} is not set"
         elif code == "llm_timeout":
             message = f"{what} ({self.timeout_s:g} s) from {self.model} [{purpose}]"
         elif code == "llm_unreachable":

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rara.credentials import LLM_KEY_ENV
 from rara.domain.gate import HOLDOUT_CHECKS
 from rara.domain.market import Instrument
 from rara.research.store import Experiment
@@ -76,13 +77,14 @@ def _failed_names(e: Experiment) -> list[str]:
     return [e.failed_check] if e.failed_check else []
 
 
+def _fair(e: Experiment) -> bool:
+    """No look-ahead, determinism, sandbox or timeframe failure: its numbers are a strategy's."""
+    return not any(n.startswith(_UNFAIR_PREFIXES) for n in _failed_names(e))
+
+
 def judged(e: Experiment, min_trades: int) -> bool:
     """Enough validation trades to be judged, a validation Sharpe, and no unfair-play failure."""
-    return (
-        e.validation_sharpe is not None
-        and (e.validation_trades or 0) >= min_trades
-        and not any(n.startswith(_UNFAIR_PREFIXES) for n in _failed_names(e))
-    )
+    return e.validation_sharpe is not None and (e.validation_trades or 0) >= min_trades and _fair(e)
 
 
 def best_section(experiments: Sequence[Experiment], min_trades: int) -> dict[str, Any]:
@@ -98,11 +100,8 @@ def best_section(experiments: Sequence[Experiment], min_trades: int) -> dict[str
             "determinism failure"
         )
         return {"best": _brief(best), "best_why": why, "closest": None}
-    fair = [
-        e for e in experiments if not any(n.startswith(_UNFAIR_PREFIXES) for n in _failed_names(e))
-    ]
     closest = max(
-        fair,
+        filter(_fair, experiments),
         key=lambda e: (
             e.validation_trades or 0,
             e.validation_sharpe or float("-inf"),
@@ -192,7 +191,7 @@ def next_commands(
         "--max-cost-usd",
         "1",
     ]
-    out.append(_cmd("let an LLM propose (needs RARA_LLM_API_KEY; capped at $1)", llm))
+    out.append(_cmd(f"let an LLM propose (needs {LLM_KEY_ENV}; capped at $1)", llm))
     return out
 
 
