@@ -27,6 +27,7 @@ from typing import Any
 import diskcache
 from pydantic import BaseModel
 
+from rara.closing import Closing
 from rara.errors import RaraError
 
 RECORD_VERSION = 1
@@ -85,7 +86,7 @@ class _NoPickleDisk(diskcache.Disk):  # type: ignore[misc]
         return super().fetch(mode, filename, value, read)
 
 
-class ReplyCache:
+class ReplyCache(Closing):
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)

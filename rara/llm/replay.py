@@ -45,11 +45,8 @@ def recorded_run(
 ) -> tuple[str, dict[str, Any]]:
     """The id and config of the recorded run a replay reproduces: `run_id` when given (it must
     be in the cache), else the one run recorded with `config` (compared without its proposer)."""
-    cache = ReplyCache(cache_dir)
-    try:
+    with ReplyCache(cache_dir) as cache:
         runs = cache.runs()
-    finally:
-        cache.close()
     if run_id is not None:
         if run_id not in runs:
             known = ", ".join(sorted(runs)) or "none"
@@ -86,32 +83,23 @@ def record_run(
 ) -> None:
     """Keep a live run's config beside its replies, so it can be replayed where it never ran, and
     (when it starts, not when it resumes) the research state it started from."""
-    cache = ReplyCache(cache_dir)
-    try:
+    with ReplyCache(cache_dir) as cache:
         cache.put_run(run_id, config)
         if start is not None:
             cache.put_start(run_id, start)
-    finally:
-        cache.close()
 
 
 def record_run_hash(cache_dir: Path | str, run_id: str, run_hash: str) -> None:
     """Keep the run hash a live run ended with, for a replay to compare against."""
-    cache = ReplyCache(cache_dir)
-    try:
+    with ReplyCache(cache_dir) as cache:
         cache.put_run_hash(run_id, run_hash)
-    finally:
-        cache.close()
 
 
 def recording(cache_dir: Path | str, run_id: str) -> tuple[bytes | None, str | None]:
     """(the starting state, the run hash) recorded with run `run_id`; None where not recorded
     (a run recorded before rara kept them, or one that never ended)."""
-    cache = ReplyCache(cache_dir)
-    try:
+    with ReplyCache(cache_dir) as cache:
         return cache.get_start(run_id), cache.get_run_hash(run_id)
-    finally:
-        cache.close()
 
 
 class ReplayProvider:
