@@ -18,6 +18,17 @@ RATE_LIMIT_RETRIES = 3  # 429s waited out per call before it fails
 # failures no retry or later iteration can get past: the run stops on them (`LlmUnusable`)
 UNUSABLE_CODES = frozenset({"llm_auth", "llm_no_key", "llm_unreachable"})
 NO_KEY_HINT = f"export {LLM_KEY_ENV} (or set llm.api_key in $RARA_HOME/secrets.toml, mode 0600)"
+# (code, message prefix, suggestion) of the failures litellm reports in more than one way
+_REFUSED = (
+    "llm_auth",
+    "the provider refused the request",
+    "check the key's access to this model, then resume the run",
+)
+_UNREACHABLE = (
+    "llm_unreachable",
+    "could not reach the LLM server",
+    "check llm.api_base and that the server is up, then resume the run",
+)
 _CLASS_PREFIX = re.compile(r"(?:litellm\.)?[A-Z][A-Za-z]*: ")
 
 
@@ -87,17 +98,10 @@ def classify(exc: Exception, litellm: Any) -> tuple[str, str, str]:
         if _missing_key(exc):
             return "llm_no_key", "no API key is set for the model", NO_KEY_HINT
         if getattr(exc, "status_code", None) == 403:  # litellm maps a bare 403 to APIError
-            return (
-                "llm_auth",
-                "the provider refused the request (403)",
-                "check the key's access to this model, then resume the run",
-            )
+            code, what, hint = _REFUSED
+            return code, f"{what} (403)", hint
         if _unreachable(exc):
-            return (
-                "llm_unreachable",
-                "could not reach the LLM server",
-                "check llm.api_base and that the server is up, then resume the run",
-            )
+            return _UNREACHABLE
     table: list[tuple[str, str, str, str]] = [
         ("Timeout", "llm_timeout", "no reply within the timeout", "raise llm.timeout_s"),
         (
@@ -106,12 +110,7 @@ def classify(exc: Exception, litellm: Any) -> tuple[str, str, str]:
             "the provider refused the API key",
             f"check {LLM_KEY_ENV} (or llm.api_key in $RARA_HOME/secrets.toml), then resume the run",
         ),
-        (
-            "PermissionDeniedError",
-            "llm_auth",
-            "the provider refused the request",
-            "check the key's access to this model, then resume the run",
-        ),
+        ("PermissionDeniedError", *_REFUSED),
         (
             "RateLimitError",
             "llm_rate_limited",
@@ -148,12 +147,7 @@ def classify(exc: Exception, litellm: Any) -> tuple[str, str, str]:
             "the provider is unavailable",
             "retry later; the loop goes on",
         ),
-        (
-            "APIConnectionError",
-            "llm_unreachable",
-            "could not reach the LLM server",
-            "check llm.api_base and that the server is up, then resume the run",
-        ),
+        ("APIConnectionError", *_UNREACHABLE),
     ]
     for cls_name, code, what, hint in table:
         cls = getattr(ex, cls_name, None)
