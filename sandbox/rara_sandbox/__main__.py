@@ -54,7 +54,10 @@ class HostGuard:
             remaining = None if self.deadline is None else self.deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 _stop(EXIT_DEADLINE, "rara_sandbox: own deadline passed; stopping")
-            if self.stdin_fd is None or not self._watching.is_set():
+            if self.stdin_fd is None:  # the deadline alone (the thread runs only with one)
+                time.sleep(remaining if remaining is not None else 1.0)
+                continue
+            if not self._watching.is_set():
                 self._watching.wait(remaining)
                 continue
             readable, _, _ = select.select([self.stdin_fd], [], [], remaining)
