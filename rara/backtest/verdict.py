@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from rara.domain.gate import HOLDOUT_CHECKS, GateCheck, GateReport
+from rara.domain.gate import HOLDOUT_CHECKS, WITHHELD, GateCheck, GateReport
 from rara.domain.market import parse_utc
-
-WITHHELD = "withheld"
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ HoldoutCheckName = Literal[
 CheckName = LearnableCheckName | HoldoutCheckName
 CHECK_NAMES: tuple[CheckName, ...] = (*get_args(LearnableCheckName), *get_args(HoldoutCheckName))
 HOLDOUT_CHECKS: frozenset[str] = frozenset(get_args(HoldoutCheckName))
+# what a summary or tear sheet shows in place of a holdout check's value: it is never shown
+WITHHELD = "withheld"
 Segment = Literal["train", "validation", "holdout"]
 GateDecision = Literal["paper_candidate", "rejected"]
 CheckValue = float | bool | str | None

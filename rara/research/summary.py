@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rara.credentials import LLM_KEY_ENV
-from rara.domain.gate import HOLDOUT_CHECKS
+from rara.domain.gate import HOLDOUT_CHECKS, WITHHELD
 from rara.domain.market import Instrument
 from rara.research.store import Experiment
 
@@ -27,7 +27,6 @@ from rara.research.store import Experiment
 # strategy's (it read the future, or gave different signals on the same bars).
 _UNFAIR_PREFIXES = ("lookahead", "determinism", "sandbox", "meta.timeframe")
 _DIGITS = 4  # numbers in the candidate list: enough to compare, short enough to scan
-WITHHELD = "withheld"
 # the example model the LLM command names when no llm.model is set (the repo's own example)
 EXAMPLE_MODEL = "openai/gpt-4o-mini"
 
