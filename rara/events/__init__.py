@@ -20,6 +20,7 @@ model's, so nothing is appended from a bare dict. Typical use::
         bus.ack("ledger", ev.seq)
 """
 
+from rara.events.anchor import anchoring_deferred
 from rara.events.bus import EventBus, Subscription, tail
 from rara.events.filter import EVERYTHING, EventFilter
 from rara.events.model import (
@@ -43,6 +44,7 @@ __all__ = [
     "EventStore",
     "Subscription",
     "VerifyReport",
+    "anchoring_deferred",
     "canonical_json",
     "open_event_store",
     "tail",

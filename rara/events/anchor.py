@@ -11,6 +11,15 @@ temporary file, fsync, rename), and never moves backwards, so it never claims mo
 holds. A crash between the commit and the write leaves it a batch behind, which verify accepts:
 the log may be ahead of its anchor, never behind.
 
+Writing it costs two syncs (the WAL's and the file's), more than the append itself. A writer that
+appends many times in a row (the research loop, several rows per candidate) defers it: inside
+``with anchoring_deferred(db):`` appends to `db` from any thread or connection of the process only
+note their head, and the newest is anchored once, when the outermost scope ends (an exception
+included). The anchor then lags the log by at most one scope, which is what a crash between a
+commit and its anchor already left; a crash inside the scope leaves the anchor where the last
+write put it, still behind or at the log, and deleting events anchored before that is caught as
+ever.
+
 Whether a log has ever been anchored is recorded in the database itself (the ``chain_anchor``
 table, written by the first append that finds the anchor file in place), so a missing anchor
 file tells a log written before anchoring existed (fine) from one whose anchor was deleted.
@@ -22,6 +31,8 @@ import contextlib
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -59,12 +70,73 @@ def read_anchor(db: Path) -> Anchor | None:
         raise AnchorUnreadable(f"{path} does not hold a (seq, hash) anchor") from exc
 
 
+@dataclass
+class _Deferred:
+    """The deferring scopes open on one state DB in this process, and the newest head appended
+    to it since the first of them opened."""
+
+    scopes: int = 0
+    head: tuple[int, str] | None = None
+
+
+_DEFERRED: dict[str, _Deferred] = {}  # by the DB's absolute path
+_DEFERRED_LOCK = threading.Lock()  # held for dictionary work only, never across a sync
+# One anchor write at a time in this process, so its "never moves back" test cannot interleave
+# with another thread's (the check across processes stays best effort: a lost race leaves the
+# anchor behind the log, which verify accepts).
+_WRITE_LOCK = threading.Lock()
+
+
+def _key(db: Path) -> str:
+    # abspath, not resolve(): no syscall per append. Two spellings of one file through a symlink
+    # only mean an append outside the scope anchors at once, as it would without one.
+    return os.path.abspath(db)
+
+
+@contextlib.contextmanager
+def anchoring_deferred(db: Path) -> Iterator[None]:
+    """Within the scope, appends to the log in `db` (any thread, any connection of this
+    process) leave the anchor to the end of the outermost scope, which anchors the newest head
+    once, however the scope ends. Scopes nest and may be opened from several threads."""
+    key = _key(db)
+    with _DEFERRED_LOCK:
+        pending = _DEFERRED.setdefault(key, _Deferred())
+        pending.scopes += 1
+    try:
+        yield
+    finally:
+        with _DEFERRED_LOCK:
+            pending.scopes -= 1
+            head = pending.head if pending.scopes == 0 else None
+            if pending.scopes == 0:
+                del _DEFERRED[key]
+        if head is not None:
+            write_anchor(db, *head)
+
+
+def anchor_after_commit(db: Path, seq: int, hash_: str) -> None:
+    """After a committed append whose head is (seq, hash): anchor it now, or note it for the end
+    of the deferring scope open on `db` (`anchoring_deferred`)."""
+    with _DEFERRED_LOCK:
+        pending = _DEFERRED.get(_key(db))
+        if pending is not None:
+            if pending.head is None or seq > pending.head[0]:
+                pending.head = (seq, hash_)
+            return
+    write_anchor(db, seq, hash_)
+
+
 def write_anchor(db: Path, seq: int, hash_: str) -> None:
     """Record (seq, hash) as the head of the log in `db`, unless the anchor is already further.
 
     Best effort: a failed write (a full disk) leaves the anchor behind the log, which weakens the
     truncation check until the next append and is never reported as tampering.
     """
+    with _WRITE_LOCK:
+        _write_anchor(db, seq, hash_)
+
+
+def _write_anchor(db: Path, seq: int, hash_: str) -> None:
     path = anchor_path(db)
     with contextlib.suppress(AnchorUnreadable):
         current = read_anchor(db)

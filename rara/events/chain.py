@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rara.errors import BadInput
-from rara.events.anchor import mark_anchored, write_anchor
+from rara.events.anchor import anchor_after_commit, mark_anchored
 from rara.events.model import (
     GENESIS_HASH,
     Prepared,
@@ -94,7 +94,19 @@ def append_prepared(
     return rows, envelopes
 
 
+def unsent(conn: sqlite3.Connection, prepared: list[Prepared]) -> list[Prepared]:
+    """The drafts whose event id is not in the log yet, read inside the caller's write
+    transaction: a writer that re-sends deterministic ids (a resumed run) writes each once."""
+    return [
+        p
+        for p in prepared
+        if p[5] is None
+        or conn.execute("SELECT 1 FROM events WHERE event_id = ?", (p[5],)).fetchone() is None
+    ]
+
+
 def anchor_head(db: Path, rows: list[Row]) -> None:
-    """After the commit: anchor the new head (see `rara.events.anchor`)."""
+    """After the commit: anchor the new head, now or at the end of a deferring scope (see
+    `rara.events.anchor`)."""
     if rows:
-        write_anchor(db, rows[-1][0], rows[-1][9])
+        anchor_after_commit(db, rows[-1][0], rows[-1][9])

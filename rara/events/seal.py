@@ -8,6 +8,10 @@ table, id and column; a sealed row that is gone, a row nobody sealed and a row s
 reported too. Seals are bookkeeping of the state tables, not part of what a run did: they carry
 no correlation id, so a run's hash (`rara.research.trace`) never sees them.
 
+A writer may add the events that go with its rows to the same transaction (the research loop's
+``research_experiment_completed`` with the experiment row): one commit instead of two, and the
+row and its events exist together or not at all.
+
 A home written before seals existed has rows without any: the first store to open it for writing
 seals them as they are (``adopted``), so they are covered from then on; what was edited before
 that cannot be told.
@@ -21,7 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rara.domain.events import StateRowRecorded
-from rara.events.chain import append_prepared, appending, utcnow
+from rara.errors import BadInput
+from rara.events.chain import append_prepared, appending, unsent, utcnow
 from rara.events.model import EventDraft, Prepared, RowProblem, VerifyReport, prepare_draft
 from rara.events.schema import Row, ensure_schema
 from rara.state import state_db_error
@@ -94,15 +99,25 @@ def sealed_write(
     db: Path,
     table: str,
     write: Callable[[sqlite3.Connection], list[str]],
+    events: Sequence[EventDraft] = (),
 ) -> list[str]:
     """Run `write` (which inserts rows of `table` and returns the ids it inserted) and seal each
     of those rows, in one write transaction: a row and its seal exist together or not at all.
-    Returns the ids sealed."""
+    `events` are appended in that transaction too, before the seals, each unless its event id is
+    already in the log (a resumed writer re-sends its deterministic ids). Returns the ids
+    sealed."""
     ids: list[str] = []
+    # serialised before the write lock is taken, like `EventStore.append_many`
+    prepared = [prepare_draft(d) for d in events]
+    explicit = [p[5] for p in prepared if p[5] is not None]
+    if len(set(explicit)) < len(explicit):
+        raise BadInput("event_duplicate_id", "an event_id appears twice among the events")
 
     def write_and_seal() -> list[Row]:
         ids.extend(write(conn))
-        return _seal(conn, db, table, ids, adopted=False)
+        fresh = unsent(conn, prepared)
+        rows = append_prepared(conn, db, fresh, set(), utcnow)[0] if fresh else []
+        return rows + _seal(conn, db, table, ids, adopted=False)
 
     appending(conn, db, write_and_seal)
     return ids

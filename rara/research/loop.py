@@ -143,18 +143,22 @@ class ResearchLoop:
     def run_batch(self, start: int, todo: list[int]) -> None:
         """Propose in order, evaluate the batch's candidates concurrently (the sandbox is
         stateless), then finish each in order. Every context sees the experiments finished before
-        `start`, whatever finished since, so a resumed batch redraws the same candidates."""
-        proposed = [(i, self.propose(i, start)) for i in todo]
-        ready = [(i, ctx, cand) for i, (ctx, cand) in proposed if cand is not None]
-        t = time.perf_counter()
-        if len(ready) > 1:
-            with ThreadPoolExecutor(len(ready)) as pool:
-                first = list(pool.map(lambda r: self.evaluate(r[2]), ready))
-        else:
-            first = [self.evaluate(r[2]) for r in ready]
-        self._lap("sandbox", t)
-        for (i, ctx, cand), checked in zip(ready, first, strict=True):
-            self.iteration(i, ctx, cand, checked)
+        `start`, whatever finished since, so a resumed batch redraws the same candidates.
+
+        The batch's appends are committed one by one as before and anchored once, when it ends
+        (`RunEvents.anchored_once`)."""
+        with self.events.anchored_once():
+            proposed = [(i, self.propose(i, start)) for i in todo]
+            ready = [(i, ctx, cand) for i, (ctx, cand) in proposed if cand is not None]
+            t = time.perf_counter()
+            if len(ready) > 1:
+                with ThreadPoolExecutor(len(ready)) as pool:
+                    first = list(pool.map(lambda r: self.evaluate(r[2]), ready))
+            else:
+                first = [self.evaluate(r[2]) for r in ready]
+            self._lap("sandbox", t)
+            for (i, ctx, cand), checked in zip(ready, first, strict=True):
+                self.iteration(i, ctx, cand, checked)
 
     def evaluate(self, cand: Candidate) -> CheckedEvaluation:
         """Signals on the full history and every look-ahead variant in one sandbox process, read
@@ -294,8 +298,7 @@ class ResearchLoop:
         self.lessons.record(result.lesson(self.run_id, self.inst, self.regime, insight))
         if result.promoted:
             self._promote(result)
-        self.events.completed(result, experiment.family, insight)
-        self.store.record(experiment, result.positions)
+        self.events.record_completed(self.store, experiment, result, insight)
         self.finished.append(experiment)
         self.progress.count(result.outcome, result.failed_check, result.cost_usd)
         self.on_progress(self.progress)

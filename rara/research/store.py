@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 
 from rara.closing import Closing
 from rara.errors import BadInput, RaraError
+from rara.events.model import EventDraft
 from rara.events.seal import prepare_sealing, sealed_write
 from rara.research.models import (
     ExperimentOutcome,
@@ -236,7 +238,14 @@ class ResearchStore(Closing):
         ]
 
     # ---- experiments --------------------------------------------------------------------------
-    def record(self, e: Experiment, positions: npt.NDArray[np.bool_] | None) -> None:
+    def record(
+        self,
+        e: Experiment,
+        positions: npt.NDArray[np.bool_] | None,
+        events: Sequence[EventDraft] = (),
+    ) -> None:
+        """Write the experiment row, sealed, with `events` in the same transaction (each unless
+        already in the log: see `sealed_write`)."""
         self._writable("cannot record an experiment")
         values = [
             json.dumps(
@@ -262,7 +271,7 @@ class ResearchStore(Closing):
             return [e.experiment_id]
 
         with self._lock:  # the row and its seal in one transaction (`rara.events.seal`)
-            sealed_write(self._conn, self.path, "experiments", insert)
+            sealed_write(self._conn, self.path, "experiments", insert, events)
 
     def _select(self, where: str, args: tuple[Any, ...], tail: str = "") -> list[Experiment]:
         with self._lock:
