@@ -159,6 +159,8 @@ class ResearchLoop:
             self._lap("sandbox", t)
             for (i, ctx, cand), checked in zip(ready, first, strict=True):
                 self.iteration(i, ctx, cand, checked)
+            t = time.perf_counter()
+        self._lap("anchor", t)  # the batch's one anchor write, at the scope's end
 
     def evaluate(self, cand: Candidate) -> CheckedEvaluation:
         """Signals on the full history and every look-ahead variant in one sandbox process, read

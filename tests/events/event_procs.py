@@ -2,6 +2,7 @@
 
     python event_procs.py writer DB N BATCH SOURCE [BARRIER_DIR]
     python event_procs.py reader DB EXPECT [BARRIER_DIR]
+    python event_procs.py deferred DB BEFORE
 Each prints one JSON line on stdout; any exception (e.g. "database is locked") exits non-zero.
 With BARRIER_DIR, a child creates ready-<name> there once set up and waits for a file named
 "go", so the parent can start several children's work at the same moment (Python start-up
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from payloads import make  # run as a script: its own folder is first on sys.path
 
-from rara.events import EventStore, tail
+from rara.events import EventStore, anchoring_deferred, tail
 
 
 def barrier(where: str | None, name: str) -> None:
@@ -70,6 +71,22 @@ async def _read(db: str, expect: int, where: str | None) -> dict[str, object]:
     }
 
 
+def deferred(db: str, before: int) -> None:
+    """Append `before` events one by one (each anchored), then keep appending inside one
+    deferring scope, printing each new head, until killed (a crash mid-batch)."""
+    store = EventStore(db)
+    for i in range(before):
+        store.append_many([make("test_event_written", {"i": i, "by": "before"}, "w")])
+    with anchoring_deferred(Path(db)):
+        deadline = time.monotonic() + 240  # a hang guard: the parent kills it long before
+        i = 0
+        while time.monotonic() < deadline:
+            store.append_many([make("test_event_written", {"i": i, "by": "scope"}, "w")])
+            print(store.last_seq(), flush=True)
+            i += 1
+    raise SystemExit("deferred: never killed")
+
+
 def reader(db: str, expect: int, where: str | None = None) -> None:
     # A safety net against a hung test, not a performance threshold.
     result = asyncio.run(asyncio.wait_for(_read(db, expect, where), timeout=240))
@@ -80,6 +97,8 @@ if __name__ == "__main__":
     mode, db, *rest = sys.argv[1:]
     if mode == "writer":
         writer(db, int(rest[0]), int(rest[1]), rest[2], *rest[3:4])
+    elif mode == "deferred":
+        deferred(db, int(rest[0]))
     elif mode == "reader":
         reader(db, int(rest[0]), *rest[1:2])
     else:
