@@ -20,7 +20,7 @@ model's, so nothing is appended from a bare dict. Typical use::
         bus.ack("ledger", ev.seq)
 """
 
-from rara.events.anchor import anchoring_deferred
+from rara.events.anchor import anchoring_deferred, wait_for_anchor
 from rara.events.bus import EventBus, Subscription, tail
 from rara.events.filter import EVERYTHING, EventFilter
 from rara.events.model import (
@@ -49,4 +49,5 @@ __all__ = [
     "open_event_store",
     "tail",
     "verify_path",
+    "wait_for_anchor",
 ]

@@ -18,7 +18,10 @@ note their head, and the newest is anchored once, when the outermost scope ends 
 included). The anchor then lags the log by at most one scope, which is what a crash between a
 commit and its anchor already left; a crash inside the scope leaves the anchor where the last
 write put it, still behind or at the log, and deleting events anchored before that is caught as
-ever.
+ever. With ``in_background=True`` the scope's end hands that one write to a thread and returns,
+so the syncs overlap the next batch's work: the next such end on the same DB waits for it first
+(one write in flight, so the anchor trails by at most two scopes), `wait_for_anchor` waits for it
+on demand, and the interpreter waits for it at exit (the thread is not a daemon).
 
 Whether a log has ever been anchored is recorded in the database itself (the ``chain_anchor``
 table, written by the first append that finds the anchor file in place), so a missing anchor
@@ -80,6 +83,7 @@ class _Deferred:
 
 
 _DEFERRED: dict[str, _Deferred] = {}  # by the DB's absolute path
+_IN_FLIGHT: dict[str, threading.Thread] = {}  # the background anchor write of each DB
 _DEFERRED_LOCK = threading.Lock()  # held for dictionary work only, never across a sync
 # One anchor write at a time in this process, so its "never moves back" test cannot interleave
 # with another thread's (the check across processes stays best effort: a lost race leaves the
@@ -94,10 +98,11 @@ def _key(db: Path) -> str:
 
 
 @contextlib.contextmanager
-def anchoring_deferred(db: Path) -> Iterator[None]:
+def anchoring_deferred(db: Path, *, in_background: bool = False) -> Iterator[None]:
     """Within the scope, appends to the log in `db` (any thread, any connection of this
     process) leave the anchor to the end of the outermost scope, which anchors the newest head
-    once, however the scope ends. Scopes nest and may be opened from several threads."""
+    once, however the scope ends: there, or in a background thread with `in_background`.
+    Scopes nest and may be opened from several threads."""
     key = _key(db)
     with _DEFERRED_LOCK:
         pending = _DEFERRED.setdefault(key, _Deferred())
@@ -110,8 +115,26 @@ def anchoring_deferred(db: Path) -> Iterator[None]:
             head = pending.head if pending.scopes == 0 else None
             if pending.scopes == 0:
                 del _DEFERRED[key]
-        if head is not None:
+        if head is not None and in_background:
+            _write_in_background(db, key, head)
+        elif head is not None:
             write_anchor(db, *head)
+
+
+def _write_in_background(db: Path, key: str, head: tuple[int, str]) -> None:
+    wait_for_anchor(db)  # one write in flight per DB: the anchor never trails further
+    writer = threading.Thread(target=write_anchor, args=(db, *head), name="rara-anchor")
+    writer.start()  # before it is registered: whoever waits for it joins a started thread
+    with _DEFERRED_LOCK:
+        _IN_FLIGHT[key] = writer
+
+
+def wait_for_anchor(db: Path) -> None:
+    """Return once the anchor write a scope on `db` handed to the background, if any, is done."""
+    with _DEFERRED_LOCK:
+        writer = _IN_FLIGHT.pop(_key(db), None)
+    if writer is not None:
+        writer.join()
 
 
 def anchor_after_commit(db: Path, seq: int, hash_: str) -> None:

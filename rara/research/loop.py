@@ -160,7 +160,7 @@ class ResearchLoop:
             for (i, ctx, cand), checked in zip(ready, first, strict=True):
                 self.iteration(i, ctx, cand, checked)
             t = time.perf_counter()
-        self._lap("anchor", t)  # the batch's one anchor write, at the scope's end
+        self._lap("anchor", t)  # waiting for the last batch's anchor, handing off this one's
 
     def evaluate(self, cand: Candidate) -> CheckedEvaluation:
         """Signals on the full history and every look-ahead variant in one sandbox process, read

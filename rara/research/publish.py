@@ -44,8 +44,9 @@ class RunEvents:
     def anchored_once(self) -> AbstractContextManager[None]:
         """A scope (one batch of iterations) whose appends to the state DB, from any of its
         stores, are anchored once, at its end: the anchor's syncs are paid per batch, not per
-        row (`rara.events.anchor`)."""
-        return anchoring_deferred(self.events.path)
+        row, in a background thread that the next batch's end waits for (`rara.events.anchor`),
+        so they overlap that batch's work."""
+        return anchoring_deferred(self.events.path, in_background=True)
 
     def draft(self, key: str, payload: EventPayload, strategy_id: str | None = None) -> EventDraft:
         """The run's event under `key`: its id is a function of (run, key), so a resumed run

@@ -3,6 +3,7 @@
     python event_procs.py writer DB N BATCH SOURCE [BARRIER_DIR]
     python event_procs.py reader DB EXPECT [BARRIER_DIR]
     python event_procs.py deferred DB BEFORE
+    python event_procs.py background DB N
 Each prints one JSON line on stdout; any exception (e.g. "database is locked") exits non-zero.
 With BARRIER_DIR, a child creates ready-<name> there once set up and waits for a file named
 "go", so the parent can start several children's work at the same moment (Python start-up
@@ -87,6 +88,17 @@ def deferred(db: str, before: int) -> None:
     raise SystemExit("deferred: never killed")
 
 
+def background(db: str, n: int) -> None:
+    """Append `n` events in scopes of two whose anchor is written in the background, and exit
+    at once: the interpreter waits for the last write."""
+    store = EventStore(db)
+    for start in range(0, n, 2):
+        with anchoring_deferred(Path(db), in_background=True):
+            for i in range(start, min(n, start + 2)):
+                store.append_many([make("test_event_written", {"i": i, "by": "bg"}, "w")])
+    print(json.dumps({"last_seq": store.last_seq()}))
+
+
 def reader(db: str, expect: int, where: str | None = None) -> None:
     # A safety net against a hung test, not a performance threshold.
     result = asyncio.run(asyncio.wait_for(_read(db, expect, where), timeout=240))
@@ -97,6 +109,8 @@ if __name__ == "__main__":
     mode, db, *rest = sys.argv[1:]
     if mode == "writer":
         writer(db, int(rest[0]), int(rest[1]), rest[2], *rest[3:4])
+    elif mode == "background":
+        background(db, int(rest[0]))
     elif mode == "deferred":
         deferred(db, int(rest[0]))
     elif mode == "reader":

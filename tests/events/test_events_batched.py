@@ -25,7 +25,14 @@ import pytest
 
 from rara.domain.events import ResearchExperimentCompleted
 from rara.domain.market import Instrument, Timeframe
-from rara.events import EventDraft, EventFilter, EventStore, anchoring_deferred, verify_path
+from rara.events import (
+    EventDraft,
+    EventFilter,
+    EventStore,
+    anchoring_deferred,
+    verify_path,
+    wait_for_anchor,
+)
 from rara.events.anchor import anchor_path
 from rara.events.schema import SCHEMA, split_sql
 from rara.research.models import experiment_id
@@ -126,6 +133,33 @@ def test_a_scope_on_another_db_leaves_this_one_anchored_per_append(
     with EventStore(db_path) as events, anchoring_deferred(other):
         _append(events, 0)
         assert _anchored_seq(db_path) == 1
+
+
+def test_a_background_anchor_is_waited_for_by_the_next_scope_and_at_exit(
+    db_path: Path,
+) -> None:
+    with EventStore(db_path) as events:
+        for batch in range(3):
+            with anchoring_deferred(db_path, in_background=True):
+                _append(events, 2 * batch)
+                _append(events, 2 * batch + 1)
+            # never ahead of the log, at worst one batch behind it while its write is in flight
+            anchored = _anchored_seq(db_path)
+            assert anchored is None or 2 * batch <= anchored <= events.last_seq()
+        wait_for_anchor(db_path)
+        assert _anchored_seq(db_path) == events.last_seq() == 6
+    assert verify_path(db_path).ok
+    # a process that exits right after its last scope leaves its anchor at its head
+    other = db_path.with_name("child.db")
+    child = subprocess.run(
+        [sys.executable, str(HELPER), "background", str(other), "9"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=240,
+        check=True,
+    )
+    assert json.loads(child.stdout)["last_seq"] == _anchored_seq(other) == 9
 
 
 def test_a_writer_killed_inside_a_scope_leaves_a_log_that_verifies(db_path: Path) -> None:
