@@ -36,6 +36,7 @@ from rara.events import (
 from rara.events.anchor import anchor_path
 from rara.events.schema import SCHEMA, split_sql
 from rara.research.models import experiment_id
+from rara.research.publish import RunEvents
 from rara.research.record import IterationResult
 from rara.research.store import ResearchStore
 from rara.validation.trials import TrialKey, TrialStore
@@ -254,3 +255,32 @@ def test_an_experiment_row_commits_with_its_completion_event_or_not_at_all(
         assert [e.event_id for e in completed] == ["ev-0", "ev-1"]
     report = verify_path(db_path)
     assert report.ok and report.rows_checked == 2
+
+
+def test_a_run_whose_store_is_on_another_db_still_publishes_its_completion(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """`RunEvents.record_completed` joins the row and its event in one transaction only when they
+    share a DB; otherwise the event goes to the log first, as it always did."""
+    rows_db = tmp_path / "rows" / "rara.db"
+    with EventStore(db_path) as events, ResearchStore(rows_db) as store:
+        run = RunEvents(events, "run-b")
+        result = _experiment("run-b", 0)
+        row = result.experiment("run-b", "builtin", INST, 100)
+        run.record_completed(store, row, result, "rejected: floor.sharpe")
+        run.record_completed(
+            store,
+            row.model_copy(update={"iteration": 1, "experiment_id": "x"}),
+            result,
+            "rejected: floor.sharpe",
+        )  # same key: published once
+        assert [e.type for e in events.query()] == ["research_experiment_completed"]
+        assert store.get(result.experiment_id) is not None and store.get("x") is not None
+    with ResearchStore(db_path) as shared, EventStore(db_path) as events:
+        run = RunEvents(events, "run-c")
+        result = _experiment("run-c", 0)
+        run.record_completed(shared, result.experiment("run-c", "builtin", INST, 100), result, "")
+        assert [e.type for e in events.query()][-2:] == [
+            "research_experiment_completed",
+            "state_row_recorded",
+        ]
