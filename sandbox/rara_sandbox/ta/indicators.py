@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from rara_sandbox.ta.core import F64, BoolArr, num, period, series
+from rara_sandbox.ta.recursive import rolling_extreme, smooth
 
 # -- rolling windows (each output row ends at its own bar) ---------------------------------------
 
@@ -36,13 +36,13 @@ def rolling_sum(x: object, n: object) -> F64:
 def highest(x: object, n: object) -> F64:
     """Highest value of the last n bars (bar t included); NaN for the first n-1 bars."""
     p = period(n, "highest")
-    return _rolling(series(x, "highest"), p, lambda w: w.max(axis=1))
+    return rolling_extreme(series(x, "highest"), p, largest=True)
 
 
 def lowest(x: object, n: object) -> F64:
     """Lowest value of the last n bars (bar t included); NaN for the first n-1 bars."""
     p = period(n, "lowest")
-    return _rolling(series(x, "lowest"), p, lambda w: w.min(axis=1))
+    return rolling_extreme(series(x, "lowest"), p, largest=False)
 
 
 def stdev(x: object, n: object, ddof: object = 0) -> F64:
@@ -73,32 +73,16 @@ def zscore(x: object, n: object) -> F64:
     return np.where(sd > 0.0, z, np.nan)
 
 
-# -- recursive smoothers (forward loops: causal by construction) ---------------------------------
+# -- recursive smoothers (forward only: causal by construction) -----------------------------------
 
 
 def _smooth(a: F64, n: int, alpha: float) -> F64:
     """EMA-style recursion seeded with the SMA of the first run of n consecutive valid values.
 
     Before the seed: NaN. After it: NaN inputs give NaN outputs and leave the state untouched.
+    Vectorised blockwise (`rara_sandbox.ta.recursive.smooth`), causal bar for bar.
     """
-    vals = a.tolist()
-    out = [math.nan] * len(vals)
-    state: float | None = None
-    run, total = 0, 0.0
-    for i, v in enumerate(vals):
-        if v != v:  # NaN
-            run, total = 0, 0.0
-            continue
-        if state is None:
-            run += 1
-            total += v
-            if run == n:
-                state = total / n
-                out[i] = state
-        else:
-            state += alpha * (v - state)
-            out[i] = state
-    return np.asarray(out, dtype=np.float64)
+    return smooth(a, n, alpha)
 
 
 def ema(x: object, n: object) -> F64:
