@@ -58,6 +58,20 @@ def stdev(x: object, n: object, ddof: object = 0) -> F64:
     return _rolling(series(x, "stdev"), p, lambda w: w.std(axis=1, ddof=d))
 
 
+def _mean_and_stdev(a: F64, p: int) -> tuple[F64, F64]:
+    """`sma` and population `stdev` from one pass over the windows: the window mean numpy's std
+    computes first is the one it is handed (``mean=``), so both are bit-identical to the two
+    separate calls at one reduction less."""
+    mean, sd = np.full(a.shape[0], np.nan), np.full(a.shape[0], np.nan)
+    if a.shape[0] >= p:
+        step = a.strides[0]
+        rows = as_strided(a, shape=(a.shape[0] - p + 1, p), strides=(step, step), writeable=False)
+        m = rows.mean(axis=1, keepdims=True)
+        mean[p - 1 :] = m[:, 0]
+        sd[p - 1 :] = rows.std(axis=1, mean=m)
+    return mean, sd
+
+
 def wma(x: object, n: object) -> F64:
     """Linearly weighted moving average (weight n on bar t ... 1 on bar t-n+1); warm-up n-1."""
     p = period(n, "wma")
@@ -71,9 +85,9 @@ def zscore(x: object, n: object) -> F64:
     """(x - sma(x, n)) / stdev(x, n); NaN during warm-up (n-1 bars) and where stdev is 0."""
     a = series(x, "zscore")
     p = period(n, "zscore")
-    sd = stdev(a, p)
+    mean, sd = _mean_and_stdev(a, p)
     with np.errstate(all="ignore"):
-        z = (a - sma(a, p)) / sd
+        z = (a - mean) / sd
     return np.where(sd > 0.0, z, np.nan)
 
 
@@ -156,7 +170,7 @@ def bbands(x: object, n: object = 20, k: object = 2.0) -> tuple[F64, F64, F64]:
     p = period(n, "bbands")
     kk = float(num(k, "bbands"))
     a = series(x, "bbands")
-    mid, sd = sma(a, p), stdev(a, p)
+    mid, sd = _mean_and_stdev(a, p)
     return mid + kk * sd, mid, mid - kk * sd
 
 
