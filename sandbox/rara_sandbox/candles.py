@@ -85,34 +85,57 @@ class Candles:
     def __delattr__(self, name: str) -> None:
         raise AttributeError("Candles is read-only")
 
+    def _slice(self, lo: int, hi: int) -> Candles:
+        """Bars lo..hi-1 as views of these (read-only) columns. Validated once, when these were
+        built, so the many windows of one evaluation skip the per-column checks."""
+        out = object.__new__(Candles)
+        for c in COLUMNS:
+            object.__setattr__(out, "_" + c, getattr(self, "_" + c)[lo:hi])
+        object.__setattr__(out, "_n", hi - lo)
+        return out
+
     def window(self, n: int) -> Candles:
         """The first n bars (views, still read-only): what the strategy would have seen at n."""
         if not 0 <= n <= self._n:
             raise ValueError(f"window {n} outside 0..{self._n}")
-        return Candles({c: getattr(self, "_" + c)[:n] for c in COLUMNS})
+        return self._slice(0, n)
 
     def span(self, lo: int, hi: int) -> Candles:
         """Bars lo..hi-1 (views, still read-only): the trailing window paper and live trading
         hand the strategy at the close of bar hi-1."""
         if not 0 <= lo < hi <= self._n:
             raise ValueError(f"span {lo}..{hi} outside 0..{self._n}")
-        return Candles({c: getattr(self, "_" + c)[lo:hi] for c in COLUMNS})
+        return self._slice(lo, hi)
 
     def suffix(self, start: int) -> Candles:
         """Bars from ``start`` on: the same market with less early history (warm-up probe)."""
         if not 0 <= start < self._n:
             raise ValueError(f"suffix start {start} outside 0..{self._n - 1}")
-        return Candles({c: getattr(self, "_" + c)[start:] for c in COLUMNS})
+        return self._slice(start, self._n)
 
-    def perturbed_after(self, t: int, seed: int) -> Candles:
-        """Bars after ``t`` shuffled (whole bars, timestamps kept): a causal strategy's signals at
-        bars <= t cannot change (perturbation probe). The permutation is seeded by the host."""
+    def perturbation(self, t: int, seed: int) -> npt.NDArray[np.intp]:
+        """The bar order of the perturbation probe at ``t``: bars 0..t in place, the bars after
+        it shuffled by a permutation the host seeds (`perturbed_after`)."""
         if not 0 <= t < self._n - 1:
             raise ValueError(f"perturbation point {t} outside 0..{self._n - 2}")
         order = np.arange(self._n)
         order[t + 1 :] = t + 1 + default_rng(seed).permutation(self._n - t - 1)
-        cols = {c: getattr(self, "_" + c)[order] for c in COLUMNS if c != "timestamps"}
-        return Candles({"timestamps": self._timestamps.copy(), **cols})
+        return order
+
+    def reordered(self, order: npt.NDArray[np.intp]) -> Candles:
+        """These bars in ``order`` (whole bars, timestamps kept in place): new read-only price
+        and volume columns; the timestamps are this window's own read-only array, not a copy."""
+        cols: dict[str, npt.NDArray[np.generic]] = {"timestamps": self._timestamps}
+        for c in COLUMNS[1:]:
+            shuffled = getattr(self, "_" + c)[order]  # a new array no one else holds
+            shuffled.flags.writeable = False  # so the constructor keeps it instead of copying
+            cols[c] = shuffled
+        return Candles(cols)
+
+    def perturbed_after(self, t: int, seed: int) -> Candles:
+        """Bars after ``t`` shuffled (whole bars, timestamps kept): a causal strategy's signals at
+        bars <= t cannot change (perturbation probe). The permutation is seeded by the host."""
+        return self.reordered(self.perturbation(t, seed))
 
     @property
     def timestamps(self) -> I64:

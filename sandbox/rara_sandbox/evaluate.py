@@ -16,7 +16,6 @@ evaluation starts from a random heap layout (`rara_sandbox.heap`), so two proces
 
 from __future__ import annotations
 
-import copy
 import sys
 import time
 import traceback
@@ -153,12 +152,15 @@ def _check_probes(probes: Sequence[Probe], total: int) -> tuple[Probe, ...]:
     return out
 
 
-def _variant(bars: Candles, probe: Probe) -> Candles:
-    return (
-        bars.suffix(probe.at)
-        if probe.kind == "suffix"
-        else bars.perturbed_after(probe.at, probe.seed)
-    )
+def _variant(bars: Candles, probe: Probe) -> Candles | None:
+    """The candles a probe runs on; None when they are the full history itself (a shuffle that
+    left every bar in place), whose result is already known."""
+    if probe.kind == "suffix":
+        return bars.suffix(probe.at)
+    order = bars.perturbation(probe.at, probe.seed)
+    if np.array_equal(order, np.arange(len(bars))):
+        return None
+    return bars.reordered(order)
 
 
 def _load(code: CodeType, printer: PrintBuffer, window: int | None) -> dict[str, object]:
@@ -190,19 +192,22 @@ def _run_strategy(
     no_levels: _R,
 ) -> tuple[_S, _R]:
     """Run `on_candles` (then `risk_levels`, when defined) on `candles` in a fresh module
-    namespace with a fresh params copy, reading their outputs with `signals` and `levels`."""
+    namespace with a fresh params copy, reading their outputs with `signals` and `levels`.
+
+    The params copy is a new dict: its values are JSON scalars (immutable, `merge_params`), so
+    a shallow copy is as fresh as a deep one at a fraction of the cost."""
     n = len(candles)
     namespace = _load(code, printer, n)
     on_candles = _function(namespace, "on_candles")
     if on_candles is None:
         raise _Failed(SandboxError("bad_output", "on_candles is not a function", window=n))
     try:
-        out = _call("on_candles()", on_candles, candles, copy.deepcopy(params), window=n)
+        out = _call("on_candles()", on_candles, candles, dict(params), window=n)
         read = signals(out, n)
         risk = _function(namespace, "risk_levels")
         if risk is None:
             return read, no_levels
-        raw = _call("risk_levels()", risk, candles, copy.deepcopy(params), window=n)
+        raw = _call("risk_levels()", risk, candles, dict(params), window=n)
         return read, levels(raw, n)
     except Invalid as e:
         raise _Failed(SandboxError(e.code, e.message, window=n)) from None
@@ -216,6 +221,17 @@ def _window(
         code, printer, candles, params, check_signals, check_risk, none
     )
     return WindowResult(len(candles), entries, exits, stop, take)
+
+
+def _last_of(w: WindowResult) -> tuple[bool, bool, float, float]:
+    """A whole window's last bar, as `_last_bar` reads it from the same computation."""
+
+    def level(v: RiskLevel) -> float:
+        if v is None:
+            return float("nan")
+        return float(v[-1]) if isinstance(v, np.ndarray) else float(v)
+
+    return bool(w.entries[-1]), bool(w.exits[-1]), level(w.stop_loss), level(w.take_profit)
 
 
 def _last_bar(
@@ -315,15 +331,21 @@ def evaluate(
             done.append(_window(code, printer, bars.window(n), params_))
         t = lap("windows", t)
         for probe in ps:
+            variant = _variant(bars, probe)
             probed.append(
-                ProbeResult(probe, _window(code, printer, _variant(bars, probe), params_))
+                ProbeResult(
+                    probe, done[-1] if variant is None else _window(code, printer, variant, params_)
+                )
             )
         if ps:
-            lap("probes", t)
+            t = lap("probes", t)
         if proof is not None:
+            # One evaluation per prefix length: a prefix the windows already ran whole is not
+            # run again for its last bar (the same candles, namespace rule and params copy).
+            known = {w.n: _last_of(w) for w in done}
             try:
                 proven.append(
-                    prove(lambda c: _last_bar(code, printer, c, params_), bars, proof, t0)
+                    prove(lambda c: _last_bar(code, printer, c, params_), bars, proof, t0, known)
                 )
             except ProofTimeout as e:
                 raise _Failed(SandboxError("timeout", str(e))) from None

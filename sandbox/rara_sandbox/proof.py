@@ -11,7 +11,7 @@ coded timeout rather than a kill whenever a single bar fits in it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -59,8 +59,17 @@ def check_spec(spec: ProofSpec, total: int) -> str | None:
     return None
 
 
-def prove(last_bar: LastBar, bars: Candles, spec: ProofSpec, started: float) -> ProofResult:
-    """Run `last_bar` on every prefix and trailing window ending at from_bar..to_bar-1."""
+def prove(
+    last_bar: LastBar,
+    bars: Candles,
+    spec: ProofSpec,
+    started: float,
+    known: Mapping[int, tuple[bool, bool, float, float]] | None = None,
+) -> ProofResult:
+    """Run `last_bar` on every prefix and trailing window ending at from_bar..to_bar-1.
+    `known`: last bars of prefixes the caller already computed, by prefix length (its
+    windows), taken instead of computing those prefixes a second time."""
+    done = known or {}
     n, w = len(bars), spec.trailing_window
     end = n if spec.to_bar is None else spec.to_bar
     m = end - spec.from_bar
@@ -68,7 +77,7 @@ def prove(last_bar: LastBar, bars: Candles, spec: ProofSpec, started: float) -> 
     for i, t in enumerate(range(spec.from_bar, end)):
         if time.perf_counter() - started > spec.deadline_s:
             raise ProofTimeout(t, i, m, spec.deadline_s)
-        bar = last_bar(bars.window(t + 1))
+        bar = done.get(t + 1) or last_bar(bars.window(t + 1))
         prefix.put(i, bar)
         lo = t + 1 - w
         # a trailing window that reaches bar 0 is the prefix itself: computed once

@@ -6,8 +6,9 @@ bar t depends only on inputs at bars <= t. That property is what makes the host'
 
 * rolling windows end at the current bar (``sliding_window_view`` row i is bars i..i+n-1 and lands
   on bar i+n-1); no centred windows, no ``np.convolve(mode="same")``, no backward fills;
-* recursive smoothers (EMA, Wilder) run forward in a plain loop, seeded by the SMA of the first n
-  valid values, so their output on a prefix is bit-identical to the prefix of their output;
+* recursive smoothers (EMA, Wilder) run forward, seeded by the SMA of the first n valid values,
+  in fixed blocks anchored after the seed (`ta.recursive`), so their output on a prefix is
+  bit-identical to the prefix of their output;
 * warm-up bars are NaN (documented per function). NaN inside a rolling window gives NaN; a
   recursive smoother skips a NaN input (NaN out, state kept). Comparisons with NaN are False, so a
   signal built from a warming-up indicator is simply False.

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from rara_sandbox.ta.core import F64, BoolArr, num, period, series
+from rara_sandbox.ta.recursive import rolling_extreme, smooth
 
 # -- rolling windows (each output row ends at its own bar) ---------------------------------------
 
@@ -17,7 +17,11 @@ from rara_sandbox.ta.core import F64, BoolArr, num, period, series
 def _rolling(a: F64, n: int, reduce: Callable[[F64], F64]) -> F64:
     out = np.full(a.shape[0], np.nan)
     if a.shape[0] >= n:
-        out[n - 1 :] = reduce(sliding_window_view(a, n))
+        # row i is bars i..i+n-1: the view sliding_window_view builds, without its argument
+        # checks (a third of a short window's cost; the proof runs thousands of those)
+        step = a.strides[0]
+        rows = as_strided(a, shape=(a.shape[0] - n + 1, n), strides=(step, step), writeable=False)
+        out[n - 1 :] = reduce(rows)
     return out
 
 
@@ -36,13 +40,13 @@ def rolling_sum(x: object, n: object) -> F64:
 def highest(x: object, n: object) -> F64:
     """Highest value of the last n bars (bar t included); NaN for the first n-1 bars."""
     p = period(n, "highest")
-    return _rolling(series(x, "highest"), p, lambda w: w.max(axis=1))
+    return rolling_extreme(series(x, "highest"), p, largest=True)
 
 
 def lowest(x: object, n: object) -> F64:
     """Lowest value of the last n bars (bar t included); NaN for the first n-1 bars."""
     p = period(n, "lowest")
-    return _rolling(series(x, "lowest"), p, lambda w: w.min(axis=1))
+    return rolling_extreme(series(x, "lowest"), p, largest=False)
 
 
 def stdev(x: object, n: object, ddof: object = 0) -> F64:
@@ -52,6 +56,20 @@ def stdev(x: object, n: object, ddof: object = 0) -> F64:
     if d >= p:
         raise ValueError(f"ta.stdev: ddof ({d}) must be smaller than n ({p})")
     return _rolling(series(x, "stdev"), p, lambda w: w.std(axis=1, ddof=d))
+
+
+def _mean_and_stdev(a: F64, p: int) -> tuple[F64, F64]:
+    """`sma` and population `stdev` from one pass over the windows: the window mean numpy's std
+    computes first is the one it is handed (``mean=``), so both are bit-identical to the two
+    separate calls at one reduction less."""
+    mean, sd = np.full(a.shape[0], np.nan), np.full(a.shape[0], np.nan)
+    if a.shape[0] >= p:
+        step = a.strides[0]
+        rows = as_strided(a, shape=(a.shape[0] - p + 1, p), strides=(step, step), writeable=False)
+        m = rows.mean(axis=1, keepdims=True)
+        mean[p - 1 :] = m[:, 0]
+        sd[p - 1 :] = rows.std(axis=1, mean=m)
+    return mean, sd
 
 
 def wma(x: object, n: object) -> F64:
@@ -67,38 +85,22 @@ def zscore(x: object, n: object) -> F64:
     """(x - sma(x, n)) / stdev(x, n); NaN during warm-up (n-1 bars) and where stdev is 0."""
     a = series(x, "zscore")
     p = period(n, "zscore")
-    sd = stdev(a, p)
+    mean, sd = _mean_and_stdev(a, p)
     with np.errstate(all="ignore"):
-        z = (a - sma(a, p)) / sd
+        z = (a - mean) / sd
     return np.where(sd > 0.0, z, np.nan)
 
 
-# -- recursive smoothers (forward loops: causal by construction) ---------------------------------
+# -- recursive smoothers (forward only: causal by construction) -----------------------------------
 
 
 def _smooth(a: F64, n: int, alpha: float) -> F64:
     """EMA-style recursion seeded with the SMA of the first run of n consecutive valid values.
 
     Before the seed: NaN. After it: NaN inputs give NaN outputs and leave the state untouched.
+    Vectorised blockwise (`rara_sandbox.ta.recursive.smooth`), causal bar for bar.
     """
-    vals = a.tolist()
-    out = [math.nan] * len(vals)
-    state: float | None = None
-    run, total = 0, 0.0
-    for i, v in enumerate(vals):
-        if v != v:  # NaN
-            run, total = 0, 0.0
-            continue
-        if state is None:
-            run += 1
-            total += v
-            if run == n:
-                state = total / n
-                out[i] = state
-        else:
-            state += alpha * (v - state)
-            out[i] = state
-    return np.asarray(out, dtype=np.float64)
+    return smooth(a, n, alpha)
 
 
 def ema(x: object, n: object) -> F64:
@@ -168,7 +170,7 @@ def bbands(x: object, n: object = 20, k: object = 2.0) -> tuple[F64, F64, F64]:
     p = period(n, "bbands")
     kk = float(num(k, "bbands"))
     a = series(x, "bbands")
-    mid, sd = sma(a, p), stdev(a, p)
+    mid, sd = _mean_and_stdev(a, p)
     return mid + kk * sd, mid, mid - kk * sd
 
 
