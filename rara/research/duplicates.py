@@ -9,7 +9,10 @@ sxy = sx = sy. The verdict is the reference one (`rara.research.outcomes.duplica
 earlier experiment in seq order that is an exact equal (two equal constant series included) or
 correlates at or above `DUPLICATE_CORRELATION` (a constant series otherwise correlates 0). A pair
 whose count-based correlation lies within `NEAR` of the threshold is settled by the reference's
-own float computation, so rounding can never flip a verdict either way.
+own float computation, so rounding can never flip a verdict either way. Before any of that, the
+counts alone rule out most rows: a pair's correlation can never exceed
+sqrt(sx(n-sy) / (sy(n-sx))) for sx <= sy, so only rows whose popcount lies near the candidate's are
+compared bit by bit.
 
 The index reads the store once, then only rows newer than the last seq it has read (another
 process writing the same home is seen; writers to one SQLite file commit in seq order, so nothing
@@ -28,6 +31,7 @@ from rara.research.store import ResearchStore
 # Both computations err by a few ulps (the reference's float sums by ~n * 1e-16 at worst), far
 # below this band, so outside it they always agree.
 NEAR = 1e-9
+SCREEN = 1e-6  # rows whose counts cap the correlation this far below the threshold are skipped
 _WORD = 8  # bytes per row are padded to whole 64-bit words
 _POPCOUNT8 = np.array([bin(b).count("1") for b in range(256)], dtype=np.uint8)
 
@@ -103,8 +107,16 @@ class DuplicateIndex:
         bars = self._codec.bars
         mine = self._codec.from_bools(pos)
         sx = int(popcounts(mine[None, :])[0])
-        rows = self._bits[:n]
-        sy = self._ones[:n]
+        # counts alone rule most rows out: with sx <= sy, corr <= sqrt(sx(n-sy) / (sy(n-sx)))
+        # (reached when x lies inside y), and only sy = sx can be an exact equal
+        sy_all = self._ones[:n]
+        lo, hi = np.minimum(sy_all, sx), np.maximum(sy_all, sx)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach = (lo * (bars - hi)) / (hi * (bars - lo)).astype(np.float64)
+        possible = (sy_all == sx) | (reach >= (DUPLICATE_CORRELATION - SCREEN) ** 2)
+        at = np.flatnonzero(possible)
+        rows = self._bits[at]
+        sy = sy_all[at]
         sxy = popcounts(rows & mine)
         equal = (sxy == sx) & (sy == sx)
         # the float correlation of non-constant pairs; constants correlate 0 unless equal
@@ -119,9 +131,9 @@ class DuplicateIndex:
         hit = equal | (varying & (corr >= DUPLICATE_CORRELATION + NEAR)) | near
         for j in np.flatnonzero(hit):
             if not near[j] or equal[j]:
-                return self._ids[j]
+                return self._ids[int(at[j])]
             if correlation(pos[:bars], self._codec.unpack(rows[j])) >= DUPLICATE_CORRELATION:
-                return self._ids[j]
+                return self._ids[int(at[j])]
         return None
 
     def refresh(self, n_bars: int) -> None:
