@@ -37,6 +37,7 @@ from rara.domain.market import Candles, Instrument
 from rara.events.store import EventStore
 from rara.registry import Registry
 from rara.research.context import ContextBuilder
+from rara.research.duplicates import DuplicateIndex
 from rara.research.memory import LessonStore, tag_regime
 from rara.research.models import (
     DUPLICATE,
@@ -49,7 +50,7 @@ from rara.research.models import (
     learnable_outcome,
     proposer_failure,
 )
-from rara.research.outcomes import DUPLICATE_CORRELATION, Progress, duplicate_of, positions
+from rara.research.outcomes import DUPLICATE_CORRELATION, Progress, positions
 from rara.research.ports import BudgetExhausted, Proposer, ProposerError
 from rara.research.promote import write_paper_candidate
 from rara.research.publish import RunEvents
@@ -102,6 +103,9 @@ class ResearchLoop:
         # failure first seen later is kept for the gate's hidden decision
         self.learnable_bars = split.holdout[0]
         self.regime = tag_regime(candles.slice(0, split.validation[1]))
+        self.twins = DuplicateIndex(
+            store, inst.exchange, inst.symbol, str(inst.timeframe), self.learnable_bars
+        )
         self.contexts = ContextBuilder(run_id, seed, inst, self.regime, lessons)
         self.timings: dict[str, float] = {}
         self.finished: list[Experiment] = []
@@ -242,13 +246,7 @@ class ResearchLoop:
             return
         full = fixed.checked.evaluation.windows[-1]
         pos = positions(full.entries, full.exits)
-        twin = duplicate_of(
-            pos,
-            self.store.positions(
-                self.inst.exchange, self.inst.symbol, str(self.inst.timeframe), pos.size
-            ),
-            bars=self.learnable_bars,
-        )
+        twin = self.twins.twin_of(pos)
         t = self._lap("checks", t)
         if twin is not None:
             duplicate = replace(

@@ -18,6 +18,15 @@ Ranking (`LessonStore.recall`), highest first:
    ``same_regime`` 1 when the lesson's market regime equals the one asked for;
 3. ties by newest first (insertion order), so recall is deterministic.
 
+Recall costs the same however many lessons the home holds: it scores this market's newest
+lessons first (a window of `RECALL_WINDOW`, growing fourfold to `MAX_WINDOW`) and stops when no
+older lesson can enter the top k. That is proven from a bound on an older lesson's score: the
+share of query words found in any lesson older than the window (one FTS5 seek per word), plus
+the regime's full weight, plus the recency of the newest of them, must stay below the k-th score
+found. Only when the bound does not decide (or this market has fewer than k lessons, so other
+symbols' rank next) is every visible lesson of the timeframe scored, as `recall_all` does; the
+answer is the same either way.
+
 The regime tagger (`tag_regime`) labels a candle history with one `Regime`, simply:
 
 - ``high_volatility`` when the annualised volatility of log returns exceeds ``vol_threshold``
@@ -58,6 +67,9 @@ RECENCY_HALF = 50.0
 W_RECENCY = 0.3
 W_REGIME = 0.2
 MAX_QUERY_TERMS = 32
+RECALL_WINDOW = 64  # newest lessons of the market scored first (`LessonStore.recall`)
+MAX_WINDOW = 4096  # beyond this many, every visible lesson is scored
+BOUND_MARGIN = 1e-9  # far above the rounding of a score, far below any real gap between two
 
 # stored columns, in SELECT order; the last three came with structured lessons (see _MIGRATIONS)
 _FIELDS = (
@@ -173,6 +185,7 @@ class LessonStore(Closing):
         self.fts_enabled = fts5_available() if fts is None else fts
         self._lock = threading.Lock()
         self._conn = connect(self.path)
+        self.full_scans = 0  # recalls that scored every visible lesson (the bound did not decide)
         self._init_schema()
 
     def _init_schema(self) -> None:
@@ -253,6 +266,54 @@ class LessonStore(Closing):
         if k <= 0:
             return []
         terms = query_terms(query_text)
+        args = self._args(symbol, timeframe, terms, k, regime, hide)
+        with self._lock:
+            top = self._conn.execute(
+                f"SELECT id FROM lessons WHERE {_visible('')} ORDER BY id DESC LIMIT 1", args
+            ).fetchone()
+            if top is None:
+                return []
+            args["max_id"] = int(top[0])
+            rows = self._recall_newest(terms, args)
+            if rows is None:  # the bound did not decide: every visible lesson is scored
+                self.full_scans += 1
+                rows = self._conn.execute(_ranking_sql(terms, self.fts_enabled), args).fetchall()
+        return [_lesson(r) for r in rows]
+
+    def recall_all(
+        self,
+        symbol: str,
+        timeframe: str,
+        query_text: str,
+        k: int = 5,
+        regime: Regime | None = None,
+        hide: tuple[str, int] | None = None,
+    ) -> list[Lesson]:
+        """`recall` by scoring every visible lesson of the timeframe: the reference the bounded
+        search is held to (and its fallback)."""
+        if k <= 0:
+            return []
+        terms = query_terms(query_text)
+        args = self._args(symbol, timeframe, terms, k, regime, hide)
+        with self._lock:
+            top = self._conn.execute(
+                f"SELECT max(id) FROM lessons WHERE {_visible('')}", args
+            ).fetchone()
+            if top[0] is None:
+                return []
+            args["max_id"] = int(top[0])
+            rows = self._conn.execute(_ranking_sql(terms, self.fts_enabled), args).fetchall()
+        return [_lesson(r) for r in rows]
+
+    def _args(
+        self,
+        symbol: str,
+        timeframe: str,
+        terms: list[str],
+        k: int,
+        regime: Regime | None,
+        hide: tuple[str, int] | None,
+    ) -> dict[str, Any]:
         args: dict[str, Any] = {
             "symbol": symbol,
             "regime": regime or "",
@@ -263,33 +324,85 @@ class LessonStore(Closing):
         }
         for i, t in enumerate(terms):
             args[f"t{i}"] = f'"{t}"' if self.fts_enabled else t
-        if not terms:
-            text_sql = "0.0"
-        elif self.fts_enabled:
-            hits = " + ".join(
-                f"(l.id IN (SELECT rowid FROM lessons_fts WHERE lessons_fts MATCH :t{i}))"
+        return args
+
+    def _recall_newest(self, terms: list[str], args: dict[str, Any]) -> list[Any] | None:
+        """The top k among this market's newest lessons, when that provably is the top k of all
+        (module docstring), else None. The window of newest lessons grows fourfold up to
+        `MAX_WINDOW`; the caller holds the lock."""
+        k = int(args["k"])
+        window = RECALL_WINDOW
+        while window <= MAX_WINDOW:
+            ids = self._conn.execute(
+                f"SELECT id FROM lessons WHERE timeframe = :tf AND symbol = :symbol AND "
+                f"{_visible('')} ORDER BY id DESC LIMIT :window",
+                {**args, "window": window},
+            ).fetchall()
+            whole = len(ids) < window  # every visible lesson of this market is in the window
+            if whole and len(ids) < k:
+                return None  # other symbols' lessons rank next: a rare case, scored in full
+            floor = int(ids[-1][0]) if ids else 0
+            rows = self._conn.execute(
+                _ranking_sql(terms, self.fts_enabled, newest=True), {**args, "floor": floor}
+            ).fetchall()
+            if whole:
+                return rows
+            if len(rows) < k:  # more asked for than the window holds
+                window *= 4
+                continue
+            kth = float(rows[k - 1][-1])
+            if kth > self._older_bound(terms, args, floor) + BOUND_MARGIN:
+                return rows
+            window *= 4
+        return None
+
+    def _older_bound(self, terms: list[str], args: dict[str, Any], floor: int) -> float:
+        """The highest score a lesson older than `floor` could have: every query word any such
+        lesson contains, the regime matching, and the recency of the newest of them."""
+        present = len(terms)
+        if self.fts_enabled:
+            present = sum(
+                self._conn.execute(
+                    "SELECT rowid FROM lessons_fts WHERE lessons_fts MATCH ? AND rowid < ? "
+                    "ORDER BY rowid DESC LIMIT 1",
+                    (args[f"t{i}"], floor),
+                ).fetchone()
+                is not None
                 for i in range(len(terms))
             )
-            text_sql = f"(({hits}) / {len(terms)}.0)"
-        else:
-            doc = " || ' ' || ".join(f"lower(coalesce(l.{c}, ''))" for c in FTS_COLUMNS)
-            hits = " + ".join(f"(instr({doc}, :t{i}) > 0)" for i in range(len(terms)))
-            text_sql = f"(({hits}) / {len(terms)}.0)"
-        sql = f"""
-            SELECT {_columns("l.")},
-                   CASE WHEN l.symbol = :symbol THEN 0 ELSE 1 END AS tier,
-                   {text_sql}
-                   + {W_RECENCY} * {RECENCY_HALF} / ({RECENCY_HALF} + (top.max_id - l.id))
-                   + {W_REGIME} * (l.regime = :regime) AS score
-            FROM lessons AS l
-            CROSS JOIN (SELECT max(id) AS max_id FROM lessons WHERE {_visible("")}) AS top
-            WHERE l.timeframe = :tf AND {_visible("l.")}
-            ORDER BY tier, score DESC, l.id DESC
-            LIMIT :k
-        """
-        with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
-        return [_lesson(r) for r in rows]
+        text = present / len(terms) if terms else 0.0
+        age = int(args["max_id"]) - (floor - 1)
+        return text + W_RECENCY * RECENCY_HALF / (RECENCY_HALF + age) + W_REGIME
+
+
+def _ranking_sql(terms: list[str], fts: bool, *, newest: bool = False) -> str:
+    """SQL ranking the visible lessons of a timeframe (module docstring), the score last; with
+    `newest`, only this symbol's from id ``:floor`` on (and the text matches read from there)."""
+    since = " AND rowid >= :floor" if newest else ""
+    if not terms:
+        text_sql = "0.0"
+    elif fts:
+        hits = " + ".join(
+            f"(l.id IN (SELECT rowid FROM lessons_fts WHERE lessons_fts MATCH :t{i}{since}))"
+            for i in range(len(terms))
+        )
+        text_sql = f"(({hits}) / {len(terms)}.0)"
+    else:
+        doc = " || ' ' || ".join(f"lower(coalesce(l.{c}, ''))" for c in FTS_COLUMNS)
+        hits = " + ".join(f"(instr({doc}, :t{i}) > 0)" for i in range(len(terms)))
+        text_sql = f"(({hits}) / {len(terms)}.0)"
+    window = " AND l.symbol = :symbol AND l.id >= :floor" if newest else ""
+    return f"""
+        SELECT {_columns("l.")},
+               CASE WHEN l.symbol = :symbol THEN 0 ELSE 1 END AS tier,
+               {text_sql}
+               + {W_RECENCY} * {RECENCY_HALF} / ({RECENCY_HALF} + (:max_id - l.id))
+               + {W_REGIME} * (l.regime = :regime) AS score
+        FROM lessons AS l
+        WHERE l.timeframe = :tf AND {_visible("l.")}{window}
+        ORDER BY tier, score DESC, l.id DESC
+        LIMIT :k
+    """
 
 
 def _backfill_trades(c: sqlite3.Connection) -> None:

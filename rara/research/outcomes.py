@@ -73,7 +73,8 @@ def duplicate_of(
     """The first earlier experiment whose in-market series correlates with `pos` at or above
     `DUPLICATE_CORRELATION`, if any, compared on the first `bars` bars (all when None). The loop
     passes the holdout's start: a duplicate is a verdict a proposer learns from, so it must not
-    depend on the holdout's bars."""
+    depend on the holdout's bars. The loop asks `rara.research.duplicates.DuplicateIndex`, which
+    gives this verdict in one vectorised pass; this pairwise form is its reference."""
     mine = pos[:bars]
     for experiment_id, other in earlier:
         if correlation(mine, other[:bars]) >= DUPLICATE_CORRELATION:

@@ -313,6 +313,22 @@ class ResearchStore(Closing):
             for r in rows
         ]
 
+    def positions_since(
+        self, exchange: str, symbol: str, timeframe: str, n_bars: int, after_seq: int
+    ) -> list[tuple[int, str, bytes]]:
+        """(seq, experiment id, bit-packed in-market series) of the candidates on these bars
+        stored after `after_seq`, in seq order: what `DuplicateIndex` tops itself up with. The
+        rows are found by seq (the table's key), so the read costs the new rows alone; the
+        unary ``+`` keeps SQLite from walking the market index instead."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, experiment_id, positions FROM experiments WHERE seq > ? AND "
+                "+exchange = ? AND +symbol = ? AND +timeframe = ? AND n_bars = ? AND "
+                "positions IS NOT NULL ORDER BY seq",
+                (after_seq, exchange, symbol, timeframe, n_bars),
+            ).fetchall()
+        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
 
 def _read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection to the research tables; an empty in-memory copy of them when the

@@ -9,11 +9,12 @@ here parses an insight's prose.
 from __future__ import annotations
 
 import math
+from bisect import insort
 from dataclasses import dataclass, field
 
 from rara.domain.gate import LearnableCheckName
 from rara.research.builtin.space import Bias, Params
-from rara.research.models import PASSED_CHECKS, ExperimentOutcome, LearnableOutcome
+from rara.research.models import PASSED_CHECKS, ExperimentOutcome, JsonScalar, LearnableOutcome
 
 SHARPE_CLIP = 3.0
 PASS_BONUS = 1.0
@@ -93,6 +94,19 @@ class TriedParams:
     params: Params
     sharpe: float
 
+    def rank(self) -> tuple[float, str]:
+        """Best validation Sharpe first; the experiment id breaks a tie."""
+        return (-self.sharpe, self.experiment_id)
+
+
+ParamsKey = frozenset[tuple[str, JsonScalar]]
+
+
+def params_key(params: Params) -> ParamsKey:
+    """A parameter set as a set member: two keys are equal exactly when the dicts are (the keys
+    are unique names, and equal scalars hash alike)."""
+    return frozenset(params.items())
+
 
 @dataclass
 class Steer:
@@ -124,13 +138,16 @@ class History:
     History only grows within a run, so the proposer keeps the fold and extends it with the new
     outcomes (a fold over a longer list in the same order gives the same floats), which keeps
     propose() cheap however long the run. Any other change to the history refolds from scratch.
+    ``trials`` are kept ranked (`TriedParams.rank`) and ``tried`` holds each family's parameter
+    sets (`params_key`), so neither a parent nor a repeat is looked for by scanning a family.
     """
 
     min_trades: int
     ids: list[str] = field(default_factory=list)
+    outcomes: list[ExperimentOutcome] = field(default_factory=list)  # folded, in order
     stats: dict[str, ArmStats] = field(default_factory=dict)
     trials: dict[str, list[TriedParams]] = field(default_factory=dict)
-    by_family: dict[str, list[ExperimentOutcome]] = field(default_factory=dict)
+    tried: dict[str, set[ParamsKey]] = field(default_factory=dict)
     shas: set[str] = field(default_factory=set)
     steer: Steer = field(default_factory=Steer)
     sharpe_n: int = 0  # over every family: the market's base rate
@@ -138,6 +155,7 @@ class History:
 
     def add(self, o: ExperimentOutcome) -> None:
         self.ids.append(o.experiment_id)
+        self.outcomes.append(o)
         st = self.stats.get(o.family)
         if st is None:
             st = self.stats[o.family] = ArmStats()
@@ -151,12 +169,12 @@ class History:
             self.sharpe_n += 1
             self.sharpe_total += clip(vs)
             if o.params is not None:
-                self.trials.setdefault(o.family, []).append(
-                    TriedParams(o.experiment_id, o.family, dict(o.params), vs)
-                )
+                tried = TriedParams(o.experiment_id, o.family, dict(o.params), vs)
+                insort(self.trials.setdefault(o.family, []), tried, key=TriedParams.rank)
         st.passes += o.outcome == PASSED_CHECKS
         self.shas.add(o.source_sha256)
-        self.by_family.setdefault(o.family, []).append(o)
+        if o.params is not None:
+            self.tried.setdefault(o.family, set()).add(params_key(o.params))
         # a known trade count says "too few trades" even when another check failed first
         if trades is not None:
             self.steer.faster += trades < self.min_trades
@@ -164,6 +182,10 @@ class History:
                 self.steer.add(o.failed_check, 1.0)
         else:
             self.steer.add(o.failed_check, 1.0)
+
+    def has_tried(self, family: str, params: Params) -> bool:
+        """Whether the family was tried with exactly these parameters."""
+        return params_key(params) in self.tried.get(family, ())
 
 
 @dataclass

@@ -90,7 +90,7 @@ class BuiltinProposer:
             fam, params, move, parents, note = self._draw(
                 ctx, hist, mem, arms, rng, cap, bias, attempt
             )
-            if any(o.params == params for o in hist.by_family.get(fam.name, ())):
+            if hist.has_tried(fam.name, params):
                 continue
             source = fam.render(params, ctx.timeframe)
             if hashlib.sha256(source.encode()).hexdigest() in hist.shas:
@@ -120,11 +120,15 @@ class BuiltinProposer:
     # -- evidence ------------------------------------------------------------------------------
 
     def _history(self, outcomes: list[ExperimentOutcome]) -> History:
+        """The fold of `outcomes`, extended from the last one when they begin with what it folded
+        (the loop hands the same outcome objects again, so a pointer comparison settles it; else
+        the experiment ids are compared, as they always were)."""
         h = self._fold
-        ids = [o.experiment_id for o in outcomes]
-        if h is None or len(h.ids) > len(ids) or ids[: len(h.ids)] != h.ids:
+        n = 0 if h is None else len(h.ids)
+        if h is None or n > len(outcomes) or not _same_start(outcomes, h):
             h = History(self.min_trades)
-        for o in outcomes[len(h.ids) :]:
+            n = 0
+        for o in outcomes[n:]:
             h.add(o)
         self._fold = h
         return h
@@ -181,9 +185,8 @@ class BuiltinProposer:
 
     def _parents(self, hist: History, fam: Family, k: int = 5) -> list[TriedParams]:
         """The family's best few trials that can be bred from, best validation Sharpe first."""
-        ranked = sorted(hist.trials.get(fam.name, ()), key=lambda t: (-t.sharpe, t.experiment_id))
         out: list[TriedParams] = []
-        for t in ranked:
+        for t in hist.trials.get(fam.name, ()):  # kept ranked (`TriedParams.rank`)
             if fam.accepts(t.params):  # e.g. an LLM candidate that reused our family name
                 out.append(t)
                 if len(out) == k:
@@ -293,6 +296,13 @@ class BuiltinProposer:
             origin=builtin_origin(move),
             parent=parents[0].experiment_id if parents else None,
         )
+
+
+def _same_start(outcomes: list[ExperimentOutcome], h: History) -> bool:
+    """Whether `outcomes` begins with the ones `h` folded: the same objects (a C-level pointer
+    comparison), else the same experiment ids."""
+    n = len(h.ids)
+    return outcomes[:n] == h.outcomes or [o.experiment_id for o in outcomes[:n]] == h.ids
 
 
 def _family(name: str) -> Family:
