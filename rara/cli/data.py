@@ -13,11 +13,6 @@ from rara.domain.text import printable
 from rara.home import Home
 
 
-@click.group("data")
-def group() -> None:
-    """Candles: Parquet under $RARA_HOME/data (plus the embedded sample), read with DuckDB."""
-
-
 def parse_range(start: int | str | None, end: int | str | None) -> tuple[int | None, int | None]:
     """--start/--end as epoch ms (UTC), checked to be in order. The options hand in epoch ms
     already (`UTC_TIME`); text from other callers goes through the same parser."""
@@ -27,7 +22,7 @@ def parse_range(start: int | str | None, end: int | str | None) -> tuple[int | N
     return s, e
 
 
-@group.command("info")
+@click.command("info")
 def info() -> None:
     """Coverage per instrument: range, rows, gaps, sources; unreadable files under `problems`."""
     cat = Catalog(Home.from_env().data_dir)
@@ -47,7 +42,7 @@ def info() -> None:
     )
 
 
-@group.command("resample")
+@click.command("resample")
 @click.option("--symbol", type=SYMBOL, required=True, help="e.g. BTC/USDT")
 @click.option(
     "--from", "source_tf", type=TIMEFRAME, required=True, help="stored timeframe, e.g. 5m"

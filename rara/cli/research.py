@@ -39,12 +39,7 @@ STOPPED_BY: dict[StopReason, str] = {
 }
 
 
-@click.group("research")
-def group() -> None:
-    """The research loop: propose, sandbox, backtest, gate, learn."""
-
-
-@group.command("run")
+@click.command("run")
 @click.option("--iterations", type=int, default=None, help="experiments to run (default 20)")
 @click.option("--symbol", type=SYMBOL, default=None, help="e.g. ETH/USDT  [default: BTC/USDT]")
 # the Rust original's name for --symbol; `make run` and old scripts still pass it
@@ -225,7 +220,7 @@ def _run_with_progress(session: ResearchSession, quiet: bool) -> dict[str, Any]:
         return session.run(on_progress=show)
 
 
-@group.command("list")
+@click.command("list")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--runs", is_flag=True, help="list runs instead of experiments")
 def list_(limit: int, runs: bool) -> None:
@@ -252,7 +247,7 @@ def list_(limit: int, runs: bool) -> None:
         )
 
 
-@group.command("show")
+@click.command("show")
 @click.option("--experiment-id", "experiment_id", required=True)
 def show(experiment_id: str) -> None:
     """One experiment in full: hypothesis, source, gate report, LLM calls, run calibration."""
@@ -267,7 +262,7 @@ def show(experiment_id: str) -> None:
         emit(experiment_view(e, store.of_run(e.run_id)))
 
 
-@group.command("promoted")
+@click.command("promoted")
 def promoted() -> None:
     """Paper candidates the loop has promoted (NDJSON manifests, with the gate thresholds that
     were loosened when each was promoted under ``weakened``); a directory whose manifest is not
