@@ -108,8 +108,9 @@ def test_a_failed_warm_up_is_raised_at_the_first_wait_only(tmp_path: Path) -> No
 import sys
 sys.modules["vectorbt"] = None
 from rara.backtest import preload
-preload.start()
-preload.start()  # once per process
+from rara.backtest.warm import warm_up
+preload.start(warm_up)
+preload.start(warm_up)  # once per process
 try:
     preload.wait()
 except ImportError as exc:

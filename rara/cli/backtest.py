@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from rara.backtest import preload
+from rara.backtest.warm import warm_up
 from rara.cli.output import emit
 from rara.cli.params import FEE, SLIPPAGE
 from rara.cli.strategy_options import market_options, open_market
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 )
 def run(fees: float | None, slippage: float | None, report: Path | None, **market: Any) -> None:
     """Backtest a strategy FILE or promoted NAME; print its metrics."""
-    preload.start()  # vectorbt's import overlaps with the candles, the sandbox and the strategy
+    # vectorbt's import overlaps with loading the candles, the sandbox and the strategy
+    preload.start(warm_up)
     on_market = open_market(**market)
     overrides = {"backtest.fee": fees, "backtest.slippage": slippage}
     costs = on_market.settings.with_overrides(overrides).backtest
@@ -47,7 +49,7 @@ def run(fees: float | None, slippage: float | None, report: Path | None, **marke
 def gate(**market: Any) -> None:
     """The research gate's verdict on a strategy; exit 3 when it is rejected. A gate with
     thresholds loosened below their defaults is said on stderr (and recorded in the report)."""
-    preload.start()
+    preload.start(warm_up)
     on_market = open_market(**market)
     warning = weakened_warning(on_market.settings.gates.research.weakened())
     if warning:
