@@ -75,6 +75,20 @@ def test_help_imports_nothing_heavy(tmp_path: Path, group: str) -> None:
         assert heavy_in(probe["modules"], ("rich", "pydantic")) == []
 
 
+@pytest.mark.parametrize(
+    "args",
+    [("config", "list"), ("events", "query"), ("research", "list"), ("strategy", "list")],
+    ids=" ".join,
+)
+def test_a_command_that_only_reads_state_imports_no_data_stack(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    probe = run_cli(tmp_path, *args)
+    assert probe["code"] == 0
+    # numpy comes with the sandbox's shared vocabulary (the strategy registry, the backends)
+    assert heavy_in(probe["modules"], tuple(m for m in HEAVY if m != "numpy")) == []
+
+
 def test_validate_imports_no_engine_and_no_remote_client(tmp_path: Path) -> None:
     probe = run_cli(tmp_path, "validate")
     assert "rara.health" in probe["modules"]  # it ran

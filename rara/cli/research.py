@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,10 +24,12 @@ from rara.registry import Registry
 from rara.research.outcomes import Progress as LoopProgress
 from rara.research.replay_state import diverged
 from rara.research.run_setup import PROPOSERS, RunConfig, parse_duration
-from rara.research.session import ResearchSession, experiment_view
 from rara.research.store import ResearchStore
 from rara.research.summary import next_steps_text
 from rara.runner.sandbox import BOUNDARIES
+
+if TYPE_CHECKING:  # a session (candles, sandbox, engine) is imported by the commands that open one
+    from rara.research.session import ResearchSession
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,8 @@ def run(
     quiet: bool,
 ) -> None:
     """Run the loop until --iterations, --max-cost-usd or --max-duration; JSON summary out."""
+    from rara.research.session import ResearchSession
+
     if symbol and contract and symbol != contract:
         raise BadInput(
             "bad_symbol",
@@ -259,6 +263,8 @@ def show(experiment_id: str) -> None:
                 f"no experiment {experiment_id!r}",
                 "`rara research list` shows experiment ids",
             )
+        from rara.research.session import experiment_view
+
         emit(experiment_view(e, store.of_run(e.run_id)))
 
 
