@@ -18,7 +18,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import tomli_w
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -438,5 +437,7 @@ def init_config(home: Home, force: bool) -> Path:
 def write_toml_atomic(path: Path, tree: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".toml.tmp")
+    import tomli_w  # only a command that writes settings needs the writer
+
     tmp.write_text(tomli_w.dumps(tree), encoding="utf-8")
     os.replace(tmp, path)

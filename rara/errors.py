@@ -7,7 +7,6 @@ next. The CLI renders it as ``{"error": {"code", "message", "suggestion"}}`` and
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,5 +66,7 @@ class Interrupted(RaraError):
 
 def nearest(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to `word`, for "did you mean" suggestions."""
+    import difflib  # only when a suggestion is wanted: every command imports this module
+
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.5)
     return matches[0] if matches else None

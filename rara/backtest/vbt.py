@@ -30,7 +30,10 @@ burnt its cash down to dust stops trading.
 
 Import cost: importing vectorbt (pandas, numba, scipy, plotly, ...) takes ~3 s of CPU; the Rust
 kernel needs it too (it reads vectorbt's record dtypes) but no JIT, while the Numba kernel is not
-disk-cached (10-30 s of JIT in every fresh process). Hence the lazy imports and `warm_up()`.
+disk-cached (10-30 s of JIT in every fresh process). Hence the lazy imports and `warm_up()`, which
+a command that will backtest starts in the background (`rara.backtest.preload`). The Rust kernel
+imports ``vectorbt.portfolio.enums`` (so all of vectorbt) on its first call, for the record dtypes:
+that import cannot be skipped, only moved off the critical path.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from rara.backtest import preload
 
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -58,7 +63,9 @@ ORDER_FIELDS = [
 
 @cache
 def kernel(engine: str) -> tuple[str, Any]:
-    """The simulator vectorbt's dispatcher would call for `engine`, and the engine it resolved."""
+    """The simulator vectorbt's dispatcher would call for `engine`, and the engine it resolved.
+    Waits for a background warm-up (`rara.backtest.preload`) rather than importing beside it."""
+    preload.wait()
     # Deferred: importing vectorbt costs seconds (see the module docstring).
     from vectorbt._engine import resolve_engine
 

@@ -7,22 +7,18 @@ disk) is a failure with its own code and a suggestion, never "internal".
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sqlite3
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import click
-from pydantic import ValidationError
 
 from rara import __version__
-from rara.cli.faults import environment_fault
 from rara.cli.interrupts import interrupt_exit_code, sigterm_interrupts
-from rara.cli.output import emit, reserved_stdout, setup_logging
-from rara.config import explain_validation_error
+from rara.cli.lazy import LazyCommand, LazyGroup
 from rara.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
@@ -32,11 +28,18 @@ from rara.errors import (
     RaraError,
 )
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 log = logging.getLogger("rara")
 
 
-class RaraGroup(click.Group):
-    """Turns every failure into the JSON error contract instead of a traceback."""
+class RaraGroup(LazyGroup):
+    """Turns every failure into the JSON error contract instead of a traceback.
+
+    What the boundary needs to render a failure (the output and fault modules, pydantic) is
+    imported when one happens: `rara --help` imports only click and this package's light
+    modules (a test holds it to that)."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
@@ -67,9 +70,6 @@ class RaraGroup(click.Group):
             sys.exit(code)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except ValidationError as exc:  # input that got past the edge's parsing: still input
-            emit(_bad_input(exc).to_dict())
-            sys.exit(EXIT_BAD_INPUT)
         except (OSError, sqlite3.Error) as exc:  # the machine's state, unless it is not
             fault = environment_fault(exc)
             if fault is None:
@@ -79,6 +79,9 @@ class RaraGroup(click.Group):
             emit(fault.to_dict())
             sys.exit(fault.exit_code)
         except ValueError as exc:  # the inner layers' way of saying a value is unusable
+            if _is_validation_error(exc):  # input that got past the edge's parsing: still input
+                emit(_bad_input(exc).to_dict())
+                sys.exit(EXIT_BAD_INPUT)
             _debug_traceback()
             emit(
                 BadInput(
@@ -98,6 +101,20 @@ class RaraGroup(click.Group):
         return rv
 
 
+def emit(obj: Any) -> None:
+    """`output.emit`, imported when there is something to print."""
+    from rara.cli.output import emit as emit_json
+
+    emit_json(obj)
+
+
+def environment_fault(exc: BaseException | None) -> RaraError | None:
+    """`faults.environment_fault`, imported when a command has failed."""
+    from rara.cli.faults import environment_fault as fault_of
+
+    return fault_of(exc)
+
+
 def _internal(exc: BaseException) -> RaraError:
     return RaraError(
         "internal",
@@ -111,8 +128,17 @@ def _debug_traceback() -> None:
         traceback.print_exc()
 
 
+def _is_validation_error(exc: ValueError) -> TypeGuard[ValidationError]:
+    """A pydantic ValidationError (a ValueError); pydantic is imported by whatever raised one,
+    so the boundary need not import it to recognise one."""
+    core = sys.modules.get("pydantic_core")
+    return core is not None and isinstance(exc, core.ValidationError)
+
+
 def _bad_input(exc: ValidationError) -> BadInput:
     """A pydantic error as a person reads it: which field of what, and what is wrong with it."""
+    from rara.config import explain_validation_error
+
     dotted, msg = explain_validation_error(exc)
     where = f"{exc.title} {dotted}" if dotted else exc.title
     more = exc.error_count() - 1
@@ -132,68 +158,200 @@ def app(verbose: bool) -> None:
     Every command prints JSON on stdout; logs and progress go to stderr.
     State lives in $RARA_HOME (default ~/.rara).
     """
+    from rara.cli.output import setup_logging
+
     setup_logging("DEBUG" if verbose else os.environ.get("RARA_LOG_LEVEL", "INFO"))
 
 
-def _register() -> None:
-    """The whole command tree, in one place: each module defines commands, this file says
-    where they hang."""
-    from rara.cli import (
-        agent,
-        backtest,
-        config_cmd,
-        data,
-        data_fetch,
-        data_import,
-        events,
-        research,
-        sandbox,
-        sandbox_run,
-        strategy,
-        validate,
-    )
-
-    data.group.add_command(data_fetch.fetch_cmd)
-    data.group.add_command(data_import.import_cmd)
-    data.group.add_command(data_import.synth_cmd)
-    sandbox.group.add_command(sandbox_run.check)
-    sandbox.group.add_command(sandbox_run.run)
-    # `rara strategy backtest NAME` is `rara backtest run` for a strategy the registry knows
-    strategy.group.add_command(backtest.run, name="backtest")
-    app.add_command(data.group)
-    app.add_command(config_cmd.group)
-    app.add_command(events.group)
-    app.add_command(sandbox.group)
-    app.add_command(backtest.group)
-    app.add_command(strategy.group)
-    app.add_command(research.group)
-    app.add_command(agent.command)
-    app.add_command(validate.command)
-    _reserve_stdout(app)
+def _lazy(module: str, attribute: str, help_text: str) -> LazyCommand:
+    return LazyCommand(f"rara.cli.{module}", attribute, help_text)
 
 
-def _reserve_stdout(cmd: click.Command) -> None:
-    """Every command's body runs with stdout reserved for its JSON (`output.reserved_stdout`):
-    a library's debug handler bound to stdout (litellm's, under -v) or a stray print goes to
-    stderr. Help and usage text, printed before a body runs, stay on stdout."""
-    if isinstance(cmd, click.Group):
-        for sub in cmd.commands.values():
-            _reserve_stdout(sub)
-        return
-    body = cmd.callback
-    if body is None or getattr(body, "__rara_reserved__", False):
-        return
-
-    @functools.wraps(body)
-    def reserved(*args: Any, **kwargs: Any) -> Any:
-        with reserved_stdout():
-            return body(*args, **kwargs)
-
-    setattr(reserved, "__rara_reserved__", True)  # noqa: B010  (a marker, not an API)
-    cmd.callback = reserved
+def _group(name: str, help_text: str, commands: dict[str, LazyCommand]) -> LazyGroup:
+    return LazyGroup(name, help=help_text, lazy=commands)
 
 
-_register()
+# The whole command tree, in one place: each module defines commands, this table says where they
+# hang, with each command's help as its docstring's first paragraph (what a group lists; the CLI
+# tests keep the two equal). A module is imported when one of its commands is resolved.
+_BACKTEST_RUN = _lazy(
+    "backtest", "run", "Backtest a strategy FILE or promoted NAME; print its metrics."
+)
+GROUPS = (
+    _group(
+        "data",
+        "Candles: Parquet under $RARA_HOME/data (plus the embedded sample), read with DuckDB.",
+        {
+            "info": _lazy(
+                "data",
+                "info",
+                "Coverage per instrument: range, rows, gaps, sources; unreadable files under "
+                "`problems`.",
+            ),
+            "resample": _lazy(
+                "data",
+                "resample",
+                "Aggregate stored candles to a coarser timeframe (in DuckDB SQL).",
+            ),
+            "fetch": _lazy("data_fetch", "fetch_cmd", "Download candles into $RARA_HOME/data."),
+            "import": _lazy(
+                "data_import",
+                "import_cmd",
+                "Import candles from a CSV or Parquet file, or a freqtrade data file or folder.",
+            ),
+            "synth": _lazy(
+                "data_import",
+                "synth_cmd",
+                "Generate seeded synthetic candles (regime-switching walk with jumps) into the "
+                "catalog.",
+            ),
+        },
+    ),
+    _group(
+        "config",
+        "Settings: TOML at $RARA_HOME/config.toml, overridden by RARA_SECTION__KEY variables.",
+        {
+            "init": _lazy("config_cmd", "init", "Write a config file holding every default."),
+            "set": _lazy(
+                "config_cmd",
+                "set_",
+                "Set KEY (dotted, e.g. data.max_retries) to VALUE (a TOML literal or plain text).",
+            ),
+            "get": _lazy(
+                "config_cmd", "get", "Print the effective value of KEY (file, then environment)."
+            ),
+            "list": _lazy(
+                "config_cmd",
+                "list_",
+                "Every setting with its effective value; secrets only as set (***) or null.",
+            ),
+        },
+    ),
+    _group(
+        "events",
+        "The append-only, hash-chained event log in $RARA_HOME/rara.db.",
+        {
+            "query": _lazy(
+                "events", "query", "Print matching events as NDJSON, one per line, oldest first."
+            ),
+            "verify": _lazy(
+                "events",
+                "verify",
+                "Recompute every hash and link, check the head against its anchor file and "
+                "re-hash every experiment and trial against its seal; exit 3 and say what was "
+                "tampered with.",
+            ),
+            "append": _lazy(
+                "events", "append", "Append one event and print it (with its seq and hash)."
+            ),
+        },
+    ),
+    _group(
+        "sandbox",
+        "The container sandbox (Docker): build its image, show its protections.",
+        {
+            "build-image": _lazy(
+                "sandbox",
+                "build_image_cmd",
+                "Build the sandbox image: the base plus rara_sandbox, numpy and RestrictedPython.",
+            ),
+            "status": _lazy(
+                "sandbox",
+                "status_cmd",
+                "Whether an engine answers, and which container protections are active with it.",
+            ),
+            "check": _lazy(
+                "sandbox_run",
+                "check",
+                "Static checks (the lint layer) on a strategy FILE or promoted NAME; exit 3 if "
+                "refused.",
+            ),
+            "run": _lazy(
+                "sandbox_run",
+                "run",
+                "Run a strategy FILE or promoted NAME in a sandbox and summarise its signals.",
+            ),
+        },
+    ),
+    _group(
+        "backtest",
+        "Backtest a strategy (next-open fills, fees and slippage on both legs) or gate it.",
+        {
+            "run": _BACKTEST_RUN,
+            "gate": _lazy(
+                "backtest",
+                "gate",
+                "The research gate's verdict on a strategy; exit 3 when it is rejected. A gate "
+                "with thresholds loosened below their defaults is said on stderr (and recorded "
+                "in the report).",
+            ),
+        },
+    ),
+    _group(
+        "strategy",
+        """Strategies by name: $RARA_HOME/strategies/promoted and installed, then the ones shipped
+    with rara (promoted by the gate, with its report; or examples, never promoted).""",
+        {
+            "list": _lazy(
+                "strategy",
+                "list_cmd",
+                "Every strategy found, one NDJSON line each: name, origin, path and manifest; a "
+                "directory whose manifest (or, shipped as promoted, gate report) is missing or "
+                "bad is skipped with a warning on stderr.",
+            ),
+            # `rara strategy backtest NAME` is `rara backtest run` for a strategy the registry
+            # knows
+            "backtest": _BACKTEST_RUN,
+        },
+    ),
+    _group(
+        "research",
+        "The research loop: propose, sandbox, backtest, gate, learn.",
+        {
+            "run": _lazy(
+                "research",
+                "run",
+                "Run the loop until --iterations, --max-cost-usd or --max-duration; JSON summary "
+                "out.",
+            ),
+            "list": _lazy(
+                "research",
+                "list_",
+                "Recent experiments (NDJSON, newest first), or runs with --runs.",
+            ),
+            "show": _lazy(
+                "research",
+                "show",
+                "One experiment in full: hypothesis, source, gate report, LLM calls, run "
+                "calibration.",
+            ),
+            "promoted": _lazy(
+                "research",
+                "promoted",
+                "Paper candidates the loop has promoted (NDJSON manifests, with the gate "
+                "thresholds that were loosened when each was promoted under ``weakened``); a "
+                "directory whose manifest is not valid is skipped with a warning on stderr, and "
+                "so is said each one a weakened gate promoted.",
+            ),
+        },
+    ),
+)
+for _g in GROUPS:
+    app.add_command(_g)
+app.lazy.update(
+    {
+        "agent": _lazy(
+            "agent",
+            "command",
+            'Send PROMPT ("-" reads stdin) to the LLM; print {model, reply, call}.',
+        ),
+        "validate": _lazy(
+            "validate",
+            "command",
+            "Report what works here: data, state DB, event chain, sandbox layers, LLM, Docker.",
+        ),
+    }
+)
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from rara.backtest import preload
+from rara.backtest.warm import warm_up
 from rara.cli.output import emit
 from rara.cli.params import FEE, SLIPPAGE
 from rara.cli.strategy_options import market_options, open_market
@@ -22,12 +24,7 @@ from rara.services.backtest import backtest_strategy, gate_strategy
 log = logging.getLogger(__name__)
 
 
-@click.group("backtest")
-def group() -> None:
-    """Backtest a strategy (next-open fills, fees and slippage on both legs) or gate it."""
-
-
-@group.command("run")
+@click.command("run")
 @market_options
 @click.option("--fees", type=FEE, default=None, help="taker fee per side, e.g. 0.001")
 @click.option("--slippage", type=SLIPPAGE, default=None, help="adverse move per fill, e.g. 0.0005")
@@ -39,17 +36,20 @@ def group() -> None:
 )
 def run(fees: float | None, slippage: float | None, report: Path | None, **market: Any) -> None:
     """Backtest a strategy FILE or promoted NAME; print its metrics."""
+    # vectorbt's import overlaps with loading the candles, the sandbox and the strategy
+    preload.start(warm_up)
     on_market = open_market(**market)
     overrides = {"backtest.fee": fees, "backtest.slippage": slippage}
     costs = on_market.settings.with_overrides(overrides).backtest
     emit(backtest_strategy(on_market, costs, report))
 
 
-@group.command("gate")
+@click.command("gate")
 @market_options
 def gate(**market: Any) -> None:
     """The research gate's verdict on a strategy; exit 3 when it is rejected. A gate with
     thresholds loosened below their defaults is said on stderr (and recorded in the report)."""
+    preload.start(warm_up)
     on_market = open_market(**market)
     warning = weakened_warning(on_market.settings.gates.research.weakened())
     if warning:

@@ -10,12 +10,7 @@ from rara.errors import BadInput
 from rara.home import Home
 
 
-@click.group("config")
-def group() -> None:
-    """Settings: TOML at $RARA_HOME/config.toml, overridden by RARA_SECTION__KEY variables."""
-
-
-@group.command("init")
+@click.command("init")
 @click.option("--force", is_flag=True, help="Overwrite an existing config with the defaults.")
 def init(force: bool) -> None:
     """Write a config file holding every default."""
@@ -23,7 +18,7 @@ def init(force: bool) -> None:
     emit({"path": str(path), "written": True})
 
 
-@group.command("set")
+@click.command("set")
 @click.argument("key")
 @click.argument("value")
 @click.argument("more", nargs=-1, metavar="[KEY VALUE]...")
@@ -49,14 +44,14 @@ def set_(key: str, value: str, more: tuple[str, ...]) -> None:
     emit(out)
 
 
-@group.command("get")
+@click.command("get")
 @click.argument("key")
 def get(key: str) -> None:
     """Print the effective value of KEY (file, then environment)."""
     emit({"key": key, "value": config.get_value(config.load_settings(Home.from_env()), key)})
 
 
-@group.command("list")
+@click.command("list")
 def list_() -> None:
     """Every setting with its effective value; secrets only as set (***) or null."""
     home = Home.from_env()

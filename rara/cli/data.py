@@ -7,15 +7,9 @@ from rich.markup import escape as rich_escape
 
 from rara.cli.output import emit, stderr_console
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME, check_range
-from rara.data.catalog import Catalog
 from rara.domain.market import Instrument, Timeframe, ms_to_iso
 from rara.domain.text import printable
 from rara.home import Home
-
-
-@click.group("data")
-def group() -> None:
-    """Candles: Parquet under $RARA_HOME/data (plus the embedded sample), read with DuckDB."""
 
 
 def parse_range(start: int | str | None, end: int | str | None) -> tuple[int | None, int | None]:
@@ -27,9 +21,11 @@ def parse_range(start: int | str | None, end: int | str | None) -> tuple[int | N
     return s, e
 
 
-@group.command("info")
+@click.command("info")
 def info() -> None:
     """Coverage per instrument: range, rows, gaps, sources; unreadable files under `problems`."""
+    from rara.data.catalog import Catalog  # DuckDB and Arrow: only when a command reads
+
     cat = Catalog(Home.from_env().data_dir)
     instruments = list(cat.info())
     problems = cat.problems()
@@ -47,7 +43,7 @@ def info() -> None:
     )
 
 
-@group.command("resample")
+@click.command("resample")
 @click.option("--symbol", type=SYMBOL, required=True, help="e.g. BTC/USDT")
 @click.option(
     "--from", "source_tf", type=TIMEFRAME, required=True, help="stored timeframe, e.g. 5m"
@@ -71,6 +67,8 @@ def resample(
     save: bool,
 ) -> None:
     """Aggregate stored candles to a coarser timeframe (in DuckDB SQL)."""
+    from rara.data.catalog import Catalog
+
     check_range(start, end)
     cat = Catalog(Home.from_env().data_dir)
     inst = cat.resolve(symbol, source_tf, exchange)

@@ -63,12 +63,7 @@ class ChainBroken(Refused):
         return {**super().to_dict(), "report": self.report.model_dump()}
 
 
-@click.group("events")
-def group() -> None:
-    """The append-only, hash-chained event log in $RARA_HOME/rara.db."""
-
-
-@group.command("query")
+@click.command("query")
 @click.option("--type", "types", multiple=True, metavar="T", help="Only events of type T; repeat.")
 @click.option("--correlation-id", metavar="ID", help="Only events of this research run.")
 @click.option("--strategy-id", metavar="ID", help="Only events of this strategy.")
@@ -104,7 +99,7 @@ def query(
         emit_lines(ev.to_json_dict() for ev in rows)
 
 
-@group.command("verify")
+@click.command("verify")
 def verify() -> None:
     """Recompute every hash and link, check the head against its anchor file and re-hash every
     experiment and trial against its seal; exit 3 and say what was tampered with."""
@@ -114,7 +109,7 @@ def verify() -> None:
     emit(report.model_dump())
 
 
-@group.command("append")
+@click.command("append")
 @click.option("--type", "type_", required=True, metavar="T", help="A schema v1 event type.")
 @click.option("--payload", default="{}", show_default=True, help="A JSON object fitting T.")
 @click.option("--source", default="cli", show_default=True, help="Who emits the event.")

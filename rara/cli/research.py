@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,10 +24,12 @@ from rara.registry import Registry
 from rara.research.outcomes import Progress as LoopProgress
 from rara.research.replay_state import diverged
 from rara.research.run_setup import PROPOSERS, RunConfig, parse_duration
-from rara.research.session import ResearchSession, experiment_view
 from rara.research.store import ResearchStore
 from rara.research.summary import next_steps_text
 from rara.runner.sandbox import BOUNDARIES
+
+if TYPE_CHECKING:  # a session (candles, sandbox, engine) is imported by the commands that open one
+    from rara.research.session import ResearchSession
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +41,7 @@ STOPPED_BY: dict[StopReason, str] = {
 }
 
 
-@click.group("research")
-def group() -> None:
-    """The research loop: propose, sandbox, backtest, gate, learn."""
-
-
-@group.command("run")
+@click.command("run")
 @click.option("--iterations", type=int, default=None, help="experiments to run (default 20)")
 @click.option("--symbol", type=SYMBOL, default=None, help="e.g. ETH/USDT  [default: BTC/USDT]")
 # the Rust original's name for --symbol; `make run` and old scripts still pass it
@@ -89,6 +86,8 @@ def run(
     quiet: bool,
 ) -> None:
     """Run the loop until --iterations, --max-cost-usd or --max-duration; JSON summary out."""
+    from rara.research.session import ResearchSession
+
     if symbol and contract and symbol != contract:
         raise BadInput(
             "bad_symbol",
@@ -225,7 +224,7 @@ def _run_with_progress(session: ResearchSession, quiet: bool) -> dict[str, Any]:
         return session.run(on_progress=show)
 
 
-@group.command("list")
+@click.command("list")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--runs", is_flag=True, help="list runs instead of experiments")
 def list_(limit: int, runs: bool) -> None:
@@ -252,7 +251,7 @@ def list_(limit: int, runs: bool) -> None:
         )
 
 
-@group.command("show")
+@click.command("show")
 @click.option("--experiment-id", "experiment_id", required=True)
 def show(experiment_id: str) -> None:
     """One experiment in full: hypothesis, source, gate report, LLM calls, run calibration."""
@@ -264,10 +263,12 @@ def show(experiment_id: str) -> None:
                 f"no experiment {experiment_id!r}",
                 "`rara research list` shows experiment ids",
             )
+        from rara.research.session import experiment_view
+
         emit(experiment_view(e, store.of_run(e.run_id)))
 
 
-@group.command("promoted")
+@click.command("promoted")
 def promoted() -> None:
     """Paper candidates the loop has promoted (NDJSON manifests, with the gate thresholds that
     were loosened when each was promoted under ``weakened``); a directory whose manifest is not

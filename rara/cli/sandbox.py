@@ -10,12 +10,7 @@ from rara.cli.output import emit
 from rara.runner.container.config import DEFAULT_IMAGE
 
 
-@click.group("sandbox")
-def group() -> None:
-    """The container sandbox (Docker): build its image, show its protections."""
-
-
-@group.command("build-image")
+@click.command("build-image")
 @click.option(
     "--base-image",
     default="python:3.11-slim",
@@ -47,7 +42,7 @@ def build_image_cmd(base_image: str, tag: str, wheel_dir: Path | None, no_pull: 
     emit(build_image(base_image, tag, pull=not no_pull, wheel_dir=wheel_dir))
 
 
-@group.command("status")
+@click.command("status")
 @click.option("--image", default=DEFAULT_IMAGE, show_default=True, metavar="TAG")
 def status_cmd(image: str) -> None:
     """Whether an engine answers, and which container protections are active with it."""

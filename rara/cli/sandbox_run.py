@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import numpy as np
 
 from rara.cli.output import emit
 from rara.cli.strategy_options import market_options, open_market
@@ -14,7 +13,6 @@ from rara.errors import EXIT_REFUSED
 from rara.home import Home
 from rara.registry import Registry
 from rara.runner.strategy_source import resolve_strategy
-from rara.services.backtest import signals
 
 
 @click.command("check")
@@ -34,6 +32,10 @@ def check(strategy: str) -> None:
 @market_options
 def run(**market: Any) -> None:
     """Run a strategy FILE or promoted NAME in a sandbox and summarise its signals."""
+    import numpy as np
+
+    from rara.services.backtest import signals
+
     on_market = open_market(**market)
     result = signals(on_market)
     candles = on_market.candles

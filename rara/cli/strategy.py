@@ -14,13 +14,7 @@ from rara.registry import ORIGINS, Registry
 log = logging.getLogger(__name__)
 
 
-@click.group("strategy")
-def group() -> None:
-    """Strategies by name: $RARA_HOME/strategies/promoted and installed, then the ones shipped
-    with rara (promoted by the gate, with its report; or examples, never promoted)."""
-
-
-@group.command("list")
+@click.command("list")
 @click.option(
     "--origin",
     "origins",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,7 +15,9 @@ from rara.domain.market import Timeframe
 from rara.errors import BadInput
 from rara.home import Home
 from rara.runner.sandbox import BOUNDARIES
-from rara.services.backtest import StrategyOnMarket
+
+if TYPE_CHECKING:  # the service (candles, sandbox) is imported when a command opens one
+    from rara.services.backtest import StrategyOnMarket
 
 
 def market_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -64,6 +66,8 @@ def open_market(
     backend: str | None,
 ) -> StrategyOnMarket:
     """The shared options, parsed, as a strategy on its market (with an open sandbox)."""
+    from rara.services.backtest import StrategyOnMarket
+
     params = parse_params(params_json)
     start_ms, end_ms = parse_range(start, end)
     try:

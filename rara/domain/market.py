@@ -1,14 +1,24 @@
-"""Market-data vocabulary: instruments, timeframes and candle arrays."""
+"""Market-data vocabulary: instruments, timeframes and candle arrays.
+
+numpy is imported where candles are built, not with the module: settings, the CLI's parameter
+types and every other user of the vocabulary import this module without it.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, field_validator
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    F64 = npt.NDArray[np.float64]
+    I64 = npt.NDArray[np.int64]
 
 MS_PER_UNIT = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 # ASCII digits, no leading zero, \Z not $ (which matches before a final newline): one spelling
@@ -137,10 +147,6 @@ def parse_utc(text: str) -> int:
     return int(parse_utc_datetime(text).timestamp() * 1000)
 
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-
-
 @dataclass(frozen=True, slots=True)
 class Candles:
     """Columnar OHLCV for the hot path. ``ts`` is the bar's open time in epoch ms (UTC)."""
@@ -162,5 +168,7 @@ class Candles:
 
     @classmethod
     def empty(cls) -> Candles:
+        import numpy as np
+
         f = np.empty(0, dtype=np.float64)
         return cls(np.empty(0, dtype=np.int64), f, f, f, f, f)

@@ -11,7 +11,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
 
+from rara.backtest import preload
 from rara.backtest.engine import BacktestConfig
+from rara.backtest.warm import warm_up
 from rara.backtest.window import backtest_window
 from rara.closing import Closing
 from rara.config import Settings
@@ -52,6 +54,9 @@ class ResearchSession(Closing):
         replay: bool = False,
         state: Home | None = None,
     ) -> None:
+        # every run backtests: vectorbt's import overlaps with the candles, the stores, the
+        # sandbox's start and the first evaluation (the first backtest waits for it)
+        preload.start(warm_up)
         self.cfg, self.settings, self.home = cfg, settings, home
         # where the run's state, promotions and reports go: a replay's scratch home, else `home`
         self.state_home = state or home

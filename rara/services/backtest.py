@@ -8,7 +8,8 @@ reads the evaluation once (`CheckedEvaluation`) and hands it to the gate to judg
 gate asks for it.
 
 It sits above `rara.validation` (which may not import the runner) and `rara.runner`, and below
-the CLI.
+the CLI. The gate's modules are imported by the functions that judge: `backtest run` starts
+without them (its cold start is vectorbt's import and little else).
 """
 
 from __future__ import annotations
@@ -16,29 +17,27 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rara.backtest.engine import BacktestConfig
 from rara.backtest.window import backtest_window
 from rara.closing import Closing
 from rara.config import BacktestSettings, Settings, load_settings
 from rara.data.catalog import Catalog
-from rara.domain.events import ValidationGateDecided, ValidationGateWeakened
 from rara.domain.gate import GateReport
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.domain.strategy import source_sha256
 from rara.errors import BadInput, Refused
-from rara.events.store import open_event_store
 from rara.home import Home
 from rara.registry import Registry
 from rara.runner.sandbox import EvaluationRequest, ProofRequest, Sandbox, open_sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
-from rara.validation import lookahead
-from rara.validation.candidate import CheckedEvaluation
-from rara.validation.causality import CausalityProof, read_proof
-from rara.validation.gate import ResearchGate
-from rara.validation.trials import TrialStore
 from rara_sandbox.results import EvaluationResult
+
+if TYPE_CHECKING:  # the gate's side, imported by the functions that judge (not `backtest run`)
+    from rara.validation.candidate import CheckedEvaluation
+    from rara.validation.causality import CausalityProof
+    from rara.validation.gate import ResearchGate
 
 __all__ = [
     "CandidateProver",
@@ -177,6 +176,9 @@ def evaluate_candidate(
     """Signals on the full history and every look-ahead variant, in one sandbox process, read
     once. The probes' positions come from the run's `seed` and the source's sha256; failures
     first seen at bars from `holdout_start` on are kept for the gate's hidden decision."""
+    from rara.validation import lookahead
+    from rara.validation.candidate import CheckedEvaluation
+
     plan = lookahead.plan(len(candles), seed=lookahead.probe_seed(seed, source_sha256(source)))
     request = EvaluationRequest(
         source=source,
@@ -207,6 +209,8 @@ class CandidateProver:
         # The gate asks from the validation start; the proof starts earlier, at the declared
         # lookback (before it, signals do not count by the API's own definition), so a leak
         # confined to the first bars meets the exhaustive check and not only the sampled probes.
+        from rara.validation.causality import read_proof
+
         meta = self.first.meta
         if meta is not None:
             from_bar = min(from_bar, meta.lookback)
@@ -247,6 +251,11 @@ def judge_candidate(
 def gate_strategy(market: StrategyOnMarket) -> GateReport:
     """The research gate's verdict on the strategy, its trials recorded and the decision
     published as ``validation_gate_decided``; closes the sandbox."""
+    from rara.domain.events import ValidationGateDecided, ValidationGateWeakened
+    from rara.events.store import open_event_store
+    from rara.validation.gate import ResearchGate
+    from rara.validation.trials import TrialStore
+
     settings = market.settings
     with market, TrialStore(market.home.state_db) as trials:
         gate = ResearchGate(trials, settings.gates.research, settings.backtest)
