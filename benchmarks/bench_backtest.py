@@ -198,14 +198,13 @@ print(json.dumps(grid_child(sys.argv[1])))
 
 def grid_child(way: str) -> dict[str, float]:
     """Run the 100-pair grid one way in this (fresh) process: wall ms and peak RSS growth MB."""
-    import resource
-
+    from benchmarks.report import peak_rss_mb
     from rara.backtest import compute_metrics, run_grid
 
     c = year_of_minutes()
     smas = {w: sma(c.close, w) for w in {w for pair in GRID for w in pair}}
     warm_up()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss_mb()
     t = time.perf_counter()
     signals = (cross(smas[f], smas[s]) for f, s in GRID)
     if way == "run_grid":
@@ -214,9 +213,9 @@ def grid_child(way: str) -> dict[str, float]:
         results = [run_backtest(c, e, x) for e, x in signals]
         metrics = [compute_metrics(r, c) for r in results]
     ms = (time.perf_counter() - t) * 1000
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_mb()
     assert len(metrics) == len(GRID)
-    return {"ms": ms, "peak_mb": (peak - base) / 1024}
+    return {"ms": ms, "peak_mb": peak - base}
 
 
 def run_grid_child(way: str) -> dict[str, float]:

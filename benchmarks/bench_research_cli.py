@@ -105,12 +105,12 @@ def run() -> list[Figure]:
             "process tree, sandbox children included",
         ),
         Figure(
-            "end to end: peak RSS of one process",
+            "end to end: peak RSS of the rara process",
             Spread.of(r.peak_mb for r in runs),
             "MB",
             "candidates",
             Spread.once(iterations),
-            "largest of the process tree",
+            "VmHWM, sandbox children not included",
         ),
     ]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import os
-import resource
 import statistics
 import subprocess
 import tempfile
@@ -124,13 +123,23 @@ class ProcessRun:
 def run_process(
     args: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> ProcessRun:
-    """Start `args` and reap it with `os.wait4`, so the CPU time and peak RSS are this child's
-    (and its reaped descendants') alone. Output goes to files: a pipe read to EOF by
-    `communicate` would reap the child before `wait4` could."""
+    """Start `args` and reap it with `os.wait4`, so the CPU time is this child's (and its reaped
+    descendants') alone. Output goes to files: a pipe read to EOF by `communicate` would reap
+    the child before `wait4` could.
+
+    Peak RSS is the child's own high-water mark (VmHWM), read from /proc while it runs: wait4's
+    ru_maxrss would report this (large) benchmark process's RSS, which a child inherits at fork
+    and keeps across exec. Read every 20 ms, it can miss growth in the child's last moments."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.perf_counter()
         p = subprocess.Popen(list(args), cwd=cwd, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(p.pid, 0)
+        peak_mb = 0.0
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_mb = max(peak_mb, _status_mb(Path(f"/proc/{p.pid}/status"), "VmHWM:"))
+            time.sleep(0.02)
         wall = time.perf_counter() - t
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -138,8 +147,18 @@ def run_process(
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {p.returncode}: {stderr[-2000:]}")
-    peak_mb = usage.ru_maxrss / 1024  # KiB on Linux
     return ProcessRun(wall, usage.ru_utime + usage.ru_stime, peak_mb, p.returncode, stdout)
+
+
+def _status_mb(status: Path, key: str) -> float:
+    """A memory line (kB) of a /proc status file, in MB; 0 when the process is gone."""
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
 def load_average() -> str:
@@ -148,14 +167,14 @@ def load_average() -> str:
 
 
 def rss_mb() -> float:
-    """This process's resident set now (VmRSS), in MB; peak (ru_maxrss) where /proc is absent."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's resident set now (VmRSS), in MB."""
+    return _status_mb(Path("/proc/self/status"), "VmRSS:")
+
+
+def peak_rss_mb() -> float:
+    """This process's resident high-water mark since its exec (VmHWM), in MB. Not ru_maxrss:
+    that starts from the parent's RSS at fork."""
+    return _status_mb(Path("/proc/self/status"), "VmHWM:")
 
 
 def print_figures(title: str, figures: list[Figure]) -> None:
