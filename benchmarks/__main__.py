@@ -46,7 +46,7 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         ("built-in proposer, propose() alone", bench_proposer.run),
         ("research loop warm in-process, built-in proposer (fresh homes)", bench_research.run),
         ("research run end to end: CLI, fresh process and fresh home", bench_research_cli.run),
-        ("research run at length: per-candidate time, memory (fresh home)", bench_long_run.run),
+        ("research run at length: session in a fresh process, fresh home", bench_long_run.run),
         ("gate on noise and on a planted edge (fresh homes, 1h synth)", bench_gate.run),
     ]  # fmt: skip
 

@@ -7,8 +7,8 @@ and sample the process's resident memory (VmRSS from /proc/self/status) as it go
 - per-candidate time over the last 1,000 candidates vs over candidates 100-1,100 (issue 11:
   within 1.3x). A candidate's time is read in blocks of ten finished candidates (a batch of two
   finishes both at once), so each figure is min / median / max over the blocks of its range;
-- resident memory growth per 1,000 candidates (one value per 1,000 sampled), against the RSS at
-  the first sample.
+- resident memory growth per 1,000 candidates (sampled every 1,000, or every sixth of a shorter
+  run), against the RSS at the first sample.
 
 `RARA_BENCH_LONG_CANDIDATES` overrides the size (10,000; 1,200 with --quick, where the two ranges
 overlap: a smoke run). `RARA_BENCH_LONG_BUDGET_S` bounds the run's wall time (the run's own
