@@ -4,19 +4,20 @@
 - the same with a stop-loss and a take-profit (the extra pass that finds the rows stops fire on);
 - backtesting.py on the same workload vs warm `run_backtest` (target: ours >= 20x faster, ratio
   >= 20). backtesting.py runs a tenth of the year, scaled linearly (the full year takes 20-30 s);
-- the first backtest in a fresh process (median of 3): from starting `python -c` to its result
+- the first backtest in a fresh process (3 runs): from starting `python -c` to its result
   (target <= 5 s), and its CPU time, against a fresh process that only imports vectorbt (the floor
   under it: the Rust kernel needs no JIT, but reads vectorbt's record dtypes);
 - a 100-pair (fast, slow) SMA grid, time and peak memory, run the way rara runs grids (`run_grid`:
   one candidate at a time, reduced to metrics) vs a plain loop of single backtests that keeps the
   results. Each grid runs in its own process, so peak RSS is its own.
+
+Every figure is min / median / max over its repeats; `--quick` runs each once or five times.
 """
 
 from __future__ import annotations
 
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.bench_data import ROWS, year_of_minutes
-from benchmarks.report import Figure, median_ms, print_figures
+from benchmarks.report import Figure, Spread, print_figures, quick, spread_ms
 from rara.backtest import BacktestConfig, run_backtest, warm_up
 from rara.domain.market import Candles
 
@@ -161,11 +162,9 @@ def fresh_process_s(code: str) -> tuple[float, float, str]:
     return wall, cpu, line.strip()
 
 
-def fresh_process_median(code: str, repeat: int = 3) -> tuple[float, float, str]:
+def fresh_process_spread(code: str, repeat: int = 3) -> tuple[Spread, Spread, str]:
     runs = [fresh_process_s(code) for _ in range(repeat)]
-    wall = statistics.median(r[0] for r in runs)
-    cpu = statistics.median(r[1] for r in runs)
-    return wall, cpu, runs[0][2]
+    return Spread.of(r[0] for r in runs), Spread.of(r[1] for r in runs), runs[0][2]
 
 
 # benchmarks.bench_data.year_of_minutes, inlined: importing that module also imports the catalog
@@ -199,14 +198,13 @@ print(json.dumps(grid_child(sys.argv[1])))
 
 def grid_child(way: str) -> dict[str, float]:
     """Run the 100-pair grid one way in this (fresh) process: wall ms and peak RSS growth MB."""
-    import resource
-
+    from benchmarks.report import peak_rss_mb
     from rara.backtest import compute_metrics, run_grid
 
     c = year_of_minutes()
     smas = {w: sma(c.close, w) for w in {w for pair in GRID for w in pair}}
     warm_up()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss_mb()
     t = time.perf_counter()
     signals = (cross(smas[f], smas[s]) for f, s in GRID)
     if way == "run_grid":
@@ -215,9 +213,9 @@ def grid_child(way: str) -> dict[str, float]:
         results = [run_backtest(c, e, x) for e, x in signals]
         metrics = [compute_metrics(r, c) for r in results]
     ms = (time.perf_counter() - t) * 1000
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_mb()
     assert len(metrics) == len(GRID)
-    return {"ms": ms, "peak_mb": (peak - base) / 1024}
+    return {"ms": ms, "peak_mb": peak - base}
 
 
 def run_grid_child(way: str) -> dict[str, float]:
@@ -243,19 +241,25 @@ def run() -> list[Figure]:
     )
     assert ref_trades == len(res.trades)
     np.testing.assert_allclose(res.equity, ref_equity, rtol=1e-9)
-    ours = median_ms(lambda: run_backtest(c, entries, exits, cfg))
-    stops = median_ms(
-        lambda: run_backtest(c, entries, exits, cfg, stop_loss=0.01, take_profit=0.02)
+    q = quick()
+    r = 5 if q else 15
+    ours = spread_ms(lambda: run_backtest(c, entries, exits, cfg), r)
+    stops = spread_ms(
+        lambda: run_backtest(c, entries, exits, cfg, stop_loss=0.01, take_profit=0.02), r
     )
-    floor = median_ms(
-        lambda: single_pass(c.open, c.close, entries, exits, cfg.init_cash, cfg.fee, cfg.slippage)
+    floor = spread_ms(
+        lambda: single_pass(c.open, c.close, entries, exits, cfg.init_cash, cfg.fee, cfg.slippage),
+        r,
     )
-    bt_ms = backtesting_py_ms(c, entries, exits, cfg) * ROWS / BT_SLICE
-    first, first_cpu, out = fresh_process_median(FIRST_BACKTEST)
+    scale = ROWS / BT_SLICE
+    bt = Spread.of(backtesting_py_ms(c, entries, exits, cfg) * scale for _ in range(1 if q else 3))
+    first, first_cpu, out = fresh_process_spread(FIRST_BACKTEST, 1 if q else 3)
     assert float(out) == res.final_equity, "the fresh process saw other data"
-    vbt_import, vbt_import_cpu, _ = fresh_process_median("import vectorbt; print('ok')")
-    grid = run_grid_child("run_grid")
-    loop = run_grid_child("loop")
+    vbt_import, vbt_import_cpu, _ = fresh_process_spread(
+        "import vectorbt; print('ok')", 1 if q else 3
+    )
+    grids = [run_grid_child("run_grid") for _ in range(1 if q else 2)]
+    loops = [run_grid_child("loop") for _ in range(1 if q else 2)]
     bt_name = f"backtesting.py (x{ROWS // BT_SLICE} of {BT_SLICE:,} bars)"
     loop_name = "plain loop of run_backtest"
     return [
@@ -275,7 +279,7 @@ def run() -> list[Figure]:
             ours,
             "stop pre-pass",
         ),
-        Figure(bt_name, bt_ms, "ms", "warm run_backtest", ours, "target >= 20x"),
+        Figure(bt_name, bt, "ms", "warm run_backtest", ours, "target >= 20x"),
         Figure(
             "first backtest, fresh process (wall)",
             first,
@@ -294,18 +298,18 @@ def run() -> list[Figure]:
         ),
         Figure(
             "100-pair grid, run_grid: time",
-            grid["ms"],
+            Spread.of(g["ms"] for g in grids),
             "ms",
             loop_name,
-            loop["ms"],
+            Spread.of(lp["ms"] for lp in loops),
             "warm, metrics included",
         ),
         Figure(
             "100-pair grid, run_grid: peak RSS growth",
-            grid["peak_mb"],
+            Spread.of(g["peak_mb"] for g in grids),
             "MB",
             loop_name,
-            loop["peak_mb"],
+            Spread.of(lp["peak_mb"] for lp in loops),
             "one run at a time",
         ),
     ]

@@ -3,21 +3,25 @@
 Each figure is printed with a plain reference (raw sqlite3 doing the same inserts or reads on a
 plain table in WAL mode, no hashing, no indexes, no triggers) and the ratio to it, so a reader
 can tell what the chain, the indexes and the model cost, and whether the project target holds.
+Every figure is the min / median / max of `REPEATS` repeats, each in a fresh directory.
 
-    python benchmarks/bench_events.py
+    python -m benchmarks.bench_events [--quick]
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import Figure
+from benchmarks.report import Figure, Spread, print_figures, quick, verdict
 from rara.domain.events import TradingOrderFilled
 from rara.events import EventDraft, EventStore
 from rara.events.schema import COLUMNS
@@ -25,6 +29,7 @@ from rara.events.schema import COLUMNS
 BATCHED_EVENTS = 50_000
 BATCH_SIZE = 1_000
 SINGLE_EVENTS = 2_000
+REPEATS = 3
 BATCHED_TARGET = 20_000.0  # events/s, the project's acceptance figure for append_many
 
 
@@ -73,104 +78,122 @@ def _rate(n: int, fn: Callable[[], object]) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def _row(name: str, value: float, reference: float, target: float | None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "value": round(value, 1),
-        "unit": "events/s",
-        "reference": round(reference, 1),
-        "ratio": round(value / reference, 4) if reference else None,
-        "target": target,
-    }
+@dataclass(frozen=True)
+class Rates:
+    """One repeat's rates, events/s: ours, then raw sqlite3 doing the same on a plain table."""
+
+    batched: float
+    single: float
+    verify: float
+    raw_batched: float
+    raw_single: float
+    raw_scan: float
+    events: int
 
 
-def run() -> list[dict[str, Any]]:
-    """Measure in a temporary directory; returns one dict per figure and prints each."""
-    results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="rara-bench-events-") as tmp:
-        root = Path(tmp)
-        store = EventStore(root / "rara.db")
-        batched = _drafts(BATCHED_EVENTS)
+def measure_once(root: Path, batched_events: int, single_events: int) -> Rates:
+    """One repeat in `root` (a fresh directory: a new event log and a new plain database)."""
+    store = EventStore(root / "rara.db")
+    batched = _drafts(batched_events)
 
-        def append_batched() -> None:
-            for i in range(0, BATCHED_EVENTS, BATCH_SIZE):
-                store.append_many(batched[i : i + BATCH_SIZE])
+    def append_batched() -> None:
+        for i in range(0, batched_events, BATCH_SIZE):
+            store.append_many(batched[i : i + BATCH_SIZE])
 
-        batched_rate = _rate(BATCHED_EVENTS, append_batched)
+    batched_rate = _rate(batched_events, append_batched)
+    single = _drafts(single_events, start=batched_events)
 
-        single = _drafts(SINGLE_EVENTS, start=BATCHED_EVENTS)
+    def append_single() -> None:
+        for d in single:
+            store.append(d.payload, source=d.source, correlation_id=d.correlation_id)
 
-        def append_single() -> None:
-            for d in single:
-                store.append(d.payload, source=d.source, correlation_id=d.correlation_id)
+    single_rate = _rate(single_events, append_single)
+    total = store.last_seq()
+    verify_rate = _rate(total, lambda: _check(store.verify().ok))
+    # The very rows the store wrote, so the reference inserts the same bytes.
+    store.close()
+    reader = sqlite3.connect(root / "rara.db")
+    rows: Sequence[tuple[Any, ...]] = reader.execute(
+        f"SELECT {COLUMNS} FROM events ORDER BY seq"
+    ).fetchall()
+    reader.close()
 
-        single_rate = _rate(SINGLE_EVENTS, append_single)
+    plain = _plain_db(root / "plain.db")
+    insert = "INSERT INTO plain VALUES (?,?,?,?,?,?,?,?,?,?)"
 
-        total = store.last_seq()
-        verify_rate = _rate(total, lambda: _check(store.verify().ok))
-        # The very rows the store wrote, so the reference inserts the same bytes.
-        store.close()
-        reader = sqlite3.connect(root / "rara.db")
-        rows: Sequence[tuple[Any, ...]] = reader.execute(
-            f"SELECT {COLUMNS} FROM events ORDER BY seq"
-        ).fetchall()
-        reader.close()
+    def raw_batched() -> None:
+        for i in range(0, batched_events, BATCH_SIZE):
+            plain.execute("BEGIN IMMEDIATE")
+            plain.executemany(insert, rows[i : i + BATCH_SIZE])
+            plain.execute("COMMIT")
 
-        plain = _plain_db(root / "plain.db")
-        insert = "INSERT INTO plain VALUES (?,?,?,?,?,?,?,?,?,?)"
+    raw_batched_rate = _rate(batched_events, raw_batched)
 
-        def raw_batched() -> None:
-            for i in range(0, BATCHED_EVENTS, BATCH_SIZE):
-                plain.execute("BEGIN IMMEDIATE")
-                plain.executemany(insert, rows[i : i + BATCH_SIZE])
-                plain.execute("COMMIT")
+    def raw_single() -> None:
+        for r in rows[batched_events:]:
+            plain.execute("BEGIN IMMEDIATE")
+            plain.execute(insert, r)
+            plain.execute("COMMIT")
 
-        raw_batched_rate = _rate(BATCHED_EVENTS, raw_batched)
-
-        def raw_single() -> None:
-            for r in rows[BATCHED_EVENTS:]:
-                plain.execute("BEGIN IMMEDIATE")
-                plain.execute(insert, r)
-                plain.execute("COMMIT")
-
-        raw_single_rate = _rate(SINGLE_EVENTS, raw_single)
-        raw_scan_rate = _rate(
-            total, lambda: plain.execute("SELECT * FROM plain ORDER BY seq").fetchall()
-        )
-        plain.close()
-
-    results.append(
-        _row(
-            f"append_many ({BATCHED_EVENTS} events, batches of {BATCH_SIZE})",
-            batched_rate,
-            raw_batched_rate,
-            BATCHED_TARGET,
-        )
+    raw_single_rate = _rate(single_events, raw_single)
+    raw_scan_rate = _rate(
+        total, lambda: plain.execute("SELECT * FROM plain ORDER BY seq").fetchall()
     )
-    results.append(
-        _row(
-            f"append ({SINGLE_EVENTS} single-event transactions)",
-            single_rate,
-            raw_single_rate,
-            None,
-        )
+    plain.close()
+    return Rates(
+        batched_rate,
+        single_rate,
+        verify_rate,
+        raw_batched_rate,
+        raw_single_rate,
+        raw_scan_rate,
+        total,
     )
-    results.append(_row(f"verify ({total} events)", verify_rate, raw_scan_rate, None))
-    return results
+
+
+def sizes() -> tuple[int, int, int]:
+    """(batched events, single events, repeats); --quick shrinks them to a smoke run."""
+    if quick():
+        return 5_000, 200, 2
+    return BATCHED_EVENTS, SINGLE_EVENTS, REPEATS
 
 
 def figures() -> list[Figure]:
-    """The same measurements in the shared table format."""
+    """Each figure over `REPEATS` repeats, each repeat in a fresh directory."""
+    batched_events, single_events, repeats = sizes()
+    runs = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="rara-bench-events-") as tmp:
+            runs.append(measure_once(Path(tmp), batched_events, single_events))
+
+    def spread(field: str) -> Spread:
+        return Spread.of(getattr(r, field) for r in runs)
+
+    batched = spread("batched")
     return [
         Figure(
-            f"events {r['name']}",
-            r["value"],
-            r["unit"],
-            "raw sqlite3 inserts",
-            r["reference"],
-            f"target >= {r['target']:,}/s" if r["target"] else "",
-        )
-        for r in run()
+            f"events append_many ({batched_events:,}, batches of {BATCH_SIZE:,})",
+            batched,
+            "events/s",
+            "raw sqlite3 executemany, same rows",
+            spread("raw_batched"),
+            f"target >= {BATCHED_TARGET:,.0f}/s: {verdict(batched.median >= BATCHED_TARGET)}",
+        ),
+        Figure(
+            f"events append ({single_events:,} one-event transactions)",
+            spread("single"),
+            "events/s",
+            "raw sqlite3 insert per transaction",
+            spread("raw_single"),
+        ),
+        Figure(
+            f"events verify ({runs[0].events:,} events)",
+            spread("verify"),
+            "events/s",
+            "raw sqlite3 scan of the same rows",
+            spread("raw_scan"),
+            "hash chain and seals re-checked",
+        ),
     ]
 
 
@@ -179,17 +202,7 @@ def _check(ok: bool) -> None:
         raise RuntimeError("the benchmark's own event log failed verification")
 
 
-def _describe(r: dict[str, Any]) -> str:
-    line = (
-        f"events {r['name']}: {r['value']:,.0f} {r['unit']} "
-        f"(raw sqlite3 reference {r['reference']:,.0f}/s, ratio {r['ratio']:.3f})"
-    )
-    if r["target"] is not None:
-        verdict = "met" if r["value"] >= r["target"] else "NOT met"
-        line += f"; target >= {r['target']:,.0f}/s {verdict}"
-    return line
-
-
 if __name__ == "__main__":
-    for row in run():
-        print(_describe(row))
+    if "--quick" in sys.argv[1:]:
+        os.environ["RARA_BENCH_QUICK"] = "1"
+    print_figures("event log", figures())

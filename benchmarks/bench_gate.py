@@ -18,17 +18,14 @@ seed per case, a few candidates on short data.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
 
-from benchmarks.report import Figure, print_figures
+from benchmarks.report import Figure, Spread, print_figures, quick
+from benchmarks.research_runs import fresh_home
 
 # The history the README names for planted-edge research: three years of 1h bars (see README,
 # "How much history"). 2024-01-01 + 26,280 bars ends on 2026-12-31.
@@ -78,10 +75,6 @@ class SeedResult:
         )
 
 
-def quick() -> bool:
-    return os.environ.get("RARA_BENCH_QUICK", "") not in ("", "0")
-
-
 def cases(smoke: bool) -> list[Case]:
     if smoke:
         return [
@@ -95,21 +88,6 @@ def cases(smoke: bool) -> list[Case]:
         Case("edge 0.1", "momentum", 0.1, seeds, 200, stop_at_first=True),
         Case("edge 0.05", "momentum", 0.05, seeds, 200, stop_at_first=True),
     ]
-
-
-@contextmanager
-def fresh_home() -> Iterator[Path]:
-    """A new, empty $RARA_HOME for one run (trials, lessons and registry start from nothing)."""
-    old = os.environ.get("RARA_HOME")
-    with tempfile.TemporaryDirectory(prefix="rara-bench-gate-") as home:
-        os.environ["RARA_HOME"] = home
-        try:
-            yield Path(home)
-        finally:
-            if old is None:
-                os.environ.pop("RARA_HOME", None)
-            else:
-                os.environ["RARA_HOME"] = old
 
 
 def synth(case: Case, seed: int) -> None:
@@ -128,7 +106,7 @@ def run_seed(case: Case, seed: int) -> SeedResult:
     from rara.research.run_setup import RunConfig
     from rara.research.session import ResearchSession
 
-    with fresh_home():
+    with fresh_home("rara-bench-gate-"):
         synth(case, seed)
         home = Home.from_env()
         settings = load_settings(home)
@@ -186,9 +164,11 @@ def _pre_proof(report: dict[str, object] | None) -> bool:
 
 
 def summarise(results: list[SeedResult], noise_rate: float) -> list[Figure]:
+    """Per case: rates over all its candidates (counted once), and spreads over its seeds."""
     by_case: dict[str, list[SeedResult]] = {}
     for r in results:
         by_case.setdefault(r.case, []).append(r)
+    noise = Spread.once(noise_rate)
     figures: list[Figure] = []
     for name, rows in by_case.items():
         total = sum(r.candidates for r in rows)
@@ -201,65 +181,55 @@ def summarise(results: list[SeedResult], noise_rate: float) -> list[Figure]:
             figures.append(
                 Figure(
                     f"{name}: promoted candidates ({total} in all)",
-                    rate,
+                    Spread.once(rate),
                     "%",
                     "noise promoted rate",
-                    noise_rate,
-                    "<= 1%" if name == "noise" else "",
+                    noise,
+                    "<= 1%",
                 )
             )
         figures.append(
             Figure(
                 f"{name}: seeds promoted within {rows[0].candidates}",
-                100.0 * seeds_hit / len(rows),
+                Spread.once(100.0 * seeds_hit / len(rows)),
                 "% seeds",
                 "noise promoted rate",
-                noise_rate,
+                noise,
                 target,
             )
         )
         firsts = [r.first_promoted for r in rows if r.first_promoted is not None]
-        for label, value in _spread(firsts):
+        if firsts:
             figures.append(
                 Figure(
-                    f"{name}: first promotion, {label}",
-                    value,
+                    f"{name}: first promotion, over seeds",
+                    Spread.of(firsts),
                     "cand #",
                     "candidates per seed",
-                    rows[0].candidates,
+                    Spread.once(rows[0].candidates),
                 )
             )
         pre = sum(r.pre_proof for r in rows)
         figures.append(
             Figure(
                 f"{name}: pre-proof passes",
-                100.0 * pre / total if total else 0.0,
+                Spread.once(100.0 * pre / total if total else 0.0),
                 "%",
                 "noise promoted rate",
-                noise_rate,
+                noise,
             )
         )
-        for label, value in _spread([r.seconds / max(r.candidates, 1) for r in rows]):
-            figures.append(
-                Figure(
-                    f"{name}: wall time per candidate, {label}",
-                    value,
-                    "s",
-                    "seeds",
-                    len(rows),
-                )
+        per_candidate = Spread.of(r.seconds / max(r.candidates, 1) for r in rows)
+        figures.append(
+            Figure(
+                f"{name}: wall time per candidate, over seeds",
+                per_candidate,
+                "s",
+                "seeds",
+                Spread.once(len(rows)),
             )
+        )
     return figures
-
-
-def _spread(values: list[float] | list[int]) -> list[tuple[str, float]]:
-    if not values:
-        return []
-    return [
-        ("min", float(min(values))),
-        ("median", float(statistics.median(values))),
-        ("max", float(max(values))),
-    ]
 
 
 def run() -> list[Figure]:

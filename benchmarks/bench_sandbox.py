@@ -5,6 +5,8 @@
 - the look-ahead shape: four prefix windows plus the full history;
 - wire protocol encode + decode of a request vs copying the arrays to bytes;
 - one `python -m rara_sandbox` round trip vs bare interpreter start-up.
+
+Min / median / max of 15 warm calls (5 with --quick; 5 and 3 for the fresh processes).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.report import Figure, median_ms, print_figures
+from benchmarks.report import Figure, print_figures, quick, spread_ms
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "sandbox"))
@@ -66,37 +68,40 @@ def run() -> list[Figure]:
         )
         assert decode_response(p.stdout).ok
 
+    r = 5 if quick() else 15
     return [
         Figure(
             "evaluate sma_crossover, 1 window",
-            median_ms(lambda: evaluate(sma_src, candles)),
+            spread_ms(lambda: evaluate(sma_src, candles), r),
             "ms",
             "same signals, plain numpy",
-            median_ms(plain),
+            spread_ms(plain, r),
             "sandbox overhead per call",
         ),
         Figure(
             "evaluate donchian_breakout, 5 windows",
-            median_ms(lambda: evaluate(donchian_src, candles, None, windows)),
+            spread_ms(lambda: evaluate(donchian_src, candles, None, windows), r),
             "ms",
             "1 window",
-            median_ms(lambda: evaluate(donchian_src, candles)),
+            spread_ms(lambda: evaluate(donchian_src, candles), r),
             "look-ahead check input",
         ),
         Figure(
             "protocol encode+decode request",
-            median_ms(lambda: decode_request(encode_request(sma_src, candles, None, windows))),
+            spread_ms(lambda: decode_request(encode_request(sma_src, candles, None, windows)), r),
             "ms",
             "arrays .tobytes()",
-            median_ms(lambda: [a.tobytes() for a in candles.values()]),
+            spread_ms(lambda: [a.tobytes() for a in candles.values()], r),
             f"{len(frame):,} bytes",
         ),
         Figure(
             "python -m rara_sandbox round trip",
-            median_ms(child, repeat=5, warmup=1),
+            spread_ms(child, repeat=3 if quick() else 5, warmup=1),
             "ms",
             "python -c pass",
-            median_ms(lambda: subprocess.run([sys.executable, "-c", "pass"]), repeat=5),
+            spread_ms(
+                lambda: subprocess.run([sys.executable, "-c", "pass"]), repeat=3 if quick() else 5
+            ),
             "fresh process per evaluation",
         ),
     ]

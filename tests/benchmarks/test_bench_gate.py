@@ -38,4 +38,5 @@ def test_one_tiny_run_and_its_summary(tmp_path: Path, monkeypatch: pytest.Monkey
     names = [f.name for f in figures]
     assert "noise: promoted candidates (10 in all)" in names
     assert "edge 0.1: seeds promoted within 3" in names
-    assert any(n.startswith("edge 0.1: wall time per candidate, median") for n in names)
+    assert "edge 0.1: wall time per candidate, over seeds" in names
+    assert "edge 0.1: first promotion, over seeds" in names or r.first_promoted is None
