@@ -144,3 +144,42 @@ def test_wait_without_start_returns_at_once() -> None:
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert res.stdout.strip() == "False ''", res.stderr
+
+
+def test_a_backtest_beside_the_warm_up_never_imports_numba_itself() -> None:
+    # Two threads importing numba at once meet a partially initialised module (numba's imports
+    # are circular): a research run crashed so, its gate computing stop levels (numba kernels)
+    # while the warm-up was still importing vectorbt. Started and then backtested at once, with
+    # stop levels and metrics, every numba module must be loaded by the warm-up's thread.
+    script = """
+import sys, threading
+loaders = set()
+
+def hook(event, info):
+    if event == "import" and info[0].partition(".")[0] == "numba":
+        loaders.add(threading.current_thread().name)
+
+sys.addaudithook(hook)
+import numpy as np
+from rara.backtest import preload
+from rara.backtest.engine import BacktestConfig, run_backtest
+from rara.backtest.metrics import compute_metrics
+from rara.backtest.warm import warm_up
+from rara.domain.market import Candles
+
+px = np.linspace(100.0, 120.0, 50)
+candles = Candles(np.arange(50, dtype=np.int64) * 3_600_000, px, px * 1.01, px * 0.99, px, px)
+entries = np.zeros(50, dtype=bool)
+entries[::10] = True
+exits = np.zeros(50, dtype=bool)
+exits[5::10] = True
+preload.start(warm_up)
+result = run_backtest(candles, entries, exits, BacktestConfig(), stop_loss=0.02)
+compute_metrics(result, candles)
+print(sorted(loaders))
+"""
+    res = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "['rara-backtest-preload']"

@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from rara.backtest import preload
 from rara.backtest.vbt import SIDE_BUY, simulate_signals
 from rara.domain.market import Candles
 from rara.errors import BadInput
@@ -169,7 +170,8 @@ def run_backtest(
         # Fill rows: a signal on t acts on t+1, and a bar with both signals carries none.
         rows = np.flatnonzero(ent[:-1] ^ ext[:-1]) + 1
     else:
-        from rara.backtest.kernels import stop_rows  # numba, imported on first use
+        preload.wait()  # numba: never imported beside the background warm-up (see `preload`)
+        from rara.backtest.kernels import stop_rows
 
         nan = np.full(1, np.nan)
         keep, bad = stop_rows(
@@ -342,6 +344,7 @@ def _exit_reasons(
 def _equity(close: F64, t: npt.NDArray[np.void], init_cash: float) -> F64:
     """Cash + position x close at each bar close. A bar closes flat on its exit bar (the sale
     happened at its open or inside it) and long on its entry bar."""
+    preload.wait()
     from rara.backtest.kernels import equity_curve
 
     flows = np.empty(2 * t.shape[0] + 1)

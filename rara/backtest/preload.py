@@ -7,12 +7,15 @@ first backtest: loading candles, starting the sandbox and evaluating the strateg
     run_backtest(...)        # the first backtest waits for the warm-up (`rara.backtest.vbt`)
 
 This module is the warm-up's single owner: `start` runs the warm-up it is given
-(`rara.backtest.warm.warm_up`) once per process in a daemon thread, and `wait` (called by the
-first backtest, through `vbt.kernel`) joins it and re-raises what it raised, once, so no failure
-is lost; a later backtest then imports for itself and meets the real error, if it is still there.
-Without a `start`, `wait` does nothing and the first backtest imports vectorbt as before. It
-imports nothing of rara: the engine waits on it (`vbt.kernel`) and the warm-up runs the engine,
-so the warm-up is handed in by the caller.
+(`rara.backtest.warm.warm_up`) once per process in a daemon thread, and `wait` (called before
+every lazy import of vectorbt or of the numba kernels: `vbt.kernel`, the engine's stop rows and
+equity curve, the metrics' curve statistics) joins it. Two threads importing numba at once can
+meet a partially initialised module (its imports are circular), so nothing imports it beside the
+warm-up. `wait` re-raises what the warm-up raised, once, so no failure is lost; a later
+backtest then imports for itself and meets the real error, if it is still there. Without a
+`start`, `wait` does nothing and the first backtest imports vectorbt as before. It imports
+nothing of rara: the engine waits on it and the warm-up runs the engine, so the warm-up is
+handed in by the caller.
 
 Overlap is limited by the GIL: importing is mostly Python bytecode, so the thread runs while the
 main thread waits (on the sandbox's child process, on files), not beside its own Python work.
