@@ -38,7 +38,7 @@ from rara.events.store import EventStore
 from rara.registry import Registry
 from rara.research.context import ContextBuilder
 from rara.research.duplicates import DuplicateIndex
-from rara.research.memory import LessonStore, tag_regime
+from rara.research.memory import LessonStore
 from rara.research.models import (
     DUPLICATE,
     Candidate,
@@ -55,6 +55,7 @@ from rara.research.ports import BudgetExhausted, Proposer, ProposerError
 from rara.research.promote import write_paper_candidate
 from rara.research.publish import RunEvents
 from rara.research.record import IterationResult
+from rara.research.regime import tag_regime
 from rara.research.repair import budget_stop, repair
 from rara.research.store import Experiment, ResearchStore
 from rara.runner.sandbox import Sandbox

@@ -27,42 +27,31 @@ found. Only when the bound does not decide (or this market has fewer than k less
 symbols' rank next) is every visible lesson of the timeframe scored, as `recall_all` does; the
 answer is the same either way.
 
-The regime tagger (`tag_regime`) labels a candle history with one `Regime`, simply:
-
-- ``high_volatility`` when the annualised volatility of log returns exceeds ``vol_threshold``
-  (default 1.0, i.e. 100 % a year: above most large caps' norm, reached by alts in turmoil);
-- else ``trend_up`` / ``trend_down`` when the drift z-score (net log return over the window
-  divided by sigma * sqrt(bars), i.e. the move in units of what noise alone would produce)
-  exceeds ``trend_threshold`` (default 1.0) in either direction;
-- else ``range``.
+The table itself (schema, migrations, how a row reads back) is `rara.research.lesson_schema`;
+the regime a lesson is tagged with comes from `rara.research.regime`.
 """
 
 from __future__ import annotations
 
-import math
 import re
-import sqlite3
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rara.closing import Closing
-from rara.domain.gate import HOLDOUT_CHECKS
-from rara.domain.market import Candles
-from rara.research.models import (
-    PASSED_CHECKS,
-    Lesson,
-    Regime,
-    gate_check_of,
-    learnable_failure,
+from rara.research.lesson_schema import (
+    FIELDS,
+    FTS_COLUMNS,
+    columns,
+    fts5_available,
+    lesson_from_row,
+    migrate,
+    visible,
 )
+from rara.research.models import Lesson, Regime
 from rara.state import connect
 
-FTS_COLUMNS = ("hypothesis", "family", "insight", "failed_check", "outcome")
 RECENCY_HALF = 50.0
 W_RECENCY = 0.3
 W_REGIME = 0.2
@@ -70,101 +59,6 @@ MAX_QUERY_TERMS = 32
 RECALL_WINDOW = 64  # newest lessons of the market scored first (`LessonStore.recall`)
 MAX_WINDOW = 4096  # beyond this many, every visible lesson is scored
 BOUND_MARGIN = 1e-9  # far above the rounding of a score, far below any real gap between two
-
-# stored columns, in SELECT order; the last three came with structured lessons (see _MIGRATIONS)
-_FIELDS = (
-    "experiment_id",
-    "run_id",
-    "hypothesis",
-    "family",
-    "symbol",
-    "timeframe",
-    "regime",
-    "outcome",
-    "failed_check",
-    "validation_sharpe",
-    "insight",
-    "created_at",
-    "iteration",
-    "failure",
-    "validation_trades",
-)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS lessons (
-    id INTEGER PRIMARY KEY,
-    experiment_id TEXT NOT NULL UNIQUE,
-    run_id TEXT NOT NULL,
-    hypothesis TEXT NOT NULL,
-    family TEXT NOT NULL,
-    symbol TEXT NOT NULL,
-    timeframe TEXT NOT NULL,
-    regime TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    failed_check TEXT,
-    validation_sharpe REAL,
-    insight TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    iteration INTEGER,
-    failure TEXT,
-    validation_trades INTEGER
-);
-CREATE INDEX IF NOT EXISTS lessons_market ON lessons (timeframe, symbol);
-CREATE TRIGGER IF NOT EXISTS lessons_no_update BEFORE UPDATE ON lessons
-BEGIN SELECT RAISE(ABORT, 'lessons are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS lessons_no_delete BEFORE DELETE ON lessons
-BEGIN SELECT RAISE(ABORT, 'lessons are append-only'); END;
-"""
-
-# Columns added since the table was first shipped. A database written before them is migrated by
-# adding them (NULL in its rows); reading such a row derives what it can (see `_lesson`).
-_MIGRATIONS = (
-    ("iteration", "INTEGER"),
-    ("failure", "TEXT"),
-    ("validation_trades", "INTEGER"),
-)
-# A lesson's iteration. Rows written before the column have NULL there; their experiment id is
-# "<run id>-<iteration>" (the only format ever written), so the number is read back from it.
-_ITERATION_SQL = (
-    "coalesce({t}iteration, CAST(substr({t}experiment_id, length({t}run_id) + 2) AS INTEGER))"
-)
-
-# Lessons that still hold the decision taken on the holdout, from before lessons had their own
-# outcome vocabulary (`rara.research.models.LearnableOutcome`): a promotion, or a rejection whose
-# first failure was a holdout check (its name in a row from before structured lessons; in a row
-# since, a rejection with no learnable failure, which only the holdout gives). Every check before
-# the holdout passed for each of them: they become "passed_checks".
-_HOLDOUT_NAMES = ", ".join(f"'{n}'" for n in sorted(HOLDOUT_CHECKS))
-_DECIDED_ON_HOLDOUT = (
-    "outcome = 'paper_candidate' OR (outcome = 'rejected' AND ("
-    f"(iteration IS NULL AND failed_check IN ({_HOLDOUT_NAMES})) OR "
-    "(iteration IS NOT NULL AND failed_check IS NULL AND failure IS NULL)))"
-)
-
-# External-content FTS: the index reads text from `lessons`, which never changes, so an insert
-# trigger is the only upkeep it needs.
-_FTS_SCHEMA = f"""
-CREATE VIRTUAL TABLE IF NOT EXISTS lessons_fts USING fts5(
-    {", ".join(FTS_COLUMNS)}, content='lessons', content_rowid='id'
-);
-CREATE TRIGGER IF NOT EXISTS lessons_fts_insert AFTER INSERT ON lessons BEGIN
-    INSERT INTO lessons_fts (rowid, {", ".join(FTS_COLUMNS)})
-    VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
-END;
-"""
-
-
-def fts5_available() -> bool:
-    """Whether this Python's SQLite was built with FTS5."""
-    try:
-        con = sqlite3.connect(":memory:")
-        try:
-            con.execute("CREATE VIRTUAL TABLE probe USING fts5(x)")
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return False
-    return True
 
 
 def query_terms(text: str) -> list[str]:
@@ -189,35 +83,7 @@ class LessonStore(Closing):
         self._init_schema()
 
     def _init_schema(self) -> None:
-        c = self._conn
-        c.execute("BEGIN IMMEDIATE")  # one process creates the schema; others wait, then see it
-        try:
-            # statement by statement: executescript() would COMMIT our transaction first
-            for stmt in _split(_SCHEMA):
-                c.execute(stmt)
-            have = {row[1] for row in c.execute("PRAGMA table_info(lessons)")}
-            added = [col for col, kind in _MIGRATIONS if col not in have]
-            for column, kind in _MIGRATIONS:
-                if column in added:
-                    c.execute(f"ALTER TABLE lessons ADD COLUMN {column} {kind}")
-            if "validation_trades" in added:
-                _backfill_trades(c)
-            relabelled = _forget_holdout_decisions(c)
-            indexed = (
-                c.execute("SELECT 1 FROM sqlite_master WHERE name = 'lessons_fts'").fetchone()
-                is not None
-            )
-            if self.fts_enabled:
-                for stmt in _split(_FTS_SCHEMA):
-                    c.execute(stmt)
-            # lessons written by a process without FTS5, or outcomes just relabelled: the index
-            # reads its text from `lessons`, so it is rebuilt from there
-            if (self.fts_enabled and not indexed) or (relabelled and indexed and fts5_available()):
-                c.execute("INSERT INTO lessons_fts (lessons_fts) VALUES ('rebuild')")
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+        migrate(self._conn, self.fts_enabled)
 
     def close(self) -> None:
         with self._lock:
@@ -228,12 +94,12 @@ class LessonStore(Closing):
         row = lesson.model_dump()
         if not row["created_at"]:
             row["created_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        cols = ", ".join(_FIELDS)
-        marks = ", ".join("?" for _ in _FIELDS)
+        cols = ", ".join(FIELDS)
+        marks = ", ".join("?" for _ in FIELDS)
         with self._lock:
             cur = self._conn.execute(
                 f"INSERT OR IGNORE INTO lessons ({cols}) VALUES ({marks})",
-                [row[f] for f in _FIELDS],
+                [row[f] for f in FIELDS],
             )
         return cur.rowcount == 1
 
@@ -244,9 +110,9 @@ class LessonStore(Closing):
     def recent(self, limit: int = 20) -> list[Lesson]:
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_columns('')} FROM lessons ORDER BY id DESC LIMIT ?", (limit,)
+                f"SELECT {columns('')} FROM lessons ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
-        return [_lesson(r) for r in rows]
+        return [lesson_from_row(r) for r in rows]
 
     def recall(
         self,
@@ -269,7 +135,7 @@ class LessonStore(Closing):
         args = self._args(symbol, timeframe, terms, k, regime, hide)
         with self._lock:
             top = self._conn.execute(
-                f"SELECT id FROM lessons WHERE {_visible('')} ORDER BY id DESC LIMIT 1", args
+                f"SELECT id FROM lessons WHERE {visible('')} ORDER BY id DESC LIMIT 1", args
             ).fetchone()
             if top is None:
                 return []
@@ -278,7 +144,7 @@ class LessonStore(Closing):
             if rows is None:  # the bound did not decide: every visible lesson is scored
                 self.full_scans += 1
                 rows = self._conn.execute(_ranking_sql(terms, self.fts_enabled), args).fetchall()
-        return [_lesson(r) for r in rows]
+        return [lesson_from_row(r) for r in rows]
 
     def recall_all(
         self,
@@ -297,13 +163,13 @@ class LessonStore(Closing):
         args = self._args(symbol, timeframe, terms, k, regime, hide)
         with self._lock:
             top = self._conn.execute(
-                f"SELECT max(id) FROM lessons WHERE {_visible('')}", args
+                f"SELECT max(id) FROM lessons WHERE {visible('')}", args
             ).fetchone()
             if top[0] is None:
                 return []
             args["max_id"] = int(top[0])
             rows = self._conn.execute(_ranking_sql(terms, self.fts_enabled), args).fetchall()
-        return [_lesson(r) for r in rows]
+        return [lesson_from_row(r) for r in rows]
 
     def _args(
         self,
@@ -335,7 +201,7 @@ class LessonStore(Closing):
         while window <= MAX_WINDOW:
             ids = self._conn.execute(
                 f"SELECT id FROM lessons WHERE timeframe = :tf AND symbol = :symbol AND "
-                f"{_visible('')} ORDER BY id DESC LIMIT :window",
+                f"{visible('')} ORDER BY id DESC LIMIT :window",
                 {**args, "window": window},
             ).fetchall()
             whole = len(ids) < window  # every visible lesson of this market is in the window
@@ -393,147 +259,13 @@ def _ranking_sql(terms: list[str], fts: bool, *, newest: bool = False) -> str:
         text_sql = f"(({hits}) / {len(terms)}.0)"
     window = " AND l.symbol = :symbol AND l.id >= :floor" if newest else ""
     return f"""
-        SELECT {_columns("l.")},
+        SELECT {columns("l.")},
                CASE WHEN l.symbol = :symbol THEN 0 ELSE 1 END AS tier,
                {text_sql}
                + {W_RECENCY} * {RECENCY_HALF} / ({RECENCY_HALF} + (:max_id - l.id))
                + {W_REGIME} * (l.regime = :regime) AS score
         FROM lessons AS l
-        WHERE l.timeframe = :tf AND {_visible("l.")}{window}
+        WHERE l.timeframe = :tf AND {visible("l.")}{window}
         ORDER BY tier, score DESC, l.id DESC
         LIMIT :k
     """
-
-
-def _backfill_trades(c: sqlite3.Connection) -> None:
-    """Once, when the column is added: old lessons' validation trade counts from their experiment
-    rows in the same database (the built-in proposer steers on them; before the column it parsed
-    them out of the insight text). The append-only guard is lifted for this one UPDATE of a new,
-    empty column, inside the schema transaction, and put back."""
-    if c.execute("SELECT 1 FROM sqlite_master WHERE name = 'experiments'").fetchone() is None:
-        return  # a lessons-only database: nothing to take the counts from
-    c.execute("DROP TRIGGER IF EXISTS lessons_no_update")
-    c.execute(
-        "UPDATE lessons SET validation_trades = (SELECT e.validation_trades FROM experiments AS e "
-        "WHERE e.experiment_id = lessons.experiment_id)"
-    )
-    for stmt in _split(_SCHEMA):
-        if "lessons_no_update" in stmt:
-            c.execute(stmt)
-
-
-def _forget_holdout_decisions(c: sqlite3.Connection) -> int:
-    """Relabel the lessons that still say how the holdout decided (`_DECIDED_ON_HOLDOUT`) as
-    ``passed_checks``; how many. Like `_backfill_trades`: the append-only guard is lifted for this
-    one UPDATE of the outcome column, inside the schema transaction, and put back; a database
-    with nothing to relabel is not touched."""
-    if c.execute(f"SELECT 1 FROM lessons WHERE {_DECIDED_ON_HOLDOUT} LIMIT 1").fetchone() is None:
-        return 0
-    c.execute("DROP TRIGGER IF EXISTS lessons_no_update")
-    n = c.execute(
-        f"UPDATE lessons SET outcome = ? WHERE {_DECIDED_ON_HOLDOUT}", (PASSED_CHECKS,)
-    ).rowcount
-    for stmt in _split(_SCHEMA):
-        if "lessons_no_update" in stmt:
-            c.execute(stmt)
-    return int(n)
-
-
-def _columns(table: str) -> str:
-    """SQL: the stored fields in `_FIELDS` order (the iteration derived where it is NULL), then
-    whether the row predates structured lessons (every row since has its iteration)."""
-    fields = [_ITERATION_SQL.format(t=table) if f == "iteration" else table + f for f in _FIELDS]
-    return ", ".join([*fields, f"{table}iteration IS NULL"])
-
-
-def _visible(table: str) -> str:
-    """SQL: the row is not one of the hidden run's lessons from the hidden iteration on (an
-    integer comparison: iteration 10000 comes after 9999, whatever the ids' text order)."""
-    iteration = _ITERATION_SQL.format(t=table)
-    return f"NOT ({table}run_id = :hide_run AND {iteration} >= :hide_from)"
-
-
-def _split(script: str) -> list[str]:
-    """Statements of a schema script; trigger bodies hold ';' so split on the END that closes
-    them rather than on every semicolon."""
-    out: list[str] = []
-    buf: list[str] = []
-    for part in script.split(";"):
-        buf.append(part)
-        stmt = ";".join(buf).strip()
-        if not stmt:
-            buf = []
-            continue
-        if stmt.upper().startswith("CREATE TRIGGER") and not stmt.upper().endswith("END"):
-            continue
-        out.append(stmt)
-        buf = []
-    return out
-
-
-def _lesson(row: tuple[Any, ...]) -> Lesson:
-    """A stored row as a lesson. A row from before structured lessons has the loop's reason word
-    (e.g. ``sandbox.lint_failed``) in ``failed_check`` and nothing in the new columns: the reason
-    becomes ``failure`` and its gate check ``failed_check`` (its iteration: see `_columns`)."""
-    d = dict(zip(_FIELDS, row[: len(_FIELDS)], strict=True))
-    if row[len(_FIELDS)]:
-        d["failure"] = learnable_failure(d["failed_check"])
-        d["failed_check"] = gate_check_of(d["failed_check"])
-    return Lesson(**d)
-
-
-# -- regime tagger ------------------------------------------------------------------------------
-
-YEAR_MS = 365 * 86_400_000
-
-
-@dataclass(frozen=True)
-class RegimeReading:
-    regime: Regime
-    annual_vol: float
-    trend_z: float
-    bars: int
-
-
-def measure_regime(
-    candles: Candles,
-    *,
-    window: int | None = None,
-    vol_threshold: float = 1.0,
-    trend_threshold: float = 1.0,
-) -> RegimeReading:
-    """The regime of the last ``window`` bars (all when None) with the numbers behind it."""
-    close = candles.close if window is None else candles.close[-(window + 1) :]
-    ts = candles.ts if window is None else candles.ts[-(window + 1) :]
-    ok = np.isfinite(close) & (close > 0)
-    close, ts = close[ok], ts[ok]
-    if close.size < 3:
-        return RegimeReading("range", 0.0, 0.0, int(close.size))
-    r = np.diff(np.log(close))
-    bar_ms = float(np.median(np.diff(ts))) or 1.0
-    sd = float(np.std(r))
-    vol = sd * math.sqrt(YEAR_MS / bar_ms)
-    z = float(r.sum()) / (sd * math.sqrt(r.size)) if sd > 0 else 0.0
-    regime: Regime
-    if vol > vol_threshold:
-        regime = "high_volatility"
-    elif z > trend_threshold:
-        regime = "trend_up"
-    elif z < -trend_threshold:
-        regime = "trend_down"
-    else:
-        regime = "range"
-    return RegimeReading(regime, vol, z, int(r.size))
-
-
-def tag_regime(
-    candles: Candles,
-    *,
-    window: int | None = None,
-    vol_threshold: float = 1.0,
-    trend_threshold: float = 1.0,
-) -> Regime:
-    """One label for a candle history (rules in the module docstring)."""
-    return measure_regime(
-        candles, window=window, vol_threshold=vol_threshold, trend_threshold=trend_threshold
-    ).regime

@@ -14,14 +14,10 @@ from rara.data.catalog import Catalog
 from rara.data.synth import generate
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.home import Home
-from rara.research.memory import (
-    LessonStore,
-    fts5_available,
-    measure_regime,
-    query_terms,
-    tag_regime,
-)
+from rara.research.lesson_schema import fts5_available
+from rara.research.memory import LessonStore, query_terms
 from rara.research.models import Lesson, experiment_id
+from rara.research.regime import measure_regime, tag_regime
 
 HOUR = 3_600_000
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rara.research.memory import RECALL_WINDOW, LessonStore, fts5_available
+from rara.research.lesson_schema import fts5_available
+from rara.research.memory import RECALL_WINDOW, LessonStore
 from rara.research.models import Lesson
 
 REGIMES = ["trend_up", "trend_down", "range", "high_volatility"]
