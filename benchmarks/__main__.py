@@ -33,11 +33,13 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         bench_research,
         bench_research_cli,
         bench_sandbox,
+        bench_writes,
     )
 
     return [
         ("market data catalog (525,600 1m bars)", bench_data.run),
         ("event log", bench_events.figures),
+        ("research storage per candidate (fresh state directories)", bench_writes.run),
         ("strategy runtime, in-process (8,760 1h bars)", bench_sandbox.run),
         ("jail primitive (trivial entry)", bench_jail.run),
         ("sandbox boundary (8,760 1h bars)", bench_boundary.run),

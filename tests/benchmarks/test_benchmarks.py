@@ -21,6 +21,7 @@ from rara.research.loop import ResearchLoop
 CHEAP = (
     "market data catalog",
     "event log",
+    "research storage",
     "strategy runtime",
     "jail primitive",
     "sandbox boundary",
