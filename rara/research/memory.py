@@ -24,8 +24,8 @@ older lesson can enter the top k. That is proven from a bound on an older lesson
 share of query words found in any lesson older than the window (one FTS5 seek per word), plus
 the regime's full weight, plus the recency of the newest of them, must stay below the k-th score
 found. Only when the bound does not decide (or this market has fewer than k lessons, so other
-symbols' rank next) is every visible lesson of the timeframe scored, as `recall_all` does; the
-answer is the same either way.
+symbols' rank next) is every visible lesson of the timeframe scored, as
+`recall(exhaustive=True)` does; the answer is the same either way.
 
 The table itself (schema, migrations, how a row reads back) is `rara.research.lesson_schema`;
 the regime a lesson is tagged with comes from `rara.research.regime`.
@@ -122,8 +122,12 @@ class LessonStore(Closing):
         k: int = 5,
         regime: Regime | None = None,
         hide: tuple[str, int] | None = None,
+        *,
+        exhaustive: bool = False,
     ) -> list[Lesson]:
         """The top ``k`` lessons for this market and query (ranking in the module docstring).
+        ``exhaustive`` scores every visible lesson of the timeframe, skipping the bounded search
+        of the newest ones: the reference that search is held to, and its fallback.
 
         ``hide=(run_id, iteration)`` leaves out that run's lessons from that iteration on:
         a context built "as of" an iteration then sees exactly what existed at that iteration,
@@ -140,35 +144,10 @@ class LessonStore(Closing):
             if top is None:
                 return []
             args["max_id"] = int(top[0])
-            rows = self._recall_newest(terms, args)
+            rows = None if exhaustive else self._recall_newest(terms, args)
             if rows is None:  # the bound did not decide: every visible lesson is scored
-                self.full_scans += 1
+                self.full_scans += not exhaustive
                 rows = self._conn.execute(_ranking_sql(terms, self.fts_enabled), args).fetchall()
-        return [lesson_from_row(r) for r in rows]
-
-    def recall_all(
-        self,
-        symbol: str,
-        timeframe: str,
-        query_text: str,
-        k: int = 5,
-        regime: Regime | None = None,
-        hide: tuple[str, int] | None = None,
-    ) -> list[Lesson]:
-        """`recall` by scoring every visible lesson of the timeframe: the reference the bounded
-        search is held to (and its fallback)."""
-        if k <= 0:
-            return []
-        terms = query_terms(query_text)
-        args = self._args(symbol, timeframe, terms, k, regime, hide)
-        with self._lock:
-            top = self._conn.execute(
-                f"SELECT max(id) FROM lessons WHERE {visible('')}", args
-            ).fetchone()
-            if top[0] is None:
-                return []
-            args["max_id"] = int(top[0])
-            rows = self._conn.execute(_ranking_sql(terms, self.fts_enabled), args).fetchall()
         return [lesson_from_row(r) for r in rows]
 
     def _args(

@@ -1,6 +1,6 @@
 """Bounded lesson recall (`LessonStore.recall`) gives exactly the full scan's ranking
-(`LessonStore.recall_all`) on many lessons, and scores the newest ones alone when the bound on an
-older lesson's score decides."""
+(`LessonStore.recall(exhaustive=True)`) on many lessons, and scores the newest ones alone when
+the bound on an older lesson's score decides."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_bounded_recall_is_the_full_ranking(tmp_path: Path, fts: bool) -> None:
                     for regime in (None, "range", "trend_up"):
                         for hide in (None, ("run-5", 70), ("run-5", 0), ("run-2", 10)):
                             args = (symbol, tf, query, k, regime, hide)
-                            assert store.recall(*args) == store.recall_all(*args)  # type: ignore[arg-type]
+                            assert store.recall(*args) == store.recall(*args, exhaustive=True)  # type: ignore[arg-type]
                             asked += 1
     assert asked == 5 * 3 * 2 * 4 * 3 * 4
     # both ways were taken: decided within the newest lessons, and scored in full
@@ -87,7 +87,7 @@ def test_a_typical_recall_scores_only_the_newest_lessons(tmp_path: Path) -> None
     for cut in range(RECALL_WINDOW, 2 * RECALL_WINDOW, 7):
         args = ("BTC/USDT", "1h", "BTC/USDT 1h range", 5, "range", ("now", cut))
         got = store.recall(*args)  # type: ignore[arg-type]
-        assert got == store.recall_all(*args)  # type: ignore[arg-type]
+        assert got == store.recall(*args, exhaustive=True)  # type: ignore[arg-type]
         assert [x.iteration for x in got] == list(range(cut - 1, cut - 6, -1))
     assert store.full_scans == 0
     store.close()
