@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rara.config import BacktestSettings, ResearchGateSettings
+from rara.config import BacktestSettings
 from rara.data.catalog import Catalog
 from rara.domain.gate import HOLDOUT_CHECKS, GateReport
 from rara.domain.market import Candles, Instrument, Timeframe
@@ -35,21 +35,14 @@ from rara.research.store import ResearchStore
 from rara.runner.sandbox import InProcessSandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
+from tests.kit.gates import opened_gate
 from tests.kit.proposers import RecordingProposer
 
 BARS = 1500
 RUNS = (("run-a", 1), ("run-b", 2))
 ITERATIONS = 4
 # a gate opened wide, so candidates get as far as the holdout, which then decides
-LOOSE = ResearchGateSettings(
-    min_sharpe=-100,
-    max_drawdown=1.0,
-    min_trades=0,
-    min_dsr=0,
-    max_pbo=1.0,
-    min_holdout_psr=0,
-    cost_multiplier=1.0,
-)
+LOOSE = opened_gate("min_track_record_confidence", min_holdout_psr=0)
 INST = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
 
 

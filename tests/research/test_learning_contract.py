@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rara.config import BacktestSettings, ResearchGateSettings
+from rara.config import BacktestSettings
 from rara.data.catalog import Catalog
 from rara.domain.gate import GateReport, LearningView
 from rara.domain.market import Instrument, Timeframe
@@ -27,6 +27,7 @@ from rara.runner.sandbox import InProcessSandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from tests.kit.gate_reports import HOLDOUT_MARKS, report, view, with_holdout
+from tests.kit.gates import opened_gate
 from tests.kit.proposers import RecordingProposer
 
 
@@ -62,17 +63,7 @@ def test_a_recording_proposer_is_never_handed_the_holdout(tmp_path: Path) -> Non
     candles = Catalog(tmp_path / "data").load(inst).slice(0, 3000)
     db = tmp_path / "rara.db"
     # a gate opened wide: candidates get as far as the holdout, which then decides
-    loose = ResearchGateSettings(
-        min_sharpe=-100,
-        max_drawdown=1.0,
-        min_trades=0,
-        min_track_record_confidence=0.5,
-        min_dsr=0,
-        max_pbo=1.0,
-        min_holdout_psr=0,
-        holdout_read_budget=100,
-        cost_multiplier=1.0,
-    )
+    loose = opened_gate(min_holdout_psr=0, holdout_read_budget=100)
     store, lessons, events = ResearchStore(db), LessonStore(db), EventStore(db)
     trials = TrialStore(db)
     recorders = []

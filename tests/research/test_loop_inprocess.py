@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pytest
 
 from rara.backtest import warm_up
-from rara.config import BacktestSettings, ResearchGateSettings
+from rara.config import BacktestSettings
 from rara.data.synth import generate
 from rara.domain.gate import LearningView
 from rara.domain.market import Candles, Instrument, Timeframe
@@ -41,6 +41,7 @@ from rara.research.trace import run_hash
 from rara.runner.sandbox import InProcessSandbox
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
+from tests.kit.gates import opened_gate
 from tests.kit.paths import REPO
 from tests.kit.strategies import PEEKS_AT_NEXT_CLOSE
 
@@ -60,15 +61,8 @@ PEEK = PEEKS_AT_NEXT_CLOSE
 # holdout (both measured once and pinned by the assertions).
 PASSES = {"fast": 3, "slow": 10}
 FAILS_HOLDOUT = {"fast": 20, "slow": 50}
-WIDE_OPEN = ResearchGateSettings(
-    min_sharpe=-100,
-    max_drawdown=1.0,
-    min_trades=0,
-    min_dsr=0,
+WIDE_OPEN = opened_gate(
     min_holdout_psr=0,
-    max_pbo=1.0,
-    cost_multiplier=1.0,
-    min_track_record_confidence=0.5,  # MinTRL 1 bar for any positive Sharpe
     train_fraction=0.6,  # the split PASSES and FAILS_HOLDOUT were measured on
     validation_fraction=0.2,
 )

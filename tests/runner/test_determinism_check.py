@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rara.config import BacktestSettings, ResearchGateSettings
+from rara.config import BacktestSettings
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.runner.jail.runner import JailedRunner, Limits
 from rara.runner.sandbox import WARM_MODULES, JailSandbox
@@ -22,6 +22,7 @@ from rara.validation.causality import causality_checks
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from tests.kit.candles import shipped_btc
+from tests.kit.gates import opened_gate
 from tests.kit.paths import EXAMPLES
 from tests.runner.conftest import HERE
 
@@ -70,15 +71,7 @@ def test_signals_that_differ_between_processes_fail_determinism(leaky, candles) 
 
 def test_the_gate_rejects_it_as_non_deterministic(leaky, candles, tmp_path) -> None:
     # thresholds loosened so that only the causality proof can decide
-    loose = ResearchGateSettings(
-        min_sharpe=-100.0,
-        min_trades=0,
-        min_track_record_confidence=0.5,  # 12 trades: one flipped entry must not decide it
-        min_dsr=0.0,
-        max_pbo=1.0,
-        max_drawdown=1.0,
-        cost_multiplier=1.0,
-    )
+    loose = opened_gate()  # 12 trades: one flipped entry must not decide it
     with TrialStore(tmp_path / "t.db") as trials:
         gate = ResearchGate(trials, loose, BacktestSettings(fee=0.0, slippage=0.0))
         inst = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))

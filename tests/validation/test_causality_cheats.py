@@ -28,6 +28,7 @@ from rara.validation.lookahead import check
 from rara.validation.trials import TrialStore
 from rara_sandbox.results import Probe
 from tests.kit.candles import shipped_btc
+from tests.kit.gates import opened_gate
 from tests.kit.paths import STRATEGIES, TEMPLATE
 from tests.kit.strategies import LOOKAHEAD_CHEATS, _strategy
 
@@ -123,14 +124,7 @@ SNIPER = "LATER = 474352.0  # hours since the epoch: 2024-02-11\n" + _strategy(
 
 def test_the_gate_proves_what_the_probes_miss(jail: JailSandbox, short: Candles, tmp_path) -> None:
     # thresholds loosened so that the candidate reaches the proof; what it leaks is not judged
-    loose = ResearchGateSettings(
-        min_sharpe=-100.0,
-        min_trades=0,
-        min_dsr=0.0,
-        max_pbo=1.0,
-        max_drawdown=1.0,
-        cost_multiplier=1.0,
-    )
+    loose = opened_gate("min_track_record_confidence")
     with TrialStore(tmp_path / "t.db") as trials:
         gate = ResearchGate(trials, loose, BacktestSettings(fee=0.0, slippage=0.0))
         report = judge_candidate(

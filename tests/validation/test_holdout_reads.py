@@ -25,6 +25,7 @@ from rara.validation.holdout import signals_fingerprint
 from rara.validation.trials import TrialStore
 from rara_sandbox.results import WindowResult
 from tests.kit.candles import shipped_btc
+from tests.kit.gates import opened_gate
 from tests.kit.paths import EXAMPLES
 
 SMA = (EXAMPLES / "sma_crossover" / "strategy.py").read_text()
@@ -164,15 +165,7 @@ def test_the_budget_is_a_setting(trials: TrialStore) -> None:
 
 def test_judge_without_a_proof_reads_nothing(trials: TrialStore, db: Path) -> None:
     """Until a causality proof passes, the gate does not read the holdout: no read is charged."""
-    wide = ResearchGateSettings(
-        min_sharpe=-100,
-        max_drawdown=1,
-        min_trades=0,
-        min_track_record_confidence=0.5,
-        cost_multiplier=1,
-        min_dsr=0,
-        max_pbo=1,
-    )
+    wide = opened_gate()
     gate = ResearchGate(trials, wide, BacktestSettings())
     candles = shipped_btc("1h")
     # slow = 120 needs an honest lookback above it, or warm-up fails before the proof is due

@@ -15,18 +15,11 @@ from rara.validation.causality import CausalityProof
 from rara.validation.gate import ResearchGate
 from rara.validation.trials import TrialStore
 from tests.kit.candles import shipped_btc
+from tests.kit.gates import opened_gate
 from tests.kit.paths import TEMPLATE
 
 INST = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
-LOOSE = ResearchGateSettings(
-    min_sharpe=-100.0,
-    min_trades=0,
-    min_dsr=0.0,
-    max_pbo=1.0,
-    max_drawdown=1.0,
-    cost_multiplier=1.0,
-    min_track_record_confidence=0.5,
-)
+LOOSE = opened_gate()
 STRICT = ResearchGateSettings(min_sharpe=50.0)  # nothing real passes the validation floor
 
 

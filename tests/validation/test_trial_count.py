@@ -16,7 +16,7 @@ import pytest
 
 from rara.backtest.engine import BacktestConfig, run_backtest
 from rara.backtest.window import backtest_window
-from rara.config import BacktestSettings, ResearchGateSettings
+from rara.config import BacktestSettings
 from rara.domain.gate import GateReport
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.domain.strategy import source_sha256
@@ -34,6 +34,7 @@ from rara.validation.gate import ResearchGate
 from rara.validation.statistics import deflated_sharpe_ratio, sharpe_ratio
 from rara.validation.trials import TrialKey, TrialStore
 from tests.kit.candles import shipped_btc
+from tests.kit.gates import opened_gate
 from tests.kit.paths import EXAMPLES
 
 # slow up to 120 bars (WEAK): the declared lookback must cover it, or warm-up fails first
@@ -44,14 +45,7 @@ SMA = (
 )
 BTC = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
 # The floor checks opened so a weak candidate reaches the DSR; the DSR itself keeps its default.
-REACHES_DSR = ResearchGateSettings(
-    min_sharpe=-100,
-    max_drawdown=1.0,
-    min_trades=0,
-    min_track_record_confidence=0.5,
-    cost_multiplier=1.0,
-    max_pbo=1.0,
-)
+REACHES_DSR = opened_gate("min_dsr")
 WEAK = {"fast": 15, "slow": 120}  # a positive validation Sharpe on a handful of trades: weak
 
 
