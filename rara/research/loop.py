@@ -300,9 +300,8 @@ class ResearchLoop:
         if result.promoted:
             self._promote(result)
         self.events.record_completed(self.store, experiment, result, insight)
-        # what later contexts read; the gate report and the LLM transcript stay in the store
-        # (kept here they would grow the run's memory by kilobytes per candidate)
-        self.finished.append(experiment.model_copy(update={"report": None, "llm_calls": []}))
+        # kept here they would grow the run's memory by kilobytes per candidate
+        self.finished.append(experiment.without_details())
         self.progress.count(result.outcome, result.failed_check, result.cost_usd)
         self.on_progress(self.progress)
         if stopped is not None:

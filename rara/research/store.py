@@ -119,6 +119,12 @@ class Experiment(BaseModel):
     timeframe: str
     created_at: str = ""
 
+    def without_details(self) -> Experiment:
+        """The row without its gate report and LLM transcript (the store keeps them): what the
+        loop holds in memory for later contexts, which never read either."""
+        kept = self.model_dump(exclude={"report", "llm_calls"})
+        return Experiment.model_validate({**kept, "report": None, "llm_calls": []})
+
     def as_outcome(self) -> ExperimentOutcome:
         """The row as a proposer may see it: ``outcome`` the learnable one, never the decision
         taken on the holdout (which this row keeps)."""

@@ -28,15 +28,21 @@ F64 = npt.NDArray[np.float64]
 
 MAX_BLOCK = 64  # values per closed-form block: a cumsum over at most this many terms
 HEAD = 64  # valid values after the seed computed by the plain loop: short series stay cheap
-MAX_SCALE_LOG2 = 60.0  # d^-m stays below 2^60 within a block, far from float64 overflow
+MAX_SCALE_LOG2 = 60  # d^-m stays below 2^60 within a block, far from float64 overflow
 
 
 def _block(d: float) -> int:
+    """The longest block (at most MAX_BLOCK) over which d^-m stays within 2^MAX_SCALE_LOG2, found
+    by repeated multiplication: no libm call, whose last bits differ between C libraries."""
     if d <= 0.0:
         return 1
     if d >= 1.0:
         return MAX_BLOCK
-    return max(1, min(MAX_BLOCK, 1 + int(MAX_SCALE_LOG2 * math.log(2.0) / -math.log(d))))
+    floor, power, b = 2.0**-MAX_SCALE_LOG2, 1.0, 1
+    while b < MAX_BLOCK and power * d >= floor:
+        power *= d
+        b += 1
+    return b
 
 
 def _seed_index(valid: npt.NDArray[np.bool_], n: int) -> int | None:
@@ -45,6 +51,13 @@ def _seed_index(valid: npt.NDArray[np.bool_], n: int) -> int | None:
     edges = np.concatenate(([-1], np.flatnonzero(~valid), [valid.shape[0]]))
     long_enough = np.flatnonzero(np.diff(edges) > n)
     return int(edges[long_enough[0]]) + n if long_enough.size else None
+
+
+def _powers(x: float, b: int) -> F64:
+    """x^0 .. x^(b-1) as a column, each the previous times x."""
+    steps = np.full(b, x)
+    steps[0] = 1.0
+    return np.cumprod(steps)[:, None]
 
 
 def _recurse(v: F64, state: float, alpha: float) -> F64:
@@ -61,10 +74,12 @@ def _recurse(v: F64, state: float, alpha: float) -> F64:
     w = np.zeros(k * b)
     w[:m] = v
     blocks = w.reshape(k, b).T
-    j = np.arange(b, dtype=np.float64)[:, None]
-    up = np.power(d, j)  # d^j
-    down = np.power(d, -j)  # d^-j
-    carry_gain = np.power(d, j + 1.0)  # d^(j+1): what is left of the incoming state at j
+    # Powers by repeated multiplication (a cumprod is sequential IEEE products), never np.power:
+    # its SIMD paths round differently across CPUs and numpy builds, and the jail, the container
+    # and every machine must agree to the last bit.
+    up = _powers(d, b)  # d^j
+    down = _powers(1.0 / d, b)  # d^-j
+    carry_gain = up * d  # d^(j+1): what is left of the incoming state at j
     own = alpha * (np.cumsum(blocks * down, axis=0) * up)
     # The state entering each block, one scalar step per block (Python floats: IEEE doubles).
     entering = np.empty(k)
