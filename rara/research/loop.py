@@ -300,7 +300,8 @@ class ResearchLoop:
         if result.promoted:
             self._promote(result)
         self.events.record_completed(self.store, experiment, result, insight)
-        # kept here they would grow the run's memory by kilobytes per candidate
+        # without the gate report and LLM transcript: later contexts never read them, and kept
+        # for every candidate they would grow the run's memory by kilobytes each
         self.finished.append(experiment.without_details())
         self.progress.count(result.outcome, result.failed_check, result.cost_usd)
         self.on_progress(self.progress)

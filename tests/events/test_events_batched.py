@@ -39,8 +39,9 @@ from rara.research.models import experiment_id
 from rara.research.publish import RunEvents
 from rara.research.record import IterationResult
 from rara.research.store import ResearchStore
-from rara.validation.trials import TrialKey, TrialStore
+from rara.validation.trials import TrialStore
 from tests.events.payloads import make
+from tests.kit.trials import validation_key
 
 HELPER = Path(__file__).with_name("event_procs.py")
 INST = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
@@ -56,18 +57,7 @@ def _append(store: EventStore, i: int) -> None:
 
 
 def _trial(store: TrialStore, i: int) -> None:
-    key = TrialKey(
-        source_sha256=f"{i:064x}",
-        params={"fast": i},
-        exchange="binance",
-        symbol="BTC/USDT",
-        timeframe="1h",
-        segment="validation",
-        start_ms=0,
-        end_ms=3_600_000 * 20,
-        fee=0.001,
-        slippage=0.0005,
-    )
+    key = validation_key(i, 20)
     store.record(key, f"s{i}", np.linspace(-0.01, 0.01, 20), 0.1, {"trades": 2}, "run-a")
 
 

@@ -27,10 +27,11 @@ from rara.events.schema import SCHEMA, split_sql
 from rara.research.models import experiment_id
 from rara.research.record import IterationResult
 from rara.research.store import ResearchStore
-from rara.validation.trials import TrialKey, TrialStore
+from rara.validation.trials import TrialStore
 from tests.events.payloads import make
 from tests.kit.cli import CliResult
 from tests.kit.paths import REPO
+from tests.kit.trials import validation_key
 
 INST = Instrument(exchange="binance", symbol="BTC/USDT", timeframe=Timeframe.parse("1h"))
 
@@ -54,18 +55,7 @@ def _trials(db: Path, n: int) -> list[str]:
     ids = []
     with TrialStore(db) as store:
         for i in range(n):
-            key = TrialKey(
-                source_sha256=f"{i:064x}",
-                params={"fast": i},
-                exchange="binance",
-                symbol="BTC/USDT",
-                timeframe="1h",
-                segment="validation",
-                start_ms=0,
-                end_ms=3_600_000 * 50,
-                fee=0.001,
-                slippage=0.0005,
-            )
+            key = validation_key(i, 50)
             returns = np.linspace(-0.01, 0.01, 50) * (i + 1)
             trial, new = store.record(key, f"s{i}", returns, 0.05 * i, {"trades": 3}, "run-a")
             assert new
