@@ -31,6 +31,7 @@ from rara.domain.gate import VarianceSource, WeakenedThreshold
 from rara.domain.market import parse_utc
 from rara.errors import BadInput, Refused, nearest
 from rara.home import Home
+from rara.trading_settings import TradingSettings
 
 ENV_PREFIX = "RARA_"
 ENV_NESTING = "__"
@@ -236,6 +237,7 @@ class Settings(_Section):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     gates: GatesSettings = Field(default_factory=GatesSettings)
+    trading: TradingSettings = Field(default_factory=TradingSettings)
 
     @model_validator(mode="after")
     def _stressed_costs(self) -> Settings:

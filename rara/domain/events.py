@@ -238,18 +238,29 @@ class ValidationGateWeakened(EventPayload):
     )
 
 
-# ---- trading -----------------------------------------------------------------------------------
+# ---- trading ----------------------------------------------------------------------------------
 
 Side = Literal["buy", "sell"]
-OrderType = Literal["market", "limit"]
+OrderType = Literal["market", "limit", "stop_market", "take_profit_market"]
 TradingMode = Literal["paper", "testnet", "live"]
-OrderStatus = Literal[
-    "accepted", "open", "partially_filled", "filled", "canceled", "expired", "unknown"
+# The order state machine of `rara.domain.orders` (its transitions live there).
+OrderState = Literal[
+    "intent",
+    "submitted",
+    "acknowledged",
+    "partially_filled",
+    "filled",
+    "canceled",
+    "rejected",
+    "unknown",
 ]
+# Why an order exists: the backtest's exit reasons, plus what a person or the kill switch asks.
+IntentReason = Literal["entry", "exit", "stop_loss", "take_profit", "end", "flatten", "manual"]
 
 
 class _OrderEvent(EventPayload):
-    """What every order event names. The envelope's strategy_id is the payload's."""
+    """What every order event names. The envelope's strategy_id is the payload's; the envelope's
+    correlation_id is the deployment's."""
 
     client_order_id: str = Field(
         min_length=1, description="deterministic id journaled before anything is sent"
@@ -266,11 +277,15 @@ class TradingOrderSubmitted(_OrderEvent):
 
     event_type: ClassVar[str] = "trading_order_submitted"
 
+    intent_seq: int = Field(ge=0, description="the deployment's intent sequence number")
     side: Side
     order_type: OrderType
-    quantity: ExactDecimal = Field(description="base currency units")
+    quantity: ExactDecimal | None = Field(description="base currency units; None: sized by cost")
+    cost: ExactDecimal | None = Field(description="quote spent, fee included (market buys)")
     limit_price: ExactDecimal | None = Field(description="quote per base; None for market")
+    trigger_price: ExactDecimal | None = Field(description="stop / take-profit trigger")
     reduce_only: bool = Field(description="may only shrink a position (exits, REDUCING state)")
+    reason: IntentReason
     signal_bar_ms: int | None = Field(
         description="open time of the closed bar whose signal made the intent; None if manual"
     )
@@ -290,6 +305,10 @@ class TradingOrderFilled(_OrderEvent):
     fee_currency: str
     cumulative_quantity: ExactDecimal = Field(description="filled so far, this fill included")
     filled_ms: int = Field(description="the venue's time of the fill")
+    reason: IntentReason | None = Field(None, description="why the order was placed")
+    detail: dict[str, str] = Field(
+        default_factory=dict, description="how a simulated fill was made (spread, volume cap)"
+    )
 
 
 class TradingOrderRejected(_OrderEvent):
@@ -298,21 +317,26 @@ class TradingOrderRejected(_OrderEvent):
     event_type: ClassVar[str] = "trading_order_rejected"
 
     side: Side
-    quantity: ExactDecimal = Field(description="base currency units asked for")
+    quantity: ExactDecimal | None = Field(description="base currency units asked for")
     rejected_by: Literal["risk_gate", "venue"]
     reason_code: str = Field(description="stable code, e.g. max_position, insufficient_funds")
     reason: str = Field(description="for people")
+    context: dict[str, str] = Field(
+        default_factory=dict, description="the guard's numbers: value, limit, mark..."
+    )
 
 
 class TradingOrderUpdated(_OrderEvent):
-    """An order's state at the venue changed (accepted, canceled, resolved after a lookup...)."""
+    """An order's state at the venue changed (acknowledged, canceled, resolved after a lookup)."""
 
     event_type: ClassVar[str] = "trading_order_updated"
 
     venue_order_id: str | None
-    status: OrderStatus
+    status: OrderState
     filled_quantity: ExactDecimal = Field(description="base currency units filled in total")
-    remaining_quantity: ExactDecimal = Field(description="base currency units still open")
+    remaining_quantity: ExactDecimal | None = Field(
+        description="base currency units still open; None: sized by cost"
+    )
     average_fill_price: ExactDecimal | None = Field(description="quote per base; None: no fill")
     detail: str = ""
 

@@ -121,10 +121,14 @@ def examples() -> list[EventPayload]:
         ev.TradingOrderSubmitted(
             **order,
             side="buy",
+            intent_seq=0,
             order_type="limit",
             quantity=Decimal("0.0015"),
+            cost=None,
             limit_price=Decimal("64000.50"),
+            trigger_price=None,
             reduce_only=False,
+            reason="entry",
             signal_bar_ms=1_714_521_600_000,
         ),
         ev.TradingOrderFilled(
