@@ -341,6 +341,137 @@ class TradingOrderUpdated(_OrderEvent):
     detail: str = ""
 
 
+TradingState = Literal["ACTIVE", "REDUCING", "HALTED"]
+LockScope = Literal["global", "strategy", "symbol"]
+
+
+class TradingStateChanged(EventPayload):
+    """The trading state of every account changed: ``rara kill`` (HALTED, optionally flattening),
+    ``rara resume --confirm`` (ACTIVE), or a guard or reconciliation moving it to REDUCING. It
+    persists until the next such event, across restarts."""
+
+    event_type: ClassVar[str] = "trading_state_changed"
+
+    state: TradingState
+    previous: TradingState
+    reason: str
+    flatten: bool = Field(description="close positions through the reduce path (kill --flatten)")
+    requested_by: str = Field(description="who asked: cli, daemon, guard name, sentinel")
+
+
+class TradingLockSet(EventPayload):
+    """A lock: no new exposure in its scope until ``until_ms`` (None: until released). Set by a
+    guard, a person or the sentinel; persisted as this event, so it survives a restart."""
+
+    event_type: ClassVar[str] = "trading_lock_set"
+
+    lock_id: str = Field(min_length=1)
+    scope: LockScope
+    target: str | None = Field(description="strategy_id or symbol; None for global")
+    until_ms: int | None = Field(description="UTC epoch ms the lock lapses; None: until released")
+    reason: str
+    set_by: str
+
+
+class TradingLockReleased(EventPayload):
+    """A lock was lifted before it lapsed."""
+
+    event_type: ClassVar[str] = "trading_lock_released"
+
+    lock_id: str = Field(min_length=1)
+    reason: str
+    released_by: str
+
+
+class TradingAccountFunded(EventPayload):
+    """Money moved into (positive) or out of (negative) an account outside trading: a paper
+    account's starting cash, a deposit. The ledger books it as transaction ``tx_id``."""
+
+    event_type: ClassVar[str] = "trading_account_funded"
+
+    account: str = Field(min_length=1, description="e.g. paper:<deployment>")
+    currency: str
+    amount: ExactDecimal
+    tx_id: str = Field(min_length=1)
+    mode: TradingMode
+
+
+class TradingSessionStarted(EventPayload):
+    """A deployment of one strategy on one instrument and account began (or resumed after a
+    restart: ``resumed``). The envelope's correlation_id is the deployment's run id."""
+
+    event_type: ClassVar[str] = "trading_session_started"
+
+    run_id: str = Field(min_length=1)
+    strategy_id: str = Field(min_length=1)
+    strategy_path: str
+    account: str
+    exchange: str
+    symbol: str
+    timeframe: str
+    mode: TradingMode
+    feed: str = Field(description="replay, poll")
+    trailing_window: int = Field(ge=1, description="bars handed to the strategy per evaluation")
+    resumed: bool
+
+
+class TradingSessionEnded(EventPayload):
+    """A deployment stopped: the feed ended, a kill, an error, or a signal."""
+
+    event_type: ClassVar[str] = "trading_session_ended"
+
+    run_id: str = Field(min_length=1)
+    strategy_id: str = Field(min_length=1)
+    reason: str
+    bars: int = Field(ge=0, description="bars processed in this run")
+    last_bar_ms: int | None
+
+
+class TradingEquityMarked(EventPayload):
+    """An account's value at a bar's close, from the ledger and the close as the mark: the
+    equity curve paper trading is judged on, and the drawdown guard's running peak."""
+
+    event_type: ClassVar[str] = "trading_equity_marked"
+
+    account: str
+    symbol: str
+    bar_ms: int = Field(description="open time of the bar whose close is the mark")
+    mark: ExactDecimal
+    cash: ExactDecimal = Field(description="quote currency held")
+    position: ExactDecimal = Field(description="base currency held")
+    equity: ExactDecimal = Field(description="cash + position x mark")
+    peak_equity: ExactDecimal
+
+
+class TradingFeedStale(EventPayload):
+    """A feed produced no bar for two intervals (``stale``) or bars flow again (not stale)."""
+
+    event_type: ClassVar[str] = "trading_feed_stale"
+
+    exchange: str
+    symbol: str
+    timeframe: str
+    stale: bool
+    last_bar_ms: int | None = Field(description="open time of the last bar it produced")
+    since_ms: int = Field(description="when it turned stale, or recovered")
+
+
+class TradingSignalDivergence(EventPayload):
+    """A strategy's signal on its trailing window differs from its signal on the full history
+    (an indicator with longer memory than the declared lookback): it is not traded."""
+
+    event_type: ClassVar[str] = "trading_signal_divergence"
+
+    strategy_id: str = Field(min_length=1)
+    symbol: str
+    timeframe: str
+    trailing_window: int
+    bars_checked: int
+    bars_differing: int
+    first_bar_ms: int | None = Field(description="open time of the first differing bar")
+    detail: str
+
+
 # ---- sentinel ----------------------------------------------------------------------------------
 
 
@@ -446,6 +577,15 @@ _SCHEMA_V1: tuple[type[EventPayload], ...] = (
     TradingOrderFilled,
     TradingOrderRejected,
     TradingOrderUpdated,
+    TradingStateChanged,
+    TradingLockSet,
+    TradingLockReleased,
+    TradingAccountFunded,
+    TradingSessionStarted,
+    TradingSessionEnded,
+    TradingEquityMarked,
+    TradingFeedStale,
+    TradingSignalDivergence,
     SentinelSignalDetected,
     FeedbackStrategyPromote,
     FeedbackStrategyDemote,
