@@ -266,6 +266,7 @@ class _OrderEvent(EventPayload):
         min_length=1, description="deterministic id journaled before anything is sent"
     )
     strategy_id: str = Field(min_length=1)
+    account: str = Field(min_length=1, description="the ledger account, e.g. paper:<run id>")
     exchange: str = Field(description="ccxt exchange id; for paper, the market it replays")
     mode: TradingMode
     symbol: str = Field(description="unified symbol, e.g. BTC/USDT")

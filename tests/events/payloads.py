@@ -61,6 +61,7 @@ def examples() -> list[EventPayload]:
     order = {
         "client_order_id": "co-st_9ad0-1714521600000-entry",
         "strategy_id": "st_9ad0a0d46074b159",
+        "account": "paper:dep_1",
         "exchange": "binance",
         "mode": "paper",
         "symbol": "BTC/USDT",
