@@ -290,6 +290,12 @@ class TradingOrderSubmitted(_OrderEvent):
     signal_bar_ms: int | None = Field(
         description="open time of the closed bar whose signal made the intent; None if manual"
     )
+    stop_loss_fraction: float | None = Field(
+        None, description="an entry's stop-loss, a fraction below its fill, placed once filled"
+    )
+    take_profit_fraction: float | None = Field(
+        None, description="an entry's take-profit, a fraction above its fill, placed once filled"
+    )
 
 
 class TradingOrderFilled(_OrderEvent):

@@ -128,6 +128,10 @@ class OrderIntent(_Model):
     reason: IntentReason
     signal_bar_ms: int | None = Field(description="open time of the closed bar; None if manual")
     mark_price: ExactDecimal = Field(gt=0)
+    # An entry's protective orders, as fractions of its fill (rule 4 of the backtest): placed by
+    # the engine once the entry has filled; journaled with the intent so a restart knows them.
+    stop_loss_fraction: float | None = Field(None, ge=0, lt=1, allow_inf_nan=False)
+    take_profit_fraction: float | None = Field(None, ge=0, allow_inf_nan=False)
 
     @property
     def reduces(self) -> bool:
