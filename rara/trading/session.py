@@ -1,0 +1,341 @@
+"""The composition root of a paper trading run (`rara paper run`, and the daemon's paper
+deployments): resolve the strategy and the market, wire feed, sandbox, signal path, venue, order
+manager, ledger, risk gate and kill switch into a `TradingEngine`, run it, and summarise the run
+with its comparison against the backtest over the same bars.
+
+A run is identified by its run id (by default a hash of strategy, market and range, so the same
+command resumes the same run after a crash: `rara paper run` again continues after the last bar
+it marked; a finished run answers with its summary).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+import numpy as np
+
+from rara.backtest.engine import BacktestConfig
+from rara.closing import Closing
+from rara.config import Settings, load_settings
+from rara.data.catalog import Catalog
+from rara.domain.events import (
+    TradingAccountFunded,
+    TradingEquityMarked,
+    TradingSessionEnded,
+    TradingSessionStarted,
+)
+from rara.domain.market import Candles, Instrument, Timeframe
+from rara.errors import BadInput, Refused
+from rara.events import EventStore, anchoring_deferred, open_event_store
+from rara.home import Home
+from rara.ledger import Ledger, open_ledger
+from rara.registry import Registry
+from rara.runner.sandbox import Sandbox, open_sandbox
+from rara.runner.strategy_source import StrategySource, resolve_strategy
+from rara.trading.control import Control
+from rara.trading.engine import SOURCE, Deployment, TradingEngine
+from rara.trading.feed import ClosedBar, Feed
+from rara.trading.feeds.replay import ReplayFeed
+from rara.trading.orders import OrderManager
+from rara.trading.parity import ParityReport
+from rara.trading.signals import SignalPath
+from rara.trading.venues.paper import PaperVenue
+
+log = logging.getLogger(__name__)
+FeedKind = Literal["replay", "poll"]
+
+
+def default_run_id(
+    strategy_id: str, inst: Instrument, feed: str, start_ms: int | None, end_ms: int | None
+) -> str:
+    """The same strategy on the same market and range is the same run (resumable)."""
+    text = "\x1f".join([strategy_id, inst.key, feed, str(start_ms), str(end_ms)])
+    return "paper_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def candles_of(bars: tuple[ClosedBar, ...]) -> Candles:
+    import numpy as np
+
+    n = len(bars)
+    return Candles(
+        np.fromiter((b.open_ms for b in bars), np.int64, n),
+        *(np.fromiter((getattr(b, c) for b in bars), np.float64, n) for c in Candles.COLUMNS[1:]),
+    )
+
+
+@dataclass
+class PaperSession(Closing):
+    """One paper run, wired and ready; `run()` drives it, `summary()` describes it."""
+
+    home: Home
+    settings: Settings
+    strategy: StrategySource
+    inst: Instrument
+    deployment: Deployment
+    store: EventStore
+    ledger: Ledger
+    sandbox: Sandbox
+    feed: Feed
+    venue: PaperVenue
+    engine: TradingEngine
+    costs: BacktestConfig
+    resumed: bool
+    finished: bool
+
+    def close(self) -> None:
+        for part in (self.feed, self.sandbox, self.ledger, self.store):
+            try:
+                part.close()
+            except Exception:  # closing must not hide the run's own error
+                log.debug("closing %r failed", part, exc_info=True)
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> str:
+        if self.finished:
+            return "already_finished"
+        ended = "stopped"
+        try:
+            with anchoring_deferred(self.store.path, in_background=True):
+                ended = self.engine.run(should_stop)
+        finally:
+            p = self.engine.progress
+            self.store.append(
+                TradingSessionEnded(
+                    run_id=self.deployment.run_id,
+                    strategy_id=self.deployment.strategy_id,
+                    reason=ended,
+                    bars=p.bars,
+                    last_bar_ms=p.last_bar_ms,
+                ),
+                source=SOURCE,
+                correlation_id=self.deployment.run_id,
+                strategy_id=self.deployment.strategy_id,
+            )
+        return ended
+
+    def summary(self, parity: ParityReport | None) -> dict[str, Any]:
+        from rara.trading.parity import equity_marks, fills_of, paper_trades
+
+        dep = self.deployment
+        fills = fills_of(self.store, dep.run_id)
+        trades = paper_trades(fills, dep.interval_ms)
+        marks = equity_marks(self.store, dep.run_id)
+        final = marks[-1][1] if marks else Decimal(repr(self.costs.init_cash))
+        init = Decimal(repr(self.costs.init_cash))
+        return {
+            "run_id": dep.run_id,
+            "strategy": self.strategy.name,
+            "strategy_id": dep.strategy_id,
+            "instrument": self.inst.key,
+            "account": dep.account,
+            "resumed": self.resumed,
+            "bars": len(marks),
+            "progress": vars(self.engine.progress),
+            "trades": [t.model_dump() for t in trades],
+            "fills": len(fills),
+            "pnl": str(final - init),
+            "final_equity": str(final),
+            "balances": {k: str(v) for k, v in self.ledger.balances(dep.account).items()},
+            "costs": {"fee": self.costs.fee, "slippage": self.costs.slippage},
+            "backtest_comparison": None if parity is None else parity.model_dump(),
+        }
+
+
+def _last_mark(store: EventStore, run_id: str) -> tuple[int | None, Decimal | None]:
+    """The last bar this run marked, and its running equity peak."""
+    from rara.events import EventFilter
+
+    last: TradingEquityMarked | None = None
+    for ev in store.iter_query(EventFilter(types=[TradingEquityMarked], correlation_id=run_id)):
+        mark = ev.typed()
+        assert isinstance(mark, TradingEquityMarked)
+        last = mark
+    return (None, None) if last is None else (last.bar_ms, last.peak_equity)
+
+
+def _run_state(store: EventStore, run_id: str) -> tuple[bool, bool]:
+    """(started before, finished with the feed's end)."""
+    from rara.events import EventFilter
+
+    started = finished = False
+    types = [TradingSessionStarted, TradingSessionEnded]
+    for ev in store.iter_query(EventFilter(types=types, correlation_id=run_id)):
+        payload = ev.typed()
+        if isinstance(payload, TradingSessionStarted):
+            started = True
+        elif isinstance(payload, TradingSessionEnded) and payload.reason == "feed_ended":
+            finished = True
+    return started, finished
+
+
+def open_paper_session(
+    home: Home,
+    strategy: str,
+    *,
+    symbol: str,
+    timeframe: Timeframe | str,
+    exchange: str | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    speed: float | None = None,
+    params: dict[str, Any] | None = None,
+    backend: str | None = None,
+    run_id: str | None = None,
+    batch_bars: int = 64,
+) -> PaperSession:
+    """Wire a paper run that replays stored candles (the replay feed). Resumes `run_id` when it
+    was started before."""
+    settings = load_settings(home)
+    source = resolve_strategy(strategy, Registry(home))
+    inst = Catalog(home.data_dir).resolve(symbol, timeframe, exchange)
+    sb = settings.sandbox
+    chosen = backend or sb.backend
+    sandbox = open_sandbox(chosen, sb.wall_timeout_s, sb.memory_mb, sb.proof_us_per_bar, sb.cpus, sb.image)
+    try:
+        signals = SignalPath.open(sandbox, source.source, params, settings.trading.lookback_margin)
+        if signals.timeframe is not None and signals.timeframe != str(inst.timeframe):
+            raise BadInput(
+                "timeframe_mismatch",
+                f"{source.name} declares timeframe {signals.timeframe}, the market is "
+                f"{inst.timeframe}",
+                f"run it with --timeframe {signals.timeframe}",
+            )
+        rid = run_id or default_run_id(signals.strategy_id, inst, "replay", start_ms, end_ms)
+        store = open_event_store(home.state_db)
+        started, finished = _run_state(store, rid)
+        last_ms, peak = _last_mark(store, rid)
+        feed = ReplayFeed(
+            home, inst, start_ms=start_ms, end_ms=end_ms, speed=speed, after_ms=last_ms
+        )
+        costs = BacktestConfig.from_settings(inst.exchange, settings.backtest)
+        dep = Deployment(
+            run_id=rid,
+            strategy_id=signals.strategy_id,
+            strategy_name=source.name,
+            strategy_path=str(source.path) if source.path else source.name,
+            account=f"paper:{rid}",
+            exchange=inst.exchange,
+            symbol=inst.symbol,
+            timeframe=str(inst.timeframe),
+            interval_ms=inst.timeframe.ms,
+            mode="paper",
+            feed="replay",
+            size_fraction=costs.size_fraction,
+        )
+        init = Decimal(repr(costs.init_cash))
+        ledger = open_ledger(home.state_db)
+        venue = PaperVenue.open(
+            home.state_db,
+            account=dep.account,
+            exchange=dep.exchange,
+            fee=costs.fee,
+            slippage=costs.slippage,
+            initial={dep.quote: init},
+            settings=settings.trading.paper,
+        )
+        funded = TradingAccountFunded(
+            account=dep.account, currency=dep.quote, amount=init, tx_id=f"fund:{rid}", mode="paper"
+        )
+        if not started:
+            store.append(funded, source=SOURCE, correlation_id=rid, strategy_id=dep.strategy_id)
+        ledger.book_funding(funded)
+        store.append(
+            TradingSessionStarted(
+                run_id=rid,
+                strategy_id=dep.strategy_id,
+                strategy_path=dep.strategy_path,
+                account=dep.account,
+                exchange=dep.exchange,
+                symbol=dep.symbol,
+                timeframe=dep.timeframe,
+                mode="paper",
+                feed="replay",
+                trailing_window=signals.trailing_window,
+                resumed=started,
+            ),
+            source=SOURCE,
+            correlation_id=rid,
+            strategy_id=dep.strategy_id,
+        )
+        orders = OrderManager(
+            store,
+            venue,
+            run_id=rid,
+            strategy_id=dep.strategy_id,
+            account=dep.account,
+            exchange=dep.exchange,
+            mode="paper",
+            symbol=dep.symbol,
+        )
+        orders.restore()
+        control = Control(store)
+        history = candles_of(feed.history(signals.trailing_window - 1))
+        engine = TradingEngine(
+            dep,
+            store=store,
+            feed=feed,
+            venue=venue,
+            signals=signals,
+            orders=orders,
+            ledger=ledger,
+            control=control,
+            risk=settings.trading.risk,
+            history=history,
+            peak_equity=peak if peak is not None else init,
+            batch_bars=batch_bars,
+        )
+    except BaseException:
+        sandbox.close()
+        raise
+    return PaperSession(
+        home, settings, source, inst, dep, store, ledger, sandbox, feed, venue, engine, costs,
+        started, finished,
+    )
+
+
+def compare_with_backtest(session: PaperSession) -> ParityReport:
+    """Backtest the bars this run replayed, with signals from one full-history evaluation of the
+    same candles the paper run saw (its warm-up included), and compare trade for trade."""
+    from rara.backtest.engine import run_backtest
+    from rara.runner.sandbox import EvaluationRequest
+    from rara.trading.parity import backtest_trades, compare, equity_marks, fills_of, paper_trades
+
+    dep = session.deployment
+    feed = session.feed
+    if not isinstance(feed, ReplayFeed):
+        raise Refused("no_backtest_comparison", "only a replay has fixed bars to compare", "")
+    replayed = feed.replayed_candles()
+    warm = candles_of(feed.warmup(session.engine.signals.trailing_window - 1))
+    seen = Candles(
+        *(np.concatenate([getattr(warm, c), getattr(replayed, c)]) for c in Candles.COLUMNS)
+    )
+    ev = session.sandbox.evaluate(
+        EvaluationRequest(source=session.strategy.source, candles=seen, params=session.engine.signals.params)
+    )
+    if ev.failed:
+        raise Refused(
+            "strategy_failed",
+            f"{session.strategy.name}: {ev.error.message if ev.error else 'no signals'}",
+            "`rara sandbox run` shows the strategy's error",
+        )
+    w = ev.windows[-1]
+    k = len(warm)
+
+    def cut(level: Any) -> Any:
+        return level[k:] if isinstance(level, np.ndarray) else level
+
+    result = run_backtest(
+        replayed, w.entries[k:], w.exits[k:], session.costs, cut(w.stop_loss), cut(w.take_profit)
+    )
+    paper = paper_trades(fills_of(session.store, dep.run_id), dep.interval_ms)
+    return compare(
+        paper,
+        backtest_trades(result.trades, replayed.ts),
+        equity_marks(session.store, dep.run_id),
+        result.equity,
+        replayed.ts,
+    )
