@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from rara.domain.events import TradingSignalDivergence
 from rara.domain.market import Candles
 from rara.domain.strategy import JsonScalar, StrategyMeta, StrategyRef
 from rara.errors import BadInput
@@ -123,6 +124,19 @@ class DivergenceReport(BaseModel):
     @property
     def diverges(self) -> bool:
         return self.bars_differing > 0
+
+    def event(self, strategy_id: str, symbol: str, timeframe: str) -> TradingSignalDivergence:
+        """The ``trading_signal_divergence`` event the engine logs for a diverging strategy."""
+        return TradingSignalDivergence(
+            strategy_id=strategy_id,
+            symbol=symbol,
+            timeframe=timeframe,
+            trailing_window=self.trailing_window,
+            bars_checked=self.bars_checked,
+            bars_differing=self.bars_differing,
+            first_bar_ms=self.first_bar_ms,
+            detail=self.detail,
+        )
 
     @property
     def detail(self) -> str:

@@ -177,6 +177,12 @@ def test_a_too_short_lookback_is_reported_with_its_first_differing_bar(
     assert report.first_full[:2] == (bool(full.entries[first]), bool(full.exits[first]))
     if first > len(candles) - 300:
         assert alone(first - 1) == (bool(full.entries[first - 1]), bool(full.exits[first - 1]))
+    event = report.event(path.strategy_id, "BTC/USDT", "1h")
+    assert (event.first_bar_ms, event.bars_differing) == (
+        report.first_bar_ms,
+        report.bars_differing,
+    )
+    assert event.event_type == "trading_signal_divergence" and event.detail == report.detail
     # a batch handed a longer history than its windows reports the same divergence
     batch = path.evaluate(candles, len(candles) - 300)
     assert isinstance(batch, SignalBatch) and batch.divergence == report
