@@ -45,12 +45,14 @@ DEFAULT_PROOF_US_PER_BAR = 20.0  # the `sandbox.proof_us_per_bar` setting's defa
 class ProofRequest(BaseModel):
     """Ask for the exhaustive causality proof (`rara_sandbox.proof`) instead of windows and
     probes: every prefix ending at from_bar..N-1 and the trailing window of `trailing_window`
-    bars ending there. The sandbox gives it its own deadline, scaled to the work."""
+    bars ending there. The sandbox gives it its own deadline, scaled to the work. With
+    `prefixes` False, only the trailing windows (the signal path of paper and live trading)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     from_bar: int = Field(ge=0)
     trailing_window: int = Field(ge=1)
+    prefixes: bool = True
 
 
 class EvaluationRequest(BaseModel):
@@ -87,7 +89,7 @@ def proof_spec(request: EvaluationRequest, base_s: float, us_per_bar: float) -> 
         return ProofSpec(0, k, base_s, to_bar=k) if k else None
     n = len(request.candles)
     deadline = proof_deadline_s(n, p.from_bar, base_s, us_per_bar)
-    return ProofSpec(p.from_bar, p.trailing_window, deadline)
+    return ProofSpec(p.from_bar, p.trailing_window, deadline, prefixes=p.prefixes)
 
 
 def candle_columns(candles: Candles) -> dict[str, Any]:

@@ -145,6 +145,8 @@ def read_proof(
         err = result.error
         return failed(f"{err.code}: {err.message}" if err else "the sandbox returned no proof")
     proof, full = result.proof, result.windows[-1]
+    if proof.prefix is None:
+        return failed("the sandbox computed no prefixes")
     if (proof.from_bar, proof.bars, full.n) != (from_bar, bars, first.n):
         return failed(
             f"the proof covers bars {proof.from_bar}..+{proof.bars} of {full.n}, "

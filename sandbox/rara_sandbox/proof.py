@@ -52,6 +52,8 @@ def check_spec(spec: ProofSpec, total: int) -> str | None:
         return f"proof from_bar must be in 0..{total - 1}"
     if type(spec.trailing_window) is not int or spec.trailing_window < 1:
         return "proof trailing_window must be an int >= 1"
+    if type(spec.prefixes) is not bool:
+        return "proof prefixes must be a bool"
     if not spec.deadline_s > 0:
         return "proof deadline_s must be positive"
     if spec.to_bar is not None and not spec.from_bar < spec.to_bar <= total:
@@ -66,9 +68,10 @@ def prove(
     started: float,
     known: Mapping[int, tuple[bool, bool, float, float]] | None = None,
 ) -> ProofResult:
-    """Run `last_bar` on every prefix and trailing window ending at from_bar..to_bar-1.
-    `known`: last bars of prefixes the caller already computed, by prefix length (its
-    windows), taken instead of computing those prefixes a second time."""
+    """Run `last_bar` on every prefix and trailing window ending at from_bar..to_bar-1 (only the
+    trailing windows when the spec asks for no prefixes). `known`: last bars of prefixes the
+    caller already computed, by prefix length (its windows), taken instead of computing those
+    prefixes a second time."""
     done = known or {}
     n, w = len(bars), spec.trailing_window
     end = n if spec.to_bar is None else spec.to_bar
@@ -77,9 +80,12 @@ def prove(
     for i, t in enumerate(range(spec.from_bar, end)):
         if time.perf_counter() - started > spec.deadline_s:
             raise ProofTimeout(t, i, m, spec.deadline_s)
+        lo = t + 1 - w
+        if lo > 0 and not spec.prefixes:
+            trailing.put(i, last_bar(bars.span(lo, t + 1)))
+            continue
         bar = done.get(t + 1) or last_bar(bars.window(t + 1))
         prefix.put(i, bar)
-        lo = t + 1 - w
         # a trailing window that reaches bar 0 is the prefix itself: computed once
         trailing.put(i, bar if lo <= 0 else last_bar(bars.span(lo, t + 1)))
-    return ProofResult(spec.from_bar, w, prefix.done(), trailing.done())
+    return ProofResult(spec.from_bar, w, prefix.done() if spec.prefixes else None, trailing.done())

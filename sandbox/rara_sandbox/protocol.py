@@ -156,16 +156,24 @@ def _proof_spec(v: object) -> ProofSpec | None:
         return None
     if type(v) is not dict:
         raise ProtocolError("proof must be an object or null")
-    _keys(v, {"from_bar", "trailing_window", "deadline_s", "to_bar"})
+    # "prefixes" is sent only when false (trailing windows only), so the proof's frames keep
+    # their shape
+    _keys(v, {"from_bar", "trailing_window", "deadline_s", "to_bar"} | _PREFIXES.intersection(v))
     deadline = v["deadline_s"]
     if type(deadline) not in (int, float) or not 0 < deadline < 1e7:
         raise ProtocolError("proof deadline_s must be a positive number")
+    if v.get("prefixes", False) is not False:
+        raise ProtocolError("proof prefixes must be false when present")
     return ProofSpec(
         _int(v["from_bar"], "proof from_bar"),
         _int(v["trailing_window"], "proof trailing_window", 1),
         float(deadline),
         None if v["to_bar"] is None else _int(v["to_bar"], "proof to_bar", 1),
+        prefixes="prefixes" not in v,
     )
+
+
+_PREFIXES = frozenset({"prefixes"})
 
 
 def _probe(v: object) -> Probe:
@@ -215,8 +223,11 @@ def encode_response(result: EvaluationResult, *, max_bytes: int = DEFAULT_MAX_FR
     if result.proof is not None:
         pr = result.proof
         proof = {"from_bar": pr.from_bar, "trailing_window": pr.trailing_window, "bars": pr.bars}
+        if pr.prefix is None:
+            proof["prefixes"] = False
         for part, last in (("prefix", pr.prefix), ("trailing", pr.trailing)):
-            arrays += [(f"proof.{part}.{k}", getattr(last, k)) for k in LastBars.SERIES]
+            if last is not None:
+                arrays += [(f"proof.{part}.{k}", getattr(last, k)) for k in LastBars.SERIES]
     header = {
         "protocol": PROTOCOL_VERSION,
         "kind": "response",
@@ -299,12 +310,14 @@ def _proof(v: object, arrays: dict[str, npt.NDArray[Any]], ok: bool) -> ProofRes
         return None
     if type(v) is not dict or not ok:
         raise ProtocolError("proof must be an object, and only in a successful response")
-    _keys(v, {"from_bar", "trailing_window", "bars"})
+    _keys(v, {"from_bar", "trailing_window", "bars"} | _PREFIXES.intersection(v))
+    if v.get("prefixes", False) is not False:
+        raise ProtocolError("proof prefixes must be false when present")
     m = _int(v["bars"], "proof bars", 1)
     return ProofResult(
         _int(v["from_bar"], "proof from_bar"),
         _int(v["trailing_window"], "proof trailing_window", 1),
-        _last_bars("prefix", m, arrays),
+        None if "prefixes" in v else _last_bars("prefix", m, arrays),
         _last_bars("trailing", m, arrays),
     )
 

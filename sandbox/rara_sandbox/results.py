@@ -106,20 +106,25 @@ class ProofSpec:
     at t (each in a fresh module namespace with a fresh params copy), keeping the last bar of
     each. ``deadline_s``: the proof's own time budget, checked between bars. ``to_bar`` (None:
     N) ends it early: the first evaluation proves the first bars this way, a dense truncation
-    check next to its windows and probes."""
+    check next to its windows and probes. ``prefixes`` False: the trailing windows only (what
+    paper and live trading decide on, `rara.trading.signals`); no prefix is computed."""
 
     from_bar: int
     trailing_window: int
     deadline_s: float
     to_bar: int | None = None
+    prefixes: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "from_bar": self.from_bar,
             "trailing_window": self.trailing_window,
             "deadline_s": self.deadline_s,
             "to_bar": self.to_bar,
         }
+        if not self.prefixes:  # on the wire only when asked: the proof's frames stay as they were
+            out["prefixes"] = False
+        return out
 
 
 @dataclass(frozen=True)
@@ -138,17 +143,17 @@ class LastBars:
 @dataclass(frozen=True)
 class ProofResult:
     """What the proof computed for bars ``from_bar``..``from_bar + bars - 1``: `prefix` (history
-    0..t) and `trailing` (the ``trailing_window`` bars ending at t). The full history is the
-    result's one window."""
+    0..t; None when the spec asked for trailing windows only) and `trailing` (the
+    ``trailing_window`` bars ending at t). The full history is the result's one window."""
 
     from_bar: int
     trailing_window: int
-    prefix: LastBars
+    prefix: LastBars | None
     trailing: LastBars
 
     @property
     def bars(self) -> int:
-        return int(self.prefix.entries.shape[0])
+        return int(self.trailing.entries.shape[0])
 
 
 @dataclass(frozen=True)
