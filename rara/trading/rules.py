@@ -13,21 +13,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from rara.trading.signals import BarSignal
 
 Action = Literal["enter", "exit", "none"]
-
-
-@dataclass(frozen=True, slots=True)
-class BarSignal:
-    """A strategy's decision at one closed bar, computed on the trailing window ending there.
-    Levels are fractions of the entry fill; NaN = none."""
-
-    open_ms: int
-    entry: bool
-    exit: bool
-    stop_loss: float = math.nan
-    take_profit: float = math.nan
 
 
 def action(signal: BarSignal, *, long: bool, entry_pending: bool) -> Action:
