@@ -88,7 +88,15 @@ class Ledger(Closing):
             except sqlite3.Error as exc:
                 raise state_db_error(self.path, "cannot open the ledger", exc) from exc
         else:
-            self.path, self._conn = open_tables(self.path, SCHEMA, "the ledger")
+            # The schema is created once, in a fresh database: a trigger dropped later is not
+            # put back behind verify's back, which reports it (`triggers_missing`).
+            self.path, self._conn = open_tables(self.path, "", "the ledger")
+            try:
+                if not has_tables(self._conn):
+                    self._conn.executescript(SCHEMA)
+            except sqlite3.Error as exc:
+                self._conn.close()
+                raise state_db_error(self.path, "cannot open the ledger", exc) from exc
 
     def close(self) -> None:
         with self._lock:
