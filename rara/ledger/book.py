@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from rara.domain.orders import base_and_quote
 from rara.ledger.chart import holdings
@@ -85,9 +86,20 @@ class PositionBook:
         )
 
 
-# A stored transaction as the book reads it: seq, kind, account, detail, postings
-# (ledger account, currency, amount).
-BookedTx = tuple[int, str, str, dict[str, object], list[tuple[str, str, Decimal]]]
+class FillFacts(NamedTuple):
+    """What a fill transaction's detail says about the trade, parsed."""
+
+    symbol: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str
+
+
+# A stored transaction as the book takes it, read and checked (`rara.ledger.store.parse_stored`):
+# seq, account, the fill's facts (None for a funding), postings (ledger account, currency, amount)
+BookedTx = tuple[int, str, FillFacts | None, list[tuple[str, str, Decimal]]]
 
 
 class RunningBook:
@@ -102,23 +114,16 @@ class RunningBook:
 
     def apply(self, tx: BookedTx) -> None:
         """Add one transaction; transactions come in seq order, each once."""
-        seq, kind, account, detail, postings = tx
+        seq, account, facts, postings = tx
         with exact():
             for ledger_account, currency, amount in postings:
                 sums = self.totals.setdefault(ledger_account, {})
                 sums[currency] = sums.get(currency, ZERO) + amount
-        if kind == "fill":
-            symbol = str(detail["symbol"])
-            book = self.positions.get((account, symbol))
+        if facts is not None:
+            book = self.positions.get((account, facts.symbol))
             if book is None:
-                book = self.positions[(account, symbol)] = PositionBook(account, symbol)
-            book.fill(
-                str(detail["side"]),
-                Decimal(str(detail["quantity"])),
-                Decimal(str(detail["price"])),
-                Decimal(str(detail["fee"])),
-                str(detail["fee_currency"]),
-            )
+                book = self.positions[(account, facts.symbol)] = PositionBook(account, facts.symbol)
+            book.fill(facts.side, facts.quantity, facts.price, facts.fee, facts.fee_currency)
         self.accounts.add(account)
         self.last_seq = seq
 

@@ -23,7 +23,7 @@ from rara.closing import Closing
 from rara.domain.events import TradingAccountFunded, TradingOrderFilled
 from rara.errors import BadInput, RaraError
 from rara.events.model import canonical_json
-from rara.ledger.book import BookedTx, RunningBook
+from rara.ledger.book import BookedTx, FillFacts, RunningBook
 from rara.ledger.chart import fill_transaction, funding_transaction
 from rara.ledger.model import (
     GENESIS_HASH,
@@ -58,9 +58,10 @@ def corrupt(seq: object, tx_id: object, why: str) -> RaraError:
     )
 
 
-def parse_stored(tx: StoredTx) -> BookedTx:
-    """A stored transaction as the running book takes it; `ledger_row_corrupt` if it cannot be
-    read (an amount that is not canonical decimal text, a detail that is not JSON)."""
+def parse_stored(tx: StoredTx) -> tuple[BookedTx, str, dict[str, Any]]:
+    """A stored transaction as the running book takes it, with its kind and detail;
+    `ledger_row_corrupt` if it cannot be read (an amount that is not canonical decimal text, a
+    detail that is not JSON or lacks what a fill books)."""
     (seq, tx_id, kind, account, detail, _prev, _hash), postings = tx
     try:
         if not isinstance(detail, str) or not isinstance(kind, str) or not isinstance(account, str):
@@ -69,9 +70,24 @@ def parse_stored(tx: StoredTx) -> BookedTx:
         if not isinstance(facts, dict):
             raise ValueError("its detail is not a JSON object")
         lines = [(str(a), str(c), parse_amount(v)) for a, c, v in postings]
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        fill = _fill_facts(facts) if kind == "fill" else None
+    except (ValueError, KeyError) as exc:  # json.JSONDecodeError is a ValueError
         raise corrupt(seq, tx_id, str(exc)) from exc
-    return int(str(seq)), kind, account, facts, lines
+    return (int(str(seq)), account, fill, lines), kind, facts
+
+
+def _fill_facts(d: dict[str, Any]) -> FillFacts:
+    side, symbol = d["side"], d["symbol"]
+    if side not in ("buy", "sell") or not isinstance(symbol, str) or "/" not in symbol:
+        raise ValueError(f"its detail names side {side!r} of symbol {symbol!r}")
+    return FillFacts(
+        symbol=symbol,
+        side=side,
+        quantity=parse_amount(d["quantity"]),
+        price=parse_amount(d["price"]),
+        fee=parse_amount(d["fee"]),
+        fee_currency=str(d["fee_currency"]),
+    )
 
 
 class Ledger(Closing):
@@ -182,7 +198,7 @@ class Ledger(Closing):
             "SELECT account, currency, amount FROM ledger_postings WHERE tx_seq = ? ORDER BY line",
             (row[0],),
         ).fetchall()
-        _, kind, account, facts, lines = parse_stored((tuple(row), postings))
+        (_, account, _, lines), kind, facts = parse_stored((tuple(row), postings))
         return content(tx_id, kind, account, facts, [(a, c, amount_text(v)) for a, c, v in lines])
 
     def book_fill(self, fill: TradingOrderFilled) -> bool:
@@ -202,7 +218,7 @@ class Ledger(Closing):
             if self.readonly and not has_tables(self._conn):
                 return self._book
             for stored in iter_stored(self._conn, self._book.last_seq):
-                self._book.apply(parse_stored(stored))
+                self._book.apply(parse_stored(stored)[0])
             return self._book
 
     def last_seq(self) -> int:

@@ -147,3 +147,16 @@ def test_cli_balances_and_verify_on_sound_books(ledger: Ledger, db: Path, cli: C
     assert r.json["accounts"] == {"paper:run-2": {"USDT": "5"}}
     r = cli("ledger", "balances", "--account", "paper:run-3")
     assert r.code == 2 and r.error["code"] == "ledger_unknown_account"
+
+
+@pytest.mark.parametrize("detail", ["{}", "not json", '{"side": "hold", "symbol": "BTC/USDT"}'])
+def test_a_fill_whose_detail_cannot_be_read_is_a_clear_error(
+    ledger: Ledger, db: Path, detail: str
+) -> None:
+    book_some(ledger)
+    tamper(db, "UPDATE ledger_transactions SET detail = ? WHERE seq = 2", detail)
+    found = {(p, s) for p, s, _ in problems(db)}
+    assert ("hash_mismatch", 2) in found or ("bad_row", 2) in found
+    with open_ledger(db, readonly=True) as fresh, pytest.raises(RaraError) as caught:
+        fresh.state(ACCOUNT)
+    assert caught.value.code == "ledger_row_corrupt" and f"seq 2 ({TX2})" in caught.value.message
