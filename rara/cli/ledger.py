@@ -10,6 +10,7 @@ import click
 
 from rara.cli.output import emit
 from rara.errors import BadInput, RaraError, nearest
+from rara.events import open_event_store
 from rara.home import Home
 from rara.ledger import Ledger, LedgerReport, amount_text, open_ledger
 
@@ -65,7 +66,14 @@ def balances(account: str | None) -> None:
 
 @click.command("verify")
 @click.option("--account", metavar="A", help="Show only this account's balances.")
-def verify(account: str | None) -> None:
+@click.option(
+    "--against-log/--no-against-log",
+    default=True,
+    show_default=True,
+    help="Also check that every funding and fill event of the event log is booked as it says, "
+    "and every transaction comes from one.",
+)
+def verify(account: str | None, against_log: bool) -> None:
     """Check the ledger's chain, that every transaction balances per currency, the trial balance
     and the append-only triggers; exit 1 naming the transaction when it fails."""
     path = Home.from_env().state_db
@@ -74,7 +82,11 @@ def verify(account: str | None) -> None:
         emit({**LedgerReport.model_validate(_EMPTY).model_dump(mode="json"), "accounts": {}})
         return
     with open_ledger(path, readonly=True) as ledger:
-        report = ledger.verify()
+        if against_log:
+            with open_event_store(path, readonly=True) as events:
+                report = ledger.verify(events=events)
+        else:
+            report = ledger.verify()
         if not report.ok:
             raise LedgerBroken(report)
         chosen = _accounts(ledger, account)

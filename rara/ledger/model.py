@@ -235,7 +235,8 @@ class LedgerProblem(BaseModel):
 
     # seq_gap | bad_row | bad_amount | prev_hash_mismatch | hash_mismatch | no_postings |
     # unbalanced | postings_mismatch | orphan_postings | trial_balance | triggers_missing |
-    # venue_mismatch | sqlite_error
+    # venue_mismatch | sqlite_error | event_not_booked | event_mismatch | tx_without_event |
+    # event_unbookable | events_unreadable
     problem: str
     seq: int | None = None
     tx_id: str | None = None
@@ -263,6 +264,9 @@ class LedgerReport(BaseModel):
         description="per currency, the sum of every posting: zero when the books balance"
     )
     venue_checked: list[str] = Field(default_factory=list, description="accounts compared")
+    events_checked: int | None = Field(
+        None, description="funding and fill events compared with the books; None: not asked"
+    )
     problems: list[LedgerProblem] = Field(default_factory=list)
     problem_count: int = 0
     reason: str | None = None

@@ -10,12 +10,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from rara.domain.events import TradingAccountFunded, TradingOrderFilled
 from rara.errors import RaraError
-from rara.events import EventFilter, EventStore
+from rara.events import EventStore
+from rara.ledger.logged import logged_transactions
 from rara.ledger.store import Ledger, open_ledger
-
-_BOOKED_TYPES = EventFilter(types=[TradingAccountFunded, TradingOrderFilled])
 
 
 class CatchUp(BaseModel):
@@ -30,20 +28,16 @@ class CatchUp(BaseModel):
 
 
 def catch_up(ledger: Ledger, store: EventStore, *, after_seq: int = 0) -> CatchUp:
-    """Book every funding and fill event after `after_seq` (exclusive) into `ledger`."""
+    """Book every funding and fill event after `after_seq` (exclusive) into `ledger`; an event
+    that cannot be booked raises its error (`ledger_fill_invalid`, `ledger_conflict`...)."""
     events = booked = 0
     last = after_seq
-    for event in store.iter_query(_BOOKED_TYPES, after_seq=after_seq):
-        payload = event.typed()
-        if isinstance(payload, TradingOrderFilled):
-            new = ledger.book_fill(payload)
-        elif isinstance(payload, TradingAccountFunded):
-            new = ledger.book_funding(payload)
-        else:  # pragma: no cover - the filter selects only these two types
-            raise RaraError("ledger_event_unexpected", f"event seq {event.seq} is {event.type}")
+    for seq, tx in logged_transactions(store, after_seq=after_seq):
+        if isinstance(tx, RaraError):
+            raise tx
         events += 1
-        booked += new
-        last = event.seq
+        booked += ledger.book(tx)
+        last = seq
     return CatchUp(
         events=events, booked=booked, already_booked=events - booked, last_event_seq=last
     )

@@ -22,9 +22,11 @@ from typing import Any
 from rara.closing import Closing
 from rara.domain.events import TradingAccountFunded, TradingOrderFilled
 from rara.errors import BadInput, RaraError
+from rara.events import EventStore
 from rara.events.model import canonical_json
 from rara.ledger.book import BookedTx, FillFacts, RunningBook
 from rara.ledger.chart import fill_transaction, funding_transaction
+from rara.ledger.logged import logged_transactions
 from rara.ledger.model import (
     GENESIS_HASH,
     ZERO,
@@ -264,13 +266,17 @@ class Ledger(Closing):
         return total
 
     def verify(
-        self, venue_balances: Mapping[str, Mapping[str, Decimal]] | None = None
+        self,
+        venue_balances: Mapping[str, Mapping[str, Decimal]] | None = None,
+        events: EventStore | None = None,
     ) -> LedgerReport:
         """Walk the whole ledger: the chain, each transaction's balance and postings, the trial
-        balance and, when given, the venue's balances per account and currency. Never raises for
-        damage: the report names each problem and its transaction."""
+        balance; when given, the venue's balances per account and currency, and the event log
+        (every funding and fill event booked as it says, every transaction from an event).
+        Never raises for damage: the report names each problem and its transaction."""
+        logged = logged_transactions(events) if events is not None else None
         with self._lock:
-            return verify_ledger(self._conn, venue_balances)
+            return verify_ledger(self._conn, venue_balances, logged)
 
 
 def _differences(booked: dict[str, Any], given: dict[str, Any]) -> str:

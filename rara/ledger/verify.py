@@ -6,15 +6,17 @@ account holds per currency what its venue says. Each problem names its transacti
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from rara.errors import RaraError
+from rara.events.model import canonical_json
 from rara.ledger.chart import expected_postings, holdings
 from rara.ledger.model import (
     GENESIS_HASH,
@@ -33,6 +35,11 @@ from rara.ledger.schema import TRIGGERS, StoredTx, has_tables, iter_stored
 MAX_PROBLEMS = 100  # listed in a report; problem_count counts them all
 
 
+def digest(body: dict[str, Any]) -> str:
+    """A transaction's content in 64 characters: what the walk keeps to compare with the log."""
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
 class _Walk:
     """What the walk has seen so far."""
 
@@ -46,6 +53,7 @@ class _Walk:
         self.trial: dict[str, Decimal] = {}
         self.held: dict[str, dict[str, Decimal]] = {}  # ledger account -> currency -> sum
         self.last_tx: dict[str, tuple[int, str]] = {}  # trading account -> its newest tx
+        self.booked: dict[str, tuple[int, str | None]] = {}  # tx_id -> seq, content digest
 
     def bad(self, problem: str, detail: str, seq: int | None = None, tx_id: Any = None) -> None:
         self.count += 1
@@ -69,6 +77,7 @@ class _Walk:
             self.prev = h if isinstance(h, str) else self.prev
             return
         assert isinstance(h, str) and isinstance(account, str) and isinstance(detail, str)
+        self.booked[str(tx_id)] = (n, None)
         if prev_hash != self.prev:
             self.bad("prev_hash_mismatch", f"does not link to the hash of seq {n - 1}", n, tx_id)
         self.prev = h
@@ -94,6 +103,7 @@ class _Walk:
                 self.bad("bad_amount", f"posting {i} ({a} {c}): {exc}", n, tx_id)
         if len(parsed) < len(raw):
             return
+        self.booked[str(tx_id)] = (n, digest(body))
         self._balance(n, str(tx_id), str(kind), account, facts, parsed)
 
     def _balance(
@@ -154,8 +164,10 @@ class _Walk:
 def verify_ledger(
     conn: sqlite3.Connection,
     venue_balances: Mapping[str, Mapping[str, Decimal]] | None = None,
+    logged: Iterable[tuple[int, LedgerTransaction | RaraError]] | None = None,
 ) -> LedgerReport:
-    """The report on the ledger behind `conn`; never raises for damage."""
+    """The report on the ledger behind `conn`; never raises for damage. `logged`: the
+    transactions the event log calls for (`rara.ledger.logged`), to compare with the books."""
     walk = _Walk()
     names: set[str] = set()
     try:
@@ -190,6 +202,7 @@ def verify_ledger(
                 f"the trial balance is off: {currency} postings sum to {amount_text(total)}",
             )
     venue_checked = _against_venue(walk, venue_balances or {})
+    events_checked = _against_log(walk, logged) if logged is not None else None
     first = walk.problems[0].describe() if walk.problems else None
     if first is not None and walk.count > 1:
         first += f" (and {walk.count - 1} more problem{'s' * (walk.count > 2)})"
@@ -201,6 +214,7 @@ def verify_ledger(
         head_hash=walk.prev,
         trial_balance={c: Decimal(amount_text(v)) for c, v in sorted(walk.trial.items())},
         venue_checked=venue_checked,
+        events_checked=events_checked,
         problems=walk.problems,
         problem_count=walk.count,
         reason=first,
@@ -225,3 +239,40 @@ def _against_venue(walk: _Walk, venue: Mapping[str, Mapping[str, Decimal]]) -> l
                     tx_id,
                 )
     return sorted(venue)
+
+
+def _against_log(walk: _Walk, logged: Iterable[tuple[int, LedgerTransaction | RaraError]]) -> int:
+    """Every funding and fill event is booked, as the event says, and every transaction booked
+    comes from an event: a ledger that lost its newest transactions, or holds one nobody logged,
+    is caught here. Returns the number of events compared."""
+    seen: set[str] = set()
+    count = 0
+    events = iter(logged)
+    while True:
+        try:
+            event_seq, tx = next(events)
+        except StopIteration:
+            break
+        except RaraError as exc:  # the log cannot be read: its own verify says why
+            walk.bad("events_unreadable", f"the event log cannot be read: {exc.message}")
+            return count
+        count += 1
+        if isinstance(tx, RaraError):
+            walk.bad("event_unbookable", f"event seq {event_seq} cannot be booked: {tx.message}")
+            continue
+        seen.add(tx.tx_id)
+        booked = walk.booked.get(tx.tx_id)
+        if booked is None:
+            walk.bad(
+                "event_not_booked",
+                f"event seq {event_seq} logged it but the ledger does not hold it: the ledger is "
+                "behind the log (book it by catching up) or lost its newest transactions",
+                None,
+                tx.tx_id,
+            )
+        elif booked[1] is not None and booked[1] != digest(tx.content()):
+            walk.bad("event_mismatch", f"differs from event seq {event_seq}", booked[0], tx.tx_id)
+    for tx_id, (seq, _) in sorted(walk.booked.items(), key=lambda kv: kv[1][0]):
+        if tx_id not in seen:
+            walk.bad("tx_without_event", "no event in the log books it", seq, tx_id)
+    return count

@@ -6,7 +6,9 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
-from rara.domain.events import Side, TradingAccountFunded, TradingOrderFilled
+from rara.domain.events import EventPayload, Side, TradingAccountFunded, TradingOrderFilled
+from rara.events import EventStore
+from rara.ledger import Ledger
 
 ACCOUNT = "paper:run-1"
 SYMBOL = "BTC/USDT"
@@ -64,3 +66,13 @@ def tamper(db: Path, sql: str, *args: object) -> None:
         conn.execute(sql, args)
     finally:
         conn.close()
+
+
+def log_and_book(store: EventStore, ledger: Ledger, payloads: list[EventPayload]) -> None:
+    """What the engine does: log the event, then book it."""
+    for payload in payloads:
+        store.append(payload, source="trading", correlation_id="run-1")
+        if isinstance(payload, TradingOrderFilled):
+            assert ledger.book_fill(payload)
+        else:
+            assert isinstance(payload, TradingAccountFunded) and ledger.book_funding(payload)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rara.domain.events import EventPayload, TradingAccountFunded, TradingOrderFilled
-from rara.events import EventStore, open_event_store
-from rara.ledger import Ledger, catch_up, open_ledger, rebuild_from_events
+from rara.domain.events import EventPayload
+from rara.events import open_event_store
+from rara.ledger import catch_up, open_ledger, rebuild_from_events
 from tests.kit.clock import stepping_clock
-from tests.ledger.books import ACCOUNT, SYMBOL, fill, funding
+from tests.ledger.books import ACCOUNT, SYMBOL, fill, funding, log_and_book
 
 OTHER = "paper:run-2"
 
@@ -23,16 +23,6 @@ def session() -> list[EventPayload]:
         fill("o1", "buy", "0.01", "40000", fee="0.00001", fee_currency="BTC", account=OTHER),
         fill("f3", "sell", "0.15", "39000", fee="5.85"),
     ]
-
-
-def log_and_book(store: EventStore, ledger: Ledger, payloads: list[EventPayload]) -> None:
-    """What the engine does: log the event, then book it."""
-    for payload in payloads:
-        store.append(payload, source="trading", correlation_id="run-1")
-        if isinstance(payload, TradingOrderFilled):
-            assert ledger.book_fill(payload)
-        else:
-            assert isinstance(payload, TradingAccountFunded) and ledger.book_funding(payload)
 
 
 def test_a_rebuild_from_the_log_equals_the_books_kept_live(rara_home: Path) -> None:
@@ -72,3 +62,21 @@ def test_a_ledger_behind_the_log_catches_up(rara_home: Path) -> None:
         assert catch_up(ledger, store, after_seq=done.last_event_seq).booked == 1
         assert ledger.position(ACCOUNT, SYMBOL).fills == 4
         assert ledger.verify().ok
+
+
+def test_verify_against_the_log_catches_lost_and_unlogged_transactions(rara_home: Path) -> None:
+    db = rara_home / "rara.db"
+    with open_event_store(db, clock=stepping_clock()) as store, open_ledger(db) as ledger:
+        log_and_book(store, ledger, session())
+        report = ledger.verify(events=store)
+        assert report.ok and report.events_checked == 6
+        # booked without an event: nobody logged it
+        ledger.book_fill(fill("ghost", "buy", "1", "1"))
+        # logged but never booked: a ledger that lost its newest transaction looks like this
+        store.append(fill("late", "buy", "0.01", "40000"), source="trading")
+        report = ledger.verify(events=store)
+        assert ledger.verify().ok  # the books alone are sound
+    assert [(p.problem, p.seq, p.tx_id) for p in report.problems] == [
+        ("event_not_booked", None, "fill:binance:paper:run-1:late"),
+        ("tx_without_event", 7, "fill:binance:paper:run-1:ghost"),
+    ]

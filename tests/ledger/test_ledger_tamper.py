@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from rara.errors import RaraError
+from rara.events import open_event_store
 from rara.ledger import Ledger, open_ledger
 from tests.kit.cli import CliResult
-from tests.ledger.books import ACCOUNT, fill, funding, raw, tamper
+from tests.ledger.books import ACCOUNT, fill, funding, log_and_book, raw, tamper
 
 Cli = Callable[..., CliResult]
 TX2 = "fill:binance:paper:run-1:f1"
@@ -131,9 +132,18 @@ def test_the_venue_disagreeing_is_caught_naming_the_accounts_last_transaction(
     assert "USDT" in p.detail
 
 
-def test_cli_balances_and_verify_on_sound_books(ledger: Ledger, db: Path, cli: Cli) -> None:
-    book_some(ledger)
-    ledger.book_funding(funding("5", tx_id="fund:other", account="paper:run-2"))
+def test_cli_balances_and_verify_on_sound_books(db: Path, cli: Cli) -> None:
+    with open_event_store(db) as store, open_ledger(db) as ledger:
+        log_and_book(
+            store,
+            ledger,
+            [
+                funding("10000"),
+                fill("f1", "buy", "0.1", "40000", fee="4"),
+                fill("f2", "sell", "0.1", "41000", fee="4.1"),
+                funding("5", tx_id="fund:other", account="paper:run-2"),
+            ],
+        )
     r = cli("ledger", "balances")
     assert r.code == 0, r.stderr
     assert r.json == {
@@ -143,10 +153,21 @@ def test_cli_balances_and_verify_on_sound_books(ledger: Ledger, db: Path, cli: C
     r = cli("ledger", "verify", "--account", "paper:run-2")
     assert r.code == 0, r.stderr
     assert r.json["ok"] is True and r.json["transactions_checked"] == 4
+    assert r.json["events_checked"] == 4
     assert r.json["trial_balance"] == {"BTC": "0", "USDT": "0"}
     assert r.json["accounts"] == {"paper:run-2": {"USDT": "5"}}
     r = cli("ledger", "balances", "--account", "paper:run-3")
     assert r.code == 2 and r.error["code"] == "ledger_unknown_account"
+
+
+def test_cli_verify_names_a_booking_the_log_lacks(ledger: Ledger, cli: Cli) -> None:
+    book_some(ledger)  # booked straight into the ledger, never logged
+    r = cli("ledger", "verify")
+    assert r.code == 1 and r.error["code"] == "ledger_broken"
+    assert "transaction seq 1 (fund:1): no event in the log books it" in r.error["message"]
+    r = cli("ledger", "verify", "--no-against-log")
+    assert r.code == 0, r.stdout
+    assert r.json["events_checked"] is None
 
 
 @pytest.mark.parametrize("detail", ["{}", "not json", '{"side": "hold", "symbol": "BTC/USDT"}'])
