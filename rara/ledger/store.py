@@ -146,7 +146,11 @@ class Ledger(Closing):
         rows = tx.postings_rows()
         detail = canonical_json(tx.detail)
         if self.readonly:
-            raise RaraError("ledger_read_only", f"cannot book {tx.tx_id}: opened read-only")
+            raise RaraError(
+                "ledger_read_only",
+                f"cannot book {tx.tx_id}: this ledger was opened read-only",
+                "open it with open_ledger(db) to book",
+            )
         with self._lock, self._errors(f"booking {tx.tx_id}"):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")

@@ -224,3 +224,38 @@ def test_a_closed_round_trip_realizes_the_backtests_trade_pnl(ledger: Ledger) ->
     pnl = Decimal("0.2") * Decimal("51974.5") - Decimal("10.3949") - (10005 + Decimal("10.005"))
     assert ledger.position(ACCOUNT, SYMBOL).realized_pnl == pnl
     assert ledger.balances(ACCOUNT) == {"USDT": 10000 + pnl}
+
+
+def test_reads_take_in_only_what_was_booked_since(ledger: Ledger, db: Path) -> None:
+    """The running totals are topped up by seq, not recomputed: an edit to a row already read
+    does not move them (verify is what catches edits), while a row booked since does."""
+    ledger.book_funding(funding("100"))
+    assert ledger.balances(ACCOUNT) == {"USDT": Decimal(100)}
+    conn = raw(db)
+    try:
+        conn.execute("DROP TRIGGER ledger_postings_no_update")
+        conn.execute("UPDATE ledger_postings SET amount = '999' WHERE tx_seq = 1 AND line = 0")
+    finally:
+        conn.close()
+    ledger.book_fill(fill("f1", "buy", "1", "10"))
+    assert ledger.balances(ACCOUNT) == {"BTC": Decimal(1), "USDT": Decimal(90)}
+    with open_ledger(db) as fresh:  # a full read from seq 0 sees the edited row
+        assert fresh.balances(ACCOUNT)["USDT"] == Decimal(989)
+    assert not ledger.verify().ok
+
+
+def test_a_read_only_ledger_refuses_to_book(ledger: Ledger, db: Path) -> None:
+    ledger.book_funding(funding("100"))
+    with open_ledger(db, readonly=True) as reader:
+        assert reader.balances(ACCOUNT) == {"USDT": Decimal(100)}
+        with pytest.raises(RaraError) as caught:
+            reader.book_funding(funding("1", tx_id="fund:2"))
+        assert caught.value.code == "ledger_read_only"
+
+
+def test_an_average_price_that_is_no_finite_decimal_is_shown_rounded(ledger: Ledger) -> None:
+    ledger.book_fill(fill("f1", "buy", "1", "1"))
+    ledger.book_fill(fill("f2", "buy", "2", "2"))
+    pos = ledger.position(ACCOUNT, SYMBOL)
+    assert pos.entry_cost == 5 and pos.quantity == 3  # exact; only the division rounds
+    assert pos.average_entry_price == Decimal("1.666666666666666666666666666666667")
