@@ -11,9 +11,13 @@ Typical use::
         ledger.balances("paper:r1")                  # {"BTC": Decimal(...), "USDT": Decimal(...)}
         ledger.position("paper:r1", "BTC/USDT")      # Position(quantity, entry_cost, realized_pnl)
         ledger.equity("paper:r1", {"BTC/USDT": close}, "USDT")
-        ledger.state("paper:r1")                     # balances and positions after each bar
-        report = ledger.verify({"paper:r1": venue_balances})   # LedgerReport(ok=True, ...)
+        ledger.state("paper:r1")                     # balances and positions, after each bar
+        catch_up(ledger, event_store)                # book what the log holds and the books lack
+        report = ledger.verify({"paper:r1": venue_balances}, events=event_store)
     rebuild_from_events(event_store, other_db)       # the same books, from the event log
+
+Every read tops up running totals with the rows booked since the last one (by any process), so
+reading an account after each bar costs what was booked since, never a scan of the ledger.
 """
 
 from rara.ledger.chart import (

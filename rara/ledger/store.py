@@ -110,9 +110,11 @@ class Ledger(Closing):
             # put back behind verify's back, which reports it (`triggers_missing`).
             self.path, self._conn = open_tables(self.path, "", "the ledger")
             try:
-                if not has_tables(self._conn):
-                    self._conn.executescript(SCHEMA)
+                if not has_tables(self._conn):  # all of it or none: one write transaction
+                    self._conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
             except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 self._conn.close()
                 raise state_db_error(self.path, "cannot open the ledger", exc) from exc
 
