@@ -3,6 +3,7 @@ booked once, a conflicting or unbalanced transaction is refused before anything 
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -259,3 +260,29 @@ def test_an_average_price_that_is_no_finite_decimal_is_shown_rounded(ledger: Led
     pos = ledger.position(ACCOUNT, SYMBOL)
     assert pos.entry_cost == 5 and pos.quantity == 3  # exact; only the division rounds
     assert pos.average_entry_price == Decimal("1.666666666666666666666666666666667")
+
+
+def test_writers_on_two_connections_book_each_fill_once(db: Path) -> None:
+    """Two connections (as two processes would) book overlapping fills at once: BEGIN IMMEDIATE
+    serialises them, so the chain never forks and no fill is booked twice."""
+    fills = [fill(f"f{i}", "buy", "0.001", str(40000 + i)) for i in range(60)]
+    results: dict[str, list[bool]] = {}
+
+    def book_all(name: str, order: list[int]) -> None:
+        with open_ledger(db) as mine:
+            results[name] = [mine.book_fill(fills[i]) for i in order]
+
+    open_ledger(db).close()  # the schema first, so both writers find it
+    threads = [
+        threading.Thread(target=book_all, args=("up", list(range(60)))),
+        threading.Thread(target=book_all, args=("down", list(range(59, -1, -1)))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sum(results["up"]) + sum(results["down"]) == 60
+    with open_ledger(db) as after:
+        assert after.last_seq() == 60
+        assert after.position(ACCOUNT, SYMBOL).quantity == Decimal("0.06")
+        assert after.verify().ok
