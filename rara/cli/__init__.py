@@ -247,6 +247,24 @@ GROUPS = (
         },
     ),
     _group(
+        "ledger",
+        "The double-entry ledger in $RARA_HOME/rara.db: balances per account, verification.",
+        {
+            "balances": _lazy(
+                "ledger",
+                "balances",
+                "What each trading account holds per currency, from the ledger's postings.",
+            ),
+            "verify": _lazy(
+                "ledger",
+                "verify",
+                "Check the ledger's chain, that every transaction balances per currency, the "
+                "trial balance and the append-only triggers; exit 1 naming the transaction when "
+                "it fails.",
+            ),
+        },
+    ),
+    _group(
         "sandbox",
         "The container sandbox (Docker): build its image, show its protections.",
         {
