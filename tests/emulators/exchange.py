@@ -5,7 +5,15 @@ Endpoints: ``/api/v3/ping``, ``/api/v3/time``, ``/api/v3/exchangeInfo`` and ``/a
 (Binance's 12-field arrays). Anything else answers a JSON 404 naming the path, so a test can
 assert that no un-emulated call was needed. Candles are a pure function of (seed, symbol,
 interval, bar index), so every request sees the same history and a test can ask the emulator for
-the truth with `BinanceEmulator.bars`.
+the truth: `BinanceEmulator.bars` (what it serves now) and `BinanceEmulator.closed_bars` (the
+final values of the bars that have closed).
+
+Time: `BinanceEmulator.now_ms` is the exchange's clock (None: the real one), settable at any
+moment, so a test walks a bar through its life. As on Binance, ``klines`` serves bars up to the
+one forming at now, and the forming bar's values are partial (its close moves and its volume
+grows until it closes). `freeze` halts the market (a stale venue: no new bar forms, the one
+forming at the freeze stays as it was) and `resume` lets it go on, with the bars of the halt
+served late or never (``omit=True``, an outage).
 
 Faults are scripted with `Fault`: a status (429 with Retry-After, 5xx) or a hang that blocks until
 released, chosen by the n-th request to a path or by a predicate on the query. Gaps (bars that
@@ -113,6 +121,10 @@ def _noise(seed: int, salt: int, k: np.ndarray) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
+def _float_rows(rows: list[list[Any]]) -> np.ndarray:
+    return np.array([[r[0], *map(float, r[1:6])] for r in rows], dtype=np.float64).reshape(-1, 6)
+
+
 class BinanceEmulator:
     """Use as a context manager; ``api_url`` is what replaces ccxt's ``urls['api']['public']``."""
 
@@ -120,7 +132,7 @@ class BinanceEmulator:
         self,
         seed: int = 7,
         markets: list[Market] | None = None,
-        now_ms: Callable[[], int] | None = None,
+        now_ms: int | None = None,
     ) -> None:
         self.seed = seed
         self.markets = {
@@ -133,7 +145,8 @@ class BinanceEmulator:
                 ]
             )
         }
-        self.now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self.now_ms = now_ms  # the exchange's clock in UTC ms; None: real time
+        self.frozen_at_ms: int | None = None  # set by `freeze`: the market stopped there
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -213,6 +226,23 @@ class BinanceEmulator:
         """The exchange has no bars with ``start_ms <= ts < end_ms`` (an outage)."""
         self.markets[symbol_id].gaps.append((start_ms, end_ms))
 
+    def freeze(self) -> None:
+        """Halt the market at now: no new bar forms and the forming one stays as it was, while
+        the exchange keeps answering (a stale venue)."""
+        with self._lock:
+            self.frozen_at_ms = self.now()
+
+    def resume(self, omit: bool = False) -> None:
+        """Lift `freeze`. The bars that opened during the halt are served from now on (late), or
+        with ``omit`` never (an outage: a gap in every market)."""
+        with self._lock:
+            frozen, self.frozen_at_ms = self.frozen_at_ms, None
+        if frozen is None or not omit:
+            return
+        now = self.now()
+        for m in self.markets.values():
+            m.gaps.append((frozen + 1, now + 1))  # bars opening after the freeze, up to now
+
     @contextmanager
     def released(self) -> Iterator[None]:
         try:
@@ -222,6 +252,15 @@ class BinanceEmulator:
                 f.release()
 
     # ---- inspection ----------------------------------------------------------------------
+    def now(self) -> int:
+        """The exchange's clock (UTC ms)."""
+        return int(time.time() * 1000) if self.now_ms is None else self.now_ms
+
+    def market_now(self) -> int:
+        """How far the market has got: now, or the moment it was frozen."""
+        now, frozen = self.now(), self.frozen_at_ms
+        return now if frozen is None else min(now, frozen)
+
     def calls(self, path: str | None = None) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if path is None or r.path == path]
@@ -230,20 +269,33 @@ class BinanceEmulator:
         return self.calls(KLINES)
 
     def bars(self, symbol_id: str, interval: str, start_ms: int, end_ms: int) -> np.ndarray:
-        """The truth: every bar the exchange has with ``start_ms <= ts < end_ms`` and
-        ``ts <= now``, as float rows [ts, open, high, low, close, volume]."""
+        """What the exchange serves now: every bar it has with ``start_ms <= ts < end_ms`` up to
+        the one forming (partial), as float rows [ts, open, high, low, close, volume]."""
         rows = self._klines(self.markets[symbol_id], interval, start_ms, end_ms - 1, limit=None)
-        return np.array([[r[0], *map(float, r[1:6])] for r in rows], dtype=np.float64).reshape(
-            -1, 6
+        return _float_rows(rows)
+
+    def closed_bars(self, symbol_id: str, interval: str, start_ms: int, end_ms: int) -> np.ndarray:
+        """The truth a feed must produce: the bars with ``start_ms <= ts < end_ms`` that have
+        closed by now, with their final values (rows as in `bars`)."""
+        rows = self._klines(
+            self.markets[symbol_id], interval, start_ms, end_ms - 1, limit=None, closed_only=True
         )
+        return _float_rows(rows)
 
     # ---- the exchange --------------------------------------------------------------------
     def _klines(
-        self, m: Market, interval: str, start_ms: int | None, end_ms: int | None, limit: int | None
+        self,
+        m: Market,
+        interval: str,
+        start_ms: int | None,
+        end_ms: int | None,
+        limit: int | None,
+        closed_only: bool = False,
     ) -> list[list[Any]]:
         tf = INTERVAL_MS[interval]
         origin = WEEK_ORIGIN_MS if interval == "1w" else 0
-        last_open = min(self.now_ms(), end_ms if end_ms is not None else 1 << 62)
+        now = self.market_now()
+        last_open = min(now - tf if closed_only else now, end_ms if end_ms is not None else 1 << 62)
         first_open = max(m.listing_ms, start_ms if start_ms is not None else 0)
         k0 = -((origin - first_open) // tf)  # ceil: the first bar opening at or after
         k1 = (last_open - origin) // tf  # the last bar opening at or before (may be forming)
@@ -262,14 +314,14 @@ class BinanceEmulator:
             for gs, ge in m.gaps:
                 keep &= ~((ts >= gs) & (ts < ge))
             ks, ts = ks[keep], ts[keep]
-            for row in self._rows(m, interval, ks, ts, tf):
+            for row in self._rows(m, interval, ks, ts, tf, now):
                 out.append(row)
                 if limit is not None and len(out) >= limit:
                     break
         return out
 
     def _rows(
-        self, m: Market, interval: str, ks: np.ndarray, ts: np.ndarray, tf: int
+        self, m: Market, interval: str, ks: np.ndarray, ts: np.ndarray, tf: int, now: int
     ) -> list[list[Any]]:
         # not hash(): str hashes are salted per process, and the truth must match across them
         salt = sum(ord(c) * 31**i for i, c in enumerate(m.id + interval)) & 0xFFFF_FFFF
@@ -288,6 +340,16 @@ class BinanceEmulator:
         low = np.round(body_lo * (1 - 0.002 * _noise(self.seed, salt + 2, ks)), 2)
         high, low = np.maximum(high, body_hi), np.minimum(low, body_lo)
         vol = np.round(1 + 50 * _noise(self.seed, salt + 3, ks), 5)
+        # The bar forming at now (open <= now < close) has traded only part of its interval:
+        # its close has gone that share of the way from the open, its volume grown that share.
+        forming = ts + tf > now
+        if forming.any():
+            share = np.clip((now - ts[forming]) / tf, 0.0, 1.0)
+            o = open_[forming]
+            close[forming] = np.round(o + (close[forming] - o) * share, 2)
+            high[forming] = np.maximum(o, close[forming])
+            low[forming] = np.minimum(o, close[forming])
+            vol[forming] = np.round(vol[forming] * share, 5)
         rows = []
         for i in range(ks.size):
             t = int(ts[i])
@@ -346,7 +408,7 @@ class BinanceEmulator:
 
         return {
             "timezone": "UTC",
-            "serverTime": self.now_ms(),
+            "serverTime": self.now(),
             "rateLimits": [
                 {
                     "rateLimitType": "REQUEST_WEIGHT",
@@ -363,7 +425,7 @@ class BinanceEmulator:
         if path == "/api/v3/ping":
             return 200, {}
         if path == "/api/v3/time":
-            return 200, {"serverTime": self.now_ms()}
+            return 200, {"serverTime": self.now()}
         if path == "/api/v3/exchangeInfo":
             return 200, self._exchange_info()
         if path == KLINES:
