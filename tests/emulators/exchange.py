@@ -11,9 +11,9 @@ final values of the bars that have closed).
 Time: `BinanceEmulator.now_ms` is the exchange's clock (None: the real one), settable at any
 moment, so a test walks a bar through its life. As on Binance, ``klines`` serves bars up to the
 one forming at now, and the forming bar's values are partial (its close moves and its volume
-grows until it closes). `freeze` halts the market (a stale venue: no new bar forms, the one
-forming at the freeze stays as it was) and `resume` lets it go on, with the bars of the halt
-served late or never (``omit=True``, an outage).
+grows until it closes). `freeze` halts trading in every market (a stale venue: it keeps
+answering, but the bar forming at the freeze closes with the values it had then, and no bar
+opens after it) and `resume` lets trading go on: the bars of the halt never exist.
 
 Faults are scripted with `Fault`: a status (429 with Retry-After, 5xx) or a hang that blocks until
 released, chosen by the n-th request to a path or by a predicate on the query. Gaps (bars that
@@ -146,7 +146,7 @@ class BinanceEmulator:
             )
         }
         self.now_ms = now_ms  # the exchange's clock in UTC ms; None: real time
-        self.frozen_at_ms: int | None = None  # set by `freeze`: the market stopped there
+        self.halts: list[tuple[int, int | None]] = []  # [start, end) without trading
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -227,21 +227,17 @@ class BinanceEmulator:
         self.markets[symbol_id].gaps.append((start_ms, end_ms))
 
     def freeze(self) -> None:
-        """Halt the market at now: no new bar forms and the forming one stays as it was, while
-        the exchange keeps answering (a stale venue)."""
+        """Halt trading at now: the exchange keeps answering, but the forming bar keeps the
+        values it has (and closes with them) and no bar opens until `resume`."""
         with self._lock:
-            self.frozen_at_ms = self.now()
+            assert not self.halts or self.halts[-1][1] is not None, "already frozen"
+            self.halts.append((self.now(), None))
 
-    def resume(self, omit: bool = False) -> None:
-        """Lift `freeze`. The bars that opened during the halt are served from now on (late), or
-        with ``omit`` never (an outage: a gap in every market)."""
+    def resume(self) -> None:
+        """Trading goes on from now; bars open again from the next one on the grid."""
         with self._lock:
-            frozen, self.frozen_at_ms = self.frozen_at_ms, None
-        if frozen is None or not omit:
-            return
-        now = self.now()
-        for m in self.markets.values():
-            m.gaps.append((frozen + 1, now + 1))  # bars opening after the freeze, up to now
+            assert self.halts and self.halts[-1][1] is None, "not frozen"
+            self.halts[-1] = (self.halts[-1][0], self.now())
 
     @contextmanager
     def released(self) -> Iterator[None]:
@@ -255,11 +251,6 @@ class BinanceEmulator:
     def now(self) -> int:
         """The exchange's clock (UTC ms)."""
         return int(time.time() * 1000) if self.now_ms is None else self.now_ms
-
-    def market_now(self) -> int:
-        """How far the market has got: now, or the moment it was frozen."""
-        now, frozen = self.now(), self.frozen_at_ms
-        return now if frozen is None else min(now, frozen)
 
     def calls(self, path: str | None = None) -> list[Recorded]:
         with self._lock:
@@ -294,7 +285,7 @@ class BinanceEmulator:
     ) -> list[list[Any]]:
         tf = INTERVAL_MS[interval]
         origin = WEEK_ORIGIN_MS if interval == "1w" else 0
-        now = self.market_now()
+        now = self.now()
         last_open = min(now - tf if closed_only else now, end_ms if end_ms is not None else 1 << 62)
         first_open = max(m.listing_ms, start_ms if start_ms is not None else 0)
         k0 = -((origin - first_open) // tf)  # ceil: the first bar opening at or after
@@ -313,6 +304,8 @@ class BinanceEmulator:
             keep = np.ones(ks.size, dtype=bool)
             for gs, ge in m.gaps:
                 keep &= ~((ts >= gs) & (ts < ge))
+            for hs, he in self.halts:  # no bar opens while trading is halted
+                keep &= ~((ts >= hs) & (ts < (he if he is not None else 1 << 62)))
             ks, ts = ks[keep], ts[keep]
             for row in self._rows(m, interval, ks, ts, tf, now):
                 out.append(row)
@@ -340,11 +333,16 @@ class BinanceEmulator:
         low = np.round(body_lo * (1 - 0.002 * _noise(self.seed, salt + 2, ks)), 2)
         high, low = np.maximum(high, body_hi), np.minimum(low, body_lo)
         vol = np.round(1 + 50 * _noise(self.seed, salt + 3, ks), 5)
-        # The bar forming at now (open <= now < close) has traded only part of its interval:
-        # its close has gone that share of the way from the open, its volume grown that share.
-        forming = ts + tf > now
+        # A bar has traded until now or until a halt that began inside it: if that is before
+        # its close (forming, or the last before a halt), its close has gone only that share of
+        # the way from the open and its volume has grown only that share.
+        traded_until = np.full(ts.size, now, dtype=np.int64)
+        for hs, _ in self.halts:
+            inside = (ts <= hs) & (hs < ts + tf)
+            traded_until[inside] = np.minimum(traded_until[inside], hs)
+        forming = ts + tf > traded_until
         if forming.any():
-            share = np.clip((now - ts[forming]) / tf, 0.0, 1.0)
+            share = np.clip((traded_until[forming] - ts[forming]) / tf, 0.0, 1.0)
             o = open_[forming]
             close[forming] = np.round(o + (close[forming] - o) * share, 2)
             high[forming] = np.maximum(o, close[forming])

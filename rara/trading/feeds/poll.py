@@ -78,6 +78,8 @@ class PollingFeed:
         self._failures = 0  # polls failed in a row
         self._stale_told = False  # this stale spell was already returned as its own batch
         self._rng = random.Random()
+        self._listed = False  # the venue was asked whether it lists the symbol
+        self._asked_ms: int | None = None  # the clock when the venue was last asked for bars
 
     # ---- the port ------------------------------------------------------------------------
     @property
@@ -101,7 +103,7 @@ class PollingFeed:
         since = end - (bars - 1) * self._tf.ms
         out: list[ClosedBar] = []
         while since <= end:
-            rows = self._fetch_with_retries(since)
+            rows = self._fetch_retrying(since)
             got = [b for b in self._final(rows) if since <= b.open_ms <= end]
             out.extend(got)
             if len(rows) < self._data.page_limit or not got:
@@ -119,14 +121,18 @@ class PollingFeed:
         if self._last_ms is None:
             self._last_ms = self._last_final_open()
         deadline = time.monotonic() + max(0.0, timeout_s)
+        take = max(1, max_bars)
         while True:
-            if not self._pending and time.monotonic() >= self._poll_at:
+            # Fill the batch: page after page while catching up (a full page asks again now).
+            while len(self._pending) < take and time.monotonic() >= self._poll_at:
+                had = len(self._pending)
                 self._poll()
+                if len(self._pending) == had:
+                    break
             stale = self._stale_since()
             if stale is None:
                 self._stale_told = False
             if self._pending:
-                take = max(1, max_bars)
                 bars = tuple(self._pending.popleft() for _ in range(min(take, len(self._pending))))
                 return FeedBatch(bars=bars, stale_since_ms=stale)
             if stale is not None and not self._stale_told:
@@ -149,10 +155,11 @@ class PollingFeed:
 
     def _stale_since(self) -> int | None:
         """When the feed turned stale (the close of its newest bar plus the staleness window),
-        or None while that is still ahead."""
+        or None while that is ahead or the venue has not been asked since: a reader back from
+        a pause first hears what the venue has, not that the feed is stale."""
         assert self._last_ms is not None
         since = self._last_ms + self._tf.ms + self._stale_ms
-        return since if self._clock() >= since else None
+        return since if self._asked_ms is not None and self._asked_ms >= since else None
 
     def _poll(self) -> None:
         """Ask the venue for the bars after the newest one the feed has, once; on a failure,
@@ -162,19 +169,16 @@ class PollingFeed:
         if self._last_ms + 2 * self._tf.ms + self._delay_ms > self._clock():
             self._poll_at = time.monotonic() + interval  # no bar can have closed: ask nothing
             return
+        asked = self._clock()
         try:
-            rows = self._source.fetch_page(
-                self._instrument.symbol,
-                self._tf,
-                self._last_ms + self._tf.ms,
-                self._data.page_limit,
-            )
+            rows = self._fetch(self._last_ms + self._tf.ms)
         except TransientSourceError as exc:
             wait = backoff_delay(self._failures, interval, self._feed.retry_max_s, self._rng)
             if exc.retry_after_s is not None:  # the server knows better than our guess
                 wait = max(wait, exc.retry_after_s)
             self._failures += 1
             self._poll_at = time.monotonic() + wait
+            self._asked_ms = asked
             log.warning(
                 "%s: poll failed (%s); retry %d in %.2fs",
                 self._instrument.key,
@@ -192,14 +196,24 @@ class PollingFeed:
         # A full page of closed bars: there may be more behind it (catching up), ask again now.
         full = len(rows) >= self._data.page_limit and len(got) > 0
         self._poll_at = time.monotonic() + (0.0 if full else interval)
+        if not full:  # the venue said all it has: staleness is judged on this answer
+            self._asked_ms = asked
 
-    def _fetch_with_retries(self, since: int) -> list[Row]:
+    def _fetch(self, since: int) -> list[Row]:
+        """One page of bars opening at or after ``since``. The first call also makes the
+        source check the symbol (and, for ccxt, load only its market family's list)."""
+        if not self._listed:
+            self._source.validate_symbol(self._instrument.symbol)
+            self._listed = True
+        return self._source.fetch_page(
+            self._instrument.symbol, self._tf, since, self._data.page_limit
+        )
+
+    def _fetch_retrying(self, since: int) -> list[Row]:
         attempt = 0
         while True:
             try:
-                return self._source.fetch_page(
-                    self._instrument.symbol, self._tf, since, self._data.page_limit
-                )
+                return self._fetch(since)
             except TransientSourceError as exc:
                 if attempt >= self._data.max_retries:
                     raise RaraError(
