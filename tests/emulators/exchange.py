@@ -18,6 +18,10 @@ opens after it) and `resume` lets trading go on: the bars of the halt never exis
 Faults are scripted with `Fault`: a status (429 with Retry-After, 5xx) or a hang that blocks until
 released, chosen by the n-th request to a path or by a predicate on the query. Gaps (bars that
 the exchange simply does not have) and listing times are per symbol. Every request is recorded.
+
+Layout: the candles themselves are `tests.emulators.candles`; this module is the venue around
+them (HTTP, clock, halts, faults, the record), with one section per concern and one branch of
+`BinanceEmulator._answer` per endpoint, so the order endpoints can join as their own section.
 """
 
 from __future__ import annotations
@@ -34,26 +38,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
+from tests.emulators.candles import (
+    INTERVAL_MS,
+    Halt,
+    Market,
+    float_rows,
+    klines,
+)
+
 KLINES = "/api/v3/klines"
-INTERVAL_MS = {
-    "1s": 1_000,
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
-WEEK_ORIGIN_MS = 345_600_000  # Binance weekly bars open on Mondays (1970-01-05)
-DEFAULT_LISTING_MS = 1_500_000_000_000  # 2017-07-14
 
 
 @dataclass
@@ -92,39 +85,6 @@ class Fault:
         self.released.set()
 
 
-@dataclass
-class Market:
-    base: str
-    quote: str
-    listing_ms: int = DEFAULT_LISTING_MS
-    price0: float = 100.0
-    gaps: list[tuple[int, int]] = field(default_factory=list)  # [start, end) with no bars
-
-    @property
-    def id(self) -> str:
-        return self.base + self.quote
-
-
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    """A counter-based hash (splitmix64 finaliser): seeded noise without any state."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    out: np.ndarray = x ^ (x >> np.uint64(31))
-    return out
-
-
-def _noise(seed: int, salt: int, k: np.ndarray) -> np.ndarray:
-    """Uniform [0, 1) per bar index, deterministic in (seed, salt, k)."""
-    key = np.uint64((seed * 1_000_003 + salt) & 0xFFFF_FFFF_FFFF_FFFF)
-    h = _splitmix(_splitmix(k.astype(np.uint64) ^ key))
-    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
-def _float_rows(rows: list[list[Any]]) -> np.ndarray:
-    return np.array([[r[0], *map(float, r[1:6])] for r in rows], dtype=np.float64).reshape(-1, 6)
-
-
 class BinanceEmulator:
     """Use as a context manager; ``api_url`` is what replaces ccxt's ``urls['api']['public']``."""
 
@@ -146,7 +106,7 @@ class BinanceEmulator:
             )
         }
         self.now_ms = now_ms  # the exchange's clock in UTC ms; None: real time
-        self.halts: list[tuple[int, int | None]] = []  # [start, end) without trading
+        self.halts: list[Halt] = []  # [start, end) without trading
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -263,7 +223,7 @@ class BinanceEmulator:
         """What the exchange serves now: every bar it has with ``start_ms <= ts < end_ms`` up to
         the one forming (partial), as float rows [ts, open, high, low, close, volume]."""
         rows = self._klines(self.markets[symbol_id], interval, start_ms, end_ms - 1, limit=None)
-        return _float_rows(rows)
+        return float_rows(rows)
 
     def closed_bars(self, symbol_id: str, interval: str, start_ms: int, end_ms: int) -> np.ndarray:
         """The truth a feed must produce: the bars with ``start_ms <= ts < end_ms`` that have
@@ -271,7 +231,7 @@ class BinanceEmulator:
         rows = self._klines(
             self.markets[symbol_id], interval, start_ms, end_ms - 1, limit=None, closed_only=True
         )
-        return _float_rows(rows)
+        return float_rows(rows)
 
     # ---- the exchange --------------------------------------------------------------------
     def _klines(
@@ -283,91 +243,9 @@ class BinanceEmulator:
         limit: int | None,
         closed_only: bool = False,
     ) -> list[list[Any]]:
-        tf = INTERVAL_MS[interval]
-        origin = WEEK_ORIGIN_MS if interval == "1w" else 0
-        now = self.now()
-        last_open = min(now - tf if closed_only else now, end_ms if end_ms is not None else 1 << 62)
-        first_open = max(m.listing_ms, start_ms if start_ms is not None else 0)
-        k0 = -((origin - first_open) // tf)  # ceil: the first bar opening at or after
-        k1 = (last_open - origin) // tf  # the last bar opening at or before (may be forming)
-        if k1 < k0:
-            return []
-        if start_ms is None and limit is not None:  # Binance: no startTime -> the latest bars
-            k0 = max(k0, k1 - limit + 1)
-        out: list[list[Any]] = []
-        # Walk in chunks so a gap or a small limit does not make us build millions of bars.
-        k = k0
-        while k <= k1 and (limit is None or len(out) < limit):
-            ks = np.arange(k, min(k1, k + 4096 - 1) + 1, dtype=np.int64)
-            k = int(ks[-1]) + 1
-            ts = origin + ks * tf
-            keep = np.ones(ks.size, dtype=bool)
-            for gs, ge in m.gaps:
-                keep &= ~((ts >= gs) & (ts < ge))
-            for hs, he in self.halts:  # no bar opens while trading is halted
-                keep &= ~((ts >= hs) & (ts < (he if he is not None else 1 << 62)))
-            ks, ts = ks[keep], ts[keep]
-            for row in self._rows(m, interval, ks, ts, tf, now):
-                out.append(row)
-                if limit is not None and len(out) >= limit:
-                    break
-        return out
-
-    def _rows(
-        self, m: Market, interval: str, ks: np.ndarray, ts: np.ndarray, tf: int, now: int
-    ) -> list[list[Any]]:
-        # not hash(): str hashes are salted per process, and the truth must match across them
-        salt = sum(ord(c) * 31**i for i, c in enumerate(m.id + interval)) & 0xFFFF_FFFF
-
-        def close_at(k: np.ndarray) -> np.ndarray:
-            kf = k.astype(np.float64)
-            walk = 0.08 * np.sin(kf / 2000.0 + salt % 7) + 0.02 * np.sin(kf / 173.0)
-            noise = 0.004 * (_noise(self.seed, salt, k) - 0.5)
-            out: np.ndarray = np.round(m.price0 * np.exp(walk + noise), 2)
-            return out
-
-        close = close_at(ks)
-        open_ = close_at(ks - 1)  # the previous bar's close: a continuous series
-        body_hi, body_lo = np.maximum(open_, close), np.minimum(open_, close)
-        high = np.round(body_hi * (1 + 0.002 * _noise(self.seed, salt + 1, ks)), 2)
-        low = np.round(body_lo * (1 - 0.002 * _noise(self.seed, salt + 2, ks)), 2)
-        high, low = np.maximum(high, body_hi), np.minimum(low, body_lo)
-        vol = np.round(1 + 50 * _noise(self.seed, salt + 3, ks), 5)
-        # A bar has traded until now or until a halt that began inside it: if that is before
-        # its close (forming, or the last before a halt), its close has gone only that share of
-        # the way from the open and its volume has grown only that share.
-        traded_until = np.full(ts.size, now, dtype=np.int64)
-        for hs, _ in self.halts:
-            inside = (ts <= hs) & (hs < ts + tf)
-            traded_until[inside] = np.minimum(traded_until[inside], hs)
-        forming = ts + tf > traded_until
-        if forming.any():
-            share = np.clip((traded_until[forming] - ts[forming]) / tf, 0.0, 1.0)
-            o = open_[forming]
-            close[forming] = np.round(o + (close[forming] - o) * share, 2)
-            high[forming] = np.maximum(o, close[forming])
-            low[forming] = np.minimum(o, close[forming])
-            vol[forming] = np.round(vol[forming] * share, 5)
-        rows = []
-        for i in range(ks.size):
-            t = int(ts[i])
-            rows.append(
-                [
-                    t,
-                    f"{open_[i]:.8f}",
-                    f"{high[i]:.8f}",
-                    f"{low[i]:.8f}",
-                    f"{close[i]:.8f}",
-                    f"{vol[i]:.8f}",
-                    t + tf - 1,
-                    f"{vol[i] * close[i]:.8f}",
-                    100,
-                    f"{vol[i] / 2:.8f}",
-                    f"{vol[i] * close[i] / 2:.8f}",
-                    "0",
-                ]
-            )
-        return rows
+        return klines(
+            self.seed, m, interval, start_ms, end_ms, limit, self.now(), self.halts, closed_only
+        )
 
     def _exchange_info(self) -> dict[str, Any]:
         def symbol(m: Market) -> dict[str, Any]:
