@@ -52,6 +52,10 @@ class PollingFeed:
     it is first read (`history` or `next_batch`). ``clock`` returns UTC ms (default: the
     system clock). ``source`` replaces the ccxt source built from ``data`` (another venue
     adapter implementing `rara.data.source.CandleSource`).
+
+    What retrying cannot fix is raised, not retried: a symbol the venue does not list
+    (``BadInput`` ``unknown_symbol``, on the first read) or a request it refuses
+    (``RaraError`` ``source_error``: a 400 or 404, a changed API).
     """
 
     def __init__(
