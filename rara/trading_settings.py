@@ -29,6 +29,24 @@ class PaperSettings(_Section):
 class FeedSettings(_Section):
     """Live feeds: how often to poll and when a feed is stale."""
 
+    poll_interval_s: float = Field(
+        5.0, gt=0, description="seconds between polls while a bar is due but not yet served"
+    )
+    close_delay_s: float = Field(
+        2.0,
+        ge=0,
+        description="seconds after a bar's close before it is taken as final (the venue's clock "
+        "and late trades); a bar is never emitted before it has closed",
+    )
+    stale_after_intervals: float = Field(
+        2.0,
+        gt=0,
+        description="a feed with no new bar for this many bar intervals is stale",
+    )
+    retry_max_s: float = Field(
+        60.0, gt=0, description="longest wait between retries of a failing poll (never given up)"
+    )
+
 
 class TradingSettings(_Section):
     lookback_margin: int = Field(

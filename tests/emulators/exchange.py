@@ -5,11 +5,23 @@ Endpoints: ``/api/v3/ping``, ``/api/v3/time``, ``/api/v3/exchangeInfo`` and ``/a
 (Binance's 12-field arrays). Anything else answers a JSON 404 naming the path, so a test can
 assert that no un-emulated call was needed. Candles are a pure function of (seed, symbol,
 interval, bar index), so every request sees the same history and a test can ask the emulator for
-the truth with `BinanceEmulator.bars`.
+the truth: `BinanceEmulator.bars` (what it serves now) and `BinanceEmulator.closed_bars` (the
+final values of the bars that have closed).
+
+Time: `BinanceEmulator.now_ms` is the exchange's clock (None: the real one), settable at any
+moment, so a test walks a bar through its life. As on Binance, ``klines`` serves bars up to the
+one forming at now, and the forming bar's values are partial (its close moves and its volume
+grows until it closes). `freeze` halts trading in every market (a stale venue: it keeps
+answering, but the bar forming at the freeze closes with the values it had then, and no bar
+opens after it) and `resume` lets trading go on: the bars of the halt never exist.
 
 Faults are scripted with `Fault`: a status (429 with Retry-After, 5xx) or a hang that blocks until
 released, chosen by the n-th request to a path or by a predicate on the query. Gaps (bars that
 the exchange simply does not have) and listing times are per symbol. Every request is recorded.
+
+Layout: the candles themselves are `tests.emulators.candles`; this module is the venue around
+them (HTTP, clock, halts, faults, the record), with one section per concern and one branch of
+`BinanceEmulator._answer` per endpoint, so the order endpoints can join as their own section.
 """
 
 from __future__ import annotations
@@ -26,26 +38,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
+from tests.emulators.candles import (
+    INTERVAL_MS,
+    Halt,
+    Market,
+    float_rows,
+    klines,
+)
+
 KLINES = "/api/v3/klines"
-INTERVAL_MS = {
-    "1s": 1_000,
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
-WEEK_ORIGIN_MS = 345_600_000  # Binance weekly bars open on Mondays (1970-01-05)
-DEFAULT_LISTING_MS = 1_500_000_000_000  # 2017-07-14
 
 
 @dataclass
@@ -84,35 +85,6 @@ class Fault:
         self.released.set()
 
 
-@dataclass
-class Market:
-    base: str
-    quote: str
-    listing_ms: int = DEFAULT_LISTING_MS
-    price0: float = 100.0
-    gaps: list[tuple[int, int]] = field(default_factory=list)  # [start, end) with no bars
-
-    @property
-    def id(self) -> str:
-        return self.base + self.quote
-
-
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    """A counter-based hash (splitmix64 finaliser): seeded noise without any state."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    out: np.ndarray = x ^ (x >> np.uint64(31))
-    return out
-
-
-def _noise(seed: int, salt: int, k: np.ndarray) -> np.ndarray:
-    """Uniform [0, 1) per bar index, deterministic in (seed, salt, k)."""
-    key = np.uint64((seed * 1_000_003 + salt) & 0xFFFF_FFFF_FFFF_FFFF)
-    h = _splitmix(_splitmix(k.astype(np.uint64) ^ key))
-    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
 class BinanceEmulator:
     """Use as a context manager; ``api_url`` is what replaces ccxt's ``urls['api']['public']``."""
 
@@ -120,7 +92,7 @@ class BinanceEmulator:
         self,
         seed: int = 7,
         markets: list[Market] | None = None,
-        now_ms: Callable[[], int] | None = None,
+        now_ms: int | None = None,
     ) -> None:
         self.seed = seed
         self.markets = {
@@ -133,7 +105,8 @@ class BinanceEmulator:
                 ]
             )
         }
-        self.now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self.now_ms = now_ms  # the exchange's clock in UTC ms; None: real time
+        self.halts: list[Halt] = []  # [start, end) without trading
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -213,6 +186,19 @@ class BinanceEmulator:
         """The exchange has no bars with ``start_ms <= ts < end_ms`` (an outage)."""
         self.markets[symbol_id].gaps.append((start_ms, end_ms))
 
+    def freeze(self) -> None:
+        """Halt trading at now: the exchange keeps answering, but the forming bar keeps the
+        values it has (and closes with them) and no bar opens until `resume`."""
+        with self._lock:
+            assert not self.halts or self.halts[-1][1] is not None, "already frozen"
+            self.halts.append((self.now(), None))
+
+    def resume(self) -> None:
+        """Trading goes on from now; bars open again from the next one on the grid."""
+        with self._lock:
+            assert self.halts and self.halts[-1][1] is None, "not frozen"
+            self.halts[-1] = (self.halts[-1][0], self.now())
+
     @contextmanager
     def released(self) -> Iterator[None]:
         try:
@@ -222,6 +208,10 @@ class BinanceEmulator:
                 f.release()
 
     # ---- inspection ----------------------------------------------------------------------
+    def now(self) -> int:
+        """The exchange's clock (UTC ms)."""
+        return int(time.time() * 1000) if self.now_ms is None else self.now_ms
+
     def calls(self, path: str | None = None) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if path is None or r.path == path]
@@ -230,84 +220,32 @@ class BinanceEmulator:
         return self.calls(KLINES)
 
     def bars(self, symbol_id: str, interval: str, start_ms: int, end_ms: int) -> np.ndarray:
-        """The truth: every bar the exchange has with ``start_ms <= ts < end_ms`` and
-        ``ts <= now``, as float rows [ts, open, high, low, close, volume]."""
+        """What the exchange serves now: every bar it has with ``start_ms <= ts < end_ms`` up to
+        the one forming (partial), as float rows [ts, open, high, low, close, volume]."""
         rows = self._klines(self.markets[symbol_id], interval, start_ms, end_ms - 1, limit=None)
-        return np.array([[r[0], *map(float, r[1:6])] for r in rows], dtype=np.float64).reshape(
-            -1, 6
+        return float_rows(rows)
+
+    def closed_bars(self, symbol_id: str, interval: str, start_ms: int, end_ms: int) -> np.ndarray:
+        """The truth a feed must produce: the bars with ``start_ms <= ts < end_ms`` that have
+        closed by now, with their final values (rows as in `bars`)."""
+        rows = self._klines(
+            self.markets[symbol_id], interval, start_ms, end_ms - 1, limit=None, closed_only=True
         )
+        return float_rows(rows)
 
     # ---- the exchange --------------------------------------------------------------------
     def _klines(
-        self, m: Market, interval: str, start_ms: int | None, end_ms: int | None, limit: int | None
+        self,
+        m: Market,
+        interval: str,
+        start_ms: int | None,
+        end_ms: int | None,
+        limit: int | None,
+        closed_only: bool = False,
     ) -> list[list[Any]]:
-        tf = INTERVAL_MS[interval]
-        origin = WEEK_ORIGIN_MS if interval == "1w" else 0
-        last_open = min(self.now_ms(), end_ms if end_ms is not None else 1 << 62)
-        first_open = max(m.listing_ms, start_ms if start_ms is not None else 0)
-        k0 = -((origin - first_open) // tf)  # ceil: the first bar opening at or after
-        k1 = (last_open - origin) // tf  # the last bar opening at or before (may be forming)
-        if k1 < k0:
-            return []
-        if start_ms is None and limit is not None:  # Binance: no startTime -> the latest bars
-            k0 = max(k0, k1 - limit + 1)
-        out: list[list[Any]] = []
-        # Walk in chunks so a gap or a small limit does not make us build millions of bars.
-        k = k0
-        while k <= k1 and (limit is None or len(out) < limit):
-            ks = np.arange(k, min(k1, k + 4096 - 1) + 1, dtype=np.int64)
-            k = int(ks[-1]) + 1
-            ts = origin + ks * tf
-            keep = np.ones(ks.size, dtype=bool)
-            for gs, ge in m.gaps:
-                keep &= ~((ts >= gs) & (ts < ge))
-            ks, ts = ks[keep], ts[keep]
-            for row in self._rows(m, interval, ks, ts, tf):
-                out.append(row)
-                if limit is not None and len(out) >= limit:
-                    break
-        return out
-
-    def _rows(
-        self, m: Market, interval: str, ks: np.ndarray, ts: np.ndarray, tf: int
-    ) -> list[list[Any]]:
-        # not hash(): str hashes are salted per process, and the truth must match across them
-        salt = sum(ord(c) * 31**i for i, c in enumerate(m.id + interval)) & 0xFFFF_FFFF
-
-        def close_at(k: np.ndarray) -> np.ndarray:
-            kf = k.astype(np.float64)
-            walk = 0.08 * np.sin(kf / 2000.0 + salt % 7) + 0.02 * np.sin(kf / 173.0)
-            noise = 0.004 * (_noise(self.seed, salt, k) - 0.5)
-            out: np.ndarray = np.round(m.price0 * np.exp(walk + noise), 2)
-            return out
-
-        close = close_at(ks)
-        open_ = close_at(ks - 1)  # the previous bar's close: a continuous series
-        body_hi, body_lo = np.maximum(open_, close), np.minimum(open_, close)
-        high = np.round(body_hi * (1 + 0.002 * _noise(self.seed, salt + 1, ks)), 2)
-        low = np.round(body_lo * (1 - 0.002 * _noise(self.seed, salt + 2, ks)), 2)
-        high, low = np.maximum(high, body_hi), np.minimum(low, body_lo)
-        vol = np.round(1 + 50 * _noise(self.seed, salt + 3, ks), 5)
-        rows = []
-        for i in range(ks.size):
-            t = int(ts[i])
-            rows.append(
-                [
-                    t,
-                    f"{open_[i]:.8f}",
-                    f"{high[i]:.8f}",
-                    f"{low[i]:.8f}",
-                    f"{close[i]:.8f}",
-                    f"{vol[i]:.8f}",
-                    t + tf - 1,
-                    f"{vol[i] * close[i]:.8f}",
-                    100,
-                    f"{vol[i] / 2:.8f}",
-                    f"{vol[i] * close[i] / 2:.8f}",
-                    "0",
-                ]
-            )
-        return rows
+        return klines(
+            self.seed, m, interval, start_ms, end_ms, limit, self.now(), self.halts, closed_only
+        )
 
     def _exchange_info(self) -> dict[str, Any]:
         def symbol(m: Market) -> dict[str, Any]:
@@ -346,7 +284,7 @@ class BinanceEmulator:
 
         return {
             "timezone": "UTC",
-            "serverTime": self.now_ms(),
+            "serverTime": self.now(),
             "rateLimits": [
                 {
                     "rateLimitType": "REQUEST_WEIGHT",
@@ -363,7 +301,7 @@ class BinanceEmulator:
         if path == "/api/v3/ping":
             return 200, {}
         if path == "/api/v3/time":
-            return 200, {"serverTime": self.now_ms()}
+            return 200, {"serverTime": self.now()}
         if path == "/api/v3/exchangeInfo":
             return 200, self._exchange_info()
         if path == KLINES:
