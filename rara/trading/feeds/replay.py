@@ -60,6 +60,7 @@ class ReplayFeed:
         self._candles = catalog.load(instrument, None, end_ms)
         ts = self._candles.ts
         first = int(np.searchsorted(ts, start_ms, side="left")) if start_ms is not None else 0
+        self._start = first  # the run's first bar, whatever a resume skips
         if after_ms is not None:
             first = max(first, int(np.searchsorted(ts, after_ms, side="right")))
         self._first = first  # the first bar this feed replays
@@ -98,6 +99,15 @@ class ReplayFeed:
 
     def close(self) -> None:
         """Nothing is held open: the candles were read once at construction."""
+
+    # ---- the run's bars, for the backtest over the same bars -----------------------------
+    def run_candles(self) -> Candles:
+        """Every bar of the run's range (from its start, not from a resume's ``after_ms``)."""
+        return self._candles.slice(self._start, len(self._candles))
+
+    def warmup_candles(self, bars: int) -> Candles:
+        """The ``bars`` bars before the run's start (what its first evaluation saw)."""
+        return self._candles.slice(max(0, self._start - max(0, bars)), self._start)
 
     # ---- progress ------------------------------------------------------------------------
     @property
