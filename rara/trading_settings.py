@@ -28,7 +28,7 @@ class RiskSettings(_Section):
     (a sell on spot) passes every exposure guard, so a stop-loss can always sell."""
 
     allowed_symbols: tuple[str, ...] | None = Field(
-        None, description="unified symbols that may gain exposure, e.g. [\"BTC/USDT\"]; None: any"
+        None, description="unified symbols that may gain exposure, e.g. BTC/USDT; None: any"
     )
     max_position_notional: Decimal | None = Field(
         None, gt=0, description="quote value of one symbol's position at the mark, after the order"
