@@ -29,14 +29,15 @@ class Case:
         self.reduces = req.side == "sell"
         self.held = account.held(self.symbol)
         self.equity = account.equity(self.symbol, self.mark)
-        # a buy's worst cost in quote: its cost, or its size at the dearest price it may fill at
-        # (fees are the venue's to refuse); its value added at the mark
+        # a buy's worst cost in quote: its cost (fee included), or its size at the dearest price
+        # it may fill at plus the fee; the value it adds, at the mark
         prices = [self.mark, req.limit_price or self.mark, req.trigger_price or self.mark]
         if req.cost is not None:
             self.buy_cost = self.added = req.cost
         else:
             qty = req.quantity or Decimal(0)
-            self.buy_cost, self.added = qty * max(prices), qty * self.mark
+            self.added = qty * self.mark
+            self.buy_cost = qty * max(prices) * (1 + account.fee_rate)
 
     def deny(self, code: str, guard: str, message: str, **numbers: object) -> Deny:
         context = {"guard": guard, "symbol": self.symbol, "mark": _text(self.mark)}
@@ -53,7 +54,8 @@ class Case:
 
 
 def _text(v: object) -> str:
-    return format(v, "f") if isinstance(v, Decimal) else str(v)
+    # fixed-point without trailing zeros: 5350.00 -> 5350, 1E+3 -> 1000
+    return format(v.normalize(), "f") if isinstance(v, Decimal) else str(v)
 
 
 def _ratio(num: Decimal, den: Decimal) -> Decimal:

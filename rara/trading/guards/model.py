@@ -101,6 +101,9 @@ class AccountView(_Model):
         (), description="submit times (engine clock) of orders in the rate window"
     )
     feeds: dict[str, FeedView] = Field(default_factory=dict, description="by symbol")
+    fee_rate: ExactDecimal = Field(
+        Decimal(0), ge=0, description="the venue's taker fee: a buy by quantity must afford it"
+    )
 
     def held(self, symbol: str) -> Decimal:
         pos = self.positions.get(symbol)
@@ -115,12 +118,24 @@ class AccountView(_Model):
 
     def equity_at(self, at_ms: int) -> Decimal | None:
         """The equity held at `at_ms`: the last mark at or before it, else (an account younger
-        than that) its first mark; None without marks."""
-        known = [p for p in self.equity_marks if p.at_ms <= self.now_ms]
-        before = [p for p in known if p.at_ms <= at_ms]
-        if before:
-            return max(before, key=lambda p: p.at_ms).equity
-        return min(known, key=lambda p: p.at_ms).equity if known else None
+        than that) its first mark; None without marks. Marks after ``now_ms`` are not known."""
+        first: Decimal | None = None
+        held: Decimal | None = None
+        for point in self.equity_marks:
+            if point.at_ms > self.now_ms:
+                break
+            if first is None:
+                first = point.equity
+            if point.at_ms <= at_ms:
+                held = point.equity
+        return held if held is not None else first
+
+    @model_validator(mode="after")
+    def _marks_in_order(self) -> AccountView:
+        times = [p.at_ms for p in self.equity_marks]
+        if times != sorted(times):
+            raise ValueError("equity_marks must be oldest first")
+        return self
 
 
 # ---- verdicts ----------------------------------------------------------------------------------
