@@ -105,7 +105,14 @@ class Control:
     def snapshot(self, now_ms: int | None = None) -> ControlState:
         """What `judge` takes: the state, and the locks (active at `now_ms`, if given; the gate
         also drops those lapsed by the account's bar clock)."""
-        return self._state.model_copy(update={"locks": self.locks(now_ms)})
+        state = self._state
+        return ControlState(
+            state=state.state,
+            flatten=state.flatten,
+            reason=state.reason,
+            state_seq=state.state_seq,
+            locks=self.locks(now_ms),
+        )
 
 
 # ---- writing -----------------------------------------------------------------------------------
