@@ -12,6 +12,13 @@ before the next order::
     verdict = judge(control.snapshot(now_ms), account, intent, settings.trading.risk)
     if control.kill_seq is not None: ...   # halted: cancel open orders, flatten if asked
 
+A kill may land between the gate's look and the journal's write. So that no order is sent after
+the kill's event seq, the engine asks again once its ``trading_order_submitted`` event has a seq::
+
+    submitted = store.append(TradingOrderSubmitted(...), ...)
+    if control.halted_before(submitted.seq, reason=intent.reason):
+        ...  # journal it rejected (reason_code "trading_halted"), never send it
+
 State persists until ``rara resume --confirm``: a new `Control` on the same DB sees what the
 previous process left.
 """
@@ -95,6 +102,16 @@ class Control:
         """The seq of the event that halted trading, while halted; None otherwise. No order may
         be sent after it."""
         return self._state.kill_seq
+
+    def halted_before(self, seq: int, *, reason: str | None = None) -> bool:
+        """Refresh, then whether a kill written before event `seq` is in force: an order
+        journaled at `seq` must not be sent. The flatten orders a ``kill --flatten`` asked for
+        (``reason`` "flatten") are the exception."""
+        self.refresh()
+        kill_seq = self.kill_seq
+        if kill_seq is None or kill_seq > seq:
+            return False
+        return not (self.flatten and reason == "flatten")
 
     def locks(self, now_ms: int | None = None) -> tuple[Lock, ...]:
         """Locks not released, in the order they were set; with `now_ms`, only those that have

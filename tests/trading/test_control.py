@@ -193,3 +193,17 @@ def test_the_gate_judges_with_the_persisted_state(store: EventStore, db: Path) -
     exit_ = _buy().model_copy(update={"request": sell, "reason": "exit"})
     verdict = judge(restarted(db).snapshot(), _account(NOW + H), exit_, limits)
     assert isinstance(verdict, Deny) and verdict.code == "trading_halted"
+
+
+def test_an_order_journaled_after_a_kill_is_not_sent(store: EventStore, db: Path) -> None:
+    control = Control(store)  # the engine looked before the kill...
+    assert control.state == "ACTIVE"
+    before = store.append(STALE, source="trading")  # (stands in for an order journaled earlier)
+    with open_event_store(db) as other:
+        ev = kill(other, "stop now", flatten=True, by="cli")
+    after = store.append(STALE, source="trading")  # ...and journaled its order after it
+    assert control.halted_before(after.seq) is True and control.kill_seq == ev.seq
+    assert control.halted_before(after.seq, reason="flatten") is False  # the kill asked for it
+    assert control.halted_before(before.seq) is False
+    resume(store, by="cli")
+    assert control.halted_before(store.last_seq() + 1) is False
