@@ -12,6 +12,9 @@ agree exactly and a boundary case is judged the same by both.
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN
@@ -369,15 +372,55 @@ def test_halted_sends_nothing(
     assert flatten or "allowed" not in seen
 
 
+def random_case(rng: random.Random) -> tuple[list[Any], RiskSettings, tuple[D, D]]:
+    """Steps, limits and holdings drawn like STEPS, LIMITS and HOLDINGS, from a seeded random
+    generator: hypothesis's own choices vary with the modules loaded (it mines their constants)."""
+
+    def move() -> int:
+        return rng.choice([rng.randint(-9, 9), rng.choice([-40, -20, 30])])
+
+    actions: list[Callable[[], tuple[Any, ...]]] = [
+        lambda: ("buy_cost", rng.randint(0, 1), rng.randint(1, 120), rng.randint(0, 1)),
+        lambda: ("buy_qty", rng.randint(0, 1), rng.randint(1, 120), rng.randint(0, 3)),
+        lambda: ("sell", rng.randint(0, 1), rng.randint(1, 130), rng.choice(["exit", "flatten"])),
+        lambda: (
+            "state",
+            rng.choice(["ACTIVE", "ACTIVE", "REDUCING", "HALTED"]),
+            rng.random() < 0.5,
+        ),
+        lambda: ("lock", rng.randint(0, 2), rng.choice([None, 0, 1, 3])),
+        lambda: ("release",),
+        lambda: ("flag", rng.randint(0, 1), rng.random() < 0.5),
+    ]
+    steps = [
+        (
+            rng.randint(0, 3),
+            (move(), move()),
+            (rng.randint(0, 5) > 0, rng.randint(0, 5) > 0),
+            rng.choice(actions)(),
+        )
+        for _ in range(rng.randint(1, 30))
+    ]
+    limits = RiskSettings(
+        allowed_symbols=rng.choice([None, None, None, ("BTC/USDT",)]),
+        max_position_notional=rng.choice([None, None, D(3000), D(8000)]),
+        max_exposure=rng.choice([D(1), D(1), D("0.5")]),
+        max_drawdown=rng.choice([None, None, D("0.02"), D("0.1")]),
+        max_daily_loss=rng.choice([None, None, D("0.01"), D("0.05")]),
+        max_window_loss=rng.choice([None, D("0.02"), D("0.02"), D("0.08")]),
+        loss_window_hours=rng.choice([3, 24]),
+        max_orders=rng.choice([None, 1, 2, 60]),
+        order_window_s=rng.choice([3600, 10800]),
+        stale_after_intervals=rng.choice([None, 1, 2]),
+    )
+    holdings = (rng.choice([D(0), D("0.05"), D("0.1")]), rng.choice([D(0), D(1)]))
+    return steps, limits, holdings
+
+
 def test_the_model_reaches_every_verdict() -> None:
-    """The generators are not too tame: across a fixed set of examples, every guard denies
-    something and plenty is allowed (a property that never sees a denial proves nothing)."""
-    seen: list[str] = []
-
-    @settings(max_examples=300, derandomize=True, deadline=None, database=None)
-    @given(steps=STEPS, limits=LIMITS, holdings=HOLDINGS)
-    def collect(steps: list[Any], limits: RiskSettings, holdings: tuple[D, D]) -> None:
-        seen.extend(run(steps, limits, holdings))
-
-    collect()
-    assert set(GUARDS) | {"allowed"} == set(seen), set(GUARDS) - set(seen)
+    """The cases are not too tame: across a fixed set of them, every guard denies something and
+    plenty is allowed (a property that never sees a denial proves nothing)."""
+    rng = random.Random(12)
+    seen = Counter(verdict for _ in range(300) for verdict in run(*random_case(rng)))
+    assert set(seen) == {*GUARDS, "allowed"}, set(GUARDS) - set(seen)
+    assert seen["allowed"] >= 100, seen
