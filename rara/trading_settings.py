@@ -51,7 +51,10 @@ class RiskSettings(_Section):
     )
     loss_window_hours: int = Field(24, ge=1, description="the rolling loss limit's window")
     max_orders: int | None = Field(
-        60, ge=1, description="orders that add exposure per order_window_s; None: no limit"
+        60,
+        ge=1,
+        description="orders sent within order_window_s past which no order adding exposure is "
+        "sent (exits still are); None: no limit",
     )
     order_window_s: int = Field(60, ge=1, description="the order rate limit's window")
     stale_after_intervals: int | None = Field(

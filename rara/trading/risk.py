@@ -39,7 +39,7 @@ limit and what they came from), as decimal strings.
 from __future__ import annotations
 
 from rara.domain.orders import OrderIntent
-from rara.trading.guards.checks import GUARDS, Case
+from rara.trading.guards.checks import DAY_MS, GUARDS, HOUR_MS, Case
 from rara.trading.guards.model import (
     AccountView,
     Allow,
@@ -64,6 +64,7 @@ __all__ = [
     "Lock",
     "PositionView",
     "Verdict",
+    "history_from_ms",
     "judge",
 ]
 
@@ -78,3 +79,14 @@ def judge(
         if denied is not None:
             return denied
     return Allow()
+
+
+def history_from_ms(now_ms: int, settings: RiskSettings) -> int:
+    """The earliest time the guards look back to at `now_ms`: an `AccountView` needs the equity
+    marks from the last one at or before it, and the submit times after it."""
+    day_start = now_ms - now_ms % DAY_MS
+    return min(
+        day_start,
+        now_ms - settings.loss_window_hours * HOUR_MS,
+        now_ms - settings.order_window_s * 1000,
+    )

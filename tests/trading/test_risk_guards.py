@@ -21,6 +21,7 @@ from rara.trading.risk import (
     FeedView,
     Lock,
     PositionView,
+    history_from_ms,
     judge,
 )
 from rara.trading_settings import RiskSettings
@@ -376,3 +377,11 @@ def test_defaults_never_bind_on_an_all_in_paper_account(mark: str) -> None:
     # after a 90% crash the next entry still goes in
     poor = account("1000", mark=m, peak_equity=D("10000"))
     assert judge(ACTIVE, poor, intent(cost="1000", mark=m), DEFAULTS) == Allow()
+
+
+def test_history_reaches_back_to_what_the_loss_and_rate_guards_read() -> None:
+    assert history_from_ms(NOW, DEFAULTS) == NOW - 24 * H  # the rolling day, before 00:00
+    short = RiskSettings(loss_window_hours=3, order_window_s=600)
+    assert history_from_ms(NOW, short) == NOW - 14 * H  # 00:00 UTC
+    long_rate = RiskSettings(loss_window_hours=1, order_window_s=86_400 * 2)
+    assert history_from_ms(NOW, long_rate) == NOW - 48 * H

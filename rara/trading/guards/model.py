@@ -86,7 +86,9 @@ class EquityPoint(_Model):
 
 class AccountView(_Model):
     """What the guards need of one account, built by the engine from the ledger and its bar
-    clock. Money in the account's quote currency, as exact decimals."""
+    clock. Money in the account's quote currency, as exact decimals. A symbol without a
+    `FeedView` has no trustworthy mark: the stale-data guard refuses to add to it.
+    `rara.trading.risk.history_from_ms` says how far back marks and submit times must reach."""
 
     now_ms: int = Field(description="the engine's clock: the close time of the last closed bar")
     quote_currency: str = Field(min_length=1, description="e.g. USDT")
