@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -18,7 +20,46 @@ class _Section(BaseModel):
 
 
 class RiskSettings(_Section):
-    """Limits of the risk gate, run on every submit in paper and live alike (cancels pass)."""
+    """Limits of the risk gate, run on every submit in paper and live alike (cancels pass).
+
+    A limit set to None is off. The defaults never bind on a paper account that commits all its
+    cash to one long position (so paper results equal the backtest's): spot without leverage is
+    always enforced, the loss limits are off until a person sets them. An exposure-reducing order
+    (a sell on spot) passes every exposure guard, so a stop-loss can always sell."""
+
+    allowed_symbols: tuple[str, ...] | None = Field(
+        None, description="unified symbols that may gain exposure, e.g. BTC/USDT; None: any"
+    )
+    max_position_notional: Decimal | None = Field(
+        None, gt=0, description="quote value of one symbol's position at the mark, after the order"
+    )
+    max_exposure: Decimal = Field(
+        Decimal(1),
+        gt=0,
+        le=1,
+        description="all positions at their marks, after the order, as a multiple of equity "
+        "(spot: at most 1, no leverage)",
+    )
+    max_drawdown: Decimal | None = Field(
+        None, gt=0, le=1, description="fall from the running equity peak that stops new exposure"
+    )
+    max_daily_loss: Decimal | None = Field(
+        None, gt=0, le=1, description="loss since the UTC day's starting equity, as a fraction"
+    )
+    max_window_loss: Decimal | None = Field(
+        None, gt=0, le=1, description="loss over the last loss_window_hours, as a fraction"
+    )
+    loss_window_hours: int = Field(24, ge=1, description="the rolling loss limit's window")
+    max_orders: int | None = Field(
+        60,
+        ge=1,
+        description="orders sent within order_window_s past which no order adding exposure is "
+        "sent (exits still are); None: no limit",
+    )
+    order_window_s: int = Field(60, ge=1, description="the order rate limit's window")
+    stale_after_intervals: int | None = Field(
+        2, ge=1, description="a feed whose last bar closed this many intervals ago is stale"
+    )
 
 
 class PaperSettings(_Section):

@@ -353,6 +353,18 @@ GROUPS = (
             ),
         },
     ),
+    _group(
+        "lock",
+        "Trading locks: no new exposure in a scope (global, strategy, symbol) until lifted.",
+        {
+            "set": _lazy(
+                "control",
+                "lock_set",
+                "Block new exposure in a scope until --for/--until lapses, or until released.",
+            ),
+            "release": _lazy("control", "lock_release", "Lift the lock LOCK_ID before it lapses."),
+        },
+    ),
 )
 for _g in GROUPS:
     app.add_command(_g)
@@ -363,6 +375,19 @@ app.lazy.update(
             "command",
             'Send PROMPT ("-" reads stdin) to the LLM; print {model, reply, call}.',
         ),
+        "kill": _lazy(
+            "control",
+            "kill_cmd",
+            "Halt trading: no order after this event; open orders are canceled (and, with "
+            "--flatten, positions closed) by the running engine. Lasts until `rara resume "
+            "--confirm`.",
+        ),
+        "resume": _lazy(
+            "control",
+            "resume_cmd",
+            "Let trading start again after `rara kill` (or a guard's REDUCING); needs --confirm.",
+        ),
+        "locks": _lazy("control", "locks_cmd", "The trading state and the active locks (JSON)."),
         "validate": _lazy(
             "validate",
             "command",
