@@ -64,6 +64,7 @@ class OrderManager:
         self.venue = venue
         self.deployment = deployment
         self._orders: dict[str, ManagedOrder] = {}
+        self._open: set[str] = set()  # client ids of the open orders: a sync looks at these only
         self._by_key: dict[IntentKey, str] = {}
         self._by_seq: dict[int, str] = {}
         self._updates: dict[str, int] = {}
@@ -173,46 +174,48 @@ class OrderManager:
         state of our open orders; return the new fills (the engine books them). Orders whose
         outcome is unknown are looked up first. All or nothing: a venue answer the state
         machine refuses (`IllegalTransition`) journals nothing."""
-        for order in list(self._orders.values()):
+        for order in self._open_in_order():
             if order.state in ("submitted", "unknown"):
                 self._resolve(order)
         d = self.deployment
-        current = dict(self._orders)
+        changed: dict[str, ManagedOrder] = {}
         drafts: list[tuple[EventPayload, str]] = []
         fills: list[TradingOrderFilled] = []
         last_ms = self._last_fill_ms
         for f in self.venue.my_trades(self._last_fill_ms, d.symbol):
-            ours = current.get(f.client_order_id)
+            cid = f.client_order_id
+            ours = changed.get(cid) or self._orders.get(cid)
             if ours is None or f.fill_id in self._seen_fills:
                 continue
             event = filled_event(d, ours, f)
-            current[ours.client_order_id] = ours.model_copy(
+            changed[cid] = ours.model_copy(
                 update={
                     "filled_quantity": event.cumulative_quantity,
                     "venue_order_id": f.venue_order_id or ours.venue_order_id,
                 }
             )
-            drafts.append((event, f"{ours.client_order_id}:fill:{f.fill_id}"))
+            drafts.append((event, f"{cid}:fill:{f.fill_id}"))
             fills.append(event)
             last_ms = max(last_ms, f.filled_ms)
         on_venue = {o.client_order_id: o for o in self.venue.open_orders(d.symbol)}
         updates: dict[str, int] = {}
-        for cid, order in current.items():
-            if not order.is_open or order.state in ("submitted", "unknown"):
+        for known in self._open_in_order():
+            cid = known.client_order_id
+            order = changed.get(cid, known)
+            if order.state in ("submitted", "unknown"):
                 continue
             vo = on_venue.get(cid) or self.venue.fetch_order(cid, d.symbol)
             if vo is None:
                 continue
             moved = self._moved(order, vo)
             if moved is not None:
-                current[cid] = moved
-                n = self._updates.get(cid, 0) + updates.get(cid, 0) + 1
-                updates[cid] = updates.get(cid, 0) + 1
+                changed[cid] = moved
+                updates[cid] = n = self._updates.get(cid, 0) + 1
                 drafts.append((updated_event(d, order, vo), f"{cid}:u{n}"))
         self._journal(drafts)
-        for cid, n in updates.items():
-            self._updates[cid] = self._updates.get(cid, 0) + n
-        self._orders = current
+        self._updates.update(updates)
+        for order in changed.values():
+            self._store(order)
         self._seen_fills.update(f.fill_id for f in fills)
         self._last_fill_ms = last_ms
         return fills
@@ -225,11 +228,12 @@ class OrderManager:
         where = EventFilter(types=ORDER_EVENTS, correlation_id=d.run_id, strategy_id=d.strategy_id)
         st = replay(d, self.journal.iter_query(where))
         self._orders, self._updates = st.orders, st.updates
+        self._open = {cid for cid, o in st.orders.items() if o.is_open}
         self._seen_fills, self._last_fill_ms = st.seen_fills, st.last_fill_ms
         self._next_seq, self._released = st.next_seq, set()
         self._by_key = {o.key: cid for cid, o in st.orders.items() if o.key is not None}
         self._by_seq = {o.seq: cid for cid, o in st.orders.items()}
-        for order in list(self._orders.values()):
+        for order in self._open_in_order():
             if order.state in ("submitted", "unknown"):
                 self._resolve(order)
 
@@ -240,7 +244,7 @@ class OrderManager:
         return sorted(self._orders.values(), key=lambda o: o.seq)
 
     def open_orders(self) -> list[ManagedOrder]:
-        return [o for o in self.orders() if o.is_open]
+        return self._open_in_order()
 
     def order(self, client_order_id: str) -> ManagedOrder | None:
         return self._orders.get(client_order_id)
@@ -279,8 +283,20 @@ class OrderManager:
             )
         return None
 
+    def _store(self, order: ManagedOrder) -> None:
+        cid = order.client_order_id
+        self._orders[cid] = order
+        if order.is_open:
+            self._open.add(cid)
+        else:
+            self._open.discard(cid)
+
+    def _open_in_order(self) -> list[ManagedOrder]:
+        """The open orders by intent seq (a fixed order keeps the journal deterministic)."""
+        return sorted((self._orders[c] for c in self._open), key=lambda o: o.seq)
+
     def _remember(self, order: ManagedOrder) -> None:
-        self._orders[order.client_order_id] = order
+        self._store(order)
         self._by_seq[order.seq] = order.client_order_id
         if order.key is not None:
             self._by_key[order.key] = order.client_order_id
@@ -315,7 +331,7 @@ class OrderManager:
             )
             event = rejected_event(self.deployment, rejected, "venue", exc.code, exc.message, {})
             self._journal([(event, f"{cid}:rejected")])
-            self._orders[cid] = rejected
+            self._store(rejected)
             return rejected
         except VenueUnavailable as exc:
             if order.state == "unknown":
@@ -324,7 +340,7 @@ class OrderManager:
             n = self._updates.get(cid, 0) + 1
             self._journal([(unknown_event(self.deployment, unknown, exc.message), f"{cid}:u{n}")])
             self._updates[cid] = n
-            self._orders[cid] = unknown
+            self._store(unknown)
             return unknown
         return self._apply(order, vo)
 
@@ -348,7 +364,7 @@ class OrderManager:
         n = self._updates.get(cid, 0) + 1
         self._journal([(updated_event(self.deployment, order, vo), f"{cid}:u{n}")])
         self._updates[cid] = n
-        self._orders[cid] = moved
+        self._store(moved)
         return moved
 
     @staticmethod
