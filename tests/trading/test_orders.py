@@ -328,3 +328,46 @@ def test_same_inputs_give_the_same_chain(tmp_path: Path) -> None:
     first = _replay(tmp_path / "a")
     assert len(first) == 5
     assert _replay(tmp_path / "b") == first
+
+
+def test_partial_fills_move_the_order_through_partially_filled() -> None:
+    from rara.trading_settings import PaperSettings
+
+    db = Home.from_env().state_db
+    inner = PaperVenue(
+        db, DEP.account, exchange="binance", symbols=[SYM], fee=0.001, slippage=0.0,
+        initial_balances={"USDT": Decimal(10_000)}, settings=PaperSettings(volume_cap=0.5),
+    )  # fmt: skip
+    with open_event_store(db) as store, inner:
+        mgr = OrderManager(store, inner, DEP)
+        mgr.restore()
+        req = intent(mgr).request.model_copy(update={"cost": None, "quantity": Decimal(15)})
+        order = mgr.submit(intent(mgr, seq=0).model_copy(update={"request": req}))
+        inner.on_bar(ClosedBar(H, 100.0, 100.0, 100.0, 100.0, volume=20.0))
+        (f1,) = mgr.sync()
+        assert f1.quantity == 10 and f1.cumulative_quantity == 10 and f1.detail["capped"] == "true"
+        assert mgr.order(order.client_order_id).state == "partially_filled"  # type: ignore[union-attr]
+        inner.on_bar(ClosedBar(2 * H, 100.0, 100.0, 100.0, 100.0, volume=20.0))
+        (f2,) = mgr.sync()
+        assert f2.quantity == 5 and f2.cumulative_quantity == 15
+        assert mgr.order(order.client_order_id).state == "filled"  # type: ignore[union-attr]
+        statuses = [
+            e.typed().status  # type: ignore[union-attr]
+            for e in events(store)
+            if isinstance(e.typed(), TradingOrderUpdated)
+        ]
+        assert statuses == ["acknowledged", "partially_filled", "filled"]
+
+
+def test_a_cancel_from_another_process_is_seen_by_sync() -> None:
+    with open_event_store(Home.from_env().state_db) as store, paper() as inner:
+        mgr = OrderManager(store, inner, DEP)
+        mgr.restore()
+        order = mgr.submit(intent(mgr))
+        with paper() as other:  # `rara kill`, elsewhere, on the same account
+            other.cancel(order.client_order_id, SYM)
+        assert inner.on_bar(bar(1)) == []
+        assert mgr.sync() == []
+        gone = mgr.order(order.client_order_id)
+        assert gone is not None and gone.state == "canceled" and mgr.open_orders() == []
+        assert inner.balances()["USDT"].free == 10_000

@@ -90,8 +90,8 @@ class BarRun:
         if o.side == "sell":
             want = o.remaining
             available = add(wallet.free(self.base), o.reserved)
-            if want > available:
-                want = available
+            if want > available:  # the order shrinks to what is held
+                want = o.remaining = available
                 extra["clamped_to_held"] = format(available, "f")
             if want <= 0:
                 close_order(o, wallet, "canceled", "canceled: no position left to sell")
@@ -158,7 +158,7 @@ class BarRun:
         o.fills += 1
         o.filled_quantity = add(o.filled_quantity, qty)
         o.filled_notional = add(o.filled_notional, notional)
-        done = not capped or o.remaining <= 0 or "clamped_to_held" in extra
+        done = not capped or o.remaining <= 0
         if done:
             close_order(o, wallet, "filled", "")
         else:
@@ -192,13 +192,11 @@ class BarRun:
         for o in self.orders:
             if o is filled or not o.is_open or not o.reduce_only:
                 continue
-            o.updated_ms = self.bar.open_ms
             if flat:
-                close_order(o, self.wallet, "canceled", "canceled: the position is closed")
+                why = "canceled: the position is closed"
             elif filled.reduce_only and filled.is_trigger and o.is_trigger:
-                close_order(
-                    o,
-                    self.wallet,
-                    "canceled",
-                    f"canceled: one-cancels-other with {filled.client_order_id}",
-                )
+                why = f"canceled: one-cancels-other with {filled.client_order_id}"
+            else:
+                continue
+            o.updated_ms = self.bar.open_ms
+            close_order(o, self.wallet, "canceled", why)
