@@ -18,7 +18,9 @@ from rara.trading.feed import ClosedBar
 from rara.trading.venue import Venue, VenueRejected
 from rara.trading.venues.paper import PaperVenue
 from rara.trading_settings import PaperSettings
+from tests.backtest.helpers import sma_cross
 from tests.backtest.reference import RefTrade, reference_backtest
+from tests.kit.candles import shipped_btc
 
 SYM = "BTC/USDT"
 FEE, SLIP = 0.001, 0.0005
@@ -192,6 +194,23 @@ def test_fills_equal_the_backtest_reference_loop(
         assert (g.exit_price, g.exit_fee) == (r.exit_price, r.exit_fee)
     if sl is not None:
         assert "stop_loss" in {t.exit_reason for t in ref}
+
+
+def test_fills_equal_the_backtest_on_the_shipped_candles() -> None:
+    c = shipped_btc("1h").slice(0, 3000)
+    entries, exits = sma_cross(c.close, 10, 40)
+    cfg = BacktestConfig(fee=FEE, slippage=SLIP)
+    ref, _ = reference_backtest(c, entries, exits, cfg, 0.01, 0.03)
+    with venue("paper:shipped") as v:
+        got = _run_engine(v, c, entries, exits, 0.01, 0.03)
+    assert len(ref) > 20 and {t.exit_reason for t in ref} >= {"stop_loss", "take_profit"}
+    assert [(t.entry_idx, t.exit_idx, t.exit_reason) for t in got] == [
+        (t.entry_idx, t.exit_idx, t.exit_reason) for t in ref
+    ]
+    for g, r in zip(got, ref, strict=True):
+        assert (g.entry_price, g.size, g.entry_fee, g.exit_price, g.exit_fee) == (
+            r.entry_price, r.size, r.entry_fee, r.exit_price, r.exit_fee,
+        )  # fmt: skip
 
 
 def _long(v: PaperVenue) -> Decimal:
