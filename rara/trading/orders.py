@@ -65,6 +65,7 @@ class OrderManager:
         self.deployment = deployment
         self._orders: dict[str, ManagedOrder] = {}
         self._open: set[str] = set()  # client ids of the open orders: a sync looks at these only
+        self._unfilled: set[str] = set()  # closed orders whose fills the journal has not all seen
         self._by_key: dict[IntentKey, str] = {}
         self._by_seq: dict[int, str] = {}
         self._updates: dict[str, int] = {}
@@ -174,6 +175,8 @@ class OrderManager:
         state of our open orders; return the new fills (the engine books them). Orders whose
         outcome is unknown are looked up first. All or nothing: a venue answer the state
         machine refuses (`IllegalTransition`) journals nothing."""
+        if not self._open and not self._unfilled:
+            return []  # nothing at the venue can change or fill
         for order in self._open_in_order():
             if order.state in ("submitted", "unknown"):
                 self._resolve(order)
@@ -228,7 +231,9 @@ class OrderManager:
         where = EventFilter(types=ORDER_EVENTS, correlation_id=d.run_id, strategy_id=d.strategy_id)
         st = replay(d, self.journal.iter_query(where))
         self._orders, self._updates = st.orders, st.updates
-        self._open = {cid for cid, o in st.orders.items() if o.is_open}
+        self._open, self._unfilled = set(), set()
+        for order in st.orders.values():
+            self._store(order)
         self._seen_fills, self._last_fill_ms = st.seen_fills, st.last_fill_ms
         self._next_seq, self._released = st.next_seq, set()
         self._by_key = {o.key: cid for cid, o in st.orders.items() if o.key is not None}
@@ -290,6 +295,10 @@ class OrderManager:
             self._open.add(cid)
         else:
             self._open.discard(cid)
+        if order.venue_filled_quantity > order.filled_quantity:
+            self._unfilled.add(cid)
+        else:
+            self._unfilled.discard(cid)
 
     def _open_in_order(self) -> list[ManagedOrder]:
         """The open orders by intent seq (a fixed order keeps the journal deterministic)."""

@@ -371,3 +371,25 @@ def test_a_cancel_from_another_process_is_seen_by_sync() -> None:
         gone = mgr.order(order.client_order_id)
         assert gone is not None and gone.state == "canceled" and mgr.open_orders() == []
         assert inner.balances()["USDT"].free == 10_000
+
+
+class Instant(Flaky):
+    """Fills a market order as it is sent, like a live exchange's answer to a market order."""
+
+    def submit(self, request: OrderRequest) -> VenueOrder:
+        self.inner.submit(request)
+        self.inner.on_bar(bar(1))
+        order = self.inner.fetch_order(request.client_order_id, request.symbol)
+        assert order is not None
+        return order
+
+
+def test_fills_of_an_order_answered_filled_still_reach_the_journal() -> None:
+    with open_event_store(Home.from_env().state_db) as store, paper() as inner:
+        mgr = OrderManager(store, Instant(inner, store), DEP)
+        mgr.restore()
+        order = mgr.submit(intent(mgr))
+        assert order.state == "filled" and mgr.open_orders() == []
+        (fill,) = mgr.sync()
+        assert fill.client_order_id == order.client_order_id
+        assert mgr.sync() == []
