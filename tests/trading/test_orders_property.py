@@ -37,7 +37,7 @@ OPS = st.lists(
 )
 
 
-@settings(max_examples=30, derandomize=True, deadline=None)
+@settings(max_examples=50, derandomize=True, deadline=None)
 @given(ops=OPS)
 def test_no_order_twice_no_fill_twice(ops: list[Op]) -> None:
     run = f"run{next(_RUNS)}"

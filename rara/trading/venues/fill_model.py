@@ -15,6 +15,8 @@ from decimal import Decimal
 from rara.domain.events import OrderType, Side
 from rara.trading.feed import ClosedBar
 
+MIN_CAPPED_FILL = 1e-9  # base units
+
 
 def exact(x: float) -> Decimal:
     """The float as the decimal its shortest repr spells (``float(exact(x)) == x``)."""
@@ -85,7 +87,9 @@ class FillModel:
             detail["volume_cap"] = repr(self.volume_cap)
             detail["bar_volume"] = repr(bar.volume)
             if size > cap:
-                size = cap
+                # Below a nanounit of base the bar has no volume left for us (and a fill of
+                # 1e-300 would be noise with hundreds of digits in every balance).
+                size = cap if cap >= MIN_CAPPED_FILL else 0.0
                 detail["capped"] = "true"
         fee = size * price * self.fee
         return Quote(price=price, quantity=size, fee=fee, source=source, detail=detail)

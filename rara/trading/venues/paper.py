@@ -180,7 +180,7 @@ class PaperVenue(Closing):
                 detail="",
             )
             if reserve:
-                wallet.move(currency, free=-reserve, used=reserve)
+                wallet.move(currency, free=reserve.copy_negate(), used=reserve)
             save(conn, self.account, [order], wallet)
             return order.view()
 

@@ -144,13 +144,13 @@ class BarRun:
                     o, wallet, "canceled", f"canceled: insufficient funds at the fill ({debit})"
                 )
                 return
-            wallet.move(self.quote, free=-rest, used=-take)
+            wallet.move(self.quote, free=rest.copy_negate(), used=take.copy_negate())
             wallet.move(self.base, free=qty)
             o.reserved = sub(o.reserved, take)
             o.remaining = sub(o.remaining, debit if o.cost is not None else qty)
         else:
             take = min(o.reserved, qty)
-            wallet.move(self.base, free=-sub(qty, take), used=-take)
+            wallet.move(self.base, free=sub(take, qty), used=take.copy_negate())
             wallet.move(self.quote, free=sub(notional, fee))
             o.reserved = sub(o.reserved, take)
             o.remaining = sub(o.remaining, qty)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 
 from rara.domain.events import OrderState, OrderType, Side
-from rara.domain.orders import VenueOrder, base_and_quote
+from rara.domain.orders import EXACT_DIGITS, VenueOrder, base_and_quote
 from rara.state import append_only
 
 SCHEMA = """
@@ -72,7 +72,7 @@ CREATE INDEX IF NOT EXISTS paper_fills_by_time ON paper_fills (account, filled_m
 """ + append_only("paper_fills", "append-only: a fill, once made, is history")
 
 # Exact decimal arithmetic: any rounding raises, so balances never drift from the fills.
-_EXACT = Context(prec=200, traps=[Inexact, InvalidOperation, Overflow])
+_EXACT = Context(prec=EXACT_DIGITS, traps=[Inexact, InvalidOperation, Overflow])
 ZERO = Decimal(0)
 ONE = Decimal(1)
 OPEN: tuple[OrderState, ...] = ("acknowledged", "partially_filled")
@@ -226,6 +226,8 @@ class Wallet:
         return add(free, used)
 
     def move(self, currency: str, free: Decimal = ZERO, used: Decimal = ZERO) -> None:
+        """Add `free` and `used` (negate with ``copy_negate()``: unary minus rounds to 28
+        digits)."""
         amounts = self.amounts.setdefault(currency, [ZERO, ZERO])
         amounts[0] = add(amounts[0], free)
         amounts[1] = add(amounts[1], used)
@@ -284,7 +286,7 @@ def close_order(order: PaperOrder, wallet: Wallet, state: OrderState, detail: st
     if order.reserved:
         base, quote = base_and_quote(order.symbol)
         currency = quote if order.side == "buy" else base
-        wallet.move(currency, free=order.reserved, used=-order.reserved)
+        wallet.move(currency, free=order.reserved, used=order.reserved.copy_negate())
         order.reserved = ZERO
     order.state = state
     order.triggered = False
