@@ -28,7 +28,11 @@ converted with ``Decimal(repr(x))``; balances move by exact decimal arithmetic o
 Funds are reserved while an order is open (``Balance.used``): the cost of a buy sized by cost or a
 limit buy, the base of a plain sell. A buy sized by cost may overshoot its reserved cost by the
 float rounding of ``size x price x (1 + fee)`` (a few units in the 16th digit), as the backtest's
-cash does; that dust is taken from the free quote even when it is zero.
+cash does; that dust is taken from the free quote even when it is zero, and a buy sized by cost
+may exceed the free quote by `COST_DUST` (relative) for the same reason.
+
+Parts: `fill_model` (prices and sizes, pure floats), `paper_book` (the tables, an order's record,
+exact arithmetic), `paper_bar` (one bar's fills), this module (the port and its transactions).
 """
 
 from __future__ import annotations
