@@ -4,8 +4,8 @@ each order, and how it reads its orders back after a restart.
 A deployment (`Deployment`: run, strategy, account, exchange, mode, symbol) journals its orders as
 ``trading_order_*`` events whose envelope carries the strategy's id and, as correlation id, the
 run's. Event ids are deterministic, so a replay with the same inputs writes the same chain and a
-restarted manager never journals one thing twice: ``<client id>:submitted``, ``<client id>:rejected``,
-``<client id>:u<n>`` (the order's n-th ``trading_order_updated``) and
+restarted manager never journals one thing twice: ``<client id>:submitted``,
+``<client id>:rejected``, ``<client id>:u<n>`` (the order's n-th ``trading_order_updated``) and
 ``<client id>:fill:<fill id>``.
 
 A risk-gate rejection has no ``trading_order_submitted`` event before it; the intent it refused is
