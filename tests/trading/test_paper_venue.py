@@ -268,12 +268,15 @@ def test_stops_wait_inside_the_range_and_an_exit_signal_cancels_them() -> None:
 def test_end_of_feed_fills_at_the_last_close() -> None:
     with venue() as v:
         qty = _long(v)
+        _sl_tp(v, qty)
         last = bar(2, 100.0, 101.0, 99.0, 100.7)
         v.on_bar(last)
         v.submit(sell("end", qty))
         (f,) = v.on_feed_end(last)
         assert f.price == D(100.7 * (1 - SLIP)) and f.detail["price_source"] == "close"
         assert f.fee == D(float(qty) * 100.7 * (1 - SLIP) * FEE)
+        assert v.open_orders() == []  # the stops went with the position
+        assert v.fetch_order("sl", SYM).detail == "canceled: the position is closed"  # type: ignore[union-attr]
 
 
 def test_half_spread_is_paid_both_ways_and_recorded() -> None:
