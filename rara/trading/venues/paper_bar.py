@@ -71,7 +71,8 @@ class BarRun:
                         self._fill(o, raw, "open" if raw == self.bar.open else "trigger")
 
     def finish(self) -> list[VenueFill]:
-        save(self.conn, self.account, self.orders, self.wallet)
+        if self.orders:  # a bar with no open order changes nothing but the clock
+            save(self.conn, self.account, self.orders, self.wallet)
         self.conn.executemany(
             "INSERT INTO paper_fills (account, fill_id, symbol, filled_ms, fill) "
             "VALUES (?, ?, ?, ?, ?)",
