@@ -15,7 +15,7 @@ JSON), so a restart knows that intent was already decided.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
@@ -99,6 +99,10 @@ class ManagedOrder(_Model):
     average_price: ExactDecimal | None = Field(None, description="as the venue last reported")
     reject_code: str | None = None
     detail: str = ""
+
+    def but(self, changes: Mapping[str, object]) -> ManagedOrder:
+        """This order with `changes`, validated (a pydantic copy with updates would skip that)."""
+        return ManagedOrder.model_validate({**self.model_dump(), **changes})
 
     @property
     def key(self) -> IntentKey | None:
@@ -312,13 +316,13 @@ def replay(d: Deployment, events: Iterable[Event]) -> JournalState:
                     detail=p.reason,
                 )
             else:
-                st.orders[cid] = old.model_copy(
-                    update={"state": "rejected", "reject_code": p.reason_code, "detail": p.reason}
+                st.orders[cid] = old.but(
+                    {"state": "rejected", "reject_code": p.reason_code, "detail": p.reason}
                 )
         elif isinstance(p, TradingOrderUpdated) and cid in st.orders:
             st.updates[cid] = st.updates.get(cid, 0) + 1
-            st.orders[cid] = st.orders[cid].model_copy(
-                update={
+            st.orders[cid] = st.orders[cid].but(
+                {
                     "state": p.status,
                     "venue_order_id": p.venue_order_id,
                     "venue_filled_quantity": p.filled_quantity,
@@ -329,7 +333,5 @@ def replay(d: Deployment, events: Iterable[Event]) -> JournalState:
         elif isinstance(p, TradingOrderFilled) and cid in st.orders:
             st.seen_fills.add(p.fill_id)
             st.last_fill_ms = max(st.last_fill_ms, p.filled_ms)
-            st.orders[cid] = st.orders[cid].model_copy(
-                update={"filled_quantity": p.cumulative_quantity}
-            )
+            st.orders[cid] = st.orders[cid].but({"filled_quantity": p.cumulative_quantity})
     return st

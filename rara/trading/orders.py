@@ -110,7 +110,7 @@ class OrderManager:
         if found is not None:
             return found
         order = ManagedOrder.of_intent(intent, advance("intent", "rejected"))
-        order = order.model_copy(update={"reject_code": code, "detail": reason})
+        order = order.but({"reject_code": code, "detail": reason})
         event = rejected_event(self.deployment, order, "risk_gate", code, reason, dict(context))
         self._journal([(event, f"{order.client_order_id}:rejected")])
         self._remember(order)
@@ -191,8 +191,8 @@ class OrderManager:
             if ours is None or f.fill_id in self._seen_fills:
                 continue
             event = filled_event(d, ours, f)
-            changed[cid] = ours.model_copy(
-                update={
+            changed[cid] = ours.but(
+                {
                     "filled_quantity": event.cumulative_quantity,
                     "venue_order_id": f.venue_order_id or ours.venue_order_id,
                 }
@@ -331,8 +331,8 @@ class OrderManager:
         try:
             vo = self.venue.submit(order.request())
         except VenueRejected as exc:
-            rejected = order.model_copy(
-                update={
+            rejected = order.but(
+                {
                     "state": advance(order.state, "rejected"),
                     "reject_code": exc.code,
                     "detail": exc.message,
@@ -345,7 +345,7 @@ class OrderManager:
         except VenueUnavailable as exc:
             if order.state == "unknown":
                 return order
-            unknown = order.model_copy(update={"state": advance(order.state, "unknown")})
+            unknown = order.but({"state": advance(order.state, "unknown")})
             n = self._updates.get(cid, 0) + 1
             self._journal([(unknown_event(self.deployment, unknown, exc.message), f"{cid}:u{n}")])
             self._updates[cid] = n
@@ -383,8 +383,8 @@ class OrderManager:
         if vo.state == order.state and vo.filled_quantity == order.venue_filled_quantity:
             return None
         state = vo.state if vo.state == order.state else advance(order.state, vo.state)
-        return order.model_copy(
-            update={
+        return order.but(
+            {
                 "state": state,
                 "venue_order_id": vo.venue_order_id or order.venue_order_id,
                 "venue_filled_quantity": vo.filled_quantity,
