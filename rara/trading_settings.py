@@ -64,7 +64,34 @@ class RiskSettings(_Section):
 
 class PaperSettings(_Section):
     """The paper venue's fill model. Defaults: next-open market fills at the backtest's fee and
-    slippage, whole fills, no spread."""
+    slippage, whole fills, no spread. Fee and slippage themselves are the backtest's
+    (`BacktestConfig.from_settings` for the venue), so they are not repeated here. Each option
+    that shapes a fill is recorded in the fill's ``detail``."""
+
+    half_spread: float = Field(
+        0.0,
+        ge=0,
+        lt=0.1,
+        allow_inf_nan=False,
+        description="fraction of the price: buys pay open x (1 + it), sells get open x (1 - it), "
+        "before slippage",
+    )
+    volume_cap: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="a fill takes at most this fraction of the bar's volume; the rest of the "
+        "order waits for the next bar (None: whole fills)",
+    )
+    limit_orders: bool = Field(
+        False, description="accept limit orders (filled when a bar trades through the limit)"
+    )
+    seed: int = Field(
+        0,
+        ge=0,
+        description="seed of any randomised fill option; the options above are deterministic",
+    )
 
 
 class FeedSettings(_Section):

@@ -25,12 +25,16 @@ to whichever state the venue reports.
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rara.domain.events import ExactDecimal, IntentReason, OrderState, OrderType, Side
+
+# Digits of a decimal context in which sums and products of money stay exact (the default 28
+# round a balance after a few float-derived fills: their products carry ~30 digits).
+EXACT_DIGITS = 200
 
 TERMINAL_STATES: frozenset[OrderState] = frozenset({"filled", "canceled", "rejected"})
 OPEN_STATES: frozenset[OrderState] = frozenset(
@@ -177,7 +181,8 @@ class VenueFill(_Model):
 
     @property
     def notional(self) -> Decimal:
-        return self.quantity * self.price
+        with localcontext(prec=EXACT_DIGITS):  # exact: the default 28 digits would round it
+            return self.quantity * self.price
 
 
 class Balance(_Model):
@@ -189,7 +194,8 @@ class Balance(_Model):
 
     @property
     def total(self) -> Decimal:
-        return self.free + self.used
+        with localcontext(prec=EXACT_DIGITS):
+            return self.free + self.used
 
 
 def base_and_quote(symbol: str) -> tuple[str, str]:
