@@ -2,76 +2,76 @@
 
 For every bar the feed says has closed, in order:
 
-1. the venue sees the bar (a paper venue fills what was pending at its open, then the stops
-   inside it; a live venue did that on its own);
-2. new fills are journaled and booked in the ledger, once each;
-3. an entry that filled gets its stop-loss and take-profit orders (rule 4: placed when the entry
-   bar has closed);
-4. the kill switch and locks are read again (another process may have set them);
-5. the account is marked at the bar's close (a ``trading_equity_marked`` event: the equity curve,
-   and the drawdown guard's running peak);
-6. the strategy's signal for the bar (computed in the sandbox on its trailing window, a batch of
-   bars at a time when replaying fast) becomes at most one order intent; the risk gate judges it;
-   an allowed intent is journaled, then sent.
+1. a simulated venue sees the bar (the paper venue fills what was pending at its open, then the
+   stops inside it; a live venue did that on its own);
+2. new fills are journaled and booked in the ledger, once each (`OrderManager.sync`);
+3. an entry that has filled gets its stop-loss and take-profit orders (rule 4 of the backtest:
+   placed when the entry bar has closed, so first checked on the next bar);
+4. the kill switch is read again (another process may have set it): HALTED cancels every open
+   order once and, with ``--flatten``, sells the position;
+5. the strategy's signal for the bar (computed in the sandbox on its trailing window, a batch of
+   bars per evaluation when replaying fast) becomes at most one order intent (`rules.action`);
+   the risk gate judges it on the account as the ledger has it; a denial is journaled, an allowed
+   intent is journaled and then sent;
+6. the account is marked at the bar's close (``trading_equity_marked``): the equity curve, the
+   drawdown guard's running peak, and the record that the bar is done, which a restart resumes
+   after.
 
 When the feed ends, what is still pending is canceled (rule 1: signals on the last bar are
-dropped) and an open position is sold at the last close (rule 5), so a replay ends flat, as the
-backtest does. A restart resumes after the last bar that was marked: the order manager finds the
-intents it already journaled by their deterministic ids and sends nothing twice; the venue and
-the ledger ignore what they have already seen.
+dropped) and an open position is sold at the last close (rule 5), as the backtest does. A restart
+resumes after the last marked bar: the order manager finds the intents it already journaled by
+their deterministic keys and sends nothing twice; the venue and the ledger ignore what they have
+seen.
+
+A strategy whose trailing-window signal differs from its full-history one (checked on every
+evaluation against the longer history the engine keeps) is reported (``trading_signal_divergence``)
+and locked: it may still exit, never enter again in this run.
 """
 
 from __future__ import annotations
 
 import logging
-import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+import numpy as np
+from pydantic import Field
 
-from rara.domain.events import (
-    IntentReason,
-    TradingEquityMarked,
-    TradingFeedStale,
-    TradingMode,
-    TradingOrderFilled,
-    TradingSignalDivergence,
-)
+from rara.domain.events import IntentReason, TradingEquityMarked, TradingFeedStale
 from rara.domain.market import Candles
 from rara.domain.orders import OrderIntent, OrderRequest, base_and_quote
+from rara.errors import Refused
 from rara.events import EventStore
 from rara.ledger import Ledger
-from rara.trading.control import Control
+from rara.trading.control import Control, set_lock
 from rara.trading.feed import ClosedBar, Feed
+from rara.trading.guards.model import AccountView, EquityPoint, FeedView, PositionView
+from rara.trading.journal import Deployment as OrderBook
+from rara.trading.journal import ManagedOrder
 from rara.trading.orders import OrderManager
-from rara.trading.risk import AccountView, Deny, judge
-from rara.trading.rules import BarSignal, action, protective_levels
-from rara.trading.signals import SignalPath
-from rara.trading.venue import Venue
+from rara.trading.risk import Deny, history_from_ms, judge
+from rara.trading.rules import action, protective_levels
+from rara.trading.signals import BarSignal, DivergenceReport, SignalFailure, SignalPath
+from rara.trading.venue import SimulatedVenue, Venue
 from rara.trading_settings import RiskSettings
 
 log = logging.getLogger(__name__)
 SOURCE = "trading"
+HISTORY_BARS = 1_000  # bars of history kept beyond the trailing window, for the divergence check
 
 
-class Deployment(BaseModel):
-    """Who trades what, where, at which costs: fixed for the life of a run."""
+class Deployment(OrderBook):
+    """Who trades what, where, at which costs: fixed for the life of a run (the order manager's
+    deployment plus what the engine needs)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    run_id: str = Field(min_length=1)
-    strategy_id: str = Field(min_length=1)
     strategy_name: str
     strategy_path: str
-    account: str
-    exchange: str
-    symbol: str
     timeframe: str
     interval_ms: int = Field(gt=0)
-    mode: TradingMode
     feed: str
+    fee: float = Field(ge=0)
     size_fraction: float = Field(gt=0, le=1)
 
     @property
@@ -98,6 +98,15 @@ class EngineProgress:
     denials: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class BarTimings:
+    """Where a bar's time goes: the sandbox evaluation (per batch, with its bar count) and
+    everything else (per bar). Recorded only when asked (benchmarks)."""
+
+    sandbox_ms: list[tuple[float, int]] = field(default_factory=list)
+    other_ms: list[float] = field(default_factory=list)
+
+
 class TradingEngine:
     """Drives one deployment from a feed. Collaborators come in built (`rara.trading.session`
     wires them), so a test or the daemon swaps any of them."""
@@ -117,6 +126,7 @@ class TradingEngine:
         history: Candles,
         peak_equity: Decimal,
         batch_bars: int = 64,
+        timings: BarTimings | None = None,
     ) -> None:
         self.dep = deployment
         self.store = store
@@ -127,125 +137,286 @@ class TradingEngine:
         self.ledger = ledger
         self.control = control
         self.risk = risk
-        self.batch_bars = batch_bars
+        self.batch_bars = max(1, batch_bars)
+        self.timings = timings
         self.progress = EngineProgress()
-        self._window = history  # the trailing bars the next evaluation needs
+        self._window = history
         self._peak = peak_equity
-        self._pending_levels: tuple[float, float] | None = None  # (sl, tp) of a pending entry
-        self._protected_for: str | None = None  # entry order whose stops are placed
-        self._marks: list[tuple[int, Decimal]] = []  # (bar close ms, equity) for loss windows
+        self._marks: list[EquityPoint] = []
         self._submits: list[int] = []
         self._last_bar: ClosedBar | None = None
-        self._halt_handled = False
+        self._halt_seen: int | None = None
+        self._diverged = False
 
     # -- the loop -----------------------------------------------------------------------------
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, timeout_s: float = 5.0) -> str:
-        """Process bars until the feed ends (returns "feed_ended") or `should_stop()` says so
-        ("stopped"). Each batch's signals come from one sandbox evaluation."""
+        """Process bars until the feed ends ("feed_ended") or `should_stop()` says so
+        ("stopped")."""
         while not should_stop():
             batch = self.feed.next_batch(self.batch_bars, timeout_s)
             self._note_staleness(batch.stale_since_ms)
             if batch.bars:
                 self._process(batch.bars, should_stop)
-                if should_stop():
-                    return "stopped"
+            if should_stop():
+                return "stopped"
             if batch.ended:
                 self._finish()
                 return "feed_ended"
         return "stopped"
 
     def _process(self, bars: tuple[ClosedBar, ...], should_stop: Callable[[], bool]) -> None:
-        window = _appended(self._window, bars, self.signals.trailing_window)
-        decide_from = len(window) - len(bars)
-        batch = self.signals.evaluate(window, decide_from)
-        if batch.divergence is not None and batch.divergence.bars_differing:
-            self._diverged(batch.divergence)
+        keep = self.signals.trailing_window + HISTORY_BARS
+        window = _appended(self._window, bars, keep)
+        t0 = time.perf_counter()
+        batch = self.signals.evaluate(window, len(window) - len(bars))
+        if self.timings is not None:
+            self.timings.sandbox_ms.append(((time.perf_counter() - t0) * 1000, len(bars)))
+        if isinstance(batch, SignalFailure):
+            raise Refused(
+                f"strategy_{batch.code}",
+                f"{self.dep.strategy_name} failed on the bar opening at {bars[0].open_ms}: "
+                f"{batch.message}",
+                "the run stopped at the last bar it marked; fix the strategy and deploy again",
+            )
         self._window = window
-        for bar, signal in zip(bars, batch.signals, strict=True):
+        if batch.divergence.diverges:
+            self._report_divergence(batch.divergence)
+        for bar, signal in zip(bars, batch.bars, strict=True):
+            t1 = time.perf_counter()
             self._step(bar, signal)
+            if self.timings is not None:
+                self.timings.other_ms.append((time.perf_counter() - t1) * 1000)
             if should_stop():
                 return
 
     def _step(self, bar: ClosedBar, signal: BarSignal) -> None:
         self._last_bar = bar
-        on_bar = getattr(self.venue, "on_bar", None)
-        if on_bar is not None:  # a simulated venue moves with the bars
-            on_bar(bar)
+        if isinstance(self.venue, SimulatedVenue):
+            self.venue.on_bar(bar, self.dep.symbol)
         self._sync()
         self._protect()
-        self.control.refresh()
-        self._obey_control(bar)
-        equity = self._mark(bar)
-        self._decide(bar, signal, equity)
+        self._obey_kill(bar)
+        self._decide(bar, signal)
+        self._mark(bar)
         self.progress.bars += 1
         self.progress.last_bar_ms = bar.open_ms
 
-    # -- fills, stops, control ----------------------------------------------------------------
+    # -- fills, stops, the kill switch --------------------------------------------------------
 
-    def _sync(self) -> list[TradingOrderFilled]:
+    def _sync(self) -> None:
         fills = self.orders.sync()
         for fill in fills:
             self.ledger.book_fill(fill)
         self.progress.fills += len(fills)
-        return fills
 
-    def _position(self) -> Decimal:
-        return self.ledger.balances(self.dep.account).get(self.dep.base, Decimal(0))
-
-    def _cash(self) -> Decimal:
-        return self.ledger.balances(self.dep.account).get(self.dep.quote, Decimal(0))
+    def _holdings(self) -> tuple[Decimal, Decimal]:
+        """(quote cash, base position) as the ledger has them."""
+        balances = self.ledger.state(self.dep.account).balances
+        zero = Decimal(0)
+        return balances.get(self.dep.quote, zero), balances.get(self.dep.base, zero)
 
     def _protect(self) -> None:
-        """Place the stop-loss / take-profit of an entry that has filled (rule 4)."""
-        entry = self.orders.last_filled_entry()
-        if entry is None or entry.client_order_id == self._protected_for:
+        """Rule 4: once the entry has filled, its stop-loss and take-profit orders, at fractions
+        of its fill price (journaled with the entry, so a restart places the same ones)."""
+        entry = self._filled_entry()
+        if entry is None or entry.average_price is None:
             return
-        self._protected_for = entry.client_order_id
-        levels = self._pending_levels
-        self._pending_levels = None
-        held = self._position()
-        if levels is None or held <= 0 or entry.average_price is None:
+        _, held = self._holdings()
+        if held <= 0:
             return
-        sl, tp = protective_levels(float(entry.average_price), levels[0], levels[1])
-        for reason, kind, trigger in (
-            ("stop_loss", "stop_market", sl),
-            ("take_profit", "take_profit_market", tp),
+        sl = entry.stop_loss_fraction
+        tp = entry.take_profit_fraction
+        levels = protective_levels(
+            float(entry.average_price),
+            float("nan") if sl is None else sl,
+            float("nan") if tp is None else tp,
+        )
+        bar = self._last_bar
+        assert bar is not None
+        for reason, trigger in (
+            ("stop_loss", levels.stop_loss),
+            ("take_profit", levels.take_profit),
         ):
-            if trigger is not None:
-                req = OrderRequest(
-                    client_order_id="",  # set by the order manager
-                    symbol=self.dep.symbol,
-                    side="sell",
-                    order_type=kind,  # type: ignore[arg-type]
-                    quantity=held,
-                    trigger_price=trigger,
-                    reduce_only=True,
-                )
-                self._intend(req, reason, entry.signal_bar_ms, trigger)  # type: ignore[arg-type]
+            if trigger is None:
+                continue
+            kind = "stop_market" if reason == "stop_loss" else "take_profit_market"
+            self._intend(
+                reason,  # type: ignore[arg-type]
+                entry.signal_bar_ms,
+                Decimal(repr(bar.close)),
+                side="sell",
+                order_type=kind,
+                quantity=held,
+                trigger_price=trigger,
+                reduce_only=True,
+            )
 
-    def _obey_control(self, bar: ClosedBar) -> None:
-        """HALTED: cancel everything open once, and flatten if the kill asked for it."""
+    def _filled_entry(self) -> ManagedOrder | None:
+        """The newest entry, if it has filled and its protective orders are not placed yet."""
+        orders = self.orders.orders()
+        entries = [o for o in orders if o.reason == "entry"]
+        if not entries:
+            return None
+        entry = max(entries, key=lambda o: o.seq)
+        if entry.state != "filled":
+            return None
+        placed = any(
+            o.reason in ("stop_loss", "take_profit") and o.signal_bar_ms == entry.signal_bar_ms
+            for o in orders
+        )
+        wanted = entry.stop_loss_fraction is not None or entry.take_profit_fraction is not None
+        return entry if wanted and not placed else None
+
+    def _obey_kill(self, bar: ClosedBar) -> None:
+        """HALTED: cancel every open order once per kill, and sell the position if the kill
+        asked to flatten (the gate lets only those sells through)."""
+        self.control.refresh()
         if self.control.state != "HALTED":
-            self._halt_handled = False
+            self._halt_seen = None
             return
-        if self._halt_handled:
+        kill = self.control.kill_seq
+        if self._halt_seen == kill:
             return
-        self._halt_handled = True
-        self.progress.halted_at_seq = self.control.changed_at_seq
+        self._halt_seen = kill
+        self.progress.halted_at_seq = kill
         self.orders.cancel_all()
-        if self.control.flatten and self._position() > 0:
-            self._sell_all("flatten", bar, Decimal(repr(bar.close)))
+        if self.control.flatten:
+            self._sell_all("flatten", bar)
 
-    # -- marking and deciding -----------------------------------------------------------------
+    # -- deciding -----------------------------------------------------------------------------
 
-    def _mark(self, bar: ClosedBar) -> Decimal:
+    def _decide(self, bar: ClosedBar, signal: BarSignal) -> None:
+        cash, held = self._holdings()
+        entry_pending = any(o.reason == "entry" for o in self.orders.open_orders())
+        todo = action(signal, long=held > 0, entry_pending=entry_pending)
+        if todo == "enter":
+            cost = cash * Decimal(repr(self.dep.size_fraction))
+            if cost <= 0:
+                return
+            self._intend(
+                "entry",
+                bar.open_ms,
+                Decimal(repr(bar.close)),
+                side="buy",
+                order_type="market",
+                cost=cost,
+                stop_loss_fraction=_fraction(signal.stop_loss),
+                take_profit_fraction=_fraction(signal.take_profit),
+            )
+        elif todo == "exit":
+            self._sell_all("exit", bar)
+
+    def _sell_all(self, reason: IntentReason, bar: ClosedBar) -> None:
+        """Sell the whole position at the next open; its protective orders go first (rule 4:
+        the exit at the open comes before any stop)."""
+        for o in self.orders.open_orders():
+            if o.reason in ("stop_loss", "take_profit"):
+                self.orders.cancel(o.client_order_id)
+        _, held = self._holdings()
+        if held <= 0:
+            return
+        self._intend(
+            reason,
+            bar.open_ms,
+            Decimal(repr(bar.close)),
+            side="sell",
+            order_type="market",
+            quantity=held,
+            reduce_only=True,
+        )
+
+    def _intend(
+        self,
+        reason: IntentReason,
+        bar_ms: int | None,
+        mark: Decimal,
+        *,
+        stop_loss_fraction: float | None = None,
+        take_profit_fraction: float | None = None,
+        **request: object,
+    ) -> None:
+        """One order intent: judged by the risk gate, journaled, sent (or journaled as
+        denied)."""
+        seq = self.orders.next_seq()
+        intent = OrderIntent(
+            seq=seq,
+            strategy_id=self.dep.strategy_id,
+            correlation_id=self.dep.run_id,
+            request=OrderRequest(
+                client_order_id=self.orders.client_order_id(seq),
+                symbol=self.dep.symbol,
+                **request,
+            ),
+            reason=reason,
+            signal_bar_ms=bar_ms,
+            mark_price=mark,
+            stop_loss_fraction=stop_loss_fraction,
+            take_profit_fraction=take_profit_fraction,
+        )
+        if self.orders.find(intent) is not None:  # journaled before a restart: resolve, not redo
+            self.orders.submit(intent)
+            return
+        self.control.refresh()  # a kill from another process takes effect before this order
+        now = self._now_ms()
+        verdict = judge(self.control.snapshot(now), self._account(mark), intent, self.risk)
+        self.progress.intents += 1
+        if isinstance(verdict, Deny):
+            self.progress.denied += 1
+            self.progress.denials[verdict.code] = self.progress.denials.get(verdict.code, 0) + 1
+            self.orders.reject(intent, verdict.code, verdict.message, verdict.context)
+            return
+        self.orders.submit(
+            intent, may_send=lambda at: not self.control.halted_before(at, reason=reason)
+        )
+        self._submits.append(now)
+
+    def _now_ms(self) -> int:
+        """The engine's clock: the close of the last closed bar (a replay is deterministic)."""
+        bar = self._last_bar
+        return 0 if bar is None else bar.open_ms + self.dep.interval_ms
+
+    def _account(self, mark: Decimal) -> AccountView:
+        now = self._now_ms()
+        since = history_from_ms(now, self.risk)
+        cash, held = self._holdings()
+        reserved = sum(
+            (o.cost or Decimal(0) for o in self.orders.open_orders() if o.side == "buy"),
+            Decimal(0),
+        )
+        last = self._last_bar
+        return AccountView(
+            now_ms=now,
+            quote_currency=self.dep.quote,
+            cash=cash,
+            cash_free=cash - reserved,
+            positions={self.dep.symbol: PositionView(quantity=held, mark=mark)} if held else {},
+            peak_equity=self._peak,
+            equity_marks=tuple(_since_last_before(self._marks, since)),
+            recent_submits_ms=tuple(t for t in self._submits if t > since),
+            feeds={
+                self.dep.symbol: FeedView(
+                    last_bar_ms=None if last is None else last.open_ms,
+                    interval_ms=self.dep.interval_ms,
+                    stale=self.progress.stale,
+                )
+            },
+            fee_rate=Decimal(repr(self.dep.fee)),
+        )
+
+    # -- marking, the end, staleness, divergence ----------------------------------------------
+
+    def _mark(self, bar: ClosedBar) -> None:
         mark = Decimal(repr(bar.close))
-        cash, position = self._cash(), self._position()
-        equity = cash + position * mark
+        cash, held = self._holdings()
+        equity = cash + held * mark
         self._peak = max(self._peak, equity)
         close_ms = bar.open_ms + self.dep.interval_ms
-        self._marks.append((close_ms, equity))
+        self._marks.append(EquityPoint(at_ms=close_ms, equity=equity))
+        since = history_from_ms(close_ms, self.risk)
+        if len(self._marks) > 2 and self._marks[1].at_ms <= since:
+            self._marks = _since_last_before(self._marks, since)
+        self._submits = [t for t in self._submits if t > since]
         self.store.append(
             TradingEquityMarked(
                 account=self.dep.account,
@@ -253,7 +424,7 @@ class TradingEngine:
                 bar_ms=bar.open_ms,
                 mark=mark,
                 cash=cash,
-                position=position,
+                position=held,
                 equity=equity,
                 peak_equity=self._peak,
             ),
@@ -261,90 +432,18 @@ class TradingEngine:
             correlation_id=self.dep.run_id,
             strategy_id=self.dep.strategy_id,
         )
-        return equity
-
-    def _decide(self, bar: ClosedBar, signal: BarSignal, equity: Decimal) -> None:
-        held = self._position()
-        todo = action(signal, long=held > 0, entry_pending=self.orders.has_open_entry())
-        if todo == "enter":
-            self._pending_levels = (signal.stop_loss, signal.take_profit)
-            cost = self._cash() * Decimal(repr(self.dep.size_fraction))
-            if cost <= 0:
-                return
-            req = OrderRequest(
-                client_order_id="",
-                symbol=self.dep.symbol,
-                side="buy",
-                order_type="market",
-                cost=cost,
-            )
-            self._intend(req, "entry", bar.open_ms, Decimal(repr(bar.close)))
-        elif todo == "exit":
-            self._sell_all("exit", bar, Decimal(repr(bar.close)))
-
-    def _sell_all(self, reason: IntentReason, bar: ClosedBar, mark: Decimal) -> None:
-        self.orders.cancel_protective()  # the exit at the open comes first (rule 4)
-        held = self._position()
-        if held <= 0:
-            return
-        req = OrderRequest(
-            client_order_id="",
-            symbol=self.dep.symbol,
-            side="sell",
-            order_type="market",
-            quantity=held,
-            reduce_only=True,
-        )
-        self._intend(req, reason, bar.open_ms, mark)
-
-    def _intend(
-        self, req: OrderRequest, reason: IntentReason, bar_ms: int | None, mark: Decimal
-    ) -> None:
-        intent = self.orders.intent(req, reason=reason, signal_bar_ms=bar_ms, mark_price=mark)
-        self.control.refresh()  # a kill from another process takes effect before this order
-        verdict = judge(self.control.snapshot(), self._account(mark), intent, self.risk)
-        self.progress.intents += 1
-        if isinstance(verdict, Deny):
-            self.progress.denied += 1
-            self.progress.denials[verdict.code] = self.progress.denials.get(verdict.code, 0) + 1
-            self.orders.reject(intent, verdict.code, verdict.message, verdict.context)
-            return
-        self.orders.submit(intent)
-        self._submits.append(self._now_ms())
-
-    def _now_ms(self) -> int:
-        bar = self._last_bar
-        return 0 if bar is None else bar.open_ms + self.dep.interval_ms
-
-    def _account(self, mark: Decimal) -> AccountView:
-        now = self._now_ms()
-        return AccountView.from_marks(
-            now_ms=now,
-            symbol=self.dep.symbol,
-            quote=self.dep.quote,
-            cash=self._cash(),
-            position=self._position(),
-            mark=mark,
-            peak_equity=self._peak,
-            marks=self._marks,
-            submits_ms=self._submits,
-            last_bar_close_ms=now,
-            feed_stale=self.progress.stale,
-        )
-
-    # -- the end, staleness, divergence -------------------------------------------------------
 
     def _finish(self) -> None:
         """Rules 1 and 5: drop what the last bar asked for, sell what is held at its close."""
         bar = self._last_bar
-        self.orders.cancel_all()
         if bar is None:
             return
-        if self._position() > 0:
-            self._sell_all("end", bar, Decimal(repr(bar.close)))
-            on_end = getattr(self.venue, "on_feed_end", None)
-            if on_end is not None:
-                on_end(bar)
+        self.orders.cancel_all()
+        _, held = self._holdings()
+        if held > 0:
+            self._sell_all("end", bar)
+            if isinstance(self.venue, SimulatedVenue):
+                self.venue.on_feed_end(bar, self.dep.symbol)
         self._sync()
         self._mark(bar)
 
@@ -368,51 +467,56 @@ class TradingEngine:
             strategy_id=self.dep.strategy_id,
         )
 
-    def _diverged(self, report: DivergenceLike) -> None:
+    def _report_divergence(self, report: DivergenceReport) -> None:
+        """Say so, and lock the strategy out of new exposure (it may still exit)."""
         self.progress.divergent_bars += report.bars_differing
         self.store.append(
-            TradingSignalDivergence(
-                strategy_id=self.dep.strategy_id,
-                symbol=self.dep.symbol,
-                timeframe=self.dep.timeframe,
-                trailing_window=self.signals.trailing_window,
-                bars_checked=report.bars_checked,
-                bars_differing=report.bars_differing,
-                first_bar_ms=report.first_bar_ms,
-                detail=report.detail,
-            ),
+            report.event(self.dep.strategy_id, self.dep.symbol, self.dep.timeframe),
             source=SOURCE,
             correlation_id=self.dep.run_id,
             strategy_id=self.dep.strategy_id,
         )
+        if self._diverged:
+            return
+        self._diverged = True
+        log.warning("%s: %s", self.dep.strategy_name, report.detail)
+        set_lock(
+            self.store,
+            "strategy",
+            self.dep.strategy_id,
+            until_ms=None,
+            reason=f"signal divergence: {report.detail}"[:500],
+            by="engine",
+            lock_id=f"divergence:{self.dep.run_id}",
+            source=SOURCE,
+        )
 
 
-class DivergenceLike:  # placeholder until the signal path's report type lands
-    bars_checked: int
-    bars_differing: int
-    first_bar_ms: int | None
-    detail: str
+def _fraction(level: float) -> float | None:
+    return None if level != level else level  # NaN: no such order
+
+
+def _since_last_before(marks: list[EquityPoint], since: int) -> list[EquityPoint]:
+    """The marks from the last one at or before `since` on (what the loss guards read)."""
+    i = 0
+    for k, point in enumerate(marks):
+        if point.at_ms <= since:
+            i = k
+    return marks[i:]
 
 
 def _appended(window: Candles, bars: tuple[ClosedBar, ...], keep: int) -> Candles:
-    """`window` with `bars` appended, cut to the last `keep` + len(bars) - 1 bars (what the
-    evaluation of every new bar's trailing window needs)."""
-    import numpy as np
-
-    new = Candles(
-        np.fromiter((b.open_ms for b in bars), np.int64, len(bars)),
-        np.fromiter((b.open for b in bars), np.float64, len(bars)),
-        np.fromiter((b.high for b in bars), np.float64, len(bars)),
-        np.fromiter((b.low for b in bars), np.float64, len(bars)),
-        np.fromiter((b.close for b in bars), np.float64, len(bars)),
-        np.fromiter((b.volume for b in bars), np.float64, len(bars)),
-    )
-    need = keep + len(bars) - 1
+    """`window` with `bars` appended, cut to the last `keep` + len(bars) bars."""
+    n = len(bars)
+    new = [
+        np.fromiter((b.open_ms for b in bars), np.int64, n),
+        *(np.fromiter((getattr(b, c) for b in bars), np.float64, n) for c in Candles.COLUMNS[1:]),
+    ]
     joined = Candles(
-        *(np.concatenate([getattr(window, c), getattr(new, c)]) for c in Candles.COLUMNS)
+        *(
+            np.concatenate([getattr(window, c), col])
+            for c, col in zip(Candles.COLUMNS, new, strict=True)
+        )
     )
-    start = max(0, len(joined) - need)
+    start = max(0, len(joined) - keep - n)
     return joined.slice(start, len(joined))
-
-
-_ = math  # NaN levels are floats from the sandbox

@@ -90,6 +90,9 @@ class ManagedOrder(_Model):
     reduce_only: bool = False
     reason: IntentReason
     signal_bar_ms: int | None
+    # an entry's protective orders, fractions of its fill (placed by the engine once it fills)
+    stop_loss_fraction: float | None = None
+    take_profit_fraction: float | None = None
     state: OrderState
     venue_order_id: str | None = None
     filled_quantity: ExactDecimal = Decimal(0)
@@ -144,6 +147,8 @@ class ManagedOrder(_Model):
             reduce_only=r.reduce_only,
             reason=intent.reason,
             signal_bar_ms=intent.signal_bar_ms,
+            stop_loss_fraction=intent.stop_loss_fraction,
+            take_profit_fraction=intent.take_profit_fraction,
             state=state,
         )
 
@@ -173,6 +178,8 @@ def submitted_event(d: Deployment, intent: OrderIntent) -> TradingOrderSubmitted
         reduce_only=r.reduce_only,
         reason=intent.reason,
         signal_bar_ms=intent.signal_bar_ms,
+        stop_loss_fraction=intent.stop_loss_fraction,
+        take_profit_fraction=intent.take_profit_fraction,
     )
 
 
@@ -291,6 +298,8 @@ def replay(d: Deployment, events: Iterable[Event]) -> JournalState:
                 reduce_only=p.reduce_only,
                 reason=p.reason,
                 signal_bar_ms=p.signal_bar_ms,
+                stop_loss_fraction=p.stop_loss_fraction,
+                take_profit_fraction=p.take_profit_fraction,
                 state="submitted",
             )
         elif isinstance(p, TradingOrderRejected):

@@ -27,7 +27,7 @@ Not thread-safe: one manager per deployment, driven by one thread.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from rara.domain.events import EventPayload, TradingOrderFilled
 from rara.domain.orders import (
@@ -38,7 +38,7 @@ from rara.domain.orders import (
     client_order_id,
 )
 from rara.errors import BadInput
-from rara.events import EventDraft, EventFilter, EventStore
+from rara.events import Event, EventDraft, EventFilter, EventStore
 from rara.trading.journal import (
     ORDER_EVENTS,
     Deployment,
@@ -116,21 +116,29 @@ class OrderManager:
         self._remember(order)
         return order
 
-    def submit(self, intent: OrderIntent) -> ManagedOrder:
+    def submit(
+        self, intent: OrderIntent, may_send: Callable[[int], bool] | None = None
+    ) -> ManagedOrder:
         """Journal `intent` as submitted, then send it. The venue's refusal makes the order
         ``rejected``, no answer makes it ``unknown``. An intent this run already has returns
         that order (sent now with the same client id if the journal has it but the venue
-        does not)."""
+        does not).
+
+        `may_send(seq)` is asked with the journal seq of the submitted event just before the
+        send: a kill switch that landed between the risk gate and the journal says no, and the
+        order is canceled without the venue ever hearing of it."""
         found = self._known(intent)
         if found is not None:
             if found.state in ("submitted", "unknown"):
                 return self._resolve(found)
             return found
         order = ManagedOrder.of_intent(intent, advance("intent", "submitted"))
-        self._journal(
+        journaled = self._journal(
             [(submitted_event(self.deployment, intent), f"{order.client_order_id}:submitted")]
         )
         self._remember(order)
+        if may_send is not None and not may_send(journaled[0].seq):
+            return self._apply(order, _local(order, "canceled", "not sent: trading halted"))
         return self._send(order)
 
     # ---- cancels --------------------------------------------------------------------------------
@@ -312,9 +320,9 @@ class OrderManager:
         self._next_seq = max(self._next_seq, order.seq + 1)
         self._released.discard(order.seq)
 
-    def _journal(self, events: list[tuple[EventPayload, str]]) -> None:
+    def _journal(self, events: list[tuple[EventPayload, str]]) -> list[Event]:
         d = self.deployment
-        self.journal.append_many(
+        return self.journal.append_many(
             EventDraft(
                 payload=p,
                 source=SOURCE,

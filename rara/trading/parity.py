@@ -109,9 +109,7 @@ def _round_trip(
     )
 
 
-def backtest_trades(
-    trades: npt.NDArray[np.void], bar_ms: npt.NDArray[np.int64]
-) -> list[RoundTrip]:
+def backtest_trades(trades: npt.NDArray[np.void], bar_ms: npt.NDArray[np.int64]) -> list[RoundTrip]:
     """The backtest's trades (`TRADE_DTYPE`) as round trips on bar times."""
     from rara.backtest.engine import EXIT_REASONS
 
@@ -159,10 +157,10 @@ def compare(
     worst: float | None = None
     last: dict[int, Decimal] = dict(paper_equity)  # a bar marked twice: the later mark
     for ms, eq in last.items():
-        i = index.get(ms)
-        if i is None:
+        at = index.get(ms)
+        if at is None:
             continue
-        ref = float(backtest_equity[i])
+        ref = float(backtest_equity[at])
         diff = abs(float(eq) - ref) / max(abs(ref), 1e-12)
         worst = diff if worst is None else max(worst, diff)
     if worst is not None and worst > REL_TOLERANCE:

@@ -33,12 +33,12 @@ from rara.domain.market import Candles, Instrument, Timeframe
 from rara.errors import BadInput, Refused
 from rara.events import EventStore, anchoring_deferred, open_event_store
 from rara.home import Home
-from rara.ledger import Ledger, open_ledger
+from rara.ledger import Ledger, catch_up, open_ledger
 from rara.registry import Registry
 from rara.runner.sandbox import Sandbox, open_sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
 from rara.trading.control import Control
-from rara.trading.engine import SOURCE, Deployment, TradingEngine
+from rara.trading.engine import HISTORY_BARS, SOURCE, BarTimings, Deployment, TradingEngine
 from rara.trading.feed import ClosedBar, Feed
 from rara.trading.feeds.replay import ReplayFeed
 from rara.trading.orders import OrderManager
@@ -88,7 +88,7 @@ class PaperSession(Closing):
     finished: bool
 
     def close(self) -> None:
-        for part in (self.feed, self.sandbox, self.ledger, self.store):
+        for part in (self.feed, self.venue, self.sandbox, self.ledger, self.store):
             try:
                 part.close()
             except Exception:  # closing must not hide the run's own error
@@ -186,94 +186,108 @@ def open_paper_session(
     backend: str | None = None,
     run_id: str | None = None,
     batch_bars: int = 64,
+    timings: BarTimings | None = None,
 ) -> PaperSession:
-    """Wire a paper run that replays stored candles (the replay feed). Resumes `run_id` when it
-    was started before."""
+    """Wire a paper run that replays stored candles. Resumes `run_id` (by default derived from
+    strategy, market and range) when it was started before."""
     settings = load_settings(home)
     source = resolve_strategy(strategy, Registry(home))
-    inst = Catalog(home.data_dir).resolve(symbol, timeframe, exchange)
+    catalog = Catalog(home.data_dir)
+    inst = catalog.resolve(symbol, timeframe, exchange)
     sb = settings.sandbox
-    chosen = backend or sb.backend
-    sandbox = open_sandbox(chosen, sb.wall_timeout_s, sb.memory_mb, sb.proof_us_per_bar, sb.cpus, sb.image)
+    sandbox = open_sandbox(
+        backend or sb.backend,
+        sb.wall_timeout_s,
+        sb.memory_mb,
+        sb.proof_us_per_bar,
+        sb.cpus,
+        sb.image,
+    )
+    parts: list[Any] = [sandbox]
     try:
         signals = SignalPath.open(sandbox, source.source, params, settings.trading.lookback_margin)
-        if signals.timeframe is not None and signals.timeframe != str(inst.timeframe):
+        if signals.meta.timeframe != str(inst.timeframe):
             raise BadInput(
                 "timeframe_mismatch",
-                f"{source.name} declares timeframe {signals.timeframe}, the market is "
+                f"{source.name} declares timeframe {signals.meta.timeframe}; the market is "
                 f"{inst.timeframe}",
-                f"run it with --timeframe {signals.timeframe}",
+                f"paper trade it with --timeframe {signals.meta.timeframe}",
             )
         rid = run_id or default_run_id(signals.strategy_id, inst, "replay", start_ms, end_ms)
         store = open_event_store(home.state_db)
+        parts.append(store)
         started, finished = _run_state(store, rid)
         last_ms, peak = _last_mark(store, rid)
-        feed = ReplayFeed(
-            home, inst, start_ms=start_ms, end_ms=end_ms, speed=speed, after_ms=last_ms
-        )
+        feed = ReplayFeed(catalog, inst, start_ms, end_ms, speed=speed, after_ms=last_ms)
+        if feed.total == 0 and not started:
+            raise BadInput(
+                "no_bars",
+                f"no {inst.key} bars to replay in that range",
+                "`rara data info` shows the stored range; widen --start/--end",
+            )
         costs = BacktestConfig.from_settings(inst.exchange, settings.backtest)
         dep = Deployment(
             run_id=rid,
             strategy_id=signals.strategy_id,
-            strategy_name=source.name,
-            strategy_path=str(source.path) if source.path else source.name,
             account=f"paper:{rid}",
             exchange=inst.exchange,
+            mode="paper",
             symbol=inst.symbol,
+            strategy_name=source.name,
+            strategy_path=str(source.path),
             timeframe=str(inst.timeframe),
             interval_ms=inst.timeframe.ms,
-            mode="paper",
             feed="replay",
+            fee=costs.fee,
             size_fraction=costs.size_fraction,
         )
         init = Decimal(repr(costs.init_cash))
         ledger = open_ledger(home.state_db)
-        venue = PaperVenue.open(
+        parts.append(ledger)
+        venue = PaperVenue(
             home.state_db,
-            account=dep.account,
+            dep.account,
             exchange=dep.exchange,
+            symbols=[dep.symbol],
             fee=costs.fee,
             slippage=costs.slippage,
-            initial={dep.quote: init},
+            initial_balances={dep.quote: init},
             settings=settings.trading.paper,
         )
-        funded = TradingAccountFunded(
-            account=dep.account, currency=dep.quote, amount=init, tx_id=f"fund:{rid}", mode="paper"
-        )
+        parts.append(venue)
         if not started:
-            store.append(funded, source=SOURCE, correlation_id=rid, strategy_id=dep.strategy_id)
-        ledger.book_funding(funded)
-        store.append(
-            TradingSessionStarted(
-                run_id=rid,
-                strategy_id=dep.strategy_id,
-                strategy_path=dep.strategy_path,
+            funded = TradingAccountFunded(
                 account=dep.account,
-                exchange=dep.exchange,
-                symbol=dep.symbol,
-                timeframe=dep.timeframe,
+                currency=dep.quote,
+                amount=init,
+                tx_id=f"fund:{rid}",
                 mode="paper",
-                feed="replay",
-                trailing_window=signals.trailing_window,
-                resumed=started,
-            ),
-            source=SOURCE,
-            correlation_id=rid,
-            strategy_id=dep.strategy_id,
-        )
-        orders = OrderManager(
-            store,
-            venue,
-            run_id=rid,
-            strategy_id=dep.strategy_id,
-            account=dep.account,
-            exchange=dep.exchange,
-            mode="paper",
-            symbol=dep.symbol,
-        )
+            )
+            store.append(funded, source=SOURCE, correlation_id=rid, strategy_id=dep.strategy_id)
+        if not finished:
+            store.append(
+                TradingSessionStarted(
+                    run_id=rid,
+                    strategy_id=dep.strategy_id,
+                    strategy_path=dep.strategy_path,
+                    account=dep.account,
+                    exchange=dep.exchange,
+                    symbol=dep.symbol,
+                    timeframe=dep.timeframe,
+                    mode="paper",
+                    feed="replay",
+                    trailing_window=signals.trailing_window,
+                    resumed=started,
+                ),
+                source=SOURCE,
+                correlation_id=rid,
+                strategy_id=dep.strategy_id,
+            )
+        orders = OrderManager(store, venue, dep)
         orders.restore()
+        orders.sync()
+        catch_up(ledger, store)  # fills journaled before a crash but not yet booked
         control = Control(store)
-        history = candles_of(feed.history(signals.trailing_window - 1))
         engine = TradingEngine(
             dep,
             store=store,
@@ -284,16 +298,30 @@ def open_paper_session(
             ledger=ledger,
             control=control,
             risk=settings.trading.risk,
-            history=history,
+            history=candles_of(feed.history(signals.trailing_window + HISTORY_BARS)),
             peak_equity=peak if peak is not None else init,
             batch_bars=batch_bars,
+            timings=timings,
         )
     except BaseException:
-        sandbox.close()
+        for part in reversed(parts):
+            part.close()
         raise
     return PaperSession(
-        home, settings, source, inst, dep, store, ledger, sandbox, feed, venue, engine, costs,
-        started, finished,
+        home,
+        settings,
+        source,
+        inst,
+        dep,
+        store,
+        ledger,
+        sandbox,
+        feed,
+        venue,
+        engine,
+        costs,
+        started,
+        finished,
     )
 
 
@@ -308,13 +336,15 @@ def compare_with_backtest(session: PaperSession) -> ParityReport:
     feed = session.feed
     if not isinstance(feed, ReplayFeed):
         raise Refused("no_backtest_comparison", "only a replay has fixed bars to compare", "")
-    replayed = feed.replayed_candles()
-    warm = candles_of(feed.warmup(session.engine.signals.trailing_window - 1))
+    replayed = feed.run_candles()
+    warm = feed.warmup_candles(session.engine.signals.trailing_window + HISTORY_BARS)
     seen = Candles(
         *(np.concatenate([getattr(warm, c), getattr(replayed, c)]) for c in Candles.COLUMNS)
     )
     ev = session.sandbox.evaluate(
-        EvaluationRequest(source=session.strategy.source, candles=seen, params=session.engine.signals.params)
+        EvaluationRequest(
+            source=session.strategy.source, candles=seen, params=session.engine.signals.params
+        )
     )
     if ev.failed:
         raise Refused(

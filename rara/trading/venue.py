@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from rara.domain.orders import Balance, OrderRequest, VenueFill, VenueOrder
+from rara.trading.feed import ClosedBar
 
 
 class VenueError(Exception):
@@ -58,3 +59,15 @@ class Venue(Protocol):
         ...
 
     def balances(self) -> Mapping[str, Balance]: ...
+
+
+@runtime_checkable
+class SimulatedVenue(Venue, Protocol):
+    """A venue whose market moves with the bars it is shown (the paper venue): the engine hands
+    it every closed bar before reading fills, and the last one when the feed ends."""
+
+    def on_bar(self, bar: ClosedBar, symbol: str | None = None) -> Sequence[VenueFill]: ...
+
+    def on_feed_end(
+        self, last_bar: ClosedBar, symbol: str | None = None
+    ) -> Sequence[VenueFill]: ...
