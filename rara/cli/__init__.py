@@ -247,6 +247,22 @@ GROUPS = (
         },
     ),
     _group(
+        "paper",
+        "Paper trading: a strategy on stored candles through the same order path as live.",
+        {
+            "run": _lazy(
+                "paper",
+                "run",
+                "Paper trade STRATEGY (a file or promoted name) over stored candles; print a JSON "
+                "summary with its trades, PnL and the comparison with the backtest over the same "
+                "bars.",
+            ),
+            "status": _lazy(
+                "paper", "status", "Paper runs (NDJSON, newest first): bars, equity, state."
+            ),
+        },
+    ),
+    _group(
         "ledger",
         "The double-entry ledger in $RARA_HOME/rara.db: balances per account, verification.",
         {
@@ -388,6 +404,14 @@ app.lazy.update(
             "Let trading start again after `rara kill` (or a guard's REDUCING); needs --confirm.",
         ),
         "locks": _lazy("control", "locks_cmd", "The trading state and the active locks (JSON)."),
+        "positions": _lazy(
+            "paper", "positions", "Positions per account, from the ledger (NDJSON)."
+        ),
+        "orders": _lazy(
+            "paper",
+            "orders",
+            "Orders from the journal (NDJSON, newest first): state, fills, the guard that denied.",
+        ),
         "validate": _lazy(
             "validate",
             "command",
