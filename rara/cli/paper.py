@@ -125,7 +125,7 @@ def _run_with_progress(session: Any, quiet: bool) -> None:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    total = session.feed.remaining() if hasattr(session.feed, "remaining") else None
+    total = getattr(session.feed, "total", None)
     bar = Progress(
         TextColumn("paper"),
         BarColumn(),
