@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from rara.cli.data import parse_range
-from rara.cli.interrupts import interrupt_exit_code
+from rara.cli.interrupts import interrupt_exit_code, sigterm_interrupts
 from rara.cli.output import emit, emit_lines, stderr_console
 from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME, UTC_TIME
 from rara.cli.strategy_options import parse_params
@@ -45,10 +45,10 @@ def _speed(text: str) -> float | None:
 @click.option("--exchange", type=EXCHANGE, help="default: whichever holds the symbol")
 @click.option(
     "--feed",
-    type=click.Choice(["replay"]),
+    type=click.Choice(["replay", "poll"]),
     default="replay",
     show_default=True,
-    help="replay stored candles (a live polling feed runs under `rara run`)",
+    help="replay stored candles, or poll the exchange for bars as they close (until Ctrl-C)",
 )
 @click.option("--start", type=UTC_TIME, help="UTC date or datetime (inclusive)")
 @click.option("--end", type=UTC_TIME, help="UTC date or datetime (exclusive)")
@@ -95,11 +95,15 @@ def run(
         params=parse_params(params_json),
         backend=backend,
         run_id=run_id,
+        feed_kind="poll" if feed == "poll" else "replay",
     )
-    with session:
+    with session, sigterm_interrupts():
         try:
             _run_with_progress(session, quiet)
         except KeyboardInterrupt as exc:
+            if feed == "poll":  # a live feed never ends: a signal is how it stops
+                emit(session.summary(None))
+                return
             again = f"rara paper run {strategy} --symbol {symbol} --timeframe {timeframe}"
             raise Interrupted(
                 f"paper run {session.deployment.run_id} interrupted; every bar it marked is kept",
@@ -107,7 +111,7 @@ def run(
                 exit_code=interrupt_exit_code(exc),
                 details={"run_id": session.deployment.run_id},
             ) from None
-        parity = None if no_compare else compare_with_backtest(session)
+        parity = None if no_compare or feed == "poll" else compare_with_backtest(session)
         summary = session.summary(parity)
     emit(summary)
     if parity is not None and not parity.ok:

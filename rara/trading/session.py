@@ -187,13 +187,24 @@ def open_paper_session(
     run_id: str | None = None,
     batch_bars: int = 64,
     timings: BarTimings | None = None,
+    feed_kind: FeedKind = "replay",
+    clock: Callable[[], int] | None = None,
 ) -> PaperSession:
-    """Wire a paper run that replays stored candles. Resumes `run_id` (by default derived from
-    strategy, market and range) when it was started before."""
+    """Wire a paper run on a replay of stored candles (`feed_kind` "replay"), or on closed bars
+    polled from the exchange as they close ("poll"; `clock` in UTC ms, for tests). Resumes
+    `run_id` (by default derived from strategy, market, feed and range) when it was started
+    before."""
     settings = load_settings(home)
     source = resolve_strategy(strategy, Registry(home))
     catalog = Catalog(home.data_dir)
-    inst = catalog.resolve(symbol, timeframe, exchange)
+    if feed_kind == "replay":
+        inst = catalog.resolve(symbol, timeframe, exchange)
+    else:
+        inst = Instrument(
+            exchange=exchange or settings.data.default_exchange,
+            symbol=symbol,
+            timeframe=Timeframe.parse(str(timeframe)),
+        )
     sb = settings.sandbox
     sandbox = open_sandbox(
         backend or sb.backend,
@@ -213,18 +224,31 @@ def open_paper_session(
                 f"{inst.timeframe}",
                 f"paper trade it with --timeframe {signals.meta.timeframe}",
             )
-        rid = run_id or default_run_id(signals.strategy_id, inst, "replay", start_ms, end_ms)
+        rid = run_id or default_run_id(signals.strategy_id, inst, feed_kind, start_ms, end_ms)
         store = open_event_store(home.state_db)
         parts.append(store)
         started, finished = _run_state(store, rid)
         last_ms, peak = _last_mark(store, rid)
-        feed = ReplayFeed(catalog, inst, start_ms, end_ms, speed=speed, after_ms=last_ms)
-        if feed.total == 0 and not started:
-            raise BadInput(
-                "no_bars",
-                f"no {inst.key} bars to replay in that range",
-                "`rara data info` shows the stored range; widen --start/--end",
+        feed: Feed
+        if feed_kind == "replay":
+            feed = ReplayFeed(catalog, inst, start_ms, end_ms, speed=speed, after_ms=last_ms)
+            if feed.total == 0 and not started:
+                raise BadInput(
+                    "no_bars",
+                    f"no {inst.key} bars to replay in that range",
+                    "`rara data info` shows the stored range; widen --start/--end",
+                )
+        else:
+            from rara.trading.feeds.poll import PollingFeed, wall_clock_ms
+
+            feed = PollingFeed(
+                inst,
+                settings.data,
+                settings.trading.feed,
+                after_ms=last_ms,
+                clock=clock or wall_clock_ms,
             )
+        parts.append(feed)
         costs = BacktestConfig.from_settings(inst.exchange, settings.backtest)
         dep = Deployment(
             run_id=rid,
@@ -237,7 +261,7 @@ def open_paper_session(
             strategy_path=str(source.path),
             timeframe=str(inst.timeframe),
             interval_ms=inst.timeframe.ms,
-            feed="replay",
+            feed=feed_kind,
             fee=costs.fee,
             size_fraction=costs.size_fraction,
         )
@@ -275,7 +299,7 @@ def open_paper_session(
                     symbol=dep.symbol,
                     timeframe=dep.timeframe,
                     mode="paper",
-                    feed="replay",
+                    feed=feed_kind,
                     trailing_window=signals.trailing_window,
                     resumed=started,
                 ),
