@@ -154,7 +154,7 @@ class TradingEngine:
         # changed (`OrderManager.changes`), the only way an entry can newly need them.
         self._held: tuple[Decimal, Decimal] | None = None
         # a runtime Protocol check walks the class's attributes: once, not per bar
-        self._simulated = isinstance(venue, SimulatedVenue)
+        self._simulated = venue if isinstance(venue, SimulatedVenue) else None
         self._protected_at: int | None = None
 
     # -- the loop -----------------------------------------------------------------------------
@@ -202,8 +202,8 @@ class TradingEngine:
 
     def _step(self, bar: ClosedBar, signal: BarSignal) -> None:
         self._last_bar = bar
-        if self._simulated:
-            self.venue.on_bar(bar, self.dep.symbol)
+        if self._simulated is not None:
+            self._simulated.on_bar(bar, self.dep.symbol)
         self._sync()
         self._protect()
         self._obey_kill(bar)
@@ -458,8 +458,8 @@ class TradingEngine:
         _, held = self._holdings()
         if held > 0:
             self._sell_all("end", bar)
-            if self._simulated:
-                self.venue.on_feed_end(bar, self.dep.symbol)
+            if self._simulated is not None:
+                self._simulated.on_feed_end(bar, self.dep.symbol)
         self._sync()
         self._mark(bar)
 
