@@ -149,8 +149,8 @@ class TradingEngine:
         self._last_bar: ClosedBar | None = None
         self._halt_seen: int | None = None
         self._diverged = False
-        # Only the engine books into its account's ledger (in `_sync`), so the holdings read
-        # after a sync hold until the next one; and stops are looked for only after the orders
+        # Only the engine books into its account's ledger (fills, in `_sync`), so the holdings
+        # read hold until the next fill; and stops are looked for only after the orders
         # changed (`OrderManager.changes`), the only way an entry can newly need them.
         self._held: tuple[Decimal, Decimal] | None = None
         # a runtime Protocol check walks the class's attributes: once, not per bar
@@ -215,10 +215,11 @@ class TradingEngine:
     # -- fills, stops, the kill switch --------------------------------------------------------
 
     def _sync(self) -> None:
-        self._held = None
         fills = self.orders.sync()
         for fill in fills:
             self.ledger.book_fill(fill)
+        if fills:
+            self._held = None
         self.progress.fills += len(fills)
 
     def _holdings(self) -> tuple[Decimal, Decimal]:
