@@ -51,14 +51,20 @@ class Replay:
     sandbox_ms_per_bar: float
     sandbox_batches_ms: list[float]
     other_ms: list[float]
+    other_cpu_ms: list[float]
 
     @property
     def bars_per_s(self) -> float:
         return self.bars / (self.open_s + self.run_s)
 
-    def other_percentile(self, q: float) -> float:
-        ordered = sorted(self.other_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    def other_percentile(self, q: float, cpu: bool = False) -> float:
+        return percentile(self.other_cpu_ms if cpu else self.other_ms, q)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The value below which a fraction `q` of `values` lies (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _bar_range(bars: int | None) -> tuple[int | None, int | None]:
@@ -116,6 +122,7 @@ def replay(
         sandbox_ms_per_bar=sum(ms for ms, _ in timings.sandbox_ms) / max(1, n),
         sandbox_batches_ms=[ms / k for ms, k in timings.sandbox_ms],
         other_ms=timings.other_ms,
+        other_cpu_ms=timings.other_cpu_ms,
     )
 
 
@@ -175,9 +182,10 @@ def _profile(bars: int | None) -> None:
 
 
 def _chunks(values: list[float], parts: int) -> Iterator[list[float]]:
-    step = max(1, len(values) // parts)
-    for i in range(0, len(values), step):
-        yield values[i : i + step]
+    for k in range(parts):
+        chunk = values[k * len(values) // parts : (k + 1) * len(values) // parts]
+        if chunk:
+            yield chunk
 
 
 def run() -> list[Figure]:
@@ -203,6 +211,12 @@ def run() -> list[Figure]:
 
     n = replays[0].bars
     p99 = Spread.of(r.other_percentile(0.99) for r in replays)
+    p99_cpu = Spread.of(r.other_percentile(0.99, cpu=True) for r in replays)
+    # wall time a bar spent not running: preempted by other work, or blocked in I/O (a WAL
+    # checkpoint's writes); per replay, the sum over its bars
+    waited = Spread.of(
+        sum(w - c for w, c in zip(r.other_ms, r.other_cpu_ms, strict=True)) / 1000 for r in replays
+    )
     median = Spread.of(statistics.median(r.other_ms) for r in replays)
     worst = Spread.of(max(r.other_ms) for r in replays)
     sandbox_64 = Spread.of(r.sandbox_ms_per_bar for r in replays)
@@ -216,10 +230,7 @@ def run() -> list[Figure]:
     )
     print(
         "   everything else, p99 per fifth of the first replay (ms): "
-        + " ".join(
-            f"{sorted(c)[min(len(c) - 1, int(0.99 * len(c)))]:.2f}"
-            for c in _chunks(replays[0].other_ms, 5)
-        )
+        + " ".join(f"{percentile(c, 0.99):.2f}" for c in _chunks(replays[0].other_ms, 5))
     )
     met = verdict(p99.median <= TARGET_MS)
     ref64 = f"sandbox per bar, batch {REPLAY_BATCH}"
@@ -233,7 +244,11 @@ def run() -> list[Figure]:
                "venue, fills, ledger, stops, gate, journal, mark"),
         Figure("everything else per bar, p99", p99, "ms", ref64, sandbox_64,
                f"target <= {TARGET_MS:g} ms at p99: {met}", acceptance="12.6"),
+        Figure("everything else per bar, p99, CPU of the thread", p99_cpu, "ms", ref64,
+               sandbox_64, "the same bars' CPU time: what load does not inflate"),
         Figure("everything else per bar, max", worst, "ms", ref64, sandbox_64),
+        Figure("everything else, wall minus CPU, per replay", waited, "s", "replay, open + run",
+               Spread.of(r.open_s + r.run_s for r in replays), "preempted or blocked in I/O"),
         Figure(f"replay, 1 strategy ({n} bars), open + run", per_s, "bars/s",
                "backtest, open + eval + run", Spread.of(backtests), acceptance="12.6"),
         Figure(f"replay, 10 strategies at once ({ten_bars} bars each)", Spread.of(ten), "bars/s",
