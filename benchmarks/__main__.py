@@ -29,6 +29,7 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         bench_gate,
         bench_jail,
         bench_long_run,
+        bench_paper,
         bench_proposer,
         bench_research,
         bench_research_cli,
@@ -50,6 +51,7 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         ("research run end to end: CLI, fresh process and fresh home", bench_research_cli.run),
         ("research run at length: session in a fresh process, fresh home", bench_long_run.run),
         ("gate on noise and on a planted edge (fresh homes, 1h synth)", bench_gate.run),
+        ("paper engine: cost per bar, replay throughput (fresh homes)", bench_paper.run),
     ]  # fmt: skip
 
 

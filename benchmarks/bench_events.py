@@ -40,6 +40,7 @@ def _drafts(n: int, start: int = 0) -> list[EventDraft]:
             payload=TradingOrderFilled(
                 client_order_id=f"co-{i}",
                 strategy_id=f"strat-{i % 5}",
+                account=f"paper:run-{i % 16}",
                 exchange="binance",
                 mode="paper",
                 symbol="BTC/USDT",

@@ -105,6 +105,8 @@ class BarTimings:
 
     sandbox_ms: list[tuple[float, int]] = field(default_factory=list)
     other_ms: list[float] = field(default_factory=list)
+    # the same bars' CPU time on the engine's thread: what the bar costs, whatever the load
+    other_cpu_ms: list[float] = field(default_factory=list)
 
 
 class TradingEngine:
@@ -147,6 +149,13 @@ class TradingEngine:
         self._last_bar: ClosedBar | None = None
         self._halt_seen: int | None = None
         self._diverged = False
+        # Only the engine books into its account's ledger (fills, in `_sync`), so the holdings
+        # read hold until the next fill; and stops are looked for only after the orders
+        # changed (`OrderManager.changes`), the only way an entry can newly need them.
+        self._held: tuple[Decimal, Decimal] | None = None
+        # a runtime Protocol check walks the class's attributes: once, not per bar
+        self._simulated = venue if isinstance(venue, SimulatedVenue) else None
+        self._protected_at: int | None = None
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -183,17 +192,18 @@ class TradingEngine:
         if batch.divergence.diverges:
             self._report_divergence(batch.divergence)
         for bar, signal in zip(bars, batch.bars, strict=True):
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.thread_time()
             self._step(bar, signal)
             if self.timings is not None:
                 self.timings.other_ms.append((time.perf_counter() - t1) * 1000)
+                self.timings.other_cpu_ms.append((time.thread_time() - c1) * 1000)
             if should_stop():
                 return
 
     def _step(self, bar: ClosedBar, signal: BarSignal) -> None:
         self._last_bar = bar
-        if isinstance(self.venue, SimulatedVenue):
-            self.venue.on_bar(bar, self.dep.symbol)
+        if self._simulated is not None:
+            self._simulated.on_bar(bar, self.dep.symbol)
         self._sync()
         self._protect()
         self._obey_kill(bar)
@@ -208,17 +218,24 @@ class TradingEngine:
         fills = self.orders.sync()
         for fill in fills:
             self.ledger.book_fill(fill)
+        if fills:
+            self._held = None
         self.progress.fills += len(fills)
 
     def _holdings(self) -> tuple[Decimal, Decimal]:
         """(quote cash, base position) as the ledger has them."""
-        balances = self.ledger.state(self.dep.account).balances
-        zero = Decimal(0)
-        return balances.get(self.dep.quote, zero), balances.get(self.dep.base, zero)
+        if self._held is None:
+            balances = self.ledger.state(self.dep.account).balances
+            zero = Decimal(0)
+            self._held = balances.get(self.dep.quote, zero), balances.get(self.dep.base, zero)
+        return self._held
 
     def _protect(self) -> None:
         """Rule 4: once the entry has filled, its stop-loss and take-profit orders, at fractions
         of its fill price (journaled with the entry, so a restart places the same ones)."""
+        if self._protected_at == self.orders.changes:
+            return  # no order changed since the last look: no entry newly filled
+        self._protected_at = self.orders.changes
         entry = self._filled_entry()
         if entry is None or entry.average_price is None:
             return
@@ -442,8 +459,8 @@ class TradingEngine:
         _, held = self._holdings()
         if held > 0:
             self._sell_all("end", bar)
-            if isinstance(self.venue, SimulatedVenue):
-                self.venue.on_feed_end(bar, self.dep.symbol)
+            if self._simulated is not None:
+                self._simulated.on_feed_end(bar, self.dep.symbol)
         self._sync()
         self._mark(bar)
 

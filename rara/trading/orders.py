@@ -73,6 +73,7 @@ class OrderManager:
         self._last_fill_ms = 0
         self._next_seq = 0
         self._released: set[int] = set()
+        self.changes = 0  # how many times an order was stored: a cheap "has anything changed"
 
     # ---- intents --------------------------------------------------------------------------------
 
@@ -299,6 +300,7 @@ class OrderManager:
     def _store(self, order: ManagedOrder) -> None:
         cid = order.client_order_id
         self._orders[cid] = order
+        self.changes += 1
         if order.is_open:
             self._open.add(cid)
         else:

@@ -27,6 +27,7 @@ CHEAP = (
     "sandbox boundary",
     "built-in proposer",
     "research loop warm",
+    "paper engine",
 )
 
 

@@ -45,6 +45,7 @@ class BarRun:
         self.orders = load_orders(conn, account, symbol, open_only=True)
         self.fills: list[VenueFill] = []
         self.volume_used = 0.0
+        self.touched = False  # an order or the wallet changed: only `_fill` changes them
 
     def markets(self, raw: float, source: str) -> None:
         """Market orders, and triggered orders with something left, at `raw` in order."""
@@ -71,7 +72,7 @@ class BarRun:
                         self._fill(o, raw, "open" if raw == self.bar.open else "trigger")
 
     def finish(self) -> list[VenueFill]:
-        if self.orders:  # a bar with no open order changes nothing but the clock
+        if self.touched:  # a bar that filled nothing changes nothing but the clock
             save(self.conn, self.account, self.orders, self.wallet)
         self.conn.executemany(
             "INSERT INTO paper_fills (account, fill_id, symbol, filled_ms, fill) "
@@ -85,6 +86,7 @@ class BarRun:
 
     def _fill(self, o: PaperOrder, raw: float, source: str, *, taker: bool = True) -> None:
         bar, wallet, model = self.bar, self.wallet, self.model
+        self.touched = True
         o.updated_ms = bar.open_ms
         extra: dict[str, str] = {}
         want = o.remaining
