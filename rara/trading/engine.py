@@ -127,6 +127,7 @@ class TradingEngine:
         peak_equity: Decimal,
         batch_bars: int = 64,
         timings: BarTimings | None = None,
+        last_bar: ClosedBar | None = None,
     ) -> None:
         self.dep = deployment
         self.store = store
@@ -144,7 +145,8 @@ class TradingEngine:
         self._peak = peak_equity
         self._marks: list[EquityPoint] = []
         self._submits: list[int] = []
-        self._last_bar: ClosedBar | None = None
+        # A resumed run whose feed has ended still closes on its last marked bar.
+        self._last_bar: ClosedBar | None = last_bar
         self._halt_seen: int | None = None
         self._diverged = False
 
@@ -438,7 +440,9 @@ class TradingEngine:
         bar = self._last_bar
         if bar is None:
             return
-        self.orders.cancel_all()
+        for o in self.orders.open_orders():
+            if o.reason != "end":  # a restart finds the sale it journaled before a crash
+                self.orders.cancel(o.client_order_id)
         _, held = self._holdings()
         if held > 0:
             self._sell_all("end", bar)

@@ -145,16 +145,19 @@ class PaperSession(Closing):
         }
 
 
-def _last_mark(store: EventStore, run_id: str) -> tuple[int | None, Decimal | None]:
-    """The last bar this run marked, and its running equity peak."""
+def _last_mark(store: EventStore, run_id: str) -> tuple[int | None, Decimal | None, bool]:
+    """The last bar this run marked, its running equity peak, and whether that bar was marked
+    again at the feed's end (the end's sale done)."""
     from rara.events import EventFilter
 
     last: TradingEquityMarked | None = None
+    again = False
     for ev in store.iter_query(EventFilter(types=[TradingEquityMarked], correlation_id=run_id)):
         mark = ev.typed()
         assert isinstance(mark, TradingEquityMarked)
+        again = last is not None and last.bar_ms == mark.bar_ms
         last = mark
-    return (None, None) if last is None else (last.bar_ms, last.peak_equity)
+    return (None, None, False) if last is None else (last.bar_ms, last.peak_equity, again)
 
 
 def _run_state(store: EventStore, run_id: str) -> tuple[bool, bool]:
@@ -217,8 +220,11 @@ def open_paper_session(
         store = open_event_store(home.state_db)
         parts.append(store)
         started, finished = _run_state(store, rid)
-        last_ms, peak = _last_mark(store, rid)
+        last_ms, peak, closed = _last_mark(store, rid)
         feed = ReplayFeed(catalog, inst, start_ms, end_ms, speed=speed, after_ms=last_ms)
+        # Cut between its last bar and the feed's end: the end is handled on that bar.
+        tail = feed.history(1) if last_ms is not None and not closed else ()
+        last_bar = tail[-1] if tail else None
         if feed.total == 0 and not started:
             raise BadInput(
                 "no_bars",
@@ -302,6 +308,7 @@ def open_paper_session(
             peak_equity=peak if peak is not None else init,
             batch_bars=batch_bars,
             timings=timings,
+            last_bar=last_bar,
         )
     except BaseException:
         for part in reversed(parts):

@@ -16,6 +16,24 @@ from typing import Any
 from tests.kit.paths import REPO
 
 DONCHIAN = str(REPO / "strategies" / "examples" / "donchian_breakout" / "strategy.py")
+# Always long, with a 10% stop and a 10% target: the entry fills on the first bar, its protective
+# orders stay open at the venue (a 10% move within a few dozen 1h bars is rare) and a position is
+# held when the replay ends.
+ALWAYS_LONG = """
+def meta():
+    return {"name": "always_long", "version": "1.0.0", "api_version": 1, "timeframe": "1h",
+            "lookback": 2, "description": "long whenever flat", "params": {}}
+
+
+def on_candles(candles, params):
+    n = len(candles)
+    return ta.full(n, True), ta.full(n, False)
+
+
+def risk_levels(candles, params):
+    n = len(candles)
+    return ta.full(n, 0.1), ta.full(n, 0.1)
+"""
 
 
 def paper_run_args(

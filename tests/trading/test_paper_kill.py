@@ -18,6 +18,7 @@ import pytest
 
 from tests.kit.cli import Cli
 from tests.kit.paper import (
+    ALWAYS_LONG,
     Journaled,
     bars_marked,
     journal,
@@ -26,24 +27,6 @@ from tests.kit.paper import (
 )
 from tests.kit.patience import patience
 
-# Always long, with a 10% stop and a 10% target: the entry fills on the first bar and its
-# protective orders stay open at the venue until the kill (a move of 10% within the few dozen
-# bars the test replays is rare, and a stop that fills only leaves the next entry to wait for).
-ALWAYS_LONG = """
-def meta():
-    return {"name": "always_long", "version": "1.0.0", "api_version": 1, "timeframe": "1h",
-            "lookback": 2, "description": "long whenever flat", "params": {}}
-
-
-def on_candles(candles, params):
-    n = len(candles)
-    return ta.full(n, True), ta.full(n, False)
-
-
-def risk_levels(candles, params):
-    n = len(candles)
-    return ta.full(n, 0.1), ta.full(n, 0.1)
-"""
 RUN = "paper_kill_test"
 ACCOUNT = f"paper:{RUN}"
 BARS_PER_S = 15  # paced: the kill lands mid-run, the run stops before it ends

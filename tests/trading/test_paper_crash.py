@@ -1,0 +1,171 @@
+"""Acceptance 5 of issue 12, crash safety: a `rara paper run` replay is SIGKILLed ten times at
+seeded random moments (during start-up, after a drawn number of marked bars, mid-batch, while it
+finishes) and restarted with the same command each time until it completes. Nothing is sent
+twice, nothing is booked twice, the ledger verifies, and the trades and final equity equal those
+of the same replay run once without interruption (under another run id, in the same home)."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rara.domain.market import parse_utc
+from rara.home import Home
+from rara.trading.session import PaperSession, open_paper_session
+from tests.kit.cli import Cli
+from tests.kit.paper import (
+    ALWAYS_LONG,
+    DONCHIAN,
+    bars_marked,
+    journal,
+    ledger_transactions,
+    paper_run_args,
+    venue_fills,
+    venue_orders,
+)
+from tests.kit.patience import patience
+
+START, END = "2024-03-01", "2024-04-10"  # 960 bars, 15 trades, 3 of them stopped out
+PARAMS = '{"entry": 20, "exit": 10}'
+CRASHED, CALM = "paper_crashed", "paper_calm"
+KILLS = 10
+SEED = 20240301
+
+
+@pytest.fixture
+def procs(rara_home: Path) -> Iterator[Cli]:
+    cli = Cli(rara_home)
+    try:
+        yield cli
+    finally:
+        cli.close()
+
+
+def _args(run_id: str) -> list[str]:
+    extra = ("--params", PARAMS, "--quiet", "--no-compare", "--run-id", run_id)
+    return paper_run_args(DONCHIAN, START, END, *extra)
+
+
+def _finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=patience(10))
+    assert proc.returncode == 0, err[-3000:]
+    summary: dict[str, Any] = json.loads(out)
+    return summary
+
+
+def _kill_at_random(procs: Cli, home: Path, rng: random.Random, total: int) -> dict[str, int]:
+    """SIGKILL the replay `KILLS` times, restarting it after each; how the kills landed."""
+    # The first two by time, during start-up (imports, sandbox, journal restore, the first
+    # batch); the others once the run has marked k bars, the k spread over the whole run and
+    # the last one at its last bar (the feed's end: cancels, the sale at the last close), then
+    # a few milliseconds more so that the kill lands inside a bar's writes or a batch.
+    targets = [0, 0, *sorted(rng.sample(range(1, total - 1), KILLS - 3)), total - 1]
+    landed: Counter[str] = Counter()
+    for k in targets:
+        proc = procs.popen(*_args(CRASHED))
+        before = bars_marked(home, CRASHED)
+        if k == 0:
+            time.sleep(rng.uniform(0.05, 1.5))
+        else:
+            deadline = time.monotonic() + patience(10)
+            while bars_marked(home, CRASHED) < k and proc.poll() is None:
+                assert time.monotonic() < deadline, f"the run never marked {k} bars"
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.03))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            landed["running"] += 1
+            landed["mid_run"] += bars_marked(home, CRASHED) > before
+        proc.communicate(timeout=patience(5))
+    return dict(landed)
+
+
+def test_sigkilled_replay_restarts_to_the_uninterrupted_result(procs: Cli, rara_home: Path) -> None:
+    calm = _finish(procs.popen(*_args(CALM)))
+    total = calm["bars"]
+    assert calm["trades"] and "stop_loss" in {t["exit_reason"] for t in calm["trades"]}
+
+    landed = _kill_at_random(procs, rara_home, random.Random(SEED), total)
+    assert landed.get("running", 0) >= KILLS - 2, landed
+    assert landed.get("mid_run", 0) >= KILLS // 2, landed
+    crashed = _finish(procs.popen(*_args(CRASHED)))
+    assert crashed["resumed"] is True
+
+    # The same trades and the same equity as the run never interrupted.
+    assert crashed["trades"] == calm["trades"]
+    assert crashed["final_equity"] == calm["final_equity"]
+    assert crashed["balances"] == calm["balances"]
+    assert crashed["bars"] == total
+
+    # The same decisions, in the same order: each intent once, sent once.
+    def intents(run_id: str) -> list[tuple[Any, ...]]:
+        keys = ("intent_seq", "reason", "side", "order_type", "signal_bar_ms", "quantity", "cost")
+        submitted = journal(rara_home, run_id, "trading_order_submitted")
+        return [tuple(ev.payload[k] for k in keys) for ev in submitted]
+
+    assert intents(CRASHED) == intents(CALM)
+    submitted = journal(rara_home, CRASHED, "trading_order_submitted")
+    cids = [ev.payload["client_order_id"] for ev in submitted]
+    assert len(cids) == len(set(cids))
+    at_venue = [o["client_order_id"] for o in venue_orders(rara_home, f"paper:{CRASHED}")]
+    assert sorted(at_venue) == sorted(cids)
+
+    # Each fill journaled once, booked once, and the venue made it once.
+    fills = journal(rara_home, CRASHED, "trading_order_filled")
+    fill_ids = [ev.payload["fill_id"] for ev in fills]
+    assert len(fill_ids) == len(set(fill_ids)) == crashed["fills"] == calm["fills"]
+    made = [f["fill_id"] for f in venue_fills(rara_home, f"paper:{CRASHED}")]
+    assert sorted(made) == sorted(fill_ids)
+    booked = [
+        t["tx_id"]
+        for t in ledger_transactions(rara_home, f"paper:{CRASHED}")
+        if t["tx_id"].startswith("fill:")
+    ]
+    assert sorted(booked) == sorted(f"fill:binance:paper:{CRASHED}:{f}" for f in fill_ids)
+
+    verified = procs.run("ledger", "verify")
+    assert verified.code == 0, verified.out
+
+
+def _session(strategy: Path, run_id: str) -> PaperSession:
+    return open_paper_session(
+        Home.from_env(),
+        str(strategy),
+        symbol="BTC/USDT",
+        timeframe="1h",
+        start_ms=parse_utc("2024-03-01"),
+        end_ms=parse_utc("2024-03-04"),
+        run_id=run_id,
+    )
+
+
+def test_a_run_cut_after_its_last_bar_still_sells_at_the_end(tmp_path: Path) -> None:
+    """Regression: a run stopped (or killed) after marking its last bar but before the end of
+    the feed was handled resumed with no bar to close on, so it never sold its position at the
+    last close (rule 5) and its last mark kept the position."""
+    strategy = tmp_path / "always_long.py"
+    strategy.write_text(ALWAYS_LONG)
+    with _session(strategy, "paper_whole") as whole:
+        assert whole.run() == "feed_ended"
+        expected = whole.summary(None)
+    assert expected["trades"][-1]["exit_reason"] == "end"
+    with _session(strategy, "paper_cut") as cut:
+        total = cut.feed.total
+        assert cut.run(should_stop=lambda: cut.engine.progress.bars >= total) == "stopped"
+    with _session(strategy, "paper_cut") as resumed:
+        assert resumed.run() == "feed_ended"
+        got = resumed.summary(None)
+    with _session(strategy, "paper_cut") as finished:
+        assert finished.run() == "already_finished"
+    assert got["trades"] == expected["trades"]
+    assert (got["final_equity"], got["bars"]) == (expected["final_equity"], expected["bars"])
+    assert got["balances"] == expected["balances"]
