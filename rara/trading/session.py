@@ -41,6 +41,7 @@ from rara.trading.control import Control
 from rara.trading.engine import HISTORY_BARS, SOURCE, BarTimings, Deployment, TradingEngine
 from rara.trading.feed import ClosedBar, Feed
 from rara.trading.feeds.replay import ReplayFeed
+from rara.trading.journal import ManagedOrder
 from rara.trading.orders import OrderManager
 from rara.trading.parity import ParityReport
 from rara.trading.signals import SignalPath
@@ -175,6 +176,17 @@ def _run_state(store: EventStore, run_id: str) -> tuple[bool, bool]:
     return started, finished
 
 
+def _unless_halted(control: Control) -> Callable[[ManagedOrder], bool]:
+    """Whether an order journaled before a crash and never sent may go now: not while a kill
+    is in force (the flatten sales of a ``kill --flatten`` excepted)."""
+
+    def may_resend(order: ManagedOrder) -> bool:
+        control.refresh()
+        return control.kill_seq is None or (control.flatten and order.reason == "flatten")
+
+    return may_resend
+
+
 def open_paper_session(
     home: Home,
     strategy: str,
@@ -289,11 +301,11 @@ def open_paper_session(
                 correlation_id=rid,
                 strategy_id=dep.strategy_id,
             )
-        orders = OrderManager(store, venue, dep)
+        control = Control(store)
+        orders = OrderManager(store, venue, dep, may_resend=_unless_halted(control))
         orders.restore()
         orders.sync()
         catch_up(ledger, store)  # fills journaled before a crash but not yet booked
-        control = Control(store)
         engine = TradingEngine(
             dep,
             store=store,

@@ -11,11 +11,18 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rara.domain.market import parse_utc
+from rara.domain.orders import OrderIntent, OrderRequest
+from rara.events import open_event_store
+from rara.home import Home
+from rara.trading.control import kill
+from rara.trading.session import PaperSession, open_paper_session
 from tests.kit.cli import Cli
 from tests.kit.paper import (
     ALWAYS_LONG,
@@ -193,3 +200,60 @@ def test_kill_from_another_process_halts_a_running_replay(
     ]
     cids = {o["client_order_id"] for o in venue_orders(rara_home, ACCOUNT)}
     assert not [ev for ev in halted if ev.payload["client_order_id"] in cids]
+
+
+def test_an_order_journaled_before_a_crash_is_not_sent_after_a_kill(
+    rara_home: Path, tmp_path: Path
+) -> None:
+    """Regression: a run that died between journaling an order and sending it, restarted after
+    a `rara kill`, sent that order (the restart resolves unsent orders by sending them)."""
+    strategy = tmp_path / "always_long.py"
+    strategy.write_text(ALWAYS_LONG)
+
+    def session() -> PaperSession:
+        return open_paper_session(
+            Home.from_env(),
+            str(strategy),
+            symbol="BTC/USDT",
+            timeframe="1h",
+            start_ms=parse_utc("2024-03-01"),
+            end_ms=parse_utc("2024-03-02"),
+            run_id=RUN,
+        )
+
+    def crash(seq: int) -> bool:
+        raise SystemExit("killed between the journal and the send")
+
+    with session() as first:
+        first.run(should_stop=lambda: first.engine.progress.bars >= 3)
+        mgr, dep = first.engine.orders, first.deployment
+        seq = mgr.next_seq()
+        cid = mgr.client_order_id(seq)
+        manual = OrderIntent(
+            seq=seq,
+            strategy_id=dep.strategy_id,
+            correlation_id=dep.run_id,
+            request=OrderRequest(
+                client_order_id=cid,
+                symbol=dep.symbol,
+                side="sell",
+                order_type="market",
+                quantity=D("0.001"),  # a sliver of the position: the venue would take it
+                reduce_only=True,
+            ),
+            reason="manual",
+            signal_bar_ms=None,
+            mark_price=D(60_000),
+        )
+        with pytest.raises(SystemExit):
+            mgr.submit(manual, may_send=crash)
+    with open_event_store(Home.from_env().state_db) as store:
+        kill(store, "after the journal, before the send")
+    with session() as again:
+        assert again.engine.orders.order(cid).state == "canceled"  # type: ignore[union-attr]
+        assert again.venue.fetch_order(cid, dep.symbol) is None
+    last = _orders(rara_home)[cid][-1]
+    assert (last.payload["status"], last.payload["detail"]) == (
+        "canceled",
+        "not sent: trading halted",
+    )
