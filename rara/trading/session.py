@@ -11,8 +11,9 @@ it marked; a finished run answers with its summary).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -52,10 +53,25 @@ FeedKind = Literal["replay", "poll"]
 
 
 def default_run_id(
-    strategy_id: str, inst: Instrument, feed: str, start_ms: int | None, end_ms: int | None
+    strategy_id: str,
+    inst: Instrument,
+    feed: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    params: Mapping[str, Any],
 ) -> str:
-    """The same strategy on the same market and range is the same run (resumable)."""
-    text = "\x1f".join([strategy_id, inst.key, feed, str(start_ms), str(end_ms)])
+    """The same strategy with the same effective params on the same market and range is the
+    same run (resumable); other params are another run."""
+    text = "\x1f".join(
+        [
+            strategy_id,
+            inst.key,
+            feed,
+            str(start_ms),
+            str(end_ms),
+            json.dumps(params, sort_keys=True),
+        ]
+    )
     return "paper_" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -228,7 +244,9 @@ def open_paper_session(
                 f"{inst.timeframe}",
                 f"paper trade it with --timeframe {signals.meta.timeframe}",
             )
-        rid = run_id or default_run_id(signals.strategy_id, inst, "replay", start_ms, end_ms)
+        rid = run_id or default_run_id(
+            signals.strategy_id, inst, "replay", start_ms, end_ms, signals.params
+        )
         store = open_event_store(home.state_db)
         parts.append(store)
         started, finished = _run_state(store, rid)

@@ -169,3 +169,26 @@ def test_a_run_cut_after_its_last_bar_still_sells_at_the_end(tmp_path: Path) -> 
     assert got["trades"] == expected["trades"]
     assert (got["final_equity"], got["bars"]) == (expected["final_equity"], expected["bars"])
     assert got["balances"] == expected["balances"]
+
+
+def test_other_params_are_another_run_not_a_resumed_one() -> None:
+    """Regression: the default run id ignored --params, so the same strategy over the same range
+    with other params resumed (or answered with the summary of) the run made with the first."""
+
+    def opened(params: dict[str, int] | None) -> tuple[str, bool]:
+        with open_paper_session(
+            Home.from_env(),
+            DONCHIAN,
+            symbol="BTC/USDT",
+            timeframe="1h",
+            start_ms=parse_utc("2024-03-01"),
+            end_ms=parse_utc("2024-03-02"),
+            params=params,
+        ) as session:
+            return session.deployment.run_id, session.resumed
+
+    default, resumed = opened(None)
+    assert not resumed
+    assert opened({"entry": 55}) == (default, True)  # the strategy's own value: the same run
+    other, resumed = opened({"entry": 20})
+    assert other != default and not resumed
