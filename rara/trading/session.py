@@ -177,19 +177,21 @@ def _last_mark(store: EventStore, run_id: str) -> tuple[int | None, Decimal | No
     return (None, None, False) if last is None else (last.bar_ms, last.peak_equity, again)
 
 
-def _run_state(store: EventStore, run_id: str) -> tuple[bool, bool]:
-    """(started before, finished with the feed's end)."""
+def _run_state(store: EventStore, run_id: str) -> tuple[bool, bool, bool]:
+    """(funded before, started before, finished with the feed's end)."""
     from rara.events import EventFilter
 
-    started = finished = False
-    types = [TradingSessionStarted, TradingSessionEnded]
+    funded = started = finished = False
+    types = [TradingAccountFunded, TradingSessionStarted, TradingSessionEnded]
     for ev in store.iter_query(EventFilter(types=types, correlation_id=run_id)):
         payload = ev.typed()
-        if isinstance(payload, TradingSessionStarted):
+        if isinstance(payload, TradingAccountFunded):
+            funded = True  # a start cut between funding and starting funds it once
+        elif isinstance(payload, TradingSessionStarted):
             started = True
         elif isinstance(payload, TradingSessionEnded) and payload.reason == "feed_ended":
             finished = True
-    return started, finished
+    return funded, started, finished
 
 
 def _unless_halted(control: Control) -> Callable[[ManagedOrder], bool]:
@@ -249,7 +251,7 @@ def open_paper_session(
         )
         store = open_event_store(home.state_db)
         parts.append(store)
-        started, finished = _run_state(store, rid)
+        funded, started, finished = _run_state(store, rid)
         last_ms, peak, closed = _last_mark(store, rid)
         feed = ReplayFeed(catalog, inst, start_ms, end_ms, speed=speed, after_ms=last_ms)
         # Cut between its last bar and the feed's end: the end is handled on that bar.
@@ -291,15 +293,15 @@ def open_paper_session(
             settings=settings.trading.paper,
         )
         parts.append(venue)
-        if not started:
-            funded = TradingAccountFunded(
+        if not funded:
+            funding = TradingAccountFunded(
                 account=dep.account,
                 currency=dep.quote,
                 amount=init,
                 tx_id=f"fund:{rid}",
                 mode="paper",
             )
-            store.append(funded, source=SOURCE, correlation_id=rid, strategy_id=dep.strategy_id)
+            store.append(funding, source=SOURCE, correlation_id=rid, strategy_id=dep.strategy_id)
         if not finished:
             store.append(
                 TradingSessionStarted(

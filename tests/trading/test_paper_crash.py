@@ -13,15 +13,19 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rara.config import load_settings
+from rara.domain.events import TradingAccountFunded
 from rara.domain.market import parse_utc
+from rara.events import open_event_store
 from rara.home import Home
 from rara.trading.session import PaperSession, open_paper_session
-from tests.kit.cli import Cli
+from tests.kit.cli import Cli, run_cli
 from tests.kit.paper import (
     ALWAYS_LONG,
     DONCHIAN,
@@ -192,3 +196,43 @@ def test_other_params_are_another_run_not_a_resumed_one() -> None:
     assert opened({"entry": 55}) == (default, True)  # the strategy's own value: the same run
     other, resumed = opened({"entry": 20})
     assert other != default and not resumed
+
+
+def test_a_start_cut_between_funding_and_starting_funds_the_account_once(
+    rara_home: Path,
+) -> None:
+    """Regression: a start killed after journaling the account's funding but before the session
+    start journaled the funding again on the next start (a run counted as new until started)."""
+    run_id = "paper_cut_at_start"
+
+    def start() -> PaperSession:
+        return open_paper_session(
+            Home.from_env(),
+            DONCHIAN,
+            symbol="BTC/USDT",
+            timeframe="1h",
+            start_ms=parse_utc("2024-03-01"),
+            end_ms=parse_utc("2024-03-02"),
+            run_id=run_id,
+        )
+
+    # What a start killed between the two appends left: the funding, nothing after it.
+    rara_home.mkdir(parents=True, exist_ok=True)
+    init = load_settings(Home.from_env()).backtest.init_cash
+    with open_event_store(Home.from_env().state_db) as store:
+        store.append(
+            TradingAccountFunded(
+                account=f"paper:{run_id}",
+                currency="USDT",
+                amount=Decimal(repr(init)),
+                tx_id=f"fund:{run_id}",
+                mode="paper",
+            ),
+            source="trading",
+            correlation_id=run_id,
+        )
+    with start() as resumed:
+        assert resumed.run() == "feed_ended"
+    assert len(journal(rara_home, run_id, "trading_account_funded")) == 1
+    verified = run_cli(rara_home, "ledger", "verify")
+    assert verified.code == 0, verified.stdout
