@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -128,6 +128,9 @@ class TradingEngine:
         batch_bars: int = 64,
         timings: BarTimings | None = None,
         last_bar: ClosedBar | None = None,
+        marks: Sequence[EquityPoint] = (),
+        submits_ms: Sequence[int] = (),
+        unmarked_submits: int = 0,
     ) -> None:
         self.dep = deployment
         self.store = store
@@ -143,8 +146,9 @@ class TradingEngine:
         self.progress = EngineProgress()
         self._window = history
         self._peak = peak_equity
-        self._marks: list[EquityPoint] = []
-        self._submits: list[int] = []
+        self._marks: list[EquityPoint] = list(marks)  # a resumed run's loss guards see its past
+        self._submits: list[int] = list(submits_ms)
+        self._unmarked_submits = unmarked_submits  # dated by the first bar (the one redone)
         # A resumed run whose feed has ended still closes on its last marked bar.
         self._last_bar: ClosedBar | None = last_bar
         self._halt_seen: int | None = None
@@ -194,6 +198,9 @@ class TradingEngine:
 
     def _step(self, bar: ClosedBar, signal: BarSignal) -> None:
         self._last_bar = bar
+        if self._unmarked_submits:
+            self._submits += [self._now_ms()] * self._unmarked_submits
+            self._unmarked_submits = 0
         if isinstance(self.venue, SimulatedVenue):
             self.venue.on_bar(bar, self.dep.symbol)
         self._sync()

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -27,6 +27,7 @@ from rara.data.catalog import Catalog
 from rara.domain.events import (
     TradingAccountFunded,
     TradingEquityMarked,
+    TradingOrderSubmitted,
     TradingSessionEnded,
     TradingSessionStarted,
 )
@@ -42,6 +43,7 @@ from rara.trading.control import Control
 from rara.trading.engine import HISTORY_BARS, SOURCE, BarTimings, Deployment, TradingEngine
 from rara.trading.feed import ClosedBar, Feed
 from rara.trading.feeds.replay import ReplayFeed
+from rara.trading.guards.model import EquityPoint
 from rara.trading.journal import ManagedOrder
 from rara.trading.orders import OrderManager
 from rara.trading.parity import ParityReport
@@ -162,19 +164,38 @@ class PaperSession(Closing):
         }
 
 
-def _last_mark(store: EventStore, run_id: str) -> tuple[int | None, Decimal | None, bool]:
-    """The last bar this run marked, its running equity peak, and whether that bar was marked
-    again at the feed's end (the end's sale done)."""
+@dataclass
+class _Past:
+    """What a resumed run takes over from its journal: the last bar it marked, its running
+    equity peak, whether that bar was marked again at the feed's end (the end's sale done), the
+    equity curve and the submit times (what the loss and rate guards look back on), and how
+    many orders it submitted on the bar it had not marked yet."""
+
+    last_ms: int | None = None
+    peak: Decimal | None = None
+    closed: bool = False
+    curve: list[EquityPoint] = field(default_factory=list)
+    submits_ms: list[int] = field(default_factory=list)
+    unmarked_submits: int = 0
+
+
+def _past(store: EventStore, run_id: str, interval_ms: int) -> _Past:
     from rara.events import EventFilter
 
-    last: TradingEquityMarked | None = None
-    again = False
-    for ev in store.iter_query(EventFilter(types=[TradingEquityMarked], correlation_id=run_id)):
+    past = _Past()
+    types = [TradingEquityMarked, TradingOrderSubmitted]
+    for ev in store.iter_query(EventFilter(types=types, correlation_id=run_id)):
         mark = ev.typed()
-        assert isinstance(mark, TradingEquityMarked)
-        again = last is not None and last.bar_ms == mark.bar_ms
-        last = mark
-    return (None, None, False) if last is None else (last.bar_ms, last.peak_equity, again)
+        if not isinstance(mark, TradingEquityMarked):
+            past.unmarked_submits += 1  # sent while the bar the next mark closes was processed
+            continue
+        at_ms = mark.bar_ms + interval_ms
+        past.closed = past.last_ms == mark.bar_ms
+        past.last_ms, past.peak = mark.bar_ms, mark.peak_equity
+        past.curve.append(EquityPoint(at_ms=at_ms, equity=mark.equity))
+        past.submits_ms.extend([at_ms] * past.unmarked_submits)
+        past.unmarked_submits = 0
+    return past
 
 
 def _run_state(store: EventStore, run_id: str) -> tuple[bool, bool, bool]:
@@ -252,7 +273,8 @@ def open_paper_session(
         store = open_event_store(home.state_db)
         parts.append(store)
         funded, started, finished = _run_state(store, rid)
-        last_ms, peak, closed = _last_mark(store, rid)
+        past = _past(store, rid, inst.timeframe.ms)
+        last_ms, peak, closed = past.last_ms, past.peak, past.closed
         feed = ReplayFeed(catalog, inst, start_ms, end_ms, speed=speed, after_ms=last_ms)
         # Cut between its last bar and the feed's end: the end is handled on that bar.
         tail = feed.history(1) if last_ms is not None and not closed else ()
@@ -341,6 +363,9 @@ def open_paper_session(
             batch_bars=batch_bars,
             timings=timings,
             last_bar=last_bar,
+            marks=past.curve,
+            submits_ms=past.submits_ms,
+            unmarked_submits=past.unmarked_submits,
         )
     except BaseException:
         for part in reversed(parts):

@@ -236,3 +236,53 @@ def test_a_start_cut_between_funding_and_starting_funds_the_account_once(
     assert len(journal(rara_home, run_id, "trading_account_funded")) == 1
     verified = run_cli(rara_home, "ledger", "verify")
     assert verified.code == 0, verified.stdout
+
+
+@pytest.mark.parametrize(
+    ("guard", "limits"),
+    [
+        ("max_window_loss", 'max_window_loss = "0.01"\nloss_window_hours = 72'),
+        ("order_rate", "max_orders = 3\norder_window_s = 259200"),
+    ],
+)
+def test_a_resumed_run_judges_with_the_history_it_had(
+    rara_home: Path, guard: str, limits: str
+) -> None:
+    """Regression: a resumed run's guards started with no equity marks and no submits, so a
+    rolling loss limit or an order rate limit that denied an entry in the uninterrupted run let
+    it through after a restart."""
+    rara_home.mkdir(parents=True, exist_ok=True)
+    (rara_home / "config.toml").write_text(f"[trading.risk]\n{limits}\n")
+
+    def session(run_id: str) -> PaperSession:
+        return open_paper_session(
+            Home.from_env(),
+            DONCHIAN,
+            symbol="BTC/USDT",
+            timeframe="1h",
+            start_ms=parse_utc("2024-03-01"),
+            end_ms=parse_utc("2024-03-08"),
+            params={"entry": 20, "exit": 10},
+            run_id=run_id,
+        )
+
+    with session("paper_whole") as whole:
+        whole.run()
+        expected = whole.summary(None)
+        denied = whole.engine.progress.denials
+    assert denied.get(guard, 0) > 0, denied
+    with session("paper_cut") as cut:
+        cut.run(should_stop=lambda: cut.engine.progress.bars >= 60)  # before the first denial
+    with session("paper_cut") as resumed:
+        resumed.run()
+        got = resumed.summary(None)
+    assert got["trades"] == expected["trades"]
+    assert got["final_equity"] == expected["final_equity"]
+    rejected = {
+        run: [
+            (ev.payload["reason_code"], ev.payload["context"]["intent.signal_bar_ms"])
+            for ev in journal(rara_home, run, "trading_order_rejected")
+        ]
+        for run in ("paper_whole", "paper_cut")
+    }
+    assert rejected["paper_cut"] == rejected["paper_whole"]
