@@ -38,8 +38,15 @@ from tests.kit.paper import (
 )
 from tests.kit.patience import patience
 
-START, END = "2024-03-01", "2024-04-10"  # 960 bars, 15 trades, 3 of them stopped out
+START, END = "2024-03-01", "2024-04-10"  # 960 bars: 11 trades, 3 stopped out, 30 entries denied
 PARAMS = '{"entry": 20, "exit": 10}'
+# Guards that bind, so a restart must judge with the run's past as the uninterrupted run did.
+LIMITS = """[trading.risk]
+max_window_loss = "0.01"
+loss_window_hours = 72
+max_orders = 4
+order_window_s = 172800
+"""
 CRASHED, CALM = "paper_crashed", "paper_calm"
 KILLS = 10
 SEED = 20240301
@@ -94,9 +101,12 @@ def _kill_at_random(procs: Cli, home: Path, rng: random.Random, total: int) -> d
 
 
 def test_sigkilled_replay_restarts_to_the_uninterrupted_result(procs: Cli, rara_home: Path) -> None:
+    rara_home.mkdir(parents=True, exist_ok=True)
+    (rara_home / "config.toml").write_text(LIMITS)
     calm = _finish(procs.popen(*_args(CALM)))
     total = calm["bars"]
     assert calm["trades"] and "stop_loss" in {t["exit_reason"] for t in calm["trades"]}
+    assert calm["progress"]["denied"] > 0
 
     landed = _kill_at_random(procs, rara_home, random.Random(SEED), total)
     assert landed.get("running", 0) >= KILLS - 2, landed
@@ -117,6 +127,19 @@ def test_sigkilled_replay_restarts_to_the_uninterrupted_result(procs: Cli, rara_
         return [tuple(ev.payload[k] for k in keys) for ev in submitted]
 
     assert intents(CRASHED) == intents(CALM)
+
+    def denials(run_id: str) -> list[tuple[str, dict[str, str]]]:
+        """The gate's denials, without the client ids (another run id hashes other ones)."""
+        rejected = journal(rara_home, run_id, "trading_order_rejected")
+        return [
+            (
+                ev.payload["reason_code"],
+                {k: v for k, v in ev.payload["context"].items() if k != "intent.request"},
+            )
+            for ev in rejected
+        ]
+
+    assert denials(CRASHED) == denials(CALM)
     submitted = journal(rara_home, CRASHED, "trading_order_submitted")
     cids = [ev.payload["client_order_id"] for ev in submitted]
     assert len(cids) == len(set(cids))
