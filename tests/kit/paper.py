@@ -16,9 +16,9 @@ from typing import Any
 from tests.kit.paths import REPO
 
 DONCHIAN = str(REPO / "strategies" / "examples" / "donchian_breakout" / "strategy.py")
-# Always long, with a 10% stop and a 10% target: the entry fills on the first bar, its protective
-# orders stay open at the venue (a 10% move within a few dozen 1h bars is rare) and a position is
-# held when the replay ends.
+# Always long, with a 30% stop and a 50% target: the entry fills on the first bar, its protective
+# orders stay open at the venue (neither is reached in the few hundred 1h bars a test replays) and
+# a position is held when the replay ends.
 ALWAYS_LONG = """
 def meta():
     return {"name": "always_long", "version": "1.0.0", "api_version": 1, "timeframe": "1h",
@@ -32,7 +32,7 @@ def on_candles(candles, params):
 
 def risk_levels(candles, params):
     n = len(candles)
-    return ta.full(n, 0.1), ta.full(n, 0.1)
+    return ta.full(n, 0.3), ta.full(n, 0.5)
 """
 
 

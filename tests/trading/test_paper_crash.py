@@ -267,6 +267,7 @@ def test_a_start_cut_between_funding_and_starting_funds_the_account_once(
         ("max_window_loss", 'max_window_loss = "0.01"\nloss_window_hours = 72'),
         ("order_rate", "max_orders = 3\norder_window_s = 259200"),
     ],
+    ids=["window_loss", "order_rate"],
 )
 def test_a_resumed_run_judges_with_the_history_it_had(
     rara_home: Path, guard: str, limits: str
