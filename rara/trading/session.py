@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -26,8 +26,6 @@ from rara.config import Settings, load_settings
 from rara.data.catalog import Catalog
 from rara.domain.events import (
     TradingAccountFunded,
-    TradingEquityMarked,
-    TradingOrderSubmitted,
     TradingSessionEnded,
     TradingSessionStarted,
 )
@@ -43,10 +41,9 @@ from rara.trading.control import Control
 from rara.trading.engine import HISTORY_BARS, SOURCE, BarTimings, Deployment, TradingEngine
 from rara.trading.feed import ClosedBar, Feed
 from rara.trading.feeds.replay import ReplayFeed
-from rara.trading.guards.model import EquityPoint
-from rara.trading.journal import ManagedOrder
 from rara.trading.orders import OrderManager
 from rara.trading.parity import ParityReport
+from rara.trading.resume import run_past, run_state, unless_halted
 from rara.trading.signals import SignalPath
 from rara.trading.venues.paper import PaperVenue
 
@@ -164,68 +161,6 @@ class PaperSession(Closing):
         }
 
 
-@dataclass
-class _Past:
-    """What a resumed run takes over from its journal: the last bar it marked, its running
-    equity peak, whether that bar was marked again at the feed's end (the end's sale done), the
-    equity curve and the submit times (what the loss and rate guards look back on), and how
-    many orders it submitted on the bar it had not marked yet."""
-
-    last_ms: int | None = None
-    peak: Decimal | None = None
-    closed: bool = False
-    curve: list[EquityPoint] = field(default_factory=list)
-    submits_ms: list[int] = field(default_factory=list)
-    unmarked_submits: int = 0
-
-
-def _past(store: EventStore, run_id: str, interval_ms: int) -> _Past:
-    from rara.events import EventFilter
-
-    past = _Past()
-    types = [TradingEquityMarked, TradingOrderSubmitted]
-    for ev in store.iter_query(EventFilter(types=types, correlation_id=run_id)):
-        mark = ev.typed()
-        if not isinstance(mark, TradingEquityMarked):
-            past.unmarked_submits += 1  # sent while the bar the next mark closes was processed
-            continue
-        at_ms = mark.bar_ms + interval_ms
-        past.closed = past.last_ms == mark.bar_ms
-        past.last_ms, past.peak = mark.bar_ms, mark.peak_equity
-        past.curve.append(EquityPoint(at_ms=at_ms, equity=mark.equity))
-        past.submits_ms.extend([at_ms] * past.unmarked_submits)
-        past.unmarked_submits = 0
-    return past
-
-
-def _run_state(store: EventStore, run_id: str) -> tuple[bool, bool, bool]:
-    """(funded before, started before, finished with the feed's end)."""
-    from rara.events import EventFilter
-
-    funded = started = finished = False
-    types = [TradingAccountFunded, TradingSessionStarted, TradingSessionEnded]
-    for ev in store.iter_query(EventFilter(types=types, correlation_id=run_id)):
-        payload = ev.typed()
-        if isinstance(payload, TradingAccountFunded):
-            funded = True  # a start cut between funding and starting funds it once
-        elif isinstance(payload, TradingSessionStarted):
-            started = True
-        elif isinstance(payload, TradingSessionEnded) and payload.reason == "feed_ended":
-            finished = True
-    return funded, started, finished
-
-
-def _unless_halted(control: Control) -> Callable[[ManagedOrder], bool]:
-    """Whether an order journaled before a crash and never sent may go now: not while a kill
-    is in force (the flatten sales of a ``kill --flatten`` excepted)."""
-
-    def may_resend(order: ManagedOrder) -> bool:
-        control.refresh()
-        return control.kill_seq is None or (control.flatten and order.reason == "flatten")
-
-    return may_resend
-
-
 def open_paper_session(
     home: Home,
     strategy: str,
@@ -272,8 +207,8 @@ def open_paper_session(
         )
         store = open_event_store(home.state_db)
         parts.append(store)
-        funded, started, finished = _run_state(store, rid)
-        past = _past(store, rid, inst.timeframe.ms)
+        funded, started, finished = run_state(store, rid)
+        past = run_past(store, rid, inst.timeframe.ms)
         last_ms, peak, closed = past.last_ms, past.peak, past.closed
         feed = ReplayFeed(catalog, inst, start_ms, end_ms, speed=speed, after_ms=last_ms)
         # Cut between its last bar and the feed's end: the end is handled on that bar.
@@ -344,7 +279,7 @@ def open_paper_session(
                 strategy_id=dep.strategy_id,
             )
         control = Control(store)
-        orders = OrderManager(store, venue, dep, may_resend=_unless_halted(control))
+        orders = OrderManager(store, venue, dep, may_resend=unless_halted(control))
         orders.restore()
         orders.sync()
         catch_up(ledger, store)  # fills journaled before a crash but not yet booked
