@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -129,6 +129,10 @@ class TradingEngine:
         peak_equity: Decimal,
         batch_bars: int = 64,
         timings: BarTimings | None = None,
+        last_bar: ClosedBar | None = None,
+        marks: Sequence[EquityPoint] = (),
+        submits_ms: Sequence[int] = (),
+        unmarked_submits: int = 0,
     ) -> None:
         self.dep = deployment
         self.store = store
@@ -144,9 +148,11 @@ class TradingEngine:
         self.progress = EngineProgress()
         self._window = history
         self._peak = peak_equity
-        self._marks: list[EquityPoint] = []
-        self._submits: list[int] = []
-        self._last_bar: ClosedBar | None = None
+        self._marks: list[EquityPoint] = list(marks)  # a resumed run's loss guards see its past
+        self._submits: list[int] = list(submits_ms)
+        self._unmarked_submits = unmarked_submits  # dated by the first bar (the one redone)
+        # A resumed run whose feed has ended still closes on its last marked bar.
+        self._last_bar: ClosedBar | None = last_bar
         self._halt_seen: int | None = None
         self._diverged = False
         # Only the engine books into its account's ledger (fills, in `_sync`), so the holdings
@@ -202,6 +208,9 @@ class TradingEngine:
 
     def _step(self, bar: ClosedBar, signal: BarSignal) -> None:
         self._last_bar = bar
+        if self._unmarked_submits:
+            self._submits += [self._now_ms()] * self._unmarked_submits
+            self._unmarked_submits = 0
         if self._simulated is not None:
             self._simulated.on_bar(bar, self.dep.symbol)
         self._sync()
@@ -455,7 +464,9 @@ class TradingEngine:
         bar = self._last_bar
         if bar is None:
             return
-        self.orders.cancel_all()
+        for o in self.orders.open_orders():
+            if o.reason != "end":  # a restart finds the sale it journaled before a crash
+                self.orders.cancel(o.client_order_id)
         _, held = self._holdings()
         if held > 0:
             self._sell_all("end", bar)

@@ -59,10 +59,20 @@ SOURCE = "trading"
 class OrderManager:
     """The orders of one `Deployment`, journaled in `journal` and sent to `venue`."""
 
-    def __init__(self, journal: EventStore, venue: Venue, deployment: Deployment) -> None:
+    def __init__(
+        self,
+        journal: EventStore,
+        venue: Venue,
+        deployment: Deployment,
+        may_resend: Callable[[ManagedOrder], bool] | None = None,
+    ) -> None:
+        """`may_resend(order)` is asked before an order journaled earlier (before a crash or a
+        lost answer) that the venue never received is sent: no, and it is canceled unsent (a
+        kill switch that landed meanwhile)."""
         self.journal = journal
         self.venue = venue
         self.deployment = deployment
+        self.may_resend = may_resend
         self._orders: dict[str, ManagedOrder] = {}
         self._open: set[str] = set()  # client ids of the open orders: a sync looks at these only
         self._unfilled: set[str] = set()  # closed orders whose fills the journal has not all seen
@@ -371,6 +381,8 @@ class OrderManager:
         except VenueUnavailable:
             return order
         if vo is None:
+            if self.may_resend is not None and not self.may_resend(order):
+                return self._apply(order, _local(order, "canceled", "not sent: trading halted"))
             return self._send(order)
         return self._apply(order, vo)
 

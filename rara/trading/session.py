@@ -11,8 +11,9 @@ it marked; a finished run answers with its summary).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -25,7 +26,6 @@ from rara.config import Settings, load_settings
 from rara.data.catalog import Catalog
 from rara.domain.events import (
     TradingAccountFunded,
-    TradingEquityMarked,
     TradingSessionEnded,
     TradingSessionStarted,
 )
@@ -43,6 +43,7 @@ from rara.trading.feed import ClosedBar, Feed
 from rara.trading.feeds.replay import ReplayFeed
 from rara.trading.orders import OrderManager
 from rara.trading.parity import ParityReport
+from rara.trading.resume import run_past, run_state, unless_halted
 from rara.trading.signals import SignalPath
 from rara.trading.venues.paper import PaperVenue
 
@@ -51,10 +52,25 @@ FeedKind = Literal["replay", "poll"]
 
 
 def default_run_id(
-    strategy_id: str, inst: Instrument, feed: str, start_ms: int | None, end_ms: int | None
+    strategy_id: str,
+    inst: Instrument,
+    feed: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    params: Mapping[str, Any],
 ) -> str:
-    """The same strategy on the same market and range is the same run (resumable)."""
-    text = "\x1f".join([strategy_id, inst.key, feed, str(start_ms), str(end_ms)])
+    """The same strategy with the same effective params on the same market and range is the
+    same run (resumable); other params are another run."""
+    text = "\x1f".join(
+        [
+            strategy_id,
+            inst.key,
+            feed,
+            str(start_ms),
+            str(end_ms),
+            json.dumps(params, sort_keys=True),
+        ]
+    )
     return "paper_" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -145,33 +161,6 @@ class PaperSession(Closing):
         }
 
 
-def _last_mark(store: EventStore, run_id: str) -> tuple[int | None, Decimal | None]:
-    """The last bar this run marked, and its running equity peak."""
-    from rara.events import EventFilter
-
-    last: TradingEquityMarked | None = None
-    for ev in store.iter_query(EventFilter(types=[TradingEquityMarked], correlation_id=run_id)):
-        mark = ev.typed()
-        assert isinstance(mark, TradingEquityMarked)
-        last = mark
-    return (None, None) if last is None else (last.bar_ms, last.peak_equity)
-
-
-def _run_state(store: EventStore, run_id: str) -> tuple[bool, bool]:
-    """(started before, finished with the feed's end)."""
-    from rara.events import EventFilter
-
-    started = finished = False
-    types = [TradingSessionStarted, TradingSessionEnded]
-    for ev in store.iter_query(EventFilter(types=types, correlation_id=run_id)):
-        payload = ev.typed()
-        if isinstance(payload, TradingSessionStarted):
-            started = True
-        elif isinstance(payload, TradingSessionEnded) and payload.reason == "feed_ended":
-            finished = True
-    return started, finished
-
-
 def open_paper_session(
     home: Home,
     strategy: str,
@@ -224,20 +213,28 @@ def open_paper_session(
                 f"{inst.timeframe}",
                 f"paper trade it with --timeframe {signals.meta.timeframe}",
             )
-        rid = run_id or default_run_id(signals.strategy_id, inst, feed_kind, start_ms, end_ms)
+        rid = run_id or default_run_id(
+            signals.strategy_id, inst, feed_kind, start_ms, end_ms, signals.params
+        )
         store = open_event_store(home.state_db)
         parts.append(store)
-        started, finished = _run_state(store, rid)
-        last_ms, peak = _last_mark(store, rid)
+        funded, started, finished = run_state(store, rid)
+        past = run_past(store, rid, inst.timeframe.ms)
+        last_ms, peak, closed = past.last_ms, past.peak, past.closed
         feed: Feed
+        last_bar: ClosedBar | None = None
         if feed_kind == "replay":
-            feed = ReplayFeed(catalog, inst, start_ms, end_ms, speed=speed, after_ms=last_ms)
-            if feed.total == 0 and not started:
+            replay = ReplayFeed(catalog, inst, start_ms, end_ms, speed=speed, after_ms=last_ms)
+            # Cut between its last bar and the feed's end: the end is handled on that bar.
+            tail = replay.history(1) if last_ms is not None and not closed else ()
+            last_bar = tail[-1] if tail else None
+            if replay.total == 0 and not started:
                 raise BadInput(
                     "no_bars",
                     f"no {inst.key} bars to replay in that range",
                     "`rara data info` shows the stored range; widen --start/--end",
                 )
+            feed = replay
         else:
             from rara.trading.feeds.poll import PollingFeed, wall_clock_ms
 
@@ -279,15 +276,15 @@ def open_paper_session(
             settings=settings.trading.paper,
         )
         parts.append(venue)
-        if not started:
-            funded = TradingAccountFunded(
+        if not funded:
+            funding = TradingAccountFunded(
                 account=dep.account,
                 currency=dep.quote,
                 amount=init,
                 tx_id=f"fund:{rid}",
                 mode="paper",
             )
-            store.append(funded, source=SOURCE, correlation_id=rid, strategy_id=dep.strategy_id)
+            store.append(funding, source=SOURCE, correlation_id=rid, strategy_id=dep.strategy_id)
         if not finished:
             store.append(
                 TradingSessionStarted(
@@ -307,11 +304,11 @@ def open_paper_session(
                 correlation_id=rid,
                 strategy_id=dep.strategy_id,
             )
-        orders = OrderManager(store, venue, dep)
+        control = Control(store)
+        orders = OrderManager(store, venue, dep, may_resend=unless_halted(control))
         orders.restore()
         orders.sync()
         catch_up(ledger, store)  # fills journaled before a crash but not yet booked
-        control = Control(store)
         engine = TradingEngine(
             dep,
             store=store,
@@ -326,6 +323,10 @@ def open_paper_session(
             peak_equity=peak if peak is not None else init,
             batch_bars=batch_bars,
             timings=timings,
+            last_bar=last_bar,
+            marks=past.curve,
+            submits_ms=past.submits_ms,
+            unmarked_submits=past.unmarked_submits,
         )
     except BaseException:
         for part in reversed(parts):
