@@ -133,7 +133,7 @@ class PaperSession(Closing):
             "instrument": self.inst.key,
             "account": dep.account,
             "resumed": self.resumed,
-            "bars": len(marks),
+            "bars": len({ms for ms, _ in marks}),  # the last bar is marked again at the end
             "progress": vars(self.engine.progress),
             "trades": [t.model_dump() for t in trades],
             "fills": len(fills),
@@ -141,7 +141,23 @@ class PaperSession(Closing):
             "final_equity": str(final),
             "balances": {k: str(v) for k, v in self.ledger.balances(dep.account).items()},
             "costs": {"fee": self.costs.fee, "slippage": self.costs.slippage},
+            "ledger": self.ledger_check(),
             "backtest_comparison": None if parity is None else parity.model_dump(),
+        }
+
+    def ledger_check(self) -> dict[str, Any]:
+        """The books after the run: the whole ledger verified against the event log, and this
+        run's account against the paper venue's persisted balances (free + reserved)."""
+        account = self.deployment.account
+        venue = {account: {c: b.total for c, b in self.venue.balances().items()}}
+        report = self.ledger.verify(venue_balances=venue, events=self.store)
+        problems = [p.describe() for p in report.problems]
+        return {
+            "ok": report.ok,
+            "venue_balances_equal": not any(p.problem == "venue_mismatch" for p in report.problems),
+            "transactions_checked": report.transactions_checked,
+            "events_checked": report.events_checked,
+            "problems": problems[:10],
         }
 
 
