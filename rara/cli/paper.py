@@ -113,8 +113,7 @@ def run(
         raise RunRefused(
             "paper_backtest_mismatch",
             f"paper and backtest disagree over the same bars: {'; '.join(parity.mismatches[:3])}",
-            "a strategy whose trailing-window signal differs from its full-history one needs a "
-            "longer declared lookback (see trading_signal_divergence events)",
+            _mismatch_hint(summary),
             summary,
         )
     if not summary["ledger"]["ok"]:
@@ -125,6 +124,19 @@ def run(
             summary,
         )
     emit(summary)
+
+
+def _mismatch_hint(summary: dict[str, Any]) -> str:
+    denied = summary["orders"]["denied"]
+    if denied:  # the risk gate kept orders the backtest made: a limit binds, not a bug
+        return (
+            f"the risk gate denied {denied} order(s) ({summary['orders']['denials']}): "
+            "`rara orders` shows each guard's numbers; loosen trading.risk to trade as backtested"
+        )
+    return (
+        "a strategy whose trailing-window signal differs from its full-history one needs a "
+        "longer declared lookback (see trading_signal_divergence events)"
+    )
 
 
 class RunRefused(Refused):
@@ -145,7 +157,7 @@ def _run_with_progress(session: Any, quiet: bool) -> None:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    total = session.feed.remaining() if hasattr(session.feed, "remaining") else None
+    total = getattr(session.feed, "total", None)  # a replay knows its bars; a poll does not
     bar = Progress(
         TextColumn("paper"),
         BarColumn(),

@@ -137,6 +137,7 @@ class PaperSession(Closing):
             "progress": vars(self.engine.progress),
             "trades": [t.model_dump() for t in trades],
             "fills": len(fills),
+            "orders": self.order_counts(),
             "pnl": str(final - init),
             "final_equity": str(final),
             "balances": {k: str(v) for k, v in self.ledger.balances(dep.account).items()},
@@ -144,6 +145,23 @@ class PaperSession(Closing):
             "ledger": self.ledger_check(),
             "backtest_comparison": None if parity is None else parity.model_dump(),
         }
+
+    def order_counts(self) -> dict[str, Any]:
+        """The whole run's orders from the journal (``progress`` is this invocation's only):
+        submitted, and denied by the risk gate per guard code."""
+        from rara.domain.events import TradingOrderRejected, TradingOrderSubmitted
+        from rara.trading.parity import run_events
+
+        types = [TradingOrderSubmitted, TradingOrderRejected]
+        submitted = 0
+        denials: dict[str, int] = {}
+        for ev in run_events(self.store, self.deployment.run_id, types):
+            p = ev.typed()
+            if isinstance(p, TradingOrderSubmitted):
+                submitted += 1
+            elif isinstance(p, TradingOrderRejected) and p.rejected_by == "risk_gate":
+                denials[p.reason_code] = denials.get(p.reason_code, 0) + 1
+        return {"submitted": submitted, "denied": sum(denials.values()), "denials": denials}
 
     def ledger_check(self) -> dict[str, Any]:
         """The books after the run: the whole ledger verified against the event log, and this
