@@ -6,7 +6,10 @@ sandbox, then `run_backtest`), and the checks that the books agree with the venu
 from __future__ import annotations
 
 import math
+import sqlite3
+from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ from rara.backtest.engine import EXIT_REASONS, BacktestConfig, run_backtest
 from rara.config import load_settings
 from rara.data.catalog import Catalog
 from rara.home import Home
-from rara.ledger import catch_up
+from rara.ledger import EXACT, catch_up, open_ledger
 from rara.runner.sandbox import EvaluationRequest, InProcessSandbox
 from rara.trading.session import PaperSession, compare_with_backtest, open_paper_session
 
@@ -39,6 +42,8 @@ def replay(home: Home, strategy: str, **kw: Any) -> Replayed:
         summary = session.summary(compare_with_backtest(session))
         rebooked = catch_up(session.ledger, session.store).booked
         assert_books(session)
+        account = session.deployment.account
+    check_books(home, account)
     return Replayed(summary, rebooked)
 
 
@@ -93,3 +98,34 @@ def assert_ledger_ok(summary: dict[str, Any]) -> None:
     assert ledger["ok"] and ledger["venue_balances_equal"], ledger
     assert ledger["problems"] == []
     assert ledger["events_checked"] >= 1 + 2 * len(summary["trades"])  # funding + fills
+
+
+def venue_balances(db: Path, account: str) -> dict[str, Decimal]:
+    """What the paper venue persisted (free + reserved), read from its table; summed exactly
+    (the default 28-digit context would round a balance the ledger holds to more digits)."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT currency, free, used FROM paper_balances WHERE account = ?", (account,)
+        ).fetchall()
+    with localcontext(prec=EXACT.prec):
+        totals = {c: Decimal(free) + Decimal(used) for c, free, used in rows}
+    return {c: t for c, t in totals.items() if t}
+
+
+def unbalanced_transactions(db: Path) -> list[tuple[int, str, Decimal]]:
+    """(transaction, currency, sum) for every transaction whose postings in a currency do not
+    sum to zero, straight from the ledger's tables."""
+    sums: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    with sqlite3.connect(db) as conn, localcontext(prec=EXACT.prec):
+        for seq, currency, amount in conn.execute(
+            "SELECT tx_seq, currency, amount FROM ledger_postings"
+        ):
+            sums[(seq, currency)] += Decimal(amount)
+    return [(seq, c, total) for (seq, c), total in sorted(sums.items()) if total]
+
+
+def check_books(home: Home, account: str) -> None:
+    with open_ledger(home.state_db, readonly=True) as ledger:
+        assert ledger.balances(account) == venue_balances(home.state_db, account)
+        assert len(ledger.accounts()) >= 1
+    assert unbalanced_transactions(home.state_db) == []

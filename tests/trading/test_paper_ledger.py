@@ -7,16 +7,15 @@ summary and refused by `rara paper run` (exit 3)."""
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from collections.abc import Callable
-from decimal import Decimal, localcontext
 from pathlib import Path
 
 from rara.home import Home
-from rara.ledger import EXACT, catch_up, open_ledger
+from rara.ledger import catch_up
 from rara.ledger.logged import logged_transactions
 from rara.trading.session import compare_with_backtest, open_paper_session
 from tests.kit.cli import CliResult
+from tests.kit.paper import check_books, venue_balances
 from tests.kit.paths import REPO
 
 RSI = str(REPO / "strategies" / "examples" / "rsi_mean_reversion" / "strategy.py")
@@ -37,37 +36,6 @@ CLI_WEEK = (
     "--end",
     "2024-03-08",
 )
-
-
-def venue_balances(db: Path, account: str) -> dict[str, Decimal]:
-    """What the paper venue persisted (free + reserved), read from its table; summed exactly
-    (the default 28-digit context would round a balance the ledger holds to more digits)."""
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT currency, free, used FROM paper_balances WHERE account = ?", (account,)
-        ).fetchall()
-    with localcontext(prec=EXACT.prec):
-        totals = {c: Decimal(free) + Decimal(used) for c, free, used in rows}
-    return {c: t for c, t in totals.items() if t}
-
-
-def unbalanced_transactions(db: Path) -> list[tuple[int, str, Decimal]]:
-    """(transaction, currency, sum) for every transaction whose postings in a currency do not
-    sum to zero, straight from the ledger's tables."""
-    sums: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
-    with sqlite3.connect(db) as conn, localcontext(prec=EXACT.prec):
-        for seq, currency, amount in conn.execute(
-            "SELECT tx_seq, currency, amount FROM ledger_postings"
-        ):
-            sums[(seq, currency)] += Decimal(amount)
-    return [(seq, c, total) for (seq, c), total in sorted(sums.items()) if total]
-
-
-def check_books(home: Home, account: str) -> None:
-    with open_ledger(home.state_db, readonly=True) as ledger:
-        assert ledger.balances(account) == venue_balances(home.state_db, account)
-        assert len(ledger.accounts()) >= 1
-    assert unbalanced_transactions(home.state_db) == []
 
 
 def test_books_equal_the_venue_when_stopped_part_way_and_after_resuming(rara_home: Path) -> None:

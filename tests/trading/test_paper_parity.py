@@ -117,7 +117,7 @@ def test_a_lookback_too_short_is_refused_as_a_divergence(
     strategy = tmp_path / "ema_short_memory.py"
     strategy.write_text(SHORT_LOOKBACK)
     args = ("--symbol", "BTC/USDT", "--timeframe", "1h", "--start", "2024-01-01", "--quiet")
-    out = cli("paper", "run", str(strategy), "--end", "2024-03-01", *args)
+    out = cli("paper", "run", str(strategy), "--end", "2024-02-01", *args)
     assert out.code == 3, (out.stdout, out.stderr)
     document = json.loads(out.stdout)  # one document: the refusal, carrying the run's summary
     error = document["error"]
