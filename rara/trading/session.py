@@ -165,16 +165,28 @@ class PaperSession(Closing):
 
     def ledger_check(self) -> dict[str, Any]:
         """The books after the run: the whole ledger verified against the event log, and this
-        run's account against the paper venue's persisted balances (free + reserved)."""
-        account = self.deployment.account
-        venue = {account: {c: b.total for c, b in self.venue.balances().items()}}
+        run's account against the paper venue's persisted balances (free + reserved). Another
+        run's fill journaled but not yet booked (it books it next) is its lag, not damage."""
+        dep = self.deployment
+        venue = {dep.account: {c: b.total for c, b in self.venue.balances().items()}}
         report = self.ledger.verify(venue_balances=venue, events=self.store)
-        problems = [p.describe() for p in report.problems]
+        lagging = [
+            p
+            for p in report.problems
+            if p.problem == "event_not_booked" and p.tx_id and dep.run_id not in p.tx_id
+        ]
+        problems = [
+            # the code, and the transaction even where no booked row names it (an unbooked event)
+            f"{p.problem}: {p.tx_id + ': ' if p.seq is None and p.tx_id else ''}{p.describe()}"
+            for p in report.problems
+            if p not in lagging
+        ]
         return {
-            "ok": report.ok,
+            "ok": report.ok or len(lagging) == report.problem_count,
             "venue_balances_equal": not any(p.problem == "venue_mismatch" for p in report.problems),
             "transactions_checked": report.transactions_checked,
             "events_checked": report.events_checked,
+            "other_runs_not_yet_booked": len(lagging),
             "problems": problems[:10],
         }
 

@@ -51,6 +51,7 @@ def test_run_summarises_and_running_it_again_trades_nothing_and_the_views_agree(
         "venue_balances_equal": True,
         "transactions_checked": 1 + summary["fills"],
         "events_checked": 1 + summary["fills"],
+        "other_runs_not_yet_booked": 0,
         "problems": [],
     }
     final, pnl = Decimal(summary["final_equity"]), Decimal(summary["pnl"])

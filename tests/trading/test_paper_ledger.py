@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
+from rara.domain.events import TradingAccountFunded
 from rara.home import Home
 from rara.ledger import catch_up
 from rara.ledger.logged import logged_transactions
@@ -77,6 +79,37 @@ def test_a_fill_booked_again_books_nothing(rara_home: Path) -> None:
         )
     assert report.ok, report.reason
     assert report.events_checked == before
+
+
+def test_another_runs_event_not_yet_booked_is_its_lag_but_this_runs_is_a_failure(
+    rara_home: Path,
+) -> None:
+    home = Home(root=rara_home)
+    week = {**MONTH, "end_ms": MONTH["start_ms"] + 7 * 86_400_000}
+    with open_paper_session(home, RSI, **week) as session:
+        session.run()
+        rid = session.deployment.run_id
+        # another run journaled its funding and has not booked it yet (it books right after)
+        other = TradingAccountFunded(
+            account="paper:paper_other",
+            currency="USDT",
+            amount=Decimal(1),
+            tx_id="fund:paper_other",
+            mode="paper",
+        )
+        session.store.append(other, source="test", correlation_id="paper_other")
+        ledger = session.summary(None)["ledger"]
+        assert ledger["ok"] and ledger["other_runs_not_yet_booked"] == 1
+        assert ledger["problems"] == []
+        # an event of this very run that the books lack is not excused
+        mine = TradingAccountFunded.model_validate(
+            {**other.model_dump(), "account": session.deployment.account, "tx_id": f"top:{rid}"}
+        )
+        session.store.append(mine, source="test", correlation_id=rid)
+        ledger = session.summary(None)["ledger"]
+        assert not ledger["ok"] and ledger["other_runs_not_yet_booked"] == 1
+        (problem,) = ledger["problems"]
+        assert "event_not_booked" in problem and rid in problem
 
 
 def test_a_venue_that_disagrees_with_the_books_is_refused(
