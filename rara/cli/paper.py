@@ -113,14 +113,46 @@ def run(
             ) from None
         parity = None if no_compare or feed == "poll" else compare_with_backtest(session)
         summary = session.summary(parity)
-    emit(summary)
     if parity is not None and not parity.ok:
-        raise Refused(
+        raise RunRefused(
             "paper_backtest_mismatch",
             f"paper and backtest disagree over the same bars: {'; '.join(parity.mismatches[:3])}",
-            "a strategy whose trailing-window signal differs from its full-history one needs a "
-            "longer declared lookback (see trading_signal_divergence events)",
+            _mismatch_hint(summary),
+            summary,
         )
+    if not summary["ledger"]["ok"]:
+        raise RunRefused(
+            "paper_ledger_mismatch",
+            f"the ledger does not agree after the run: {'; '.join(summary['ledger']['problems'])}",
+            "`rara ledger verify` names the transaction; stop trading on this home",
+            summary,
+        )
+    emit(summary)
+
+
+def _mismatch_hint(summary: dict[str, Any]) -> str:
+    denied = summary["orders"]["denied"]
+    if denied:  # the risk gate kept orders the backtest made: a limit binds, not a bug
+        return (
+            f"the risk gate denied {denied} order(s) ({summary['orders']['denials']}): "
+            "`rara orders` shows each guard's numbers; loosen trading.risk to trade as backtested"
+        )
+    return (
+        "a strategy whose trailing-window signal differs from its full-history one needs a "
+        "longer declared lookback (see trading_signal_divergence events)"
+    )
+
+
+class RunRefused(Refused):
+    """The run finished but its result is refused; the error JSON carries the run's summary, so
+    stdout stays one document."""
+
+    def __init__(self, code: str, message: str, suggestion: str, summary: dict[str, Any]) -> None:
+        super().__init__(code, message, suggestion)
+        self.summary = summary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "summary": self.summary}
 
 
 def _run_with_progress(session: Any, quiet: bool) -> None:
@@ -129,7 +161,7 @@ def _run_with_progress(session: Any, quiet: bool) -> None:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    total = getattr(session.feed, "total", None)
+    total = getattr(session.feed, "total", None)  # a replay knows its bars; a poll does not
     bar = Progress(
         TextColumn("paper"),
         BarColumn(),

@@ -149,15 +149,61 @@ class PaperSession(Closing):
             "instrument": self.inst.key,
             "account": dep.account,
             "resumed": self.resumed,
-            "bars": len(marks),
+            "bars": len({ms for ms, _ in marks}),  # the last bar is marked again at the end
             "progress": vars(self.engine.progress),
             "trades": [t.model_dump() for t in trades],
             "fills": len(fills),
+            "orders": self.order_counts(),
             "pnl": str(final - init),
             "final_equity": str(final),
             "balances": {k: str(v) for k, v in self.ledger.balances(dep.account).items()},
             "costs": {"fee": self.costs.fee, "slippage": self.costs.slippage},
+            "ledger": self.ledger_check(),
             "backtest_comparison": None if parity is None else parity.model_dump(),
+        }
+
+    def order_counts(self) -> dict[str, Any]:
+        """The whole run's orders from the journal (``progress`` is this invocation's only):
+        submitted, and denied by the risk gate per guard code."""
+        from rara.domain.events import TradingOrderRejected, TradingOrderSubmitted
+        from rara.trading.parity import run_events
+
+        types = [TradingOrderSubmitted, TradingOrderRejected]
+        submitted = 0
+        denials: dict[str, int] = {}
+        for ev in run_events(self.store, self.deployment.run_id, types):
+            p = ev.typed()
+            if isinstance(p, TradingOrderSubmitted):
+                submitted += 1
+            elif isinstance(p, TradingOrderRejected) and p.rejected_by == "risk_gate":
+                denials[p.reason_code] = denials.get(p.reason_code, 0) + 1
+        return {"submitted": submitted, "denied": sum(denials.values()), "denials": denials}
+
+    def ledger_check(self) -> dict[str, Any]:
+        """The books after the run: the whole ledger verified against the event log, and this
+        run's account against the paper venue's persisted balances (free + reserved). Another
+        run's fill journaled but not yet booked (it books it next) is its lag, not damage."""
+        dep = self.deployment
+        venue = {dep.account: {c: b.total for c, b in self.venue.balances().items()}}
+        report = self.ledger.verify(venue_balances=venue, events=self.store)
+        lagging = [
+            p
+            for p in report.problems
+            if p.problem == "event_not_booked" and p.tx_id and dep.run_id not in p.tx_id
+        ]
+        problems = [
+            # the code, and the transaction even where no booked row names it (an unbooked event)
+            f"{p.problem}: {p.tx_id + ': ' if p.seq is None and p.tx_id else ''}{p.describe()}"
+            for p in report.problems
+            if p not in lagging
+        ]
+        return {
+            "ok": report.ok or len(lagging) == report.problem_count,
+            "venue_balances_equal": not any(p.problem == "venue_mismatch" for p in report.problems),
+            "transactions_checked": report.transactions_checked,
+            "events_checked": report.events_checked,
+            "other_runs_not_yet_booked": len(lagging),
+            "problems": problems[:10],
         }
 
 

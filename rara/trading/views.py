@@ -55,13 +55,14 @@ def paper_runs(home: Home, limit: int) -> Iterator[Row]:
             if row.get("mode") != "paper":
                 continue
             last: TradingEquityMarked | None = None
-            bars = 0
+            bars: set[int] = set()  # the last bar is marked again when the run ends
             flt = EventFilter(types=[TradingEquityMarked], correlation_id=run_id)
             for ev in store.iter_query(flt):
                 mark = ev.typed()
                 assert isinstance(mark, TradingEquityMarked)
-                last, bars = mark, bars + 1
-            row["bars_marked"] = bars
+                last = mark
+                bars.add(mark.bar_ms)
+            row["bars_marked"] = len(bars)
             row["last_mark"] = None if last is None else last.model_dump(mode="json")
             yield row
 
