@@ -25,16 +25,13 @@ to whichever state the venue reports.
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rara.domain.events import ExactDecimal, IntentReason, OrderState, OrderType, Side
-
-# Digits of a decimal context in which sums and products of money stay exact (the default 28
-# round a balance after a few float-derived fills: their products carry ~30 digits).
-EXACT_DIGITS = 200
+from rara.domain.money import exact
 
 TERMINAL_STATES: frozenset[OrderState] = frozenset({"filled", "canceled", "rejected"})
 OPEN_STATES: frozenset[OrderState] = frozenset(
@@ -181,7 +178,7 @@ class VenueFill(_Model):
 
     @property
     def notional(self) -> Decimal:
-        with localcontext(prec=EXACT_DIGITS):  # exact: the default 28 digits would round it
+        with exact():  # the default 28 digits would round it
             return self.quantity * self.price
 
 
@@ -194,7 +191,7 @@ class Balance(_Model):
 
     @property
     def total(self) -> Decimal:
-        with localcontext(prec=EXACT_DIGITS):
+        with exact():
             return self.free + self.used
 
 

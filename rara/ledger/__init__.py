@@ -20,6 +20,7 @@ Every read tops up running totals with the rows booked since the last one (by an
 reading an account after each bar costs what was booked since, never a scan of the ledger.
 """
 
+from rara.domain.money import EXACT, exact
 from rara.ledger.chart import (
     capital,
     conversion,
@@ -30,7 +31,6 @@ from rara.ledger.chart import (
     holdings,
 )
 from rara.ledger.model import (
-    EXACT,
     AccountState,
     LedgerProblem,
     LedgerReport,
@@ -38,7 +38,6 @@ from rara.ledger.model import (
     Position,
     Posting,
     amount_text,
-    exact,
     parse_amount,
 )
 from rara.ledger.rebuild import CatchUp, catch_up, rebuild_from_events

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
+from rara.domain.money import ZERO, exact
 from rara.domain.orders import base_and_quote
 from rara.ledger.chart import holdings
-from rara.ledger.model import ZERO, AccountState, Position, exact
+from rara.ledger.model import AccountState, Position
 
 
 @dataclass

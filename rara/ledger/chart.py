@@ -32,9 +32,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rara.domain.events import TradingAccountFunded, TradingOrderFilled
+from rara.domain.money import ZERO, exact
 from rara.domain.orders import base_and_quote
 from rara.errors import BadInput
-from rara.ledger.model import ZERO, LedgerTransaction, Posting, amount_text, exact
+from rara.ledger.model import LedgerTransaction, Posting, amount_text
 
 
 def holdings(account: str) -> str:

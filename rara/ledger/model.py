@@ -20,51 +20,29 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import (
     ROUND_HALF_EVEN,
-    Clamped,
     Context,
     Decimal,
     DivisionByZero,
-    Inexact,
     InvalidOperation,
-    Overflow,
-    Subnormal,
-    Underflow,
-    localcontext,
 )
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rara.domain.events import ExactDecimal
+from rara.domain.money import EXACT, ZERO, exact
 from rara.events.model import canonical_json
 
 GENESIS_HASH = "0" * 64
-EXACT_DIGITS = 200
-EXACT = Context(
-    prec=EXACT_DIGITS,
-    rounding=ROUND_HALF_EVEN,
-    Emax=999_999,
-    Emin=-999_999,
-    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow, Underflow, Subnormal, Clamped],
-)
 # Shown, never booked: the one rounded figure (an average price is a division).
 DISPLAY = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero])
 
-ZERO = Decimal(0)
 MAX_AMOUNT_CHARS = 200
 MAX_NAME_CHARS = 300
 _CANONICAL_AMOUNT = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$")
 TxKind = Literal["fill", "funding"]
-
-
-@contextmanager
-def exact() -> Iterator[Context]:
-    """Arithmetic on booked amounts: `EXACT` for the duration."""
-    with localcontext(EXACT) as ctx:
-        yield ctx
 
 
 def amount_text(value: Decimal) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from rara.closing import Closing
 from rara.domain.events import TradingAccountFunded, TradingOrderFilled
+from rara.domain.money import ZERO, exact
 from rara.errors import BadInput, RaraError
 from rara.events import EventStore
 from rara.events.model import canonical_json
@@ -29,14 +30,12 @@ from rara.ledger.chart import fill_transaction, funding_transaction
 from rara.ledger.logged import logged_transactions
 from rara.ledger.model import (
     GENESIS_HASH,
-    ZERO,
     AccountState,
     LedgerReport,
     LedgerTransaction,
     Position,
     amount_text,
     content,
-    exact,
     parse_amount,
     tx_hash,
 )

@@ -15,18 +15,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rara.domain.money import ZERO, exact
 from rara.errors import RaraError
 from rara.events.model import canonical_json
 from rara.ledger.chart import expected_postings, holdings
 from rara.ledger.model import (
     GENESIS_HASH,
-    ZERO,
     LedgerProblem,
     LedgerReport,
     LedgerTransaction,
     amount_text,
     content,
-    exact,
     parse_amount,
     tx_hash,
 )

@@ -41,6 +41,7 @@ from pydantic import Field
 
 from rara.domain.events import IntentReason, TradingEquityMarked, TradingFeedStale
 from rara.domain.market import Candles
+from rara.domain.money import ZERO, exact, from_float
 from rara.domain.orders import OrderIntent, OrderRequest, base_and_quote
 from rara.errors import Refused
 from rara.events import EventStore
@@ -270,7 +271,7 @@ class TradingEngine:
             self._intend(
                 reason,  # type: ignore[arg-type]
                 entry.signal_bar_ms,
-                Decimal(repr(bar.close)),
+                from_float(bar.close),
                 side="sell",
                 order_type=kind,
                 quantity=held,
@@ -317,13 +318,14 @@ class TradingEngine:
         entry_pending = any(o.reason == "entry" for o in self.orders.open_orders())
         todo = action(signal, long=held > 0, entry_pending=entry_pending)
         if todo == "enter":
-            cost = cash * Decimal(repr(self.dep.size_fraction))
+            with exact():
+                cost = cash * from_float(self.dep.size_fraction)
             if cost <= 0:
                 return
             self._intend(
                 "entry",
                 bar.open_ms,
-                Decimal(repr(bar.close)),
+                from_float(bar.close),
                 side="buy",
                 order_type="market",
                 cost=cost,
@@ -345,7 +347,7 @@ class TradingEngine:
         self._intend(
             reason,
             bar.open_ms,
-            Decimal(repr(bar.close)),
+            from_float(bar.close),
             side="sell",
             order_type="market",
             quantity=held,
@@ -406,16 +408,17 @@ class TradingEngine:
         now = self._now_ms()
         since = history_from_ms(now, self.risk)
         cash, held = self._holdings()
-        reserved = sum(
-            (o.cost or Decimal(0) for o in self.orders.open_orders() if o.side == "buy"),
-            Decimal(0),
-        )
+        with exact():
+            reserved = sum(
+                (o.cost or ZERO for o in self.orders.open_orders() if o.side == "buy"), ZERO
+            )
+            cash_free = cash - reserved
         last = self._last_bar
         return AccountView(
             now_ms=now,
             quote_currency=self.dep.quote,
             cash=cash,
-            cash_free=cash - reserved,
+            cash_free=cash_free,
             positions={self.dep.symbol: PositionView(quantity=held, mark=mark)} if held else {},
             peak_equity=self._peak,
             equity_marks=tuple(_since_last_before(self._marks, since)),
@@ -427,15 +430,16 @@ class TradingEngine:
                     stale=self.progress.stale,
                 )
             },
-            fee_rate=Decimal(repr(self.dep.fee)),
+            fee_rate=from_float(self.dep.fee),
         )
 
     # -- marking, the end, staleness, divergence ----------------------------------------------
 
     def _mark(self, bar: ClosedBar) -> None:
-        mark = Decimal(repr(bar.close))
+        mark = from_float(bar.close)
         cash, held = self._holdings()
-        equity = cash + held * mark
+        with exact():
+            equity = cash + held * mark
         self._peak = max(self._peak, equity)
         close_ms = bar.open_ms + self.dep.interval_ms
         self._marks.append(EquityPoint(at_ms=close_ms, equity=equity))

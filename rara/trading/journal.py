@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,8 +33,8 @@ from rara.domain.events import (
     TradingOrderSubmitted,
     TradingOrderUpdated,
 )
+from rara.domain.money import exact
 from rara.domain.orders import (
-    EXACT_DIGITS,
     OPEN_STATES,
     OrderIntent,
     OrderRequest,
@@ -214,7 +214,7 @@ def rejected_event(
 def updated_event(d: Deployment, order: ManagedOrder, vo: VenueOrder) -> TradingOrderUpdated:
     remaining = None
     if vo.quantity is not None:
-        with localcontext(prec=EXACT_DIGITS):
+        with exact():
             remaining = vo.quantity - vo.filled_quantity
     return TradingOrderUpdated(
         client_order_id=order.client_order_id,
@@ -243,7 +243,7 @@ def unknown_event(d: Deployment, order: ManagedOrder, why: str) -> TradingOrderU
 
 
 def filled_event(d: Deployment, order: ManagedOrder, f: VenueFill) -> TradingOrderFilled:
-    with localcontext(prec=EXACT_DIGITS):
+    with exact():
         cumulative = order.filled_quantity + f.quantity
     return TradingOrderFilled(
         client_order_id=order.client_order_id,

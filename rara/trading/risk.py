@@ -38,6 +38,7 @@ limit and what they came from), as decimal strings.
 
 from __future__ import annotations
 
+from rara.domain.money import wide
 from rara.domain.orders import OrderIntent
 from rara.trading.guards.checks import DAY_MS, GUARDS, HOUR_MS, Case
 from rara.trading.guards.model import (
@@ -73,11 +74,12 @@ def judge(
     control: ControlState, account: AccountView, intent: OrderIntent, settings: RiskSettings
 ) -> Verdict:
     """Allow the intent, or deny it with the first guard (in `GUARDS` order) that refuses it."""
-    case = Case(control, account, intent)
-    for guard in GUARDS.values():
-        denied = guard(case, settings)
-        if denied is not None:
-            return denied
+    with wide():  # the default 28 digits would round a balance before it is compared
+        case = Case(control, account, intent)
+        for guard in GUARDS.values():
+            denied = guard(case, settings)
+            if denied is not None:
+                return denied
     return Allow()
 
 

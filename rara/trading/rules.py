@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from rara.domain.money import from_float
+
 if TYPE_CHECKING:
     from rara.trading.signals import BarSignal
 
@@ -46,6 +48,6 @@ def protective_levels(fill_price: float, stop_loss: float, take_profit: float) -
     def level(frac: float, sign: float) -> Decimal | None:
         if math.isnan(frac):
             return None
-        return Decimal(repr(fill_price * (1.0 + sign * frac)))
+        return from_float(fill_price * (1.0 + sign * frac))
 
     return ProtectiveLevels(level(stop_loss, -1.0), level(take_profit, 1.0))

@@ -15,7 +15,6 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -30,6 +29,7 @@ from rara.domain.events import (
     TradingSessionStarted,
 )
 from rara.domain.market import Candles, Instrument, Timeframe
+from rara.domain.money import from_float
 from rara.errors import BadInput, Refused
 from rara.events import EventStore, anchoring_deferred, open_event_store
 from rara.home import Home
@@ -140,8 +140,8 @@ class PaperSession(Closing):
         fills = fills_of(self.store, dep.run_id)
         trades = paper_trades(fills, dep.interval_ms)
         marks = equity_marks(self.store, dep.run_id)
-        final = marks[-1][1] if marks else Decimal(repr(self.costs.init_cash))
-        init = Decimal(repr(self.costs.init_cash))
+        final = marks[-1][1] if marks else from_float(self.costs.init_cash)
+        init = from_float(self.costs.init_cash)
         return {
             "run_id": dep.run_id,
             "strategy": self.strategy.name,
@@ -308,7 +308,7 @@ def open_paper_session(
             fee=costs.fee,
             size_fraction=costs.size_fraction,
         )
-        init = Decimal(repr(costs.init_cash))
+        init = from_float(costs.init_cash)
         ledger = open_ledger(home.state_db)
         parts.append(ledger)
         venue = PaperVenue(

@@ -10,17 +10,15 @@ cap, limit orders) change only what they name, and every fill says which applied
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from rara.domain.events import OrderType, Side
+from rara.domain.money import from_float
 from rara.trading.feed import ClosedBar
 
 MIN_CAPPED_FILL = 1e-9  # base units
 
 
-def exact(x: float) -> Decimal:
-    """The float as the decimal its shortest repr spells (``float(exact(x)) == x``)."""
-    return Decimal(repr(x))
+exact = from_float  # the float as the decimal its shortest repr spells
 
 
 @dataclass(frozen=True, slots=True)

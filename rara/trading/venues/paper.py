@@ -45,6 +45,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from rara.closing import Closing
+from rara.domain.money import ZERO
 from rara.domain.orders import (
     TERMINAL_STATES,
     Balance,
@@ -62,7 +63,6 @@ from rara.trading.venues.paper_bar import BarRun
 from rara.trading.venues.paper_book import (
     ONE,
     SCHEMA,
-    ZERO,
     PaperOrder,
     Wallet,
     add,

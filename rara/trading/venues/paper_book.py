@@ -8,10 +8,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
+from decimal import Decimal
 
 from rara.domain.events import OrderState, OrderType, Side
-from rara.domain.orders import EXACT_DIGITS, VenueOrder, base_and_quote
+from rara.domain.money import EXACT, ZERO
+from rara.domain.orders import VenueOrder, base_and_quote
 from rara.state import append_only
 
 SCHEMA = """
@@ -72,8 +73,7 @@ CREATE INDEX IF NOT EXISTS paper_fills_by_time ON paper_fills (account, filled_m
 """ + append_only("paper_fills", "append-only: a fill, once made, is history")
 
 # Exact decimal arithmetic: any rounding raises, so balances never drift from the fills.
-_EXACT = Context(prec=EXACT_DIGITS, traps=[Inexact, InvalidOperation, Overflow])
-ZERO = Decimal(0)
+_EXACT = EXACT
 ONE = Decimal(1)
 OPEN: tuple[OrderState, ...] = ("acknowledged", "partially_filled")
 
