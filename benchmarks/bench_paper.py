@@ -87,7 +87,7 @@ def replay(
 ) -> Replay:
     """Open a paper session in the current $RARA_HOME and run it to the feed's end."""
     from rara.home import Home
-    from rara.trading.engine import BarTimings
+    from rara.trading.deployment import BarTimings
     from rara.trading.session import open_paper_session
 
     start_ms, end_ms = _bar_range(bars)

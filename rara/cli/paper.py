@@ -80,7 +80,8 @@ def run(
 ) -> None:
     """Paper trade STRATEGY (a file or promoted name) over stored candles; print a JSON summary
     with its trades, PnL and the comparison with the backtest over the same bars."""
-    from rara.trading.session import compare_with_backtest, open_paper_session
+    from rara.trading.report import compare_with_backtest, run_summary
+    from rara.trading.session import open_paper_session
 
     start_ms, end_ms = parse_range(start, end)
     session = open_paper_session(
@@ -102,7 +103,7 @@ def run(
             _run_with_progress(session, quiet)
         except KeyboardInterrupt as exc:
             if feed == "poll":  # a live feed never ends: a signal is how it stops
-                emit(session.summary(None))
+                emit(run_summary(session, None))
                 return
             again = f"rara paper run {strategy} --symbol {symbol} --timeframe {timeframe}"
             raise Interrupted(
@@ -112,22 +113,22 @@ def run(
                 details={"run_id": session.deployment.run_id},
             ) from None
         parity = None if no_compare or feed == "poll" else compare_with_backtest(session)
-        summary = session.summary(parity)
+        result = run_summary(session, parity)
     if parity is not None and not parity.ok:
         raise RunRefused(
             "paper_backtest_mismatch",
             f"paper and backtest disagree over the same bars: {'; '.join(parity.mismatches[:3])}",
-            _mismatch_hint(summary),
-            summary,
+            _mismatch_hint(result),
+            result,
         )
-    if not summary["ledger"]["ok"]:
+    if not result["ledger"]["ok"]:
         raise RunRefused(
             "paper_ledger_mismatch",
-            f"the ledger does not agree after the run: {'; '.join(summary['ledger']['problems'])}",
+            f"the ledger does not agree after the run: {'; '.join(result['ledger']['problems'])}",
             "`rara ledger verify` names the transaction; stop trading on this home",
-            summary,
+            result,
         )
-    emit(summary)
+    emit(result)
 
 
 def _mismatch_hint(summary: dict[str, Any]) -> str:

@@ -33,26 +33,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 
-import numpy as np
-from pydantic import Field
-
-from rara.domain.events import IntentReason, TradingEquityMarked, TradingFeedStale
+from rara.domain.events import IntentReason, TradingFeedStale
 from rara.domain.market import Candles
 from rara.domain.money import ZERO, exact, from_float
-from rara.domain.orders import OrderIntent, OrderRequest, base_and_quote
+from rara.domain.orders import OrderIntent, OrderRequest
 from rara.errors import Refused
 from rara.events import EventStore
 from rara.ledger import Ledger
+from rara.trading.account import AccountBook, AccountKey
 from rara.trading.control import Control, set_lock
-from rara.trading.feed import ClosedBar, Feed
-from rara.trading.guards.model import AccountView, EquityPoint, FeedView, PositionView
-from rara.trading.journal import Deployment as OrderBook
+from rara.trading.deployment import BarTimings, Deployment, EngineProgress
+from rara.trading.feed import ClosedBar, Feed, appended
+from rara.trading.guards.model import AccountView, EquityPoint
 from rara.trading.journal import ManagedOrder
 from rara.trading.orders import OrderManager
-from rara.trading.risk import Deny, history_from_ms, judge
+from rara.trading.risk import Deny, judge
 from rara.trading.rules import action, protective_levels
 from rara.trading.signals import BarSignal, DivergenceReport, SignalFailure, SignalPath
 from rara.trading.venue import SimulatedVenue, Venue
@@ -61,53 +58,6 @@ from rara.trading_settings import RiskSettings
 log = logging.getLogger(__name__)
 SOURCE = "trading"
 HISTORY_BARS = 1_000  # bars of history kept beyond the trailing window, for the divergence check
-
-
-class Deployment(OrderBook):
-    """Who trades what, where, at which costs: fixed for the life of a run (the order manager's
-    deployment plus what the engine needs)."""
-
-    strategy_name: str
-    strategy_path: str
-    timeframe: str
-    interval_ms: int = Field(gt=0)
-    feed: str
-    fee: float = Field(ge=0)
-    size_fraction: float = Field(gt=0, le=1)
-
-    @property
-    def quote(self) -> str:
-        return base_and_quote(self.symbol)[1]
-
-    @property
-    def base(self) -> str:
-        return base_and_quote(self.symbol)[0]
-
-
-@dataclass
-class EngineProgress:
-    """What the engine has done in this run (the CLI's progress line and summary read it)."""
-
-    bars: int = 0
-    last_bar_ms: int | None = None
-    intents: int = 0
-    denied: int = 0
-    fills: int = 0
-    halted_at_seq: int | None = None
-    stale: bool = False
-    divergent_bars: int = 0
-    denials: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class BarTimings:
-    """Where a bar's time goes: the sandbox evaluation (per batch, with its bar count) and
-    everything else (per bar). Recorded only when asked (benchmarks)."""
-
-    sandbox_ms: list[tuple[float, int]] = field(default_factory=list)
-    other_ms: list[float] = field(default_factory=list)
-    # the same bars' CPU time on the engine's thread: what the bar costs, whatever the load
-    other_cpu_ms: list[float] = field(default_factory=list)
 
 
 class TradingEngine:
@@ -148,18 +98,29 @@ class TradingEngine:
         self.timings = timings
         self.progress = EngineProgress()
         self._window = history
-        self._peak = peak_equity
-        self._marks: list[EquityPoint] = list(marks)  # a resumed run's loss guards see its past
-        self._submits: list[int] = list(submits_ms)
-        self._unmarked_submits = unmarked_submits  # dated by the first bar (the one redone)
+        key = AccountKey(
+            deployment.account,
+            deployment.symbol,
+            deployment.base,
+            deployment.quote,
+            deployment.interval_ms,
+            deployment.fee,
+        )
+        self.account = AccountBook(
+            key,
+            ledger,
+            risk,
+            peak_equity=peak_equity,
+            marks=marks,
+            submits_ms=submits_ms,
+            unmarked_submits=unmarked_submits,
+        )
         # A resumed run whose feed has ended still closes on its last marked bar.
         self._last_bar: ClosedBar | None = last_bar
         self._halt_seen: int | None = None
         self._diverged = False
-        # Only the engine books into its account's ledger (fills, in `_sync`), so the holdings
-        # read hold until the next fill; and stops are looked for only after the orders
-        # changed (`OrderManager.changes`), the only way an entry can newly need them.
-        self._held: tuple[Decimal, Decimal] | None = None
+        # Stops are looked for only after the orders changed (`OrderManager.changes`), the only
+        # way an entry can newly need them.
         # a runtime Protocol check walks the class's attributes: once, not per bar
         self._simulated = venue if isinstance(venue, SimulatedVenue) else None
         self._protected_at: int | None = None
@@ -183,7 +144,7 @@ class TradingEngine:
 
     def _process(self, bars: tuple[ClosedBar, ...], should_stop: Callable[[], bool]) -> None:
         keep = self.signals.trailing_window + HISTORY_BARS
-        window = _appended(self._window, bars, keep)
+        window = appended(self._window, bars, keep)
         t0 = time.perf_counter()
         batch = self.signals.evaluate(window, len(window) - len(bars))
         if self.timings is not None:
@@ -209,9 +170,7 @@ class TradingEngine:
 
     def _step(self, bar: ClosedBar, signal: BarSignal) -> None:
         self._last_bar = bar
-        if self._unmarked_submits:
-            self._submits += [self._now_ms()] * self._unmarked_submits
-            self._unmarked_submits = 0
+        self.account.bar_started(self._now_ms())
         if self._simulated is not None:
             self._simulated.on_bar(bar, self.dep.symbol)
         self._sync()
@@ -229,16 +188,11 @@ class TradingEngine:
         for fill in fills:
             self.ledger.book_fill(fill)
         if fills:
-            self._held = None
+            self.account.fills_booked()
         self.progress.fills += len(fills)
 
     def _holdings(self) -> tuple[Decimal, Decimal]:
-        """(quote cash, base position) as the ledger has them."""
-        if self._held is None:
-            balances = self.ledger.state(self.dep.account).balances
-            zero = Decimal(0)
-            self._held = balances.get(self.dep.quote, zero), balances.get(self.dep.base, zero)
-        return self._held
+        return self.account.holdings()
 
     def _protect(self) -> None:
         """Rule 4: once the entry has filled, its stop-loss and take-profit orders, at fractions
@@ -397,7 +351,7 @@ class TradingEngine:
         self.orders.submit(
             intent, may_send=lambda at: not self.control.halted_before(at, reason=reason)
         )
-        self._submits.append(now)
+        self.account.submitted(now)
 
     def _now_ms(self) -> int:
         """The engine's clock: the close of the last closed bar (a replay is deterministic)."""
@@ -405,59 +359,24 @@ class TradingEngine:
         return 0 if bar is None else bar.open_ms + self.dep.interval_ms
 
     def _account(self, mark: Decimal) -> AccountView:
-        now = self._now_ms()
-        since = history_from_ms(now, self.risk)
-        cash, held = self._holdings()
         with exact():
             reserved = sum(
                 (o.cost or ZERO for o in self.orders.open_orders() if o.side == "buy"), ZERO
             )
-            cash_free = cash - reserved
         last = self._last_bar
-        return AccountView(
-            now_ms=now,
-            quote_currency=self.dep.quote,
-            cash=cash,
-            cash_free=cash_free,
-            positions={self.dep.symbol: PositionView(quantity=held, mark=mark)} if held else {},
-            peak_equity=self._peak,
-            equity_marks=tuple(_since_last_before(self._marks, since)),
-            recent_submits_ms=tuple(t for t in self._submits if t > since),
-            feeds={
-                self.dep.symbol: FeedView(
-                    last_bar_ms=None if last is None else last.open_ms,
-                    interval_ms=self.dep.interval_ms,
-                    stale=self.progress.stale,
-                )
-            },
-            fee_rate=from_float(self.dep.fee),
+        return self.account.view(
+            self._now_ms(),
+            mark,
+            reserved,
+            None if last is None else last.open_ms,
+            self.progress.stale,
         )
 
     # -- marking, the end, staleness, divergence ----------------------------------------------
 
     def _mark(self, bar: ClosedBar) -> None:
-        mark = from_float(bar.close)
-        cash, held = self._holdings()
-        with exact():
-            equity = cash + held * mark
-        self._peak = max(self._peak, equity)
-        close_ms = bar.open_ms + self.dep.interval_ms
-        self._marks.append(EquityPoint(at_ms=close_ms, equity=equity))
-        since = history_from_ms(close_ms, self.risk)
-        if len(self._marks) > 2 and self._marks[1].at_ms <= since:
-            self._marks = _since_last_before(self._marks, since)
-        self._submits = [t for t in self._submits if t > since]
         self.store.append(
-            TradingEquityMarked(
-                account=self.dep.account,
-                symbol=self.dep.symbol,
-                bar_ms=bar.open_ms,
-                mark=mark,
-                cash=cash,
-                position=held,
-                equity=equity,
-                peak_equity=self._peak,
-            ),
+            self.account.mark(bar.open_ms, bar.close),
             source=SOURCE,
             correlation_id=self.dep.run_id,
             strategy_id=self.dep.strategy_id,
@@ -526,29 +445,3 @@ class TradingEngine:
 
 def _fraction(level: float) -> float | None:
     return None if level != level else level  # NaN: no such order
-
-
-def _since_last_before(marks: list[EquityPoint], since: int) -> list[EquityPoint]:
-    """The marks from the last one at or before `since` on (what the loss guards read)."""
-    i = 0
-    for k, point in enumerate(marks):
-        if point.at_ms <= since:
-            i = k
-    return marks[i:]
-
-
-def _appended(window: Candles, bars: tuple[ClosedBar, ...], keep: int) -> Candles:
-    """`window` with `bars` appended, cut to the last `keep` + len(bars) bars."""
-    n = len(bars)
-    new = [
-        np.fromiter((b.open_ms for b in bars), np.int64, n),
-        *(np.fromiter((getattr(b, c) for b in bars), np.float64, n) for c in Candles.COLUMNS[1:]),
-    ]
-    joined = Candles(
-        *(
-            np.concatenate([getattr(window, c), col])
-            for c, col in zip(Candles.COLUMNS, new, strict=True)
-        )
-    )
-    start = max(0, len(joined) - keep - n)
-    return joined.slice(start, len(joined))

@@ -9,10 +9,11 @@ exposure until bars flow again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rara.domain.market import Instrument
+from rara.domain.market import Candles, Instrument
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +56,25 @@ class Feed(Protocol):
     def next_batch(self, max_bars: int, timeout_s: float) -> FeedBatch: ...
 
     def close(self) -> None: ...
+
+
+def candles_of(bars: Sequence[ClosedBar]) -> Candles:
+    """Closed bars as candle arrays (what the sandbox and the backtest take)."""
+    import numpy as np
+
+    n = len(bars)
+    return Candles(
+        np.fromiter((b.open_ms for b in bars), np.int64, n),
+        *(np.fromiter((getattr(b, c) for b in bars), np.float64, n) for c in Candles.COLUMNS[1:]),
+    )
+
+
+def appended(window: Candles, bars: Sequence[ClosedBar], keep: int) -> Candles:
+    """`window` with `bars` appended, cut to the last `keep` + len(bars) bars."""
+    import numpy as np
+
+    new = candles_of(bars)
+    joined = Candles(
+        *(np.concatenate([getattr(window, c), getattr(new, c)]) for c in Candles.COLUMNS)
+    )
+    return joined.slice(max(0, len(joined) - keep - len(bars)), len(joined))

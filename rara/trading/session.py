@@ -17,8 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
 from rara.backtest.engine import BacktestConfig
 from rara.closing import Closing
 from rara.config import Settings, load_settings
@@ -28,9 +26,9 @@ from rara.domain.events import (
     TradingSessionEnded,
     TradingSessionStarted,
 )
-from rara.domain.market import Candles, Instrument, Timeframe
+from rara.domain.market import Instrument, Timeframe
 from rara.domain.money import from_float
-from rara.errors import BadInput, Refused
+from rara.errors import BadInput
 from rara.events import EventStore, anchoring_deferred, open_event_store
 from rara.home import Home
 from rara.ledger import Ledger, catch_up, open_ledger
@@ -38,11 +36,11 @@ from rara.registry import Registry
 from rara.runner.sandbox import Sandbox, open_sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
 from rara.trading.control import Control
-from rara.trading.engine import HISTORY_BARS, SOURCE, BarTimings, Deployment, TradingEngine
-from rara.trading.feed import ClosedBar, Feed
+from rara.trading.deployment import BarTimings, Deployment
+from rara.trading.engine import HISTORY_BARS, SOURCE, TradingEngine
+from rara.trading.feed import ClosedBar, Feed, candles_of
 from rara.trading.feeds.replay import ReplayFeed
 from rara.trading.orders import OrderManager
-from rara.trading.parity import ParityReport
 from rara.trading.resume import run_past, run_state, unless_halted
 from rara.trading.signals import SignalPath
 from rara.trading.venues.paper import PaperVenue
@@ -72,16 +70,6 @@ def default_run_id(
         ]
     )
     return "paper_" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def candles_of(bars: tuple[ClosedBar, ...]) -> Candles:
-    import numpy as np
-
-    n = len(bars)
-    return Candles(
-        np.fromiter((b.open_ms for b in bars), np.int64, n),
-        *(np.fromiter((getattr(b, c) for b in bars), np.float64, n) for c in Candles.COLUMNS[1:]),
-    )
 
 
 @dataclass
@@ -132,79 +120,6 @@ class PaperSession(Closing):
                 strategy_id=self.deployment.strategy_id,
             )
         return ended
-
-    def summary(self, parity: ParityReport | None) -> dict[str, Any]:
-        from rara.trading.parity import equity_marks, fills_of, paper_trades
-
-        dep = self.deployment
-        fills = fills_of(self.store, dep.run_id)
-        trades = paper_trades(fills, dep.interval_ms)
-        marks = equity_marks(self.store, dep.run_id)
-        final = marks[-1][1] if marks else from_float(self.costs.init_cash)
-        init = from_float(self.costs.init_cash)
-        return {
-            "run_id": dep.run_id,
-            "strategy": self.strategy.name,
-            "strategy_id": dep.strategy_id,
-            "instrument": self.inst.key,
-            "account": dep.account,
-            "resumed": self.resumed,
-            "bars": len({ms for ms, _ in marks}),  # the last bar is marked again at the end
-            "progress": vars(self.engine.progress),
-            "trades": [t.model_dump() for t in trades],
-            "fills": len(fills),
-            "orders": self.order_counts(),
-            "pnl": str(final - init),
-            "final_equity": str(final),
-            "balances": {k: str(v) for k, v in self.ledger.balances(dep.account).items()},
-            "costs": {"fee": self.costs.fee, "slippage": self.costs.slippage},
-            "ledger": self.ledger_check(),
-            "backtest_comparison": None if parity is None else parity.model_dump(),
-        }
-
-    def order_counts(self) -> dict[str, Any]:
-        """The whole run's orders from the journal (``progress`` is this invocation's only):
-        submitted, and denied by the risk gate per guard code."""
-        from rara.domain.events import TradingOrderRejected, TradingOrderSubmitted
-        from rara.trading.parity import run_events
-
-        types = [TradingOrderSubmitted, TradingOrderRejected]
-        submitted = 0
-        denials: dict[str, int] = {}
-        for ev in run_events(self.store, self.deployment.run_id, types):
-            p = ev.typed()
-            if isinstance(p, TradingOrderSubmitted):
-                submitted += 1
-            elif isinstance(p, TradingOrderRejected) and p.rejected_by == "risk_gate":
-                denials[p.reason_code] = denials.get(p.reason_code, 0) + 1
-        return {"submitted": submitted, "denied": sum(denials.values()), "denials": denials}
-
-    def ledger_check(self) -> dict[str, Any]:
-        """The books after the run: the whole ledger verified against the event log, and this
-        run's account against the paper venue's persisted balances (free + reserved). Another
-        run's fill journaled but not yet booked (it books it next) is its lag, not damage."""
-        dep = self.deployment
-        venue = {dep.account: {c: b.total for c, b in self.venue.balances().items()}}
-        report = self.ledger.verify(venue_balances=venue, events=self.store)
-        lagging = [
-            p
-            for p in report.problems
-            if p.problem == "event_not_booked" and p.tx_id and dep.run_id not in p.tx_id
-        ]
-        problems = [
-            # the code, and the transaction even where no booked row names it (an unbooked event)
-            f"{p.problem}: {p.tx_id + ': ' if p.seq is None and p.tx_id else ''}{p.describe()}"
-            for p in report.problems
-            if p not in lagging
-        ]
-        return {
-            "ok": report.ok or len(lagging) == report.problem_count,
-            "venue_balances_equal": not any(p.problem == "venue_mismatch" for p in report.problems),
-            "transactions_checked": report.transactions_checked,
-            "events_checked": report.events_checked,
-            "other_runs_not_yet_booked": len(lagging),
-            "problems": problems[:10],
-        }
 
 
 def open_paper_session(
@@ -393,50 +308,4 @@ def open_paper_session(
         costs,
         started,
         finished,
-    )
-
-
-def compare_with_backtest(session: PaperSession) -> ParityReport:
-    """Backtest the bars this run replayed, with signals from one full-history evaluation of the
-    same candles the paper run saw (its warm-up included), and compare trade for trade."""
-    from rara.backtest.engine import run_backtest
-    from rara.runner.sandbox import EvaluationRequest
-    from rara.trading.parity import backtest_trades, compare, equity_marks, fills_of, paper_trades
-
-    dep = session.deployment
-    feed = session.feed
-    if not isinstance(feed, ReplayFeed):
-        raise Refused("no_backtest_comparison", "only a replay has fixed bars to compare", "")
-    replayed = feed.run_candles()
-    warm = feed.warmup_candles(session.engine.signals.trailing_window + HISTORY_BARS)
-    seen = Candles(
-        *(np.concatenate([getattr(warm, c), getattr(replayed, c)]) for c in Candles.COLUMNS)
-    )
-    ev = session.sandbox.evaluate(
-        EvaluationRequest(
-            source=session.strategy.source, candles=seen, params=session.engine.signals.params
-        )
-    )
-    if ev.failed:
-        raise Refused(
-            "strategy_failed",
-            f"{session.strategy.name}: {ev.error.message if ev.error else 'no signals'}",
-            "`rara sandbox run` shows the strategy's error",
-        )
-    w = ev.windows[-1]
-    k = len(warm)
-
-    def cut(level: Any) -> Any:
-        return level[k:] if isinstance(level, np.ndarray) else level
-
-    result = run_backtest(
-        replayed, w.entries[k:], w.exits[k:], session.costs, cut(w.stop_loss), cut(w.take_profit)
-    )
-    paper = paper_trades(fills_of(session.store, dep.run_id), dep.interval_ms)
-    return compare(
-        paper,
-        backtest_trades(result.trades, replayed.ts),
-        equity_marks(session.store, dep.run_id),
-        result.equity,
-        replayed.ts,
     )

@@ -21,7 +21,8 @@ from rara.data.catalog import Catalog
 from rara.home import Home
 from rara.ledger import EXACT, catch_up, open_ledger
 from rara.runner.sandbox import EvaluationRequest, InProcessSandbox
-from rara.trading.session import PaperSession, compare_with_backtest, open_paper_session
+from rara.trading.report import compare_with_backtest, run_summary
+from rara.trading.session import PaperSession, open_paper_session
 
 REL = 1e-9
 FLOATS = ("entry_price", "exit_price", "size", "entry_fee", "exit_fee", "pnl")
@@ -39,7 +40,7 @@ def replay(home: Home, strategy: str, **kw: Any) -> Replayed:
     kw = {"symbol": "BTC/USDT", "timeframe": "1h", **kw}
     with open_paper_session(home, strategy, **kw) as session:
         session.run()
-        summary = session.summary(compare_with_backtest(session))
+        summary = run_summary(session, compare_with_backtest(session))
         rebooked = catch_up(session.ledger, session.store).booked
         assert_books(session)
         account = session.deployment.account

@@ -15,7 +15,8 @@ from rara.domain.events import TradingAccountFunded
 from rara.home import Home
 from rara.ledger import catch_up
 from rara.ledger.logged import logged_transactions
-from rara.trading.session import compare_with_backtest, open_paper_session
+from rara.trading.report import compare_with_backtest, run_summary
+from rara.trading.session import open_paper_session
 from tests.kit.cli import CliResult
 from tests.kit.parity import check_books, venue_balances
 from tests.kit.paths import REPO
@@ -45,13 +46,13 @@ def test_books_equal_the_venue_when_stopped_part_way_and_after_resuming(rara_hom
     with open_paper_session(home, RSI, **MONTH) as session:
         account = session.deployment.account
         assert session.run(lambda: session.engine.progress.bars >= 300) == "stopped"
-        stopped = session.summary(None)
+        stopped = run_summary(session, None)
         assert stopped["ledger"]["ok"] and stopped["ledger"]["venue_balances_equal"]
     check_books(home, account)
 
     with open_paper_session(home, RSI, **MONTH) as session:
         assert session.resumed and session.run() == "feed_ended"
-        summary = session.summary(compare_with_backtest(session))
+        summary = run_summary(session, compare_with_backtest(session))
         again = catch_up(session.ledger, session.store)
     assert summary["backtest_comparison"]["ok"], summary["backtest_comparison"]
     assert {t["exit_reason"] for t in summary["trades"]} >= {"stop_loss", "take_profit"}
@@ -98,7 +99,7 @@ def test_another_runs_event_not_yet_booked_is_its_lag_but_this_runs_is_a_failure
             mode="paper",
         )
         session.store.append(other, source="test", correlation_id="paper_other")
-        ledger = session.summary(None)["ledger"]
+        ledger = run_summary(session, None)["ledger"]
         assert ledger["ok"] and ledger["other_runs_not_yet_booked"] == 1
         assert ledger["problems"] == []
         # an event of this very run that the books lack is not excused
@@ -106,7 +107,7 @@ def test_another_runs_event_not_yet_booked_is_its_lag_but_this_runs_is_a_failure
             {**other.model_dump(), "account": session.deployment.account, "tx_id": f"top:{rid}"}
         )
         session.store.append(mine, source="test", correlation_id=rid)
-        ledger = session.summary(None)["ledger"]
+        ledger = run_summary(session, None)["ledger"]
         assert not ledger["ok"] and ledger["other_runs_not_yet_booked"] == 1
         (problem,) = ledger["problems"]
         assert "event_not_booked" in problem and rid in problem
