@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -133,24 +134,31 @@ class ManagedOrder(_Model):
 
     @classmethod
     def of_intent(cls, intent: OrderIntent, state: OrderState) -> ManagedOrder:
-        r = intent.request
         return cls(
-            seq=intent.seq,
-            client_order_id=r.client_order_id,
-            symbol=r.symbol,
-            side=r.side,
-            order_type=r.order_type,
-            quantity=r.quantity,
-            cost=r.cost,
-            limit_price=r.limit_price,
-            trigger_price=r.trigger_price,
-            reduce_only=r.reduce_only,
-            reason=intent.reason,
-            signal_bar_ms=intent.signal_bar_ms,
-            stop_loss_fraction=intent.stop_loss_fraction,
-            take_profit_fraction=intent.take_profit_fraction,
-            state=state,
+            seq=intent.seq, symbol=intent.request.symbol, state=state, **intent_fields(intent)
         )
+
+
+# What an order is, as the intent, the journal's submitted event and the manager all name it.
+REQUEST_FIELDS = (
+    "client_order_id",
+    "side",
+    "order_type",
+    "quantity",
+    "cost",
+    "limit_price",
+    "trigger_price",
+    "reduce_only",
+)
+INTENT_FIELDS = ("reason", "signal_bar_ms", "stop_loss_fraction", "take_profit_fraction")
+
+
+def intent_fields(intent: OrderIntent) -> dict[str, Any]:
+    r = intent.request
+    return {
+        **{f: getattr(r, f) for f in REQUEST_FIELDS},
+        **{f: getattr(intent, f) for f in INTENT_FIELDS},
+    }
 
 
 def _names(d: Deployment) -> dict[str, object]:
@@ -164,23 +172,7 @@ def _names(d: Deployment) -> dict[str, object]:
 
 
 def submitted_event(d: Deployment, intent: OrderIntent) -> TradingOrderSubmitted:
-    r = intent.request
-    return TradingOrderSubmitted(
-        client_order_id=r.client_order_id,
-        **_names(d),
-        intent_seq=intent.seq,
-        side=r.side,
-        order_type=r.order_type,
-        quantity=r.quantity,
-        cost=r.cost,
-        limit_price=r.limit_price,
-        trigger_price=r.trigger_price,
-        reduce_only=r.reduce_only,
-        reason=intent.reason,
-        signal_bar_ms=intent.signal_bar_ms,
-        stop_loss_fraction=intent.stop_loss_fraction,
-        take_profit_fraction=intent.take_profit_fraction,
-    )
+    return TradingOrderSubmitted(**_names(d), intent_seq=intent.seq, **intent_fields(intent))
 
 
 def rejected_event(
@@ -285,22 +277,9 @@ def replay(d: Deployment, events: Iterable[Event]) -> JournalState:
             continue
         cid = p.client_order_id
         if isinstance(p, TradingOrderSubmitted):
+            fields = {f: getattr(p, f) for f in REQUEST_FIELDS + INTENT_FIELDS}
             st.orders[cid] = ManagedOrder(
-                seq=p.intent_seq,
-                client_order_id=cid,
-                symbol=p.symbol,
-                side=p.side,
-                order_type=p.order_type,
-                quantity=p.quantity,
-                cost=p.cost,
-                limit_price=p.limit_price,
-                trigger_price=p.trigger_price,
-                reduce_only=p.reduce_only,
-                reason=p.reason,
-                signal_bar_ms=p.signal_bar_ms,
-                stop_loss_fraction=p.stop_loss_fraction,
-                take_profit_fraction=p.take_profit_fraction,
-                state="submitted",
+                seq=p.intent_seq, symbol=p.symbol, state="submitted", **fields
             )
         elif isinstance(p, TradingOrderRejected):
             old = st.orders.get(cid)
@@ -309,15 +288,8 @@ def replay(d: Deployment, events: Iterable[Event]) -> JournalState:
                 r = OrderRequest.model_validate_json(p.context[INTENT_REQUEST])
                 st.orders[cid] = ManagedOrder(
                     seq=int(p.context[INTENT_SEQ]),
-                    client_order_id=cid,
                     symbol=r.symbol,
-                    side=r.side,
-                    order_type=r.order_type,
-                    quantity=r.quantity,
-                    cost=r.cost,
-                    limit_price=r.limit_price,
-                    trigger_price=r.trigger_price,
-                    reduce_only=r.reduce_only,
+                    **{f: getattr(r, f) for f in REQUEST_FIELDS},
                     reason=p.context[INTENT_REASON],
                     signal_bar_ms=int(bar) if bar else None,
                     state="rejected",

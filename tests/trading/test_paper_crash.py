@@ -24,6 +24,7 @@ from rara.domain.events import TradingAccountFunded
 from rara.domain.market import parse_utc
 from rara.events import open_event_store
 from rara.home import Home
+from rara.trading.report import run_summary
 from rara.trading.session import PaperSession, open_paper_session
 from tests.kit.cli import Cli, run_cli
 from tests.kit.paper import (
@@ -183,14 +184,14 @@ def test_a_run_cut_after_its_last_bar_still_sells_at_the_end(tmp_path: Path) -> 
     strategy.write_text(ALWAYS_LONG)
     with _session(strategy, "paper_whole") as whole:
         assert whole.run() == "feed_ended"
-        expected = whole.summary(None)
+        expected = run_summary(whole, None)
     assert expected["trades"][-1]["exit_reason"] == "end"
     with _session(strategy, "paper_cut") as cut:
         total = cut.feed.total
         assert cut.run(should_stop=lambda: cut.engine.progress.bars >= total) == "stopped"
     with _session(strategy, "paper_cut") as resumed:
         assert resumed.run() == "feed_ended"
-        got = resumed.summary(None)
+        got = run_summary(resumed, None)
     with _session(strategy, "paper_cut") as finished:
         assert finished.run() == "already_finished"
     assert got["trades"] == expected["trades"]
@@ -292,14 +293,14 @@ def test_a_resumed_run_judges_with_the_history_it_had(
 
     with session("paper_whole") as whole:
         whole.run()
-        expected = whole.summary(None)
+        expected = run_summary(whole, None)
         denied = whole.engine.progress.denials
     assert denied.get(guard, 0) > 0, denied
     with session("paper_cut") as cut:
         cut.run(should_stop=lambda: cut.engine.progress.bars >= 60)  # before the first denial
     with session("paper_cut") as resumed:
         resumed.run()
-        got = resumed.summary(None)
+        got = run_summary(resumed, None)
     assert got["trades"] == expected["trades"]
     assert got["final_equity"] == expected["final_equity"]
     rejected = {
