@@ -1,34 +1,14 @@
-"""What a run did, after the fact: its content hash and how well its proposer forecast.
-
-The run hash covers the run's events in order (type, strategy id, payload), not their wall-clock
-timestamps or storage ids, so the same seed and the same recorded LLM replies give the same hash
-on any machine and day. Calibration scores forecasts against known outcomes: the Brier score of
+"""What a run did, after the fact: its content hash (`rara.events.digest.run_hash`) and how well
+its proposer forecast. Calibration scores forecasts against known outcomes: the Brier score of
 "passes the gate" and the error of the validation Sharpe forecast.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
-from rara.events.filter import EventFilter
-from rara.events.store import EventStore
+from rara.events.digest import run_hash
 from rara.research.store import Experiment
-
-
-def run_hash(events: EventStore, run_id: str) -> str:
-    h = hashlib.sha256()
-    for e in events.iter_query(EventFilter(correlation_id=run_id)):
-        h.update(
-            json.dumps(
-                {"type": e.type, "strategy_id": e.strategy_id, "payload": e.payload},
-                sort_keys=True,
-                separators=(",", ":"),
-            ).encode()
-        )
-        h.update(b"\n")
-    return h.hexdigest()
 
 
 def calibration(experiments: list[Experiment]) -> dict[str, Any]:
@@ -60,3 +40,6 @@ def calibration(experiments: list[Experiment]) -> dict[str, Any]:
         if sharpe_pairs
         else None,
     }
+
+
+__all__ = ["calibration", "run_hash"]

@@ -13,6 +13,7 @@ from rara.domain.events import TradingOrderRejected, TradingOrderSubmitted
 from rara.domain.market import Candles
 from rara.domain.money import from_float
 from rara.errors import Refused
+from rara.events.digest import run_hash
 from rara.runner.sandbox import EvaluationRequest
 from rara.trading.engine import HISTORY_BARS
 from rara.trading.feeds.replay import ReplayFeed
@@ -38,6 +39,8 @@ def run_summary(session: PaperSession, parity: ParityReport | None) -> dict[str,
     init = from_float(session.costs.init_cash)
     return {
         "run_id": dep.run_id,
+        # the run's events in order, timestamps aside: the same inputs give the same hash
+        "run_hash": run_hash(session.store, dep.run_id),
         "strategy": session.strategy.name,
         "strategy_id": dep.strategy_id,
         "instrument": session.inst.key,

@@ -144,3 +144,18 @@ def test_bad_input_is_a_clear_error_and_runs_nothing(
     error = out.error
     assert error["code"] == code and error["message"] and error["suggestion"]
     assert ndjson(cli("paper", "status")) == []
+
+
+def test_the_same_run_in_two_fresh_homes_has_the_same_run_hash(tmp_path: Path) -> None:
+    """Determinism: the run's events (timestamps aside) are a function of its inputs."""
+    from tests.kit.cli import run_cli
+
+    hashes = []
+    for name in ("one", "two"):
+        out = run_cli(tmp_path / name, "paper", "run", SMA, *MARKET, *RANGE, "--quiet")
+        assert out.code == 0, out.stdout + out.stderr
+        summary = json.loads(out.stdout)
+        assert summary["trades"], "a week of the fast crossover trades"
+        hashes.append(summary["run_hash"])
+    assert hashes[0] == hashes[1]
+    assert len(hashes[0]) == 64
