@@ -4,6 +4,8 @@ accounts and verifies."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -73,7 +75,14 @@ def balances(account: str | None) -> None:
     help="Also check that every funding and fill event of the event log is booked as it says, "
     "and every transaction comes from one.",
 )
-def verify(account: str | None, against_log: bool) -> None:
+@click.option(
+    "--against-venue/--no-against-venue",
+    default=True,
+    show_default=True,
+    help="Also check every paper account's holdings against its paper venue's balances (while a "
+    "run is between a fill and its booking they differ for a moment: verify after it stops).",
+)
+def verify(account: str | None, against_log: bool, against_venue: bool) -> None:
     """Check the ledger's chain, that every transaction balances per currency, the trial balance
     and the append-only triggers; exit 1 naming the transaction when it fails."""
     path = Home.from_env().state_db
@@ -82,11 +91,12 @@ def verify(account: str | None, against_log: bool) -> None:
         emit({**LedgerReport.model_validate(_EMPTY).model_dump(mode="json"), "accounts": {}})
         return
     with open_ledger(path, readonly=True) as ledger:
+        venues = _paper_balances(path) if against_venue else None
         if against_log:
             with open_event_store(path, readonly=True) as events:
-                report = ledger.verify(events=events)
+                report = ledger.verify(venue_balances=venues, events=events)
         else:
-            report = ledger.verify()
+            report = ledger.verify(venue_balances=venues)
         if not report.ok:
             raise LedgerBroken(report)
         chosen = _accounts(ledger, account)
@@ -110,3 +120,15 @@ def _accounts_of_nothing(account: str | None) -> None:
             f"the ledger has no account {account!r}: nothing has been booked in this home",
             "`rara paper run` books a paper account's funding and fills",
         )
+
+
+def _paper_balances(path: Path) -> dict[str, dict[str, Decimal]]:
+    """The paper venues' balances in this state DB (what a paper account's books must equal)."""
+    from rara.state import connect
+    from rara.trading.venues.paper_book import stored_balances
+
+    conn = connect(path, readonly=True)
+    try:
+        return stored_balances(conn)
+    finally:
+        conn.close()

@@ -131,6 +131,12 @@ def test_a_venue_that_disagrees_with_the_books_is_refused(
     ledger = document["summary"]["ledger"]
     assert not ledger["ok"] and not ledger["venue_balances_equal"]
     assert account in ledger["problems"][0] and "USDT" in ledger["problems"][0]
-    # the books themselves are intact: only the venue moved
+    # `rara ledger verify` holds the books against the venue too, naming the account
     verified = cli("ledger", "verify")
-    assert verified.code == 0, verified.stdout
+    assert verified.code == 1, verified.stdout
+    report = verified.json["error"]
+    assert report["code"] == "ledger_broken" and account in verified.stdout
+    assert "venue_mismatch" in verified.stdout
+    # the books themselves are intact: only the venue moved
+    books = cli("ledger", "verify", "--no-against-venue")
+    assert books.code == 0, books.stdout

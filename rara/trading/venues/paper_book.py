@@ -291,3 +291,21 @@ def close_order(order: PaperOrder, wallet: Wallet, state: OrderState, detail: st
     order.state = state
     order.triggered = False
     order.detail = detail
+
+
+def stored_balances(conn: sqlite3.Connection) -> dict[str, dict[str, Decimal]]:
+    """Every paper account's balances (free + reserved, per currency), as the venue keeps them:
+    what `rara ledger verify` holds the books against. Empty where no paper venue ever ran."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'paper_balances'"
+    ).fetchone()
+    out: dict[str, dict[str, Decimal]] = {}
+    if exists is None:
+        return out
+    for account, currency, free, used in conn.execute(
+        "SELECT account, currency, free, used FROM paper_balances ORDER BY account, currency"
+    ):
+        total = add(Decimal(free), Decimal(used))
+        if total:
+            out.setdefault(account, {})[currency] = total
+    return out
