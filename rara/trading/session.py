@@ -98,13 +98,15 @@ class PaperSession(Closing):
             except Exception:  # closing must not hide the run's own error
                 log.debug("closing %r failed", part, exc_info=True)
 
-    def run(self, should_stop: Callable[[], bool] = lambda: False) -> str:
+    def run(self, should_stop: Callable[[], bool] = lambda: False, timeout_s: float = 5.0) -> str:
+        """Drive the engine until the feed ends or `should_stop()` says so; `should_stop` is
+        asked at least every `timeout_s` while a live feed has no new bar."""
         if self.finished:
             return "already_finished"
         ended = "stopped"
         try:
             with anchoring_deferred(self.store.path, in_background=True):
-                ended = self.engine.run(should_stop)
+                ended = self.engine.run(should_stop, timeout_s)
         finally:
             p = self.engine.progress
             self.store.append(

@@ -56,7 +56,7 @@ def test_a_polled_feed_trades_each_closed_bar_as_the_backtest_would(rara_home: P
                     emu.now_ms = emu.now() + HOUR
                 return done
 
-            assert session.run(should_stop=tick) == "stopped"
+            assert session.run(should_stop=tick, timeout_s=0.05) == "stopped"
             dep = session.deployment
             fills = fills_of(session.store, dep.run_id)
             submitted = list(
@@ -96,3 +96,51 @@ def test_a_polled_feed_trades_each_closed_bar_as_the_backtest_would(rara_home: P
     ]
     for p, b in zip(got, expected, strict=True):
         assert np.isclose(p.pnl, b.pnl, rtol=1e-9, atol=1e-9), json.dumps([p.pnl, b.pnl])
+
+
+def test_a_venue_that_stops_producing_bars_is_a_stale_feed_event_until_bars_flow_again(
+    rara_home: Path,
+) -> None:
+    from rara.domain.events import TradingFeedStale
+
+    start = parse_utc("2024-03-01T00:00")
+    with BinanceEmulator(now_ms=start + 30 * 60_000) as emu:
+        _config(rara_home, emu)
+        session = open_paper_session(
+            Home.from_env(),
+            SMA,
+            symbol="BTC/USDT",
+            timeframe="1h",
+            exchange="binance",
+            feed_kind="poll",
+            clock=emu.now,
+            batch_bars=1,
+        )
+        with session:
+            halted_looks = 0
+
+            def tick() -> bool:
+                # the clock moves a third of a bar per look; 5 bars, a 6-hour halt, then bars
+                nonlocal halted_looks
+                bars = session.engine.progress.bars
+                if bars == 5 and not emu.halts:
+                    emu.freeze()
+                if emu.halts and emu.halts[-1][1] is None:
+                    halted_looks += 1
+                    if halted_looks > 18:
+                        emu.resume()
+                emu.now_ms = emu.now() + HOUR // 3
+                return bars >= 8
+
+            session.run(should_stop=tick, timeout_s=0.05)
+            stale = [
+                ev.typed()
+                for ev in session.store.iter_query(
+                    EventFilter(types=[TradingFeedStale], correlation_id=session.deployment.run_id)
+                )
+            ]
+    assert [s.stale for s in stale if isinstance(s, TradingFeedStale)] == [True, False]
+    went, came = stale
+    assert isinstance(went, TradingFeedStale) and isinstance(came, TradingFeedStale)
+    assert went.last_bar_ms == start + 5 * HOUR  # the bar forming at the halt closed, no other
+    assert went.since_ms == went.last_bar_ms + 3 * HOUR  # its close + two intervals
