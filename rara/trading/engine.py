@@ -119,10 +119,10 @@ class TradingEngine:
         self._last_bar: ClosedBar | None = last_bar
         self._halt_seen: int | None = None
         self._diverged = False
-        # Stops are looked for only after the orders changed (`OrderManager.changes`), the only
-        # way an entry can newly need them.
         # a runtime Protocol check walks the class's attributes: once, not per bar
         self._simulated = venue if isinstance(venue, SimulatedVenue) else None
+        # Stops are looked for only after the orders changed (`OrderManager.changes`), the only
+        # way an entry can newly need them.
         self._protected_at: int | None = None
 
     # -- the loop -----------------------------------------------------------------------------
