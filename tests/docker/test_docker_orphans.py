@@ -30,7 +30,7 @@ from rara.runner.container.owner import (
     LABEL_STARTED,
 )
 from rara_sandbox.protocol import encode_request
-from rara_sandbox.serve import EXIT_DEADLINE, EXIT_HOST_GONE
+from rara_sandbox.serve import EXIT_BAD_REQUEST, EXIT_DEADLINE, EXIT_HOST_GONE
 from tests.kit.candles import random_walk
 from tests.kit.cli import Cli
 from tests.kit.paths import REPO
@@ -117,7 +117,10 @@ def test_container_dies_with_a_killed_cli_and_the_next_start_removes_it(
             patience(12),
         )
         if state is not True:  # still there, stopped: by itself, on its host's EOF
-            assert state["ExitCode"] == EXIT_HOST_GONE, state
+            # EOF after the request: host gone; EOF inside it (on a loaded machine the container
+            # can be running before the killed CLI finished writing the candles): a request
+            # cut short. Either way the container ended itself because its host died.
+            assert state["ExitCode"] in (EXIT_HOST_GONE, EXIT_BAD_REQUEST), state
 
         # The next start of any sandbox removes it: its owner is gone.
         assert make_sandbox(standin=True).run(b'{"do": "echo"}\nping').ok
