@@ -142,6 +142,12 @@ class CcxtSource:
         if "fetchMargins" in self._ex.options:
             self._ex.options["fetchMargins"] = False
 
+    def close(self) -> None:
+        """Close the exchange's HTTP session (its pooled keep-alive connections)."""
+        session = getattr(self._ex, "session", None)
+        if session is not None:
+            session.close()
+
     # ---- configuration -------------------------------------------------------------------
     def _apply_url_overrides(self, overrides: dict[str, str]) -> None:
         if not overrides:

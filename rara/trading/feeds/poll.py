@@ -149,8 +149,11 @@ class PollingFeed:
             time.sleep(max(0.0, min(self._poll_at, deadline) - now))
 
     def close(self) -> None:
-        """Drop what was fetched and not returned; the HTTP session closes with the feed."""
+        """Drop what was fetched and not returned, and close the venue's HTTP session."""
         self._pending.clear()
+        close = getattr(self._source, "close", None)  # a CandleSource need not hold one
+        if close is not None:
+            close()
 
     # ---- polling -------------------------------------------------------------------------
     def _last_final_open(self) -> int:
