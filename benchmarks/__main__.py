@@ -1,7 +1,8 @@
 """`make bench`: every benchmark in one run, each figure (min / median / max over its repeats)
 beside a reference measured in the same run, each section between two readings of the machine's
 load. Figures, not pass/fail: a shared, noisy machine says nothing about a threshold. The closing
-note repeats the figures issue 11's acceptance asks for, with the load of their section.
+note repeats the figures the issues' acceptance asks for (issue.item), with the load of their
+section.
 
 `python -m benchmarks [--quick] [title words...]`: words select sections by title; `--quick`
 (or RARA_BENCH_QUICK=1) shrinks the long ones to a smoke run.
@@ -60,7 +61,9 @@ def closing_note(results: list[SectionResult]) -> None:
     rows = [(r, f) for r in results for f in r.figures if f.acceptance]
     if not rows:
         return
-    print("\n== closing note: issue 11 acceptance (median [min .. max]; load 1/5/15 min)")
+    print(
+        "\n== closing note: acceptance figures, issue.item (median [min .. max]; load 1/5/15 min)"
+    )
     for r, f in sorted(rows, key=lambda rf: rf[1].acceptance):
         print(f"   {f.acceptance}. {f.line()}")
         print(f"      load at start {r.load_start}, at end {r.load_end}")

@@ -69,7 +69,7 @@ def run() -> list[Figure]:
             'cold python -c "import vectorbt"',
             vbt_wall,
             f"target <= {BACKTEST_RATIO_TARGET:g}x: {verdict(ratio <= BACKTEST_RATIO_TARGET)}",
-            acceptance="3",
+            acceptance="11.3",
         ),
         Figure(
             "rara backtest run sma_crossover, cold (CPU)",
@@ -93,7 +93,7 @@ def run() -> list[Figure]:
             "cold python -c pass",
             cpu("pass"),
             f"target <= {HELP_CPU_TARGET_S:g} s: {verdict(help_cpu.median <= HELP_CPU_TARGET_S)}",
-            acceptance="3",
+            acceptance="11.3",
         ),
         Figure("rara --help, cold (wall)", wall("help"), "s", "cold python -c pass", wall("pass")),
     ]

@@ -128,7 +128,7 @@ def run() -> list[Figure]:
             f"target <= {RATIO_TARGET:g}x: {'met' if ratio <= RATIO_TARGET else 'NOT met'}"
             + overlap
             + stopped,
-            acceptance="2",
+            acceptance="11.2",
         ),
         Figure(
             "RSS growth per 1,000 candidates",
@@ -137,7 +137,7 @@ def run() -> list[Figure]:
             f"RSS of the run's process {where}",
             first_rss,
             f"sampled every {r.rss[1][0] - r.rss[0][0] if len(r.rss) > 1 else 0:,} candidates",
-            acceptance="2",
+            acceptance="11.2",
         ),
         Figure(
             "candidates/min over the whole run",

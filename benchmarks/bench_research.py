@@ -76,7 +76,7 @@ def run() -> list[Figure]:
                     "wall time per candidate",
                     wall,
                     "ratio = share; 2 candidates at once" if step == "sandbox" else "ratio = share",
-                    acceptance="4" if step == "sandbox" else "",
+                    acceptance="11.4" if step == "sandbox" else "",
                 )
             )
     outcomes = [r.counts for r in batched]

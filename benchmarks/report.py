@@ -63,7 +63,7 @@ class Figure:
     reference_name: str
     reference: Spread
     target: str = ""
-    # the acceptance item of issue 11 this figure answers (repeated in the closing note)
+    # the acceptance item ("issue.item", e.g. "12.6") this figure answers (in the closing note)
     acceptance: str = ""
 
     @property

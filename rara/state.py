@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 from rara.errors import RaraError
@@ -134,3 +135,44 @@ def open_tables(db: Path, schema: str, what: str) -> tuple[Path, sqlite3.Connect
         conn.close()
         raise state_db_error(db, f"cannot open {what}", exc) from exc
     return db, conn
+
+
+class BackgroundCheckpoints:
+    """Checkpoint `db`'s WAL from a background thread every `interval_s` (PASSIVE: it never
+    blocks a writer), for the duration of a ``with`` block.
+
+    SQLite otherwise checkpoints inside the commit that takes the WAL past 1,000 pages, so one
+    writer's commit in a few hundred pays for everybody's: a latency spike on whatever bar the
+    trading engine was at. Checkpointed often, the WAL restarts small and no commit carries
+    one. Failures are ignored: a checkpoint not done now is done by the next one, or by
+    SQLite's own on commit as before."""
+
+    def __init__(self, db: Path, interval_s: float = 0.25) -> None:
+        self.db = db
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BackgroundCheckpoints:
+        self._thread = threading.Thread(target=self._run, name="rara-wal-checkpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            conn = connect(self.db)
+        except (sqlite3.Error, OSError):
+            return
+        try:
+            while not self._stop.wait(self.interval_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:
+                    continue
+        finally:
+            conn.close()

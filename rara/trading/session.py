@@ -35,6 +35,7 @@ from rara.ledger import Ledger, catch_up, open_ledger
 from rara.registry import Registry
 from rara.runner.sandbox import Sandbox, open_sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
+from rara.state import BackgroundCheckpoints
 from rara.trading.control import Control
 from rara.trading.deployment import BarTimings, Deployment
 from rara.trading.engine import HISTORY_BARS, SOURCE, TradingEngine
@@ -105,7 +106,11 @@ class PaperSession(Closing):
             return "already_finished"
         ended = "stopped"
         try:
-            with anchoring_deferred(self.store.path, in_background=True):
+            # the anchor's fsync and the WAL's checkpoints off the bar's path, in threads
+            with (
+                anchoring_deferred(self.store.path, in_background=True),
+                BackgroundCheckpoints(self.store.path),
+            ):
                 ended = self.engine.run(should_stop, timeout_s)
         finally:
             p = self.engine.progress
