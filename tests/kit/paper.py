@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.kit.paths import REPO
+
+if TYPE_CHECKING:
+    from rara.trading.session import PaperSession
 
 DONCHIAN = str(REPO / "strategies" / "examples" / "donchian_breakout" / "strategy.py")
 # Always long, with a 30% stop and a 50% target: the entry fills on the first bar, its protective
@@ -138,3 +141,28 @@ def bars_marked(home: Path, run_id: str) -> int:
         if not _has_table(con, "events"):
             return 0
         return int(con.execute(sql, (run_id, "trading_equity_marked")).fetchone()[0])
+
+
+def btc_session(
+    strategy: str | Path,
+    *,
+    start: str = "2024-03-01",
+    end: str = "2024-03-02",
+    run_id: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> PaperSession:
+    """A paper session on the shipped BTC/USDT 1h candles of [start, end), in the test's home."""
+    from rara.domain.market import parse_utc
+    from rara.home import Home
+    from rara.trading.session import open_paper_session
+
+    return open_paper_session(
+        Home.from_env(),
+        str(strategy),
+        symbol="BTC/USDT",
+        timeframe="1h",
+        start_ms=parse_utc(start),
+        end_ms=parse_utc(end),
+        run_id=run_id,
+        params=params,
+    )

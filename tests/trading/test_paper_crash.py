@@ -21,16 +21,16 @@ import pytest
 
 from rara.config import load_settings
 from rara.domain.events import TradingAccountFunded
-from rara.domain.market import parse_utc
 from rara.events import open_event_store
 from rara.home import Home
 from rara.trading.report import run_summary
-from rara.trading.session import PaperSession, open_paper_session
+from rara.trading.session import PaperSession
 from tests.kit.cli import Cli, run_cli
 from tests.kit.paper import (
     ALWAYS_LONG,
     DONCHIAN,
     bars_marked,
+    btc_session,
     journal,
     ledger_transactions,
     paper_run_args,
@@ -165,15 +165,7 @@ def test_sigkilled_replay_restarts_to_the_uninterrupted_result(procs: Cli, rara_
 
 
 def _session(strategy: Path, run_id: str) -> PaperSession:
-    return open_paper_session(
-        Home.from_env(),
-        str(strategy),
-        symbol="BTC/USDT",
-        timeframe="1h",
-        start_ms=parse_utc("2024-03-01"),
-        end_ms=parse_utc("2024-03-04"),
-        run_id=run_id,
-    )
+    return btc_session(strategy, end="2024-03-04", run_id=run_id)
 
 
 def test_a_run_cut_after_its_last_bar_still_sells_at_the_end(tmp_path: Path) -> None:
@@ -204,15 +196,7 @@ def test_other_params_are_another_run_not_a_resumed_one() -> None:
     with other params resumed (or answered with the summary of) the run made with the first."""
 
     def opened(params: dict[str, int] | None) -> tuple[str, bool]:
-        with open_paper_session(
-            Home.from_env(),
-            DONCHIAN,
-            symbol="BTC/USDT",
-            timeframe="1h",
-            start_ms=parse_utc("2024-03-01"),
-            end_ms=parse_utc("2024-03-02"),
-            params=params,
-        ) as session:
+        with btc_session(DONCHIAN, params=params) as session:
             return session.deployment.run_id, session.resumed
 
     default, resumed = opened(None)
@@ -230,15 +214,7 @@ def test_a_start_cut_between_funding_and_starting_funds_the_account_once(
     run_id = "paper_cut_at_start"
 
     def start() -> PaperSession:
-        return open_paper_session(
-            Home.from_env(),
-            DONCHIAN,
-            symbol="BTC/USDT",
-            timeframe="1h",
-            start_ms=parse_utc("2024-03-01"),
-            end_ms=parse_utc("2024-03-02"),
-            run_id=run_id,
-        )
+        return btc_session(DONCHIAN, run_id=run_id)
 
     # What a start killed between the two appends left: the funding, nothing after it.
     rara_home.mkdir(parents=True, exist_ok=True)
@@ -280,15 +256,8 @@ def test_a_resumed_run_judges_with_the_history_it_had(
     (rara_home / "config.toml").write_text(f"[trading.risk]\n{limits}\n")
 
     def session(run_id: str) -> PaperSession:
-        return open_paper_session(
-            Home.from_env(),
-            DONCHIAN,
-            symbol="BTC/USDT",
-            timeframe="1h",
-            start_ms=parse_utc("2024-03-01"),
-            end_ms=parse_utc("2024-03-08"),
-            params={"entry": 20, "exit": 10},
-            run_id=run_id,
+        return btc_session(
+            DONCHIAN, end="2024-03-08", params={"entry": 20, "exit": 10}, run_id=run_id
         )
 
     with session("paper_whole") as whole:

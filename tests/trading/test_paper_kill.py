@@ -17,17 +17,17 @@ from typing import Any
 
 import pytest
 
-from rara.domain.market import parse_utc
 from rara.domain.orders import OrderIntent, OrderRequest
 from rara.events import open_event_store
 from rara.home import Home
 from rara.trading.control import kill
-from rara.trading.session import PaperSession, open_paper_session
+from rara.trading.session import PaperSession
 from tests.kit.cli import Cli
 from tests.kit.paper import (
     ALWAYS_LONG,
     Journaled,
     bars_marked,
+    btc_session,
     journal,
     paper_run_args,
     venue_orders,
@@ -211,15 +211,7 @@ def test_an_order_journaled_before_a_crash_is_not_sent_after_a_kill(
     strategy.write_text(ALWAYS_LONG)
 
     def session() -> PaperSession:
-        return open_paper_session(
-            Home.from_env(),
-            str(strategy),
-            symbol="BTC/USDT",
-            timeframe="1h",
-            start_ms=parse_utc("2024-03-01"),
-            end_ms=parse_utc("2024-03-02"),
-            run_id=RUN,
-        )
+        return btc_session(strategy, run_id=RUN)
 
     def crash(seq: int) -> bool:
         raise SystemExit("killed between the journal and the send")
