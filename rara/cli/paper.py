@@ -212,6 +212,3 @@ def orders(run_id: str | None, only_open: bool, limit: int) -> None:
     from rara.trading.views import orders as rows
 
     emit_lines(rows(Home.from_env(), run_id, only_open, limit))
-
-
-_ = emit

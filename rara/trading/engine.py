@@ -191,9 +191,6 @@ class TradingEngine:
             self.account.fills_booked()
         self.progress.fills += len(fills)
 
-    def _holdings(self) -> tuple[Decimal, Decimal]:
-        return self.account.holdings()
-
     def _protect(self) -> None:
         """Rule 4: once the entry has filled, its stop-loss and take-profit orders, at fractions
         of its fill price (journaled with the entry, so a restart places the same ones)."""
@@ -203,7 +200,7 @@ class TradingEngine:
         entry = self._filled_entry()
         if entry is None or entry.average_price is None:
             return
-        _, held = self._holdings()
+        _, held = self.account.holdings()
         if held <= 0:
             return
         sl = entry.stop_loss_fraction
@@ -268,7 +265,7 @@ class TradingEngine:
     # -- deciding -----------------------------------------------------------------------------
 
     def _decide(self, bar: ClosedBar, signal: BarSignal) -> None:
-        cash, held = self._holdings()
+        cash, held = self.account.holdings()
         entry_pending = any(o.reason == "entry" for o in self.orders.open_orders())
         todo = action(signal, long=held > 0, entry_pending=entry_pending)
         if todo == "enter":
@@ -295,7 +292,7 @@ class TradingEngine:
         for o in self.orders.open_orders():
             if o.reason in ("stop_loss", "take_profit"):
                 self.orders.cancel(o.client_order_id)
-        _, held = self._holdings()
+        _, held = self.account.holdings()
         if held <= 0:
             return
         self._intend(
@@ -390,7 +387,7 @@ class TradingEngine:
         for o in self.orders.open_orders():
             if o.reason != "end":  # a restart finds the sale it journaled before a crash
                 self.orders.cancel(o.client_order_id)
-        _, held = self._holdings()
+        _, held = self.account.holdings()
         if held > 0:
             self._sell_all("end", bar)
             if self._simulated is not None:

@@ -120,17 +120,7 @@ class ManagedOrder(_Model):
 
     def request(self) -> OrderRequest:
         """What is (or was) sent to the venue for this order."""
-        return OrderRequest(
-            client_order_id=self.client_order_id,
-            symbol=self.symbol,
-            side=self.side,
-            order_type=self.order_type,
-            quantity=self.quantity,
-            cost=self.cost,
-            limit_price=self.limit_price,
-            trigger_price=self.trigger_price,
-            reduce_only=self.reduce_only,
-        )
+        return OrderRequest(symbol=self.symbol, **{f: getattr(self, f) for f in REQUEST_FIELDS})
 
     @classmethod
     def of_intent(cls, intent: OrderIntent, state: OrderState) -> ManagedOrder:

@@ -13,15 +13,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from rara.domain.events import TradingEquityMarked, TradingOrderFilled
+from rara.domain.events import EventPayload, TradingEquityMarked, TradingOrderFilled
 from rara.events import Event, EventFilter, EventStore
 
 REL_TOLERANCE = 1e-9
+P = TypeVar("P", bound=EventPayload)
 
 
 class RoundTrip(BaseModel):
@@ -176,20 +178,20 @@ def compare(
     )
 
 
+def payloads_of(store: EventStore, run_id: str, model: type[P]) -> list[P]:
+    """The run's events of one type, as their payload models, in journal order."""
+    out: list[P] = []
+    for ev in run_events(store, run_id, [model]):
+        payload = ev.typed()
+        assert isinstance(payload, model)
+        out.append(payload)
+    return out
+
+
 def equity_marks(store: EventStore, run_id: str) -> list[tuple[int, Decimal]]:
     """The run's (bar open ms, equity) marks in journal order."""
-    out: list[tuple[int, Decimal]] = []
-    for ev in run_events(store, run_id, [TradingEquityMarked]):
-        mark = ev.typed()
-        assert isinstance(mark, TradingEquityMarked)
-        out.append((mark.bar_ms, mark.equity))
-    return out
+    return [(m.bar_ms, m.equity) for m in payloads_of(store, run_id, TradingEquityMarked)]
 
 
 def fills_of(store: EventStore, run_id: str) -> list[TradingOrderFilled]:
-    out: list[TradingOrderFilled] = []
-    for ev in run_events(store, run_id, [TradingOrderFilled]):
-        fill = ev.typed()
-        assert isinstance(fill, TradingOrderFilled)
-        out.append(fill)
-    return out
+    return payloads_of(store, run_id, TradingOrderFilled)

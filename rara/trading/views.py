@@ -7,7 +7,6 @@ Rows are plain JSON values (decimals as strings), newest first where a list is l
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 from rara.domain.events import (
@@ -20,6 +19,7 @@ from rara.events import EventFilter, EventStore
 from rara.home import Home
 from rara.ledger import open_ledger
 from rara.trading.journal import ORDER_EVENTS, Deployment, ManagedOrder, replay
+from rara.trading.parity import payloads_of
 
 Row = dict[str, Any]
 
@@ -54,16 +54,10 @@ def paper_runs(home: Home, limit: int) -> Iterator[Row]:
             row = runs[run_id]
             if row.get("mode") != "paper":
                 continue
-            last: TradingEquityMarked | None = None
-            bars: set[int] = set()  # the last bar is marked again when the run ends
-            flt = EventFilter(types=[TradingEquityMarked], correlation_id=run_id)
-            for ev in store.iter_query(flt):
-                mark = ev.typed()
-                assert isinstance(mark, TradingEquityMarked)
-                last = mark
-                bars.add(mark.bar_ms)
-            row["bars_marked"] = len(bars)
-            row["last_mark"] = None if last is None else last.model_dump(mode="json")
+            marks = payloads_of(store, run_id, TradingEquityMarked)
+            # the last bar is marked again when the run ends
+            row["bars_marked"] = len({m.bar_ms for m in marks})
+            row["last_mark"] = marks[-1].model_dump(mode="json") if marks else None
             yield row
 
 
@@ -83,7 +77,8 @@ def positions(home: Home, account: str | None) -> Iterator[Row]:
             row: Row = {"account": name, "balances": {k: str(v) for k, v in balances.items()}}
             if run is not None:
                 pos = ledger.position(name, run["symbol"])
-                mark = _last_mark(store, run["run_id"])
+                marks = payloads_of(store, run["run_id"], TradingEquityMarked)
+                mark = marks[-1].mark if marks else None
                 row.update(
                     symbol=run["symbol"],
                     strategy_id=run["strategy_id"],
@@ -94,15 +89,6 @@ def positions(home: Home, account: str | None) -> Iterator[Row]:
                     unrealized_pnl=None if mark is None else str(pos.unrealized_pnl(mark)),
                 )
             yield row
-
-
-def _last_mark(store: EventStore, run_id: str) -> Decimal | None:
-    last: Decimal | None = None
-    for ev in store.iter_query(EventFilter(types=[TradingEquityMarked], correlation_id=run_id)):
-        mark = ev.typed()
-        assert isinstance(mark, TradingEquityMarked)
-        last = mark.mark
-    return last
 
 
 def orders(home: Home, run_id: str | None, only_open: bool, limit: int) -> Iterator[Row]:
