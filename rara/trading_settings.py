@@ -5,12 +5,16 @@
 - ``[trading.risk]``: every limit of the risk gate (`rara.trading.risk`);
 - ``[trading.paper]``: the paper venue's fill model (`rara.trading.venues.paper`); its defaults are
   the backtest's semantics, so paper results compare directly with the gate's numbers;
-- ``[trading.feed]``: polling and staleness of live feeds (`rara.trading.feeds`).
+- ``[trading.feed]``: polling and staleness of live feeds (`rara.trading.feeds`);
+- ``[trading.accounts.NAME]``: a venue account traded through ccxt (`rara.trading.venues.ccxt`):
+  its exchange, its mode (testnet by default; live needs ``trading.live_enabled``, keys and
+  ``--live``), reconciliation and its dead man's switch.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -116,6 +120,47 @@ class FeedSettings(_Section):
     )
 
 
+class AccountSettings(_Section):
+    """One account at one exchange, traded through ccxt. Keys are never here: they come from
+    ``RARA_<EXCHANGE>_API_KEY``/``_SECRET`` or the 0600 ``secrets.toml`` (`rara.credentials`)."""
+
+    exchange: str = Field(min_length=1, description="ccxt exchange id, e.g. binance, kraken")
+    mode: Literal["testnet", "live"] = Field(
+        "testnet",
+        description="testnet: the exchange's sandbox or demo trading; live: real money (also "
+        "needs trading.live_enabled, keys and --live)",
+    )
+    symbols: tuple[str, ...] | None = Field(
+        None, description="unified symbols this account may trade; None: any the market lists"
+    )
+    deadman: Literal["auto", "exchange", "watchdog", "off"] = Field(
+        "auto",
+        description="dead man's switch: the exchange's cancel-all-after where it has one, else "
+        "rara's watchdog process (auto); off only on testnet",
+    )
+    deadman_timeout_s: float = Field(
+        60.0,
+        ge=5,
+        le=86_400,
+        description="open orders are canceled this long after the last re-arm",
+    )
+    deadman_refresh_s: float = Field(
+        15.0, gt=0, description="re-arm at most this often (well inside the timeout)"
+    )
+    reconcile_interval_s: float = Field(
+        300.0, gt=0, description="seconds between periodic reconciliations"
+    )
+    unknown_order_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="an order whose send got no answer, and that neither the order lookup nor "
+        "the account's trades show, is declared rejected after this long",
+    )
+    trades_lookback_h: float = Field(
+        24.0, gt=0, description="how far back reconciliation reads the account's trades"
+    )
+
+
 class TradingSettings(_Section):
     lookback_margin: int = Field(
         50,
@@ -125,3 +170,11 @@ class TradingSettings(_Section):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     paper: PaperSettings = Field(default_factory=PaperSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
+    live_enabled: bool = Field(
+        False,
+        description="allow accounts in live mode at all (with their keys and --live on the "
+        "command line)",
+    )
+    accounts: dict[str, AccountSettings] = Field(
+        default_factory=dict, description="venue accounts by name: [trading.accounts.NAME]"
+    )

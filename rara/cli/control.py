@@ -107,11 +107,11 @@ def _duration_ms(text: str) -> int:
 @click.command("set")
 @click.option(
     "--scope",
-    type=click.Choice(["global", "strategy", "symbol"]),
+    type=click.Choice(["global", "strategy", "symbol", "account"]),
     required=True,
-    help="Everything, one strategy_id, or one symbol.",
+    help="Everything, one strategy_id, one symbol, or one account.",
 )
-@click.option("--target", help="The strategy_id or symbol (not for --scope global).")
+@click.option("--target", help="The strategy_id, symbol or account (not for --scope global).")
 @click.option("--reason", required=True, help="Why (recorded in the event).")
 @click.option("--for", "for_", metavar="DURATION", help="Lapse after this long: 30m, 4h, 2d.")
 @click.option("--until", type=UTC_TIME, help="Lapse at this UTC time (ISO 8601).")

@@ -349,7 +349,7 @@ class TradingOrderUpdated(_OrderEvent):
 
 
 TradingState = Literal["ACTIVE", "REDUCING", "HALTED"]
-LockScope = Literal["global", "strategy", "symbol"]
+LockScope = Literal["global", "strategy", "symbol", "account"]
 
 
 class TradingStateChanged(EventPayload):
@@ -461,6 +461,123 @@ class TradingFeedStale(EventPayload):
     stale: bool
     last_bar_ms: int | None = Field(description="open time of the last bar it produced")
     since_ms: int = Field(description="when it turned stale, or recovered")
+
+
+ReconcileTrigger = Literal["startup", "periodic", "reconnect", "manual"]
+DeadmanMethod = Literal["exchange", "watchdog"]
+
+
+class TradingReconciled(EventPayload):
+    """One reconciliation of a live account: the union of the journal's open orders, the
+    venue's open orders, its recent trades and its balances. ``ok`` false means a query failed
+    (``error``) and nothing was concluded from it (a failed query is never read as "flat"), or
+    a difference remains (``discrepancies``). Fills found missing were journaled and booked."""
+
+    event_type: ClassVar[str] = "trading_reconciled"
+
+    account: str = Field(min_length=1)
+    exchange: str
+    mode: TradingMode
+    trigger: ReconcileTrigger
+    ok: bool
+    open_orders_journal: int = Field(ge=0, description="open orders the journal knows")
+    open_orders_venue: int = Field(ge=0, description="open orders the venue reports")
+    fills_booked: int = Field(ge=0, description="fills found at the venue and booked now")
+    orders_resolved: int = Field(ge=0, description="orders whose state was brought up to date")
+    external_orders: list[str] = Field(
+        default_factory=list, description="venue order ids of orders rara did not send"
+    )
+    balances: dict[str, ExactDecimal] = Field(
+        default_factory=dict, description="the venue's total per currency, as read"
+    )
+    discrepancies: list[str] = Field(
+        default_factory=list, description="what differs between ledger and venue, for people"
+    )
+    error: str | None = Field(None, description="the query that failed and why")
+
+
+class TradingExternalOrder(EventPayload):
+    """An order at the venue that rara did not send (its client id is none of the journal's):
+    the account goes REDUCING (an ``account`` lock) until a person acknowledges it."""
+
+    event_type: ClassVar[str] = "trading_external_order"
+
+    account: str = Field(min_length=1)
+    exchange: str
+    symbol: str
+    venue_order_id: str
+    client_order_id: str | None
+    side: Side
+    order_type: str
+    quantity: ExactDecimal | None
+    price: ExactDecimal | None
+    status: str = Field(description="its state at the venue when seen")
+    lock_id: str = Field(description="the account lock that holds the account in REDUCING")
+
+
+class TradingExternalFill(EventPayload):
+    """A fill of an order rara did not send, found by reconciliation: booked in the ledger (as
+    transaction ``fill_id``) so the ledger keeps equal to the venue's account."""
+
+    event_type: ClassVar[str] = "trading_external_fill"
+
+    account: str = Field(min_length=1)
+    exchange: str
+    symbol: str
+    fill_id: str = Field(min_length=1)
+    venue_order_id: str | None
+    client_order_id: str | None
+    side: Side
+    quantity: ExactDecimal
+    price: ExactDecimal
+    fee: ExactDecimal
+    fee_currency: str
+    filled_ms: int
+
+
+class TradingDeadmanArmed(EventPayload):
+    """A dead man's switch was armed for an account: at the exchange (a server-side
+    cancel-all-after) or by rara's own watchdog process. Unless refreshed before
+    ``expires_ms``, the account's open orders are canceled."""
+
+    event_type: ClassVar[str] = "trading_deadman_armed"
+
+    account: str = Field(min_length=1)
+    exchange: str
+    method: DeadmanMethod
+    timeout_ms: int = Field(gt=0)
+    expires_ms: int
+
+
+class TradingDeadmanRefreshed(EventPayload):
+    """The switch was re-armed from the loop that services orders (written at most once per
+    refresh interval, not per call)."""
+
+    event_type: ClassVar[str] = "trading_deadman_refreshed"
+
+    account: str = Field(min_length=1)
+    exchange: str
+    method: DeadmanMethod
+    timeout_ms: int = Field(gt=0)
+    expires_ms: int
+    refreshes: int = Field(ge=1, description="re-arms since the last such event")
+
+
+class TradingDeadmanFired(EventPayload):
+    """The switch fired: the loop stopped re-arming and the open orders were canceled (by the
+    exchange, or by the watchdog). Written by whoever saw it first: the watchdog when it
+    cancels, the engine when it wakes past the expiry and finds its orders canceled."""
+
+    event_type: ClassVar[str] = "trading_deadman_fired"
+
+    account: str = Field(min_length=1)
+    exchange: str
+    method: DeadmanMethod
+    expired_ms: int = Field(description="when the switch expired")
+    detected_by: Literal["watchdog", "engine"]
+    canceled: list[str] = Field(
+        default_factory=list, description="client order ids the cancel took down"
+    )
 
 
 class TradingSignalDivergence(EventPayload):
@@ -593,6 +710,12 @@ _SCHEMA_V1: tuple[type[EventPayload], ...] = (
     TradingEquityMarked,
     TradingFeedStale,
     TradingSignalDivergence,
+    TradingReconciled,
+    TradingExternalOrder,
+    TradingExternalFill,
+    TradingDeadmanArmed,
+    TradingDeadmanRefreshed,
+    TradingDeadmanFired,
     SentinelSignalDetected,
     FeedbackStrategyPromote,
     FeedbackStrategyDemote,

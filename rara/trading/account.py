@@ -93,6 +93,7 @@ class AccountBook:
         k = self.key
         return AccountView(
             now_ms=now_ms,
+            name=k.account,
             quote_currency=k.quote,
             cash=cash,
             cash_free=cash_free,

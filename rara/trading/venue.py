@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from rara.domain.orders import Balance, OrderRequest, VenueFill, VenueOrder
 from rara.trading.feed import ClosedBar
+from rara.trading.market_rules import MarketRules
 
 
 class VenueError(Exception):
@@ -71,3 +72,19 @@ class SimulatedVenue(Venue, Protocol):
     def on_feed_end(
         self, last_bar: ClosedBar, symbol: str | None = None
     ) -> Sequence[VenueFill]: ...
+
+
+@runtime_checkable
+class RuledVenue(Venue, Protocol):
+    """A venue with market rules (precision and minimums, read once from its market list): the
+    engine conforms every intent to them before the risk gate sees it."""
+
+    def market_rules(self, symbol: str) -> MarketRules: ...
+
+
+@runtime_checkable
+class CancelAfterVenue(Venue, Protocol):
+    """A venue with a server-side dead man's switch: every open order of the account is
+    canceled `timeout_ms` after the last call unless called again (0 disarms)."""
+
+    def cancel_all_after(self, timeout_ms: int) -> None: ...

@@ -119,7 +119,7 @@ def _locks(c: Case, s: RiskSettings) -> Deny | None:
         return None
     now = c.account.now_ms
     for lock in c.control.locks:
-        if lock.active_at(now) and lock.covers(c.intent.strategy_id, c.symbol):
+        if lock.active_at(now) and lock.covers(c.intent.strategy_id, c.symbol, c.account.name):
             return c.deny(
                 "locked",
                 "lock",

@@ -20,12 +20,13 @@ class _Model(BaseModel):
 
 
 class Lock(_Model):
-    """No new exposure in the scope (every strategy and symbol; one strategy_id; one symbol)
-    until ``until_ms`` (None: until released). From a ``trading_lock_set`` event."""
+    """No new exposure in the scope (every strategy and symbol; one strategy_id; one symbol; one
+    account, which is how an account goes REDUCING) until ``until_ms`` (None: until released).
+    From a ``trading_lock_set`` event."""
 
     lock_id: str = Field(min_length=1)
     scope: LockScope
-    target: str | None = Field(description="strategy_id or symbol; None for global")
+    target: str | None = Field(description="strategy_id, symbol or account; None for global")
     until_ms: int | None
     reason: str
     set_by: str
@@ -34,16 +35,17 @@ class Lock(_Model):
     @model_validator(mode="after")
     def _target(self) -> Lock:
         if (self.scope == "global") != (self.target is None):
-            raise ValueError("a global lock has no target; a strategy or symbol lock has one")
+            raise ValueError("a global lock has no target; any other lock has one")
         return self
 
     def active_at(self, now_ms: int) -> bool:
         return self.until_ms is None or now_ms < self.until_ms
 
-    def covers(self, strategy_id: str, symbol: str) -> bool:
+    def covers(self, strategy_id: str, symbol: str, account: str = "") -> bool:
         if self.scope == "global":
             return True
-        return self.target == (strategy_id if self.scope == "strategy" else symbol)
+        named = {"strategy": strategy_id, "symbol": symbol, "account": account}[self.scope]
+        return self.target == named
 
 
 class ControlState(_Model):
@@ -91,6 +93,7 @@ class AccountView(_Model):
     `rara.trading.risk.history_from_ms` says how far back marks and submit times must reach."""
 
     now_ms: int = Field(description="the engine's clock: the close time of the last closed bar")
+    name: str = Field("", description="the ledger account (what an account lock names)")
     quote_currency: str = Field(min_length=1, description="e.g. USDT")
     cash: ExactDecimal = Field(description="quote held, reserved by open buys included")
     cash_free: ExactDecimal = Field(description="quote not reserved by open orders")
