@@ -325,7 +325,10 @@ class TradingOrderRejected(_OrderEvent):
 
     side: Side
     quantity: ExactDecimal | None = Field(description="base currency units asked for")
-    rejected_by: Literal["risk_gate", "venue"]
+    rejected_by: Literal["risk_gate", "market_rules", "venue"] = Field(
+        description="the risk gate, the market's precision and minimums (before sending), or "
+        "the venue"
+    )
     reason_code: str = Field(description="stable code, e.g. max_position, insufficient_funds")
     reason: str = Field(description="for people")
     context: dict[str, str] = Field(

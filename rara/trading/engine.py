@@ -48,11 +48,12 @@ from rara.trading.deployment import BarTimings, Deployment, EngineProgress
 from rara.trading.feed import ClosedBar, Feed, appended
 from rara.trading.guards.model import AccountView, EquityPoint
 from rara.trading.journal import ManagedOrder
+from rara.trading.market_rules import MarketRules, RuleRefusal, conform
 from rara.trading.orders import OrderManager
 from rara.trading.risk import Deny, judge
 from rara.trading.rules import action, protective_levels
 from rara.trading.signals import BarSignal, DivergenceReport, SignalFailure, SignalPath
-from rara.trading.venue import SimulatedVenue, Venue
+from rara.trading.venue import RuledVenue, SimulatedVenue, Venue
 from rara.trading_settings import RiskSettings
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,13 @@ class TradingEngine:
         marks: Sequence[EquityPoint] = (),
         submits_ms: Sequence[int] = (),
         unmarked_submits: int = 0,
+        upkeep: Callable[[], None] | None = None,
     ) -> None:
+        """`upkeep()` is called from the loop between bars as well as after them (at least every
+        `run`'s `timeout_s`): a live account re-arms its dead man's switch, reconciles and looks
+        up orders whose outcome is unknown there, so a stalled loop stops all of it at once."""
         self.dep = deployment
+        self.upkeep = upkeep
         self.store = store
         self.feed = feed
         self.venue = venue
@@ -121,6 +127,8 @@ class TradingEngine:
         self._diverged = False
         # a runtime Protocol check walks the class's attributes: once, not per bar
         self._simulated = venue if isinstance(venue, SimulatedVenue) else None
+        self._ruled = venue if isinstance(venue, RuledVenue) else None
+        self._rules: MarketRules | None = None  # read from the venue's markets on first use
         # Stops are looked for only after the orders changed (`OrderManager.changes`), the only
         # way an entry can newly need them.
         self._protected_at: int | None = None
@@ -131,6 +139,8 @@ class TradingEngine:
         """Process bars until the feed ends ("feed_ended") or `should_stop()` says so
         ("stopped")."""
         while not should_stop():
+            if self.upkeep is not None:
+                self.upkeep()
             batch = self.feed.next_batch(self.batch_bars, timeout_s)
             self._note_staleness(batch.stale_since_ms)
             if batch.bars:
@@ -336,6 +346,18 @@ class TradingEngine:
         if self.orders.find(intent) is not None:  # journaled before a restart: resolve, not redo
             self.orders.submit(intent)
             return
+        if self._ruled is not None:  # the exchange's precision and minimums, before the gate
+            conformed = self._conform(intent)
+            if isinstance(conformed, RuleRefusal):
+                self.progress.intents += 1
+                self.progress.denied += 1
+                code = conformed.code
+                self.progress.denials[code] = self.progress.denials.get(code, 0) + 1
+                self.orders.reject(
+                    intent, code, conformed.message, conformed.context, by="market_rules"
+                )
+                return
+            intent = conformed
         self.control.refresh()  # a kill from another process takes effect before this order
         now = self._now_ms()
         verdict = judge(self.control.snapshot(now), self._account(mark), intent, self.risk)
@@ -349,6 +371,15 @@ class TradingEngine:
             intent, may_send=lambda at: not self.control.halted_before(at, reason=reason)
         )
         self.account.submitted(now)
+
+    def _conform(self, intent: OrderIntent) -> OrderIntent | RuleRefusal:
+        assert self._ruled is not None
+        if self._rules is None:
+            self._rules = self._ruled.market_rules(self.dep.symbol)
+        request = conform(self._rules, intent.request, intent.mark_price)
+        if isinstance(request, RuleRefusal):
+            return request
+        return intent.model_copy(update={"request": request})
 
     def _now_ms(self) -> int:
         """The engine's clock: the close of the last closed bar (a replay is deterministic)."""

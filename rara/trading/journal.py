@@ -173,7 +173,7 @@ def rejected_event(
     reason: str,
     context: dict[str, str],
 ) -> TradingOrderRejected:
-    if by == "risk_gate":
+    if by != "venue":  # refused before sending: no submitted event, so keep the intent here
         context = {
             **context,
             INTENT_SEQ: str(order.seq),
@@ -252,6 +252,7 @@ class JournalState:
     updates: dict[str, int] = field(default_factory=dict)  # client id -> updates journaled
     seen_fills: set[str] = field(default_factory=set)
     last_fill_ms: int = 0
+    submitted_ms: dict[str, int] = field(default_factory=dict)  # client id -> journal time
 
     @property
     def next_seq(self) -> int:
@@ -271,6 +272,7 @@ def replay(d: Deployment, events: Iterable[Event]) -> JournalState:
             st.orders[cid] = ManagedOrder(
                 seq=p.intent_seq, symbol=p.symbol, state="submitted", **fields
             )
+            st.submitted_ms[cid] = int(ev.timestamp.timestamp() * 1000)
         elif isinstance(p, TradingOrderRejected):
             old = st.orders.get(cid)
             if old is None:  # refused by the risk gate: the intent is in the context

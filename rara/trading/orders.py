@@ -28,6 +28,7 @@ Not thread-safe: one manager per deployment, driven by one thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Literal
 
 from rara.domain.events import EventPayload, TradingOrderFilled
 from rara.domain.orders import (
@@ -54,6 +55,8 @@ from rara.trading.journal import (
 from rara.trading.venue import Venue, VenueRejected, VenueUnavailable
 
 SOURCE = "trading"
+# How far before an order's journal time its trades are looked for (the venue's clock may lag).
+CLOCK_SKEW_MS = 60_000
 
 
 class OrderManager:
@@ -65,14 +68,30 @@ class OrderManager:
         venue: Venue,
         deployment: Deployment,
         may_resend: Callable[[ManagedOrder], bool] | None = None,
+        *,
+        unknown_timeout_ms: int = 0,
+        stale_entry_ms: int | None = None,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         """`may_resend(order)` is asked before an order journaled earlier (before a crash or a
         lost answer) that the venue never received is sent: no, and it is canceled unsent (a
-        kill switch that landed meanwhile)."""
+        kill switch that landed meanwhile).
+
+        `unknown_timeout_ms` (0 for the paper venue, which answers at once and never loses an
+        order): how long an order the venue does not show is waited for, by `clock` (UTC ms),
+        before it is taken as never received. A live exchange may list an order it accepted
+        only after a while, so until then the order stays ``submitted``/``unknown``, and its
+        trades are looked for too. Past the wait it is sent again under the SAME client id,
+        except an entry journaled more than `stale_entry_ms` ago (its signal is stale: it is
+        declared rejected, ``never_reached_venue``) and a limit order (likewise)."""
         self.journal = journal
         self.venue = venue
         self.deployment = deployment
         self.may_resend = may_resend
+        self.unknown_timeout_ms = unknown_timeout_ms
+        self.stale_entry_ms = stale_entry_ms
+        self.clock = clock
+        self._sent_ms: dict[str, int] = {}  # client id -> when its submitted event was journaled
         self._orders: dict[str, ManagedOrder] = {}
         self._open: set[str] = set()  # client ids of the open orders: a sync looks at these only
         self._unfilled: set[str] = set()  # closed orders whose fills the journal has not all seen
@@ -113,16 +132,22 @@ class OrderManager:
         return None if cid is None else self._orders[cid]
 
     def reject(
-        self, intent: OrderIntent, code: str, reason: str, context: Mapping[str, str]
+        self,
+        intent: OrderIntent,
+        code: str,
+        reason: str,
+        context: Mapping[str, str],
+        by: Literal["risk_gate", "market_rules"] = "risk_gate",
     ) -> ManagedOrder:
-        """Journal the risk gate's denial of `intent` (``trading_order_rejected``, by
-        ``risk_gate``, with the guard's numbers in `context`); nothing is sent."""
+        """Journal the denial of `intent` before sending (``trading_order_rejected``, by the
+        risk gate with the guard's numbers in `context`, or by the market's rules with the
+        rule's); nothing is sent."""
         found = self._known(intent)
         if found is not None:
             return found
         order = ManagedOrder.of_intent(intent, advance("intent", "rejected"))
         order = order.but({"reject_code": code, "detail": reason})
-        event = rejected_event(self.deployment, order, "risk_gate", code, reason, dict(context))
+        event = rejected_event(self.deployment, order, by, code, reason, dict(context))
         self._journal([(event, f"{order.client_order_id}:rejected")])
         self._remember(order)
         return order
@@ -147,6 +172,7 @@ class OrderManager:
         journaled = self._journal(
             [(submitted_event(self.deployment, intent), f"{order.client_order_id}:submitted")]
         )
+        self._sent_ms[order.client_order_id] = _event_ms(journaled[0])
         self._remember(order)
         if may_send is not None and not may_send(journaled[0].seq):
             return self._apply(order, _local(order, "canceled", "not sent: trading halted"))
@@ -250,6 +276,7 @@ class OrderManager:
         where = EventFilter(types=ORDER_EVENTS, correlation_id=d.run_id, strategy_id=d.strategy_id)
         st = replay(d, self.journal.iter_query(where))
         self._orders, self._updates = st.orders, st.updates
+        self._sent_ms = dict(st.submitted_ms)
         self._open, self._unfilled = set(), set()
         for order in st.orders.values():
             self._store(order)
@@ -378,13 +405,60 @@ class OrderManager:
         never seen it; leave it as it is while the venue does not answer."""
         try:
             vo = self.venue.fetch_order(order.client_order_id, order.symbol)
+            if vo is None and self.unknown_timeout_ms and self._may_exist(order):
+                return order  # not listed yet, or already trading: wait, never resend
         except VenueUnavailable:
             return order
         if vo is None:
             if self.may_resend is not None and not self.may_resend(order):
                 return self._apply(order, _local(order, "canceled", "not sent: trading halted"))
+            lost = self._lost_for_good(order)
+            if lost is not None:
+                return self._declare_rejected(order, lost)
             return self._send(order)
         return self._apply(order, vo)
+
+    def _may_exist(self, order: ManagedOrder) -> bool:
+        """Whether an order the venue does not list may still be there: its trades show it, or
+        it was sent less than `unknown_timeout_ms` ago (VenueUnavailable propagates)."""
+        cid = order.client_order_id
+        sent = self._sent_ms.get(cid, 0)
+        since = max(0, sent - CLOCK_SKEW_MS)
+        if any(f.client_order_id == cid for f in self.venue.my_trades(since, order.symbol)):
+            return True
+        return self._now() - sent < self.unknown_timeout_ms
+
+    def _lost_for_good(self, order: ManagedOrder) -> str | None:
+        """Why an order the venue never received must not be sent now, or None to send it."""
+        if not self.unknown_timeout_ms:
+            return None  # a venue that never loses an order (paper): send what it never saw
+        if order.order_type == "limit":
+            return "a limit order the venue never received is not sent late"
+        age = self._now() - self._sent_ms.get(order.client_order_id, 0)
+        if (
+            order.reason == "entry"
+            and self.stale_entry_ms is not None
+            and age > self.stale_entry_ms
+        ):
+            return f"an entry the venue never received, {age // 1000} s after its signal"
+        return None
+
+    def _declare_rejected(self, order: ManagedOrder, why: str) -> ManagedOrder:
+        cid = order.client_order_id
+        rejected = order.but(
+            {
+                "state": advance(order.state, "rejected"),
+                "reject_code": "never_reached_venue",
+                "detail": why,
+            }
+        )
+        event = rejected_event(self.deployment, rejected, "venue", "never_reached_venue", why, {})
+        self._journal([(event, f"{cid}:rejected")])
+        self._store(rejected)
+        return rejected
+
+    def _now(self) -> int:
+        return self.clock() if self.clock is not None else 0
 
     def _apply(self, order: ManagedOrder, vo: VenueOrder) -> ManagedOrder:
         """Journal the venue's state of `order` if it changed; the order as it now is."""
@@ -414,6 +488,10 @@ class OrderManager:
                 "detail": vo.detail,
             }
         )
+
+
+def _event_ms(event: Event) -> int:
+    return int(event.timestamp.timestamp() * 1000)
 
 
 def _key(intent: OrderIntent) -> IntentKey | None:
