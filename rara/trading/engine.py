@@ -53,7 +53,7 @@ from rara.trading.orders import OrderManager
 from rara.trading.risk import Deny, judge
 from rara.trading.rules import action, protective_levels
 from rara.trading.signals import BarSignal, DivergenceReport, SignalFailure, SignalPath
-from rara.trading.venue import RuledVenue, SimulatedVenue, Venue
+from rara.trading.venue import RuledVenue, SimulatedVenue, Venue, VenueUnavailable
 from rara.trading_settings import RiskSettings
 
 log = logging.getLogger(__name__)
@@ -86,12 +86,17 @@ class TradingEngine:
         submits_ms: Sequence[int] = (),
         unmarked_submits: int = 0,
         upkeep: Callable[[], None] | None = None,
+        on_outage: Callable[[VenueUnavailable], None] | None = None,
     ) -> None:
         """`upkeep()` is called from the loop between bars as well as after them (at least every
         `run`'s `timeout_s`): a live account re-arms its dead man's switch, reconciles and looks
-        up orders whose outcome is unknown there, so a stalled loop stops all of it at once."""
+        up orders whose outcome is unknown there, so a stalled loop stops all of it at once. With
+        `on_outage`, a venue that does not answer while the engine syncs its orders is reported
+        there and the bar goes on (its fills are found on a later sync); without it, the
+        outage is raised."""
         self.dep = deployment
         self.upkeep = upkeep
+        self.on_outage = on_outage
         self.store = store
         self.feed = feed
         self.venue = venue
@@ -141,6 +146,7 @@ class TradingEngine:
         while not should_stop():
             if self.upkeep is not None:
                 self.upkeep()
+                self._sync()  # a live venue fills between bars: book what it filled
             batch = self.feed.next_batch(self.batch_bars, timeout_s)
             self._note_staleness(batch.stale_since_ms)
             if batch.bars:
@@ -194,7 +200,13 @@ class TradingEngine:
     # -- fills, stops, the kill switch --------------------------------------------------------
 
     def _sync(self) -> None:
-        fills = self.orders.sync()
+        try:
+            fills = self.orders.sync()
+        except VenueUnavailable as exc:
+            if self.on_outage is None:
+                raise
+            self.on_outage(exc)
+            return
         for fill in fills:
             self.ledger.book_fill(fill)
         if fills:

@@ -129,6 +129,38 @@ class PaperSession(Closing):
         return ended
 
 
+def open_signals(
+    settings: Settings,
+    source: StrategySource,
+    params: dict[str, Any] | None,
+    backend: str | None,
+    timeframe: Timeframe,
+) -> tuple[Sandbox, SignalPath]:
+    """The strategy's sandbox and signal path, checked against the market's timeframe."""
+    sb = settings.sandbox
+    sandbox = open_sandbox(
+        backend or sb.backend,
+        sb.wall_timeout_s,
+        sb.memory_mb,
+        sb.proof_us_per_bar,
+        sb.cpus,
+        sb.image,
+    )
+    try:
+        signals = SignalPath.open(sandbox, source.source, params, settings.trading.lookback_margin)
+        if signals.meta.timeframe != str(timeframe):
+            raise BadInput(
+                "timeframe_mismatch",
+                f"{source.name} declares timeframe {signals.meta.timeframe}; the market is "
+                f"{timeframe}",
+                f"trade it with --timeframe {signals.meta.timeframe}",
+            )
+    except BaseException:
+        sandbox.close()
+        raise
+    return sandbox, signals
+
+
 def open_paper_session(
     home: Home,
     strategy: str,
@@ -162,25 +194,9 @@ def open_paper_session(
             symbol=symbol,
             timeframe=Timeframe.parse(str(timeframe)),
         )
-    sb = settings.sandbox
-    sandbox = open_sandbox(
-        backend or sb.backend,
-        sb.wall_timeout_s,
-        sb.memory_mb,
-        sb.proof_us_per_bar,
-        sb.cpus,
-        sb.image,
-    )
+    sandbox, signals = open_signals(settings, source, params, backend, inst.timeframe)
     parts: list[Any] = [sandbox]
     try:
-        signals = SignalPath.open(sandbox, source.source, params, settings.trading.lookback_margin)
-        if signals.meta.timeframe != str(inst.timeframe):
-            raise BadInput(
-                "timeframe_mismatch",
-                f"{source.name} declares timeframe {signals.meta.timeframe}; the market is "
-                f"{inst.timeframe}",
-                f"paper trade it with --timeframe {signals.meta.timeframe}",
-            )
         rid = run_id or default_run_id(
             signals.strategy_id, inst, feed_kind, start_ms, end_ms, signals.params
         )
