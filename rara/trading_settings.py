@@ -118,6 +118,14 @@ class FeedSettings(_Section):
     retry_max_s: float = Field(
         60.0, gt=0, description="longest wait between retries of a failing poll (never given up)"
     )
+    clock: Literal["exchange", "local"] = Field(
+        "exchange",
+        description="live trading: whose clock says a bar has closed (the exchange's server "
+        "time, re-read every clock_resync_s; or this machine's)",
+    )
+    clock_resync_s: float = Field(
+        60.0, ge=0, description="re-read the exchange's time this often (0: on every reading)"
+    )
 
 
 class AccountSettings(_Section):

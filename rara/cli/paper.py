@@ -205,10 +205,11 @@ def positions(account: str | None) -> None:
 
 @click.command("orders")
 @click.option("--run-id", default=None, help="one run (default: every run)")
+@click.option("--account", default=None, help="one account: its name, or paper:<run id>")
 @click.option("--open", "only_open", is_flag=True, help="only orders still open")
 @click.option("--limit", type=int, default=50, show_default=True)
-def orders(run_id: str | None, only_open: bool, limit: int) -> None:
+def orders(run_id: str | None, account: str | None, only_open: bool, limit: int) -> None:
     """Orders from the journal (NDJSON, newest first): state, fills, the guard that denied."""
     from rara.trading.views import orders as rows
 
-    emit_lines(rows(Home.from_env(), run_id, only_open, limit))
+    emit_lines(rows(Home.from_env(), run_id, only_open, limit, account))

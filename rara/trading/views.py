@@ -91,8 +91,12 @@ def positions(home: Home, account: str | None) -> Iterator[Row]:
             yield row
 
 
-def orders(home: Home, run_id: str | None, only_open: bool, limit: int) -> Iterator[Row]:
-    """Orders from the journal, newest first; a gate's denial names its guard and numbers."""
+def orders(
+    home: Home, run_id: str | None, only_open: bool, limit: int, account: str | None = None
+) -> Iterator[Row]:
+    """Orders from the journal, newest first; a gate's denial names its guard and numbers.
+    `account` is a ledger account (``paper:<run>``, ``testnet:<name>``) or a configured
+    account's name (its testnet and live ledgers both)."""
     if not home.state_db.exists():
         return
     with _store(home) as store:
@@ -100,6 +104,12 @@ def orders(home: Home, run_id: str | None, only_open: bool, limit: int) -> Itera
         out: list[Row] = []
         for rid, run in runs.items():
             if run_id is not None and rid != run_id:
+                continue
+            if account is not None and run["account"] not in (
+                account,
+                f"testnet:{account}",
+                f"live:{account}",
+            ):
                 continue
             dep = Deployment(
                 run_id=rid,
@@ -114,7 +124,7 @@ def orders(home: Home, run_id: str | None, only_open: bool, limit: int) -> Itera
             denials = {
                 p.client_order_id: p.context
                 for p in (ev.typed() for ev in events)
-                if isinstance(p, TradingOrderRejected) and p.rejected_by == "risk_gate"
+                if isinstance(p, TradingOrderRejected) and p.rejected_by != "venue"
             }
             for order in replay(dep, events).orders.values():
                 if only_open and not order.is_open:
