@@ -16,7 +16,7 @@ closed, the report says ``ok=false`` and why (a failed query is never read as "f
 - an open order at the venue with a client id no journal has is a ``trading_external_order``
   (event id ``external-order:<account>:<venue order id>``) and sets an ``account`` lock
   (``external:<account>:<venue order id>``) once: the account is REDUCING until a person releases
-  it (`rara lock release ID` or `rara accounts ack-external ACCOUNT`);
+  it (`rara lock release ID`, or `acknowledge_external` for all of an account's at once);
 - an account never funded in the log gets its opening balances from the venue (one
   ``trading_account_funded`` per currency, tx id ``open:<account>:<currency>``: the venue's
   total less what this pass booked, so the ledger then equals the venue); after that every
@@ -61,7 +61,7 @@ from rara.domain.orders import OPEN_STATES, VenueFill, VenueOrder
 from rara.errors import BadInput, Refused
 from rara.events import Event, EventFilter, EventStore
 from rara.ledger import Ledger, amount_text, catch_up
-from rara.trading.control import set_lock
+from rara.trading.control import Control, release_lock, set_lock
 from rara.trading.journal import Deployment
 from rara.trading.orders import OrderManager
 from rara.trading.venue import Venue, VenueError
@@ -417,6 +417,22 @@ def _query(what: str, ask: Callable[[], T]) -> T:
 
 def external_lock_id(account: str, venue_order_id: str) -> str:
     return f"external:{account}:{venue_order_id}"
+
+
+def acknowledge_external(store: EventStore, account: str, *, reason: str, by: str) -> list[str]:
+    """Release every lock an external order of `account` set (a person has looked at them):
+    the lock ids released; Refused ``external_none`` if none is held."""
+    prefix = external_lock_id(account, "")
+    held = [lock.lock_id for lock in Control(store).locks() if lock.lock_id.startswith(prefix)]
+    if not held:
+        raise Refused(
+            "external_none",
+            f"account {account} holds no lock for an external order",
+            "`rara locks` lists the locks held",
+        )
+    for lock_id in held:
+        release_lock(store, lock_id, reason=reason, by=by)
+    return held
 
 
 def append_once(store: EventStore, payload: EventPayload, event_id: str, source: str) -> bool:

@@ -24,11 +24,11 @@ from rara.errors import Refused
 from rara.events import EventFilter, EventStore, open_event_store
 from rara.home import Home
 from rara.ledger import open_ledger
-from rara.trading.control import Control, release_lock
+from rara.trading.control import Control
 from rara.trading.feed import ClosedBar
 from rara.trading.journal import Deployment
 from rara.trading.orders import OrderManager
-from rara.trading.reconcile import Reconciler, startup_check
+from rara.trading.reconcile import Reconciler, acknowledge_external, startup_check
 from rara.trading.risk import AccountView, Allow, Deny, FeedView, PositionView, judge
 from rara.trading.venue import Venue, VenueUnavailable
 from rara.trading.venues.paper import PaperVenue
@@ -177,9 +177,11 @@ def test_an_order_rara_did_not_send_is_external_and_holds_the_account_reducing(
     assert count(parts.store, TradingExternalOrder) == 1
     assert count(parts.store, TradingLockSet) == 1
     # a person acknowledges it; the next pass does not lock again
-    release_lock(parts.store, event.lock_id, reason="mine, placed by hand", by="test")
+    assert acknowledge_external(parts.store, ACCOUNT, reason="mine", by="test") == [event.lock_id]
     parts.reconciler().run("periodic")
     assert isinstance(gate(control, "buy"), Allow)
+    with pytest.raises(Refused):
+        acknowledge_external(parts.store, ACCOUNT, reason="again", by="test")
     # it fills: an external fill, booked once, and the ledger equals the venue again
     (fill,) = parts.venue.on_bar(bar(1))
     after = parts.reconciler().run("periodic")
