@@ -252,23 +252,23 @@ class WatchdogDeadman(_Switch):
         self.process: subprocess.Popen[bytes] | None = None
 
     def _rearm(self, now_ms: int) -> None:
-        # (re)start the watchdog first, so the heartbeat names it
+        # The heartbeat exists before the watchdog starts (one that finds none leaves at once),
+        # and is written again naming it.
+        beat = Heartbeat(
+            account=self.account,
+            exchange=self.exchange,
+            symbols=self.symbols,
+            venue=self.venue_spec,
+            timeout_ms=self.timeout_ms,
+            expires_ms=now_ms + self.timeout_ms,
+            engine_pid=os.getpid(),
+            watchdog_pid=None if self.process is None else self.process.pid,
+        )
+        write_heartbeat(self.path, beat)
         if self.process is None or self.process.poll() is not None:
             self._start()
-        assert self.process is not None
-        write_heartbeat(
-            self.path,
-            Heartbeat(
-                account=self.account,
-                exchange=self.exchange,
-                symbols=self.symbols,
-                venue=self.venue_spec,
-                timeout_ms=self.timeout_ms,
-                expires_ms=now_ms + self.timeout_ms,
-                engine_pid=os.getpid(),
-                watchdog_pid=self.process.pid,
-            ),
-        )
+            assert self.process is not None
+            write_heartbeat(self.path, beat.model_copy(update={"watchdog_pid": self.process.pid}))
 
     def _start(self) -> None:
         log = self.home.ensure(self.path.parent) / f"{self.path.stem}.log"

@@ -169,10 +169,12 @@ class _QueryFailed(Exception):
 
 class Reconciler:
     """Reconciles one account at one venue. `managers` are the `OrderManager`s of the
-    deployments trading on the account in this process (restored); the orders of any other
-    deployment the journal has on the account are synced through a manager made for the pass,
-    which never sends (`may_resend` says no). `clock` gives the venue's time in ms: trades are
-    read from ``clock() - lookback_ms``. Not thread-safe: drive it from the engine's loop."""
+    deployments trading on the account (restored): every one that runs, since their journals
+    are written with deterministic ids and two writers of one deployment would collide (one
+    process trades an account). The orders of a deployment that is not running are synced
+    through a manager made for the pass, which never sends (`may_resend` says no). `clock`
+    gives the venue's time in ms: trades are read from ``clock() - lookback_ms``. Not
+    thread-safe: drive it from the engine's loop."""
 
     def __init__(
         self,

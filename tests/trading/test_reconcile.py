@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ from rara.domain.orders import Balance, OrderIntent, OrderRequest, VenueFill, Ve
 from rara.errors import Refused
 from rara.events import EventFilter, EventStore, open_event_store
 from rara.home import Home
-from rara.ledger import open_ledger
+from rara.ledger import open_ledger, rebuild_from_events
 from rara.trading.control import Control
 from rara.trading.feed import ClosedBar
 from rara.trading.journal import Deployment
@@ -152,7 +153,7 @@ def gate(control: Control, side: str) -> Allow | Deny:
 
 
 def test_an_order_rara_did_not_send_is_external_and_holds_the_account_reducing(
-    parts: Parts,
+    parts: Parts, tmp_path: Path
 ) -> None:
     parts.reconciler().run("startup")
     someone = OrderRequest(
@@ -190,6 +191,10 @@ def test_an_order_rara_did_not_send_is_external_and_holds_the_account_reducing(
     assert count(parts.store, TradingExternalFill) == 1
     assert parts.ledger.position(ACCOUNT, SYM).quantity == fill.quantity
     assert parts.ledger.verify(events=parts.store).ok
+    rebuilt_db = tmp_path / "rebuilt.db"
+    assert rebuild_from_events(parts.store, rebuilt_db).booked == 2  # the opening, the fill
+    with open_ledger(rebuilt_db) as rebuilt:
+        assert rebuilt.balances(ACCOUNT) == parts.ledger.balances(ACCOUNT)
 
 
 class Down:
