@@ -46,7 +46,7 @@ from rara.errors import BadInput, Refused
 from rara.events import EventStore
 from rara.home import Home
 from rara.trading.orders import OrderManager
-from rara.trading.reconcile import append_once
+from rara.trading.reconcile_report import append_once
 from rara.trading.venue import CancelAfterVenue, Venue, VenueError
 from rara.trading.watchdog import (
     Heartbeat,

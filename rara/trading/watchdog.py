@@ -170,7 +170,7 @@ def _now_ms() -> int:
 def watch(home: Home, account: str, engine_pid: int, poll_s: float) -> str:
     """Poll the heartbeat until there is nothing left to guard; why it stopped."""
     from rara.events import open_event_store
-    from rara.trading.reconcile import append_once
+    from rara.trading.reconcile_report import append_once
 
     path = heartbeat_path(home, account)
     venue: Venue | None = None
