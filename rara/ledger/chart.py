@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from rara.domain.events import TradingAccountFunded, TradingOrderFilled
+from rara.domain.events import TradingAccountFunded, TradingExternalFill, TradingOrderFilled
 from rara.domain.money import ZERO, exact
 from rara.domain.orders import base_and_quote
 from rara.errors import BadInput
@@ -54,14 +54,17 @@ def capital(account: str) -> str:
     return f"{account}:capital"
 
 
-def fill_tx_id(fill: TradingOrderFilled) -> str:
-    """The fill's transaction id: the venue's fill id is unique per venue and account."""
+def fill_tx_id(fill: TradingOrderFilled | TradingExternalFill) -> str:
+    """The fill's transaction id: the venue's fill id is unique per venue and account (one of
+    our orders' fills and one of an order rara did not send share the form, so a fill is never
+    booked twice under the two names)."""
     return f"fill:{fill.exchange}:{fill.account}:{fill.fill_id}"
 
 
-def fill_detail(fill: TradingOrderFilled) -> dict[str, str | int | None]:
+def fill_detail(fill: TradingOrderFilled | TradingExternalFill) -> dict[str, str | int | None]:
     """The facts booked (and hashed) with a fill: what its postings and its position derive from,
-    and which order it belongs to."""
+    and which order it belongs to (an external fill has no strategy; its client id may be
+    unknown too)."""
     return {
         "exchange": fill.exchange,
         "symbol": fill.symbol,
@@ -71,7 +74,7 @@ def fill_detail(fill: TradingOrderFilled) -> dict[str, str | int | None]:
         "fee": amount_text(fill.fee),
         "fee_currency": fill.fee_currency,
         "client_order_id": fill.client_order_id,
-        "strategy_id": fill.strategy_id,
+        "strategy_id": fill.strategy_id if isinstance(fill, TradingOrderFilled) else None,
         "filled_ms": fill.filled_ms,
     }
 
@@ -124,8 +127,9 @@ def fill_postings(
     return tuple(lines)
 
 
-def fill_transaction(fill: TradingOrderFilled) -> LedgerTransaction:
-    """The transaction booking one fill."""
+def fill_transaction(fill: TradingOrderFilled | TradingExternalFill) -> LedgerTransaction:
+    """The transaction booking one fill: of one of our orders, or (found by reconciliation,
+    `rara.trading.reconcile`) of an order rara did not send."""
     return LedgerTransaction(
         tx_id=fill_tx_id(fill),
         kind="fill",

@@ -1,8 +1,8 @@
-"""Booking the event log into the ledger: every ``trading_account_funded`` and
-``trading_order_filled`` event, in log order. Booking is idempotent by transaction id, so a second
-pass books nothing, a ledger that fell behind the log (a crash between logging a fill and booking
-it) catches up, and a ledger rebuilt into an empty database from the log equals the one booked
-live."""
+"""Booking the event log into the ledger: every ``trading_account_funded``,
+``trading_order_filled`` and ``trading_external_fill`` event, in log order. Booking is idempotent
+by transaction id, so a second pass books nothing, a ledger that fell behind the log (a crash
+between logging a fill and booking it) catches up, and a ledger rebuilt into an empty database
+from the log equals the one booked live."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rara.closing import Closing
-from rara.domain.events import TradingAccountFunded, TradingOrderFilled
+from rara.domain.events import TradingAccountFunded, TradingExternalFill, TradingOrderFilled
 from rara.domain.money import ZERO, exact
 from rara.errors import BadInput, RaraError
 from rara.events import EventStore
@@ -208,9 +208,9 @@ class Ledger(Closing):
         (_, account, _, lines), kind, facts = parse_stored((tuple(row), postings))
         return content(tx_id, kind, account, facts, [(a, c, amount_text(v)) for a, c, v in lines])
 
-    def book_fill(self, fill: TradingOrderFilled) -> bool:
-        """Book one fill (its id: ``fill:<exchange>:<account>:<fill_id>``); False if booked
-        before."""
+    def book_fill(self, fill: TradingOrderFilled | TradingExternalFill) -> bool:
+        """Book one fill, of our order or an external one (its id:
+        ``fill:<exchange>:<account>:<fill_id>``); False if booked before."""
         return self.book(fill_transaction(fill))
 
     def book_funding(self, funded: TradingAccountFunded) -> bool:

@@ -215,12 +215,13 @@ class OrderManager:
 
     # ---- the venue's news -----------------------------------------------------------------------
 
-    def sync(self) -> list[TradingOrderFilled]:
+    def sync(self, since_ms: int | None = None) -> list[TradingOrderFilled]:
         """Journal the venue's new fills of our orders (each fill id once) and every change of
         state of our open orders; return the new fills (the engine books them). Orders whose
         outcome is unknown are looked up first. All or nothing: a venue answer the state
-        machine refuses (`IllegalTransition`) journals nothing."""
-        if not self._open and not self._unfilled:
+        machine refuses (`IllegalTransition`) journals nothing. `since_ms` reads the trades
+        from that far back too (reconciliation: a fill older than the last one journaled)."""
+        if since_ms is None and not self._open and not self._unfilled:
             return []  # nothing at the venue can change or fill
         for order in self._open_in_order():
             if order.state in ("submitted", "unknown"):
@@ -230,7 +231,8 @@ class OrderManager:
         drafts: list[tuple[EventPayload, str]] = []
         fills: list[TradingOrderFilled] = []
         last_ms = self._last_fill_ms
-        for f in self.venue.my_trades(self._last_fill_ms, d.symbol):
+        since = self._last_fill_ms if since_ms is None else min(since_ms, self._last_fill_ms)
+        for f in self.venue.my_trades(since, d.symbol):
             cid = f.client_order_id
             ours = changed.get(cid) or self._orders.get(cid)
             if ours is None or f.fill_id in self._seen_fills:
