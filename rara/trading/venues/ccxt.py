@@ -54,12 +54,21 @@ T = TypeVar("T")
 TRADES_PAGE = 500  # trades asked for per request (binance's default page)
 
 
-def exchange_has(exchange_id: str, feature: str, exchange_class: type[Any] | None = None) -> bool:
-    """Whether ccxt says `exchange_id` has `feature` (e.g. cancelAllOrdersAfter). Offline: reads
-    the class's description without constructing an exchange."""
+def _described(exchange_id: str, exchange_class: type[Any] | None) -> dict[str, Any]:
+    """ccxt's description of an exchange class, read without constructing an exchange."""
     cls = exchange_class or getattr(ccxt, check_exchange_id(exchange_id))
     described: dict[str, Any] = object.__new__(cls).describe()
-    return bool((described.get("has") or {}).get(feature))
+    return described
+
+
+def exchange_has(exchange_id: str, feature: str, exchange_class: type[Any] | None = None) -> bool:
+    """Whether ccxt says `exchange_id` has `feature` (e.g. cancelAllOrdersAfter). Offline."""
+    return bool((_described(exchange_id, exchange_class).get("has") or {}).get(feature))
+
+
+def has_testnet(exchange_id: str, exchange_class: type[Any] | None = None) -> bool:
+    """Whether ccxt knows `exchange_id`'s testnet (sandbox urls). Offline."""
+    return bool((_described(exchange_id, exchange_class).get("urls") or {}).get("test"))
 
 
 def keys_present(exchange_id: str, secrets: Secrets) -> bool:
