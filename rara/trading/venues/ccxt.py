@@ -322,6 +322,7 @@ class CcxtVenue:
         return self._cid_of.get(oid) or f"ext:{oid}"
 
     def balances(self) -> Mapping[str, Balance]:
+        self._loaded_markets()  # else ccxt loads every market family (binance: futures hosts)
         raw = self._call(lambda: self._ex.fetch_balance())
         return parse.balances(raw)
 
@@ -386,5 +387,6 @@ class CcxtCancelAfterVenue(CcxtVenue):
 
     def cancel_all_after(self, timeout_ms: int) -> None:
         # bybit asks which product's orders the countdown covers; rara trades spot there
+        self._loaded_markets()
         params = {"type": "spot"} if self._exchange == "bybit" else {}
         self._call(lambda: self._ex.cancel_all_orders_after(timeout_ms, params))
