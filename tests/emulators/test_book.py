@@ -223,3 +223,16 @@ def test_countdown_cancels_open_orders_on_a_real_timer() -> None:
     assert [(a, ids) for a, _, ids in book.countdown_fired] == [("a", [o.order_id])]
     assert (o.status, o.canceled_by) == ("canceled", "countdown")
     book.close()
+
+
+def test_an_order_placed_inside_a_bar_is_judged_from_the_price_at_placement() -> None:
+    book, clock = make(BARS)
+    clock.ms = T0 + 3 * H + H // 2  # bar 3 half way: 84 -> 102 (its open was under 90)
+    stop = book.place(
+        "a", "BTC/USDT", "sell", "stop_market", quantity=Decimal(1), trigger=Decimal("90")
+    )
+    assert stop.placed_mark == Decimal("102.0")
+    clock.ms = T0 + 4 * H
+    book.advance()  # not at the open (84, before the order existed) but at the trigger
+    (t,) = book.trades("a")
+    assert (t.price, t.time_ms) == (Decimal("90"), T0 + 4 * H - 1)
