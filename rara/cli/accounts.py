@@ -14,6 +14,7 @@ from rara.config import load_settings
 from rara.credentials import load_secrets
 from rara.events import EventFilter, open_event_store
 from rara.home import Home
+from rara.ledger import amount_text
 from rara.trading.accounts import account_modes, account_settings, open_account_venue
 from rara.trading.venue import VenueError
 
@@ -41,7 +42,11 @@ def _balances(home: Home, name: str, live: bool) -> dict[str, Any]:
         venue.close()
     return {
         "balances": {
-            c: {"free": str(b.free), "used": str(b.used), "total": str(b.total)}
+            c: {
+                "free": amount_text(b.free),
+                "used": amount_text(b.used),
+                "total": amount_text(b.total),
+            }
             for c, b in sorted(held.items())
         }
     }

@@ -161,3 +161,50 @@ def test_validate_and_accounts_show_each_mode_never_a_key(
     rows = {r["account"]: r for r in doc["accounts"]}
     assert rows["futures"]["deadman"] == "exchange" and rows["spot"]["deadman"] == "watchdog"
     assert rows["spot"]["keys_present"] is True and "balances" not in rows["spot"]
+
+
+def test_accounts_with_balances_asks_the_venue_and_shows_the_last_reconciliation(
+    rara_home: Path, cli: Callable[..., CliResult]
+) -> None:
+    from decimal import Decimal
+
+    from rara.domain.events import TradingReconciled
+    from rara.events import open_event_store
+    from tests.emulators.exchange import BinanceEmulator
+
+    with BinanceEmulator(api_keys={CANARY_KEY: CANARY_SECRET}) as emu:
+        emu.fund(CANARY_KEY, "USDT", "1234.5")
+        configure(
+            rara_home,
+            f"""
+[data.url_overrides.binance]
+public = "{emu.api_url}"
+private = "{emu.api_url}"
+[trading.accounts.demo]
+exchange = "binance"
+symbols = ["BTC/USDT"]
+[trading.accounts.other]
+exchange = "binance"
+mode = "live"
+""",
+        )
+        with open_event_store(Home.from_env().state_db) as store:
+            for n in (1, 2):
+                store.append(
+                    TradingReconciled(
+                        account="demo", exchange="binance", mode="testnet", trigger="periodic",
+                        ok=True, open_orders_journal=0, open_orders_venue=n, fills_booked=0,
+                        orders_resolved=0, balances={"USDT": Decimal("1234.5")},
+                    ),
+                    source="test",
+                )  # fmt: skip
+        env = {"RARA_BINANCE_API_KEY": CANARY_KEY, "RARA_BINANCE_SECRET": CANARY_SECRET}
+        out = cli("accounts", "--balances", env=env)
+    assert out.code == 0, out.stderr
+    assert CANARY_KEY not in out.stdout + out.stderr
+    assert CANARY_SECRET not in out.stdout + out.stderr
+    rows = {r["account"]: r for r in out.json["accounts"]}
+    assert rows["demo"]["balances"]["USDT"] == {"free": "1234.5", "used": "0", "total": "1234.5"}
+    assert rows["demo"]["last_reconciliation"]["open_orders_venue"] == 2  # the newest
+    assert rows["other"]["balances"] is None and "--live" in rows["other"]["balances_error"]
+    assert rows["other"]["last_reconciliation"] is None
