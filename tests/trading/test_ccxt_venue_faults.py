@@ -7,6 +7,7 @@ error's text ever holds the key or the secret."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
@@ -171,3 +172,31 @@ def test_an_exchange_with_cancel_after_is_a_cancel_after_venue() -> None:
         assert isinstance(venue, CancelAfterVenue) and venue.supports_cancel_after
     finally:
         venue.close()
+
+
+def test_a_partial_fill_is_partially_filled_until_the_rest_fills(
+    binance: BinanceEmulator,
+) -> None:
+    binance.partial_fills(0.5)
+    venue = open_venue(binance)
+    try:
+        part = venue.submit(market(0, qty="0.02"))
+        assert part.state == "partially_filled"
+        assert part.filled_quantity == Decimal("0.01") and part.quantity == Decimal("0.02")
+        assert [o.client_order_id for o in venue.open_orders(SYM)] == [cid(0)]
+    finally:
+        venue.close()
+
+
+def test_an_order_the_venue_does_not_show_yet_is_none_then_found(
+    binance: BinanceEmulator,
+) -> None:
+    binance.not_found_for(polls=1, client_order_id=cid(0))
+    venue = open_venue(binance)
+    try:
+        venue.submit(market(0))
+        assert venue.fetch_order(cid(0), SYM) is None  # a lagging replica: looked up again
+        found = venue.fetch_order(cid(0), SYM)
+    finally:
+        venue.close()
+    assert found is not None and found.state == "filled"
