@@ -16,6 +16,7 @@ from rara.config import DataSettings
 from rara.credentials import ExchangeKeys, Secrets
 from rara.domain.orders import OrderRequest, client_order_id
 from rara.errors import BadInput
+from rara.trading.market_rules import RuleRefusal, conform
 from rara.trading.venue import CancelAfterVenue, RuledVenue, Venue, VenueRejected
 from rara.trading.venues.ccxt import CcxtVenue
 from rara.trading_settings import AccountSettings
@@ -88,7 +89,8 @@ def test_the_venue_is_every_port_it_claims(venue: CcxtVenue) -> None:
 def test_market_rules_come_from_exchange_info(venue: CcxtVenue) -> None:
     rules = venue.market_rules(SYM)
     assert rules.amount_step == Decimal("0.00001") and rules.price_step == Decimal("0.01")
-    assert rules.min_amount is not None and rules.max_amount is not None
+    assert rules.min_amount == Decimal("0.00001") and rules.max_amount is not None
+    assert rules.min_cost == Decimal(5)  # the NOTIONAL filter
     assert rules.taker_fee == Decimal("0.001") and rules.cost_orders
     with pytest.raises(BadInput) as err:
         venue.market_rules("BTC/USDC")
@@ -208,3 +210,21 @@ def test_resending_an_open_orders_id_returns_that_order(
     again = venue.submit(limit)
     assert again.venue_order_id == first.venue_order_id and again.state == "acknowledged"
     assert [o.client_order_id for o in binance.book.orders(KEY)] == [cid(7)]
+
+
+def test_conformed_requests_pass_and_refused_ones_would_be_refused(
+    binance: BinanceEmulator, venue: CcxtVenue
+) -> None:
+    rules = venue.market_rules(SYM)
+    mark = last_price(binance)
+    odd = market(8, qty="0.0123456789")
+    sent = conform(rules, odd, mark)
+    assert isinstance(sent, OrderRequest) and sent.quantity == Decimal("0.01234")
+    assert venue.submit(sent).state == "filled"
+    dust = market(9, qty="0.0001")
+    refusal = conform(rules, dust, mark)
+    assert isinstance(refusal, RuleRefusal) and refusal.code == "below_min_cost"
+    with pytest.raises(VenueRejected) as err:
+        venue.submit(dust)
+    assert err.value.code == "below_min_notional"
+    assert [o.client_order_id for o in binance.book.orders(KEY)] == [cid(8)]
