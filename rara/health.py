@@ -138,6 +138,48 @@ def settings_checks(home: Home) -> list[HealthCheck]:
     ]
 
 
+def account_checks(home: Home) -> list[HealthCheck]:
+    """One check per venue account (``account.NAME``): exchange, mode, keys present, live
+    opt-ins and the dead man's switch it will use; none when no account is configured. Offline.
+    A settings or secrets error is left to `settings_checks`, which reports it."""
+    try:
+        settings = load_settings(home)
+        if not settings.trading.accounts:
+            return []
+        secrets = load_secrets(home)
+    except RaraError:
+        return []
+    from rara.trading.accounts import account_modes  # ccxt: only when there are accounts
+
+    out = []
+    for m in account_modes(settings, secrets):
+        detail = (
+            f"{m.exchange} {m.mode}, keys {'present' if m.keys_present else 'absent'}, "
+            f"dead man's switch: {m.deadman or 'unavailable'}"
+        )
+        if m.problems:
+            status: Status = "fault"
+            detail += "; " + "; ".join(m.problems)
+            suggestion = "fix [trading.accounts." + m.account + "] (`rara accounts` shows it)"
+        elif not m.keys_present:
+            status, suggestion = (
+                "not_configured",
+                f"set RARA_{m.exchange.upper()}_API_KEY and _SECRET",
+            )
+        elif m.mode == "live" and not m.live_ready:
+            status, suggestion = "not_configured", "live mode needs trading.live_enabled = true"
+        else:
+            status, suggestion = "ok", None
+        if m.mode == "live":
+            detail += ", live " + ("opted in (needs --live)" if m.live_ready else "not opted in")
+        out.append(
+            HealthCheck(
+                name=f"account.{m.account}", status=status, detail=detail, suggestion=suggestion
+            )
+        )
+    return out
+
+
 def data_checks(catalog: Catalog) -> list[HealthCheck]:
     """Which instruments are stored, and every file the catalog cannot read."""
     try:
@@ -236,6 +278,7 @@ def check_health(home: Home) -> HealthReport:
     """Every check, in the order `rara validate` has always listed them."""
     checks = [python_check(), home_check(home)]
     checks += settings_checks(home)
+    checks += account_checks(home)
     checks += data_checks(Catalog(home.data_dir))
     checks += state_checks(home.state_db)
     checks += sandbox_checks()

@@ -167,6 +167,16 @@ class AccountSettings(_Section):
     trades_lookback_h: float = Field(
         24.0, gt=0, description="how far back reconciliation reads the account's trades"
     )
+    rate_limit_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="resends (same client id) of a request the venue refused "
+        "with 429/418, after waiting out its Retry-After",
+    )
+    rate_limit_wait_max_s: float = Field(
+        10.0, ge=0, description="longest Retry-After waited out before a resend"
+    )
 
 
 class TradingSettings(_Section):

@@ -412,6 +412,12 @@ app.lazy.update(
             "orders",
             "Orders from the journal (NDJSON, newest first): state, fills, the guard that denied.",
         ),
+        "accounts": _lazy(
+            "accounts",
+            "command",
+            "Venue accounts: exchange, mode, keys present, dead man's switch; --balances adds the "
+            "venue's balances and the last reconciliation.",
+        ),
         "validate": _lazy(
             "validate",
             "command",

@@ -102,6 +102,98 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when - (time.time() if now is None else now))
 
 
+def build_exchange(
+    exchange_id: str,
+    settings: DataSettings,
+    secrets: Secrets | None,
+    exchange_class: type[Any] | None = None,
+    *,
+    sandbox: bool = False,
+) -> tuple[Any, list[str]]:
+    """A ccxt exchange configured from `DataSettings` (timeouts, pace, url overrides), with the
+    keys `secrets` holds for it, and those keys' values (what every message must be redacted of).
+
+    ``exchange_class`` swaps the ccxt class (tests, or a patched venue); by default it is
+    ``getattr(ccxt, exchange_id)``. ``sandbox`` switches to the exchange's testnet before the url
+    overrides apply (so an emulator replaces the testnet's urls). Offline: nothing is requested.
+    """
+    cls = exchange_class or getattr(ccxt, exchange_id)
+    config: dict[str, Any] = {
+        "enableRateLimit": True,
+        "timeout": settings.request_timeout_ms,
+    }
+    if settings.rate_limit_ms is not None:
+        config["rateLimit"] = settings.rate_limit_ms
+    secret_values: list[str] = []
+    keys = secrets.exchanges.get(exchange_id) if secrets is not None else None
+    if keys is not None:  # public candles need no keys; pass them only when configured
+        for field, attr in (("api_key", "apiKey"), ("secret", "secret")):
+            value = getattr(keys, field)
+            if value is not None and value.get_secret_value():
+                config[attr] = value.get_secret_value()
+                secret_values.append(value.get_secret_value())
+    ex = _instrumented(cls)(config)
+    if sandbox:
+        if not ex.urls.get("test"):
+            raise BadInput(
+                "no_testnet",
+                f"{exchange_id} has no testnet (sandbox) in ccxt",
+                "trade it in live mode only after testing elsewhere, or pick an exchange with a "
+                "testnet (binance, bybit, okx, kraken futures, ...)",
+            )
+        ex.set_sandbox_mode(True)
+    apply_url_overrides(ex, exchange_id, settings.url_overrides.get(exchange_id, {}))
+    # Candles need only the market list. The currencies call is private or heavy on many
+    # venues, and binance adds margin-pair calls when keys are present.
+    ex.has["fetchCurrencies"] = False
+    if "fetchMargins" in ex.options:
+        ex.options["fetchMargins"] = False
+    return ex, secret_values
+
+
+def apply_url_overrides(ex: Any, exchange_id: str, overrides: dict[str, str]) -> None:
+    """Point `ex`'s API urls at ``data.url_overrides.<exchange_id>`` (an emulator, a proxy)."""
+    if not overrides:
+        return
+    api = ex.urls.get("api")
+    if isinstance(api, dict):
+        unknown = sorted(set(overrides) - set(api))
+        if unknown:
+            raise BadInput(
+                "bad_url_override",
+                f"data.url_overrides.{exchange_id} sets {unknown[0]!r}, which is not "
+                f"one of {exchange_id}'s ccxt urls['api'] keys",
+                f"valid keys: {', '.join(sorted(api))}",
+            )
+        api.update(overrides)
+    else:  # a single base URL: whatever the key, it replaces it
+        ex.urls["api"] = next(iter(overrides.values()))
+    log.debug("%s: API URLs overridden for %s", exchange_id, sorted(overrides))
+
+
+def load_only_market_family(ex: Any, symbol: str) -> None:
+    """Have `ex` load only the market family `symbol` belongs to (binance would otherwise also
+    ask its futures hosts), where the exchange offers that option."""
+    opt = ex.options.get("fetchMarkets")
+    types = opt.get("types") if isinstance(opt, dict) else opt
+    if not isinstance(types, list) or "spot" not in types:
+        return
+    wanted = ["spot"] if ":" not in symbol else [t for t in types if t != "spot"]
+    if not wanted:
+        return
+    if isinstance(opt, dict):
+        opt["types"] = wanted
+    else:
+        ex.options["fetchMarkets"] = wanted
+
+
+def redact(text: str, secret_values: list[str]) -> str:
+    """`text` with every secret value replaced by ***."""
+    for s in secret_values:
+        text = text.replace(s, "***")
+    return text
+
+
 class CcxtSource:
     """Candles from one ccxt exchange, configured from `DataSettings`.
 
@@ -119,28 +211,9 @@ class CcxtSource:
     ) -> None:
         self.exchange_id = check_exchange_id(exchange_id)
         self.name = f"ccxt:{self.exchange_id}"
-        cls = exchange_class or getattr(ccxt, self.exchange_id)
-        config: dict[str, Any] = {
-            "enableRateLimit": True,
-            "timeout": settings.request_timeout_ms,
-        }
-        if settings.rate_limit_ms is not None:
-            config["rateLimit"] = settings.rate_limit_ms
-        self._secret_values: list[str] = []
-        keys = secrets.exchanges.get(self.exchange_id) if secrets is not None else None
-        if keys is not None:  # public candles need no keys; pass them only when configured
-            for field, attr in (("api_key", "apiKey"), ("secret", "secret")):
-                value = getattr(keys, field)
-                if value is not None and value.get_secret_value():
-                    config[attr] = value.get_secret_value()
-                    self._secret_values.append(value.get_secret_value())
-        self._ex = _instrumented(cls)(config)
-        self._apply_url_overrides(settings.url_overrides.get(self.exchange_id, {}))
-        # Candles need only the market list. The currencies call is private or heavy on many
-        # venues, and binance adds margin-pair calls when keys are present.
-        self._ex.has["fetchCurrencies"] = False
-        if "fetchMargins" in self._ex.options:
-            self._ex.options["fetchMargins"] = False
+        self._ex, self._secret_values = build_exchange(
+            self.exchange_id, settings, secrets, exchange_class
+        )
 
     def close(self) -> None:
         """Close the exchange's HTTP session (its pooled keep-alive connections)."""
@@ -149,38 +222,8 @@ class CcxtSource:
             session.close()
 
     # ---- configuration -------------------------------------------------------------------
-    def _apply_url_overrides(self, overrides: dict[str, str]) -> None:
-        if not overrides:
-            return
-        api = self._ex.urls.get("api")
-        if isinstance(api, dict):
-            unknown = sorted(set(overrides) - set(api))
-            if unknown:
-                raise BadInput(
-                    "bad_url_override",
-                    f"data.url_overrides.{self.exchange_id} sets {unknown[0]!r}, which is not "
-                    f"one of {self.exchange_id}'s ccxt urls['api'] keys",
-                    f"valid keys: {', '.join(sorted(api))}",
-                )
-            api.update(overrides)
-        else:  # a single base URL: whatever the key, it replaces it
-            self._ex.urls["api"] = next(iter(overrides.values()))
-        log.debug("%s: API URLs overridden for %s", self.exchange_id, sorted(overrides))
-
     def _markets_for(self, symbol: str) -> None:
-        """Load only the market family the symbol belongs to (binance would otherwise also
-        ask its futures hosts), where the exchange offers that option."""
-        opt = self._ex.options.get("fetchMarkets")
-        types = opt.get("types") if isinstance(opt, dict) else opt
-        if not isinstance(types, list) or "spot" not in types:
-            return
-        wanted = ["spot"] if ":" not in symbol else [t for t in types if t != "spot"]
-        if not wanted:
-            return
-        if isinstance(opt, dict):
-            opt["types"] = wanted
-        else:
-            self._ex.options["fetchMarkets"] = wanted
+        load_only_market_family(self._ex, symbol)
 
     # ---- the port ------------------------------------------------------------------------
     @property
@@ -225,9 +268,7 @@ class CcxtSource:
 
     # ---- error translation ---------------------------------------------------------------
     def _redact(self, text: str) -> str:
-        for s in self._secret_values:
-            text = text.replace(s, "***")
-        return text
+        return redact(text, self._secret_values)
 
     def _call(self, fn: Callable[[], T]) -> T:
         try:
