@@ -81,6 +81,7 @@ def test_orders_by_id_and_client_id(emu: BinanceEmulator) -> None:
         with pytest.raises(ccxt.OrderNotFound):  # as Binance: nothing open is an unknown order
             ex.cancel_all_orders(SYM)
         assert ex.fetch_open_orders(SYM) == []
+        assert [o["status"] for o in ex.fetch_orders(SYM)] == ["canceled"] * 3  # allOrders
     assert emu.book.balances(KEY) == {
         "USDT": (Decimal("100000"), Decimal(0)),
         "BTC": (Decimal("1"), Decimal(0)),
@@ -300,8 +301,12 @@ def test_an_external_order_shows_with_its_own_client_id(emu: BinanceEmulator) ->
 
 def test_the_countdown_cancels_the_accounts_open_orders(emu: BinanceEmulator) -> None:
     with binance(emu) as ex:
+        ex.urls["api"]["fapiPrivate"] = emu.url + "/fapi/v1"
         o = ex.create_order(SYM, "limit", "buy", 0.01, 20_000, {"clientOrderId": "c-1"})
-        assert emu.book.cancel_after(KEY, 300) is not None
+        arm = {"symbol": "BTCUSDT", "countdownTime": 60_000}
+        assert ex.fapiPrivatePostCountdownCancelAll(arm)["countdownTime"] == "60000"
+        ex.fapiPrivatePostCountdownCancelAll({**arm, "countdownTime": 0})  # disarmed
+        ex.fapiPrivatePostCountdownCancelAll({**arm, "countdownTime": 300})  # re-armed, short
         waited = threading.Event()
         for _ in range(200):  # up to 20 s on a loaded machine
             if emu.book.countdown_fired:
@@ -309,3 +314,4 @@ def test_the_countdown_cancels_the_accounts_open_orders(emu: BinanceEmulator) ->
             waited.wait(0.1)
         assert ex.fetch_order(o["id"], SYM)["status"] == "canceled"
         assert [(a, ids) for a, _, ids in emu.book.countdown_fired] == [(KEY, [o["id"]])]
+        assert emu.book.get(KEY, order_id=o["id"]).canceled_by == "countdown"  # type: ignore[union-attr]
