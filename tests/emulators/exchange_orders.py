@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "unknown_order_type": (-1116, "Invalid orderType."),
     "market_closed": (-1013, "Market is closed."),
 }
+CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")  # Binance's rule for newClientOrderId
 NOT_FOUND = (400, {"code": -2013, "msg": "Order does not exist."})
 
 Answer = tuple[int, Any]
@@ -232,6 +234,13 @@ class SpotOrders:
             return _missing("stopPrice")
         if "quantity" not in amounts and "quoteOrderQty" not in amounts:
             return _missing("quantity")
+        cid = q.get("newClientOrderId")
+        if cid is not None and not CLIENT_ID.match(cid):
+            return _err(
+                -1100,
+                "Illegal characters found in parameter 'newClientOrderId'; legal range is "
+                f"'{CLIENT_ID.pattern}'.",
+            )
         stop = amounts.get("stopPrice")
         mark = self.book.mark(symbol) if stop is not None else None
         if stop is not None and mark is not None:

@@ -141,6 +141,9 @@ def test_refusals_raise_what_ccxt_raises_against_binance(emu: BinanceEmulator) -
             ex.private_post_order(
                 {"symbol": "DOGEUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"}
             )
+        with pytest.raises(ccxt.BadRequest) as bad_id:  # Binance: [.A-Z:/a-z0-9_-]{1,36}
+            ex.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "x" * 37})
+        assert "newClientOrderId" in str(bad_id.value)
         with pytest.raises(ccxt.OrderImmediatelyFillable):  # a sell stop above the market
             ex.create_order(SYM, "market", "sell", 0.01, None, {"stopLossPrice": 40_000})
     for key, secret in ((KEY, "wrong-secret"), ("unknown-key", SECRET)):
