@@ -278,10 +278,12 @@ class Book:
             if not o.is_open:
                 continue
             if o.kind == "market":  # partly filled: the rest at the next bar's open
-                if now >= o.next_bar_ms:
+                while o.is_open and now >= o.next_bar_ms:
                     bar = self.price_at(o.symbol, o.next_bar_ms)
                     if bar is not None:
                         self._fill(o, dec_of(bar[0]), o.remaining, o.next_bar_ms, maker=False)
+                    else:  # no bar there (a gap, a halt): the next one that opens
+                        o.next_bar_ms += self.interval_ms
                 continue
             while o.is_open and o.next_bar_ms + self.interval_ms <= now:
                 bar_ms = o.next_bar_ms

@@ -163,10 +163,7 @@ class BinanceEmulator(FaultyServer):
         """The next order placed (or every order with ``client_order_id``) exists but
         ``GET /api/v3/order`` answers "Order does not exist." for the first ``polls`` requests
         naming it, and ``myTrades``/``openOrders`` leave it out until then."""
-        hide = Hide(polls=polls, client_order_id=client_order_id)
-        with self._lock:
-            self.orders.hidden.append(hide)
-        return hide
+        return self.orders.hide(Hide(polls=polls, client_order_id=client_order_id))
 
     # ---- accounts --------------------------------------------------------------------------
     def fund(self, account: str, currency: str, amount: Decimal | str) -> None:

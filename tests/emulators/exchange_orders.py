@@ -1,7 +1,9 @@
 """Binance spot's signed endpoints over the emulator's `Book`: the HTTP dialect only.
 
 ``POST/GET/DELETE /api/v3/order``, ``GET/DELETE /api/v3/openOrders``, ``GET /api/v3/allOrders``,
-``GET /api/v3/myTrades`` and ``GET /api/v3/account``, in the shapes Binance sends (strings for
+``GET /api/v3/myTrades``, ``GET /api/v3/account`` and the futures dead man's switch ``POST
+/fapi/v1/countdownCancelAll`` (its timer is the book's and cancels the whole account's open
+orders, not one symbol's), in the shapes Binance sends (strings for
 every amount, integer order and trade ids, ``newOrderRespType`` FULL with its fills) and with
 Binance's error JSON, so real ccxt ``binance`` parses them and raises the exception class it
 raises against Binance. Every request is authenticated as Binance does it: ``X-MBX-APIKEY``
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+import threading
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -33,6 +37,7 @@ PRIVATE = {
     "/sapi/v1/capital/config/getall",  # ccxt's fetchCurrencies, when keys are set
     "/sapi/v1/margin/allPairs",  # ccxt's fetchMargins (markets' margin flags)
     "/sapi/v1/margin/isolated/allPairs",
+    "/fapi/v1/countdownCancelAll",  # the futures dead man's switch (here: the whole account)
 }
 TYPES: dict[str, Kind] = {
     "MARKET": "market",
@@ -60,6 +65,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "unknown_order_type": (-1116, "Invalid orderType."),
     "market_closed": (-1013, "Market is closed."),
 }
+CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")  # Binance's rule for newClientOrderId
 NOT_FOUND = (400, {"code": -2013, "msg": "Order does not exist."})
 
 Answer = tuple[int, Any]
@@ -108,6 +114,12 @@ class SpotOrders:
         self.api_keys = api_keys  # key -> secret; the key is the account's name in the book
         self.symbols = symbols  # Binance id "BTCUSDT" -> unified "BTC/USDT"
         self.hidden: list[Hide] = []
+        self._lock = threading.Lock()  # one signed request at a time: a read sees one state
+
+    def hide(self, hide: Hide) -> Hide:
+        with self._lock:
+            self.hidden.append(hide)
+        return hide
 
     # ---- auth ----------------------------------------------------------------------------
     def authenticate(self, raw: str, headers: dict[str, str]) -> str | Answer:
@@ -129,6 +141,10 @@ class SpotOrders:
 
     # ---- endpoints -----------------------------------------------------------------------
     def answer(self, method: str, path: str, q: dict[str, str], account: str) -> Answer:
+        with self._lock:
+            return self._answer(method, path, q, account)
+
+    def _answer(self, method: str, path: str, q: dict[str, str], account: str) -> Answer:
         self.book.advance()
         symbol = self.symbols.get(q.get("symbol", ""))
         if path == "/api/v3/account":
@@ -137,6 +153,12 @@ class SpotOrders:
             return 200, self._coins(account)
         if path.startswith("/sapi/v1/margin/") and method == "GET":
             return 200, []  # no margin trading here
+        if path == "/fapi/v1/countdownCancelAll" and method == "POST":
+            countdown = _int(q, "countdownTime")
+            if symbol is None or countdown is None or countdown < 0:
+                return _missing("symbol" if symbol is None else "countdownTime")
+            self.book.cancel_after(account, countdown)  # 0 disarms, as on Binance
+            return 200, {"symbol": q["symbol"], "countdownTime": str(countdown)}
         if "symbol" in q and symbol is None:
             return _err(-1121, "Invalid symbol.")
         if path == "/api/v3/order" and method == "POST":
@@ -212,6 +234,13 @@ class SpotOrders:
             return _missing("stopPrice")
         if "quantity" not in amounts and "quoteOrderQty" not in amounts:
             return _missing("quantity")
+        cid = q.get("newClientOrderId")
+        if cid is not None and not CLIENT_ID.match(cid):
+            return _err(
+                -1100,
+                "Illegal characters found in parameter 'newClientOrderId'; legal range is "
+                f"'{CLIENT_ID.pattern}'.",
+            )
         stop = amounts.get("stopPrice")
         mark = self.book.mark(symbol) if stop is not None else None
         if stop is not None and mark is not None:

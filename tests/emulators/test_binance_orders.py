@@ -81,6 +81,7 @@ def test_orders_by_id_and_client_id(emu: BinanceEmulator) -> None:
         with pytest.raises(ccxt.OrderNotFound):  # as Binance: nothing open is an unknown order
             ex.cancel_all_orders(SYM)
         assert ex.fetch_open_orders(SYM) == []
+        assert [o["status"] for o in ex.fetch_orders(SYM)] == ["canceled"] * 3  # allOrders
     assert emu.book.balances(KEY) == {
         "USDT": (Decimal("100000"), Decimal(0)),
         "BTC": (Decimal("1"), Decimal(0)),
@@ -140,6 +141,9 @@ def test_refusals_raise_what_ccxt_raises_against_binance(emu: BinanceEmulator) -
             ex.private_post_order(
                 {"symbol": "DOGEUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"}
             )
+        with pytest.raises(ccxt.BadRequest) as bad_id:  # Binance: [.A-Z:/a-z0-9_-]{1,36}
+            ex.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "x" * 37})
+        assert "newClientOrderId" in str(bad_id.value)
         with pytest.raises(ccxt.OrderImmediatelyFillable):  # a sell stop above the market
             ex.create_order(SYM, "market", "sell", 0.01, None, {"stopLossPrice": 40_000})
     for key, secret in ((KEY, "wrong-secret"), ("unknown-key", SECRET)):
@@ -300,8 +304,12 @@ def test_an_external_order_shows_with_its_own_client_id(emu: BinanceEmulator) ->
 
 def test_the_countdown_cancels_the_accounts_open_orders(emu: BinanceEmulator) -> None:
     with binance(emu) as ex:
+        ex.urls["api"]["fapiPrivate"] = emu.url + "/fapi/v1"
         o = ex.create_order(SYM, "limit", "buy", 0.01, 20_000, {"clientOrderId": "c-1"})
-        assert emu.book.cancel_after(KEY, 300) is not None
+        arm = {"symbol": "BTCUSDT", "countdownTime": 60_000}
+        assert ex.fapiPrivatePostCountdownCancelAll(arm)["countdownTime"] == "60000"
+        ex.fapiPrivatePostCountdownCancelAll({**arm, "countdownTime": 0})  # disarmed
+        ex.fapiPrivatePostCountdownCancelAll({**arm, "countdownTime": 300})  # re-armed, short
         waited = threading.Event()
         for _ in range(200):  # up to 20 s on a loaded machine
             if emu.book.countdown_fired:
@@ -309,3 +317,4 @@ def test_the_countdown_cancels_the_accounts_open_orders(emu: BinanceEmulator) ->
             waited.wait(0.1)
         assert ex.fetch_order(o["id"], SYM)["status"] == "canceled"
         assert [(a, ids) for a, _, ids in emu.book.countdown_fired] == [(KEY, [o["id"]])]
+        assert emu.book.get(KEY, order_id=o["id"]).canceled_by == "countdown"  # type: ignore[union-attr]
