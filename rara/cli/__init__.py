@@ -263,6 +263,19 @@ GROUPS = (
         },
     ),
     _group(
+        "trade",
+        "Live and testnet trading on a configured account through ccxt (testnet by default).",
+        {
+            "run": _lazy(
+                "trade",
+                "run",
+                "Trade STRATEGY on account NAME until SIGTERM/Ctrl-C (or --max-bars); print a "
+                "JSON summary: bars, orders, fills, the start-up reconciliation and the dead "
+                "man's switch.",
+            ),
+        },
+    ),
+    _group(
         "ledger",
         "The double-entry ledger in $RARA_HOME/rara.db: balances per account, verification.",
         {

@@ -25,6 +25,7 @@ from rara.trading.venues.ccxt import (
     keys_hint,
     keys_present,
 )
+from rara.trading.watchdog import VenueSpec
 from rara.trading_settings import AccountSettings
 
 DeadmanMethod = Literal["exchange", "watchdog", "off"]
@@ -161,3 +162,20 @@ def open_account_venue(
             f"set trading.accounts.{name}.deadman = 'auto'",
         )
     return CcxtVenue(name, acct, data=settings.data, secrets=secrets, exchange_class=exchange_class)
+
+
+def watchdog_venue_spec(name: str, live_flag: bool) -> VenueSpec:
+    """How the dead man's switch's watchdog process opens account `name` on its own (it cancels
+    through its own connection when the engine stops answering)."""
+    return VenueSpec(
+        factory="rara.trading.accounts:watchdog_venue", args={"name": name, "live": live_flag}
+    )
+
+
+def watchdog_venue(home: Home, args: dict[str, Any]) -> CcxtVenue:
+    """The watchdog's venue of the account `args` names (the same opt-ins as the engine's)."""
+    from rara.config import load_settings
+
+    return open_account_venue(
+        home, load_settings(home), str(args["name"]), live_flag=bool(args["live"])
+    )

@@ -28,7 +28,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import ccxt
 
@@ -146,8 +146,12 @@ class CcxtVenue:
         return self._exchange
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Literal["testnet", "live"]:
         return self.settings.mode
+
+    def exchange_time_ms(self) -> int:
+        """The exchange's server time (UTC ms): what closes a live feed's bars."""
+        return self._call(lambda: int(self._ex.fetch_time()))
 
     @property
     def supports_cancel_after(self) -> bool:
