@@ -50,6 +50,9 @@ class V5Trading:
                 v5.BAD_PARAM, f"params error: category {q.get('category')!r} not emulated"
             )
 
+    def _fee_rate(self, symbol: str) -> Decimal:
+        return self.book.markets[symbol].fee_rate
+
     # ---- orders --------------------------------------------------------------------------------
     def _order_json(self, o: EmuOrder) -> dict[str, Any]:
         m = self._by_symbol[o.symbol]
@@ -160,7 +163,9 @@ class V5Trading:
         start, end = v5.window(q, self.now())
         orders = {o.order_id: o for o in self.book.orders(account)}
         rows = [
-            v5.execution_json(t, self._by_symbol[t.symbol].id, orders.get(t.order_id))
+            v5.execution_json(
+                t, self._by_symbol[t.symbol].id, orders.get(t.order_id), self._fee_rate(t.symbol)
+            )
             for t in self.book.trades(account, self._symbol_of(q))[::-1]
             if start <= t.time_ms <= end
             and (not q.get("orderId") or t.order_id == q["orderId"])

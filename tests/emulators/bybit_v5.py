@@ -320,7 +320,9 @@ def order_json(
     } | ({"cumFeeDetail": {fee_currency: s(fee)}} if fee > 0 else {})
 
 
-def execution_json(t: EmuTrade, symbol_id: str, o: EmuOrder | None) -> dict[str, Any]:
+def execution_json(
+    t: EmuTrade, symbol_id: str, o: EmuOrder | None, fee_rate: Decimal
+) -> dict[str, Any]:
     """A v5 execution (``/v5/execution/list``)."""
     return {
         "symbol": symbol_id,
@@ -342,7 +344,7 @@ def execution_json(t: EmuTrade, symbol_id: str, o: EmuOrder | None) -> dict[str,
         "execValue": s(t.quote),
         "execTime": str(t.time_ms),
         "isMaker": t.maker,
-        "feeRate": s(t.fee / t.quote) if t.quote > 0 else "0",
+        "feeRate": s(fee_rate),
         "tradeIv": "",
         "markIv": "",
         "markPrice": "",
