@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.emulators import bybit_v5 as v5
-from tests.emulators.book import Book, MarketSpec
+from tests.emulators.book import Book, EmuOrder, MarketSpec, Side
 from tests.emulators.bybit_orders import V5Trading
 from tests.emulators.bybit_v5 import V5Error
 from tests.emulators.candles import INTERVAL_MS, Halt, Market, klines
@@ -93,8 +93,9 @@ class BybitEmulator(V5Trading):
                 or [Market("BTC", "USDT", price0=30_000.0), Market("ETH", "USDT", price0=2_000.0)]
             )
         }
-        # specs by Bybit symbol id ("BTCUSDT"); a market without one gets the default rules
-        self.specs = {mid: (specs or {}).get(mid) or spec_for(m) for mid, m in self.markets.items()}
+        self._by_symbol = {f"{m.base}/{m.quote}": m for m in self.markets.values()}
+        # specs by unified symbol ("BTC/USDT"); a market without one gets the default rules
+        self.specs = {u: (specs or {}).get(u) or spec_for(m) for u, m in self._by_symbol.items()}
         self.api_keys = dict(api_keys or {})
         self.now_ms = now_ms  # the exchange's clock in UTC ms; None: real time
         self.interval = interval  # the bar the core matches resting orders on
@@ -106,13 +107,7 @@ class BybitEmulator(V5Trading):
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
         self._server: ThreadingHTTPServer | None = None
-        self._by_symbol = {f"{m.base}/{m.quote}": m for m in self.markets.values()}
-        self.book = Book(
-            {f"{m.base}/{m.quote}": self.specs[m.id] for m in self.markets.values()},
-            self.price_at,
-            self.now,
-            INTERVAL_MS[interval],
-        )
+        self.book = Book(dict(self.specs), self.price_at, self.now, INTERVAL_MS[interval])
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> BybitEmulator:
@@ -166,8 +161,59 @@ class BybitEmulator(V5Trading):
             self.faults.append(fault)
         return fault
 
-    def fund(self, api_key: str, currency: str, amount: Decimal) -> None:
-        self.book.fund(api_key, currency, amount)
+    def fail(self, nth: int, status: int, path: str = CREATE, retry_after: str | None = None,
+             body: str | None = None) -> Fault:  # fmt: skip
+        """The ``nth`` request to ``path`` is answered ``status`` instead (nothing done)."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        if body is None:
+            body = "Service Unavailable" if status == 503 else "Internal Server Error"
+        return self.add_fault(Fault(path=path, nth=nth, status=status, headers=headers, body=body))
+
+    def hang(self, nth: int, path: str = CREATE) -> Fault:
+        """The ``nth`` request to ``path`` blocks until `Fault.release`/`stop` (nothing done
+        until then)."""
+        return self.add_fault(Fault(path=path, nth=nth, hang=True))
+
+    def rate_limit_orders(self, nth: int = 1, retry_after: str = "1") -> Fault:
+        """The ``nth`` order request is refused, nothing placed: HTTP 429 with Retry-After and
+        Bybit's retCode 10006 (ccxt: RateLimitExceeded)."""
+        body = json.dumps({"retCode": 10006, "retMsg": "Too many visits!", "result": {}})
+        return self.fail(nth, 429, CREATE, retry_after=retry_after, body=body)
+
+    def partial_fills(self, share: float | None) -> None:
+        """Market orders fill ``share`` now and the rest at the next bar's open (None: off)."""
+        self.book.partial_fill = share
+
+    def fund(self, api_key: str, currency: str, amount: Decimal | str) -> None:
+        self.book.fund(api_key, currency, Decimal(amount))
+
+    def place_external(
+        self,
+        api_key: str,
+        symbol: str,
+        side: Side,
+        quantity: Decimal | str,
+        price: Decimal | str | None = None,
+        client_order_id: str | None = None,
+    ) -> EmuOrder:
+        """An order placed on the account by someone else (Bybit's web UI: no orderLinkId
+        unless given): a limit if ``price`` is given, else a market order."""
+        o = self.book.place(
+            api_key, symbol, side, "limit" if price is not None else "market",
+            quantity=Decimal(quantity), price=Decimal(price) if price is not None else None,
+            client_order_id=client_order_id,
+        )  # fmt: skip
+        with self._lock:
+            self._extras[o.order_id] = v5.OrderExtras(
+                order_type="Limit" if price is not None else "Market",
+                order_filter="Order",
+                market_unit="" if price is not None else "baseCoin",
+                trigger_direction=0,
+                reduce_only=False,
+                time_in_force="GTC" if price is not None else "IOC",
+                has_link_id=client_order_id is not None,
+            )
+        return o
 
     def now(self) -> int:
         """The exchange's clock (UTC ms)."""
@@ -300,8 +346,8 @@ class BybitEmulator(V5Trading):
         self._spot_only(q)
         wanted = q.get("symbol")
         rows = [
-            v5.instrument(m, self.specs[m.id])
-            for m in self.markets.values()
+            v5.instrument(m, self.specs[u])
+            for u, m in self._by_symbol.items()
             if wanted is None or m.id == wanted
         ]
         return {"category": "spot", "list": rows, "nextPageCursor": ""}

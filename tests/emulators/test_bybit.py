@@ -80,7 +80,7 @@ def test_time_markets_and_candles() -> None:
         fee_rate=Decimal("0.001"),
     )
     with (
-        BybitEmulator(api_keys={KEY: SECRET}, specs={"BTCUSDT": spec}, now_ms=T0 + 5) as emu,
+        BybitEmulator(api_keys={KEY: SECRET}, specs={SYM: spec}, now_ms=T0 + 5) as emu,
         bybit(emu) as ex,
     ):
         assert ex.fetch_time() == T0 + 5
@@ -275,3 +275,36 @@ def test_rearming_keeps_orders_and_zero_disarms(emu: BybitEmulator) -> None:
         time.sleep(2.5)  # past the last window: disarmed, nothing fires
         assert emu.book.countdown_fired == []
         assert [o["clientOrderId"] for o in ex.fetch_open_orders(SYM)] == ["kept"]
+
+
+def test_scripted_faults_partial_fills_and_external_orders(emu: BybitEmulator) -> None:
+    emu.fail(1, 503)
+    emu.rate_limit_orders(2, retry_after="1")
+    hung = emu.hang(3)
+    with bybit(emu) as ex:
+        with pytest.raises(ccxt.ExchangeNotAvailable):
+            ex.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "f-1"})
+        with pytest.raises(ccxt.RateLimitExceeded):
+            ex.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "f-2"})
+        ex.timeout = 500
+        with pytest.raises(ccxt.RequestTimeout):
+            ex.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "f-3"})
+        hung.release()  # the hung request is answered (placing it) to a client long gone
+        assert wait_until(lambda: emu.calls(CREATE)[-1].status == 200)
+        assert [o.client_order_id for o in emu.book.orders(KEY)] == ["f-3"]
+        assert [r.status for r in emu.calls(CREATE)] == [503, 429, 200]
+        ex.timeout = 10_000
+
+        emu.partial_fills(0.5)
+        half = ex.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "p-1"})
+        now = ex.fetch_open_order(half["id"], SYM)
+        assert (now["status"], now["filled"], now["remaining"]) == ("open", 0.005, 0.005)
+        emu.now_ms = T0 + H + 1  # the rest fills at the next bar's open
+        rest = ex.fetch_closed_order(half["id"], SYM)
+        assert (rest["status"], rest["filled"]) == ("closed", 0.01)
+        assert len(ex.fetch_my_trades(SYM, params={"orderId": half["id"]})) == 2
+
+        theirs = emu.place_external(KEY, SYM, "sell", "0.02", price="90000")
+        [seen] = ex.fetch_open_orders(SYM)
+        assert seen["id"] == theirs.order_id and seen["clientOrderId"] is None
+        assert (seen["side"], seen["amount"], seen["price"]) == ("sell", 0.02, 90000)
