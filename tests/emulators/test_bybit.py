@@ -14,6 +14,9 @@ from typing import Any
 import ccxt
 import pytest
 
+from rara.config import DataSettings
+from rara.data.ccxt_source import CcxtSource
+from rara.domain.market import Timeframe
 from tests.emulators.book import MarketSpec
 from tests.emulators.bybit import CREATE, DCP, BybitEmulator
 from tests.emulators.candles import klines
@@ -308,3 +311,18 @@ def test_scripted_faults_partial_fills_and_external_orders(emu: BybitEmulator) -
         [seen] = ex.fetch_open_orders(SYM)
         assert seen["id"] == theirs.order_id and seen["clientOrderId"] is None
         assert (seen["side"], seen["amount"], seen["price"]) == ("sell", 0.02, 90000)
+
+
+def test_rara_candle_source_reads_the_emulator(emu: BybitEmulator) -> None:
+    """rara's own ccxt path (url_overrides on every urls['api'] key) loads the markets and
+    pages candles from the emulator."""
+    settings = DataSettings(url_overrides={"bybit": emu.api_urls}, rate_limit_ms=1)
+    source = CcxtSource("bybit", settings)
+    try:
+        source.validate_symbol(SYM)
+        rows = source.fetch_page(SYM, Timeframe.parse("1h"), T0 - 3 * H, 3)
+    finally:
+        source.close()
+    truth = klines(emu.seed, emu.markets["BTCUSDT"], "1h", T0 - 3 * H, None, 3, emu.now(), [])
+    assert rows == [[float(r[0]), *(float(v) for v in r[1:6])] for r in truth]
+    assert {r.path for r in emu.calls()} == {"/v5/market/instruments-info", "/v5/market/kline"}
