@@ -16,98 +16,37 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
-from typing import Literal
+from decimal import ROUND_HALF_EVEN, Decimal
 
-Side = Literal["buy", "sell"]
-Kind = Literal["market", "limit", "stop_market", "take_profit_market"]
-Status = Literal["new", "partially_filled", "filled", "canceled", "expired", "rejected"]
-Bar = tuple[float, float, float, float, float]  # open, high, low, close, volume
-PriceAt = Callable[[str, int], Bar | None]
+from tests.emulators.book_types import (
+    FEE_QUANTUM,
+    ZERO,
+    Bar,
+    EmuError,
+    EmuOrder,
+    EmuTrade,
+    Kind,
+    MarketSpec,
+    PriceAt,
+    Side,
+    Status,
+    dec_of,
+    floor_to_step,
+    order_quantity,
+)
 
-ZERO = Decimal(0)
-FEE_QUANTUM = Decimal("0.00000001")  # fees are booked to 8 decimals, as Binance reports them
-OPEN_STATUSES: tuple[Status, ...] = ("new", "partially_filled")
-
-
-@dataclass(frozen=True)
-class MarketSpec:
-    base: str
-    quote: str
-    amount_step: Decimal
-    price_step: Decimal
-    min_amount: Decimal
-    min_notional: Decimal
-    fee_rate: Decimal  # taker, also maker
-
-
-@dataclass
-class EmuOrder:
-    order_id: str
-    client_order_id: str
-    account: str
-    symbol: str  # unified, "BTC/USDT"
-    side: Side
-    kind: Kind
-    quantity: Decimal | None  # base; a cost-sized buy gets the quantity it priced to
-    quote_quantity: Decimal | None  # a cost-sized market buy's quote to spend
-    price: Decimal | None  # limit
-    trigger: Decimal | None
-    status: Status
-    filled: Decimal
-    filled_quote: Decimal
-    created_ms: int
-    updated_ms: int
-    canceled_by: str | None = None  # "user", "countdown", "expired"
-    locked: Decimal = ZERO  # what the order holds of its locked currency now
-    next_bar_ms: int = 0  # the open of the next bar `advance` examines for this order
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    @property
-    def remaining(self) -> Decimal:
-        return (self.quantity or ZERO) - self.filled
-
-
-@dataclass
-class EmuTrade:
-    trade_id: str
-    order_id: str
-    client_order_id: str
-    account: str
-    symbol: str
-    side: Side
-    price: Decimal
-    quantity: Decimal
-    quote: Decimal
-    fee: Decimal
-    fee_currency: str
-    time_ms: int
-    maker: bool
-
-
-class EmuError(Exception):
-    """An order the book refuses; ``code`` is dialect-free, each front maps it to its own."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(x))  # the decimal the float's shortest repr spells (prices are 2dp)
-
-
-def _floor(x: Decimal, step: Decimal) -> Decimal:
-    return (x / step).to_integral_value(rounding=ROUND_DOWN) * step
-
-
-def _on_step(x: Decimal, step: Decimal) -> bool:
-    return (x / step) == (x / step).to_integral_value()
+__all__ = [
+    "Bar",
+    "Book",
+    "EmuError",
+    "EmuOrder",
+    "EmuTrade",
+    "Kind",
+    "MarketSpec",
+    "PriceAt",
+    "Side",
+    "Status",
+]
 
 
 class Book:
@@ -171,10 +110,13 @@ class Book:
             ):
                 raise EmuError("duplicate_client_id", f"an open order has id {client_order_id}")
             now = self.clock()
-            mark = self._mark(symbol, now) if kind == "market" else None
-            quantity = self._size(spec, kind, side, quantity, quote_quantity, price, trigger, mark)
+            mark = self._mark(symbol, now) if kind == "market" else self._mark_or_none(symbol, now)
+            quantity = order_quantity(
+                spec, kind, side, quantity, quote_quantity, price, trigger, mark
+            )
             # the price the minimum notional is judged at, and the quote a buy locks per unit
             ref = mark if kind == "market" else (price if kind == "limit" else trigger)
+            bar0 = now - now % self.interval_ms
             assert ref is not None
             notional = quantity * ref
             if quantity < spec.min_amount or quantity <= 0:
@@ -195,7 +137,6 @@ class Book:
                 raise EmuError("insufficient_balance", f"{cur} free {wallet[0]} < {need}")
             self._ids += 1
             oid = str(self._ids)
-            bar0 = now - now % self.interval_ms
             order = EmuOrder(
                 order_id=oid,
                 client_order_id=client_order_id or f"emu-{oid}",
@@ -214,6 +155,8 @@ class Book:
                 updated_ms=now,
                 locked=need,
                 next_bar_ms=bar0,  # the bar forming at placement is the first one examined
+                # ... from the price at placement on: what traded before it is not the order's
+                placed_mark=mark if now > bar0 else None,
             )
             wallet[0] -= need
             wallet[1] += need
@@ -224,44 +167,12 @@ class Book:
                 now_qty = (
                     quantity
                     if share is None
-                    else _floor(quantity * Decimal(repr(share)), spec.amount_step)
+                    else floor_to_step(quantity * Decimal(repr(share)), spec.amount_step)
                 )
                 if now_qty > 0:
                     self._fill(order, mark, now_qty, now, maker=False)
                 order.next_bar_ms = bar0 + self.interval_ms  # the rest at the next bar's open
             return order
-
-    def _size(
-        self,
-        spec: MarketSpec,
-        kind: Kind,
-        side: Side,
-        quantity: Decimal | None,
-        quote_quantity: Decimal | None,
-        price: Decimal | None,
-        trigger: Decimal | None,
-        mark: Decimal | None,
-    ) -> Decimal:
-        """The order's base quantity, after the precision checks."""
-        if kind == "limit" and price is None:
-            raise EmuError("bad_precision", "a limit order needs a price")
-        if kind in ("stop_market", "take_profit_market") and trigger is None:
-            raise EmuError("bad_precision", "a trigger order needs a trigger price")
-        for p in (price, trigger):
-            if p is not None and (p <= 0 or not _on_step(p, spec.price_step)):
-                raise EmuError("bad_precision", f"price {p} is not a multiple of {spec.price_step}")
-        if quote_quantity is not None:
-            if kind != "market" or side != "buy" or quantity is not None:
-                raise EmuError("bad_precision", "only a market buy is sized by quote quantity")
-            assert mark is not None
-            return _floor(quote_quantity / mark, spec.amount_step)
-        if quantity is None:
-            raise EmuError("bad_precision", "an order needs a quantity")
-        if not _on_step(quantity, spec.amount_step):
-            raise EmuError(
-                "bad_precision", f"quantity {quantity} is not a multiple of {spec.amount_step}"
-            )
-        return quantity
 
     def get(
         self,
@@ -367,20 +278,25 @@ class Book:
             if not o.is_open:
                 continue
             if o.kind == "market":  # partly filled: the rest at the next bar's open
-                if now >= o.next_bar_ms:
+                while o.is_open and now >= o.next_bar_ms:
                     bar = self.price_at(o.symbol, o.next_bar_ms)
                     if bar is not None:
-                        self._fill(o, _dec(bar[0]), o.remaining, o.next_bar_ms, maker=False)
+                        self._fill(o, dec_of(bar[0]), o.remaining, o.next_bar_ms, maker=False)
+                    else:  # no bar there (a gap, a halt): the next one that opens
+                        o.next_bar_ms += self.interval_ms
                 continue
             while o.is_open and o.next_bar_ms + self.interval_ms <= now:
                 bar_ms = o.next_bar_ms
                 o.next_bar_ms += self.interval_ms
                 bar = self.price_at(o.symbol, bar_ms)
                 if bar is not None:
-                    self._match(o, bar, bar_ms + self.interval_ms - 1)
+                    self._match(o, bar, bar_ms)
 
-    def _match(self, o: EmuOrder, bar: Bar, at_ms: int) -> None:
+    def _match(self, o: EmuOrder, bar: Bar, bar_ms: int) -> None:
+        at_ms = bar_ms + self.interval_ms - 1  # a fill on a closed bar is stamped at its close
         open_, high, low = bar[0], bar[1], bar[2]
+        if o.placed_mark is not None and bar_ms <= o.created_ms:
+            open_ = float(o.placed_mark)  # placed inside this bar: it "opens" at placement
         raw: float | None
         if o.kind == "limit":
             assert o.price is not None
@@ -390,7 +306,7 @@ class Book:
             else:
                 raw = max(open_, limit) if high >= limit else None
             if raw is not None:
-                price = o.price if raw == limit else _dec(raw)
+                price = o.price if raw == limit else dec_of(raw)
                 self._fill(o, price, o.remaining, at_ms, maker=True)
             return
         assert o.trigger is not None
@@ -401,7 +317,7 @@ class Book:
         else:
             raw = open_ if open_ >= trigger else (trigger if high >= trigger else None)
         if raw is not None:
-            price = o.trigger if raw == trigger else _dec(raw)
+            price = o.trigger if raw == trigger else dec_of(raw)
             self._fill(o, price, o.remaining, at_ms, maker=False)
 
     def _fill(self, o: EmuOrder, price: Decimal, qty: Decimal, at_ms: int, *, maker: bool) -> None:
@@ -461,11 +377,22 @@ class Book:
         o.canceled_by = by
         o.updated_ms = max(o.updated_ms, self.clock())
 
+    def mark(self, symbol: str) -> Decimal | None:
+        """The price now (the forming bar's close as served), or None if nothing trades."""
+        with self._lock:
+            return self._mark_or_none(symbol, self.clock())
+
+    def _mark_or_none(self, symbol: str, now: int) -> Decimal | None:
+        try:
+            return self._mark(symbol, now)
+        except EmuError:
+            return None
+
     def _mark(self, symbol: str, now: int) -> Decimal:
         bar = self.price_at(symbol, now - now % self.interval_ms)
         if bar is None:
             raise EmuError("market_closed", f"{symbol} has no trading at {now}")
-        return _dec(bar[3])
+        return dec_of(bar[3])
 
     # ---- the countdown (dead man's switch) -----------------------------------------------
     def cancel_after(self, account: str, timeout_ms: int) -> int | None:

@@ -1,12 +1,14 @@
-"""A Binance spot REST emulator on 127.0.0.1, enough for ccxt's ``load_markets`` and
-``fetch_ohlcv``.
+"""A Binance spot REST emulator on 127.0.0.1, enough for ccxt's ``load_markets``,
+``fetch_ohlcv`` and spot trading.
 
-Endpoints: ``/api/v3/ping``, ``/api/v3/time``, ``/api/v3/exchangeInfo`` and ``/api/v3/klines``
-(Binance's 12-field arrays). Anything else answers a JSON 404 naming the path, so a test can
-assert that no un-emulated call was needed. Candles are a pure function of (seed, symbol,
-interval, bar index), so every request sees the same history and a test can ask the emulator for
-the truth: `BinanceEmulator.bars` (what it serves now) and `BinanceEmulator.closed_bars` (the
-final values of the bars that have closed).
+Public endpoints: ``/api/v3/ping``, ``/api/v3/time``, ``/api/v3/exchangeInfo`` (with the filters
+ccxt reads for precision and minimums) and ``/api/v3/klines`` (Binance's 12-field arrays). The
+signed order endpoints are `tests.emulators.exchange_orders` over the dialect-free order core
+`tests.emulators.book` (`BinanceEmulator.book`: the truth a test reads). Anything else answers a
+JSON 404 naming the method and path, so a test can assert that no un-emulated call was needed.
+Candles are a pure function of (seed, symbol, interval, bar index), so every request sees the
+same history and a test can ask the emulator for the truth: `BinanceEmulator.bars` (what it
+serves now) and `BinanceEmulator.closed_bars` (the final values of the bars that have closed).
 
 Time: `BinanceEmulator.now_ms` is the exchange's clock (None: the real one), settable at any
 moment, so a test walks a bar through its life. As on Binance, ``klines`` serves bars up to the
@@ -15,29 +17,27 @@ grows until it closes). `freeze` halts trading in every market (a stale venue: i
 answering, but the bar forming at the freeze closes with the values it had then, and no bar
 opens after it) and `resume` lets trading go on: the bars of the halt never exist.
 
-Faults are scripted with `Fault`: a status (429 with Retry-After, 5xx) or a hang that blocks until
-released, chosen by the n-th request to a path or by a predicate on the query. Gaps (bars that
-the exchange simply does not have) and listing times are per symbol. Every request is recorded.
+Faults are scripted with `tests.emulators.server.Fault` (a status, a hang, before or after the
+request is processed); the order faults are one line each: `accept_then_timeout`,
+`accept_then_fail`, `rate_limit_orders`, `partial_fills`, `not_found_for`. Gaps (bars that the
+exchange simply does not have) and listing times are per symbol. Every request is recorded.
 
-Layout: the candles themselves are `tests.emulators.candles`; this module is the venue around
-them (HTTP, clock, halts, faults, the record), with one section per concern and one branch of
-`BinanceEmulator._answer` per endpoint, so the order endpoints can join as their own section.
+Layout: the candles are `tests.emulators.candles`, the HTTP server with its record and faults
+`tests.emulators.server`, the order core `tests.emulators.book`, the signed endpoints
+`tests.emulators.exchange_orders`; this module is the venue around them (clock, halts, public
+endpoints, scripting), one branch of `BinanceEmulator._answer` per public endpoint.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
+from tests.emulators.book import Bar, Book, EmuOrder, MarketSpec, Side
 from tests.emulators.candles import (
     INTERVAL_MS,
     Halt,
@@ -45,54 +45,42 @@ from tests.emulators.candles import (
     float_rows,
     klines,
 )
+from tests.emulators.exchange_orders import PRIVATE, Hide, SpotOrders, wire
+from tests.emulators.server import Answer, Fault, FaultyServer, Recorded
+
+__all__ = ["KLINES", "ORDER", "BinanceEmulator", "Fault", "Recorded", "default_spec"]
 
 KLINES = "/api/v3/klines"
+ORDER = "/api/v3/order"
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int | None = None  # filled in once answered; None while a hang blocks it
-
-    @property
-    def start_time(self) -> int | None:
-        v = self.query.get("startTime")
-        return int(v) if v is not None else None
-
-
-@dataclass
-class Fault:
-    """A scripted misbehaviour. It applies to requests to ``path`` that are the ``nth`` such
-    request (1-based, counted over the emulator's life) and/or satisfy ``when(query)``, for at
-    most ``times`` requests. It either answers ``status`` with ``headers``/``body`` or, when
-    ``hang`` is set, blocks until `release` and then answers normally."""
-
-    path: str = KLINES
-    nth: int | None = None
-    when: Callable[[dict[str, str]], bool] | None = None
-    times: int = 1
-    status: int = 500
-    headers: dict[str, str] = field(default_factory=dict)
-    body: str = "Internal Server Error"
-    hang: bool = False
-    entered: threading.Event = field(default_factory=threading.Event)
-    released: threading.Event = field(default_factory=threading.Event)
-    hits: int = 0
-
-    def release(self) -> None:
-        self.released.set()
+def default_spec(m: Market) -> MarketSpec:
+    """Binance-like rules: 0.00001 base, 0.01 quote ticks, a 5-quote minimum, 0.1% fee."""
+    return MarketSpec(
+        base=m.base,
+        quote=m.quote,
+        amount_step=Decimal("0.00001"),
+        price_step=Decimal("0.01"),
+        min_amount=Decimal("0.00001"),
+        min_notional=Decimal("5"),
+        fee_rate=Decimal("0.001"),
+    )
 
 
-class BinanceEmulator:
-    """Use as a context manager; ``api_url`` is what replaces ccxt's ``urls['api']['public']``."""
+class BinanceEmulator(FaultyServer):
+    """Use as a context manager; ``api_url`` is what replaces ccxt's ``urls['api']['public']``
+    and ``['private']``. ``api_keys`` ({key: secret}) are the accounts that may trade, each key
+    its own account in `book` (named by the key); ``specs`` (by unified symbol) override a
+    market's rules; ``book_interval`` is the bar length the book matches resting orders on."""
 
     def __init__(
         self,
         seed: int = 7,
         markets: list[Market] | None = None,
         now_ms: int | None = None,
+        api_keys: dict[str, str] | None = None,
+        specs: dict[str, MarketSpec] | None = None,
+        book_interval: str = "1h",
     ) -> None:
         self.seed = seed
         self.markets = {
@@ -105,63 +93,25 @@ class BinanceEmulator:
                 ]
             )
         }
+        super().__init__()
         self.now_ms = now_ms  # the exchange's clock in UTC ms; None: real time
         self.halts: list[Halt] = []  # [start, end) without trading
-        self.requests: list[Recorded] = []
-        self.faults: list[Fault] = []
-        self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ---- lifecycle -----------------------------------------------------------------------
-    def start(self) -> BinanceEmulator:
-        emu = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                emu._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output clean; `requests` is the log
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )  # a short poll: quick shutdown
-        self._thread.start()
-        return self
+        self._unified = {m.id: f"{m.base}/{m.quote}" for m in self.markets.values()}
+        self._by_unified = {u: self.markets[i] for i, u in self._unified.items()}
+        specs = {u: (specs or {}).get(u) or default_spec(m) for u, m in self._by_unified.items()}
+        self.book_interval = book_interval
+        self.book = Book(specs, self._price_at, self.now, INTERVAL_MS[book_interval])
+        self.orders = SpotOrders(self.book, dict(api_keys or {}), self._unified)
 
     def stop(self) -> None:
-        for f in self.faults:
-            f.release()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> BinanceEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "emulator not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.book.close()
+        super().stop()
 
     @property
     def api_url(self) -> str:
         return self.url + "/api/v3"
 
     # ---- scripting -----------------------------------------------------------------------
-    def add_fault(self, fault: Fault) -> Fault:
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
     def fail(
         self,
         nth: int,
@@ -182,6 +132,64 @@ class BinanceEmulator:
     def hang(self, nth: int, path: str = KLINES) -> Fault:
         return self.add_fault(Fault(path=path, nth=nth, hang=True))
 
+    # ---- order faults, one line each ------------------------------------------------------
+    def accept_then_timeout(self, nth: int = 1) -> Fault:
+        """The ``nth`` order placed is placed, then its answer hangs (past ccxt's timeout)
+        until `release`/`stop`."""
+        return self.add_fault(
+            Fault(path=ORDER, method="POST", nth=nth, hang=True, after_accept=True)
+        )
+
+    def accept_then_fail(self, nth: int = 1, status: int = 503) -> Fault:
+        """The ``nth`` order placed is placed, then answered with a 5xx."""
+        body = "Service Unavailable" if status == 503 else "Internal Server Error"
+        return self.add_fault(
+            Fault(path=ORDER, method="POST", nth=nth, status=status, body=body, after_accept=True)
+        )
+
+    def rate_limit_orders(self, nth: int = 1, retry_after: str = "1") -> Fault:
+        """The ``nth`` order request is refused with 429 and Retry-After (nothing placed)."""
+        body = json.dumps({"code": -1003, "msg": "Too many requests; current limit is 50."})
+        headers = {"Retry-After": retry_after}
+        return self.add_fault(
+            Fault(path=ORDER, method="POST", nth=nth, status=429, headers=headers, body=body)
+        )
+
+    def partial_fills(self, share: float | None) -> None:
+        """Market orders fill ``share`` now and the rest at the next bar's open (None: off)."""
+        self.book.partial_fill = share
+
+    def not_found_for(self, polls: int, client_order_id: str | None = None) -> Hide:
+        """The next order placed (or every order with ``client_order_id``) exists but
+        ``GET /api/v3/order`` answers "Order does not exist." for the first ``polls`` requests
+        naming it, and ``myTrades``/``openOrders`` leave it out until then."""
+        return self.orders.hide(Hide(polls=polls, client_order_id=client_order_id))
+
+    # ---- accounts --------------------------------------------------------------------------
+    def fund(self, account: str, currency: str, amount: Decimal | str) -> None:
+        self.book.fund(account, currency, Decimal(amount))
+
+    def place_external(
+        self,
+        account: str,
+        symbol: str,
+        side: Side,
+        quantity: Decimal | str,
+        price: Decimal | str | None = None,
+        client_order_id: str = "web_4f1c2a9e0b7d4e",
+    ) -> EmuOrder:
+        """An order placed on ``account`` by someone else (the venue's web UI): a limit if
+        ``price`` is given, else a market order, under a client id rara never makes."""
+        return self.book.place(
+            account,
+            symbol,
+            side,
+            "limit" if price is not None else "market",
+            quantity=Decimal(quantity),
+            price=Decimal(price) if price is not None else None,
+            client_order_id=client_order_id,
+        )
+
     def omit(self, symbol_id: str, start_ms: int, end_ms: int) -> None:
         """The exchange has no bars with ``start_ms <= ts < end_ms`` (an outage)."""
         self.markets[symbol_id].gaps.append((start_ms, end_ms))
@@ -199,22 +207,10 @@ class BinanceEmulator:
             assert self.halts and self.halts[-1][1] is None, "not frozen"
             self.halts[-1] = (self.halts[-1][0], self.now())
 
-    @contextmanager
-    def released(self) -> Iterator[None]:
-        try:
-            yield
-        finally:
-            for f in self.faults:
-                f.release()
-
     # ---- inspection ----------------------------------------------------------------------
     def now(self) -> int:
         """The exchange's clock (UTC ms)."""
         return int(time.time() * 1000) if self.now_ms is None else self.now_ms
-
-    def calls(self, path: str | None = None) -> list[Recorded]:
-        with self._lock:
-            return [r for r in self.requests if path is None or r.path == path]
 
     def klines_calls(self) -> list[Recorded]:
         return self.calls(KLINES)
@@ -249,6 +245,7 @@ class BinanceEmulator:
 
     def _exchange_info(self) -> dict[str, Any]:
         def symbol(m: Market) -> dict[str, Any]:
+            spec = self.book.markets[self._unified[m.id]]
             return {
                 "symbol": m.id,
                 "status": "TRADING",
@@ -259,7 +256,7 @@ class BinanceEmulator:
                 "quoteAssetPrecision": 8,
                 "baseCommissionPrecision": 8,
                 "quoteCommissionPrecision": 8,
-                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+                "orderTypes": ["LIMIT", "MARKET", "STOP_LOSS", "TAKE_PROFIT"],
                 "icebergAllowed": True,
                 "ocoAllowed": True,
                 "isSpotTradingAllowed": True,
@@ -267,15 +264,23 @@ class BinanceEmulator:
                 "filters": [
                     {
                         "filterType": "PRICE_FILTER",
-                        "minPrice": "0.01000000",
+                        "minPrice": wire(spec.price_step),
                         "maxPrice": "1000000.00000000",
-                        "tickSize": "0.01000000",
+                        "tickSize": wire(spec.price_step),
                     },
                     {
                         "filterType": "LOT_SIZE",
-                        "minQty": "0.00001000",
+                        "minQty": wire(spec.min_amount),
                         "maxQty": "9000.00000000",
-                        "stepSize": "0.00001000",
+                        "stepSize": wire(spec.amount_step),
+                    },
+                    {
+                        "filterType": "NOTIONAL",
+                        "minNotional": wire(spec.min_notional),
+                        "applyMinToMarket": True,
+                        "maxNotional": "9000000.00000000",
+                        "applyMaxToMarket": False,
+                        "avgPriceMins": 5,
                     },
                 ],
                 "permissions": [],
@@ -297,7 +302,7 @@ class BinanceEmulator:
             "symbols": [symbol(m) for m in self.markets.values()],
         }
 
-    def _answer(self, path: str, q: dict[str, str]) -> tuple[int, Any]:
+    def _answer(self, path: str, q: dict[str, str]) -> Answer:
         if path == "/api/v3/ping":
             return 200, {}
         if path == "/api/v3/time":
@@ -321,45 +326,23 @@ class BinanceEmulator:
             return 200, self._klines(m, q["interval"], start, end, limit)
         return 404, {"code": -404, "msg": f"not emulated: GET {path}"}
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        parts = urlsplit(h.path)
-        q = dict(parse_qsl(parts.query))
-        rec = Recorded("GET", parts.path, q)
-        fault = None
-        with self._lock:
-            self.requests.append(rec)
-            n = self._counts[parts.path] = self._counts.get(parts.path, 0) + 1
-            for f in self.faults:
-                if f.path != parts.path or f.hits >= f.times:
-                    continue
-                if f.nth is not None and f.nth != n:
-                    continue
-                if f.when is not None and not f.when(q):
-                    continue
-                f.hits += 1
-                fault = f
-                break
-        status: int
-        payload: bytes
-        headers: dict[str, str] = {}
-        if fault is not None and fault.hang:
-            fault.entered.set()
-            fault.released.wait(timeout=120)
-            fault = None
-        if fault is not None:
-            status, payload, headers = fault.status, fault.body.encode(), dict(fault.headers)
-            ctype = "application/json" if payload[:1] in (b"{", b"[") else "text/plain"
-        else:
-            status, obj = self._answer(parts.path, q)
-            payload, ctype = json.dumps(obj).encode(), "application/json"
-        rec.status = status
-        try:
-            h.send_response(status)
-            h.send_header("Content-Type", ctype)
-            h.send_header("Content-Length", str(len(payload)))
-            for k, v in headers.items():
-                h.send_header(k, v)
-            h.end_headers()
-            h.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client went away (a test killed it mid-request)
+    def _price_at(self, symbol: str, bar_ms: int) -> Bar | None:
+        """The book's view of a bar: its (open, high, low, close, volume) as served now."""
+        m = self._by_unified[symbol]
+        rows = self._klines(m, self.book_interval, bar_ms, bar_ms, limit=1)
+        if not rows or rows[0][0] != bar_ms:
+            return None
+        o, h, lo, c, v = (float(x) for x in rows[0][1:6])
+        return o, h, lo, c, v
+
+    def _process(
+        self, method: str, path: str, q: dict[str, str], raw: str, headers: dict[str, str]
+    ) -> Answer:
+        if path not in PRIVATE:
+            if method != "GET":
+                return 404, {"code": -404, "msg": f"not emulated: {method} {path}"}
+            return self._answer(path, q)
+        who = self.orders.authenticate(raw, headers)
+        if not isinstance(who, str):
+            return who
+        return self.orders.answer(method, path, q, who)

@@ -8,6 +8,8 @@ import threading
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.emulators.book import Bar, Book, EmuError, MarketSpec
 
@@ -223,3 +225,75 @@ def test_countdown_cancels_open_orders_on_a_real_timer() -> None:
     assert [(a, ids) for a, _, ids in book.countdown_fired] == [("a", [o.order_id])]
     assert (o.status, o.canceled_by) == ("canceled", "countdown")
     book.close()
+
+
+def test_an_order_placed_inside_a_bar_is_judged_from_the_price_at_placement() -> None:
+    book, clock = make(BARS)
+    clock.ms = T0 + 3 * H + H // 2  # bar 3 half way: 84 -> 102 (its open was under 90)
+    stop = book.place(
+        "a", "BTC/USDT", "sell", "stop_market", quantity=Decimal(1), trigger=Decimal("90")
+    )
+    assert stop.placed_mark == Decimal("102.0")
+    clock.ms = T0 + 4 * H
+    book.advance()  # not at the open (84, before the order existed) but at the trigger
+    (t,) = book.trades("a")
+    assert (t.price, t.time_ms) == (Decimal("90"), T0 + 4 * H - 1)
+
+
+ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["market", "limit", "stop_market", "take_profit_market", "cancel", "tick"]),
+        st.sampled_from(["buy", "sell"]),
+        st.integers(min_value=1, max_value=400),  # quantity in thousandths
+        st.integers(min_value=70, max_value=130),  # a limit or trigger price
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(ACTIONS)
+def test_balances_always_equal_the_trades_and_the_open_orders_locks(
+    actions: list[tuple[str, str, int, int]],
+) -> None:
+    book, clock = make(BARS)
+    book.partial_fill = 0.5
+    for kind, side, qty, px in actions:
+        if kind == "tick":
+            clock.ms = min(clock.ms + H // 2, T0 + 4 * H)
+            book.advance()
+            continue
+        if kind == "cancel":
+            book.cancel_all("a")
+            continue
+        price = Decimal(px) if kind == "limit" else None
+        trigger = Decimal(px) if kind not in ("market", "limit") else None
+        try:
+            book.place(
+                "a",
+                "BTC/USDT",
+                side,  # type: ignore[arg-type]
+                kind,  # type: ignore[arg-type]
+                quantity=Decimal(qty) / 1000,
+                price=price,
+                trigger=trigger,
+            )
+        except EmuError as e:
+            assert e.code in ("insufficient_balance", "below_min_notional", "market_closed")
+    trades = book.trades("a")
+    bought = sum((t.quantity for t in trades if t.side == "buy"), Decimal(0))
+    sold = sum((t.quantity for t in trades if t.side == "sell"), Decimal(0))
+    cash = sum((t.quote - t.fee for t in trades if t.side == "sell"), Decimal(0)) - sum(
+        (t.quote + t.fee for t in trades if t.side == "buy"), Decimal(0)
+    )
+    bal = book.balances("a")
+    assert bal["BTC"][0] + bal["BTC"][1] == 1 + bought - sold
+    assert bal["USDT"][0] + bal["USDT"][1] == 10000 + cash
+    assert all(free >= 0 and locked >= 0 for free, locked in bal.values())
+    open_ = book.open_orders("a")
+    assert bal["USDT"][1] == sum((o.locked for o in open_ if o.side == "buy"), Decimal(0))
+    assert bal["BTC"][1] == sum((o.locked for o in open_ if o.side == "sell"), Decimal(0))
+    for o in book.orders("a"):
+        fills = [t for t in trades if t.order_id == o.order_id]
+        assert o.filled == sum((t.quantity for t in fills), Decimal(0))
+        assert o.status != "filled" or o.filled == o.quantity
