@@ -13,8 +13,10 @@ HTTP 404, naming the path, so a test sees an un-emulated call.
 
 The venue is thin: orders, fills and balances are the dialect-free `tests.emulators.book.Book`
 (one per emulator; each API key is its own account, named by the key), candles are
-`tests.emulators.candles`, the v5 shapes are `tests.emulators.bybit_v5`. Clock, faults and the
-request record are as in `tests.emulators.exchange.BinanceEmulator` (`Fault`, `Recorded`).
+`tests.emulators.candles`, the v5 shapes are `tests.emulators.bybit_v5`; the HTTP server, the
+request record and the scripted faults are `tests.emulators.server.FaultyServer`'s (one-line
+order faults as on the Binance front: `accept_then_timeout`, `accept_then_fail`,
+`rate_limit_orders`, `partial_fills`, `not_found_for`, plus `place_external`).
 Signatures are checked against the wall clock (Bybit's rule: timestamp within recv_window
 before the server's time, at most 1 s after), not the settable exchange clock, because ccxt
 signs with the machine's time.
@@ -31,20 +33,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from tests.emulators import bybit_v5 as v5
-from tests.emulators.book import Book, EmuOrder, MarketSpec, Side
+from tests.emulators.book import Bar, Book, EmuOrder, MarketSpec, Side
 from tests.emulators.bybit_orders import V5Trading
 from tests.emulators.bybit_v5 import V5Error
 from tests.emulators.candles import INTERVAL_MS, Halt, Market, klines
-from tests.emulators.exchange import Fault, Recorded
+from tests.emulators.exchange_orders import Hide
+from tests.emulators.server import Answer, Fault, FaultyServer
 
 CREATE = "/v5/order/create"
 DCP = "/v5/order/disconnected-cancel-all"
@@ -72,7 +73,7 @@ def spec_for(m: Market) -> MarketSpec:
     )
 
 
-class BybitEmulator(V5Trading):
+class BybitEmulator(FaultyServer, V5Trading):
     """Use as a context manager; `api_urls` is what replaces ccxt's ``urls['api']`` (after
     ``set_sandbox_mode(True)``, which would otherwise swap the testnet hosts back in)."""
 
@@ -85,6 +86,7 @@ class BybitEmulator(V5Trading):
         now_ms: int | None = None,
         interval: str = "1h",
     ) -> None:
+        super().__init__()
         self.seed = seed
         self.markets = {
             m.id: m
@@ -100,67 +102,21 @@ class BybitEmulator(V5Trading):
         self.now_ms = now_ms  # the exchange's clock in UTC ms; None: real time
         self.interval = interval  # the bar the core matches resting orders on
         self.halts: list[Halt] = []
-        self.requests: list[Recorded] = []
-        self.faults: list[Fault] = []
         self.dcp_windows: dict[str, int] = {}  # account -> the last timeWindow armed (s)
+        self.hidden: list[Hide] = []
         self._extras: dict[str, v5.OrderExtras] = {}  # order id -> what v5 says beyond the core
-        self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
-        self._server: ThreadingHTTPServer | None = None
         self.book = Book(dict(self.specs), self.price_at, self.now, INTERVAL_MS[interval])
 
-    # ---- lifecycle -----------------------------------------------------------------------
-    def start(self) -> BybitEmulator:
-        emu = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                emu._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                emu._handle(self, "POST")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output clean; `requests` is the log
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
     def stop(self) -> None:
-        for f in self.faults:
-            f.release()
         self.book.close()  # no countdown outlives the emulator
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> BybitEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "emulator not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().stop()
 
     @property
     def api_urls(self) -> dict[str, str]:
         """ccxt bybit's ``urls['api']``, every key pointed here."""
         return dict.fromkeys(API_URL_KEYS, self.url)
 
-    # ---- scripting and inspection ----------------------------------------------------------
-    def add_fault(self, fault: Fault) -> Fault:
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
+    # ---- scripting -------------------------------------------------------------------------
     def fail(self, nth: int, status: int, path: str = CREATE, retry_after: str | None = None,
              body: str | None = None) -> Fault:  # fmt: skip
         """The ``nth`` request to ``path`` is answered ``status`` instead (nothing done)."""
@@ -174,6 +130,18 @@ class BybitEmulator(V5Trading):
         until then)."""
         return self.add_fault(Fault(path=path, nth=nth, hang=True))
 
+    def accept_then_timeout(self, nth: int = 1) -> Fault:
+        """The ``nth`` order request is placed, then its answer hangs (past ccxt's timeout)
+        until `Fault.release`/`stop`."""
+        return self.add_fault(Fault(path=CREATE, nth=nth, hang=True, after_accept=True))
+
+    def accept_then_fail(self, nth: int = 1, status: int = 503) -> Fault:
+        """The ``nth`` order request is placed, then answered with a 5xx."""
+        body = "Service Unavailable" if status == 503 else "Internal Server Error"
+        return self.add_fault(
+            Fault(path=CREATE, nth=nth, status=status, body=body, after_accept=True)
+        )
+
     def rate_limit_orders(self, nth: int = 1, retry_after: str = "1") -> Fault:
         """The ``nth`` order request is refused, nothing placed: HTTP 429 with Retry-After and
         Bybit's retCode 10006 (ccxt: RateLimitExceeded)."""
@@ -184,6 +152,16 @@ class BybitEmulator(V5Trading):
         """Market orders fill ``share`` now and the rest at the next bar's open (None: off)."""
         self.book.partial_fill = share
 
+    def not_found_for(self, polls: int, client_order_id: str | None = None) -> Hide:
+        """The next order placed (or every order with ``client_order_id``) exists, but a read
+        naming it (realtime or history by orderId/orderLinkId) finds nothing for the first
+        ``polls`` such reads, and lists and executions leave it out until then."""
+        hide = Hide(polls=polls, client_order_id=client_order_id)
+        with self._lock:
+            self.hidden.append(hide)
+        return hide
+
+    # ---- accounts ---------------------------------------------------------------------------
     def fund(self, api_key: str, currency: str, amount: Decimal | str) -> None:
         self.book.fund(api_key, currency, Decimal(amount))
 
@@ -215,15 +193,12 @@ class BybitEmulator(V5Trading):
             )
         return o
 
+    # ---- the clock and the candles ------------------------------------------------------------
     def now(self) -> int:
         """The exchange's clock (UTC ms)."""
         return int(time.time() * 1000) if self.now_ms is None else self.now_ms
 
-    def calls(self, path: str | None = None) -> list[Recorded]:
-        with self._lock:
-            return [r for r in self.requests if path is None or r.path == path]
-
-    def price_at(self, symbol: str, bar_ms: int) -> tuple[float, float, float, float, float] | None:
+    def price_at(self, symbol: str, bar_ms: int) -> Bar | None:
         """The (open, high, low, close, volume) of ``symbol``'s bar opening at ``bar_ms`` as
         served now (partial while it forms); None when the exchange has no such bar."""
         rows = klines(
@@ -235,78 +210,35 @@ class BybitEmulator(V5Trading):
         r = rows[0]
         return float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5])
 
-    def _last_price(self, symbol: str) -> Decimal | None:
-        tf = INTERVAL_MS[self.interval]
-        bar = self.price_at(symbol, self.now() // tf * tf)
-        return Decimal(str(bar[3])) if bar is not None else None
-
     # ---- HTTP ------------------------------------------------------------------------------
-    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
-        parts = urlsplit(h.path)
-        raw_body = b""
-        if method == "POST":
-            raw_body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw_body) if raw_body else {}
-        except ValueError:
-            body = None
-        q: dict[str, Any] = dict(parse_qsl(parts.query)) if method == "GET" else (body or {})
-        rec = Recorded(method, parts.path, {k: _text(v) for k, v in q.items()})
-        fault = self._fault_for(parts.path, rec)
-        if fault is not None and fault.hang:
-            fault.entered.set()
-            fault.released.wait(timeout=120)
-            fault = None
-        status: int
-        headers: dict[str, str] = {}
-        if fault is not None:
-            status, payload, headers = fault.status, fault.body.encode(), dict(fault.headers)
-            ctype = "application/json" if payload[:1] in (b"{", b"[") else "text/plain"
-        else:
+    def _params(self, query: str, body: str) -> dict[str, str]:
+        """Bybit's POST parameters are a JSON body; the record keeps them as query text."""
+        q = dict(parse_qsl(query))
+        if body:
             try:
-                if body is None:
-                    raise V5Error(v5.BAD_PARAM, "params error: body is not JSON")
-                status, obj = (
-                    200,
-                    v5.envelope(self._answer(h, method, parts, raw_body, q), self.now()),
-                )
-            except V5Error as e:
-                status, obj = e.status, v5.error_body(e, self.now())
-            payload, ctype = json.dumps(obj).encode(), "application/json"
-        rec.status = status
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                q.update({k: _text(v) for k, v in parsed.items()})
+        return q
+
+    def _process(
+        self, method: str, path: str, q: dict[str, str], raw: str, headers: dict[str, str]
+    ) -> Answer:
         try:
-            h.send_response(status)
-            h.send_header("Content-Type", ctype)
-            h.send_header("Content-Length", str(len(payload)))
-            for k, v in headers.items():
-                h.send_header(k, v)
-            h.end_headers()
-            h.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client went away (a test killed it mid-request)
+            return 200, v5.envelope(self._answer(method, path, q, raw, headers), self.now())
+        except V5Error as e:
+            return e.status, v5.error_body(e, self.now())
 
-    def _fault_for(self, path: str, rec: Recorded) -> Fault | None:
-        with self._lock:
-            self.requests.append(rec)
-            n = self._counts[path] = self._counts.get(path, 0) + 1
-            for f in self.faults:
-                if f.path != path or f.hits >= f.times:
-                    continue
-                if f.nth is not None and f.nth != n:
-                    continue
-                if f.when is not None and not f.when(rec.query):
-                    continue
-                f.hits += 1
-                return f
-        return None
-
-    def _authenticate(self, h: BaseHTTPRequestHandler, method: str, query: str, body: bytes) -> str:
-        """The account (its API key) a v5-signed request is from, or a V5Error as Bybit's."""
-        key = h.headers.get("X-BAPI-API-KEY") or ""
+    def _authenticate(self, raw: str, headers: dict[str, str]) -> str:
+        """The account (its API key) a v5-signed request is from, or a V5Error as Bybit's.
+        ``raw`` is what ccxt signed: the query string of a GET, the JSON body of a POST."""
+        key = headers.get("x-bapi-api-key", "")
         secret = self.api_keys.get(key)
         if secret is None:
             raise V5Error(v5.BAD_KEY, "API key is invalid.", status=401)
-        ts, recv = h.headers.get("X-BAPI-TIMESTAMP", ""), h.headers.get("X-BAPI-RECV-WINDOW", "")
+        ts, recv = headers.get("x-bapi-timestamp", ""), headers.get("x-bapi-recv-window", "")
         try:
             ts_ms, recv_ms = int(ts), int(recv or "5000")
         except ValueError:
@@ -317,23 +249,22 @@ class BybitEmulator(V5Trading):
                 v5.BAD_TIMESTAMP,
                 "invalid request, please check your server timestamp or recv_window param",
             )
-        signed = (ts + key + recv).encode() + (body if method == "POST" else query.encode())
+        signed = (ts + key + recv + raw).encode()
         want = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(want, h.headers.get("X-BAPI-SIGN", "")):
+        if not hmac.compare_digest(want, headers.get("x-bapi-sign", "")):
             raise V5Error(v5.BAD_SIGN, "error sign! origin_string mismatch", status=401)
         return key
 
     def _answer(
-        self, h: BaseHTTPRequestHandler, method: str, parts: Any, raw: bytes, q: dict[str, Any]
+        self, method: str, path: str, q: dict[str, str], raw: str, headers: dict[str, str]
     ) -> Any:
-        path = parts.path
         route = PUBLIC.get((method, path))
         if route is not None:
             return route(self, q)
         private = PRIVATE.get((method, path))
         if private is None:
             raise V5Error(v5.NOT_FOUND_PATH, f"not emulated: {method} {path}", status=404)
-        account = self._authenticate(h, method, parts.query, raw)
+        account = self._authenticate(raw, headers)
         self.book.advance()  # resting orders see every bar closed since the last request
         return private(self, account, q)
 

@@ -19,6 +19,7 @@ from tests.emulators import bybit_v5 as v5
 from tests.emulators.book import Book, EmuError, EmuOrder
 from tests.emulators.bybit_v5 import V5Error
 from tests.emulators.candles import Market
+from tests.emulators.exchange_orders import Hide
 
 
 class V5Trading:
@@ -28,13 +29,11 @@ class V5Trading:
     markets: dict[str, Market]  # by Bybit symbol id, "BTCUSDT"
     dcp_windows: dict[str, int]
     _by_symbol: dict[str, Market]  # by unified symbol, "BTC/USDT"
+    hidden: list[Hide]  # `not_found_for`
     _extras: dict[str, v5.OrderExtras]
     _lock: threading.Lock
 
     def now(self) -> int:
-        raise NotImplementedError
-
-    def _last_price(self, symbol: str) -> Decimal | None:
         raise NotImplementedError
 
     def _market(self, q: dict[str, Any]) -> Market:
@@ -73,7 +72,7 @@ class V5Trading:
         symbol = self._symbol_of(q)
         if symbol is None:
             raise V5Error(170105, "Parameter 'symbol' was empty.")
-        p = v5.read_create(q, self._last_price(symbol))
+        p = v5.read_create(q, self.book.mark(symbol))
         try:
             o = self.book.place(
                 account, symbol, p.side, p.kind,  # type: ignore[arg-type]
@@ -84,7 +83,30 @@ class V5Trading:
             raise V5Error.of(e) from None
         with self._lock:
             self._extras[o.order_id] = p.extras
-        return {"orderId": o.order_id, "orderLinkId": o.client_order_id or ""}
+            for h in self.hidden:
+                if h.client_order_id is None and h.order_id is None:
+                    h.order_id = o.order_id  # "the next order placed"
+                    break
+        return self._ack(o)
+
+    def _ack(self, o: EmuOrder) -> dict[str, str]:
+        """What create and cancel answer: the ids (orderLinkId "" when none was sent)."""
+        extras = self._extras.get(o.order_id)
+        link = o.client_order_id if extras is None or extras.has_link_id else ""
+        return {"orderId": o.order_id, "orderLinkId": link}
+
+    def _is_hidden(self, o: EmuOrder) -> bool:
+        with self._lock:
+            return any(h.covers(o) for h in self.hidden)
+
+    def _polled_hidden(self, o: EmuOrder) -> bool:
+        """A read naming `o`: True (it finds nothing) while a `Hide` still covers it."""
+        with self._lock:
+            for h in self.hidden:
+                if h.covers(o):
+                    h.asked += 1
+                    return True
+        return False
 
     def _find(self, account: str, q: dict[str, Any]) -> EmuOrder | None:
         """By orderId, else orderLinkId (Bybit's priority)."""
@@ -107,7 +129,7 @@ class V5Trading:
             o = self.book.cancel(account, o.symbol, order_id=o.order_id)
         except EmuError as e:
             raise V5Error.of(e) from None
-        return {"orderId": o.order_id, "orderLinkId": o.client_order_id or ""}
+        return self._ack(o)
 
     def _cancel_all(self, account: str, q: dict[str, Any]) -> Any:
         self._spot_only(q)
@@ -120,7 +142,7 @@ class V5Trading:
                     done.append(self.book.cancel(account, o.symbol, order_id=o.order_id))
                 except EmuError:
                     continue  # filled or cancelled meanwhile (the timer): not ours to report
-        rows = [{"orderId": o.order_id, "orderLinkId": o.client_order_id or ""} for o in done]
+        rows = [self._ack(o) for o in done]
         return {"list": rows, "success": "1"}
 
     def _realtime(self, account: str, q: dict[str, Any]) -> Any:
@@ -129,12 +151,14 @@ class V5Trading:
         self._spot_only(q)
         if q.get("orderId") or q.get("orderLinkId"):
             o = self._find(account, q)
-            found = [] if o is None else [o]
+            found = [] if o is None or self._polled_hidden(o) else [o]
         elif str(q.get("openOnly", "0")) == "0":
             found = self.book.open_orders(account, self._symbol_of(q))[::-1]
         else:
             closed = [o for o in self.book.orders(account, self._symbol_of(q)) if not _is_open(o)]
             found = closed[::-1][:500]
+        if not (q.get("orderId") or q.get("orderLinkId")):
+            found = [o for o in found if not self._is_hidden(o)]
         found = [o for o in found if v5.matches_filter(o, q.get("orderFilter"))]
         return self._page(q, found, 20, 50)
 
@@ -150,6 +174,10 @@ class V5Trading:
             and (not q.get("orderId") or o.order_id == q["orderId"])
             and (not q.get("orderLinkId") or o.client_order_id == q["orderLinkId"])
         ]
+        if q.get("orderId") or q.get("orderLinkId"):  # a read naming the order: a poll
+            found = [o for o in found if not self._polled_hidden(o)]
+        else:
+            found = [o for o in found if not self._is_hidden(o)]
         rows = [self._order_json(o) for o in found]
         status = q.get("orderStatus")
         if status:
@@ -162,12 +190,14 @@ class V5Trading:
             return {"category": "spot", "list": [], "nextPageCursor": ""}
         start, end = v5.window(q, self.now())
         orders = {o.order_id: o for o in self.book.orders(account)}
+        hidden = {oid for oid, o in orders.items() if self._is_hidden(o)}
         rows = [
             v5.execution_json(
                 t, self._by_symbol[t.symbol].id, orders.get(t.order_id), self._fee_rate(t.symbol)
             )
             for t in self.book.trades(account, self._symbol_of(q))[::-1]
             if start <= t.time_ms <= end
+            and t.order_id not in hidden
             and (not q.get("orderId") or t.order_id == q["orderId"])
             and (not q.get("orderLinkId") or t.client_order_id == q["orderLinkId"])
         ]

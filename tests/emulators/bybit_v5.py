@@ -179,7 +179,7 @@ def read_create(q: dict[str, Any], last_price: Decimal | None) -> Placement:
     tif = str(q.get("timeInForce", "GTC" if order_type == "Limit" else "IOC"))
     if order_type == "Limit" and tif != "GTC":  # the core models resting GTC limits only
         raise V5Error(170115, f"Invalid timeInForce. (the emulator serves GTC, not {tif})")
-    if str(q.get("isLeverage", "0")) not in ("0", "False", "false"):
+    if str(q.get("isLeverage", "0")) not in ("0", "false"):
         raise V5Error(170037, "Cross Margin Trading not emulated")
     qty = decimal_param(q, "qty")
     if qty is None or qty <= 0:
@@ -232,7 +232,7 @@ def read_create(q: dict[str, Any], last_price: Decimal | None) -> Placement:
             order_filter=order_filter,
             market_unit=unit,
             trigger_direction=direction if conditional else 0,
-            reduce_only=bool(q.get("reduceOnly", False)),
+            reduce_only=str(q.get("reduceOnly", "false")).lower() == "true",
             time_in_force=tif,
             has_link_id=link is not None,
         ),

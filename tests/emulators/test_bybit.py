@@ -326,3 +326,31 @@ def test_rara_candle_source_reads_the_emulator(emu: BybitEmulator) -> None:
     truth = klines(emu.seed, emu.markets["BTCUSDT"], "1h", T0 - 3 * H, None, 3, emu.now(), [])
     assert rows == [[float(r[0]), *(float(v) for v in r[1:6])] for r in truth]
     assert {r.path for r in emu.calls()} == {"/v5/market/instruments-info", "/v5/market/kline"}
+
+
+def test_accepted_orders_whose_answer_is_lost_and_late_visibility(emu: BybitEmulator) -> None:
+    emu.accept_then_fail(1)
+    late = emu.accept_then_timeout(2)
+    emu.not_found_for(2, client_order_id="nf-1")
+    with bybit(emu) as ex:
+        with pytest.raises(ccxt.ExchangeNotAvailable):
+            ex.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "a-1"})
+        ex.timeout = 500
+        with pytest.raises(ccxt.RequestTimeout):
+            ex.create_order(SYM, "limit", "buy", 0.01, 1000, {"clientOrderId": "a-2"})
+        ex.timeout = 10_000
+        # the exchange did the work: both exist, found by client id
+        [a1] = ex.fetch_canceled_and_closed_orders(SYM, params={"orderLinkId": "a-1"})
+        assert (a1["status"], a1["filled"]) == ("closed", 0.01)
+        [a2] = ex.fetch_open_orders(SYM, params={"orderLinkId": "a-2"})
+        assert a2["status"] == "open"
+        late.release()
+
+        ex.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "nf-1"})
+        assert "nf-1" not in {t["info"]["orderLinkId"] for t in ex.fetch_my_trades(SYM)}
+        for _ in range(2):  # it exists, but the first two reads naming it find nothing
+            assert ex.fetch_canceled_and_closed_orders(SYM, params={"orderLinkId": "nf-1"}) == []
+        [nf] = ex.fetch_canceled_and_closed_orders(SYM, params={"orderLinkId": "nf-1"})
+        assert nf["status"] == "closed"
+        assert "nf-1" in {t["info"]["orderLinkId"] for t in ex.fetch_my_trades(SYM)}
+    assert emu.book.count_by_client_id(KEY) == {"a-1": 1, "a-2": 1, "nf-1": 1}
