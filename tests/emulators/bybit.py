@@ -25,7 +25,10 @@ Where the emulator is stricter or simpler than Bybit, on purpose: only category 
 orders are GTC; conditional (StopOrder/tpslOrder) orders are market orders; ``orderFilter``
 defaults to Order on cancel and cancel-all (as Bybit documents), so a conditional order is
 cancelled only with StopOrder/tpslOrder (ccxt: ``params={'trigger': True}``); reads without
-orderFilter see every kind.
+orderFilter see every kind; history and executions cover at most 7 days (the last 7 without
+startTime/endTime) and pages of at most 50/100, as on Bybit. Laxer: DCP takes a timeWindow of
+1-2 s (Bybit: 3-300) so tests stay short, and its countdown runs from the last REST arming
+(Bybit's counts from the loss of the private websocket that subscribed ``dcp``).
 """
 
 from __future__ import annotations
