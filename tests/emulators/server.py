@@ -82,6 +82,13 @@ class FaultyServer:
         HMAC-signing venues sign), ``headers`` have lower-case names."""
         raise NotImplementedError
 
+    def _params(self, query: str, body: str) -> dict[str, str]:
+        """A request's parameters, as faults and the record see them: the query and the form
+        body merged (a dialect with JSON bodies overrides this)."""
+        q = dict(parse_qsl(query))
+        q.update(parse_qsl(body))
+        return q
+
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> Self:
         emu = self
@@ -175,8 +182,7 @@ class FaultyServer:
         parts = urlsplit(h.path)
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length).decode() if length else ""
-        q = dict(parse_qsl(parts.query))
-        q.update(parse_qsl(body))
+        q = self._params(parts.query, body)
         headers = {k.lower(): v for k, v in h.headers.items()}
         rec = Recorded(method, parts.path, q)
         with self._lock:
