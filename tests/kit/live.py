@@ -193,8 +193,10 @@ class TradeRun:
         exited."""
         if not self._ready:
             wait_for(
-                lambda: self.proc.poll() is not None
-                or sessions_started(self.home) > self._started_before,
+                lambda: (
+                    self.proc.poll() is not None
+                    or sessions_started(self.home) > self._started_before
+                ),
                 timeout_s,
                 why="the run to start",
             )
