@@ -78,6 +78,8 @@ def command(account: str | None, with_balances: bool, live: bool) -> None:
                 row |= _balances(home, mode.account, live and mode.mode == "live")
             else:
                 row |= {"balances": None, "balances_error": "live account: pass --live"}
-            row["last_reconciliation"] = last_reconciliation(home, mode.account)
+            # the reconciler names the ledger account: <mode>:<name>
+            ledger_account = f"{mode.mode}:{mode.account}"
+            row["last_reconciliation"] = last_reconciliation(home, ledger_account)
         rows.append(row)
     emit({"live_enabled": settings.trading.live_enabled, "accounts": rows})

@@ -82,7 +82,16 @@ def balances(account: str | None) -> None:
     help="Also check every paper account's holdings against its paper venue's balances (while a "
     "run is between a fill and its booking they differ for a moment: verify after it stops).",
 )
-def verify(account: str | None, against_log: bool, against_venue: bool) -> None:
+@click.option(
+    "--against-exchange",
+    is_flag=True,
+    help="Also ask every configured testnet account's exchange for its balances (network) and "
+    "check its ledger account (testnet:NAME) against them; with --live, live accounts too.",
+)
+@click.option("--live", is_flag=True, help="With --against-exchange: open live accounts too.")
+def verify(
+    account: str | None, against_log: bool, against_venue: bool, against_exchange: bool, live: bool
+) -> None:
     """Check the ledger's chain, that every transaction balances per currency, the trial balance
     and the append-only triggers; exit 1 naming the transaction when it fails."""
     path = Home.from_env().state_db
@@ -92,6 +101,8 @@ def verify(account: str | None, against_log: bool, against_venue: bool) -> None:
         return
     with open_ledger(path, readonly=True) as ledger:
         venues = _paper_balances(path) if against_venue else None
+        if against_exchange:
+            venues = {**(venues or {}), **_exchange_balances(Home.from_env(), live)}
         if against_log:
             with open_event_store(path, readonly=True) as events:
                 report = ledger.verify(venue_balances=venues, events=events)
@@ -120,6 +131,25 @@ def _accounts_of_nothing(account: str | None) -> None:
             f"the ledger has no account {account!r}: nothing has been booked in this home",
             "`rara paper run` books a paper account's funding and fills",
         )
+
+
+def _exchange_balances(home: Home, live: bool) -> dict[str, dict[str, Decimal]]:
+    """Each configured account's totals at its exchange, by ledger account (<mode>:<name>)."""
+    from rara.config import load_settings
+    from rara.trading.accounts import open_account_venue
+
+    settings = load_settings(home)
+    out: dict[str, dict[str, Decimal]] = {}
+    for name, acct in sorted(settings.trading.accounts.items()):
+        if acct.mode == "live" and not live:
+            continue
+        venue = open_account_venue(home, settings, name, live_flag=live and acct.mode == "live")
+        try:
+            held = venue.balances()
+        finally:
+            venue.close()
+        out[f"{acct.mode}:{name}"] = {c: b.total for c, b in held.items() if b.total}
+    return out
 
 
 def _paper_balances(path: Path) -> dict[str, dict[str, Decimal]]:

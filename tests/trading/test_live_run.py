@@ -4,11 +4,24 @@ the exchange; SIGTERM stops it cleanly and the ledger equals the exchange's acco
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 from tests.emulators.exchange import BinanceEmulator
-from tests.kit.live import KEY, SECRET, START_MS, TradeRun, configure_live_home, strategy_file
+from tests.kit.live import (
+    KEY,
+    SECRET,
+    START_MS,
+    TradeRun,
+    configure_live_home,
+    keys_env,
+    strategy_file,
+)
+from tests.kit.paths import REPO
 
 
 def test_a_testnet_run_enters_protects_and_stops_cleanly(rara_home: Path) -> None:
@@ -28,3 +41,13 @@ def test_a_testnet_run_enters_protects_and_stops_cleanly(rara_home: Path) -> Non
         venue = {c: free + locked for c, (free, locked) in emu.book.balances(KEY).items()}
         ledger = {c: Decimal(v) for c, v in out["balances"].items()}
         assert ledger == {c: v for c, v in venue.items() if v}
+        # the command a person runs after a run: the books against the exchange itself
+        env = {**os.environ, "RARA_HOME": str(home), **keys_env()}
+        cmd = [sys.executable, "-m", "rara", "ledger", "verify", "--against-exchange"]
+        done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "testnet:acct" in json.loads(done.stdout)["venue_checked"]
+        emu.fund(KEY, "USDT", "1")  # a deposit the ledger has not seen
+        done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1
+        assert "venue_mismatch" in done.stdout
