@@ -118,6 +118,11 @@ class FeedSettings(_Section):
     retry_max_s: float = Field(
         60.0, gt=0, description="longest wait between retries of a failing poll (never given up)"
     )
+    stream: bool = Field(
+        True,
+        description="closed bars over the exchange's WebSocket (ccxt.pro watch_ohlcv) where it "
+        "has one, REST polling behind it; false: poll only",
+    )
 
 
 class AccountSettings(_Section):
