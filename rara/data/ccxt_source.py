@@ -150,8 +150,6 @@ class CcxtSource:
 
     # ---- configuration -------------------------------------------------------------------
     def _apply_url_overrides(self, overrides: dict[str, str]) -> None:
-        # "ws" is the WebSocket base URL, for the streaming feed (rara.trading.feeds.stream)
-        overrides = {k: v for k, v in overrides.items() if k != "ws"}
         if not overrides:
             return
         api = self._ex.urls.get("api")

@@ -6,7 +6,7 @@ ccxt.pro connects to ``urls['api']['ws']['spot'] + '/<stream index>'``, sends
 ``{"e": "kline", "s": "BTCUSDT", "k": {"t": open, "i": "1h", "o": ..., "x": final, ...}}``. It
 takes the market as spot only when the URL holds ``/stream``, so the emulator serves
 ``ws://127.0.0.1:PORT/stream/ws`` (`BinanceWsEmulator.ws_url`, what
-``data.url_overrides.binance.ws`` takes).
+``trading.feed.ws_url_overrides.binance`` takes).
 
 As on Binance, a subscription hears the bar forming at the clock and every change to it; when
 the clock moves past its close, the bar's final values (``"x": true``) come before the next bar's

@@ -44,11 +44,18 @@ def ws(emu: BinanceEmulator) -> Iterator[BinanceWsEmulator]:
         yield server
 
 
-def data_settings(emu: BinanceEmulator, ws: BinanceWsEmulator | None) -> DataSettings:
-    urls = {"public": emu.api_url} | ({"ws": ws.ws_url} if ws is not None else {})
+def data_settings(emu: BinanceEmulator) -> DataSettings:
     return DataSettings.model_validate(
-        {"rate_limit_ms": 1, "request_timeout_ms": 20_000, "url_overrides": {"binance": urls}}
+        {
+            "rate_limit_ms": 1,
+            "request_timeout_ms": 20_000,
+            "url_overrides": {"binance": {"public": emu.api_url}},
+        }
     )
+
+
+def ws_urls(ws: BinanceWsEmulator) -> dict[str, str]:
+    return {"binance": ws.ws_url}
 
 
 OpenFeed = Callable[..., StreamingFeed]
@@ -64,8 +71,9 @@ def open_feed(emu: BinanceEmulator, ws: BinanceWsEmulator) -> Iterator[OpenFeed]
             close_delay_s=0,
             retry_max_s=0.2,
             stale_after_intervals=stale_after_intervals,
+            ws_url_overrides=ws_urls(ws),
         )
-        feed = open_live_feed(BTC, data_settings(emu, ws), settings, clock=emu.now)
+        feed = open_live_feed(BTC, data_settings(emu), settings, clock=emu.now)
         assert isinstance(feed, StreamingFeed)
         feeds.append(feed)
         return feed
@@ -142,7 +150,8 @@ def test_a_bar_resent_after_a_reconnect_is_emitted_once(
     got = take(feed, 1)  # 12:00
     k = len(emu.klines_calls())
     ws.kill()  # the socket drops; the client reconnects and hears 10:00 .. 12:00 again
-    until(feed, lambda: ws.connections == 2 and feed.streaming)
+    until(feed, lambda: feed.reconnects == 1 and feed.streaming)  # heard it drop, then return
+    assert ws.connections == 2
     assert feed.next_batch(max_bars=10, timeout_s=IDLE_S).bars == ()  # no repeat
     emu.now_ms = at("15:00")
     got += take(feed, 2)
@@ -258,14 +267,15 @@ def test_close_stops_the_socket_thread(
 def test_the_factory_streams_only_where_the_exchange_watches_candles(
     emu: BinanceEmulator, ws: BinanceWsEmulator
 ) -> None:
-    on, off = FeedSettings(), FeedSettings(stream=False)
+    on = FeedSettings(ws_url_overrides=ws_urls(ws))
+    off = FeedSettings(ws_url_overrides=ws_urls(ws), stream=False)
     cases = [
-        (BTC, data_settings(emu, ws), on, StreamingFeed),
-        (BTC, data_settings(emu, ws), off, PollingFeed),  # forced to poll
-        (BTC, data_settings(emu, None), on, PollingFeed),  # REST overridden, no socket URL
+        (BTC, data_settings(emu), on, StreamingFeed),
+        (BTC, data_settings(emu), off, PollingFeed),  # forced to poll
+        (BTC, data_settings(emu), FeedSettings(), PollingFeed),  # REST overridden, not the socket
         (BTC.model_copy(update={"exchange": "bitstamp"}), DataSettings(), on, PollingFeed),
         (BTC.model_copy(update={"exchange": "bigone"}), DataSettings(), on, PollingFeed),
-        (BTC, DataSettings(), on, StreamingFeed),  # the real one: built, never read
+        (BTC, DataSettings(), FeedSettings(), StreamingFeed),  # the real one: never read
     ]
     for inst, data, settings, kind in cases:
         feed = open_live_feed(inst, data, settings)

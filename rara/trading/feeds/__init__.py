@@ -64,14 +64,14 @@ def open_live_feed(
     clock: Callable[[], int] | None = None,
 ) -> Feed:
     """The live feed of ``inst``: a `StreamingFeed` where ccxt.pro watches the exchange's
-    candles (``has['watchOHLCV']``, and a ``ws`` URL override wherever the REST URLs are
+    candles (``has['watchOHLCV']``, and a WebSocket URL override wherever the REST URLs are
     overridden) unless ``feed_settings.stream`` is off, else a `PollingFeed`. Offline: nothing
     is requested until the feed is read. ``clock``: UTC ms (default: the system clock)."""
     from rara.trading.feeds.poll import PollingFeed, wall_clock_ms
     from rara.trading.feeds.stream import StreamingFeed, streams_ohlcv
 
     tick = clock or wall_clock_ms
-    if feed_settings.stream and streams_ohlcv(inst.exchange, data_settings):
+    if feed_settings.stream and streams_ohlcv(inst.exchange, data_settings, feed_settings):
         return StreamingFeed(inst, data_settings, feed_settings, after_ms=after_ms, clock=tick)
     return PollingFeed(inst, data_settings, feed_settings, after_ms=after_ms, clock=tick)
 

@@ -17,10 +17,11 @@ its faster source): it also carries the feed while the socket is down or not yet
 the stream has not delivered a due bar within ``poll_interval_s`` (a silent socket, a halted
 market), so the feed never stalls because the socket died. Staleness is `PollingFeed`'s.
 
-The socket reconnects by itself, with backoff. ``data.url_overrides.<exchange>.ws`` replaces the
-exchange's WebSocket base URLs (how tests point it at the emulator); `open_live_feed` streams
-only where the exchange has ``watchOHLCV`` and, when its REST URLs are overridden, a ``ws`` URL
-is too, so a feed pointed at a mirror or an emulator never opens the real exchange's socket.
+The socket reconnects by itself, with backoff. ``trading.feed.ws_url_overrides.<exchange>``
+replaces the exchange's WebSocket base URLs (how tests point it at the emulator), as
+``data.url_overrides`` does its REST ones; `open_live_feed` streams only where the exchange has
+``watchOHLCV`` and, when its REST URLs are overridden, its WebSocket URL is too, so a feed
+pointed at a mirror or an emulator never opens the real exchange's socket.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from rara.trading_settings import FeedSettings
 
 log = logging.getLogger(__name__)
 
-WS_URL_KEY = "ws"  # in data.url_overrides.<exchange>: the WebSocket base URL
 TICK_S = 0.05  # how often a waiting reader looks at the clock again (a bar settling)
 RECONNECT_BASE_S = 0.25  # first wait before a reconnect, doubled up to retry_max_s
 
@@ -53,32 +53,29 @@ RECONNECT_BASE_S = 0.25  # first wait before a reconnect, doubled up to retry_ma
 Note = tuple[Literal["row"], ClosedBar] | tuple[Literal["up", "down"], str]
 
 
-def streams_ohlcv(exchange_id: str, data: DataSettings) -> bool:
+def streams_ohlcv(exchange_id: str, data: DataSettings, feed: FeedSettings) -> bool:
     """Whether ccxt.pro can watch this exchange's candles, at a URL the settings allow."""
     import ccxt.pro
 
     if exchange_id not in ccxt.pro.exchanges:
         return False
-    overrides = data.url_overrides.get(exchange_id, {})
-    if overrides and WS_URL_KEY not in overrides:
+    if data.url_overrides.get(exchange_id) and exchange_id not in feed.ws_url_overrides:
         return False  # REST points at a mirror or an emulator, and the socket would not
     return bool(getattr(ccxt.pro, exchange_id)().has.get("watchOHLCV"))
 
 
-def pro_exchange(exchange_id: str, data: DataSettings, symbol: str) -> Any:
-    """The ccxt.pro exchange for public candles: ``data``'s timeouts and URL overrides (REST for
-    its market list, ``ws`` for the socket), loading only the symbol's market family."""
+def pro_exchange(exchange_id: str, data: DataSettings, ws_url: str | None, symbol: str) -> Any:
+    """The ccxt.pro exchange for public candles: ``data``'s timeouts and REST URL overrides (for
+    its market list), ``ws_url`` for the socket, loading only the symbol's market family."""
     import ccxt.pro
 
     config: dict[str, Any] = {"enableRateLimit": True, "timeout": data.request_timeout_ms}
     if data.rate_limit_ms is not None:
         config["rateLimit"] = data.rate_limit_ms
     ex = getattr(ccxt.pro, exchange_id)(config)
-    overrides = dict(data.url_overrides.get(exchange_id, {}))
-    ws_url = overrides.pop(WS_URL_KEY, None)
     api = ex.urls.get("api")
     if isinstance(api, dict):
-        api.update(overrides)
+        api.update(data.url_overrides.get(exchange_id, {}))  # checked by the REST source
         if ws_url is not None:
             ws = api.get("ws")
             if isinstance(ws, dict):  # one URL per market type: the emulator serves them all
@@ -113,7 +110,6 @@ class StreamingFeed(PollingFeed):
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         super().__init__(instrument, data, feed, after_ms=after_ms, clock=clock)
-        self._ws_data = data
         self._inbox: queue.SimpleQueue[Note] = queue.SimpleQueue()
         self._seen: dict[int, ClosedBar] = {}  # the stream's latest values, by open time
         self._head: int | None = None  # newest open time on this connection: older ones closed
@@ -133,7 +129,7 @@ class StreamingFeed(PollingFeed):
 
     @property
     def reconnects(self) -> int:
-        """Times the socket came back after going down."""
+        """Times the socket dropped after being up (the feed then reconnects, with backoff)."""
         return self._reconnects
 
     def history(self, bars: int) -> tuple[ClosedBar, ...]:
@@ -265,7 +261,8 @@ class StreamingFeed(PollingFeed):
 
     async def _watch(self) -> None:
         inst = self._instrument
-        ex = pro_exchange(inst.exchange, self._ws_data, inst.symbol)  # offline
+        ws_url = self._feed.ws_url_overrides.get(inst.exchange)
+        ex = pro_exchange(inst.exchange, self._data, ws_url, inst.symbol)  # offline
         rng = random.Random()
         failures = 0
         up = False
