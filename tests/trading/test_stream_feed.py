@@ -65,7 +65,9 @@ OpenFeed = Callable[..., StreamingFeed]
 def open_feed(emu: BinanceEmulator, ws: BinanceWsEmulator) -> Iterator[OpenFeed]:
     feeds: list[StreamingFeed] = []
 
-    def make(poll_interval_s: float, stale_after_intervals: float = 2.0) -> StreamingFeed:
+    def make(
+        poll_interval_s: float, stale_after_intervals: float = 2.0, after_ms: int | None = None
+    ) -> StreamingFeed:
         settings = FeedSettings(
             poll_interval_s=poll_interval_s,
             close_delay_s=0,
@@ -73,7 +75,7 @@ def open_feed(emu: BinanceEmulator, ws: BinanceWsEmulator) -> Iterator[OpenFeed]
             stale_after_intervals=stale_after_intervals,
             ws_url_overrides=ws_urls(ws),
         )
-        feed = open_live_feed(BTC, data_settings(emu), settings, clock=emu.now)
+        feed = open_live_feed(BTC, data_settings(emu), settings, after_ms, clock=emu.now)
         assert isinstance(feed, StreamingFeed)
         feeds.append(feed)
         return feed
@@ -231,6 +233,22 @@ def test_a_dead_socket_leaves_rest_carrying_the_feed_until_it_reconnects(
     emu.now_ms = at("15:00")
     got += take(feed, 1)
     np.testing.assert_array_equal(rows(got), closed(emu, at("10:00"), at("15:00")))
+
+
+def test_a_resumed_feed_catches_up_over_rest_then_streams(
+    emu: BinanceEmulator, ws: BinanceWsEmulator, open_feed: OpenFeed
+) -> None:
+    emu.now_ms = at("14:10")  # down since the 10:00 bar: 11:00 .. 13:00 closed meanwhile
+    feed = open_feed(SLOW_REST_S, stale_after_intervals=10, after_ms=at("10:00"))
+    assert [b.open_ms for b in feed.history(2)] == [at("09:00"), at("10:00")]
+    k = len(emu.klines_calls())
+    got = take(feed, 3)  # over REST: the socket (if up yet) shows only 14:00 forming
+    assert rest_starts(emu, k) == [at("11:00")]
+    until(feed, lambda: feed.streaming)
+    emu.now_ms = at("15:00")
+    got += take(feed, 1)
+    np.testing.assert_array_equal(rows(got), closed(emu, at("11:00"), at("15:00")))
+    assert rest_starts(emu, k) == [at("11:00")] and feed.streaming
 
 
 def test_a_halted_market_makes_the_feed_stale_while_the_socket_is_up(
