@@ -190,6 +190,24 @@ def test_bars_the_stream_skipped_come_from_rest_before_the_later_bar(
     ]
 
 
+def test_a_bar_the_venue_never_had_is_asked_for_once_per_stream_step(
+    emu: BinanceEmulator, ws: BinanceWsEmulator, open_feed: OpenFeed
+) -> None:
+    emu.omit("BTCUSDT", at("11:00"), at("12:00"))  # an outage: no 11:00 bar anywhere
+    feed = open_feed(SLOW_REST_S, stale_after_intervals=10)
+    feed.history(1)
+    until(feed, lambda: feed.streaming)
+    k = len(emu.klines_calls())
+    emu.now_ms = at("12:30")  # the socket shows 10:00 closing, then 12:00 forming
+    got = take(feed, 1)
+    assert feed.next_batch(max_bars=10, timeout_s=IDLE_S).bars == ()
+    assert rest_starts(emu, k) == [at("11:00")]  # asked once, not on every wake-up
+    emu.now_ms = at("13:30")  # 12:00 closes on the socket: asked again, and REST has it
+    got += take(feed, 1)
+    np.testing.assert_array_equal(rows(got), closed(emu, at("10:00"), at("13:00")))
+    assert rest_starts(emu, k) == [at("11:00"), at("11:00")]
+
+
 def test_a_disconnect_across_two_closes_is_filled_from_rest_before_the_later_bar(
     emu: BinanceEmulator, ws: BinanceWsEmulator, open_feed: OpenFeed
 ) -> None:

@@ -115,6 +115,7 @@ class StreamingFeed(PollingFeed):
         self._head: int | None = None  # newest open time on this connection: older ones closed
         self._up = False  # the socket is subscribed and answering
         self._due_mono: float | None = None  # monotonic time the next bar was first due
+        self._gap_asked: tuple[int, int] | None = None  # (last, head) of the gap last asked at once
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -213,15 +214,17 @@ class StreamingFeed(PollingFeed):
 
     def _rest_wanted(self) -> bool:
         """REST is asked when the stream is not up, when it skipped the next bar (a gap: asked
-        at once unless polls are failing), or when the next bar has been due for a poll
-        interval without the stream bringing it."""
+        at once, then on the poll schedule: the venue itself may not have the bar), or when the
+        next bar has been due for a poll interval without the stream bringing it."""
         assert self._last_ms is not None
         if not self._up:
             return True
         step = self._tf.ms
         nxt = self._last_ms + step
         if self._head is not None and self._head > nxt and nxt not in self._seen:
-            if self._failures == 0:
+            gap = (self._last_ms, self._head)
+            if self._failures == 0 and self._gap_asked != gap:
+                self._gap_asked = gap
                 self._poll_at = min(self._poll_at, time.monotonic())
             return True
         if nxt + step + self._delay_ms > self._clock():
