@@ -126,6 +126,16 @@ class FeedSettings(_Section):
     clock_resync_s: float = Field(
         60.0, ge=0, description="re-read the exchange's time this often (0: on every reading)"
     )
+    stream: bool = Field(
+        True,
+        description="closed bars over the exchange's WebSocket (ccxt.pro watch_ohlcv) where it "
+        "has one, REST polling behind it; false: poll only",
+    )
+    ws_url_overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="per exchange id, the WebSocket base URL replacing ccxt.pro's (emulators); "
+        "an exchange with data.url_overrides streams only when it has one here",
+    )
 
 
 class AccountSettings(_Section):

@@ -46,7 +46,8 @@ from rara.trading.deadman import DeadmanSwitch, choose_deadman
 from rara.trading.deployment import Deployment
 from rara.trading.engine import HISTORY_BARS, SOURCE, TradingEngine
 from rara.trading.feed import Feed, candles_of
-from rara.trading.feeds.poll import PollingFeed, wall_clock_ms
+from rara.trading.feeds import open_live_feed
+from rara.trading.feeds.poll import wall_clock_ms
 from rara.trading.orders import OrderManager
 from rara.trading.reconcile import Reconciler, ReconcileReport, startup_check
 from rara.trading.resume import run_past, run_state, unless_halted
@@ -290,7 +291,7 @@ def open_live_session(
         )
         report = reconciler.run("startup")
         startup_check(report)
-        feed = PollingFeed(
+        feed = open_live_feed(
             inst, settings.data, feed_settings, after_ms=past.last_ms, clock=market_clock
         )
         parts.append(feed)

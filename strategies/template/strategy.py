@@ -44,8 +44,7 @@ def on_candles(candles, params):
 def risk_levels(candles, params):
     # Optional. Fractions of the entry price: a number for every trade, a float array with one
     # value per bar (NaN = no level on that bar), or None for no level.
-    stop_loss = ta.clip(
-        2.0 * ta.atr(candles.high, candles.low, candles.close, 14) / candles.close, 0.005, 0.2
-    )
+    stop_loss = ta.clip(2.0 * ta.atr(candles.high, candles.low, candles.close, 14) / candles.close,
+                        0.005, 0.2)
     take_profit = None
     return stop_loss, take_profit

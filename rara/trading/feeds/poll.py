@@ -127,12 +127,7 @@ class PollingFeed:
         deadline = time.monotonic() + max(0.0, timeout_s)
         take = max(1, max_bars)
         while True:
-            # Fill the batch: page after page while catching up (a full page asks again now).
-            while len(self._pending) < take and time.monotonic() >= self._poll_at:
-                had = len(self._pending)
-                self._poll()
-                if len(self._pending) == had:
-                    break
+            self._gather(take)
             stale = self._stale_since()
             if stale is None:
                 self._stale_told = False
@@ -146,7 +141,7 @@ class PollingFeed:
             now = time.monotonic()
             if now >= deadline:
                 return FeedBatch(bars=(), stale_since_ms=stale)
-            time.sleep(max(0.0, min(self._poll_at, deadline) - now))
+            self._wait(deadline)
 
     def close(self) -> None:
         """Drop what was fetched and not returned, and close the venue's HTTP session."""
@@ -156,6 +151,19 @@ class PollingFeed:
             close()
 
     # ---- polling -------------------------------------------------------------------------
+    def _gather(self, take: int) -> None:
+        """Fill the batch up to ``take`` bars: page after page while catching up (a full page
+        asks again now), never before the next poll is due."""
+        while len(self._pending) < take and time.monotonic() >= self._poll_at:
+            had = len(self._pending)
+            self._poll()
+            if len(self._pending) == had:
+                break
+
+    def _wait(self, deadline: float) -> None:
+        """Nothing to return yet: sleep until the next poll or the reader's deadline."""
+        time.sleep(max(0.0, min(self._poll_at, deadline) - time.monotonic()))
+
     def _last_final_open(self) -> int:
         """Open time of the last bar that has closed and settled by the clock."""
         return grid_floor(self._clock() - self._delay_ms, self._tf) - self._tf.ms
