@@ -268,7 +268,10 @@ class WatchdogDeadman(_Switch):
         if self.process is None or self.process.poll() is not None:
             self._start()
             assert self.process is not None
-            write_heartbeat(self.path, beat.model_copy(update={"watchdog_pid": self.process.pid}))
+            write_heartbeat(
+                self.path,
+                type(beat).model_validate({**beat.model_dump(), "watchdog_pid": self.process.pid}),
+            )
 
     def _start(self) -> None:
         log = self.home.ensure(self.path.parent) / f"{self.path.stem}.log"

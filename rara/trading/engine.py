@@ -391,7 +391,7 @@ class TradingEngine:
         request = conform(self._rules, intent.request, intent.mark_price)
         if isinstance(request, RuleRefusal):
             return request
-        return intent.model_copy(update={"request": request})
+        return OrderIntent.model_validate({**intent.model_dump(), "request": request})
 
     def _now_ms(self) -> int:
         """The engine's clock: the close of the last closed bar (a replay is deterministic)."""

@@ -112,7 +112,7 @@ def conform(rules: MarketRules, request: OrderRequest, mark: Decimal) -> OrderRe
     refusal = _check_amount(rules, quantity, price) or _check_cost(rules, notional, price)
     if refusal is not None:
         return refusal
-    return request.model_copy(update={"quantity": quantity, "cost": None, **prices})
+    return _but(request, {"quantity": quantity, "cost": None, **prices})
 
 
 def _conform_cost(
@@ -131,7 +131,12 @@ def _conform_cost(
     refusal = _check_cost(rules, cost, mark) or _check_amount(rules, cost / mark, mark)
     if refusal is not None:
         return refusal
-    return request.model_copy(update={"cost": cost})
+    return _but(request, {"cost": cost})
+
+
+def _but(request: OrderRequest, changes: dict[str, object]) -> OrderRequest:
+    """`request` with `changes`, validated again (a pydantic copy with updates would skip it)."""
+    return OrderRequest.model_validate({**request.model_dump(), **changes})
 
 
 def _check_amount(rules: MarketRules, quantity: Decimal, price: Decimal) -> RuleRefusal | None:

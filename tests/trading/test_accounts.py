@@ -192,7 +192,8 @@ mode = "live"
             for n in (1, 2):
                 store.append(
                     TradingReconciled(
-                        account="demo", exchange="binance", mode="testnet", trigger="periodic",
+                        account="testnet:demo", exchange="binance", mode="testnet",
+                        trigger="periodic",
                         ok=True, open_orders_journal=0, open_orders_venue=n, fills_booked=0,
                         orders_resolved=0, balances={"USDT": Decimal("1234.5")},
                     ),
