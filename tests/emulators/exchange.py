@@ -177,9 +177,9 @@ class BinanceEmulator(FaultyServer):
         self.book.partial_fill = share
 
     def not_found_for(self, polls: int, client_order_id: str | None = None) -> Hide:
-        """The next order placed (or every order with ``client_order_id``) exists but
-        ``GET /api/v3/order`` answers "Order does not exist." for the first ``polls`` requests
-        naming it, and ``myTrades``/``openOrders`` leave it out until then."""
+        """The next order placed (or every order with ``client_order_id``) exists but the first
+        ``polls`` reads that would show it do not: ``GET /api/v3/order`` answers "Order does
+        not exist.", ``myTrades``/``openOrders``/``allOrders`` leave it out."""
         return self.orders.hide(Hide(polls=polls, client_order_id=client_order_id))
 
     # ---- accounts --------------------------------------------------------------------------
