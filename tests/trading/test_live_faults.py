@@ -232,3 +232,28 @@ def test_without_the_wait_a_lagging_venue_gets_a_second_order(emu: BinanceEmulat
         assert desk.orders_at_venue() == {cid: 2}
     finally:
         desk.close()
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["same-process", "restart"])
+@pytest.mark.parametrize("kind", ["stop_market", "take_profit_market"])
+def test_a_resting_order_shown_only_after_the_wait_is_never_taken_for_rejected(
+    emu: BinanceEmulator, desk: Desk, kind: Kind, restart: bool
+) -> None:
+    """Accepted, unanswered, and not shown for longer than the wait: the resend under the same
+    id is refused as a duplicate, which proves the venue has the order. It stays unknown (never
+    ``rejected``: it is open there) until the venue shows it, then fills and is booked."""
+    cid = desk.manager.client_order_id(0)
+    emu.accept_then_timeout()
+    emu.not_found_for(40, client_order_id=cid)  # ~4 reads a step: well past the wait
+    assert desk.submit(kind).state == "unknown"
+    desk.walk(START_MS + UNKNOWN_MS + STEP_MS)
+    assert posts(emu) == [cid, cid]  # sent again: refused as a duplicate
+    assert desk.manager.order(cid).state == "unknown"  # type: ignore[union-attr]
+    desk.walk(START_MS + UNKNOWN_MS + 4 * STEP_MS)
+    assert posts(emu) == [cid, cid]  # and not again: the venue has it (still not shown)
+    assert desk.manager.order(cid).state == "unknown"  # type: ignore[union-attr]
+    if restart:
+        desk.restart()
+    desk.walk(START_MS + HOUR_MS + STEP_MS, step_ms=10 * 60_000)
+    release(emu)
+    assert_settled(desk, cid, "filled")
