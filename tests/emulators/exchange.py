@@ -19,7 +19,8 @@ opens after it) and `resume` lets trading go on: the bars of the halt never exis
 
 Faults are scripted with `tests.emulators.server.Fault` (a status, a hang, before or after the
 request is processed); the order faults are one line each: `accept_then_timeout`,
-`accept_then_fail`, `rate_limit_orders`, `partial_fills`, `not_found_for`. Gaps (bars that the
+`accept_then_fail`, `timeout_before_accept`, `fail_before_accept` (never placed),
+`rate_limit_orders`, `partial_fills`, `not_found_for`. Gaps (bars that the
 exchange simply does not have) and listing times are per symbol. Every request is recorded.
 
 Layout: the candles are `tests.emulators.candles`, the HTTP server with its record and faults
@@ -147,6 +148,22 @@ class BinanceEmulator(FaultyServer):
             Fault(path=ORDER, method="POST", nth=nth, status=status, body=body, after_accept=True)
         )
 
+    def timeout_before_accept(self, nth: int = 1) -> Fault:
+        """The ``nth`` order request hangs (past ccxt's timeout) and is never placed: released
+        (`release`/`stop`), it answers 504 to a client long gone."""
+        body = json.dumps({"code": -1007, "msg": "Timeout waiting for response from backend."})
+        return self.add_fault(
+            Fault(
+                path=ORDER, method="POST", nth=nth, hang=True, dropped=True, status=504, body=body
+            )
+        )
+
+    def fail_before_accept(self, nth: int = 1, status: int = 503) -> Fault:
+        """The ``nth`` order request is answered with a 5xx and never placed (the client cannot
+        tell this from `accept_then_fail`)."""
+        body = "Service Unavailable" if status == 503 else "Internal Server Error"
+        return self.add_fault(Fault(path=ORDER, method="POST", nth=nth, status=status, body=body))
+
     def rate_limit_orders(self, nth: int = 1, retry_after: str = "1") -> Fault:
         """The ``nth`` order request is refused with 429 and Retry-After (nothing placed)."""
         body = json.dumps({"code": -1003, "msg": "Too many requests; current limit is 50."})
@@ -160,9 +177,9 @@ class BinanceEmulator(FaultyServer):
         self.book.partial_fill = share
 
     def not_found_for(self, polls: int, client_order_id: str | None = None) -> Hide:
-        """The next order placed (or every order with ``client_order_id``) exists but
-        ``GET /api/v3/order`` answers "Order does not exist." for the first ``polls`` requests
-        naming it, and ``myTrades``/``openOrders`` leave it out until then."""
+        """The next order placed (or every order with ``client_order_id``) exists but the first
+        ``polls`` reads that would show it do not: ``GET /api/v3/order`` answers "Order does
+        not exist.", ``myTrades``/``openOrders``/``allOrders`` leave it out."""
         return self.orders.hide(Hide(polls=polls, client_order_id=client_order_id))
 
     # ---- accounts --------------------------------------------------------------------------

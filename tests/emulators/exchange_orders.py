@@ -11,8 +11,9 @@ names the account and an HMAC-SHA256 of the request's parameters under the key's
 ``signature``.
 
 "Not found for the first N polls" lives here too (`Hide`): an order that exists but that
-``GET /api/v3/order``, ``myTrades`` and ``openOrders`` do not show until it has been asked for by
-id N times, as a venue's lagging read replica does.
+``GET /api/v3/order``, ``myTrades``, ``openOrders`` and ``allOrders`` do not show for the first N
+reads that would have shown it (a read replica that lags: every read moves it along, so a client
+that only ever reads the trades of an order it knows is filled sees them in the end too).
 """
 
 from __future__ import annotations
@@ -89,9 +90,10 @@ def wire(d: Decimal | None) -> str:
 
 @dataclass
 class Hide:
-    """Orders that exist but are not shown until asked for by id ``polls`` times. With a
-    ``client_order_id`` it covers that id's orders (placed before or after); without one, the
-    next order placed (of any account)."""
+    """Orders that exist but are not shown by the first ``polls`` reads that would have shown
+    them (by id, open orders, all orders, trades). With a ``client_order_id`` it covers that
+    id's orders (placed before or after); without one, the next order placed (of any
+    account)."""
 
     polls: int
     client_order_id: str | None = None
@@ -303,7 +305,7 @@ class SpotOrders:
         return _err(code, msg)
 
     def _my_trades(self, account: str, symbol: str, q: dict[str, str]) -> list[dict[str, Any]]:
-        hidden = {o.order_id for o in self.book.orders(account, symbol) if self._is_hidden(o)}
+        hidden = self._hidden_in(self.book.orders(account, symbol))
         start, end, from_id = _int(q, "startTime"), _int(q, "endTime"), _int(q, "fromId")
         order_id = q.get("orderId")
         out = [
@@ -362,19 +364,28 @@ class SpotOrders:
         ]
 
     # ---- "not found for the first N polls" -------------------------------------------------
-    def _is_hidden(self, o: EmuOrder) -> bool:
-        return any(h.covers(o) for h in self.hidden)
+    def _hidden_in(self, orders: list[EmuOrder]) -> set[str]:
+        """The order ids among `orders` that a `Hide` still covers; the read counts as one
+        poll of each such `Hide`."""
+        out: set[str] = set()
+        polled: dict[int, Hide] = {}
+        for o in orders:
+            for h in self.hidden:
+                if h.covers(o):
+                    out.add(o.order_id)
+                    polled[id(h)] = h
+                    break
+        for h in polled.values():
+            h.asked += 1
+        return out
 
     def _polled_hidden(self, o: EmuOrder) -> bool:
         """A poll by id of `o`: True (answer "does not exist") while a `Hide` still covers it."""
-        for h in self.hidden:
-            if h.covers(o):
-                h.asked += 1
-                return True
-        return False
+        return bool(self._hidden_in([o]))
 
     def _visible(self, orders: list[EmuOrder]) -> list[EmuOrder]:
-        return [o for o in orders if not self._is_hidden(o)]
+        hidden = self._hidden_in(orders)
+        return [o for o in orders if o.order_id not in hidden]
 
     # ---- JSON shapes ---------------------------------------------------------------------
     def order_json(self, o: EmuOrder) -> dict[str, Any]:

@@ -7,6 +7,7 @@ A fault picks requests by path, optionally method, the n-th such request and/or 
 the parameters (query and form body merged). It answers a status (429 with Retry-After, 5xx) or
 hangs until released. With ``after_accept`` the request is processed first (an order is placed)
 and only then does the fault answer or hang: the exchange did the work, the client never hears.
+A ``dropped`` hang is never processed: released, it answers its status (the request was lost).
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class Fault:
     per method and path when ``method`` is set) and/or satisfy ``when(params)`` (query and form
     body), for at most ``times`` requests. It either answers ``status`` with
     ``headers``/``body`` or, when ``hang`` is set, blocks until `release` and then answers
-    normally. With ``after_accept`` the request is processed first (an order is placed) and
-    only then does the fault answer, or hang (the client times out; the order stays)."""
+    normally (``dropped``: answers ``status``, never processed). With ``after_accept`` the
+    request is processed first (an order is placed) and only then does the fault answer, or
+    hang (the client times out; the order stays)."""
 
     path: str = "/api/v3/klines"
     method: str | None = None
@@ -56,6 +58,9 @@ class Fault:
     body: str = "Internal Server Error"
     hang: bool = False
     after_accept: bool = False
+    # a hang that ends without processing: once released it answers ``status`` (a request lost
+    # on the way in: the client timed out and the exchange never saw it)
+    dropped: bool = False
     entered: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
     hits: int = 0
@@ -197,7 +202,8 @@ class FaultyServer:
             if fault.after_accept:  # released: the answer the client has given up on
                 obj = {"code": -1007, "msg": "Timeout waiting for response from backend."}
                 status, payload, extra = 504, json.dumps(obj).encode(), {}
-            fault = None
+            if not fault.dropped:
+                fault = None
         if fault is not None:
             status, payload, extra = fault.status, fault.body.encode(), dict(fault.headers)
         elif obj is None:

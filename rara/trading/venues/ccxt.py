@@ -139,6 +139,7 @@ class CcxtVenue:
         self._oid_of: dict[str, str] = {}  # rara's client id -> venue order id
         self._asked: dict[str, OrderRequest] = {}  # what rara sent, by client id
         self._looked_up: set[str] = set()  # venue order ids already fetched for a trade
+        self._held: set[str] = set()  # client ids the venue refused as duplicates: it has them
 
     # ---- identity -------------------------------------------------------------------------
     @property
@@ -196,16 +197,29 @@ class CcxtVenue:
         cid = request.client_order_id
         venue_cid = parse.to_venue_client_id(self._exchange, cid)
         self._asked[cid] = request
+        if cid in self._held:  # never sent again: it may have closed meanwhile, unseen
+            return self._held_order(cid, request.symbol)
         try:
             raw = self._call(lambda: self._create(request, venue_cid))
         except VenueRejected as exc:
             # Sending an id the venue already has open: the port promises that order back.
             if exc.code == "duplicate_client_id":
-                existing = self.fetch_order(cid, request.symbol)
-                if existing is not None:
-                    return existing
+                self._held.add(cid)
+                return self._held_order(cid, request.symbol)
             raise
         return self._answer(raw, cid, request.symbol)
+
+    def _held_order(self, cid: str, symbol: str) -> VenueOrder:
+        """An order the venue said it has (a duplicate refusal), looked up; while its reads do
+        not show it yet (a lagging replica) it is no refusal (something IS open) but an
+        outcome to look up again."""
+        existing = self.fetch_order(cid, symbol)
+        if existing is None:
+            raise VenueUnavailable(
+                "duplicate_not_shown",
+                f"{self._exchange} has an order {cid} but does not show it yet",
+            )
+        return existing
 
     def _create(self, r: OrderRequest, venue_cid: str) -> Any:
         params: dict[str, Any] = {"clientOrderId": venue_cid}  # a fresh dict for every try
