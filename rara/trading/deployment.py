@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 
 from pydantic import Field
 
+from rara.domain.events import EventPayload, TradingSessionEnded, TradingSessionStarted
 from rara.domain.orders import base_and_quote
+from rara.events import Event, EventStore
 from rara.trading.journal import Deployment as OrderBook
+
+SOURCE = "trading"
 
 
 class Deployment(OrderBook):
@@ -32,6 +36,27 @@ class Deployment(OrderBook):
     def base(self) -> str:
         return base_and_quote(self.symbol)[0]
 
+    def record(self, store: EventStore, payload: EventPayload) -> Event:
+        """Append `payload` as this run's (its correlation id, its strategy)."""
+        return store.append(
+            payload, source=SOURCE, correlation_id=self.run_id, strategy_id=self.strategy_id
+        )
+
+    def started(self, trailing_window: int, resumed: bool) -> TradingSessionStarted:
+        return TradingSessionStarted(
+            run_id=self.run_id,
+            strategy_id=self.strategy_id,
+            strategy_path=self.strategy_path,
+            account=self.account,
+            exchange=self.exchange,
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            mode=self.mode,
+            feed=self.feed,
+            trailing_window=trailing_window,
+            resumed=resumed,
+        )
+
 
 @dataclass
 class EngineProgress:
@@ -46,6 +71,15 @@ class EngineProgress:
     stale: bool = False
     divergent_bars: int = 0
     denials: dict[str, int] = field(default_factory=dict)
+
+    def ended(self, reason: str, deployment: Deployment) -> TradingSessionEnded:
+        return TradingSessionEnded(
+            run_id=deployment.run_id,
+            strategy_id=deployment.strategy_id,
+            reason=reason,
+            bars=self.bars,
+            last_bar_ms=self.last_bar_ms,
+        )
 
 
 @dataclass

@@ -30,7 +30,7 @@ from typing import Any
 
 from rara.closing import Closing
 from rara.config import Settings, load_settings
-from rara.domain.events import ReconcileTrigger, TradingSessionEnded, TradingSessionStarted
+from rara.domain.events import ReconcileTrigger
 from rara.domain.market import Candles, Instrument, Timeframe
 from rara.domain.money import exact, from_float
 from rara.errors import BadInput
@@ -44,7 +44,7 @@ from rara.trading.accounts import open_account_venue, watchdog_venue_spec
 from rara.trading.control import Control
 from rara.trading.deadman import DeadmanSwitch, choose_deadman
 from rara.trading.deployment import Deployment
-from rara.trading.engine import HISTORY_BARS, SOURCE, TradingEngine
+from rara.trading.engine import HISTORY_BARS, TradingEngine
 from rara.trading.feed import Feed, candles_of
 from rara.trading.feeds import open_live_feed
 from rara.trading.feeds.poll import wall_clock_ms
@@ -178,18 +178,8 @@ class LiveSession(Closing):
                 if self.upkeep.deadman is not None:
                     self.upkeep.deadman.disarm()
             finally:
-                p = self.engine.progress
-                self.store.append(
-                    TradingSessionEnded(
-                        run_id=self.deployment.run_id,
-                        strategy_id=self.deployment.strategy_id,
-                        reason=ended,
-                        bars=p.bars,
-                        last_bar_ms=p.last_bar_ms,
-                    ),
-                    source=SOURCE,
-                    correlation_id=self.deployment.run_id,
-                    strategy_id=self.deployment.strategy_id,
+                self.deployment.record(
+                    self.store, self.engine.progress.ended(ended, self.deployment)
                 )
         return ended
 
@@ -296,24 +286,7 @@ def open_live_session(
         )
         parts.append(feed)
         history = candles_of(feed.history(signals.trailing_window + HISTORY_BARS))
-        store.append(
-            TradingSessionStarted(
-                run_id=rid,
-                strategy_id=dep.strategy_id,
-                strategy_path=dep.strategy_path,
-                account=dep.account,
-                exchange=dep.exchange,
-                symbol=dep.symbol,
-                timeframe=dep.timeframe,
-                mode=mode,
-                feed="live",
-                trailing_window=signals.trailing_window,
-                resumed=started,
-            ),
-            source=SOURCE,
-            correlation_id=rid,
-            strategy_id=dep.strategy_id,
-        )
+        dep.record(store, dep.started(signals.trailing_window, started))
         deadman = choose_deadman(
             acct,
             venue,

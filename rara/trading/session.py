@@ -21,11 +21,7 @@ from rara.backtest.engine import BacktestConfig
 from rara.closing import Closing
 from rara.config import Settings, load_settings
 from rara.data.catalog import Catalog
-from rara.domain.events import (
-    TradingAccountFunded,
-    TradingSessionEnded,
-    TradingSessionStarted,
-)
+from rara.domain.events import TradingAccountFunded
 from rara.domain.market import Instrument, Timeframe
 from rara.domain.money import from_float
 from rara.errors import BadInput
@@ -113,19 +109,7 @@ class PaperSession(Closing):
             ):
                 ended = self.engine.run(should_stop, timeout_s)
         finally:
-            p = self.engine.progress
-            self.store.append(
-                TradingSessionEnded(
-                    run_id=self.deployment.run_id,
-                    strategy_id=self.deployment.strategy_id,
-                    reason=ended,
-                    bars=p.bars,
-                    last_bar_ms=p.last_bar_ms,
-                ),
-                source=SOURCE,
-                correlation_id=self.deployment.run_id,
-                strategy_id=self.deployment.strategy_id,
-            )
+            self.deployment.record(self.store, self.engine.progress.ended(ended, self.deployment))
         return ended
 
 
@@ -270,24 +254,7 @@ def open_paper_session(
             )
             store.append(funding, source=SOURCE, correlation_id=rid, strategy_id=dep.strategy_id)
         if not finished:
-            store.append(
-                TradingSessionStarted(
-                    run_id=rid,
-                    strategy_id=dep.strategy_id,
-                    strategy_path=dep.strategy_path,
-                    account=dep.account,
-                    exchange=dep.exchange,
-                    symbol=dep.symbol,
-                    timeframe=dep.timeframe,
-                    mode="paper",
-                    feed=feed_kind,
-                    trailing_window=signals.trailing_window,
-                    resumed=started,
-                ),
-                source=SOURCE,
-                correlation_id=rid,
-                strategy_id=dep.strategy_id,
-            )
+            dep.record(store, dep.started(signals.trailing_window, started))
         control = Control(store)
         orders = OrderManager(store, venue, dep, may_resend=unless_halted(control))
         orders.restore()
