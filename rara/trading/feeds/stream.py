@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from rara.config import DataSettings
+from rara.data.ccxt_source import load_only_market_family
 from rara.data.fetch import backoff_delay
 from rara.domain.market import Instrument
 from rara.trading.feed import ClosedBar, FeedBatch
@@ -84,14 +85,7 @@ def pro_exchange(exchange_id: str, data: DataSettings, ws_url: str | None, symbo
                 api["ws"] = ws_url
     # Candles need only the market list (see rara.data.ccxt_source.CcxtSource).
     ex.has["fetchCurrencies"] = False
-    opt = ex.options.get("fetchMarkets")
-    types = opt.get("types") if isinstance(opt, dict) else opt
-    if isinstance(types, list) and "spot" in types:
-        wanted = ["spot"] if ":" not in symbol else [t for t in types if t != "spot"]
-        if isinstance(opt, dict):
-            opt["types"] = wanted
-        else:
-            ex.options["fetchMarkets"] = wanted
+    load_only_market_family(ex, symbol)
     return ex
 
 
