@@ -44,7 +44,9 @@ class Fault:
     body), for at most ``times`` requests. It either answers ``status`` with
     ``headers``/``body`` or, when ``hang`` is set, blocks until `release` and then answers
     normally. With ``after_accept`` the request is processed first (an order is placed) and
-    only then does the fault answer, or hang (the client times out; the order stays)."""
+    only then does the fault answer, or hang (the client times out; the order stays). With
+    ``drop`` a hang ends in the fault's answer and the request is never processed (a send lost
+    before the exchange took it)."""
 
     path: str = "/api/v3/klines"
     method: str | None = None
@@ -56,6 +58,7 @@ class Fault:
     body: str = "Internal Server Error"
     hang: bool = False
     after_accept: bool = False
+    drop: bool = False
     entered: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
     hits: int = 0
@@ -197,7 +200,8 @@ class FaultyServer:
             if fault.after_accept:  # released: the answer the client has given up on
                 obj = {"code": -1007, "msg": "Timeout waiting for response from backend."}
                 status, payload, extra = 504, json.dumps(obj).encode(), {}
-            fault = None
+            if not fault.drop:
+                fault = None
         if fault is not None:
             status, payload, extra = fault.status, fault.body.encode(), dict(fault.headers)
         elif obj is None:
