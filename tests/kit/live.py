@@ -255,13 +255,17 @@ class TradeRun:
         exchange: str = "binance",
         account: str = ACCOUNT,
         env: dict[str, str] | None = None,
+        keys: dict[str, str] | None = None,
     ) -> None:
+        """`keys`: the environment's key variables (default the canary pair, `keys_env`; {}
+        for none)."""
         self.home, self.emu = home, emu
         self._started_before = sessions_started(home)
         self._ready = False
         cmd = [sys.executable, "-m", "rara", "trade", "run", str(strategy)]
         cmd += ["--account", account, "--symbol", SYMBOL, "--timeframe", "1h", *args]
-        full_env = {**os.environ, "RARA_HOME": str(home), **keys_env(exchange), **(env or {})}
+        keys = keys_env(exchange) if keys is None else keys
+        full_env = {**os.environ, "RARA_HOME": str(home), **keys, **(env or {})}
         self.proc = subprocess.Popen(
             cmd,
             env=full_env,
