@@ -30,6 +30,8 @@ from typing import Any, Protocol
 from rara.domain.events import (
     EventPayload,
     TradingEquityMarked,
+    TradingExternalFill,
+    TradingExternalOrder,
     TradingOrderFilled,
     TradingOrderRejected,
     TradingOrderSubmitted,
@@ -190,10 +192,10 @@ def venue_holdings(emu: BookedEmulator, key: str = KEY) -> dict[str, Decimal]:
 
 
 def venue_differences(home: Path, emu: BookedEmulator, exchange: str = "binance") -> list[str]:
-    """Where the journal and ledger disagree with the exchange, for rara's own orders: an id
-    placed twice, an order placed that no intent journaled, an intent neither placed nor
-    rejected, a fill journaled twice or not at all, a ledger unlike the account. [] when they
-    agree."""
+    """Where the journal and ledger disagree with the exchange: an id placed twice, an order
+    placed that no intent journaled (nor reconciliation reported external), an intent neither
+    placed nor rejected, a fill journaled twice or not at all, a ledger unlike the account.
+    [] when they agree."""
     problems: list[str] = []
     counts = emu.book.count_by_client_id(KEY)
     problems += [f"{cid} placed {n} times" for cid, n in counts.items() if n != 1]
@@ -206,12 +208,13 @@ def venue_differences(home: Path, emu: BookedEmulator, exchange: str = "binance"
         for p in journal(home, TradingOrderRejected)
         if p.rejected_by == "venue"
     }
-    problems += [f"{cid} placed, never journaled" for cid in set(counts) - submitted]
+    external = {p.client_order_id for p in journal(home, TradingExternalOrder, TradingExternalFill)}
+    problems += [f"{cid} placed, never journaled" for cid in set(counts) - submitted - external]
     problems += [
         f"{cid} journaled, neither placed nor rejected"
         for cid in submitted - set(counts) - rejected
     ]
-    fills = [p.fill_id for p in journal(home, TradingOrderFilled)]
+    fills = [p.fill_id for p in journal(home, TradingOrderFilled, TradingExternalFill)]
     trades = [f"{t.symbol}#{t.trade_id}" for t in emu.book.trades(KEY)]  # ccxt's fill ids
     if sorted(fills) != sorted(trades):
         problems.append(f"fills journaled {sorted(fills)} != trades at the venue {sorted(trades)}")
