@@ -2,8 +2,9 @@
 Binance spot emulator: the periodic reconciliation reports the resting one as external
 (``trading_external_order``, ``trading_reconciled.external_orders``) and puts the account in
 REDUCING (an account lock: the next entry is denied ``locked``, an exit still goes out); a person
-releases the lock (`rara lock release ID`) and entries go out again. The fill of the other one
-is booked once as a ``trading_external_fill``, and the ledger stays equal to the exchange."""
+acknowledges them (`rara accounts ack-external NAME`, which releases the locks) and entries go
+out again. The fill of the other one is booked once as a ``trading_external_fill``, and the
+ledger stays equal to the exchange."""
 
 from __future__ import annotations
 
@@ -71,9 +72,11 @@ def test_an_external_order_puts_the_account_in_reducing_until_released(rara_home
             assert submitted(home, "entry") == entries
 
             # acknowledged: entries go out again
-            lock_id = f"external:testnet:acct:{resting.order_id}"
-            r = run_cli(home, "lock", "release", lock_id)
+            r = run_cli(home, "accounts", "ack-external", "acct")
             assert r.code == 0, (r.stdout, r.stderr)
+            assert r.json["released"] == [f"external:testnet:acct:{resting.order_id}"]
+            again = run_cli(home, "accounts", "ack-external", "acct")
+            assert again.code != 0 and again.error["code"] == "external_none"
             run.advance_until(lambda: submitted(home, "entry") > entries)
             wait_for(lambda: not venue_differences(home, emu), why="the entry's fill booked")
             assert run.stop() == 0, run.stderr
