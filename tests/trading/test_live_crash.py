@@ -172,8 +172,10 @@ def test_killed_between_journal_and_send(rara_home: Path, emu: BinanceEmulator) 
         )
 
     found = crash_five_times(home, emu, arm, hung_order(emu))
-    for f in found:
-        assert emu.book.count_by_client_id(KEY).get(f["order"], 0) <= 1
+    for f in found:  # sent again under its own id, or declared rejected: never a new id
+        placed = emu.book.count_by_client_id(KEY).get(f["order"], 0)
+        assert f["journal"].count("submitted") == 1, f
+        assert placed == 1 or (placed == 0 and "rejected" in f["journal"]), f
     print("between journal and send:", found)
 
 

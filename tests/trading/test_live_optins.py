@@ -50,8 +50,7 @@ def test_live_refused_without_each_opt_in(
         home = configure_live_home(rara_home, emu, mode="live", extra=LIVE_ON if enabled else "")
         args = ["--live"] if flag else []
         run = TradeRun(home, emu, strategy_file(home), *args, keys=None if keys else {})
-        code = run.wait()
-        assert code != 0
+        assert run.wait() == 3, run.stderr  # Refused
         err = run.result()["error"]
         assert err["code"] == "live_not_opted_in", err
         assert missing in err["message"], err
@@ -59,6 +58,7 @@ def test_live_refused_without_each_opt_in(
         assert not any(o in err["message"].split("missing:")[1] for o in others), err
         assert order_calls(emu) == 0
         assert not [r for r in emu.requests if r.path.startswith("/api/v3/order")]
+        assert KEY not in run.stdout + run.stderr and SECRET not in run.stdout + run.stderr
 
 
 def test_live_starts_with_all_three_and_keys_never_show(rara_home: Path) -> None:
