@@ -84,6 +84,10 @@ def test_live_starts_with_all_three_and_keys_never_show(rara_home: Path) -> None
             run.kill()
         outputs += [run.stdout, run.stderr]
         assert order_calls(emu) >= 2 and fault.hits == 1
+        # a killed run leaves its heartbeat behind (the watchdog reads it): no key in it either
+        heartbeat = home / "run" / "deadman-live_acct.json"
+        assert heartbeat.exists()
+        assert not leaks(home)
 
         # the restart, stopped cleanly
         with TradeRun(home, emu, strategy, "--live") as again:
@@ -108,8 +112,13 @@ def test_live_starts_with_all_three_and_keys_never_show(rara_home: Path) -> None
             outputs += [r.stdout, r.stderr]
             assert r.code == 0, (args, r.stdout, r.stderr)
 
+    assert (home / "run" / "deadman-live_acct.log").exists()  # the watchdog's log
+    assert not leaks(home)
+    assert not [o for o in outputs if KEY in o or SECRET in o]
+
+
+def leaks(home: Path) -> list[Path]:
+    """Files under `home` holding the canary key or secret, read as bytes."""
     files = [p for p in home.rglob("*") if p.is_file()]
-    assert any("watchdog" in p.name or "deadman" in p.name for p in files), files
-    for canary in (KEY, SECRET):
-        assert not [p for p in files if canary.encode() in p.read_bytes()]
-        assert not [o for o in outputs if canary in o]
+    assert files
+    return [p for p in files if KEY.encode() in p.read_bytes() or SECRET.encode() in p.read_bytes()]
