@@ -1,7 +1,10 @@
 """`rara accounts`: the venue accounts of ``[trading.accounts]`` as JSON: exchange, mode, keys
 present (never their values), live opt-ins, the dead man's switch each will use, and with
 ``--balances`` what the venue holds (a network call per account) and the account's last
-reconciliation (the newest ``trading_reconciled`` event in the state DB)."""
+reconciliation (the newest ``trading_reconciled`` event in the state DB).
+
+`rara accounts ack-external NAME`: a person has looked at the orders rara did not send on
+account NAME; the locks they set are released (the account leaves REDUCING) in one step."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from rara.events import EventFilter, open_event_store
 from rara.home import Home
 from rara.ledger import amount_text
 from rara.trading.accounts import account_modes, account_settings, open_account_venue
+from rara.trading.reconcile_report import acknowledge_external
 from rara.trading.venue import VenueError
 
 
@@ -52,7 +56,7 @@ def _balances(home: Home, name: str, live: bool) -> dict[str, Any]:
     }
 
 
-@click.command("accounts")
+@click.group("accounts", invoke_without_command=True)
 @click.option("--account", metavar="NAME", help="Only this account.")
 @click.option(
     "--balances",
@@ -61,9 +65,12 @@ def _balances(home: Home, name: str, live: bool) -> dict[str, Any]:
     help="Also ask each venue for its balances (network) and show the last reconciliation.",
 )
 @click.option("--live", is_flag=True, help="Allow opening live accounts (their third opt-in).")
-def command(account: str | None, with_balances: bool, live: bool) -> None:
+@click.pass_context
+def command(ctx: click.Context, account: str | None, with_balances: bool, live: bool) -> None:
     """Venue accounts: exchange, mode, keys present, dead man's switch; --balances adds the
     venue's balances and the last reconciliation."""
+    if ctx.invoked_subcommand is not None:
+        return
     home = Home.from_env()
     settings = load_settings(home)
     if account is not None:
@@ -83,3 +90,17 @@ def command(account: str | None, with_balances: bool, live: bool) -> None:
             row["last_reconciliation"] = last_reconciliation(home, ledger_account)
         rows.append(row)
     emit({"live_enabled": settings.trading.live_enabled, "accounts": rows})
+
+
+@command.command("ack-external")
+@click.argument("name")
+@click.option("--reason", default="acknowledged by a person", show_default=True, help="Recorded.")
+def ack_external(name: str, reason: str) -> None:
+    """Acknowledge the external orders on account NAME: release every lock they set, so the
+    account may open positions again."""
+    home = Home.from_env()
+    acct = account_settings(load_settings(home), name)  # an unknown name is an error
+    ledger_account = f"{acct.mode}:{name}"
+    with open_event_store(home.state_db) as store:
+        released = acknowledge_external(store, ledger_account, reason=reason, by="cli")
+    emit({"account": ledger_account, "released": released})

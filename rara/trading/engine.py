@@ -146,6 +146,9 @@ class TradingEngine:
         while not should_stop():
             if self.upkeep is not None:
                 self.upkeep()
+                # upkeep's reconciliation may have booked fills (ours, or external): holdings
+                # are read from the ledger afresh, or the engine trades on a stale position
+                self.account.fills_booked()
                 self._sync()  # a live venue fills between bars: book what it filled
             batch = self.feed.next_batch(self.batch_bars, timeout_s)
             self._note_staleness(batch.stale_since_ms)

@@ -277,7 +277,7 @@ def open_live_session(
             symbols=[symbol],
             managers=[orders],
             lookback_ms=int(acct.trades_lookback_h * 3_600_000),
-            clock=wall,
+            clock=market_clock,  # the trades window is on the venue's clock, as its trades are
         )
         report = reconciler.run("startup")
         startup_check(report)

@@ -16,7 +16,7 @@ closed, the report says ``ok=false`` and why (a failed query is never read as "f
 - an open order at the venue with a client id no journal has is a ``trading_external_order``
   (event id ``external-order:<account>:<venue order id>``) and sets an ``account`` lock
   (``external:<account>:<venue order id>``) once: the account is REDUCING until a person releases
-  it (`rara lock release ID`, or `acknowledge_external` for all of an account's at once);
+  it (`rara lock release ID`, or `rara accounts ack-external NAME` for all of an account's at once);
 - an account never funded in the log gets its opening balances from the venue (one
   ``trading_account_funded`` per currency, tx id ``open:<account>:<currency>``: the venue's
   total less what this pass booked, so the ledger then equals the venue); after that every

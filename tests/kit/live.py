@@ -22,12 +22,25 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from rara.domain.events import TradingEquityMarked, TradingSessionStarted
+from rara.domain.events import (
+    EventPayload,
+    TradingEquityMarked,
+    TradingExternalFill,
+    TradingExternalOrder,
+    TradingOrderFilled,
+    TradingOrderRejected,
+    TradingOrderSubmitted,
+    TradingSessionStarted,
+)
 from rara.events import EventFilter, open_event_store
+from rara.ledger import open_ledger
+from rara.trading.venues.ccxt_parse import to_venue_client_id
+from tests.kit.cli import run_cli
 from tests.kit.paper import ALWAYS_LONG
 from tests.kit.paths import REPO
 
@@ -38,6 +51,27 @@ HOUR_MS = 3_600_000
 START_MS = 1_700_002_800_000  # a bar's open (1h grid), the emulator's clock at start
 ACCOUNT = "acct"
 SYMBOL = "BTC/USDT"
+
+
+# Long after a bar opening on an even hour, flat after an odd one: every two bars an entry (a
+# market buy, then its stop-loss resting at the exchange) and an exit (the stop canceled, a
+# market sell), so a few bars walk through every kind of order.
+ALTERNATING = """
+def meta():
+    return {"name": "alternating", "version": "1.0.0", "api_version": 1, "timeframe": "1h",
+            "lookback": 2, "description": "long after even hours", "params": {}}
+
+
+def on_candles(candles, params):
+    hour = (candles.timestamps // 3600000).astype("f8")
+    even = hour % 2.0 == 0.0
+    return even, ta.logical_not(even)
+
+
+def risk_levels(candles, params):
+    n = len(candles)
+    return ta.full(n, 0.3), ta.full(n, float("nan"))
+"""
 
 
 class Emulator(Protocol):
@@ -131,6 +165,72 @@ def sessions_started(home: Path) -> int:
         return len(store.query(EventFilter(types=[TradingSessionStarted])))
 
 
+def journal(home: Path, *types: type[EventPayload]) -> list[Any]:
+    """The typed payloads of `types` journaled in `home`, oldest first."""
+    db = home / "rara.db"
+    if not db.exists():
+        return []
+    with open_event_store(db, readonly=True) as store:
+        return [ev.typed() for ev in store.iter_query(EventFilter(types=list(types)))]
+
+
+def ledger_balances(home: Path, account: str = f"testnet:{ACCOUNT}") -> dict[str, Decimal]:
+    """What the ledger says `account` holds (non-zero currencies)."""
+    with open_ledger(home / "rara.db", readonly=True) as ledger:
+        return {c: v for c, v in ledger.balances(account).items() if v}
+
+
+class BookedEmulator(Emulator, Protocol):
+    @property
+    def book(self) -> Any: ...
+
+
+def venue_holdings(emu: BookedEmulator, key: str = KEY) -> dict[str, Decimal]:
+    """What the emulator's account holds (free + locked, non-zero currencies)."""
+    totals = {c: free + locked for c, (free, locked) in emu.book.balances(key).items()}
+    return {c: v for c, v in totals.items() if v}
+
+
+def venue_differences(home: Path, emu: BookedEmulator, exchange: str = "binance") -> list[str]:
+    """Where the journal and ledger disagree with the exchange: an id placed twice, an order
+    placed that no intent journaled (nor reconciliation reported external), an intent neither
+    placed nor rejected, a fill journaled twice or not at all, a ledger unlike the account.
+    [] when they agree."""
+    problems: list[str] = []
+    counts = emu.book.count_by_client_id(KEY)
+    problems += [f"{cid} placed {n} times" for cid, n in counts.items() if n != 1]
+    submitted = {
+        to_venue_client_id(exchange, p.client_order_id)
+        for p in journal(home, TradingOrderSubmitted)
+    }
+    rejected = {
+        to_venue_client_id(exchange, p.client_order_id)
+        for p in journal(home, TradingOrderRejected)
+        if p.rejected_by == "venue"
+    }
+    external = {p.client_order_id for p in journal(home, TradingExternalOrder, TradingExternalFill)}
+    problems += [f"{cid} placed, never journaled" for cid in set(counts) - submitted - external]
+    problems += [
+        f"{cid} journaled, neither placed nor rejected"
+        for cid in submitted - set(counts) - rejected
+    ]
+    fills = [p.fill_id for p in journal(home, TradingOrderFilled, TradingExternalFill)]
+    trades = [f"{t.symbol}#{t.trade_id}" for t in emu.book.trades(KEY)]  # ccxt's fill ids
+    if sorted(fills) != sorted(trades):
+        problems.append(f"fills journaled {sorted(fills)} != trades at the venue {sorted(trades)}")
+    ledger, venue = ledger_balances(home), venue_holdings(emu)
+    if ledger != venue:
+        problems.append(f"ledger {ledger} != venue {venue}")
+    return problems
+
+
+def verify_cli(home: Path) -> None:
+    """`rara events verify` and `rara ledger verify`, as a user runs them: both pass."""
+    for group in ("events", "ledger"):
+        r = run_cli(home, group, "verify")
+        assert r.code == 0 and r.json["ok"] is True, (group, r.stdout, r.stderr)
+
+
 def wait_for(
     what: Callable[[], Any], timeout_s: float = 60.0, every_s: float = 0.05, why: str = ""
 ) -> Any:
@@ -158,13 +258,17 @@ class TradeRun:
         exchange: str = "binance",
         account: str = ACCOUNT,
         env: dict[str, str] | None = None,
+        keys: dict[str, str] | None = None,
     ) -> None:
+        """`keys`: the environment's key variables (default the canary pair, `keys_env`; {}
+        for none)."""
         self.home, self.emu = home, emu
         self._started_before = sessions_started(home)
         self._ready = False
         cmd = [sys.executable, "-m", "rara", "trade", "run", str(strategy)]
         cmd += ["--account", account, "--symbol", SYMBOL, "--timeframe", "1h", *args]
-        full_env = {**os.environ, "RARA_HOME": str(home), **keys_env(exchange), **(env or {})}
+        keys = keys_env(exchange) if keys is None else keys
+        full_env = {**os.environ, "RARA_HOME": str(home), **keys, **(env or {})}
         self.proc = subprocess.Popen(
             cmd,
             env=full_env,
@@ -217,6 +321,32 @@ class TradeRun:
             )
             if self.proc.poll() is not None:
                 return
+
+    def advance_until(
+        self, reached: Callable[[], Any], max_bars: int = 4, timeout_s: float = 90.0
+    ) -> Any:
+        """Move the exchange's clock a bar at a time (at most `max_bars`) until `reached()` is
+        truthy, returned; after each bar wait for it, or for the run to mark the bar (then the
+        next bar). For a point inside a bar's work: a scripted hang that stops the run there."""
+        self.wait_ready(timeout_s)
+        for _ in range(max_bars):
+            assert self.emu.now_ms is not None
+            self.emu.now_ms += HOUR_MS
+            closed = self.emu.now_ms - HOUR_MS
+            wait_for(
+                lambda c=closed: (
+                    reached() or self.proc.poll() is not None or c in marked_bars(self.home)
+                ),
+                timeout_s,
+                why=f"the run to mark bar {closed}",
+            )
+            if self.proc.poll() is not None:
+                self.wait()
+                raise AssertionError(f"the run exited: {self.stdout}{self.stderr}")
+            got = reached()
+            if got:
+                return got
+        raise AssertionError(f"not reached in {max_bars} bars")
 
     def stop(self, timeout_s: float = 60.0) -> int:
         """SIGTERM, and wait for the run to say goodbye."""
