@@ -162,7 +162,7 @@ class _Switch:
             was_open = {o.client_order_id for o in mgr.open_orders()}
             # no answer: what it canceled shows at the next sync; the firing is news already
             with suppress(VenueError):
-                mgr.sync()
+                mgr.sync(resend=False)
             canceled += [
                 cid
                 for cid in sorted(was_open)

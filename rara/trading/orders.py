@@ -215,17 +215,21 @@ class OrderManager:
 
     # ---- the venue's news -----------------------------------------------------------------------
 
-    def sync(self, since_ms: int | None = None) -> list[TradingOrderFilled]:
+    def sync(
+        self, since_ms: int | None = None, *, resend: bool = True
+    ) -> list[TradingOrderFilled]:
         """Journal the venue's new fills of our orders (each fill id once) and every change of
         state of our open orders; return the new fills (the engine books them). Orders whose
         outcome is unknown are looked up first. All or nothing: a venue answer the state
         machine refuses (`IllegalTransition`) journals nothing. `since_ms` reads the trades
-        from that far back too (reconciliation: a fill older than the last one journaled)."""
+        from that far back too (reconciliation: a fill older than the last one journaled).
+        ``resend=False`` only looks (reconciliation and the dead man's switch observe; an
+        order the venue never received is sent by the engine's own sync, not theirs)."""
         if since_ms is None and not self._open and not self._unfilled:
             return []  # nothing at the venue can change or fill
         for order in self._open_in_order():
             if order.state in ("submitted", "unknown"):
-                self._resolve(order)
+                self._resolve(order, resend=resend)
         d = self.deployment
         changed: dict[str, ManagedOrder] = {}
         drafts: list[tuple[EventPayload, str]] = []
@@ -402,9 +406,9 @@ class OrderManager:
             return unknown
         return self._apply(order, vo)
 
-    def _resolve(self, order: ManagedOrder) -> ManagedOrder:
+    def _resolve(self, order: ManagedOrder, resend: bool = True) -> ManagedOrder:
         """Look up an order whose outcome is not known; send it (same id) if the venue has
-        never seen it; leave it as it is while the venue does not answer."""
+        never seen it (and `resend`); leave it as it is while the venue does not answer."""
         try:
             vo = self.venue.fetch_order(order.client_order_id, order.symbol)
             if vo is None and self.unknown_timeout_ms and self._may_exist(order):
@@ -412,6 +416,8 @@ class OrderManager:
         except VenueUnavailable:
             return order
         if vo is None:
+            if not resend:
+                return order
             if self.may_resend is not None and not self.may_resend(order):
                 return self._apply(order, _local(order, "canceled", "not sent: trading halted"))
             lost = self._lost_for_good(order)

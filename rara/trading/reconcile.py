@@ -291,7 +291,7 @@ class Reconciler:
                 )
                 mgr.restore()
             before = {o.client_order_id: o.state for o in mgr.orders()}
-            fills = mgr.sync(since_ms=since)
+            fills = mgr.sync(since_ms=since, resend=False)  # observe: never send
             for fill in fills:
                 found.booked += self.ledger.book_fill(fill)
                 j.fills.add(fill.fill_id)
