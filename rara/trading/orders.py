@@ -215,9 +215,7 @@ class OrderManager:
 
     # ---- the venue's news -----------------------------------------------------------------------
 
-    def sync(
-        self, since_ms: int | None = None, *, resend: bool = True
-    ) -> list[TradingOrderFilled]:
+    def sync(self, since_ms: int | None = None, *, resend: bool = True) -> list[TradingOrderFilled]:
         """Journal the venue's new fills of our orders (each fill id once) and every change of
         state of our open orders; return the new fills (the engine books them). Orders whose
         outcome is unknown are looked up first. All or nothing: a venue answer the state
