@@ -1,0 +1,158 @@
+"""`CcxtVenue` on Bybit v5 spot (the Bybit emulator, real ccxt ``bybit`` over real HTTP): every
+order type sent with rara's client id, orders found by client id (also by a venue that never
+sent them), cancels of plain and conditional orders, trades paged past Bybit's 100 as fills
+under the right client id, balances, and Bybit's dead man's switch counting down by itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from rara.config import DataSettings
+from rara.credentials import ExchangeKeys, Secrets
+from rara.domain.orders import OrderRequest, client_order_id
+from rara.trading.venue import CancelAfterVenue, RuledVenue, VenueRejected
+from rara.trading.venues.ccxt import CcxtVenue
+from rara.trading_settings import AccountSettings
+from tests.emulators.bybit import DCP, BybitEmulator
+
+KEY = "canaryKEYb7c6d5e4f3a2b1c0d9e8CANARY"
+SECRET = "canarySECRET1a2b3c4d5e6f7a8b9cCANARY"
+SYM = "BTC/USDT"
+H = 3_600_000
+T0 = 1_767_225_600_000  # a bar's open
+
+
+def cid(n: int, run: str = "run") -> str:
+    return client_order_id(run, "s1", n)
+
+
+@pytest.fixture
+def bybit() -> Iterator[BybitEmulator]:
+    with BybitEmulator(api_keys={KEY: SECRET}, now_ms=T0 + 30 * 60_000) as emu:
+        emu.fund(KEY, "USDT", "100000")
+        emu.fund(KEY, "BTC", "2")
+        yield emu
+
+
+def open_venue(emu: BybitEmulator, **account: Any) -> CcxtVenue:
+    data = DataSettings(url_overrides={"bybit": emu.api_urls}, rate_limit_ms=1)
+    settings = AccountSettings(exchange="bybit", symbols=(SYM,), **account)
+    secrets = Secrets(
+        exchanges={"bybit": ExchangeKeys(api_key=SecretStr(KEY), secret=SecretStr(SECRET))}
+    )
+    return CcxtVenue("acct", settings, data=data, secrets=secrets)
+
+
+@pytest.fixture
+def venue(bybit: BybitEmulator) -> Iterator[CcxtVenue]:
+    v = open_venue(bybit)
+    yield v
+    v.close()
+
+
+def order(n: int, kind: str, side: str = "sell", **fields: Any) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=cid(n), symbol=SYM, side=side, order_type=kind,  # type: ignore[arg-type]
+        **{"quantity": Decimal("0.01"), **fields},
+    )  # fmt: skip
+
+
+def test_the_venue_is_a_ruled_cancel_after_venue(venue: CcxtVenue) -> None:
+    assert isinstance(venue, RuledVenue) and isinstance(venue, CancelAfterVenue)
+    rules = venue.market_rules(SYM)
+    assert rules.amount_step == Decimal("0.000001") and rules.price_step == Decimal("0.01")
+    assert rules.min_amount == Decimal("0.000048") and rules.min_cost == Decimal(1)
+
+
+def test_market_orders_fill_and_are_found_by_client_id(
+    bybit: BybitEmulator, venue: CcxtVenue
+) -> None:
+    since = bybit.now() - 1
+    done = venue.submit(order(0, "market", "buy"))
+    assert done.client_order_id == cid(0) and done.state == "filled"
+    assert done.filled_quantity == Decimal("0.01") and done.average_price is not None
+    by_cost = venue.submit(order(1, "market", "buy", quantity=None, cost=Decimal("500.00")))
+    assert by_cost.state == "filled" and by_cost.quantity is None
+    placed = {o.client_order_id: o for o in bybit.book.orders(KEY)}
+    assert placed[cid(1)].quote_quantity == Decimal("500.00")
+    assert by_cost.filled_quantity == placed[cid(1)].filled
+    found = venue.fetch_order(cid(0), SYM)
+    assert found is not None and found.state == "filled"
+    assert found.venue_order_id == placed[cid(0)].order_id
+    fills = venue.my_trades(since, SYM)
+    assert [f.client_order_id for f in fills] == [cid(0), cid(1)]
+    trades = bybit.book.trades(KEY)
+    assert [(f.quantity, f.price, f.fee) for f in fills] == [
+        (t.quantity, t.price, t.fee) for t in trades
+    ]
+    assert venue.fetch_order(cid(9), SYM) is None
+
+
+def test_resting_orders_of_every_type_cancel(bybit: BybitEmulator, venue: CcxtVenue) -> None:
+    requests = [
+        order(2, "limit", "buy", limit_price=Decimal("1000.00")),
+        order(3, "stop_market", trigger_price=Decimal("1000.00")),
+        order(4, "take_profit_market", trigger_price=Decimal("90000.00")),
+    ]
+    for req in requests:
+        ack = venue.submit(req)
+        assert ack.state == "acknowledged" and ack.order_type == req.order_type
+        assert (ack.limit_price, ack.trigger_price) == (req.limit_price, req.trigger_price)
+    kinds = {o.client_order_id: o.kind for o in bybit.book.open_orders(KEY)}
+    assert kinds == {cid(2): "limit", cid(3): "stop_market", cid(4): "take_profit_market"}
+    assert {o.client_order_id: o.order_type for o in venue.open_orders(SYM)} == {
+        cid(2): "limit",
+        cid(3): "stop_market",
+        cid(4): "take_profit_market",
+    }
+    held = venue.balances()["BTC"]
+    assert held.used == Decimal("0.02")  # both conditional sells lock their base
+    for n in (2, 3):  # a plain order, then a conditional one (Bybit: orderFilter StopOrder)
+        gone = venue.cancel(cid(n), SYM)
+        assert gone.state == "canceled" and gone.client_order_id == cid(n)
+    # a venue that never sent it finds it by client id and cancels it as what it is
+    again = open_venue(bybit)
+    try:
+        found = again.fetch_order(cid(4), SYM)
+        assert found is not None and found.order_type == "take_profit_market"
+        assert again.cancel(cid(4), SYM).state == "canceled"
+        assert again.fetch_order(cid(3), SYM).state == "canceled"  # type: ignore[union-attr]
+        with pytest.raises(VenueRejected) as err:
+            again.cancel(cid(9), SYM)
+        assert err.value.code == "unknown_order"
+    finally:
+        again.close()
+    assert bybit.book.open_orders(KEY) == []
+    assert all(n == 1 for n in bybit.book.count_by_client_id(KEY).values())
+
+
+def test_trades_are_paged_past_bybits_hundred(bybit: BybitEmulator, venue: CcxtVenue) -> None:
+    since = bybit.now() - 1
+    venue.submit(order(0, "market", "buy", quantity=Decimal("0.5")))
+    for i in range(104):  # someone else's small trades: more than one page
+        bybit.place_external(KEY, SYM, "sell", "0.0001", client_order_id=f"web-{i}")
+    fills = venue.my_trades(since, SYM)
+    assert len(fills) == 105 == len({f.fill_id for f in fills})
+    assert fills[0].client_order_id == cid(0)
+    assert {f.client_order_id for f in fills[1:]} == {f"web-{i}" for i in range(104)}
+
+
+def test_the_countdown_cancels_by_itself(bybit: BybitEmulator, venue: CcxtVenue) -> None:
+    venue.submit(order(5, "stop_market", trigger_price=Decimal("1000.00")))
+    venue.cancel_all_after(2000)
+    assert bybit.calls(DCP)[-1].query == {"timeWindow": "2", "product": "SPOT"}
+    deadline = time.monotonic() + 60
+    while not bybit.book.countdown_fired and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [(account, _, _ids)] = bybit.book.countdown_fired
+    assert account == KEY
+    gone = venue.fetch_order(cid(5), SYM)
+    assert gone is not None and gone.state == "canceled"
+    assert venue.open_orders(SYM) == []
+    venue.cancel_all_after(0)
