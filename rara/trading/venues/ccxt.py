@@ -321,29 +321,30 @@ class CcxtVenue:
         return sorted(fills.values(), key=lambda f: (f.filled_ms, f.fill_id))
 
     def _trades_since(self, since_ms: int, symbol: str | None) -> list[dict[str, Any]]:
-        """Every trade at or after `since_ms`, page by page: by the exchange's cursor where it
-        has one (bybit: its pages hold the newest trades first), else forwards in time from
-        `since_ms` (trades at a page's last ms come again)."""
+        """Every trade at or after `since_ms`, page by page: forwards in time from `since_ms`
+        (trades at a page's last ms come again), or, where the exchange pages by cursor
+        (bybit), backwards from its newest trades over its default range (bybit: its last 7
+        days, by its own clock) until a page reaches before `since_ms`."""
         out: dict[str, dict[str, Any]] = {}
         since, cursor = since_ms, None
         paged = self._dialect.trades_cursor
         while True:
             params: dict[str, Any] = {} if cursor is None or paged is None else {paged[1]: cursor}
-            page = self._page_of_trades(symbol, since, params)
+            page = self._page_of_trades(symbol, None if paged else since, params)
             new = [t for t in page if str(t["id"]) not in out and t["timestamp"] >= since_ms]
             for t in new:
                 out[str(t["id"])] = t
             if len(page) < self._dialect.trades_page or not new:
                 return list(out.values())
-            if paged is not None:
-                cursor = next((c for t in page if (c := (t.get("info") or {}).get(paged[0]))), None)
-                if not cursor:
-                    return list(out.values())
-            else:
+            if paged is None:
                 since = max(int(t["timestamp"]) for t in page)
+                continue
+            cursor = next((c for t in page if (c := (t.get("info") or {}).get(paged[0]))), None)
+            if not cursor or min(int(t["timestamp"]) for t in page) < since_ms:
+                return list(out.values())
 
     def _page_of_trades(
-        self, symbol: str | None, since: int, params: dict[str, Any]
+        self, symbol: str | None, since: int | None, params: dict[str, Any]
     ) -> list[dict[str, Any]]:
         limit = self._dialect.trades_page
         return self._call(lambda: list(self._ex.fetch_my_trades(symbol, since, limit, params)))

@@ -39,8 +39,9 @@ class Dialect:
     - ``options``: ccxt options set when the exchange object is built;
     - ``trades_page``: trades asked for per request (at most what the exchange serves);
     - ``trades_cursor``: (the field of a trade's ``info`` holding the next page's cursor, the
-      parameter sending it back), where trades are paged by cursor rather than by time (Bybit:
-      a page holds the newest trades of the range asked).
+      parameter sending it back), where trades are paged by cursor rather than by time. No
+      start time is sent there: Bybit's pages hold the newest trades first, and a start time
+      would bound the range to the 7 days after it (older than its last 7 days is out of reach).
     """
 
     client_id_param: str = "clientOrderId"
