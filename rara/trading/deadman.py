@@ -23,8 +23,10 @@ clock. Two implementations:
 A re-arm is due every ``refresh_ms``; ``trading_deadman_refreshed`` is written at most once per
 ``log_every_ms`` (default: the refresh interval) with the re-arms since the last one. A refresh
 that finds the switch expired (the loop was stalled past the timeout) first learns what the
-firing took down, by syncing the managers, and journals ``trading_deadman_fired``
-(``detected_by="engine"``, unless the watchdog journaled the same firing first), then re-arms.
+firing took down, by syncing the managers: every order open at the last re-arm (or still open
+in the journal) that is canceled now. It journals ``trading_deadman_fired``
+(``detected_by="engine"``, unless the watchdog journaled the same firing first), tells
+``on_fired`` (the engine, which places the position's protective orders again), then re-arms.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Protocol
 
@@ -43,7 +45,7 @@ from rara.domain.events import (
     TradingDeadmanRefreshed,
 )
 from rara.errors import BadInput, Refused
-from rara.events import EventStore
+from rara.events import EventFilter, EventStore
 from rara.home import Home
 from rara.trading.orders import OrderManager
 from rara.trading.reconcile_report import append_once
@@ -102,6 +104,11 @@ class _Switch:
         self.log_every_ms = refresh_ms if log_every_ms is None else log_every_ms
         self.managers = list(managers)
         self.expires_ms: int | None = None
+        # told the client ids a firing canceled (the engine re-protects its position)
+        self.on_fired: Callable[[Sequence[str]], None] | None = None
+        # when last (re-)armed: our open orders, and each manager's newest intent seq
+        self._open_at_arm: set[str] = set()
+        self._seq_at_arm: list[int] = []
         self.last_error: VenueError | None = None  # the last re-arm the venue did not answer
         self._armed_ms = 0
         self._logged_ms = 0
@@ -116,6 +123,7 @@ class _Switch:
         self._rearm(now_ms)
         self.expires_ms = now_ms + self.timeout_ms
         self._armed_ms = self._logged_ms = now_ms
+        self._note_orders()
         self._refreshes = 0
         armed = TradingDeadmanArmed(
             account=self.account,
@@ -141,6 +149,7 @@ class _Switch:
         self.last_error = None
         self.expires_ms = now_ms + self.timeout_ms
         self._armed_ms = now_ms
+        self._note_orders()
         self._refreshes += 1
         if now_ms - self._logged_ms >= self.log_every_ms:
             refreshed = TradingDeadmanRefreshed(
@@ -155,11 +164,20 @@ class _Switch:
             self._logged_ms, self._refreshes = now_ms, 0
         return True
 
+    def _note_orders(self) -> None:
+        self._open_at_arm = {o.client_order_id for m in self.managers for o in m.open_orders()}
+        self._seq_at_arm = [max((o.seq for o in m.orders()), default=-1) for m in self.managers]
+
     def _notice_firing(self, expired_ms: int) -> None:
-        """The loop stalled past the expiry: the switch fired. Journal what it canceled."""
+        """The loop stalled past the expiry: the switch fired. Journal what it canceled: every
+        order open now, at the last re-arm, or sent since, that is canceled after a sync (the
+        loop may have seen the cancel before this refresh), and tell `on_fired`."""
         canceled: list[str] = []
-        for mgr in self.managers:
+        for i, mgr in enumerate(self.managers):
+            newest = self._seq_at_arm[i] if i < len(self._seq_at_arm) else -1
             was_open = {o.client_order_id for o in mgr.open_orders()}
+            was_open |= {o.client_order_id for o in mgr.orders() if o.seq > newest}
+            was_open |= {cid for cid in self._open_at_arm if mgr.order(cid) is not None}
             # no answer: what it canceled shows at the next sync; the firing is news already
             with suppress(VenueError):
                 mgr.sync()
@@ -177,6 +195,8 @@ class _Switch:
             canceled=canceled,
         )
         append_once(self.store, fired, fired_event_id(self.account, expired_ms), SOURCE)
+        if self.on_fired is not None and canceled:
+            self.on_fired(canceled)
 
 
 class ExchangeDeadman(_Switch):
@@ -365,3 +385,14 @@ def choose_deadman(
         refresh_ms=refresh_ms,
         managers=managers,
     )
+
+
+def canceled_by_firings(store: EventStore, account: str) -> set[str]:
+    """Every client id a journaled firing of `account`'s switch canceled (an engine that starts
+    again places those of its position's protective orders again, once)."""
+    out: set[str] = set()
+    for ev in store.iter_query(EventFilter(types=[TradingDeadmanFired])):
+        fired = ev.typed()
+        if isinstance(fired, TradingDeadmanFired) and fired.account == account:
+            out.update(fired.canceled)
+    return out
