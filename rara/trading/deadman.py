@@ -67,6 +67,11 @@ class DeadmanSwitch(Protocol):
 
     method: DeadmanMethod
 
+    @property
+    def label(self) -> str:
+        """What guards the account, for people: the method, or both."""
+        ...
+
     def arm(self, now_ms: int) -> None: ...
 
     def refresh(self, now_ms: int) -> bool:
@@ -113,6 +118,10 @@ class _Switch:
         self._armed_ms = 0
         self._logged_ms = 0
         self._refreshes = 0
+
+    @property
+    def label(self) -> str:
+        return self.method
 
     # the method-specific part
     def _rearm(self, now_ms: int) -> None:
@@ -326,6 +335,44 @@ class WatchdogDeadman(_Switch):
             self.process = None
 
 
+class PairedDeadman:
+    """The exchange's switch with rara's watchdog beside it, belt and braces, for an exchange
+    whose switch may not count from rara's REST re-arms (Bybit's DCP counts from a lost private
+    websocket). Both are armed and refreshed together; the watchdog's timeout is twice the
+    exchange's, so it acts only where the exchange did not. Each journals its own events."""
+
+    method: DeadmanMethod = "exchange"
+
+    def __init__(self, exchange: ExchangeDeadman, watchdog: WatchdogDeadman) -> None:
+        self.exchange, self.watchdog = exchange, watchdog
+
+    @property
+    def label(self) -> str:
+        return "exchange+watchdog"
+
+    @property
+    def on_fired(self) -> Callable[[Sequence[str]], None] | None:
+        return self.exchange.on_fired
+
+    @on_fired.setter
+    def on_fired(self, tell: Callable[[Sequence[str]], None] | None) -> None:
+        self.exchange.on_fired = self.watchdog.on_fired = tell
+
+    def arm(self, now_ms: int) -> None:
+        self.exchange.arm(now_ms)
+        self.watchdog.arm(now_ms)
+
+    def refresh(self, now_ms: int) -> bool:
+        rearmed = self.exchange.refresh(now_ms)
+        return self.watchdog.refresh(now_ms) or rearmed
+
+    def disarm(self) -> None:
+        try:
+            self.exchange.disarm()
+        finally:
+            self.watchdog.disarm()
+
+
 def choose_deadman(
     settings: AccountSettings,
     venue: Venue,
@@ -336,11 +383,12 @@ def choose_deadman(
     symbols: Sequence[str],
     managers: Sequence[OrderManager] = (),
     venue_spec: VenueSpec | None = None,
-) -> ExchangeDeadman | WatchdogDeadman | None:
+) -> ExchangeDeadman | WatchdogDeadman | PairedDeadman | None:
     """The switch `settings.deadman` asks for: ``exchange`` (the venue must have a server-side
     cancel-all-after), ``watchdog`` (needs `venue_spec`: how the watchdog opens the venue),
-    ``auto`` (exchange where the venue has it, else watchdog), ``off`` (None; refused for a
-    live account)."""
+    ``auto`` (exchange where the venue has it, else watchdog; both where the venue says its
+    switch may not count from REST re-arms, ``cancel_after_needs_watchdog``), ``off`` (None;
+    refused for a live account)."""
     choice = settings.deadman
     if choice == "off":
         if settings.mode == "live":
@@ -360,7 +408,7 @@ def choose_deadman(
                 f"{venue.exchange} has no server-side cancel-all-after for account {account}",
                 "set deadman = 'watchdog' (or 'auto') for the account",
             )
-        return ExchangeDeadman(
+        on_exchange = ExchangeDeadman(
             store,
             venue,
             account=account,
@@ -368,6 +416,22 @@ def choose_deadman(
             refresh_ms=refresh_ms,
             managers=managers,
         )
+        if choice == "exchange" or not getattr(venue, "cancel_after_needs_watchdog", False):
+            return on_exchange
+        if venue_spec is None:
+            return on_exchange  # nothing to open the venue with: the exchange's switch alone
+        beside = WatchdogDeadman(
+            store,
+            home,
+            account=account,
+            exchange=venue.exchange,
+            venue_spec=venue_spec,
+            symbols=symbols,
+            timeout_ms=2 * timeout_ms,
+            refresh_ms=refresh_ms,
+            managers=managers,
+        )
+        return PairedDeadman(on_exchange, beside)
     if venue_spec is None:
         raise BadInput(
             "deadman_no_venue_spec",

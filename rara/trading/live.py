@@ -423,5 +423,5 @@ def live_summary(session: LiveSession, ended: str) -> dict[str, Any]:
             "last_trigger": None if last is None else last.trigger,
             "outages": session.upkeep.outages,
         },
-        "deadman": None if session.upkeep.deadman is None else session.upkeep.deadman.method,
+        "deadman": None if session.upkeep.deadman is None else session.upkeep.deadman.label,
     }

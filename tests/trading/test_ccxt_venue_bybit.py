@@ -16,8 +16,12 @@ from pydantic import SecretStr
 from rara.config import DataSettings
 from rara.credentials import ExchangeKeys, Secrets
 from rara.domain.orders import OrderRequest, client_order_id
+from rara.events import open_event_store
+from rara.home import Home
+from rara.trading.deadman import ExchangeDeadman, PairedDeadman, choose_deadman
 from rara.trading.venue import CancelAfterVenue, RuledVenue, VenueRejected
 from rara.trading.venues.ccxt import CcxtVenue
+from rara.trading.watchdog import VenueSpec
 from rara.trading_settings import AccountSettings
 from tests.emulators.bybit import DCP, BybitEmulator
 
@@ -156,3 +160,24 @@ def test_the_countdown_cancels_by_itself(bybit: BybitEmulator, venue: CcxtVenue)
     assert gone is not None and gone.state == "canceled"
     assert venue.open_orders(SYM) == []
     venue.cancel_all_after(0)
+
+
+def test_auto_on_bybit_runs_the_watchdog_beside_its_switch(venue: CcxtVenue) -> None:
+    """Bybit's DCP counts from a lost private websocket, not from rara's REST re-arms: ``auto``
+    adds the watchdog (at twice the timeout); ``exchange`` is the exchange's switch alone."""
+    assert venue.cancel_after_needs_watchdog  # type: ignore[attr-defined]
+    home = Home.from_env()
+    spec = VenueSpec(factory="rara.trading.accounts:watchdog_venue", args={"name": "acct"})
+    with open_event_store(home.state_db) as store:
+
+        def choose(deadman: str) -> object:
+            return choose_deadman(
+                AccountSettings(exchange="bybit", deadman=deadman),  # type: ignore[arg-type]
+                venue, store=store, home=home, account="acct", symbols=[SYM], venue_spec=spec,
+            )  # fmt: skip
+
+        both = choose("auto")
+        assert isinstance(both, PairedDeadman) and both.label == "exchange+watchdog"
+        assert both.watchdog.timeout_ms == 2 * both.exchange.timeout_ms == 120_000
+        alone = choose("exchange")
+        assert isinstance(alone, ExchangeDeadman) and alone.label == "exchange"

@@ -89,7 +89,9 @@ def stop_intents(home: Path) -> list[TradingOrderSubmitted]:
 def test_bybit_cancels_a_stopped_runs_orders_and_the_run_protects_again(rara_home: Path) -> None:
     with BybitEmulator(api_keys={KEY: SECRET}, now_ms=START_MS) as emu:
         emu.fund(KEY, "USDT", "10000")
-        home = configure_live_home(rara_home, emu, exchange="bybit", **SWITCH)
+        # the exchange's switch alone (auto adds the watchdog on bybit: its DCP counts from a
+        # lost websocket, the emulator's from the last REST re-arm)
+        home = configure_live_home(rara_home, emu, exchange="bybit", deadman="exchange", **SWITCH)
         strategy = strategy_file(home)
         with TradeRun(home, emu, strategy, exchange="bybit") as run:
             run.step_bars(2)  # the entry fills, then its stop-loss rests at the exchange

@@ -428,6 +428,12 @@ class CcxtCancelAfterVenue(CcxtVenue):
     def supports_cancel_after(self) -> bool:
         return True
 
+    @property
+    def cancel_after_needs_watchdog(self) -> bool:
+        """Whether the exchange's switch may not count from rara's REST re-arms (bybit: it
+        counts from a lost websocket), so rara's watchdog should run beside it."""
+        return self._dialect.switch_needs_stream
+
     def cancel_all_after(self, timeout_ms: int) -> None:
         self._loaded_markets()
         params = dict(self._dialect.cancel_after_params)  # bybit: which product (spot)

@@ -38,6 +38,10 @@ class Dialect:
     - ``cancel_after_params``: added to ``cancel_all_orders_after``;
     - ``options``: ccxt options set when the exchange object is built;
     - ``trades_page``: trades asked for per request (at most what the exchange serves);
+    - ``switch_needs_stream``: the exchange's cancel-all-after counts from the loss of a
+      streaming connection, not from the last REST call that armed it (Bybit's DCP counts from
+      the private websocket that subscribed ``dcp``); rara re-arms over REST, so ``auto`` runs
+      the watchdog as well there;
     - ``trades_cursor``: (the field of a trade's ``info`` holding the next page's cursor, the
       parameter sending it back), where trades are paged by cursor rather than by time. No
       start time is sent there: Bybit's pages hold the newest trades first, and a start time
@@ -52,6 +56,7 @@ class Dialect:
     cancel_after_params: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     trades_page: int = 500  # binance's default page
+    switch_needs_stream: bool = False
     trades_cursor: tuple[str, str] | None = None
 
 
@@ -65,6 +70,7 @@ DIALECTS: dict[str, Dialect] = {
         cancel_after_params={"type": "spot"},
         options={"defaultType": "spot"},
         trades_page=100,
+        switch_needs_stream=True,
         trades_cursor=("nextPageCursor", "cursor"),
     ),
 }
