@@ -58,6 +58,7 @@ from rara.trading.guards.model import AccountView, EquityPoint
 from rara.trading.journal import ManagedOrder
 from rara.trading.market_rules import MarketRules, RuleRefusal, conform
 from rara.trading.orders import OrderManager
+from rara.trading.protection import lost_to_switch, newest_filled_entry, unprotected_entry
 from rara.trading.risk import Deny, judge
 from rara.trading.rules import action, protective_levels
 from rara.trading.signals import BarSignal, DivergenceReport, SignalFailure, SignalPath
@@ -239,10 +240,10 @@ class TradingEngine:
         if self._protected_at == self.orders.changes:
             return  # no order changed since the last look: no entry newly filled
         self._protected_at = self.orders.changes
-        entry = self._filled_entry()
+        entry = unprotected_entry(self.orders.orders())
         replace: set[str] = set()
         if entry is None:
-            entry = self._newest_entry()
+            entry = newest_filled_entry(self.orders.orders())
             replace = self._lost_protection(entry)
             if not replace:
                 return
@@ -280,44 +281,15 @@ class TradingEngine:
                 reduce_only=True,
             )
 
-    def _newest_entry(self) -> ManagedOrder | None:
-        """The newest entry, if it has filled."""
-        entries = [o for o in self.orders.orders() if o.reason == "entry"]
-        if not entries:
-            return None
-        entry = max(entries, key=lambda o: o.seq)
-        return entry if entry.state == "filled" else None
-
     def _lost_protection(self, entry: ManagedOrder | None) -> set[str]:
-        """The protective orders of `entry`'s position (stop_loss, take_profit) whose newest
-        order a dead man's switch canceled: they are to be placed again."""
+        """The kinds of protective order a dead man's switch canceled, to place again (none
+        while HALTED: a kill cancels them on purpose)."""
         if entry is None or not self._switch_canceled:
             return set()
         self.control.refresh()
         if self.control.state == "HALTED":
-            return set()  # the kill canceled them; nothing is placed while halted
-        newest: dict[str, ManagedOrder] = {}
-        for o in sorted(self.orders.orders(), key=lambda o: o.seq):
-            if o.seq > entry.seq and o.reason in ("stop_loss", "take_profit"):
-                newest[o.reason] = o
-        return {
-            reason
-            for reason, o in newest.items()
-            if o.state == "canceled" and o.client_order_id in self._switch_canceled
-        }
-
-    def _filled_entry(self) -> ManagedOrder | None:
-        """The newest entry, if it has filled and its protective orders are not placed yet."""
-        orders = self.orders.orders()
-        entry = self._newest_entry()
-        if entry is None:
-            return None
-        placed = any(
-            o.reason in ("stop_loss", "take_profit") and o.signal_bar_ms == entry.signal_bar_ms
-            for o in orders
-        )
-        wanted = entry.stop_loss_fraction is not None or entry.take_profit_fraction is not None
-        return entry if wanted and not placed else None
+            return set()
+        return lost_to_switch(self.orders.orders(), entry, self._switch_canceled)
 
     def _obey_kill(self, bar: ClosedBar) -> None:
         """HALTED: cancel every open order once per kill, and sell the position if the kill
