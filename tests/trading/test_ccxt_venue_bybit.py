@@ -19,9 +19,9 @@ from rara.domain.orders import OrderRequest, client_order_id
 from rara.events import open_event_store
 from rara.home import Home
 from rara.trading.deadman import ExchangeDeadman, PairedDeadman, choose_deadman
-from rara.trading.venue import CancelAfterVenue, RuledVenue, VenueRejected
+from rara.trading.venue import CancelAfterVenue, RuledVenue, VenueRejected, VenueUnavailable
 from rara.trading.venues.ccxt import CcxtVenue
-from rara.trading.watchdog import VenueSpec
+from rara.trading.watchdog import VenueSpec, cancel_open
 from rara.trading_settings import AccountSettings
 from tests.emulators.bybit import DCP, BybitEmulator
 
@@ -44,8 +44,10 @@ def bybit() -> Iterator[BybitEmulator]:
         yield emu
 
 
-def open_venue(emu: BybitEmulator, **account: Any) -> CcxtVenue:
-    data = DataSettings(url_overrides={"bybit": emu.api_urls}, rate_limit_ms=1)
+def open_venue(emu: BybitEmulator, timeout_ms: int = 30_000, **account: Any) -> CcxtVenue:
+    data = DataSettings(
+        url_overrides={"bybit": emu.api_urls}, rate_limit_ms=1, request_timeout_ms=timeout_ms
+    )
     settings = AccountSettings(exchange="bybit", symbols=(SYM,), **account)
     secrets = Secrets(
         exchanges={"bybit": ExchangeKeys(api_key=SecretStr(KEY), secret=SecretStr(SECRET))}
@@ -181,3 +183,38 @@ def test_auto_on_bybit_runs_the_watchdog_beside_its_switch(venue: CcxtVenue) -> 
         assert both.watchdog.timeout_ms == 2 * both.exchange.timeout_ms == 120_000
         alone = choose("exchange")
         assert isinstance(alone, ExchangeDeadman) and alone.label == "exchange"
+
+
+def test_the_watchdogs_own_connection_cancels_every_kind(bybit: BybitEmulator) -> None:
+    """The watchdog opens the account on its own (a venue that sent nothing) and cancels what
+    is open: a plain order and a conditional one (Bybit: orderFilter StopOrder)."""
+    sender = open_venue(bybit)
+    try:
+        sender.submit(order(6, "limit", "buy", limit_price=Decimal("1000.00")))
+        sender.submit(order(7, "stop_market", trigger_price=Decimal("1000.00")))
+    finally:
+        sender.close()
+    watchdog = open_venue(bybit)
+    try:
+        canceled, answered = cancel_open(watchdog, [SYM])
+    finally:
+        watchdog.close()
+    assert answered and sorted(canceled) == sorted([cid(6), cid(7)])
+    assert bybit.book.open_orders(KEY) == []
+
+
+def test_an_order_whose_answer_is_lost_is_found_by_client_id(bybit: BybitEmulator) -> None:
+    late = bybit.accept_then_timeout(1)
+    bybit.not_found_for(1, client_order_id=cid(8))
+    venue = open_venue(bybit, timeout_ms=1000)
+    try:
+        venue.market_rules(SYM)  # the markets first: only the order's answer is lost
+        with pytest.raises(VenueUnavailable):
+            venue.submit(order(8, "limit", "buy", limit_price=Decimal("1000.00")))
+        assert venue.fetch_order(cid(8), SYM) is None  # not visible yet: the first read misses
+        found = venue.fetch_order(cid(8), SYM)
+        assert found is not None and found.state == "acknowledged"
+    finally:
+        late.release()
+        venue.close()
+    assert bybit.book.count_by_client_id(KEY) == {cid(8): 1}
