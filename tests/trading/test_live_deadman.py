@@ -5,6 +5,7 @@
   cancels the orders; woken (SIGCONT), the run journals the firing (``detected_by="engine"``),
   re-arms, places the position's stop-loss again, and carries on; started again, it places
   nothing twice.
+- Bybit with ``deadman = "auto"``: the watchdog runs beside the exchange's switch.
 - Binance spot (no switch): rara's watchdog process cancels while the engine is stopped and
   journals the firing (``detected_by="watchdog"``); woken, the run journals the cancel, protects
   the position again and carries on; after SIGTERM no watchdog is left.
@@ -164,3 +165,22 @@ def test_binance_spot_has_the_watchdog_cancel_for_a_stopped_run(rara_home: Path)
         assert run.result()["deadman"] == "watchdog"
         wait_for(lambda: not pid_alive(watchdog), why="the watchdog to leave")
         assert all(n == 1 for n in emu.book.count_by_client_id(KEY).values())
+
+
+def test_auto_on_bybit_arms_both_and_leaves_no_watchdog(rara_home: Path) -> None:
+    """Bybit's own switch counts from a lost websocket: ``auto`` arms it and runs the watchdog
+    beside it; a clean stop disarms both."""
+    with BybitEmulator(api_keys={KEY: SECRET}, now_ms=START_MS) as emu:
+        emu.fund(KEY, "USDT", "10000")
+        home = configure_live_home(rara_home, emu, exchange="bybit", **SWITCH)
+        with TradeRun(home, emu, strategy_file(home), exchange="bybit") as run:
+            run.step_bars(1)
+            beat = read_heartbeat(heartbeat_path(Home(root=home), LEDGER_ACCOUNT))
+            assert beat is not None and beat.watchdog_pid is not None
+            assert beat.timeout_ms == 2 * 5000  # it acts only where the exchange did not
+            assert run.stop() == 0, run.stderr
+        assert run.result()["deadman"] == "exchange+watchdog"
+        armed = [(p.method, p.timeout_ms) for _, p in journal(home, TradingDeadmanArmed)]
+        assert armed == [("exchange", 5000), ("watchdog", 10_000)]
+        assert emu.dcp_windows[KEY] == 0  # disarmed at the exchange
+        wait_for(lambda: not pid_alive(beat.watchdog_pid), why="the watchdog to leave")
