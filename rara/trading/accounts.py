@@ -25,10 +25,11 @@ from rara.trading.venues.ccxt import (
     keys_hint,
     keys_present,
 )
+from rara.trading.venues.ccxt_dialect import dialect_of
 from rara.trading.watchdog import VenueSpec
 from rara.trading_settings import AccountSettings
 
-DeadmanMethod = Literal["exchange", "watchdog", "off"]
+DeadmanMethod = Literal["exchange", "watchdog", "exchange+watchdog", "off"]
 LIVE_OPT_INS = ("trading.live_enabled", "keys", "--live")
 
 
@@ -52,9 +53,12 @@ class AccountMode(BaseModel):
 
 def deadman_method(settings: AccountSettings) -> tuple[DeadmanMethod | None, str | None]:
     """The dead man's switch the account will use (``auto``: the exchange's cancel-all-after
-    where ccxt has it, else rara's watchdog), or None and why it cannot be honoured."""
+    where ccxt has it, with the watchdog beside it where that switch may not count from rara's
+    REST re-arms (bybit), else rara's watchdog), or None and why it cannot be honoured."""
     has_it = exchange_has(settings.exchange, "cancelAllOrdersAfter")
     if settings.deadman == "auto":
+        if has_it and dialect_of(settings.exchange).switch_needs_stream:
+            return "exchange+watchdog", None
         return ("exchange" if has_it else "watchdog"), None
     if settings.deadman == "exchange" and not has_it:
         return None, f"deadman = exchange, but {settings.exchange} has no cancel-all-after in ccxt"

@@ -23,8 +23,10 @@ clock. Two implementations:
 A re-arm is due every ``refresh_ms``; ``trading_deadman_refreshed`` is written at most once per
 ``log_every_ms`` (default: the refresh interval) with the re-arms since the last one. A refresh
 that finds the switch expired (the loop was stalled past the timeout) first learns what the
-firing took down, by syncing the managers, and journals ``trading_deadman_fired``
-(``detected_by="engine"``, unless the watchdog journaled the same firing first), then re-arms.
+firing took down, by syncing the managers: every order open at the last re-arm (or still open
+in the journal) that is canceled now. It journals ``trading_deadman_fired``
+(``detected_by="engine"``, unless the watchdog journaled the same firing first), tells
+``on_fired`` (the engine, which places the position's protective orders again), then re-arms.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Protocol
 
@@ -43,7 +45,7 @@ from rara.domain.events import (
     TradingDeadmanRefreshed,
 )
 from rara.errors import BadInput, Refused
-from rara.events import EventStore
+from rara.events import EventFilter, EventStore
 from rara.home import Home
 from rara.trading.orders import OrderManager
 from rara.trading.reconcile_report import append_once
@@ -64,6 +66,11 @@ class DeadmanSwitch(Protocol):
     """Armed once, refreshed from the loop that services orders, disarmed on a clean stop."""
 
     method: DeadmanMethod
+
+    @property
+    def label(self) -> str:
+        """What guards the account, for people: the method, or both."""
+        ...
 
     def arm(self, now_ms: int) -> None: ...
 
@@ -102,10 +109,19 @@ class _Switch:
         self.log_every_ms = refresh_ms if log_every_ms is None else log_every_ms
         self.managers = list(managers)
         self.expires_ms: int | None = None
+        # told the client ids a firing canceled (the engine re-protects its position)
+        self.on_fired: Callable[[Sequence[str]], None] | None = None
+        # when last (re-)armed: our open orders, and each manager's newest intent seq
+        self._open_at_arm: set[str] = set()
+        self._seq_at_arm: list[int] = []
         self.last_error: VenueError | None = None  # the last re-arm the venue did not answer
         self._armed_ms = 0
         self._logged_ms = 0
         self._refreshes = 0
+
+    @property
+    def label(self) -> str:
+        return self.method
 
     # the method-specific part
     def _rearm(self, now_ms: int) -> None:
@@ -116,6 +132,7 @@ class _Switch:
         self._rearm(now_ms)
         self.expires_ms = now_ms + self.timeout_ms
         self._armed_ms = self._logged_ms = now_ms
+        self._note_orders()
         self._refreshes = 0
         armed = TradingDeadmanArmed(
             account=self.account,
@@ -141,6 +158,7 @@ class _Switch:
         self.last_error = None
         self.expires_ms = now_ms + self.timeout_ms
         self._armed_ms = now_ms
+        self._note_orders()
         self._refreshes += 1
         if now_ms - self._logged_ms >= self.log_every_ms:
             refreshed = TradingDeadmanRefreshed(
@@ -155,11 +173,20 @@ class _Switch:
             self._logged_ms, self._refreshes = now_ms, 0
         return True
 
+    def _note_orders(self) -> None:
+        self._open_at_arm = {o.client_order_id for m in self.managers for o in m.open_orders()}
+        self._seq_at_arm = [max((o.seq for o in m.orders()), default=-1) for m in self.managers]
+
     def _notice_firing(self, expired_ms: int) -> None:
-        """The loop stalled past the expiry: the switch fired. Journal what it canceled."""
+        """The loop stalled past the expiry: the switch fired. Journal what it canceled: every
+        order open now, at the last re-arm, or sent since, that is canceled after a sync (the
+        loop may have seen the cancel before this refresh), and tell `on_fired`."""
         canceled: list[str] = []
-        for mgr in self.managers:
+        for i, mgr in enumerate(self.managers):
+            newest = self._seq_at_arm[i] if i < len(self._seq_at_arm) else -1
             was_open = {o.client_order_id for o in mgr.open_orders()}
+            was_open |= {o.client_order_id for o in mgr.orders() if o.seq > newest}
+            was_open |= {cid for cid in self._open_at_arm if mgr.order(cid) is not None}
             # no answer: what it canceled shows at the next sync; the firing is news already
             with suppress(VenueError):
                 mgr.sync(resend=False)
@@ -177,6 +204,8 @@ class _Switch:
             canceled=canceled,
         )
         append_once(self.store, fired, fired_event_id(self.account, expired_ms), SOURCE)
+        if self.on_fired is not None and canceled:
+            self.on_fired(canceled)
 
 
 class ExchangeDeadman(_Switch):
@@ -309,6 +338,44 @@ class WatchdogDeadman(_Switch):
             self.process = None
 
 
+class PairedDeadman:
+    """The exchange's switch with rara's watchdog beside it, belt and braces, for an exchange
+    whose switch may not count from rara's REST re-arms (Bybit's DCP counts from a lost private
+    websocket). Both are armed and refreshed together; the watchdog's timeout is twice the
+    exchange's, so it acts only where the exchange did not. Each journals its own events."""
+
+    method: DeadmanMethod = "exchange"
+
+    def __init__(self, exchange: ExchangeDeadman, watchdog: WatchdogDeadman) -> None:
+        self.exchange, self.watchdog = exchange, watchdog
+
+    @property
+    def label(self) -> str:
+        return "exchange+watchdog"
+
+    @property
+    def on_fired(self) -> Callable[[Sequence[str]], None] | None:
+        return self.exchange.on_fired
+
+    @on_fired.setter
+    def on_fired(self, tell: Callable[[Sequence[str]], None] | None) -> None:
+        self.exchange.on_fired = self.watchdog.on_fired = tell
+
+    def arm(self, now_ms: int) -> None:
+        self.exchange.arm(now_ms)
+        self.watchdog.arm(now_ms)
+
+    def refresh(self, now_ms: int) -> bool:
+        rearmed = self.exchange.refresh(now_ms)
+        return self.watchdog.refresh(now_ms) or rearmed
+
+    def disarm(self) -> None:
+        try:
+            self.exchange.disarm()
+        finally:
+            self.watchdog.disarm()
+
+
 def choose_deadman(
     settings: AccountSettings,
     venue: Venue,
@@ -319,11 +386,12 @@ def choose_deadman(
     symbols: Sequence[str],
     managers: Sequence[OrderManager] = (),
     venue_spec: VenueSpec | None = None,
-) -> ExchangeDeadman | WatchdogDeadman | None:
+) -> ExchangeDeadman | WatchdogDeadman | PairedDeadman | None:
     """The switch `settings.deadman` asks for: ``exchange`` (the venue must have a server-side
     cancel-all-after), ``watchdog`` (needs `venue_spec`: how the watchdog opens the venue),
-    ``auto`` (exchange where the venue has it, else watchdog), ``off`` (None; refused for a
-    live account)."""
+    ``auto`` (exchange where the venue has it, else watchdog; both where the venue says its
+    switch may not count from REST re-arms, ``cancel_after_needs_watchdog``), ``off`` (None;
+    refused for a live account)."""
     choice = settings.deadman
     if choice == "off":
         if settings.mode == "live":
@@ -343,7 +411,7 @@ def choose_deadman(
                 f"{venue.exchange} has no server-side cancel-all-after for account {account}",
                 "set deadman = 'watchdog' (or 'auto') for the account",
             )
-        return ExchangeDeadman(
+        on_exchange = ExchangeDeadman(
             store,
             venue,
             account=account,
@@ -351,6 +419,22 @@ def choose_deadman(
             refresh_ms=refresh_ms,
             managers=managers,
         )
+        if choice == "exchange" or not getattr(venue, "cancel_after_needs_watchdog", False):
+            return on_exchange
+        if venue_spec is None:
+            return on_exchange  # nothing to open the venue with: the exchange's switch alone
+        beside = WatchdogDeadman(
+            store,
+            home,
+            account=account,
+            exchange=venue.exchange,
+            venue_spec=venue_spec,
+            symbols=symbols,
+            timeout_ms=2 * timeout_ms,
+            refresh_ms=refresh_ms,
+            managers=managers,
+        )
+        return PairedDeadman(on_exchange, beside)
     if venue_spec is None:
         raise BadInput(
             "deadman_no_venue_spec",
@@ -368,3 +452,14 @@ def choose_deadman(
         refresh_ms=refresh_ms,
         managers=managers,
     )
+
+
+def canceled_by_firings(store: EventStore, account: str) -> set[str]:
+    """Every client id a journaled firing of `account`'s switch canceled (an engine that starts
+    again places those of its position's protective orders again, once)."""
+    out: set[str] = set()
+    for ev in store.iter_query(EventFilter(types=[TradingDeadmanFired])):
+        fired = ev.typed()
+        if isinstance(fired, TradingDeadmanFired) and fired.account == account:
+            out.update(fired.canceled)
+    return out

@@ -17,6 +17,14 @@ For every bar the feed says has closed, in order:
    drawdown guard's running peak, and the record that the bar is done, which a restart resumes
    after.
 
+On a live account, a dead man's switch that fired while the engine was stalled canceled the
+position's protective orders at the exchange. Told so (`protection_lost`, from the switch, and at
+start-up from the journal's ``trading_deadman_fired`` events), the engine places each again at
+once, between bars: the same trigger, for what is held, as a new intent (a fresh sequence number,
+so a deterministic client id) with no signal bar; it answers the firing, not a bar. Only the
+newest protective order of each kind counts, so a restart finds the re-placed one and places
+nothing twice; a HALTED account gets none (the kill canceled them on purpose).
+
 When the feed ends, what is still pending is canceled (rule 1: signals on the last bar are
 dropped) and an open position is sold at the last close (rule 5), as the backtest does. A restart
 resumes after the last marked bar: the order manager finds the intents it already journaled by
@@ -32,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from rara.domain.events import IntentReason, TradingFeedStale
@@ -50,6 +58,7 @@ from rara.trading.guards.model import AccountView, EquityPoint
 from rara.trading.journal import ManagedOrder
 from rara.trading.market_rules import MarketRules, RuleRefusal, conform
 from rara.trading.orders import OrderManager
+from rara.trading.protection import lost_to_switch, newest_filled_entry, unprotected_entry
 from rara.trading.risk import Deny, judge
 from rara.trading.rules import action, protective_levels
 from rara.trading.signals import BarSignal, DivergenceReport, SignalFailure, SignalPath
@@ -87,13 +96,15 @@ class TradingEngine:
         unmarked_submits: int = 0,
         upkeep: Callable[[], None] | None = None,
         on_outage: Callable[[VenueUnavailable], None] | None = None,
+        protection_lost: Iterable[str] = (),
     ) -> None:
         """`upkeep()` is called from the loop between bars as well as after them (at least every
         `run`'s `timeout_s`): a live account re-arms its dead man's switch, reconciles and looks
         up orders whose outcome is unknown there, so a stalled loop stops all of it at once. With
         `on_outage`, a venue that does not answer while the engine syncs its orders is reported
         there and the bar goes on (its fills are found on a later sync); without it, the
-        outage is raised."""
+        outage is raised. `protection_lost`: client ids a dead man's switch canceled (the
+        journal's firings), whose protective orders are placed again."""
         self.dep = deployment
         self.upkeep = upkeep
         self.on_outage = on_outage
@@ -137,6 +148,7 @@ class TradingEngine:
         # Stops are looked for only after the orders changed (`OrderManager.changes`), the only
         # way an entry can newly need them.
         self._protected_at: int | None = None
+        self._switch_canceled: set[str] = set(protection_lost)
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -150,6 +162,8 @@ class TradingEngine:
                 # are read from the ledger afresh, or the engine trades on a stale position
                 self.account.fills_booked()
                 self._sync()  # a live venue fills between bars: book what it filled
+                if self._switch_canceled and self._last_bar is not None:
+                    self._protect()  # a firing canceled the stop: protect again now
             batch = self.feed.next_batch(self.batch_bars, timeout_s)
             self._note_staleness(batch.stale_since_ms)
             if batch.bars:
@@ -216,13 +230,26 @@ class TradingEngine:
             self.account.fills_booked()
         self.progress.fills += len(fills)
 
+    def protection_lost(self, client_order_ids: Sequence[str]) -> None:
+        """A dead man's switch canceled these orders: the position's protective orders among
+        them are placed again (from the loop, between bars)."""
+        self._switch_canceled.update(client_order_ids)
+        self._protected_at = None
+
     def _protect(self) -> None:
         """Rule 4: once the entry has filled, its stop-loss and take-profit orders, at fractions
-        of its fill price (journaled with the entry, so a restart places the same ones)."""
+        of its fill price (journaled with the entry, so a restart places the same ones); and
+        again, once, for each one a dead man's switch canceled."""
         if self._protected_at == self.orders.changes:
             return  # no order changed since the last look: no entry newly filled
         self._protected_at = self.orders.changes
-        entry = self._filled_entry()
+        entry = unprotected_entry(self.orders.orders())
+        replace: set[str] = set()
+        if entry is None:
+            entry = newest_filled_entry(self.orders.orders())
+            replace = self._lost_protection(entry)
+            if not replace:
+                return
         if entry is None or entry.average_price is None:
             return
         _, held = self.account.holdings()
@@ -243,10 +270,12 @@ class TradingEngine:
         ):
             if trigger is None:
                 continue
+            if replace and reason not in replace:
+                continue
             kind = "stop_market" if reason == "stop_loss" else "take_profit_market"
             self._intend(
                 reason,  # type: ignore[arg-type]
-                entry.signal_bar_ms,
+                None if replace else entry.signal_bar_ms,  # a re-placement answers no bar
                 from_float(bar.close),
                 side="sell",
                 order_type=kind,
@@ -255,21 +284,15 @@ class TradingEngine:
                 reduce_only=True,
             )
 
-    def _filled_entry(self) -> ManagedOrder | None:
-        """The newest entry, if it has filled and its protective orders are not placed yet."""
-        orders = self.orders.orders()
-        entries = [o for o in orders if o.reason == "entry"]
-        if not entries:
-            return None
-        entry = max(entries, key=lambda o: o.seq)
-        if entry.state != "filled":
-            return None
-        placed = any(
-            o.reason in ("stop_loss", "take_profit") and o.signal_bar_ms == entry.signal_bar_ms
-            for o in orders
-        )
-        wanted = entry.stop_loss_fraction is not None or entry.take_profit_fraction is not None
-        return entry if wanted and not placed else None
+    def _lost_protection(self, entry: ManagedOrder | None) -> set[str]:
+        """The kinds of protective order a dead man's switch canceled, to place again (none
+        while HALTED: a kill cancels them on purpose)."""
+        if entry is None or not self._switch_canceled:
+            return set()
+        self.control.refresh()
+        if self.control.state == "HALTED":
+            return set()
+        return lost_to_switch(self.orders.orders(), entry, self._switch_canceled)
 
     def _obey_kill(self, bar: ClosedBar) -> None:
         """HALTED: cancel every open order once per kill, and sell the position if the kill

@@ -42,7 +42,7 @@ from rara.runner.sandbox import Sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
 from rara.trading.accounts import open_account_venue, watchdog_venue_spec
 from rara.trading.control import Control
-from rara.trading.deadman import DeadmanSwitch, choose_deadman
+from rara.trading.deadman import DeadmanSwitch, canceled_by_firings, choose_deadman
 from rara.trading.deployment import Deployment
 from rara.trading.engine import HISTORY_BARS, TradingEngine
 from rara.trading.feed import Feed, candles_of
@@ -325,7 +325,10 @@ def open_live_session(
             unmarked_submits=past.unmarked_submits,
             upkeep=upkeep,
             on_outage=upkeep.outage,
+            protection_lost=canceled_by_firings(store, ledger_account),
         )
+        if deadman is not None:  # a firing canceled the stop: the engine places it again
+            deadman.on_fired = engine.protection_lost
     except BaseException:
         for part in reversed(parts):
             part.close()
@@ -394,5 +397,5 @@ def live_summary(session: LiveSession, ended: str) -> dict[str, Any]:
             "last_trigger": None if last is None else last.trigger,
             "outages": session.upkeep.outages,
         },
-        "deadman": None if session.upkeep.deadman is None else session.upkeep.deadman.method,
+        "deadman": None if session.upkeep.deadman is None else session.upkeep.deadman.label,
     }

@@ -115,6 +115,11 @@ class BybitEmulator(FaultyServer, V5Trading):
         super().stop()
 
     @property
+    def api_url(self) -> str:
+        """Where every ccxt bybit ``urls['api']`` entry points (the live-test kit's protocol)."""
+        return self.url
+
+    @property
     def api_urls(self) -> dict[str, str]:
         """ccxt bybit's ``urls['api']``, every key pointed here."""
         return dict.fromkeys(API_URL_KEYS, self.url)

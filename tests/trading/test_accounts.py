@@ -133,7 +133,8 @@ def test_account_modes_are_offline_and_name_the_switch(
     assert list(modes) == ["futures", "krak", "spot", "typo"]
     assert modes["spot"].deadman == "watchdog" and modes["spot"].keys_present
     assert modes["spot"].mode == "testnet" and not modes["spot"].live_ready
-    assert modes["futures"].deadman == "exchange" and not modes["futures"].keys_present
+    assert modes["futures"].deadman == "exchange+watchdog"  # bybit
+    assert not modes["futures"].keys_present
     assert modes["futures"].live_opt_ins == {"trading.live_enabled": True, "keys": False}
     assert modes["krak"].problems == ["kraken has no testnet in ccxt"]
     assert modes["typo"].problems and "binanse" in modes["typo"].problems[0]
@@ -159,7 +160,8 @@ def test_validate_and_accounts_show_each_mode_never_a_key(
     doc = json.loads(accounts.stdout)
     assert accounts.code == 0 and doc["live_enabled"] is True
     rows = {r["account"]: r for r in doc["accounts"]}
-    assert rows["futures"]["deadman"] == "exchange" and rows["spot"]["deadman"] == "watchdog"
+    assert rows["futures"]["deadman"] == "exchange+watchdog"  # bybit: DCP counts from a websocket
+    assert rows["spot"]["deadman"] == "watchdog"
     assert rows["spot"]["keys_present"] is True and "balances" not in rows["spot"]
 
 

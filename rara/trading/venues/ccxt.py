@@ -16,6 +16,9 @@
   `Refused`. No message ever holds the key or the secret.
 - Amounts are sent as the decimal strings of rara's Decimals and read back as the exchange's
   strings (ccxt's ``number`` is ``str`` here): no float on the way in or out.
+- What an exchange needs said differently (Bybit: lookups by client id through its order
+  lists, ``orderLinkId``, ``trigger`` to cancel a conditional order) is its `Dialect`, one row
+  of `ccxt_dialect.DIALECTS`.
 
 A venue whose exchange has a server-side cancel-all-after (ccxt ``cancelAllOrdersAfter``) is a
 `CcxtCancelAfterVenue`, which adds `cancel_all_after` (the `CancelAfterVenue` port); constructing
@@ -28,6 +31,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import ccxt
@@ -46,49 +50,27 @@ from rara.errors import BadInput, Refused, nearest
 from rara.trading.market_rules import MarketRules
 from rara.trading.venue import VenueRejected, VenueUnavailable
 from rara.trading.venues import ccxt_parse as parse
+from rara.trading.venues.ccxt_dialect import (
+    dialect_of,
+    exchange_has,
+    has_testnet,
+    keys_hint,
+    keys_present,
+)
 from rara.trading_settings import AccountSettings
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-TRADES_PAGE = 500  # trades asked for per request (binance's default page)
-
-
-def _described(exchange_id: str, exchange_class: type[Any] | None) -> dict[str, Any]:
-    """ccxt's description of an exchange class, read without constructing an exchange."""
-    cls = exchange_class or getattr(ccxt, check_exchange_id(exchange_id))
-    described: dict[str, Any] = object.__new__(cls).describe()
-    return described
-
-
-def exchange_has(exchange_id: str, feature: str, exchange_class: type[Any] | None = None) -> bool:
-    """Whether ccxt says `exchange_id` has `feature` (e.g. cancelAllOrdersAfter). Offline."""
-    return bool((_described(exchange_id, exchange_class).get("has") or {}).get(feature))
-
-
-def has_testnet(exchange_id: str, exchange_class: type[Any] | None = None) -> bool:
-    """Whether ccxt knows `exchange_id`'s testnet (sandbox urls). Offline."""
-    return bool((_described(exchange_id, exchange_class).get("urls") or {}).get("test"))
-
-
-def keys_present(exchange_id: str, secrets: Secrets) -> bool:
-    """Whether both the API key and the secret of `exchange_id` are set (never their values)."""
-    keys = secrets.exchanges.get(exchange_id)
-    return bool(
-        keys is not None
-        and keys.api_key is not None
-        and keys.api_key.get_secret_value()
-        and keys.secret is not None
-        and keys.secret.get_secret_value()
-    )
-
-
-def keys_hint(exchange_id: str) -> str:
-    env = exchange_id.upper()
-    return (
-        f"export RARA_{env}_API_KEY and RARA_{env}_SECRET, or put api_key and secret under "
-        f"[exchanges.{exchange_id}] in $RARA_HOME/secrets.toml (mode 0600)"
-    )
+__all__ = [
+    "CcxtCancelAfterVenue",
+    "CcxtVenue",
+    "exchange_has",
+    "has_testnet",
+    "keys_hint",
+    "keys_present",
+]
+CONDITIONAL = ("stop_market", "take_profit_market")
 
 
 class CcxtVenue:
@@ -132,12 +114,15 @@ class CcxtVenue:
         self._ex, self._secret_values = build_exchange(
             self._exchange, data, secrets, exchange_class, sandbox=settings.mode == "testnet"
         )
+        self._dialect = dialect_of(self._exchange)
+        self._ex.options.update(self._dialect.options)
         self._ex.number = str  # amounts and prices as the exchange's decimal strings
         self._ex.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
         self._markets: dict[str, Any] | None = None
         self._cid_of: dict[str, str] = {}  # venue order id -> rara's client id
         self._oid_of: dict[str, str] = {}  # rara's client id -> venue order id
         self._asked: dict[str, OrderRequest] = {}  # what rara sent, by client id
+        self._kind_of: dict[str, str] = {}  # rara's client id -> the order's type, once seen
         self._looked_up: set[str] = set()  # venue order ids already fetched for a trade
         self._held: set[str] = set()  # client ids the venue refused as duplicates: it has them
 
@@ -197,6 +182,7 @@ class CcxtVenue:
         cid = request.client_order_id
         venue_cid = parse.to_venue_client_id(self._exchange, cid)
         self._asked[cid] = request
+        self._kind_of[cid] = request.order_type
         if cid in self._held:  # never sent again: it may have closed meanwhile, unseen
             return self._held_order(cid, request.symbol)
         try:
@@ -274,24 +260,60 @@ class CcxtVenue:
 
     def cancel(self, client_order_id: str, symbol: str) -> VenueOrder:
         self._loaded_markets()
+        cid = client_order_id
+        if self._dialect.trigger_params and cid not in self._kind_of:
+            self.fetch_order(cid, symbol)  # whether it is a conditional order decides the call
+        params = self._id_params(cid)
+        if self._kind_of.get(cid) in CONDITIONAL:
+            params.update(self._dialect.trigger_params)
+        oid = self._oid_of.get(cid)
+        raw = self._call(lambda: self._ex.cancel_order(oid, symbol, dict(params)))
+        return self._answer(raw, cid, symbol)
+
+    def _id_params(self, client_order_id: str) -> dict[str, Any]:
+        """The parameter naming the order's client id (none for an order placed without one,
+        which is found by the venue's id)."""
+        if client_order_id.startswith("ext:") and client_order_id in self._oid_of:
+            return {}
         venue_cid = parse.to_venue_client_id(self._exchange, client_order_id)
-        oid = self._oid_of.get(client_order_id)
-        raw = self._call(lambda: self._ex.cancel_order(oid, symbol, {"clientOrderId": venue_cid}))
-        return self._answer(raw, client_order_id, symbol)
+        return {self._dialect.client_id_param: venue_cid}
 
     def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrder | None:
         self._loaded_markets()
-        venue_cid = parse.to_venue_client_id(self._exchange, client_order_id)
-        oid = self._oid_of.get(client_order_id)
+        cid = client_order_id
+        if self._dialect.lookup == "lists":
+            return self._listed_order(cid, symbol)
+        oid = self._oid_of.get(cid)
         try:
-            raw = self._call(
-                lambda: self._ex.fetch_order(oid, symbol, {"clientOrderId": venue_cid})
-            )
+            raw = self._call(lambda: self._ex.fetch_order(oid, symbol, self._id_params(cid)))
         except VenueRejected as exc:
             if exc.code == "unknown_order":
                 return None
             raise
-        return self._order(raw, client_order_id)
+        return self._order(raw, cid)
+
+    def _listed_order(self, cid: str, symbol: str) -> VenueOrder | None:
+        """The order found in the open, then the closed and canceled orders, by client id (or
+        by the venue's id for an order without one)."""
+        params = self._id_params(cid)
+        oid = self._oid_of.get(cid)
+        if not params and oid is not None:  # placed without a client id
+            params = {self._dialect.order_id_param: oid}
+        fetches: tuple[Callable[..., Any], ...] = (
+            self._ex.fetch_open_orders,
+            self._ex.fetch_canceled_and_closed_orders,
+        )
+        for fetch in fetches:
+            asked: Callable[[], list[Any]] = partial(fetch, symbol, None, None, dict(params))
+            try:
+                raw = list(self._call(asked))
+            except VenueRejected as exc:
+                if exc.code == "unknown_order":
+                    continue
+                raise
+            if raw:
+                return self._order(raw[0], cid)
+        return None
 
     def open_orders(self, symbol: str | None = None) -> Sequence[VenueOrder]:
         self._loaded_markets()
@@ -313,19 +335,33 @@ class CcxtVenue:
         return sorted(fills.values(), key=lambda f: (f.filled_ms, f.fill_id))
 
     def _trades_since(self, since_ms: int, symbol: str | None) -> list[dict[str, Any]]:
+        """Every trade at or after `since_ms`, page by page: forwards in time from `since_ms`
+        (trades at a page's last ms come again), or, where the exchange pages by cursor
+        (bybit), backwards from its newest trades over its default range (bybit: its last 7
+        days, by its own clock) until a page reaches before `since_ms`."""
         out: dict[str, dict[str, Any]] = {}
-        since = since_ms
+        since, cursor = since_ms, None
+        paged = self._dialect.trades_cursor
         while True:
-            page = self._page_of_trades(symbol, since)
+            params: dict[str, Any] = {} if cursor is None or paged is None else {paged[1]: cursor}
+            page = self._page_of_trades(symbol, None if paged else since, params)
             new = [t for t in page if str(t["id"]) not in out and t["timestamp"] >= since_ms]
             for t in new:
                 out[str(t["id"])] = t
-            if len(page) < TRADES_PAGE or not new:
+            if len(page) < self._dialect.trades_page or not new:
                 return list(out.values())
-            since = max(int(t["timestamp"]) for t in page)  # trades at that ms come again
+            if paged is None:
+                since = max(int(t["timestamp"]) for t in page)
+                continue
+            cursor = next((c for t in page if (c := (t.get("info") or {}).get(paged[0]))), None)
+            if not cursor or min(int(t["timestamp"]) for t in page) < since_ms:
+                return list(out.values())
 
-    def _page_of_trades(self, symbol: str | None, since: int) -> list[dict[str, Any]]:
-        return self._call(lambda: list(self._ex.fetch_my_trades(symbol, since, TRADES_PAGE)))
+    def _page_of_trades(
+        self, symbol: str | None, since: int | None, params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        limit = self._dialect.trades_page
+        return self._call(lambda: list(self._ex.fetch_my_trades(symbol, since, limit, params)))
 
     def _client_id_of_trade(self, t: dict[str, Any]) -> str:
         """rara's client id for a trade (trades rarely carry one): from the orders seen, else
@@ -335,8 +371,9 @@ class CcxtVenue:
             return f"ext:{t['id']}"
         if oid not in self._cid_of and oid not in self._looked_up:
             self._looked_up.add(oid)
+            params = dict(self._dialect.fetch_order_params)
             with contextlib.suppress(VenueRejected):  # unknown to its lookup: external
-                self._order(self._call(lambda: self._ex.fetch_order(oid, t["symbol"])))
+                self._order(self._call(lambda: self._ex.fetch_order(oid, t["symbol"], params)))
         return self._cid_of.get(oid) or f"ext:{oid}"
 
     def balances(self) -> Mapping[str, Balance]:
@@ -355,13 +392,15 @@ class CcxtVenue:
         if oid is not None:
             self._remember(oid, cid)
         asked = self._asked.get(cid)
-        return parse.venue_order(
+        order = parse.venue_order(
             o,
             cid,
             order_type=asked.order_type if asked is not None else None,
             by_cost=asked is not None and asked.cost is not None,
             now_ms=int(self._ex.milliseconds()),
         )
+        self._kind_of[cid] = order.order_type
+        return order
 
     # ---- errors ---------------------------------------------------------------------------
     def _call(self, fn: Callable[[], T]) -> T:
@@ -403,8 +442,13 @@ class CcxtCancelAfterVenue(CcxtVenue):
     def supports_cancel_after(self) -> bool:
         return True
 
+    @property
+    def cancel_after_needs_watchdog(self) -> bool:
+        """Whether the exchange's switch may not count from rara's REST re-arms (bybit: it
+        counts from a lost websocket), so rara's watchdog should run beside it."""
+        return self._dialect.switch_needs_stream
+
     def cancel_all_after(self, timeout_ms: int) -> None:
-        # bybit asks which product's orders the countdown covers; rara trades spot there
         self._loaded_markets()
-        params = {"type": "spot"} if self._exchange == "bybit" else {}
+        params = dict(self._dialect.cancel_after_params)  # bybit: which product (spot)
         self._call(lambda: self._ex.cancel_all_orders_after(timeout_ms, params))
