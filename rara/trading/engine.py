@@ -6,7 +6,10 @@ For every bar the feed says has closed, in order:
    stops inside it; a live venue did that on its own);
 2. new fills are journaled and booked in the ledger, once each (`OrderManager.sync`);
 3. an entry that has filled gets its stop-loss and take-profit orders (rule 4 of the backtest:
-   placed when the entry bar has closed, so first checked on the next bar);
+   placed when the entry bar has closed, so first checked on the next bar). On an exchange (a
+   venue with market rules: spot, where a resting sell locks what it sells) only the stop-loss
+   can rest; a take-profit beside it is journaled as refused by the market's rules
+   (``take_profit_beside_stop_loss``) and never sent;
 4. the kill switch is read again (another process may have set it): HALTED cancels every open
    order once and, with ``--flatten``, sells the position;
 5. the strategy's signal for the bar (computed in the sandbox on its trailing window, a batch of
@@ -59,6 +62,8 @@ from rara.trading_settings import RiskSettings
 log = logging.getLogger(__name__)
 SOURCE = "trading"
 HISTORY_BARS = 1_000  # bars of history kept beyond the trailing window, for the divergence check
+# Why a take-profit beside a stop-loss is not sent to an exchange (see `_refuse_second_sell`)
+SECOND_SELL = "take_profit_beside_stop_loss"
 
 
 class TradingEngine:
@@ -241,6 +246,9 @@ class TradingEngine:
             if trigger is None:
                 continue
             kind = "stop_market" if reason == "stop_loss" else "take_profit_market"
+            if reason == "take_profit" and levels.stop_loss is not None and self._ruled is not None:
+                self._refuse_second_sell(entry, trigger, levels.stop_loss, held, bar)
+                continue
             self._intend(
                 reason,  # type: ignore[arg-type]
                 entry.signal_bar_ms,
@@ -251,6 +259,44 @@ class TradingEngine:
                 trigger_price=trigger,
                 reduce_only=True,
             )
+
+    def _refuse_second_sell(
+        self,
+        entry: ManagedOrder,
+        take_profit: Decimal,
+        stop_loss: Decimal,
+        held: Decimal,
+        bar: ClosedBar,
+    ) -> None:
+        """An exchange's spot account locks what a resting sell order would sell, so the
+        stop-loss, placed first, holds the whole position and a take-profit beside it would be
+        refused for want of funds. It is journaled as refused by the market's rules, with its
+        levels, and never sent: the position leaves at the stop-loss or on an exit signal. (The
+        paper venue rests both, one cancelling the other, as the backtest does.)"""
+        intent = self._intent_of(
+            "take_profit",
+            entry.signal_bar_ms,
+            from_float(bar.close),
+            side="sell",
+            order_type="take_profit_market",
+            quantity=held,
+            trigger_price=take_profit,
+            reduce_only=True,
+        )
+        if self.orders.find(intent) is None:
+            self._count_denial(SECOND_SELL)
+        self.orders.reject(
+            intent,
+            SECOND_SELL,
+            f"{self.dep.symbol}: the stop-loss at {stop_loss} holds the whole position; a spot "
+            f"account cannot also rest the take-profit at {take_profit}, so it is not sent",
+            {
+                "stop_loss": format(stop_loss, "f"),
+                "take_profit": format(take_profit, "f"),
+                "quantity": format(held, "f"),
+            },
+            by="market_rules",
+        )
 
     def _filled_entry(self) -> ManagedOrder | None:
         """The newest entry, if it has filled and its protective orders are not placed yet."""
@@ -339,8 +385,57 @@ class TradingEngine:
     ) -> None:
         """One order intent: judged by the risk gate, journaled, sent (or journaled as
         denied)."""
+        intent = self._intent_of(
+            reason,
+            bar_ms,
+            mark,
+            stop_loss_fraction=stop_loss_fraction,
+            take_profit_fraction=take_profit_fraction,
+            **request,
+        )
+        if self.orders.find(intent) is not None:  # journaled before a restart: resolve, not redo
+            self.orders.submit(intent)
+            return
+        if self._ruled is not None:  # the exchange's precision and minimums, before the gate
+            conformed = self._conform(intent)
+            if isinstance(conformed, RuleRefusal):
+                self._count_denial(conformed.code)
+                self.orders.reject(
+                    intent, conformed.code, conformed.message, conformed.context, by="market_rules"
+                )
+                return
+            intent = conformed
+        self.control.refresh()  # a kill from another process takes effect before this order
+        now = self._now_ms()
+        verdict = judge(self.control.snapshot(now), self._account(mark), intent, self.risk)
+        if isinstance(verdict, Deny):
+            self._count_denial(verdict.code)
+            self.orders.reject(intent, verdict.code, verdict.message, verdict.context)
+            return
+        self.progress.intents += 1
+        self.orders.submit(
+            intent, may_send=lambda at: not self.control.halted_before(at, reason=reason)
+        )
+        self.account.submitted(now)
+
+    def _count_denial(self, code: str) -> None:
+        self.progress.intents += 1
+        self.progress.denied += 1
+        self.progress.denials[code] = self.progress.denials.get(code, 0) + 1
+
+    def _intent_of(
+        self,
+        reason: IntentReason,
+        bar_ms: int | None,
+        mark: Decimal,
+        *,
+        stop_loss_fraction: float | None = None,
+        take_profit_fraction: float | None = None,
+        **request: object,
+    ) -> OrderIntent:
+        """The intent with the deployment's next sequence number and its client order id."""
         seq = self.orders.next_seq()
-        intent = OrderIntent(
+        return OrderIntent(
             seq=seq,
             strategy_id=self.dep.strategy_id,
             correlation_id=self.dep.run_id,
@@ -355,34 +450,6 @@ class TradingEngine:
             stop_loss_fraction=stop_loss_fraction,
             take_profit_fraction=take_profit_fraction,
         )
-        if self.orders.find(intent) is not None:  # journaled before a restart: resolve, not redo
-            self.orders.submit(intent)
-            return
-        if self._ruled is not None:  # the exchange's precision and minimums, before the gate
-            conformed = self._conform(intent)
-            if isinstance(conformed, RuleRefusal):
-                self.progress.intents += 1
-                self.progress.denied += 1
-                code = conformed.code
-                self.progress.denials[code] = self.progress.denials.get(code, 0) + 1
-                self.orders.reject(
-                    intent, code, conformed.message, conformed.context, by="market_rules"
-                )
-                return
-            intent = conformed
-        self.control.refresh()  # a kill from another process takes effect before this order
-        now = self._now_ms()
-        verdict = judge(self.control.snapshot(now), self._account(mark), intent, self.risk)
-        self.progress.intents += 1
-        if isinstance(verdict, Deny):
-            self.progress.denied += 1
-            self.progress.denials[verdict.code] = self.progress.denials.get(verdict.code, 0) + 1
-            self.orders.reject(intent, verdict.code, verdict.message, verdict.context)
-            return
-        self.orders.submit(
-            intent, may_send=lambda at: not self.control.halted_before(at, reason=reason)
-        )
-        self.account.submitted(now)
 
     def _conform(self, intent: OrderIntent) -> OrderIntent | RuleRefusal:
         assert self._ruled is not None
