@@ -9,7 +9,10 @@ For every bar the feed says has closed, in order:
    placed when the entry bar has closed, so first checked on the next bar). On an exchange (a
    venue with market rules: spot, where a resting sell locks what it sells) only the stop-loss
    can rest; a take-profit beside it is journaled as refused by the market's rules
-   (``take_profit_beside_stop_loss``) and never sent;
+   (``take_profit_beside_stop_loss``) and never sent. A trigger the venue refuses as already
+   passed (``would_trigger_immediately``: the entry bar closed beyond it) becomes a market
+   sell after step 5 (unless an exit sells first), filling where a simulated venue fills a
+   trigger the open gapped past;
 4. the kill switch is read again (another process may have set it): HALTED cancels every open
    order once and, with ``--flatten``, sells the position;
 5. the strategy's signal for the bar (computed in the sandbox on its trailing window, a batch of
@@ -64,6 +67,7 @@ SOURCE = "trading"
 HISTORY_BARS = 1_000  # bars of history kept beyond the trailing window, for the divergence check
 # Why a take-profit beside a stop-loss is not sent to an exchange (see `_refuse_second_sell`)
 SECOND_SELL = "take_profit_beside_stop_loss"
+PAST_TRIGGER = "would_trigger_immediately"  # the venue's code for a trigger already passed
 
 
 class TradingEngine:
@@ -142,6 +146,9 @@ class TradingEngine:
         # Stops are looked for only after the orders changed (`OrderManager.changes`), the only
         # way an entry can newly need them.
         self._protected_at: int | None = None
+        # A protective order the venue refused as already passed on this bar: sold at market
+        # after the strategy's decision, unless an exit sells first (rule 4)
+        self._passed: IntentReason | None = None
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -198,6 +205,7 @@ class TradingEngine:
         self._protect()
         self._obey_kill(bar)
         self._decide(bar, signal)
+        self._sell_passed(bar)
         self._mark(bar)
         self.progress.bars += 1
         self.progress.last_bar_ms = bar.open_ms
@@ -249,7 +257,7 @@ class TradingEngine:
             if reason == "take_profit" and levels.stop_loss is not None and self._ruled is not None:
                 self._refuse_second_sell(entry, trigger, levels.stop_loss, held, bar)
                 continue
-            self._intend(
+            placed = self._intend(
                 reason,  # type: ignore[arg-type]
                 entry.signal_bar_ms,
                 from_float(bar.close),
@@ -259,6 +267,30 @@ class TradingEngine:
                 trigger_price=trigger,
                 reduce_only=True,
             )
+            if placed.reject_code == PAST_TRIGGER:
+                self._passed = reason  # type: ignore[assignment]
+
+    def _sell_passed(self, bar: ClosedBar) -> None:
+        """The exchange refused a trigger the market is already past (the entry bar closed
+        beyond it): the order would fire at once, so the position is sold at market now, as a
+        simulated venue fills a trigger the open gapped past. After the decision: an exit on
+        this bar sells first, and then this sells nothing. Keyed on this bar, since the refused
+        order holds the entry's key."""
+        reason, self._passed = self._passed, None
+        if reason is None:
+            return
+        _, held = self.account.holdings()
+        if held <= 0:
+            return
+        self._intend(
+            reason,
+            bar.open_ms,
+            from_float(bar.close),
+            side="sell",
+            order_type="market",
+            quantity=held,
+            reduce_only=True,
+        )
 
     def _refuse_second_sell(
         self,
@@ -357,6 +389,7 @@ class TradingEngine:
     def _sell_all(self, reason: IntentReason, bar: ClosedBar) -> None:
         """Sell the whole position at the next open; its protective orders go first (rule 4:
         the exit at the open comes before any stop)."""
+        self._passed = None  # this sale is the one a passed stop would have made
         for o in self.orders.open_orders():
             if o.reason in ("stop_loss", "take_profit"):
                 self.orders.cancel(o.client_order_id)
@@ -382,9 +415,9 @@ class TradingEngine:
         stop_loss_fraction: float | None = None,
         take_profit_fraction: float | None = None,
         **request: object,
-    ) -> None:
+    ) -> ManagedOrder:
         """One order intent: judged by the risk gate, journaled, sent (or journaled as
-        denied)."""
+        denied); the order it made."""
         intent = self._intent_of(
             reason,
             bar_ms,
@@ -394,29 +427,27 @@ class TradingEngine:
             **request,
         )
         if self.orders.find(intent) is not None:  # journaled before a restart: resolve, not redo
-            self.orders.submit(intent)
-            return
+            return self.orders.submit(intent)
         if self._ruled is not None:  # the exchange's precision and minimums, before the gate
             conformed = self._conform(intent)
             if isinstance(conformed, RuleRefusal):
                 self._count_denial(conformed.code)
-                self.orders.reject(
+                return self.orders.reject(
                     intent, conformed.code, conformed.message, conformed.context, by="market_rules"
                 )
-                return
             intent = conformed
         self.control.refresh()  # a kill from another process takes effect before this order
         now = self._now_ms()
         verdict = judge(self.control.snapshot(now), self._account(mark), intent, self.risk)
         if isinstance(verdict, Deny):
             self._count_denial(verdict.code)
-            self.orders.reject(intent, verdict.code, verdict.message, verdict.context)
-            return
+            return self.orders.reject(intent, verdict.code, verdict.message, verdict.context)
         self.progress.intents += 1
-        self.orders.submit(
+        order = self.orders.submit(
             intent, may_send=lambda at: not self.control.halted_before(at, reason=reason)
         )
         self.account.submitted(now)
+        return order
 
     def _count_denial(self, code: str) -> None:
         self.progress.intents += 1
