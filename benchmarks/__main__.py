@@ -29,6 +29,7 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         bench_events,
         bench_gate,
         bench_jail,
+        bench_live,
         bench_long_run,
         bench_paper,
         bench_proposer,
@@ -53,6 +54,8 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         ("research run at length: session in a fresh process, fresh home", bench_long_run.run),
         ("gate on noise and on a planted edge (fresh homes, 1h synth)", bench_gate.run),
         ("paper engine: cost per bar, replay throughput (fresh homes)", bench_paper.run),
+        ("live orders: round trip and reconciliation (Binance emulator, loopback)",
+         bench_live.run),
     ]  # fmt: skip
 
 

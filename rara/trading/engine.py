@@ -6,7 +6,13 @@ For every bar the feed says has closed, in order:
    stops inside it; a live venue did that on its own);
 2. new fills are journaled and booked in the ledger, once each (`OrderManager.sync`);
 3. an entry that has filled gets its stop-loss and take-profit orders (rule 4 of the backtest:
-   placed when the entry bar has closed, so first checked on the next bar);
+   placed when the entry bar has closed, so first checked on the next bar). On an exchange (a
+   venue with market rules: spot, where a resting sell locks what it sells) only the stop-loss
+   can rest; a take-profit beside it is journaled as refused by the market's rules
+   (``take_profit_beside_stop_loss``) and never sent. A trigger the venue refuses as already
+   passed (``would_trigger_immediately``: the entry bar closed beyond it) becomes a market
+   sell after step 5 (unless an exit sells first), filling where a simulated venue fills a
+   trigger the open gapped past;
 4. the kill switch is read again (another process may have set it): HALTED cancels every open
    order once and, with ``--flatten``, sells the position;
 5. the strategy's signal for the bar (computed in the sandbox on its trailing window, a batch of
@@ -68,6 +74,9 @@ from rara.trading_settings import RiskSettings
 log = logging.getLogger(__name__)
 SOURCE = "trading"
 HISTORY_BARS = 1_000  # bars of history kept beyond the trailing window, for the divergence check
+# Why a take-profit beside a stop-loss is not sent to an exchange (see `_refuse_second_sell`)
+SECOND_SELL = "take_profit_beside_stop_loss"
+PAST_TRIGGER = "would_trigger_immediately"  # the venue's code for a trigger already passed
 
 
 class TradingEngine:
@@ -149,6 +158,9 @@ class TradingEngine:
         # way an entry can newly need them.
         self._protected_at: int | None = None
         self._switch_canceled: set[str] = set(protection_lost)
+        # A protective order the venue refused as already passed on this bar: sold at market
+        # after the strategy's decision, unless an exit sells first (rule 4)
+        self._passed: IntentReason | None = None
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -210,6 +222,7 @@ class TradingEngine:
         self._protect()
         self._obey_kill(bar)
         self._decide(bar, signal)
+        self._sell_passed(bar)
         self._mark(bar)
         self.progress.bars += 1
         self.progress.last_bar_ms = bar.open_ms
@@ -273,7 +286,10 @@ class TradingEngine:
             if replace and reason not in replace:
                 continue
             kind = "stop_market" if reason == "stop_loss" else "take_profit_market"
-            self._intend(
+            if reason == "take_profit" and levels.stop_loss is not None and self._ruled is not None:
+                self._refuse_second_sell(entry, trigger, levels.stop_loss, held, bar)
+                continue
+            placed = self._intend(
                 reason,  # type: ignore[arg-type]
                 None if replace else entry.signal_bar_ms,  # a re-placement answers no bar
                 from_float(bar.close),
@@ -283,6 +299,68 @@ class TradingEngine:
                 trigger_price=trigger,
                 reduce_only=True,
             )
+            if placed.reject_code == PAST_TRIGGER:
+                self._passed = reason  # type: ignore[assignment]
+
+    def _sell_passed(self, bar: ClosedBar) -> None:
+        """The exchange refused a trigger the market is already past (the entry bar closed
+        beyond it): the order would fire at once, so the position is sold at market now, as a
+        simulated venue fills a trigger the open gapped past. After the decision: an exit on
+        this bar sells first, and then this sells nothing. Keyed on this bar, since the refused
+        order holds the entry's key."""
+        reason, self._passed = self._passed, None
+        if reason is None:
+            return
+        _, held = self.account.holdings()
+        if held <= 0:
+            return
+        self._intend(
+            reason,
+            bar.open_ms,
+            from_float(bar.close),
+            side="sell",
+            order_type="market",
+            quantity=held,
+            reduce_only=True,
+        )
+
+    def _refuse_second_sell(
+        self,
+        entry: ManagedOrder,
+        take_profit: Decimal,
+        stop_loss: Decimal,
+        held: Decimal,
+        bar: ClosedBar,
+    ) -> None:
+        """An exchange's spot account locks what a resting sell order would sell, so the
+        stop-loss, placed first, holds the whole position and a take-profit beside it would be
+        refused for want of funds. It is journaled as refused by the market's rules, with its
+        levels, and never sent: the position leaves at the stop-loss or on an exit signal. (The
+        paper venue rests both, one cancelling the other, as the backtest does.)"""
+        intent = self._intent_of(
+            "take_profit",
+            entry.signal_bar_ms,
+            from_float(bar.close),
+            side="sell",
+            order_type="take_profit_market",
+            quantity=held,
+            trigger_price=take_profit,
+            reduce_only=True,
+        )
+        if self.orders.find(intent) is None:
+            self._count_denial(SECOND_SELL)
+        self.orders.reject(
+            intent,
+            SECOND_SELL,
+            f"{self.dep.symbol}: the stop-loss at {stop_loss} holds the whole position; a spot "
+            f"account cannot also rest the take-profit at {take_profit}, so it is not sent",
+            {
+                "stop_loss": format(stop_loss, "f"),
+                "take_profit": format(take_profit, "f"),
+                "quantity": format(held, "f"),
+            },
+            by="market_rules",
+        )
 
     def _lost_protection(self, entry: ManagedOrder | None) -> set[str]:
         """The kinds of protective order a dead man's switch canceled, to place again (none
@@ -337,6 +415,7 @@ class TradingEngine:
     def _sell_all(self, reason: IntentReason, bar: ClosedBar) -> None:
         """Sell the whole position at the next open; its protective orders go first (rule 4:
         the exit at the open comes before any stop)."""
+        self._passed = None  # this sale is the one a passed stop would have made
         for o in self.orders.open_orders():
             if o.reason in ("stop_loss", "take_profit"):
                 self.orders.cancel(o.client_order_id)
@@ -362,11 +441,58 @@ class TradingEngine:
         stop_loss_fraction: float | None = None,
         take_profit_fraction: float | None = None,
         **request: object,
-    ) -> None:
+    ) -> ManagedOrder:
         """One order intent: judged by the risk gate, journaled, sent (or journaled as
-        denied)."""
+        denied); the order it made."""
+        intent = self._intent_of(
+            reason,
+            bar_ms,
+            mark,
+            stop_loss_fraction=stop_loss_fraction,
+            take_profit_fraction=take_profit_fraction,
+            **request,
+        )
+        if self.orders.find(intent) is not None:  # journaled before a restart: resolve, not redo
+            return self.orders.submit(intent)
+        if self._ruled is not None:  # the exchange's precision and minimums, before the gate
+            conformed = self._conform(intent)
+            if isinstance(conformed, RuleRefusal):
+                self._count_denial(conformed.code)
+                return self.orders.reject(
+                    intent, conformed.code, conformed.message, conformed.context, by="market_rules"
+                )
+            intent = conformed
+        self.control.refresh()  # a kill from another process takes effect before this order
+        now = self._now_ms()
+        verdict = judge(self.control.snapshot(now), self._account(mark), intent, self.risk)
+        if isinstance(verdict, Deny):
+            self._count_denial(verdict.code)
+            return self.orders.reject(intent, verdict.code, verdict.message, verdict.context)
+        self.progress.intents += 1
+        order = self.orders.submit(
+            intent, may_send=lambda at: not self.control.halted_before(at, reason=reason)
+        )
+        self.account.submitted(now)
+        return order
+
+    def _count_denial(self, code: str) -> None:
+        self.progress.intents += 1
+        self.progress.denied += 1
+        self.progress.denials[code] = self.progress.denials.get(code, 0) + 1
+
+    def _intent_of(
+        self,
+        reason: IntentReason,
+        bar_ms: int | None,
+        mark: Decimal,
+        *,
+        stop_loss_fraction: float | None = None,
+        take_profit_fraction: float | None = None,
+        **request: object,
+    ) -> OrderIntent:
+        """The intent with the deployment's next sequence number and its client order id."""
         seq = self.orders.next_seq()
-        intent = OrderIntent(
+        return OrderIntent(
             seq=seq,
             strategy_id=self.dep.strategy_id,
             correlation_id=self.dep.run_id,
@@ -381,34 +507,6 @@ class TradingEngine:
             stop_loss_fraction=stop_loss_fraction,
             take_profit_fraction=take_profit_fraction,
         )
-        if self.orders.find(intent) is not None:  # journaled before a restart: resolve, not redo
-            self.orders.submit(intent)
-            return
-        if self._ruled is not None:  # the exchange's precision and minimums, before the gate
-            conformed = self._conform(intent)
-            if isinstance(conformed, RuleRefusal):
-                self.progress.intents += 1
-                self.progress.denied += 1
-                code = conformed.code
-                self.progress.denials[code] = self.progress.denials.get(code, 0) + 1
-                self.orders.reject(
-                    intent, code, conformed.message, conformed.context, by="market_rules"
-                )
-                return
-            intent = conformed
-        self.control.refresh()  # a kill from another process takes effect before this order
-        now = self._now_ms()
-        verdict = judge(self.control.snapshot(now), self._account(mark), intent, self.risk)
-        self.progress.intents += 1
-        if isinstance(verdict, Deny):
-            self.progress.denied += 1
-            self.progress.denials[verdict.code] = self.progress.denials.get(verdict.code, 0) + 1
-            self.orders.reject(intent, verdict.code, verdict.message, verdict.context)
-            return
-        self.orders.submit(
-            intent, may_send=lambda at: not self.control.halted_before(at, reason=reason)
-        )
-        self.account.submitted(now)
 
     def _conform(self, intent: OrderIntent) -> OrderIntent | RuleRefusal:
         assert self._ruled is not None

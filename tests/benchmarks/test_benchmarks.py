@@ -28,6 +28,7 @@ CHEAP = (
     "built-in proposer",
     "research loop warm",
     "paper engine",
+    "live orders",
 )
 
 
