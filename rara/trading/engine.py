@@ -1,4 +1,6 @@
-"""The trading engine: one deployed strategy on one instrument and account, bar by bar.
+"""The trading engine: one deployed strategy on one instrument and account, bar by bar. Its two
+helpers: `rara.trading.intents.IntentPath` (a wish to a journaled order: numbered, conformed to
+the market's rules, judged, sent) and `rara.trading.protection.Protector` (step 3).
 
 For every bar the feed says has closed, in order:
 
@@ -51,8 +53,7 @@ from decimal import Decimal
 
 from rara.domain.events import IntentReason, TradingFeedStale
 from rara.domain.market import Candles
-from rara.domain.money import ZERO, exact, from_float
-from rara.domain.orders import OrderIntent, OrderRequest
+from rara.domain.money import exact, from_float
 from rara.errors import Refused
 from rara.events import EventStore
 from rara.ledger import Ledger
@@ -60,13 +61,11 @@ from rara.trading.account import AccountBook, AccountKey
 from rara.trading.control import Control, set_lock
 from rara.trading.deployment import BarTimings, Deployment, EngineProgress
 from rara.trading.feed import ClosedBar, Feed, appended
-from rara.trading.guards.model import AccountView, EquityPoint
-from rara.trading.journal import ManagedOrder
-from rara.trading.market_rules import MarketRules, RuleRefusal, conform
+from rara.trading.guards.model import EquityPoint
+from rara.trading.intents import IntentPath
 from rara.trading.orders import OrderManager
-from rara.trading.protection import lost_to_switch, newest_filled_entry, unprotected_entry
-from rara.trading.risk import Deny, judge
-from rara.trading.rules import action, protective_levels
+from rara.trading.protection import Protector
+from rara.trading.rules import action
 from rara.trading.signals import BarSignal, DivergenceReport, SignalFailure, SignalPath
 from rara.trading.venue import RuledVenue, SimulatedVenue, Venue, VenueUnavailable
 from rara.trading_settings import RiskSettings
@@ -74,9 +73,6 @@ from rara.trading_settings import RiskSettings
 log = logging.getLogger(__name__)
 SOURCE = "trading"
 HISTORY_BARS = 1_000  # bars of history kept beyond the trailing window, for the divergence check
-# Why a take-profit beside a stop-loss is not sent to an exchange (see `_refuse_second_sell`)
-SECOND_SELL = "take_profit_beside_stop_loss"
-PAST_TRIGGER = "would_trigger_immediately"  # the venue's code for a trigger already passed
 
 
 class TradingEngine:
@@ -152,15 +148,18 @@ class TradingEngine:
         self._diverged = False
         # a runtime Protocol check walks the class's attributes: once, not per bar
         self._simulated = venue if isinstance(venue, SimulatedVenue) else None
-        self._ruled = venue if isinstance(venue, RuledVenue) else None
-        self._rules: MarketRules | None = None  # read from the venue's markets on first use
-        # Stops are looked for only after the orders changed (`OrderManager.changes`), the only
-        # way an entry can newly need them.
-        self._protected_at: int | None = None
-        self._switch_canceled: set[str] = set(protection_lost)
-        # A protective order the venue refused as already passed on this bar: sold at market
-        # after the strategy's decision, unless an exit sells first (rule 4)
-        self._passed: IntentReason | None = None
+        self.intents = IntentPath(
+            deployment,
+            orders,
+            control,
+            self.account,
+            risk,
+            self.progress,
+            venue if isinstance(venue, RuledVenue) else None,
+            self._now_ms,
+            self._feed_state,
+        )
+        self.protector = Protector(self.intents, self.account, control, protection_lost)
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -174,8 +173,8 @@ class TradingEngine:
                 # are read from the ledger afresh, or the engine trades on a stale position
                 self.account.fills_booked()
                 self._sync()  # a live venue fills between bars: book what it filled
-                if self._switch_canceled and self._last_bar is not None:
-                    self._protect()  # a firing canceled the stop: protect again now
+                if self.protector.lost_any and self._last_bar is not None:
+                    self.protector.protect(self._last_bar)  # a firing canceled the stop
             batch = self.feed.next_batch(self.batch_bars, timeout_s)
             self._note_staleness(batch.stale_since_ms)
             if batch.bars:
@@ -219,10 +218,10 @@ class TradingEngine:
         if self._simulated is not None:
             self._simulated.on_bar(bar, self.dep.symbol)
         self._sync()
-        self._protect()
+        self.protector.protect(bar)
         self._obey_kill(bar)
         self._decide(bar, signal)
-        self._sell_passed(bar)
+        self.protector.sell_passed(bar)
         self._mark(bar)
         self.progress.bars += 1
         self.progress.last_bar_ms = bar.open_ms
@@ -246,131 +245,7 @@ class TradingEngine:
     def protection_lost(self, client_order_ids: Sequence[str]) -> None:
         """A dead man's switch canceled these orders: the position's protective orders among
         them are placed again (from the loop, between bars)."""
-        self._switch_canceled.update(client_order_ids)
-        self._protected_at = None
-
-    def _protect(self) -> None:
-        """Rule 4: once the entry has filled, its stop-loss and take-profit orders, at fractions
-        of its fill price (journaled with the entry, so a restart places the same ones); and
-        again, once, for each one a dead man's switch canceled."""
-        if self._protected_at == self.orders.changes:
-            return  # no order changed since the last look: no entry newly filled
-        self._protected_at = self.orders.changes
-        entry = unprotected_entry(self.orders.orders())
-        replace: set[str] = set()
-        if entry is None:
-            entry = newest_filled_entry(self.orders.orders())
-            replace = self._lost_protection(entry)
-            if not replace:
-                return
-        if entry is None or entry.average_price is None:
-            return
-        _, held = self.account.holdings()
-        if held <= 0:
-            return
-        sl = entry.stop_loss_fraction
-        tp = entry.take_profit_fraction
-        levels = protective_levels(
-            float(entry.average_price),
-            float("nan") if sl is None else sl,
-            float("nan") if tp is None else tp,
-        )
-        bar = self._last_bar
-        assert bar is not None
-        for reason, trigger in (
-            ("stop_loss", levels.stop_loss),
-            ("take_profit", levels.take_profit),
-        ):
-            if trigger is None:
-                continue
-            if replace and reason not in replace:
-                continue
-            kind = "stop_market" if reason == "stop_loss" else "take_profit_market"
-            if reason == "take_profit" and levels.stop_loss is not None and self._ruled is not None:
-                self._refuse_second_sell(entry, trigger, levels.stop_loss, held, bar)
-                continue
-            placed = self._intend(
-                reason,  # type: ignore[arg-type]
-                None if replace else entry.signal_bar_ms,  # a re-placement answers no bar
-                from_float(bar.close),
-                side="sell",
-                order_type=kind,
-                quantity=held,
-                trigger_price=trigger,
-                reduce_only=True,
-            )
-            if placed.reject_code == PAST_TRIGGER:
-                self._passed = reason  # type: ignore[assignment]
-
-    def _sell_passed(self, bar: ClosedBar) -> None:
-        """The exchange refused a trigger the market is already past (the entry bar closed
-        beyond it): the order would fire at once, so the position is sold at market now, as a
-        simulated venue fills a trigger the open gapped past. After the decision: an exit on
-        this bar sells first, and then this sells nothing. Keyed on this bar, since the refused
-        order holds the entry's key."""
-        reason, self._passed = self._passed, None
-        if reason is None:
-            return
-        _, held = self.account.holdings()
-        if held <= 0:
-            return
-        self._intend(
-            reason,
-            bar.open_ms,
-            from_float(bar.close),
-            side="sell",
-            order_type="market",
-            quantity=held,
-            reduce_only=True,
-        )
-
-    def _refuse_second_sell(
-        self,
-        entry: ManagedOrder,
-        take_profit: Decimal,
-        stop_loss: Decimal,
-        held: Decimal,
-        bar: ClosedBar,
-    ) -> None:
-        """An exchange's spot account locks what a resting sell order would sell, so the
-        stop-loss, placed first, holds the whole position and a take-profit beside it would be
-        refused for want of funds. It is journaled as refused by the market's rules, with its
-        levels, and never sent: the position leaves at the stop-loss or on an exit signal. (The
-        paper venue rests both, one cancelling the other, as the backtest does.)"""
-        intent = self._intent_of(
-            "take_profit",
-            entry.signal_bar_ms,
-            from_float(bar.close),
-            side="sell",
-            order_type="take_profit_market",
-            quantity=held,
-            trigger_price=take_profit,
-            reduce_only=True,
-        )
-        if self.orders.find(intent) is None:
-            self._count_denial(SECOND_SELL)
-        self.orders.reject(
-            intent,
-            SECOND_SELL,
-            f"{self.dep.symbol}: the stop-loss at {stop_loss} holds the whole position; a spot "
-            f"account cannot also rest the take-profit at {take_profit}, so it is not sent",
-            {
-                "stop_loss": format(stop_loss, "f"),
-                "take_profit": format(take_profit, "f"),
-                "quantity": format(held, "f"),
-            },
-            by="market_rules",
-        )
-
-    def _lost_protection(self, entry: ManagedOrder | None) -> set[str]:
-        """The kinds of protective order a dead man's switch canceled, to place again (none
-        while HALTED: a kill cancels them on purpose)."""
-        if entry is None or not self._switch_canceled:
-            return set()
-        self.control.refresh()
-        if self.control.state == "HALTED":
-            return set()
-        return lost_to_switch(self.orders.orders(), entry, self._switch_canceled)
+        self.protector.lost(client_order_ids)
 
     def _obey_kill(self, bar: ClosedBar) -> None:
         """HALTED: cancel every open order once per kill, and sell the position if the kill
@@ -399,7 +274,7 @@ class TradingEngine:
                 cost = cash * from_float(self.dep.size_fraction)
             if cost <= 0:
                 return
-            self._intend(
+            self.intents.intend(
                 "entry",
                 bar.open_ms,
                 from_float(bar.close),
@@ -415,14 +290,14 @@ class TradingEngine:
     def _sell_all(self, reason: IntentReason, bar: ClosedBar) -> None:
         """Sell the whole position at the next open; its protective orders go first (rule 4:
         the exit at the open comes before any stop)."""
-        self._passed = None  # this sale is the one a passed stop would have made
+        self.protector.passed = None  # this sale is the one a passed stop would have made
         for o in self.orders.open_orders():
             if o.reason in ("stop_loss", "take_profit"):
                 self.orders.cancel(o.client_order_id)
         _, held = self.account.holdings()
         if held <= 0:
             return
-        self._intend(
+        self.intents.intend(
             reason,
             bar.open_ms,
             from_float(bar.close),
@@ -432,109 +307,14 @@ class TradingEngine:
             reduce_only=True,
         )
 
-    def _intend(
-        self,
-        reason: IntentReason,
-        bar_ms: int | None,
-        mark: Decimal,
-        *,
-        stop_loss_fraction: float | None = None,
-        take_profit_fraction: float | None = None,
-        **request: object,
-    ) -> ManagedOrder:
-        """One order intent: judged by the risk gate, journaled, sent (or journaled as
-        denied); the order it made."""
-        intent = self._intent_of(
-            reason,
-            bar_ms,
-            mark,
-            stop_loss_fraction=stop_loss_fraction,
-            take_profit_fraction=take_profit_fraction,
-            **request,
-        )
-        if self.orders.find(intent) is not None:  # journaled before a restart: resolve, not redo
-            return self.orders.submit(intent)
-        if self._ruled is not None:  # the exchange's precision and minimums, before the gate
-            conformed = self._conform(intent)
-            if isinstance(conformed, RuleRefusal):
-                self._count_denial(conformed.code)
-                return self.orders.reject(
-                    intent, conformed.code, conformed.message, conformed.context, by="market_rules"
-                )
-            intent = conformed
-        self.control.refresh()  # a kill from another process takes effect before this order
-        now = self._now_ms()
-        verdict = judge(self.control.snapshot(now), self._account(mark), intent, self.risk)
-        if isinstance(verdict, Deny):
-            self._count_denial(verdict.code)
-            return self.orders.reject(intent, verdict.code, verdict.message, verdict.context)
-        self.progress.intents += 1
-        order = self.orders.submit(
-            intent, may_send=lambda at: not self.control.halted_before(at, reason=reason)
-        )
-        self.account.submitted(now)
-        return order
-
-    def _count_denial(self, code: str) -> None:
-        self.progress.intents += 1
-        self.progress.denied += 1
-        self.progress.denials[code] = self.progress.denials.get(code, 0) + 1
-
-    def _intent_of(
-        self,
-        reason: IntentReason,
-        bar_ms: int | None,
-        mark: Decimal,
-        *,
-        stop_loss_fraction: float | None = None,
-        take_profit_fraction: float | None = None,
-        **request: object,
-    ) -> OrderIntent:
-        """The intent with the deployment's next sequence number and its client order id."""
-        seq = self.orders.next_seq()
-        return OrderIntent(
-            seq=seq,
-            strategy_id=self.dep.strategy_id,
-            correlation_id=self.dep.run_id,
-            request=OrderRequest(
-                client_order_id=self.orders.client_order_id(seq),
-                symbol=self.dep.symbol,
-                **request,
-            ),
-            reason=reason,
-            signal_bar_ms=bar_ms,
-            mark_price=mark,
-            stop_loss_fraction=stop_loss_fraction,
-            take_profit_fraction=take_profit_fraction,
-        )
-
-    def _conform(self, intent: OrderIntent) -> OrderIntent | RuleRefusal:
-        assert self._ruled is not None
-        if self._rules is None:
-            self._rules = self._ruled.market_rules(self.dep.symbol)
-        request = conform(self._rules, intent.request, intent.mark_price)
-        if isinstance(request, RuleRefusal):
-            return request
-        return OrderIntent.model_validate({**intent.model_dump(), "request": request})
-
     def _now_ms(self) -> int:
         """The engine's clock: the close of the last closed bar (a replay is deterministic)."""
         bar = self._last_bar
         return 0 if bar is None else bar.open_ms + self.dep.interval_ms
 
-    def _account(self, mark: Decimal) -> AccountView:
-        with exact():
-            reserved = sum(
-                (o.cost or ZERO for o in self.orders.open_orders() if o.side == "buy"), ZERO
-            )
+    def _feed_state(self) -> tuple[int | None, bool]:
         last = self._last_bar
-        return self.account.view(
-            self._now_ms(),
-            mark,
-            reserved,
-            None if last is None else last.open_ms,
-            self.progress.stale,
-        )
+        return (None if last is None else last.open_ms), self.progress.stale
 
     # -- marking, the end, staleness, divergence ----------------------------------------------
 

@@ -50,8 +50,8 @@ from rara.data.fetch import fetch_candles
 from rara.domain.events import TradingOrderFilled, TradingOrderRejected, TradingOrderSubmitted
 from rara.events import EventFilter, open_event_store
 from rara.home import Home
-from rara.trading.engine import PAST_TRIGGER, SECOND_SELL
 from rara.trading.parity import fills_of, payloads_of
+from rara.trading.protection import PAST_TRIGGER, SECOND_SELL
 from rara.trading.session import open_paper_session
 from tests.emulators.exchange import BinanceEmulator
 from tests.kit.live import (
