@@ -130,10 +130,8 @@ class _Switch:
     def arm(self, now_ms: int) -> None:
         """Arm it (a venue that does not answer raises: do not trade unprotected)."""
         self._rearm(now_ms)
-        self.expires_ms = now_ms + self.timeout_ms
-        self._armed_ms = self._logged_ms = now_ms
-        self._note_orders()
-        self._refreshes = 0
+        self._armed_at(now_ms)
+        self._logged_ms, self._refreshes = now_ms, 0
         armed = TradingDeadmanArmed(
             account=self.account,
             exchange=self.exchange,
@@ -156,9 +154,7 @@ class _Switch:
             self.last_error = exc  # the switch runs down: the orders cancel, which is safe
             return False
         self.last_error = None
-        self.expires_ms = now_ms + self.timeout_ms
-        self._armed_ms = now_ms
-        self._note_orders()
+        self._armed_at(now_ms)
         self._refreshes += 1
         if now_ms - self._logged_ms >= self.log_every_ms:
             refreshed = TradingDeadmanRefreshed(
@@ -172,6 +168,12 @@ class _Switch:
             self.store.append(refreshed, source=SOURCE)
             self._logged_ms, self._refreshes = now_ms, 0
         return True
+
+    def _armed_at(self, now_ms: int) -> None:
+        """The switch was (re-)armed at `now_ms`: its expiry, and the orders it then covers."""
+        self.expires_ms = now_ms + self.timeout_ms
+        self._armed_ms = now_ms
+        self._note_orders()
 
     def _note_orders(self) -> None:
         self._open_at_arm = {o.client_order_id for m in self.managers for o in m.open_orders()}

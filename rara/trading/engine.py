@@ -297,15 +297,7 @@ class TradingEngine:
         _, held = self.account.holdings()
         if held <= 0:
             return
-        self.intents.intend(
-            reason,
-            bar.open_ms,
-            from_float(bar.close),
-            side="sell",
-            order_type="market",
-            quantity=held,
-            reduce_only=True,
-        )
+        self.intents.sell_at_market(reason, bar.open_ms, from_float(bar.close), held)
 
     def _now_ms(self) -> int:
         """The engine's clock: the close of the last closed bar (a replay is deterministic)."""

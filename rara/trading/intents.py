@@ -98,6 +98,20 @@ class IntentPath:
         self.account.submitted(now)
         return order
 
+    def sell_at_market(
+        self, reason: IntentReason, bar_ms: int, mark: Decimal, quantity: Decimal
+    ) -> ManagedOrder:
+        """A reduce-only market sale of `quantity` (an exit, the end, a flatten, a passed stop)."""
+        return self.intend(
+            reason,
+            bar_ms,
+            mark,
+            side="sell",
+            order_type="market",
+            quantity=quantity,
+            reduce_only=True,
+        )
+
     def count_denial(self, code: str) -> None:
         self.progress.intents += 1
         self.progress.denied += 1

@@ -139,48 +139,34 @@ def _but(request: OrderRequest, changes: dict[str, object]) -> OrderRequest:
     return OrderRequest.model_validate({**request.model_dump(), **changes})
 
 
-def _check_amount(rules: MarketRules, quantity: Decimal, price: Decimal) -> RuleRefusal | None:
-    if rules.min_amount is not None and quantity < rules.min_amount:
-        return _refuse(
-            "below_min_amount",
-            f"quantity {quantity} < the minimum {rules.min_amount}",
-            rules,
-            quantity=quantity,
-            price=price,
-            min_amount=rules.min_amount,
-        )
-    if rules.max_amount is not None and quantity > rules.max_amount:
-        return _refuse(
-            "above_max_amount",
-            f"quantity {quantity} > the maximum {rules.max_amount}",
-            rules,
-            quantity=quantity,
-            price=price,
-            max_amount=rules.max_amount,
-        )
+# what each bounded quantity is called in a refusal, and the rules that bound it
+_BOUNDS = {
+    "amount": ("quantity", "min_amount", "max_amount"),
+    "cost": ("notional", "min_cost", "max_cost"),
+}
+
+
+def _check(rules: MarketRules, kind: str, value: Decimal, price: Decimal) -> RuleRefusal | None:
+    """The refusal of `value` (an amount or a notional) below its minimum or above its maximum
+    (codes ``below_min_amount``, ``above_max_cost``, ...), or None."""
+    label, low_rule, high_rule = _BOUNDS[kind]
+    low, high = getattr(rules, low_rule), getattr(rules, high_rule)
+    numbers: dict[str, Decimal] = {label: value, "price": price}
+    if low is not None and value < low:
+        message = f"{label} {value} < the minimum {low}"
+        return _refuse(f"below_{low_rule}", message, rules, **numbers, **{low_rule: low})
+    if high is not None and value > high:
+        message = f"{label} {value} > the maximum {high}"
+        return _refuse(f"above_{high_rule}", message, rules, **numbers, **{high_rule: high})
     return None
+
+
+def _check_amount(rules: MarketRules, quantity: Decimal, price: Decimal) -> RuleRefusal | None:
+    return _check(rules, "amount", quantity, price)
 
 
 def _check_cost(rules: MarketRules, notional: Decimal, price: Decimal) -> RuleRefusal | None:
-    if rules.min_cost is not None and notional < rules.min_cost:
-        return _refuse(
-            "below_min_cost",
-            f"notional {notional} < the minimum {rules.min_cost}",
-            rules,
-            notional=notional,
-            price=price,
-            min_cost=rules.min_cost,
-        )
-    if rules.max_cost is not None and notional > rules.max_cost:
-        return _refuse(
-            "above_max_cost",
-            f"notional {notional} > the maximum {rules.max_cost}",
-            rules,
-            notional=notional,
-            price=price,
-            max_cost=rules.max_cost,
-        )
-    return None
+    return _check(rules, "cost", notional, price)
 
 
 def _to_step(value: Decimal, step: Decimal | None, rounding: str) -> Decimal:

@@ -165,15 +165,7 @@ class Protector:
             return
         _, held = self.account.holdings()
         if held > 0:
-            self.intents.intend(
-                reason,
-                bar.open_ms,
-                from_float(bar.close),
-                side="sell",
-                order_type="market",
-                quantity=held,
-                reduce_only=True,
-            )
+            self.intents.sell_at_market(reason, bar.open_ms, from_float(bar.close), held)
 
     def _refuse_second_sell(
         self,
