@@ -42,7 +42,8 @@ from rara.runner.sandbox import Sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
 from rara.trading.accounts import open_account_venue, watchdog_venue_spec
 from rara.trading.control import Control
-from rara.trading.deadman import DeadmanSwitch, canceled_by_firings, choose_deadman
+from rara.trading.deadman import DeadmanSwitch
+from rara.trading.deadman_choice import canceled_by_firings, choose_deadman
 from rara.trading.deployment import Deployment
 from rara.trading.engine import HISTORY_BARS, TradingEngine
 from rara.trading.feed import Feed, candles_of

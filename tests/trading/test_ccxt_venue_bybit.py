@@ -18,7 +18,8 @@ from rara.credentials import ExchangeKeys, Secrets
 from rara.domain.orders import OrderRequest, client_order_id
 from rara.events import open_event_store
 from rara.home import Home
-from rara.trading.deadman import ExchangeDeadman, PairedDeadman, choose_deadman
+from rara.trading.deadman import ExchangeDeadman
+from rara.trading.deadman_choice import PairedDeadman, choose_deadman
 from rara.trading.venue import CancelAfterVenue, RuledVenue, VenueRejected, VenueUnavailable
 from rara.trading.venues.ccxt import CcxtVenue
 from rara.trading.watchdog import VenueSpec, cancel_open

@@ -15,7 +15,8 @@ from rara.domain.orders import Balance, OrderIntent, OrderRequest, VenueFill, Ve
 from rara.errors import BadInput, Refused
 from rara.events import EventFilter, EventStore, open_event_store
 from rara.home import Home
-from rara.trading.deadman import ExchangeDeadman, WatchdogDeadman, choose_deadman
+from rara.trading.deadman import ExchangeDeadman, WatchdogDeadman
+from rara.trading.deadman_choice import choose_deadman
 from rara.trading.journal import Deployment
 from rara.trading.orders import OrderManager
 from rara.trading.venue import CancelAfterVenue, VenueUnavailable
