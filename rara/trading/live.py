@@ -99,7 +99,10 @@ def live_run_id(strategy_id: str, account: str, mode: str, inst: Instrument, par
 class LiveUpkeep:
     """What the engine's loop does between bars on a live account: re-arm the dead man's
     switch, reconcile every `reconcile_interval_s` and after an outage, and say when the venue
-    stops answering (never taken as "nothing open")."""
+    stops answering (never taken as "nothing open"). While it does not answer, reconciliation
+    is tried again after 1 s, then 2, 4, ... up to the interval: each try is a journaled
+    ``trading_reconciled`` (ok=false), so an outage of hours writes a few dozen, not one per
+    loop."""
 
     deadman: DeadmanSwitch | None  # None: off (testnet only)
     reconciler: Reconciler
@@ -109,16 +112,15 @@ class LiveUpkeep:
     down_since_ms: int | None = None
     last_report: ReconcileReport | None = None
     outages: int = 0
+    retry_ms: int = 0  # the wait before the next reconnect try; 0 while the venue answers
 
     def __call__(self) -> None:
         now = self.clock()
         try:
             if self.deadman is not None:
                 self.deadman.refresh(now)
-            if self.down_since_ms is not None:
-                self._reconcile("reconnect", now)
-            elif now >= self.next_reconcile_ms:
-                self._reconcile("periodic", now)
+            if now >= self.next_reconcile_ms:
+                self._reconcile("periodic" if self.down_since_ms is None else "reconnect", now)
         except VenueUnavailable as exc:
             self.outage(exc)
 
@@ -126,18 +128,23 @@ class LiveUpkeep:
         """The venue did not answer (here or in the engine's order sync): reconcile once it
         does again."""
         if self.down_since_ms is None:
-            self.down_since_ms = self.clock()
+            self.down_since_ms = now = self.clock()
             self.outages += 1
+            self.next_reconcile_ms = now  # reconcile as soon as it answers again
             log.warning("the venue does not answer (%s); orders are kept as they are", exc.message)
 
     def _reconcile(self, trigger: ReconcileTrigger, now: int) -> None:
         report = self.reconciler.run(trigger)
         self.last_report = report
-        self.next_reconcile_ms = now + self.interval_ms
         if report.error is None:
-            self.down_since_ms = None
-        elif self.down_since_ms is None:
+            self.down_since_ms, self.retry_ms = None, 0
+            self.next_reconcile_ms = now + self.interval_ms
+            return
+        if self.down_since_ms is None:
             self.down_since_ms = now
+            self.outages += 1
+        self.retry_ms = min(max(2 * self.retry_ms, 1_000), self.interval_ms)
+        self.next_reconcile_ms = now + self.retry_ms
 
 
 @dataclass

@@ -283,3 +283,28 @@ def test_opening_balances_once_then_a_difference_is_a_discrepancy(parts: Parts) 
         startup_check(report)
     assert refused.value.code == "reconcile_discrepancy"
     assert "BTC: ledger 0" in refused.value.message
+
+
+def test_an_outage_is_retried_with_backoff_then_reconciled_on_return(parts: Parts) -> None:
+    """The live loop's upkeep while the venue does not answer: a reconciliation try after 1 s,
+    2 s, 4 s ... (each journaled ok=false), not one per loop; when it answers again, one
+    ``reconnect`` pass that is ok, then back to the periodic interval."""
+    from rara.trading.live import LiveUpkeep
+
+    down = Down(parts.venue, {"balances"})
+    parts.reconciler().run("startup")  # funded, ok
+    upkeep = LiveUpkeep(None, parts.reconciler(down), interval_ms=300_000, clock=lambda: parts.now)
+    upkeep.next_reconcile_ms = parts.now
+    before = count(parts.store, TradingReconciled)
+    for _ in range(60):  # a minute of loop turns, one a second, without an answer
+        upkeep()
+        parts.now += 1_000
+    tries = count(parts.store, TradingReconciled) - before
+    assert 5 <= tries <= 7  # at 0, 1, 3, 7, 15, 31 s (and maybe 63): not 60
+    assert upkeep.outages == 1 and upkeep.down_since_ms is not None
+    assert upkeep.last_report is not None and upkeep.last_report.ok is False
+    down.failing.clear()  # the network is back
+    parts.now = upkeep.next_reconcile_ms
+    upkeep()
+    assert upkeep.last_report.trigger == "reconnect" and upkeep.last_report.ok
+    assert upkeep.down_since_ms is None and upkeep.next_reconcile_ms == parts.now + 300_000
