@@ -6,8 +6,16 @@ and defines `close`; ``with resource:`` then closes it on the way out, whatever 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
+
+log = logging.getLogger(__name__)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
 
 
 class Closing:
@@ -26,3 +34,13 @@ class Closing:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def close_all(parts: Iterable[_Closable]) -> None:
+    """Close each of `parts` in turn; one that fails is logged, not raised (closing must not
+    hide the error that got us here, nor leave the others open)."""
+    for part in parts:
+        try:
+            part.close()
+        except Exception:
+            log.debug("closing %r failed", part, exc_info=True)

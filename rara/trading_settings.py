@@ -189,6 +189,12 @@ class AccountSettings(_Section):
     )
 
 
+def ledger_account_of(mode: str, name: str) -> str:
+    """The ledger account of configured account `name` in `mode`: ``testnet:main``,
+    ``live:main`` (a testnet's play money never mixes with real balances)."""
+    return f"{mode}:{name}"
+
+
 class TradingSettings(_Section):
     lookback_margin: int = Field(
         50,

@@ -18,9 +18,10 @@ from rara.credentials import load_secrets
 from rara.events import EventFilter, open_event_store
 from rara.home import Home
 from rara.ledger import amount_text
-from rara.trading.accounts import account_modes, account_settings, open_account_venue
+from rara.trading.accounts import account_balances, account_modes, account_settings
 from rara.trading.reconcile_report import acknowledge_external
 from rara.trading.venue import VenueError
+from rara.trading_settings import ledger_account_of
 
 
 def last_reconciliation(home: Home, account: str) -> dict[str, Any] | None:
@@ -36,14 +37,10 @@ def last_reconciliation(home: Home, account: str) -> dict[str, Any] | None:
 
 
 def _balances(home: Home, name: str, live: bool) -> dict[str, Any]:
-    settings = load_settings(home)
-    venue = open_account_venue(home, settings, name, live_flag=live)
     try:
-        held = venue.balances()
+        held = account_balances(home, load_settings(home), name, live_flag=live)
     except VenueError as exc:
         return {"balances": None, "balances_error": f"{exc.code}: {exc.message}"}
-    finally:
-        venue.close()
     return {
         "balances": {
             c: {
@@ -85,8 +82,8 @@ def command(ctx: click.Context, account: str | None, with_balances: bool, live: 
                 row |= _balances(home, mode.account, live and mode.mode == "live")
             else:
                 row |= {"balances": None, "balances_error": "live account: pass --live"}
-            # the reconciler names the ledger account: <mode>:<name>
-            ledger_account = f"{mode.mode}:{mode.account}"
+            # the reconciler names the ledger account
+            ledger_account = ledger_account_of(mode.mode, mode.account)
             row["last_reconciliation"] = last_reconciliation(home, ledger_account)
         rows.append(row)
     emit({"live_enabled": settings.trading.live_enabled, "accounts": rows})
@@ -100,7 +97,7 @@ def ack_external(name: str, reason: str) -> None:
     account may open positions again."""
     home = Home.from_env()
     acct = account_settings(load_settings(home), name)  # an unknown name is an error
-    ledger_account = f"{acct.mode}:{name}"
+    ledger_account = ledger_account_of(acct.mode, name)
     with open_event_store(home.state_db) as store:
         released = acknowledge_external(store, ledger_account, reason=reason, by="cli")
     emit({"account": ledger_account, "released": released})

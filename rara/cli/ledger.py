@@ -134,21 +134,18 @@ def _accounts_of_nothing(account: str | None) -> None:
 
 
 def _exchange_balances(home: Home, live: bool) -> dict[str, dict[str, Decimal]]:
-    """Each configured account's totals at its exchange, by ledger account (<mode>:<name>)."""
+    """Each configured account's totals at its exchange, by ledger account."""
     from rara.config import load_settings
-    from rara.trading.accounts import open_account_venue
+    from rara.trading.accounts import account_balances
+    from rara.trading_settings import ledger_account_of
 
     settings = load_settings(home)
     out: dict[str, dict[str, Decimal]] = {}
     for name, acct in sorted(settings.trading.accounts.items()):
         if acct.mode == "live" and not live:
             continue
-        venue = open_account_venue(home, settings, name, live_flag=live and acct.mode == "live")
-        try:
-            held = venue.balances()
-        finally:
-            venue.close()
-        out[f"{acct.mode}:{name}"] = {c: b.total for c, b in held.items() if b.total}
+        held = account_balances(home, settings, name, live_flag=live and acct.mode == "live")
+        out[ledger_account_of(acct.mode, name)] = {c: b.total for c, b in held.items() if b.total}
     return out
 
 

@@ -10,12 +10,14 @@ opened, never asked anything.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rara.config import Settings
 from rara.credentials import Secrets, load_secrets
+from rara.domain.orders import Balance
 from rara.errors import BadInput, RaraError, Refused, nearest
 from rara.home import Home
 from rara.trading.venues.ccxt import (
@@ -183,3 +185,14 @@ def watchdog_venue(home: Home, args: dict[str, Any]) -> CcxtVenue:
     return open_account_venue(
         home, load_settings(home), str(args["name"]), live_flag=bool(args["live"])
     )
+
+
+def account_balances(
+    home: Home, settings: Settings, name: str, *, live_flag: bool
+) -> Mapping[str, Balance]:
+    """What account `name` holds at its exchange (one request; the venue closed after)."""
+    venue = open_account_venue(home, settings, name, live_flag=live_flag)
+    try:
+        return venue.balances()
+    finally:
+        venue.close()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from rara.closing import Closing
+from rara.closing import Closing, close_all
 from rara.config import Settings, load_settings
 from rara.domain.events import ReconcileTrigger
 from rara.domain.market import Candles, Instrument, Timeframe
@@ -55,7 +55,7 @@ from rara.trading.resume import run_past, run_state, unless_halted
 from rara.trading.session import open_signals
 from rara.trading.venue import VenueUnavailable
 from rara.trading.venues.ccxt import CcxtVenue
-from rara.trading_settings import AccountSettings
+from rara.trading_settings import AccountSettings, ledger_account_of
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +169,7 @@ class LiveSession(Closing):
     parts: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
-        for part in reversed(self.parts):
-            try:
-                part.close()
-            except Exception:  # closing must not hide the run's own error
-                log.debug("closing %r failed", part, exc_info=True)
+        close_all(reversed(self.parts))
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, timeout_s: float = 1.0) -> str:
         """Trade until `should_stop()` (a live feed does not end). On the way out the dead man's
@@ -232,7 +228,7 @@ def open_live_session(
         sandbox, signals = open_signals(settings, source, params, backend, inst.timeframe)
         parts.append(sandbox)
         mode = venue.mode
-        ledger_account = f"{mode}:{account}"
+        ledger_account = ledger_account_of(mode, account)
         rid = live_run_id(signals.strategy_id, account, mode, inst, signals.params)
         store = open_event_store(home.state_db)
         parts.append(store)

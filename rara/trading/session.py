@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rara.backtest.engine import BacktestConfig
-from rara.closing import Closing
+from rara.closing import Closing, close_all
 from rara.config import Settings, load_settings
 from rara.data.catalog import Catalog
 from rara.domain.events import TradingAccountFunded
@@ -89,11 +89,7 @@ class PaperSession(Closing):
     finished: bool
 
     def close(self) -> None:
-        for part in (self.feed, self.venue, self.sandbox, self.ledger, self.store):
-            try:
-                part.close()
-            except Exception:  # closing must not hide the run's own error
-                log.debug("closing %r failed", part, exc_info=True)
+        close_all((self.feed, self.venue, self.sandbox, self.ledger, self.store))
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, timeout_s: float = 5.0) -> str:
         """Drive the engine until the feed ends or `should_stop()` says so; `should_stop` is

@@ -20,6 +20,7 @@ from rara.home import Home
 from rara.ledger import open_ledger
 from rara.trading.journal import ORDER_EVENTS, Deployment, ManagedOrder, replay
 from rara.trading.parity import payloads_of
+from rara.trading_settings import ledger_account_of
 
 Row = dict[str, Any]
 
@@ -107,8 +108,8 @@ def orders(
                 continue
             if account is not None and run["account"] not in (
                 account,
-                f"testnet:{account}",
-                f"live:{account}",
+                ledger_account_of("testnet", account),
+                ledger_account_of("live", account),
             ):
                 continue
             dep = Deployment(

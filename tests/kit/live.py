@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol
 
+from rara.closing import Closing
 from rara.domain.events import (
     EventPayload,
     TradingEquityMarked,
@@ -246,7 +246,7 @@ def wait_for(
         time.sleep(every_s)
 
 
-class TradeRun:
+class TradeRun(Closing):
     """A `rara trade run` subprocess on `home`'s account, its stdout/stderr captured."""
 
     def __init__(
@@ -280,15 +280,8 @@ class TradeRun:
         self.stdout = ""
         self.stderr = ""
 
-    def __enter__(self) -> TradeRun:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """On leaving a ``with``: a run still going is stopped (SIGTERM)."""
         if self.proc.poll() is None:
             self.stop()
 
