@@ -27,6 +27,12 @@ from pydantic import (
     model_validator,
 )
 
+from rara.daemon_settings import (
+    DaemonSettings,
+    FeedbackSettings,
+    PaperGateSettings,
+    SentinelSettings,
+)
 from rara.domain.gate import VarianceSource, WeakenedThreshold
 from rara.domain.market import parse_utc
 from rara.errors import BadInput, Refused, nearest
@@ -228,6 +234,7 @@ def weakened_warning(weakened: list[WeakenedThreshold]) -> str | None:
 
 class GatesSettings(_Section):
     research: ResearchGateSettings = Field(default_factory=ResearchGateSettings)
+    paper: PaperGateSettings = Field(default_factory=PaperGateSettings)
 
 
 class Settings(_Section):
@@ -238,6 +245,9 @@ class Settings(_Section):
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     gates: GatesSettings = Field(default_factory=GatesSettings)
     trading: TradingSettings = Field(default_factory=TradingSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    sentinel: SentinelSettings = Field(default_factory=SentinelSettings)
 
     @model_validator(mode="after")
     def _stressed_costs(self) -> Settings:

@@ -35,6 +35,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from rara.domain.gate import CheckName, GateDecision, Segment, WeakenedThreshold
+from rara.domain.lifecycle import Gate2Report, Stage
 
 SCHEMA_VERSION = 1
 # snake_case, starting with a letter: research_hypothesis_created, trading_order_filled.
@@ -617,9 +618,23 @@ class SentinelSignalDetected(EventPayload):
     detail: str = ""
 
 
+class SentinelSourceFailed(EventPayload):
+    """A sentinel source could not be read (a feed that is malformed, answers 500 or never
+    answers; a webhook that could not bind). The sentinel keeps running; the next poll tries
+    again."""
+
+    event_type: ClassVar[str] = "sentinel_source_failed"
+
+    source: str = Field(description="the feed's URL or path, or webhook / market")
+    kind: Literal["feed", "webhook", "market", "classifier"]
+    code: str = Field(description="stable code: http_500, timeout, malformed, unreachable ...")
+    detail: str
+    consecutive: int = Field(ge=1, description="failures in a row of this source")
+
+
 # ---- feedback ----------------------------------------------------------------------------------
 
-LifecycleStage = Literal["paper_candidate", "paper", "live_candidate", "live", "retired"]
+LifecycleStage = Stage  # research, paper_candidate, paper, live_candidate, live, retired
 
 
 class _FeedbackDecision(EventPayload):
@@ -628,6 +643,10 @@ class _FeedbackDecision(EventPayload):
     strategy_id: str = Field(min_length=1)
     stage: LifecycleStage = Field(description="the stage the strategy is in when decided")
     reason: str
+    decided_by: str = Field(
+        "feedback", description="who decided: feedback, gate2, sentinel, daemon, or a person (cli)"
+    )
+    report: Gate2Report | None = Field(None, description="gate 2's report, when gate 2 decided")
 
 
 class FeedbackStrategyPromote(_FeedbackDecision):
@@ -659,6 +678,9 @@ class FeedbackStrategyConfirmed(_FeedbackDecision):
 
     to_stage: LifecycleStage
     confirmed_by: str = Field(min_length=1, description="who approved")
+    account: str | None = Field(
+        None, description="the trading account approved for live ([trading.accounts.NAME])"
+    )
 
 
 class FeedbackResearchRetrainRequested(_FeedbackDecision):
@@ -669,6 +691,81 @@ class FeedbackResearchRetrainRequested(_FeedbackDecision):
     exchange: str
     symbol: str
     timeframe: str
+
+
+# ---- the daemon --------------------------------------------------------------------------------
+
+ComponentKind = Literal["research", "trading", "feedback", "sentinel", "server", "consumer"]
+ComponentState = Literal[
+    "starting", "running", "crashed", "restarting", "stalled", "halted", "given_up", "stopped"
+]
+
+
+class DaemonStarted(EventPayload):
+    """`rara run` took the home's lock and is starting (before verify and reconcile)."""
+
+    event_type: ClassVar[str] = "daemon_started"
+
+    daemon_id: str = Field(description="this process's run: the correlation id of its events")
+    pid: int
+    version: str
+    options: dict[str, str | int | float | bool | None] = Field(
+        description="paper_only, research, feed, speed ... as given"
+    )
+
+
+class DaemonReady(EventPayload):
+    """Start-up finished in order: chain verified, projections rebuilt, accounts reconciled,
+    dead man's switches armed. systemd hears READY=1 after this event."""
+
+    event_type: ClassVar[str] = "daemon_ready"
+
+    daemon_id: str
+    head_seq: int = Field(description="the verified chain's head at start-up")
+    accounts_reconciled: list[str]
+    deadman_armed: list[str]
+    components: list[str]
+    startup_ms: int = Field(ge=0)
+
+
+class DaemonComponentChanged(EventPayload):
+    """A component changed state: started, crashed (with the error), restarting (after a
+    backoff), stalled (no progress), halted (a trading component: not restarted until
+    reconciled), given up (too many restarts in the window), stopped."""
+
+    event_type: ClassVar[str] = "daemon_component_changed"
+
+    daemon_id: str
+    component: str = Field(description="stable name, e.g. research, sentinel, trading:<id>")
+    kind: ComponentKind
+    state: ComponentState
+    restarts: int = Field(ge=0, description="restarts within the current window")
+    detail: str = ""
+    next_restart_s: float | None = Field(description="backoff before the next start, if any")
+
+
+class DaemonConfigReloaded(EventPayload):
+    """SIGHUP: the config was read again. A bad file keeps the old settings (applied=False)."""
+
+    event_type: ClassVar[str] = "daemon_config_reloaded"
+
+    daemon_id: str
+    applied: bool
+    changed: list[str] = Field(description="dotted keys whose value changed")
+    detail: str = ""
+
+
+class DaemonStopped(EventPayload):
+    """The daemon stopped: why, what it did with open orders, and its exit code."""
+
+    event_type: ClassVar[str] = "daemon_stopped"
+
+    daemon_id: str
+    reason: Literal["sigterm", "sigint", "replay_finished", "duration", "fatal"]
+    orders: Literal["canceled", "left_under_deadman", "none_open"]
+    open_orders_canceled: int = Field(ge=0)
+    exit_code: int
+    detail: str = ""
 
 
 # ---- state ------------------------------------------------------------------------------------
@@ -720,11 +817,17 @@ _SCHEMA_V1: tuple[type[EventPayload], ...] = (
     TradingDeadmanRefreshed,
     TradingDeadmanFired,
     SentinelSignalDetected,
+    SentinelSourceFailed,
     FeedbackStrategyPromote,
     FeedbackStrategyDemote,
     FeedbackStrategyHold,
     FeedbackStrategyConfirmed,
     FeedbackResearchRetrainRequested,
+    DaemonStarted,
+    DaemonReady,
+    DaemonComponentChanged,
+    DaemonConfigReloaded,
+    DaemonStopped,
     StateRowRecorded,
 )
 

@@ -18,6 +18,7 @@ from pydantic import ConfigDict
 from rara.domain import events as ev
 from rara.domain.events import EventPayload
 from rara.domain.gate import WeakenedThreshold
+from rara.domain.lifecycle import Gate2Check, Gate2Report
 from rara.events import EventDraft
 
 
@@ -170,7 +171,24 @@ def examples() -> list[EventPayload]:
             threshold=-0.15,
         ),
         ev.FeedbackStrategyPromote(
-            **decided, reason="paper tracks its backtest", to_stage="live_candidate"
+            **decided,
+            reason="paper tracks its backtest",
+            to_stage="live_candidate",
+            decided_by="gate2",
+            report=Gate2Report(
+                strategy_id="st_9ad0a0d46074b159",
+                run_id="paper_0123456789abcdef",
+                instrument="binance:BTC/USDT:1h",
+                first_bar_ms=1_714_521_600_000,
+                last_bar_ms=1_716_000_000_000,
+                bars=410,
+                passed=True,
+                failed=[],
+                checks=[
+                    Gate2Check(name="paper_trades", passed=True, value=12.0, threshold=5.0),
+                    Gate2Check(name="tracking_error", passed=True, value=0.004, threshold=0.02),
+                ],
+            ),
         ),
         ev.FeedbackStrategyDemote(**decided, reason="drawdown breach", to_stage="retired"),
         ev.FeedbackStrategyHold(**decided, reason="12 trades so far; 30 needed"),
@@ -180,6 +198,49 @@ def examples() -> list[EventPayload]:
             reason="approved after review",
             to_stage="live",
             confirmed_by="ops@example",
+            account="main",
+        ),
+        ev.SentinelSourceFailed(
+            source="http://127.0.0.1:8000/feed.xml",
+            kind="feed",
+            code="http_500",
+            detail="the feed answered 500",
+            consecutive=2,
+        ),
+        ev.DaemonStarted(
+            daemon_id="daemon_0123456789ab",
+            pid=4242,
+            version="0.1.0",
+            options={"paper_only": False, "research": True, "feed": "replay", "speed": None},
+        ),
+        ev.DaemonReady(
+            daemon_id="daemon_0123456789ab",
+            head_seq=1234,
+            accounts_reconciled=["main"],
+            deadman_armed=["main"],
+            components=["research", "feedback", "sentinel"],
+            startup_ms=850,
+        ),
+        ev.DaemonComponentChanged(
+            daemon_id="daemon_0123456789ab",
+            component="research",
+            kind="research",
+            state="restarting",
+            restarts=1,
+            detail="SandboxError: worker died",
+            next_restart_s=2.0,
+        ),
+        ev.DaemonConfigReloaded(
+            daemon_id="daemon_0123456789ab",
+            applied=True,
+            changed=["sentinel.poll_interval_s"],
+        ),
+        ev.DaemonStopped(
+            daemon_id="daemon_0123456789ab",
+            reason="sigterm",
+            orders="canceled",
+            open_orders_canceled=2,
+            exit_code=0,
         ),
         ev.FeedbackResearchRetrainRequested(
             **decided, reason="edge decayed", exchange="binance", symbol="BTC/USDT", timeframe="1h"

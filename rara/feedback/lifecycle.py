@@ -1,0 +1,282 @@
+"""Each strategy's lifecycle stage, projected from the event log, and the writers that move it.
+
+The projection is deterministic from the log: a strategy enters at the stage of its first event
+(``research_strategy_candidate``: paper candidate), and every ``feedback_strategy_promote |
+demote | confirmed`` moves it when the move is allowed from the stage it is in. A move that is
+not allowed from there (two writers raced: a person approved while feedback demoted) is kept in
+``conflicts`` and changes nothing, so every reader of the same log sees the same stages::
+
+    lifecycle = Lifecycle(store)
+    rec = lifecycle.get(strategy_id)          # None: never a candidate
+    move(store, lifecycle, strategy_id, "paper", reason="started paper trading", by="daemon")
+
+`refresh()` reads only the events after the last one it applied (one indexed query), like
+`rara.trading.control.Control`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rara.domain.events import (
+    FeedbackStrategyConfirmed,
+    FeedbackStrategyDemote,
+    FeedbackStrategyHold,
+    FeedbackStrategyPromote,
+    ResearchStrategyCandidate,
+)
+from rara.domain.lifecycle import Gate2Report, Stage, move_kind
+from rara.errors import BadInput, Refused
+from rara.events import Event, EventFilter, EventStore
+
+SOURCE = "feedback"
+LIFECYCLE_EVENTS = EventFilter(
+    types=[
+        ResearchStrategyCandidate,
+        FeedbackStrategyPromote,
+        FeedbackStrategyDemote,
+        FeedbackStrategyConfirmed,
+        FeedbackStrategyHold,
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One applied move: the event that made it."""
+
+    seq: int
+    ts: str
+    from_stage: Stage | None
+    to_stage: Stage
+    kind: str  # candidate, promote, demote, confirm, hold
+    reason: str
+    by: str
+
+
+@dataclass
+class StrategyRecord:
+    """One strategy's place in the lifecycle."""
+
+    strategy_id: str
+    name: str
+    path: str  # its directory, relative to $RARA_HOME
+    stage: Stage
+    since_seq: int
+    account: str | None = None  # the account a person approved it for (live)
+    last_report: Gate2Report | None = None
+    history: list[Transition] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "strategy_id": self.strategy_id,
+            "name": self.name,
+            "path": self.path,
+            "stage": self.stage,
+            "since_seq": self.since_seq,
+            "account": self.account,
+            "last_report": None if self.last_report is None else self.last_report.model_dump(),
+            "history": [t.__dict__ for t in self.history],
+        }
+
+
+class Lifecycle:
+    """The stages of every strategy the log knows, kept current by `refresh()`."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._seq = 0
+        self._records: dict[str, StrategyRecord] = {}
+        self.conflicts: list[Transition] = []  # moves not allowed from the stage they found
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Apply the lifecycle events written since the last refresh; whether any applied."""
+        changed = False
+        for ev in self.store.query(LIFECYCLE_EVENTS, after_seq=self._seq):
+            changed = self._apply(ev) or changed
+            self._seq = ev.seq
+        return changed
+
+    @property
+    def seq(self) -> int:
+        """The last lifecycle event applied."""
+        return self._seq
+
+    def get(self, strategy_id: str) -> StrategyRecord | None:
+        return self._records.get(strategy_id)
+
+    def strategies(self, stage: Stage | None = None) -> list[StrategyRecord]:
+        """Every strategy (or those at `stage`), in the order they entered."""
+        return [r for r in self._records.values() if stage is None or r.stage == stage]
+
+    def resolve(self, ident: str) -> StrategyRecord:
+        """A strategy by id, unique id prefix, or name; `BadInput` naming the choices if not."""
+        if ident in self._records:
+            return self._records[ident]
+        hits = [
+            r for r in self._records.values() if r.strategy_id.startswith(ident) or r.name == ident
+        ]
+        if len(hits) == 1:
+            return hits[0]
+        known = ", ".join(f"{r.name} ({r.strategy_id})" for r in self._records.values()) or "none"
+        raise BadInput(
+            "unknown_strategy" if not hits else "ambiguous_strategy",
+            f"{ident!r} is {'no strategy in the lifecycle' if not hits else 'ambiguous'}",
+            f"give a strategy_id from `rara strategy list --stage ...`; known: {known}",
+        )
+
+    def _apply(self, ev: Event) -> bool:
+        payload = ev.typed()
+        if isinstance(payload, ResearchStrategyCandidate):
+            sid = ev.strategy_id or ""
+            if not sid or sid in self._records:
+                return False  # promoted again by another run: the first entry stands
+            self._records[sid] = StrategyRecord(
+                strategy_id=sid,
+                name=payload.name,
+                path=payload.path,
+                stage="paper_candidate",
+                since_seq=ev.seq,
+                history=[
+                    Transition(
+                        ev.seq, ev.ts, None, "paper_candidate", "candidate", "gate 1", ev.source
+                    )
+                ],
+            )
+            return True
+        if not isinstance(
+            payload,
+            FeedbackStrategyPromote
+            | FeedbackStrategyDemote
+            | FeedbackStrategyConfirmed
+            | FeedbackStrategyHold,
+        ):
+            return False
+        rec = self._records.get(payload.strategy_id)
+        if isinstance(payload, FeedbackStrategyHold):
+            if rec is not None and payload.report is not None:
+                rec.last_report = payload.report
+            return False
+        kind = (
+            "confirm"
+            if isinstance(payload, FeedbackStrategyConfirmed)
+            else "promote"
+            if isinstance(payload, FeedbackStrategyPromote)
+            else "demote"
+        )
+        t = Transition(
+            ev.seq,
+            ev.ts,
+            rec.stage if rec else None,
+            payload.to_stage,
+            kind,
+            payload.reason,
+            payload.confirmed_by
+            if isinstance(payload, FeedbackStrategyConfirmed)
+            else payload.decided_by,
+        )
+        if rec is None or move_kind(rec.stage, payload.to_stage) != kind:
+            self.conflicts.append(t)
+            return False
+        rec.stage = payload.to_stage
+        rec.since_seq = ev.seq
+        rec.history.append(t)
+        if payload.report is not None:
+            rec.last_report = payload.report
+        if isinstance(payload, FeedbackStrategyConfirmed):
+            rec.account = payload.account
+        elif kind == "demote":
+            rec.account = None  # approval was for live; a demoted strategy needs a new one
+        return True
+
+
+def move(
+    store: EventStore,
+    lifecycle: Lifecycle,
+    strategy_id: str,
+    to_stage: Stage,
+    *,
+    reason: str,
+    by: str,
+    report: Gate2Report | None = None,
+    account: str | None = None,
+    event_id: str | None = None,
+    source: str = SOURCE,
+) -> Event:
+    """Append the event that moves `strategy_id` to `to_stage`, after checking the move is
+    allowed from its current stage (`Refused` naming the allowed ones if not). A move to live
+    is a confirmation and needs `account`. `event_id` makes a retried move harmless."""
+    lifecycle.refresh()
+    rec = lifecycle.get(strategy_id)
+    if rec is None:
+        raise BadInput(
+            "unknown_strategy",
+            f"{strategy_id} is not in the lifecycle",
+            "`rara strategy list` shows the strategies and their stages",
+        )
+    kind = move_kind(rec.stage, to_stage)
+    if kind is None:
+        raise Refused(
+            "stage_move_refused",
+            f"{rec.name} ({strategy_id}) is at stage {rec.stage}; it cannot move to {to_stage}",
+            _allowed_from(rec.stage),
+        )
+    common: dict[str, Any] = {
+        "strategy_id": strategy_id,
+        "stage": rec.stage,
+        "reason": reason,
+        "report": report,
+        "to_stage": to_stage,
+    }
+    payload: FeedbackStrategyPromote | FeedbackStrategyDemote | FeedbackStrategyConfirmed
+    if kind == "confirm":
+        if not account:
+            raise BadInput(
+                "account_required",
+                f"moving {rec.name} to live needs the account it trades on",
+                "give --account NAME (a [trading.accounts.NAME] section)",
+            )
+        payload = FeedbackStrategyConfirmed(
+            **common, decided_by=by, confirmed_by=by, account=account
+        )
+    elif kind == "promote":
+        payload = FeedbackStrategyPromote(**common, decided_by=by)
+    else:
+        payload = FeedbackStrategyDemote(**common, decided_by=by)
+    ev = store.append(payload, source=source, strategy_id=strategy_id, event_id=event_id)
+    lifecycle.refresh()
+    return ev
+
+
+def hold(
+    store: EventStore,
+    lifecycle: Lifecycle,
+    strategy_id: str,
+    *,
+    reason: str,
+    by: str,
+    report: Gate2Report | None = None,
+    source: str = SOURCE,
+) -> Event:
+    """Record that `by` judged `strategy_id` and kept it where it is (with gate 2's report)."""
+    lifecycle.refresh()
+    rec = lifecycle.get(strategy_id)
+    if rec is None:
+        raise BadInput("unknown_strategy", f"{strategy_id} is not in the lifecycle", "")
+    payload = FeedbackStrategyHold(
+        strategy_id=strategy_id, stage=rec.stage, reason=reason, decided_by=by, report=report
+    )
+    ev = store.append(payload, source=source, strategy_id=strategy_id)
+    lifecycle.refresh()
+    return ev
+
+
+def _allowed_from(stage: Stage) -> str:
+    from rara.domain.lifecycle import MOVES
+
+    targets = [to for (frm, to) in MOVES if frm == stage]
+    if not targets:
+        return f"nothing moves a strategy out of {stage}"
+    return f"from {stage} it can move to: {', '.join(targets)}"
