@@ -71,6 +71,13 @@ class RunLimits:
     max_duration_s: float | None = None
     fix_rounds: int = 3
     batch: int = 2  # candidates evaluated at once (one jailed child each); part of determinism
+    # asked before each batch; True stops the run where it is, unended, so it resumes like
+    # a run that was killed there (the daemon's stop)
+    should_stop: Callable[[], bool] = lambda: False
+
+
+class ResearchStopped(Exception):
+    """`RunLimits.should_stop` said stop: the run is left open, resumable from its next batch."""
 
 
 class ResearchLoop:
@@ -128,6 +135,8 @@ class ResearchLoop:
             ]
             if not todo:
                 continue
+            if self.limits.should_stop():
+                raise ResearchStopped(self.run_id)
             if (
                 self.limits.max_duration_s is not None
                 and time.monotonic() - t0 >= self.limits.max_duration_s

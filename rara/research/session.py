@@ -157,7 +157,13 @@ class ResearchSession(Closing):
         )
         return session
 
-    def run(self, on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        on_progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> dict[str, Any]:
+        """Run (or resume) the run to a limit and summarise it. `should_stop` is asked before
+        each batch: True raises `ResearchStopped` and leaves the run open to resume."""
         resumed = self._claim()
         if self.cfg.proposer == "llm" and self.replay_origin is None:
             from rara.llm.replay import record_run
@@ -192,6 +198,7 @@ class ResearchSession(Closing):
                 # built-in candidates are evaluated two at a time; an LLM proposer learns from
                 # every outcome before its next (paid) proposal, so one at a time
                 batch=2 if self.cfg.proposer == "builtin" else 1,
+                should_stop=should_stop,
             ),
             on_progress=on_progress,
         )
