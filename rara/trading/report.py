@@ -8,13 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from rara.backtest.engine import run_backtest
+from rara.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from rara.domain.events import TradingOrderRejected, TradingOrderSubmitted
 from rara.domain.market import Candles
 from rara.domain.money import from_float
 from rara.errors import Refused
 from rara.events.digest import run_hash
-from rara.runner.sandbox import EvaluationRequest
+from rara.runner.sandbox import EvaluationRequest, Sandbox
+from rara.runner.strategy_source import StrategySource
 from rara.trading.engine import HISTORY_BARS
 from rara.trading.feeds.replay import ReplayFeed
 from rara.trading.parity import (
@@ -103,6 +104,38 @@ def ledger_check(session: PaperSession) -> dict[str, Any]:
     }
 
 
+def backtest_same_bars(
+    sandbox: Sandbox,
+    strategy: StrategySource,
+    params: dict[str, Any] | None,
+    warm: Candles,
+    replayed: Candles,
+    costs: BacktestConfig,
+) -> BacktestResult:
+    """Backtest `replayed` with signals from one evaluation of `warm` + `replayed` (the past the
+    run's first evaluation saw, then its bars): the backtest a run over those bars is held to
+    (here and by gate 2, `rara.feedback.gate2`)."""
+    seen = Candles(
+        *(np.concatenate([getattr(warm, c), getattr(replayed, c)]) for c in Candles.COLUMNS)
+    )
+    ev = sandbox.evaluate(EvaluationRequest(source=strategy.source, candles=seen, params=params))
+    if ev.failed:
+        raise Refused(
+            "strategy_failed",
+            f"{strategy.name}: {ev.error.message if ev.error else 'no signals'}",
+            "`rara sandbox run` shows the strategy's error",
+        )
+    w = ev.windows[-1]
+    k = len(warm)
+
+    def cut(level: Any) -> Any:
+        return level[k:] if isinstance(level, np.ndarray) else level
+
+    return run_backtest(
+        replayed, w.entries[k:], w.exits[k:], costs, cut(w.stop_loss), cut(w.take_profit)
+    )
+
+
 def compare_with_backtest(session: PaperSession) -> ParityReport:
     """Backtest the bars this run replayed, with signals from one full-history evaluation of the
     same candles the paper run saw (its warm-up included), and compare trade for trade."""
@@ -112,28 +145,13 @@ def compare_with_backtest(session: PaperSession) -> ParityReport:
         raise Refused("no_backtest_comparison", "only a replay has fixed bars to compare", "")
     replayed = feed.run_candles()
     warm = feed.warmup_candles(session.engine.signals.trailing_window + HISTORY_BARS)
-    seen = Candles(
-        *(np.concatenate([getattr(warm, c), getattr(replayed, c)]) for c in Candles.COLUMNS)
-    )
-    ev = session.sandbox.evaluate(
-        EvaluationRequest(
-            source=session.strategy.source, candles=seen, params=session.engine.signals.params
-        )
-    )
-    if ev.failed:
-        raise Refused(
-            "strategy_failed",
-            f"{session.strategy.name}: {ev.error.message if ev.error else 'no signals'}",
-            "`rara sandbox run` shows the strategy's error",
-        )
-    w = ev.windows[-1]
-    k = len(warm)
-
-    def cut(level: Any) -> Any:
-        return level[k:] if isinstance(level, np.ndarray) else level
-
-    result = run_backtest(
-        replayed, w.entries[k:], w.exits[k:], session.costs, cut(w.stop_loss), cut(w.take_profit)
+    result = backtest_same_bars(
+        session.sandbox,
+        session.strategy,
+        session.engine.signals.params,
+        warm,
+        replayed,
+        session.costs,
     )
     paper = paper_trades(fills_of(session.store, dep.run_id), dep.interval_ms)
     return compare(

@@ -1,0 +1,180 @@
+"""A trading run as feedback reads it from the event log: which run a strategy trades in, its
+equity marks and round trips so far (`RunResults`), and the backtest over the same bars.
+
+A run is found by its ``trading_session_started`` events (correlation id = run id); the daemon
+runs a paper run per strategy at stage paper and a live run per strategy at stage live. A run
+still trading is read up to its last marked bar: fills after that bar are the next bar's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from rara.backtest.engine import BacktestConfig
+from rara.config import Settings
+from rara.data.catalog import Catalog
+from rara.domain.events import (
+    TradingEquityMarked,
+    TradingOrderFilled,
+    TradingSessionEnded,
+    TradingSessionStarted,
+)
+from rara.domain.market import Instrument, Timeframe
+from rara.errors import RaraError
+from rara.events import Event, EventFilter, EventStore
+from rara.feedback import metrics
+from rara.home import Home
+from rara.registry import Registry
+from rara.runner.sandbox import open_sandbox
+from rara.runner.strategy_source import StrategySource, resolve_strategy
+from rara.trading.engine import HISTORY_BARS
+from rara.trading.parity import RoundTrip, backtest_trades, paper_trades
+
+PAPER_MODES = ("paper",)
+LIVE_MODES = ("testnet", "live")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a run's events say: how it started, its marks, its completed trades."""
+
+    started: TradingSessionStarted
+    bar_ms: npt.NDArray[np.int64]
+    equity: npt.NDArray[np.float64]
+    trades: list[RoundTrip]
+    ended: bool  # the feed ended: the last position was sold on the last bar
+
+    @property
+    def run_id(self) -> str:
+        return self.started.run_id
+
+    @property
+    def timeframe(self) -> Timeframe:
+        return Timeframe.parse(self.started.timeframe)
+
+    def results(self) -> metrics.RunResults:
+        s, eq = self.started, self.equity
+        per_year = metrics.bars_per_year(s.timeframe)
+        return metrics.RunResults(
+            run_id=s.run_id,
+            strategy_id=s.strategy_id,
+            mode=s.mode,
+            exchange=s.exchange,
+            symbol=s.symbol,
+            timeframe=s.timeframe,
+            first_bar_ms=int(self.bar_ms[0]) if len(self.bar_ms) else None,
+            last_bar_ms=int(self.bar_ms[-1]) if len(self.bar_ms) else None,
+            bars=len(eq),
+            days=metrics.market_days(len(eq), s.timeframe),
+            trades=len(self.trades),
+            ended=self.ended,
+            initial_equity=float(eq[0]) if len(eq) else None,
+            final_equity=float(eq[-1]) if len(eq) else None,
+            annual_return=metrics.annual_return(eq, per_year),
+            sharpe=metrics.sharpe(metrics.bar_returns(eq), per_year),
+            max_drawdown=metrics.max_drawdown(eq),
+        )
+
+
+def latest_run(store: EventStore, strategy_id: str, modes: tuple[str, ...]) -> str | None:
+    """The run id of the strategy's newest run in one of `modes`; None: it never traded so."""
+    found: str | None = None
+    for ev in store.iter_query(EventFilter(types=[TradingSessionStarted], strategy_id=strategy_id)):
+        p = ev.typed()
+        if isinstance(p, TradingSessionStarted) and p.mode in modes:
+            found = p.run_id
+    return found
+
+
+def read_run(store: EventStore, run_id: str) -> RunRecord | None:
+    """The run's record from its events; None when it never started."""
+    started: TradingSessionStarted | None = None
+    marks: list[tuple[int, Decimal]] = []
+    fills: list[TradingOrderFilled] = []
+    ended = False
+    types = [TradingSessionStarted, TradingSessionEnded, TradingEquityMarked, TradingOrderFilled]
+    ev: Event
+    for ev in store.iter_query(EventFilter(types=types, correlation_id=run_id)):
+        p = ev.typed()
+        if isinstance(p, TradingSessionStarted):
+            started = started or p
+            ended = False  # resumed: the run trades again
+        elif isinstance(p, TradingEquityMarked):
+            marks.append((p.bar_ms, p.equity))
+        elif isinstance(p, TradingOrderFilled):
+            fills.append(p)
+        elif isinstance(p, TradingSessionEnded):
+            ended = p.reason == "feed_ended"
+    if started is None:
+        return None
+    bar_ms, equity = metrics.curve(marks)
+    interval = Timeframe.parse(started.timeframe).ms
+    if len(bar_ms):
+        # a fill at the next bar's open is journaled before that bar is marked
+        upto = int(bar_ms[-1]) + interval
+        fills = [f for f in fills if f.filled_ms < upto]
+    return RunRecord(started, bar_ms, equity, paper_trades(fills, interval), ended)
+
+
+@dataclass(frozen=True)
+class SameBarsBacktest:
+    """The backtest over a run's marked bars: its equity at each of them and its trades."""
+
+    bar_ms: npt.NDArray[np.int64]
+    equity: npt.NDArray[np.float64]
+    trades: list[RoundTrip]
+
+
+def strategy_of(home: Home, path: str) -> StrategySource:
+    """A run's strategy from the path its start event names (absolute, or relative to the
+    home), else by name through the registry."""
+    p = Path(path)
+    if not p.is_absolute():
+        p = home.root / p
+    return resolve_strategy(str(p) if p.is_file() else path, Registry(home))
+
+
+def backtest_over_run(home: Home, settings: Settings, run: RunRecord) -> SameBarsBacktest | None:
+    """Backtest the run's strategy over the bars the run marked, from the home's candles, with
+    the same warm-up its first evaluation saw; None when the candles do not cover those bars.
+    A run still trading holds its position: the backtest's closing sale at the last bar
+    (``end``) is no trade of the run yet, so it is left out, and so is that bar's equity."""
+    from rara.trading.report import backtest_same_bars
+
+    s = run.started
+    if len(run.bar_ms) < 2:
+        return None
+    tf = Timeframe.parse(s.timeframe)
+    inst = Instrument(exchange=s.exchange, symbol=s.symbol, timeframe=tf)
+    catalog = Catalog(home.data_dir)
+    first, last = int(run.bar_ms[0]), int(run.bar_ms[-1])
+    try:
+        replayed = catalog.load(inst, first, last + tf.ms)
+    except RaraError:
+        return None
+    warm_bars = s.trailing_window + HISTORY_BARS
+    try:  # the bars before the run's first (a gap-free market needs warm_bars of them)
+        warm_all = catalog.load(inst, first - warm_bars * tf.ms * 4, first)
+    except RaraError:
+        warm_all = replayed.slice(0, 0)  # the run started where the candles start
+    if len(replayed) != len(run.bar_ms) or not np.array_equal(replayed.ts, run.bar_ms):
+        return None
+    warm = warm_all.slice(max(0, len(warm_all) - warm_bars), len(warm_all))
+    sb = settings.sandbox
+    costs = BacktestConfig.from_settings(s.exchange, settings.backtest)
+    with open_sandbox(
+        sb.backend, sb.wall_timeout_s, sb.memory_mb, sb.proof_us_per_bar, sb.cpus, sb.image
+    ) as sandbox:
+        result = backtest_same_bars(
+            sandbox, strategy_of(home, s.strategy_path), None, warm, replayed, costs
+        )
+    trades = backtest_trades(result.trades, replayed.ts)
+    bar_ms, equity = replayed.ts, np.asarray(result.equity, dtype=np.float64)
+    if not run.ended:
+        trades = [t for t in trades if t.exit_reason != "end"]
+    return SameBarsBacktest(np.asarray(bar_ms, dtype=np.int64), equity, trades)
