@@ -197,6 +197,19 @@ class ResearchExperimentCompleted(EventPayload):
     insight: str = Field(description="the lesson drawn, as prose")
 
 
+class ResearchRetrainStarted(EventPayload):
+    """A research run took up a retrain request (``feedback_research_retrain_requested``): it
+    proposes a successor with the demoted strategy's lessons. Envelope: correlation_id the run
+    id, strategy_id the demoted strategy's. Its event id is deterministic over the request, so
+    a request is taken once."""
+
+    event_type: ClassVar[str] = "research_retrain_started"
+
+    request_event_id: str = Field(description="the retrain request's event id")
+    strategy_id: str = Field(min_length=1, description="the strategy that was demoted")
+    reason: str = Field(description="why it was demoted, as the request says")
+
+
 class ResearchStrategyCandidate(EventPayload):
     """A candidate passed the research gate and was written as a paper candidate. Envelope:
     correlation_id the run id, strategy_id the candidate's."""
@@ -795,6 +808,7 @@ _SCHEMA_V1: tuple[type[EventPayload], ...] = (
     ResearchHypothesisCreated,
     ResearchExperimentCompleted,
     ResearchStrategyCandidate,
+    ResearchRetrainStarted,
     ValidationGateDecided,
     ValidationGateWeakened,
     TradingOrderSubmitted,

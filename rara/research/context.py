@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 from rara.domain.market import Instrument
 from rara.research.memory import LessonStore
-from rara.research.models import BestSoFar, ExperimentOutcome, ProposerContext, Regime
+from rara.research.models import (
+    BestSoFar,
+    ExperimentOutcome,
+    Lesson,
+    ProposerContext,
+    Regime,
+)
 from rara.research.store import Experiment
 
 RECALLED_LESSONS = 5
@@ -29,6 +35,9 @@ class ContextBuilder:
     inst: Instrument
     regime: Regime
     lessons: LessonStore
+    # lessons every proposal sees first, whatever recall ranks: a retrain's (the demoted
+    # strategy's own and why it was demoted, `rara.research.retrain`)
+    pinned: tuple[Lesson, ...] = ()
     earlier: EarlierExperiments = field(
         default_factory=lambda: EarlierExperiments(), init=False, repr=False, compare=False
     )
@@ -57,10 +66,17 @@ class ContextBuilder:
             symbol=inst.symbol,
             timeframe=str(inst.timeframe),
             regime=self.regime,
-            lessons=recalled,
+            lessons=[*self.pinned, *_not_pinned(recalled, self.pinned)]
+            if self.pinned
+            else recalled,
             history=history,
             best=None if best is None else _best_so_far(best),
         )
+
+
+def _not_pinned(recalled: list[Lesson], pinned: tuple[Lesson, ...]) -> list[Lesson]:
+    ids = {ls.experiment_id for ls in pinned}
+    return [ls for ls in recalled if ls.experiment_id not in ids]
 
 
 class EarlierExperiments:

@@ -114,6 +114,15 @@ class LessonStore(Closing):
             ).fetchall()
         return [lesson_from_row(r) for r in rows]
 
+    def of_run(self, run_id: str, limit: int = 20) -> list[Lesson]:
+        """The lessons one run left, newest first (a retrain recalls its strategy's run)."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {columns('')} FROM lessons WHERE run_id = ? ORDER BY id DESC LIMIT ?",
+                (run_id, limit),
+            ).fetchall()
+        return [lesson_from_row(r) for r in rows]
+
     def recall(
         self,
         symbol: str,

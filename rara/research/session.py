@@ -3,6 +3,7 @@ summary a run ends with. The CLI and the daemon both start runs through here."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shlex
@@ -30,6 +31,13 @@ from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
 from rara.research.publish import RunEvents
 from rara.research.replay_state import ReplayOrigin, rebuild, restore, scratch_home, snapshot
+from rara.research.retrain import (
+    RetrainRequest,
+    ensure_untaken,
+    strategy_lessons,
+    take,
+    taken_by_run,
+)
 from rara.research.run_lock import run_lock
 from rara.research.run_setup import RunConfig, make_proposer
 from rara.research.store import Experiment, ResearchStore
@@ -53,11 +61,15 @@ class ResearchSession(Closing):
         *,
         replay: bool = False,
         state: Home | None = None,
+        retrain: RetrainRequest | None = None,
     ) -> None:
         # every run backtests: vectorbt's import overlaps with the candles, the stores, the
         # sandbox's start and the first evaluation (the first backtest waits for it)
         preload.start(warm_up)
         self.cfg, self.settings, self.home = cfg, settings, home
+        # the retrain request this run answers (`rara.research.retrain`); a resumed run finds
+        # its own in the log when it starts
+        self.retrain = retrain
         # where the run's state, promotions and reports go: a replay's scratch home, else `home`
         self.state_home = state or home
         self.replay_origin: ReplayOrigin | None = None
@@ -164,6 +176,8 @@ class ResearchSession(Closing):
     ) -> dict[str, Any]:
         """Run (or resume) the run to a limit and summarise it. `should_stop` is asked before
         each batch: True raises `ResearchStopped` and leaves the run open to resume."""
+        if self.retrain is not None and self._fresh:
+            ensure_untaken(self.events, self.retrain)
         resumed = self._claim()
         if self.cfg.proposer == "llm" and self.replay_origin is None:
             from rara.llm.replay import record_run
@@ -178,6 +192,10 @@ class ResearchSession(Closing):
                 source="research.session",
                 correlation_id=self.run_id,
             )
+        if self.retrain is not None and not resumed:
+            take(self.events, self.retrain, self.run_id)
+        elif resumed:
+            self.retrain = taken_by_run(self.events, self.run_id) or self.retrain
         RunEvents(self.events, self.run_id).weakened(self.settings.gates.research.weakened())
         loop = ResearchLoop(
             run_id=self.run_id,
@@ -202,6 +220,10 @@ class ResearchSession(Closing):
             ),
             on_progress=on_progress,
         )
+        if self.retrain is not None:
+            # the demoted strategy's lessons, first in every proposal's context
+            pinned = strategy_lessons(self.events, self.lessons, self.retrain, loop.regime)
+            loop.contexts = dataclasses.replace(loop.contexts, pinned=tuple(pinned))
         if on_progress is not None:
             on_progress(loop.progress)
         stop = loop.run()

@@ -242,6 +242,11 @@ def examples() -> list[EventPayload]:
             open_orders_canceled=2,
             exit_code=0,
         ),
+        ev.ResearchRetrainStarted(
+            request_event_id="feedback:retrain:st_9ad0a0d46074b159:42",
+            strategy_id="st_9ad0a0d46074b159",
+            reason="live drawdown 34.0% beyond 30%",
+        ),
         ev.FeedbackResearchRetrainRequested(
             **decided, reason="edge decayed", exchange="binance", symbol="BTC/USDT", timeframe="1h"
         ),

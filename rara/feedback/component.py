@@ -1,0 +1,38 @@
+"""The feedback evaluator as a daemon component (`rara.daemon.component.Component`): a pass of
+`FeedbackEvaluator.evaluate_once` every ``interval_s`` seconds, a heartbeat after each, until
+the supervisor stops it. A crash is restarted with backoff (restart "always"): every decision
+has a deterministic event id, so a pass that runs again appends nothing twice."""
+
+from __future__ import annotations
+
+import threading
+from typing import Literal, Protocol
+
+from rara.feedback.evaluator import FeedbackEvaluator
+
+
+class Heartbeat(Protocol):
+    """What the component needs of `rara.daemon.component.Progress` (nothing imports the
+    daemon: it imports its components)."""
+
+    def beat(self, detail: str | None = None) -> None: ...
+
+
+class FeedbackComponent:
+    """Judges paper and live strategies on an interval."""
+
+    name = "feedback"
+    kind: Literal["feedback"] = "feedback"
+    restart: Literal["always"] = "always"
+
+    def __init__(self, evaluator: FeedbackEvaluator, interval_s: float) -> None:
+        self.evaluator = evaluator
+        self.interval_s = interval_s
+        self.passes = 0
+
+    def run(self, progress: Heartbeat, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            appended = self.evaluator.evaluate_once()
+            self.passes += 1
+            progress.beat(f"pass {self.passes}: {len(appended)} decision event(s)")
+            stopping.wait(self.interval_s)
