@@ -60,7 +60,12 @@ def test_a_failing_paper_strategy_is_held_once_per_verdict() -> None:
         assert [e.type for e in held] == ["feedback_strategy_hold"]
         hold = held[0].typed()
         assert isinstance(hold, FeedbackStrategyHold) and hold.report is not None
-        assert hold.report.failed == ["paper_days", "paper_trades", "paper_sharpe", "paper_drawdown"]
+        assert hold.report.failed == [
+            "paper_days",
+            "paper_trades",
+            "paper_sharpe",
+            "paper_drawdown",
+        ]
         assert "paper_days 30 vs 60" in hold.reason
         assert ev.evaluate_once() == []
         # a restarted daemon reads the last hold from the log

@@ -19,9 +19,7 @@ def test_a_run_that_tracks_its_backtest_passes_loose_and_fails_strict_thresholds
     run = paper_run(home)
     with open_event_store(home.state_db) as store:
         loose = judge_paper(store, run.run_id, LOOSE, home=home, app_settings=load_settings(home))
-        strict = judge_paper(
-            store, run.run_id, STRICT, home=home, app_settings=load_settings(home)
-        )
+        strict = judge_paper(store, run.run_id, STRICT, home=home, app_settings=load_settings(home))
     assert loose.passed, loose.model_dump()
     assert loose.strategy_id == run.strategy_id and loose.bars == 30 * 24
     checks = {c.name: c for c in loose.checks}
