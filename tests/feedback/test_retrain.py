@@ -29,7 +29,7 @@ from tests.feedback.paper_runs import (
     paper_run,
     settings_with,
 )
-from tests.kit.llm import GOOD_HYPOTHESIS, GOOD_SOURCE, MODEL, fenced
+from tests.kit.llm import GOOD_HYPOTHESIS, GOOD_SOURCE, MODEL
 from tests.kit.proposers import RecordingProposer
 
 OWN_INSIGHT = "Donchian 20-bar breakouts caught the March trend; few trades on validation."
