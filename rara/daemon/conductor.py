@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from rara.config import Settings
-from rara.daemon.component import Component, Progress, RestartPolicy
 from rara.daemon.trading import (
     TradingComponent,
     TradingMode,
@@ -39,6 +38,7 @@ from rara.domain.events import ComponentKind
 from rara.events import EventStore
 from rara.feedback.lifecycle import Lifecycle, StrategyRecord, move
 from rara.home import Home
+from rara.supervision import Component, Progress, RestartPolicy
 from rara.trading.control import release_lock, set_lock
 
 log = logging.getLogger(__name__)

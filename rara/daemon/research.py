@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rara.config import Settings
-from rara.daemon.component import Progress, RestartPolicy
 from rara.data.catalog import Catalog
 from rara.domain.events import ComponentKind
 from rara.home import Home
@@ -30,6 +29,7 @@ from rara.research.loop import ResearchStopped
 from rara.research.outcomes import Progress as LoopProgress
 from rara.research.run_setup import RunConfig
 from rara.research.store import ResearchStore
+from rara.supervision import Progress, RestartPolicy
 
 log = logging.getLogger(__name__)
 IDLE_BEAT_S = 5.0  # while waiting (budget spent, CPU share), beat this often

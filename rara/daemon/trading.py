@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rara.daemon.component import Progress, RestartPolicy
 from rara.domain.events import ComponentKind
 from rara.domain.market import Instrument
 from rara.feedback.lifecycle import StrategyRecord
 from rara.home import Home
 from rara.registry.manifest import read_manifest
+from rara.supervision import Progress, RestartPolicy
 from rara_sandbox.manifest import STRATEGY_FILE
 
 log = logging.getLogger(__name__)
