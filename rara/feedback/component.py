@@ -1,4 +1,4 @@
-"""The feedback evaluator as a daemon component (`rara.daemon.component.Component`): a pass of
+"""The feedback evaluator as a daemon component (`rara.supervision.Component`): a pass of
 `FeedbackEvaluator.evaluate_once` every ``interval_s`` seconds, a heartbeat after each, until
 the supervisor stops it. A crash is restarted with backoff (restart "always"): every decision
 has a deterministic event id, so a pass that runs again appends nothing twice."""
@@ -6,16 +6,10 @@ has a deterministic event id, so a pass that runs again appends nothing twice.""
 from __future__ import annotations
 
 import threading
-from typing import Literal, Protocol
+from typing import Literal
 
 from rara.feedback.evaluator import FeedbackEvaluator
-
-
-class Heartbeat(Protocol):
-    """What the component needs of `rara.daemon.component.Progress` (nothing imports the
-    daemon: it imports its components)."""
-
-    def beat(self, detail: str | None = None) -> None: ...
+from rara.supervision import Progress, RestartPolicy
 
 
 class FeedbackComponent:
@@ -23,14 +17,14 @@ class FeedbackComponent:
 
     name = "feedback"
     kind: Literal["feedback"] = "feedback"
-    restart: Literal["always"] = "always"
+    restart: RestartPolicy = "always"
 
     def __init__(self, evaluator: FeedbackEvaluator, interval_s: float) -> None:
         self.evaluator = evaluator
         self.interval_s = interval_s
         self.passes = 0
 
-    def run(self, progress: Heartbeat, stopping: threading.Event) -> None:
+    def run(self, progress: Progress, stopping: threading.Event) -> None:
         while not stopping.is_set():
             appended = self.evaluator.evaluate_once()
             self.passes += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,7 @@ from rara.events import Event, EventFilter, EventStore
 from rara.feedback import metrics
 from rara.home import Home
 from rara.registry import Registry
+from rara.registry.manifest import read_manifest
 from rara.runner.sandbox import open_sandbox
 from rara.runner.strategy_source import StrategySource, resolve_strategy
 from rara.trading.engine import HISTORY_BARS
@@ -130,13 +132,19 @@ class SameBarsBacktest:
     trades: list[RoundTrip]
 
 
-def strategy_of(home: Home, path: str) -> StrategySource:
+def strategy_of(home: Home, path: str) -> tuple[StrategySource, dict[str, Any] | None]:
     """A run's strategy from the path its start event names (absolute, or relative to the
-    home), else by name through the registry."""
+    home), else by name through the registry; and the params it trades with: its manifest's
+    (a promoted strategy's, as the daemon deploys it), else None (the strategy's defaults)."""
     p = Path(path)
     if not p.is_absolute():
         p = home.root / p
-    return resolve_strategy(str(p) if p.is_file() else path, Registry(home))
+    source = resolve_strategy(str(p) if p.is_file() else path, Registry(home))
+    try:
+        params: dict[str, Any] | None = dict(read_manifest(source.path.parent).params)
+    except RaraError:
+        params = None
+    return source, params
 
 
 def backtest_over_run(home: Home, settings: Settings, run: RunRecord) -> SameBarsBacktest | None:
@@ -170,9 +178,8 @@ def backtest_over_run(home: Home, settings: Settings, run: RunRecord) -> SameBar
     with open_sandbox(
         sb.backend, sb.wall_timeout_s, sb.memory_mb, sb.proof_us_per_bar, sb.cpus, sb.image
     ) as sandbox:
-        result = backtest_same_bars(
-            sandbox, strategy_of(home, s.strategy_path), None, warm, replayed, costs
-        )
+        strategy, params = strategy_of(home, s.strategy_path)
+        result = backtest_same_bars(sandbox, strategy, params, warm, replayed, costs)
     trades = backtest_trades(result.trades, replayed.ts)
     bar_ms, equity = replayed.ts, np.asarray(result.equity, dtype=np.float64)
     if not run.ended:

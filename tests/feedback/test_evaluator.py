@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
-from rara.daemon.component import Progress
 from rara.daemon_settings import FeedbackSettings
 from rara.domain.events import (
     FeedbackResearchRetrainRequested,
@@ -25,6 +24,7 @@ from rara.feedback.component import FeedbackComponent
 from rara.feedback.evaluator import FeedbackEvaluator
 from rara.feedback.lifecycle import Lifecycle, move
 from rara.home import Home
+from rara.supervision import Progress
 from tests.feedback.paper_runs import STRICT, enter_paper, paper_run, settings_with
 
 
