@@ -218,3 +218,56 @@ def test_the_component_evaluates_until_stopped() -> None:
         assert progress.beats >= 3
         promotes = of_type(store, FeedbackStrategyPromote)
         assert [p.to_stage for p in promotes] == ["paper", "live_candidate"]  # gate 2 once
+
+
+def test_live_results_below_a_fraction_of_the_backtest_demote_it_to_paper() -> None:
+    """A live run over the same 30 days the backtest lost 2% on, that lost far more (its equity
+    fell 0.01% a bar): below 0.5 x the backtest's annualised return, once 7 market days exist."""
+    home = Home.from_env()
+    run = paper_run(home)
+    with open_event_store(home.state_db) as store:
+        lifecycle = enter_paper(store, run)
+        move(store, lifecycle, run.strategy_id, "live_candidate", reason="gate 2", by="gate2")
+        move(store, lifecycle, run.strategy_id, "live", reason="approved", by="cli", account="main")
+        paper_start = store.query(
+            EventFilter(types=[TradingSessionStarted], correlation_id=run.run_id)
+        )[0].typed()
+        marks = [
+            m.typed()
+            for m in store.query(
+                EventFilter(types=[TradingEquityMarked], correlation_id=run.run_id)
+            )
+        ]
+        live_id = "live_below_backtest"
+        started = paper_start.model_copy(
+            update={"run_id": live_id, "mode": "testnet", "account": "testnet:main"}
+        )
+        store.append(started, source="trading", correlation_id=live_id, strategy_id=run.strategy_id)
+        ev = FeedbackEvaluator(home, store, settings_with(home), lifecycle)
+        equity = Decimal(10_000)
+        for m in marks[: 24 * 6]:  # six days: too early to judge by return
+            equity *= Decimal("0.9999")
+            store.append(
+                m.model_copy(update={"account": "testnet:main", "equity": equity, "cash": equity}),
+                source="trading",
+                correlation_id=live_id,
+                strategy_id=run.strategy_id,
+            )
+        assert ev.evaluate_once() == []
+        for m in marks[24 * 6 :]:
+            equity *= Decimal("0.9999")
+            store.append(
+                m.model_copy(update={"account": "testnet:main", "equity": equity, "cash": equity}),
+                source="trading",
+                correlation_id=live_id,
+                strategy_id=run.strategy_id,
+            )
+        out = ev.evaluate_once()
+        assert [e.type for e in out] == [
+            "feedback_research_retrain_requested",
+            "feedback_strategy_demote",
+        ]
+        demote = out[1].typed()
+        assert isinstance(demote, FeedbackStrategyDemote) and demote.to_stage == "paper"
+        assert demote.reason.startswith("testnet annualised return -")
+        assert "below 0.5 x the backtest's -" in demote.reason
