@@ -107,6 +107,14 @@ def test_a_research_run_takes_the_request_with_the_strategys_lessons() -> None:
     started = taken[0].typed()
     assert isinstance(started, ResearchRetrainStarted)
     assert started.request_event_id == request.event_id
+    # the run resumed (after a crash, or with more iterations) still proposes with them
+    with ResearchSession.resume(summary["run_id"], Settings(), home, iterations=3) as resumed:
+        recorder = RecordingProposer(seed=cfg.seed)
+        resumed.proposer = recorder
+        assert resumed.run()["resumed"]
+    assert recorder.contexts and all(
+        ctx.lessons[0].insight.endswith(request.reason) for ctx in recorder.contexts
+    )
     # a second run is refused the request another run took
     with (
         ResearchSession(cfg, Settings(), home, retrain=request) as again,
