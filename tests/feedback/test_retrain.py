@@ -7,6 +7,10 @@ emulator on 127.0.0.1, carries the same lesson text."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from rara.config import Settings
@@ -30,6 +34,7 @@ from tests.feedback.paper_runs import (
     settings_with,
 )
 from tests.kit.llm import GOOD_HYPOTHESIS, GOOD_SOURCE, MODEL
+from tests.kit.paths import REPO
 from tests.kit.proposers import RecordingProposer
 
 OWN_INSIGHT = "Donchian 20-bar breakouts caught the March trend; few trades on validation."
@@ -124,25 +129,51 @@ def test_a_research_run_takes_the_request_with_the_strategys_lessons() -> None:
     assert refused.value.code == "retrain_taken"
 
 
-def test_the_llm_proposer_is_prompted_with_the_strategys_lessons(
-    emu: OpenAIEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+# The LLM run in a fresh interpreter, as the daemon's research would run it: litellm leaves
+# sockets and an event loop behind in the process that called it.
+LLM_RUN = """
+import sys
+from rara.config import Settings
+from rara.events import open_event_store
+from rara.home import Home
+from rara.research.retrain import pending_retrains
+from rara.research.run_setup import RunConfig
+from rara.research.session import ResearchSession
+
+model, api_base = sys.argv[1], sys.argv[2]
+home = Home.from_env()
+with open_event_store(home.state_db) as store:
+    request = pending_retrains(store)[0]
+base = Settings()
+llm = base.llm.model_copy(update={"model": model, "api_base": api_base, "timeout_s": 10.0})
+cfg = RunConfig(
+    exchange=request.exchange, symbol=request.symbol, timeframe=request.timeframe,
+    proposer="llm", model=model, seed=5, iterations=1, max_cost_usd=None,
+    max_duration_s=None, backend="subprocess",
+)
+with ResearchSession(cfg, base.model_copy(update={"llm": llm}), home, retrain=request) as s:
+    print(s.run()["run_id"])
+"""
+
+
+def test_the_llm_proposer_is_prompted_with_the_strategys_lessons(emu: OpenAIEmulator) -> None:
     home = Home.from_env()
     request = demoted_strategy(home)
-    monkeypatch.setenv("RARA_LLM_API_KEY", "sk-test-feedback-retrain-7c1e")
-    base = Settings()
-    settings = base.model_copy(
-        update={"llm": base.llm.model_copy(update={"model": MODEL, "api_base": emu.url})}
-    )
     emu.add(
         Reply(content=GOOD_HYPOTHESIS, purpose="propose"),
         Reply.of_module(GOOD_SOURCE),
         Reply(content="The SMA cross trailed the breakout it replaced.", purpose="feedback"),
     )
-    cfg = retrain_config(request, BASE)
-    cfg = type(cfg)(**{**cfg.to_dict(), "proposer": "llm", "model": MODEL, "iterations": 1})
-    with ResearchSession(cfg, settings, home, retrain=request) as session:
-        session.run()
+    done = subprocess.run(
+        [sys.executable, "-c", LLM_RUN, MODEL, emu.url],
+        env={**os.environ, "RARA_LLM_API_KEY": "sk-test-feedback-retrain-7c1e"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
     propose = [q for q in emu.requests if q.purpose == "propose"]
     assert propose, [q.purpose for q in emu.requests]
     prompt = propose[0].text
@@ -150,3 +181,5 @@ def test_the_llm_proposer_is_prompted_with_the_strategys_lessons(
     assert OWN_INSIGHT in prompt and SIBLING_INSIGHT in prompt
     with open_event_store(home.state_db) as store:
         assert pending_retrains(store) == []
+        taken = store.query(EventFilter(types=[ResearchRetrainStarted]))
+    assert [e.correlation_id for e in taken] == [done.stdout.strip()]
