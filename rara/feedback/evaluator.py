@@ -84,7 +84,7 @@ class FeedbackEvaluator:
 
     # ---- paper -----------------------------------------------------------------------------
     def _paper(self, rec: StrategyRecord) -> list[Event]:
-        run = self._run(rec.strategy_id, PAPER_MODES)
+        run = self._run(rec, PAPER_MODES)
         if run is None:
             return []
         results = run.results()
@@ -125,7 +125,7 @@ class FeedbackEvaluator:
 
     # ---- live ------------------------------------------------------------------------------
     def _live(self, rec: StrategyRecord) -> list[Event]:
-        run = self._run(rec.strategy_id, LIVE_MODES)
+        run = self._run(rec, LIVE_MODES)
         if run is None:
             return []
         results = run.results()
@@ -217,8 +217,8 @@ class FeedbackEvaluator:
         log.info("feedback: %s (%s) -> %s: %s", rec.name, rec.strategy_id, d.to_stage, d.reason)
         return out
 
-    def _run(self, strategy_id: str, modes: tuple[str, ...]) -> RunRecord | None:
-        run_id = latest_run(self.store, strategy_id, modes)
+    def _run(self, rec: StrategyRecord, modes: tuple[str, ...]) -> RunRecord | None:
+        run_id = latest_run(self.store, rec.strategy_id, modes, after_seq=rec.since_seq)
         return None if run_id is None else read_run(self.store, run_id)
 
     def _backtest(self, run: RunRecord) -> SameBarsBacktest | None:

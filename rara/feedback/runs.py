@@ -83,10 +83,15 @@ class RunRecord:
         )
 
 
-def latest_run(store: EventStore, strategy_id: str, modes: tuple[str, ...]) -> str | None:
-    """The run id of the strategy's newest run in one of `modes`; None: it never traded so."""
+def latest_run(
+    store: EventStore, strategy_id: str, modes: tuple[str, ...], after_seq: int = 0
+) -> str | None:
+    """The run id of the strategy's newest run in one of `modes` started (or resumed) after
+    `after_seq`; None: it has not traded so since. Feedback passes the event that put the
+    strategy at its stage: a run from an earlier stay there is no evidence about this one."""
     found: str | None = None
-    for ev in store.iter_query(EventFilter(types=[TradingSessionStarted], strategy_id=strategy_id)):
+    where = EventFilter(types=[TradingSessionStarted], strategy_id=strategy_id)
+    for ev in store.iter_query(where, after_seq=after_seq):
         p = ev.typed()
         if isinstance(p, TradingSessionStarted) and p.mode in modes:
             found = p.run_id

@@ -6,13 +6,16 @@ sample trades 5 round trips with a 14.5% drawdown (measured; the tests pin what 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rara.config import Settings, load_settings
 from rara.daemon_settings import FeedbackSettings, PaperGateSettings
 from rara.domain.events import ResearchStrategyCandidate
-from rara.events import EventStore
+from rara.domain.strategy import strategy_id
+from rara.events import EventStore, open_event_store
 from rara.feedback.lifecycle import Lifecycle, move
 from rara.home import Home
+from rara.registry.manifest import read_manifest
 from rara.trading.session import open_paper_session
 from tests.kit.paper import DONCHIAN
 
@@ -62,6 +65,19 @@ def enter_paper(store: EventStore, run: PaperRun) -> Lifecycle:
     lifecycle = Lifecycle(store)
     move(store, lifecycle, run.strategy_id, "paper", reason="started paper trading", by="daemon")
     return lifecycle
+
+
+def on_paper(home: Home) -> PaperRun:
+    """The Donchian breakout put at stage paper, then paper traded (the daemon's order: a run
+    from before the strategy's stay at paper is no evidence about it)."""
+    directory = Path(DONCHIAN).parent
+    manifest = read_manifest(directory)
+    sid = strategy_id(Path(DONCHIAN).read_text(encoding="utf-8"), manifest.version)
+    with open_event_store(home.state_db) as store:
+        enter_paper(store, PaperRun("", sid, manifest.name))
+    run = paper_run(home)
+    assert run.strategy_id == sid
+    return run
 
 
 LOOSE = PaperGateSettings(

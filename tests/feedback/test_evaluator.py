@@ -25,7 +25,7 @@ from rara.feedback.evaluator import FeedbackEvaluator
 from rara.feedback.lifecycle import Lifecycle, move
 from rara.home import Home
 from rara.supervision import Progress
-from tests.feedback.paper_runs import STRICT, enter_paper, paper_run, settings_with
+from tests.feedback.paper_runs import STRICT, enter_paper, on_paper, paper_run, settings_with
 
 
 def of_type(store: EventStore, model: type) -> list:
@@ -34,9 +34,9 @@ def of_type(store: EventStore, model: type) -> list:
 
 def test_gate2_promotes_a_paper_strategy_that_tracks_its_backtest() -> None:
     home = Home.from_env()
-    run = paper_run(home)
+    run = on_paper(home)
     with open_event_store(home.state_db) as store:
-        lifecycle = enter_paper(store, run)
+        lifecycle = Lifecycle(store)
         ev = FeedbackEvaluator(home, store, settings_with(home), lifecycle)
         first = ev.evaluate_once()
         assert [e.type for e in first] == ["feedback_strategy_promote"]
@@ -50,11 +50,19 @@ def test_gate2_promotes_a_paper_strategy_that_tracks_its_backtest() -> None:
         assert rec is not None and rec.stage == "live_candidate"
 
 
-def test_a_failing_paper_strategy_is_held_once_per_verdict() -> None:
+def test_a_run_from_before_its_stay_at_paper_is_no_evidence() -> None:
     home = Home.from_env()
-    run = paper_run(home)
+    run = paper_run(home)  # then the strategy (re)enters paper: the daemon starts a new run
     with open_event_store(home.state_db) as store:
         lifecycle = enter_paper(store, run)
+        assert FeedbackEvaluator(home, store, settings_with(home), lifecycle).evaluate_once() == []
+
+
+def test_a_failing_paper_strategy_is_held_once_per_verdict() -> None:
+    home = Home.from_env()
+    on_paper(home)
+    with open_event_store(home.state_db) as store:
+        lifecycle = Lifecycle(store)
         ev = FeedbackEvaluator(home, store, settings_with(home, STRICT), lifecycle)
         held = ev.evaluate_once()
         assert [e.type for e in held] == ["feedback_strategy_hold"]
@@ -78,10 +86,10 @@ def test_a_drawdown_beyond_the_limit_retires_it_and_asks_for_a_retrain_once() ->
     """The Donchian breakout lost 14.5% from its peak on paper over these 30 days: beyond a 10%
     retirement limit, it is retired and research is asked for a successor on its market."""
     home = Home.from_env()
-    run = paper_run(home)
+    run = on_paper(home)
     limits = FeedbackSettings(retire_drawdown=0.10)
     with open_event_store(home.state_db) as store:
-        lifecycle = enter_paper(store, run)
+        lifecycle = Lifecycle(store)
         ev = FeedbackEvaluator(home, store, settings_with(home, feedback=limits), lifecycle)
         out = ev.evaluate_once()
         assert [e.type for e in out] == [
@@ -166,9 +174,9 @@ def sentinel(store: EventStore, severity: str, symbol: str | None) -> None:
 
 def test_a_critical_sentinel_signal_on_its_symbol_demotes_a_live_strategy() -> None:
     home = Home.from_env()
-    run = paper_run(home)
+    run = on_paper(home)
     with open_event_store(home.state_db) as store:
-        lifecycle = enter_paper(store, run)
+        lifecycle = Lifecycle(store)
         sentinel(store, "critical", "BTC/USDT")  # before it went live: not about this stay
         go_live(store, lifecycle, run.strategy_id)
         ev = FeedbackEvaluator(home, store, settings_with(home), lifecycle)
@@ -192,9 +200,9 @@ def test_a_critical_sentinel_signal_on_its_symbol_demotes_a_live_strategy() -> N
 
 def test_the_component_evaluates_until_stopped() -> None:
     home = Home.from_env()
-    run = paper_run(home)
+    on_paper(home)
     with open_event_store(home.state_db) as store:
-        lifecycle = enter_paper(store, run)
+        lifecycle = Lifecycle(store)
         component = FeedbackComponent(
             FeedbackEvaluator(home, store, settings_with(home), lifecycle), interval_s=0.05
         )
@@ -224,9 +232,9 @@ def test_live_results_below_a_fraction_of_the_backtest_demote_it_to_paper() -> N
     """A live run over the same 30 days the backtest lost 2% on, that lost far more (its equity
     fell 0.01% a bar): below 0.5 x the backtest's annualised return, once 7 market days exist."""
     home = Home.from_env()
-    run = paper_run(home)
+    run = on_paper(home)
     with open_event_store(home.state_db) as store:
-        lifecycle = enter_paper(store, run)
+        lifecycle = Lifecycle(store)
         move(store, lifecycle, run.strategy_id, "live_candidate", reason="gate 2", by="gate2")
         move(store, lifecycle, run.strategy_id, "live", reason="approved", by="cli", account="main")
         paper_start = store.query(

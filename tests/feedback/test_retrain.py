@@ -19,6 +19,7 @@ from rara.domain.events import ResearchRetrainStarted
 from rara.errors import Refused
 from rara.events import EventFilter, open_event_store
 from rara.feedback.evaluator import FeedbackEvaluator
+from rara.feedback.lifecycle import Lifecycle
 from rara.home import Home
 from rara.research.memory import LessonStore
 from rara.research.models import Lesson
@@ -29,8 +30,7 @@ from tests.emulators.openai_emulator import OpenAIEmulator, Reply
 from tests.feedback.paper_runs import (
     EXPERIMENT,
     RESEARCH_RUN,
-    enter_paper,
-    paper_run,
+    on_paper,
     settings_with,
 )
 from tests.kit.llm import GOOD_HYPOTHESIS, GOOD_SOURCE, MODEL
@@ -61,13 +61,13 @@ def lesson(experiment_id: str, iteration: int, family: str, insight: str) -> Les
 def demoted_strategy(home: Home) -> RetrainRequest:
     """A Donchian breakout that research promoted (its run left lessons), retired on paper for a
     drawdown beyond 10%: the retrain request feedback made."""
-    run = paper_run(home)
+    run = on_paper(home)
     with LessonStore(home.state_db) as lessons:
         lessons.record(lesson(f"{RESEARCH_RUN}-0001", 1, "rsi_reversion", SIBLING_INSIGHT))
         lessons.record(lesson(EXPERIMENT, 3, "breakout", OWN_INSIGHT))
     limits = FeedbackSettings(retire_drawdown=0.10)
     with open_event_store(home.state_db) as store:
-        lifecycle = enter_paper(store, run)
+        lifecycle = Lifecycle(store)
         FeedbackEvaluator(
             home, store, settings_with(home, feedback=limits), lifecycle
         ).evaluate_once()
