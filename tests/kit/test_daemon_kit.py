@@ -1,0 +1,39 @@
+"""The planted-edge scenario holds what the daemon's end-to-end test relies on: research, on the
+bars before the split only, promotes a paper candidate within a few iterations, and that candidate
+paper-traded on the bars after the split passes gate 2's checks."""
+
+from __future__ import annotations
+
+import json
+
+from rara.config import load_settings
+from rara.home import Home
+from tests.kit.daemon import PAPER_GATE, gate2_figures, planted_edge_home
+
+
+def test_research_promotes_before_the_split_and_paper_passes_gate_2_after_it(cli, rara_home):
+    kit = planted_edge_home(rara_home, cli)
+    settings = load_settings(Home(root=rara_home), environ={})
+    assert settings.daemon.research.symbol == kit.symbol
+    assert settings.daemon.research.iterations_per_run == kit.iterations
+    assert settings.gates.paper.model_dump() == PAPER_GATE
+
+    # (a) research sees only the bars before the split, and promotes
+    info = cli("data", "info").json
+    (edge,) = [i for i in info["instruments"] if i["symbol"] == kit.symbol]
+    assert edge["rows"] == kit.research_bars and edge["end"] < kit.split
+    summary = kit.research(cli)
+    assert summary["counts"].get("paper_candidate", 0) >= 1, summary
+    assert summary["instrument"] == f"{kit.exchange}:{kit.symbol}:{kit.timeframe}"
+    promoted = [json.loads(x) for x in cli("research", "promoted").stdout.splitlines()]
+    (first, *_) = [p for p in promoted if p["run_id"] == summary["run_id"]]
+    assert first["data_range"][1] < kit.split  # what gate 1 judged ended before the split
+
+    # (b) the bars after the split, paper-traded, pass gate 2 and equal the backtest
+    kit.write_after_split(cli)
+    paper = kit.paper(cli, first["name"])
+    assert paper["strategy_id"] == first["strategy_id"] and paper["bars"] == kit.paper_bars
+    assert paper["backtest_comparison"]["ok"] and paper["ledger"]["ok"]
+    figures = gate2_figures(rara_home, paper, kit.gate2)
+    assert figures["marks"] >= kit.paper_bars  # one per bar (and the opening equity)
+    assert figures["passed"], figures
