@@ -13,10 +13,12 @@ holds only the bars before the split until `write_after_split` extends the same 
 synthesiser is prefix-stable: a longer run starts with the shorter one's bars, which stay
 unchanged). The daemon's test writes them once research has promoted.
 
-Measured on a quiet 2-core box (seed 5, strength 0.4, 3000 + 1000 1h bars): the first candidate
-(a tsmom, iteration 0) is promoted; research's 4 iterations take ~8 s, the paper run ~8 s. On the
-1000 bars after the split it makes 97 round trips over 41.7 market days, Sharpe ~10.5 annualised
-from the equity marks, drawdown 12.6 %, and equals the backtest over the same bars (no mismatch).
+Measured (seed 5, strength 0.4, 3000 + 1000 1h bars, gate 1 at its defaults but min_dsr): research
+promotes at iteration 0 (a tsmom, 155 validation trades, Sharpe 10.6) and iteration 3 (a
+tsmom+trend) of 4, in ~8-12 s; a paper run of the 1000 bars after the split takes ~8 s. There the
+tsmom makes 97 round trips over 41.7 market days, Sharpe 10.5 annualised from the equity marks,
+drawdown 0.126; the tsmom+trend 65 round trips, Sharpe 16.2, drawdown 0.085; both equal the
+backtest over the same bars (no mismatch, equity within 1e-14). The whole test: ~27 s.
 """
 
 from __future__ import annotations
@@ -44,21 +46,13 @@ PAPER_BARS = 1000  # after it: 41.7 days
 RESEARCH_ITERATIONS = 4
 RESEARCH_SEED = 1
 
-# gate 1 opened only as far as the planted edge needs on 3000 bars: the trial-count and
-# track-record statistics a 4-iteration run cannot reach, and costs counted once. The floor
-# (min_sharpe, max_drawdown, min_trades) stays at its defaults.
-RESEARCH_GATE: dict[str, float] = {
-    "min_track_record_confidence": 0.5,
-    "cost_multiplier": 1.0,
-    "min_dsr": 0.0,
-    "min_holdout_psr": 0.0,
-    "max_pbo": 1.0,
-    # the split this scenario was measured on (the sum stays below 1)
-    "train_fraction": 0.6,
-    "validation_fraction": 0.2,
-}
-# gate 2, stricter than its defaults where the scenario has room (measured: 41.7 days, 97
-# trades, Sharpe ~10.5, drawdown 0.126, paper equal to the backtest)
+# gate 1 opened only as far as the planted edge needs: the deflated Sharpe ratio, which a run of a
+# few trials on 3000 bars cannot reach. Everything else (the floor, costs doubled, the holdout's
+# PSR, PBO, the track record, the split) stays at its defaults; measured, dropping this one leaves
+# the tsmom of iteration 0 rejected by deflated_sharpe.
+RESEARCH_GATE: dict[str, float] = {"min_dsr": 0.0}
+# gate 2, stricter than its defaults where the scenario has room (measured on the first
+# candidate: 41.7 days, 97 trades, Sharpe 10.5, drawdown 0.126, paper equal to the backtest)
 PAPER_GATE: dict[str, float] = {
     "min_days": 30.0,
     "min_trades": 20,
