@@ -285,7 +285,9 @@ class Sentinel:
             else:
                 self._succeeded(self.classifier.name, "classifier")
         symbols = tuple(dict.fromkeys((*named, *verdict.symbols)))
-        return verdict.model_copy(update={"symbols": symbols})
+        return Classification(
+            severity=verdict.severity, symbols=symbols, reason=verdict.reason, by=verdict.by
+        )
 
     def _lock_until(self, severity: Severity, published_ms: int | None, now: int) -> int | None:
         if severity != "critical":
