@@ -8,10 +8,12 @@ records every signal as an event and locks a symbol in the risk gate on a critic
 - `classify`: severity and affected symbols, by rules or the LLM;
 - `sentinel`: the whole (`Sentinel`: poll, classify, act, record);
 - `component`: `SentinelComponent`, the daemon's supervised loop;
+- `build`: `build_sentinel`, a `Sentinel` from a home's settings and secrets;
 - `dry_run`: `rara sentinel test`, which writes nothing.
 """
 
+from rara.sentinel.build import build_sentinel
 from rara.sentinel.component import SentinelComponent
 from rara.sentinel.sentinel import Raised, Sentinel
 
-__all__ = ["Raised", "Sentinel", "SentinelComponent"]
+__all__ = ["Raised", "Sentinel", "SentinelComponent", "build_sentinel"]

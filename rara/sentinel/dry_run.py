@@ -16,6 +16,7 @@ from rara.config import Settings
 from rara.events import open_event_store
 from rara.home import Home
 from rara.llm.ports import LlmProvider
+from rara.sentinel.build import configured_llm
 from rara.sentinel.feeds import FeedItem, is_url
 from rara.sentinel.sentinel import Sentinel
 
@@ -38,10 +39,8 @@ def test_input(
     """The signals `feed_or_text` would raise (severity, symbols, who classified it, the lock it
     would set, whether the log already has it) and the failures it met. With
     ``sentinel.classify_with_llm``, `llm` classifies (default: the configured one)."""
-    if llm is None and settings.sentinel.classify_with_llm:
-        from rara.llm.factory import build_provider  # litellm's import is paid only here
-
-        llm = build_provider("llm", settings, home, prices=settings.llm.prices)
+    if llm is None:
+        llm = configured_llm(home, settings)
     symbols = configured_symbols(settings)
     feed = is_feed(feed_or_text)
     with open_event_store(home.state_db) as store:

@@ -80,7 +80,11 @@ def _published_ms(entry: Any) -> int | None:
 
 def parse_feed(source: str, body: bytes) -> FeedRead:
     """Items of a feed document; `malformed` when feedparser could not make a feed of it."""
-    parsed = feedparser.parse(body)
+    try:
+        parsed = feedparser.parse(body)
+    except Exception as exc:  # a parser bug on hostile input is this feed's problem, not ours
+        detail = f"feedparser failed: {type(exc).__name__}: {exc}"[:300]
+        return FeedRead(failure=FeedFailure(code="malformed", detail=detail))
     entries = list(parsed.get("entries") or [])
     if not entries and (parsed.get("bozo") or not parsed.get("version")):
         why = parsed.get("bozo_exception")

@@ -11,12 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rara.config import Settings
+from rara.credentials import load_secrets, redacted_secrets
 from rara.daemon_settings import SentinelSettings
 from rara.domain.events import SentinelSignalDetected
-from rara.errors import RaraError, Refused
+from rara.errors import BadInput, RaraError, Refused
 from rara.events import EventFilter, EventStore, open_event_store
 from rara.home import Home
-from rara.sentinel import Sentinel
+from rara.sentinel import Sentinel, build_sentinel
 from rara.trading.control import Control
 from rara.trading.risk import Deny, judge
 from rara.trading_settings import RiskSettings
@@ -165,3 +167,38 @@ def test_a_port_in_use_is_an_event_and_an_error(store: EventStore, webhook: str)
         second.close()
     (failed,) = store.query()
     assert failed.type == "sentinel_source_failed" and failed.payload["code"] == "bind_failed"
+
+
+def test_the_token_comes_from_the_environment_or_the_0600_secrets_file(rara_home: Path) -> None:
+    home = Home(root=rara_home)
+    secrets = load_secrets(home, {"RARA_SENTINEL_WEBHOOK_TOKEN": TOKEN})
+    assert secrets.sentinel_webhook_token is not None
+    assert secrets.sentinel_webhook_token.get_secret_value() == TOKEN
+    assert redacted_secrets(secrets)["sentinel.webhook_token"] == "***"
+    assert TOKEN not in repr(secrets)
+    rara_home.mkdir(parents=True, exist_ok=True)
+    home.secrets_file.write_text(f"[sentinel]\nwebhook_token = '{TOKEN}'\n")
+    home.secrets_file.chmod(0o600)
+    from_file = load_secrets(home, {}).sentinel_webhook_token
+    assert from_file is not None and from_file.get_secret_value() == TOKEN
+    home.secrets_file.write_text(f"[sentinel]\nwebhook_tokn = '{TOKEN}'\n")
+    with pytest.raises(BadInput) as e:
+        load_secrets(home, {})
+    assert "sentinel.webhook_token" in e.value.suggestion and TOKEN not in str(e.value.to_dict())
+
+
+def test_build_sentinel_takes_the_token_from_the_secrets(
+    rara_home: Path, store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RARA_SENTINEL_WEBHOOK_TOKEN", TOKEN)
+    settings = Settings(sentinel=SentinelSettings(webhook_port=0))
+    sentinel = build_sentinel(
+        Home(root=rara_home), settings, store, traded_symbols=lambda: ["BTC/USDT"]
+    )
+    try:
+        url = f"http://127.0.0.1:{sentinel.start_webhook()}/signal"
+        assert post(url, {"title": "x"}, token="wrong").status_code == 401
+        assert post(url, {"title": "Bitcoin exploit"}).status_code == 200
+        assert TOKEN not in repr(sentinel)
+    finally:
+        sentinel.close()
