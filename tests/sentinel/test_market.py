@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rara.daemon.component import Progress
 from rara.daemon_settings import SentinelMarketSettings, SentinelSettings
@@ -143,3 +145,27 @@ def test_the_component_polls_beats_and_stops(store: EventStore, tmp_path: Path) 
         sentinel.close()
     assert not worker.is_alive()
     assert progress.detail == "polled 1 feeds: 0 new signals"
+
+
+@settings(derandomize=True, max_examples=30, deadline=None)
+@given(
+    price_scale=st.floats(1e-3, 1e5),
+    volume_scale=st.floats(1e-3, 1e5),
+    gap_by=st.sampled_from([0.0, 0.06, 0.2]),
+    volume_x=st.sampled_from([1.0, 12.0, 40.0]),
+)
+def test_signals_do_not_depend_on_units(
+    price_scale: float, volume_scale: float, gap_by: float, volume_x: float
+) -> None:
+    """The same market quoted in other units (a price or a volume scaled) raises the same
+    signals with the same values."""
+    bars = planted(calm(), gap_by=gap_by, volume_x=volume_x)
+    scaled = Candles(
+        bars.ts,
+        *(a * price_scale for a in (bars.open, bars.high, bars.low, bars.close)),
+        bars.volume * volume_scale,
+    )
+    expected = [(s.signal, s.severity) for s in market_signals(bars, SETTINGS)]
+    assert [(s.signal, s.severity) for s in market_signals(scaled, SETTINGS)] == expected
+    assert ("gap" in [name for name, _ in expected]) == (gap_by > 0.05)
+    assert ("volume_spike" in [name for name, _ in expected]) == (volume_x > 10)
