@@ -52,7 +52,7 @@ class SentinelComponent:
             port = self.sentinel.start_webhook()
             progress.beat(f"webhook on 127.0.0.1:{port}")
         while not stopping.is_set():
-            signals = self.sentinel.poll_once()
+            signals = self.sentinel.poll_once(on_progress=progress.beat)
             progress.beat(
                 f"polled {len(self.sentinel.settings.feeds)} feeds: {len(signals)} new signals"
             )

@@ -126,9 +126,16 @@ class Sentinel:
 
     # ---- the public surface --------------------------------------------------------------
 
-    def poll_once(self) -> list[SentinelSignalDetected]:
-        """Read every feed, then the market signals of every traded symbol; the new signals."""
-        raised = [r for source in self.settings.feeds for r in self.poll_feed(source)]
+    def poll_once(
+        self, on_progress: Callable[[str], None] | None = None
+    ) -> list[SentinelSignalDetected]:
+        """Read every feed, then the market signals of every traded symbol; the new signals.
+        `on_progress` is told after each source (a slow feed is not a stuck sentinel)."""
+        raised: list[Raised] = []
+        for source in self.settings.feeds:
+            raised += self.poll_feed(source)
+            if on_progress is not None:
+                on_progress(f"read {source}")
         if self.settings.market.enabled and self.candles_of is not None:
             raised += self.poll_market()
         return [r.event for r in raised if r.new]
