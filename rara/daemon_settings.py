@@ -69,6 +69,12 @@ class DaemonSettings(_Section):
     )
     status_interval_s: float = Field(2.0, gt=0, description="how often `rara status` is updated")
     feedback_interval_s: float = Field(30.0, gt=0, description="how often feedback judges")
+    replay_from: str | None = Field(
+        None,
+        description="with --feed replay: the date paper trading replays from; research sees "
+        "only the bars before it. None: the last replay_fraction of the research market's bars",
+    )
+    replay_fraction: float = Field(0.3, gt=0, lt=1)
 
 
 class PaperGateSettings(_Section):

@@ -407,6 +407,18 @@ GROUPS = (
         },
     ),
     _group(
+        "sentinel",
+        "The sentinel: news feeds, a webhook and market signals that lock a symbol when critical.",
+        {
+            "test": _lazy(
+                "sentinel",
+                "test_cmd",
+                "Poll a feed (URL or file) once, or classify a text; print the signals it would "
+                "raise.",
+            ),
+        },
+    ),
+    _group(
         "lock",
         "Trading locks: no new exposure in a scope (global, strategy, symbol) until lifted.",
         {

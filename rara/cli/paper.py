@@ -24,7 +24,7 @@ from rara.home import Home
 from rara.runner.sandbox import BOUNDARIES
 
 
-def _speed(text: str) -> float | None:
+def parse_speed(text: str) -> float | None:
     if text == "max":
         return None
     try:
@@ -92,7 +92,7 @@ def run(
         exchange=exchange,
         start_ms=start_ms,
         end_ms=end_ms,
-        speed=_speed(speed),
+        speed=parse_speed(speed),
         params=parse_params(params_json),
         backend=backend,
         run_id=run_id,

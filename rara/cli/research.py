@@ -15,7 +15,7 @@ from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME
 from rara.config import load_settings, weakened_warning
 from rara.domain.events import StopReason
 from rara.domain.gate import WeakenedThreshold
-from rara.domain.market import Timeframe
+from rara.domain.market import Timeframe, parse_utc
 from rara.domain.text import printable
 from rara.errors import EXIT_SIGTERM, BadInput, Interrupted
 from rara.home import Home
@@ -68,6 +68,12 @@ STOPPED_BY: dict[StopReason, str] = {
     default=None,
     help="sandbox backend (default: sandbox.backend setting)",
 )
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="use only bars opening before this UTC time (e.g. 2024-06-01); default: all stored",
+)
 @click.option("--quiet", is_flag=True, help="no progress on stderr")
 def run(
     iterations: int | None,
@@ -83,6 +89,7 @@ def run(
     resume_id: str | None,
     replay_id: str | None,
     backend: str | None,
+    as_of: str | None,
     quiet: bool,
 ) -> None:
     """Run the loop until --iterations, --max-cost-usd or --max-duration; JSON summary out."""
@@ -127,6 +134,7 @@ def run(
             max_cost_usd=max_cost_usd,
             max_duration_s=parse_duration(max_duration),
             backend=backend or settings.sandbox.backend,
+            as_of_ms=as_of_ms(as_of),
         )
         try:
             if replay_id or proposer == "replay":
@@ -290,3 +298,15 @@ def _weakened(weakened: list[WeakenedThreshold] | None) -> list[dict[str, Any]] 
     """The loosened thresholds of a promotion: [] none, None not recorded (promoted before
     rara recorded them)."""
     return None if weakened is None else [w.model_dump() for w in weakened]
+
+
+def as_of_ms(text: str | None) -> int | None:
+    """``--as-of`` as UTC epoch ms; a clear error for a time that is not one."""
+    if text is None:
+        return None
+    try:
+        return parse_utc(text)
+    except ValueError as exc:
+        raise BadInput(
+            "bad_as_of", f"--as-of {text!r} is not a time: {exc}", "e.g. --as-of 2024-06-01"
+        ) from None

@@ -2,7 +2,7 @@
 (research, one trading engine per deployed strategy and account, feedback, the sentinel), each a
 blocking loop in its own thread that reports progress from inside its work.
 
-- `component`: the `Component` port and its `Progress` heartbeat;
+- the `Component` port and its `Progress` heartbeat are in `rara.supervision`;
 - `supervisor`: one-for-one restarts with backoff and a cap per window, stall detection, the
   systemd watchdog; a trading component is never silently restarted (its strategy halts);
 - `instance`: the single-instance lock per ``$RARA_HOME``;

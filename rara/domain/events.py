@@ -32,7 +32,16 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
 
 from rara.domain.gate import CheckName, GateDecision, Segment, WeakenedThreshold
 from rara.domain.lifecycle import Gate2Report, Stage
@@ -129,6 +138,17 @@ class ResearchRunConfig(BaseModel):
     max_cost_usd: float | None = Field(description="LLM spend cap in USD; None: no cap")
     max_duration_s: float | None = Field(description="wall-clock cap in seconds; None: no cap")
     backend: str = Field(description="sandbox backend: subprocess or docker")
+    as_of_ms: int | None = Field(
+        None, description="the run saw only bars opening before this (UTC ms); None: all stored"
+    )
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_as_of(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # absent when None, so a run over all stored bars hashes as it did before as_of existed
+        out: dict[str, Any] = handler(self)
+        if out.get("as_of_ms") is None:
+            out.pop("as_of_ms", None)
+        return out
 
 
 class ResearchRunStarted(EventPayload):

@@ -41,9 +41,12 @@ class RunConfig:
     max_cost_usd: float | None
     max_duration_s: float | None
     backend: str
+    # bars opening at or after this (UTC ms) are not the run's: the daemon's replay trades them
+    as_of_ms: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        # as_of_ms only when set: a run over all stored bars keeps the id and hash it had
+        return {k: v for k, v in self.__dict__.items() if k != "as_of_ms" or v is not None}
 
 
 def make_proposer(

@@ -63,7 +63,7 @@ class ResearchSession(Closing):
         self.replay_origin: ReplayOrigin | None = None
         cat = Catalog(home.data_dir)
         self.inst: Instrument = cat.resolve(cfg.symbol, cfg.timeframe, cfg.exchange)
-        self.candles = cat.load(self.inst)
+        self.candles = cat.load(self.inst, None, cfg.as_of_ms)
         # Everything opened from here on is closed by `close`, in reverse order; if a later step
         # fails (a proposer that cannot be built), what was already open is closed at once.
         with ExitStack() as stack:

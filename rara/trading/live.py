@@ -171,15 +171,23 @@ class LiveSession(Closing):
     def close(self) -> None:
         close_all(reversed(self.parts))
 
-    def run(self, should_stop: Callable[[], bool] = lambda: False, timeout_s: float = 1.0) -> str:
+    def run(
+        self,
+        should_stop: Callable[[], bool] = lambda: False,
+        timeout_s: float = 1.0,
+        *,
+        disarm: bool = True,
+    ) -> str:
         """Trade until `should_stop()` (a live feed does not end). On the way out the dead man's
-        switch is disarmed and resting orders (the position's stop-loss) stay at the venue."""
+        switch is disarmed and resting orders (the position's stop-loss) stay at the venue;
+        `disarm=False` leaves the switch armed, so the exchange cancels them if no process
+        refreshes it in time (the daemon's ``stop_orders = "leave_under_deadman"``)."""
         ended = "stopped"
         try:
             ended = self.engine.run(should_stop, timeout_s)
         finally:
             try:
-                if self.upkeep.deadman is not None:
+                if disarm and self.upkeep.deadman is not None:
                     self.upkeep.deadman.disarm()
             finally:
                 self.deployment.record(

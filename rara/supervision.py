@@ -1,4 +1,6 @@
-"""The port every daemon component implements, and the heartbeat it reports progress on.
+"""The port every component the daemon supervises implements, and the heartbeat it reports
+progress on. It lives outside `rara.daemon` so that the packages whose loops the daemon runs
+(research, feedback, the sentinel) can implement it without importing the daemon.
 
 A component is a blocking loop run in a thread of its own (the engines, research and the
 sentinel are synchronous code). It calls ``progress.beat()`` from inside its work loop, at least

@@ -1,0 +1,173 @@
+"""The daemon's trading components: one engine per strategy and account, paper or live.
+
+A `TradingPlan` is what a lifecycle record says to trade (read once from the strategy's
+manifest: its market and params); a `TradingComponent` runs it. The session is opened inside
+the component's thread, and opening it is the reconciliation: a paper session restores its
+order journal, syncs the venue and books what was filled before a crash; a live session
+reconciles the account and arms its dead man's switch (`rara.trading.live`). The run id is a
+function of strategy, market and range, so a restarted daemon resumes the same run after its
+last marked bar instead of trading it twice.
+
+A crash is never restarted here (`restart = "halt"`): the supervisor halts the component and
+the conductor restarts it only by opening a fresh session, which reconciles first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from rara.domain.events import ComponentKind
+from rara.domain.market import Instrument
+from rara.feedback.lifecycle import StrategyRecord
+from rara.home import Home
+from rara.registry.manifest import read_manifest
+from rara.supervision import Progress, RestartPolicy
+from rara_sandbox.manifest import STRATEGY_FILE
+
+log = logging.getLogger(__name__)
+
+TradingMode = Literal["paper", "live"]
+PaperFeed = Literal["replay", "exchange"]
+
+
+@dataclass(frozen=True)
+class TradingPlan:
+    """One strategy on one market and account, as its lifecycle stage asks."""
+
+    strategy_id: str
+    strategy_name: str
+    directory: Path
+    params: dict[str, Any]
+    exchange: str
+    symbol: str
+    timeframe: str
+    mode: TradingMode
+    account: str | None  # the approved account when live; None on paper
+
+    @property
+    def component_name(self) -> str:
+        return f"trading:{self.strategy_id}:{self.account or 'paper'}"
+
+    @property
+    def source_path(self) -> Path:
+        return self.directory / STRATEGY_FILE
+
+
+def plan_of(home: Home, rec: StrategyRecord, mode: TradingMode) -> TradingPlan:
+    """The plan for `rec` at its stage: the market it was promoted on, its promoted params."""
+    directory = home.root / rec.path
+    manifest = read_manifest(directory)
+    if manifest.instrument is None:
+        raise ValueError(f"{rec.name}: its manifest names no instrument to trade")
+    exchange, symbol, timeframe = manifest.instrument.split(":")
+    return TradingPlan(
+        strategy_id=rec.strategy_id,
+        strategy_name=rec.name,
+        directory=directory,
+        params=dict(manifest.params),
+        exchange=exchange,
+        symbol=symbol,
+        timeframe=timeframe,
+        mode=mode,
+        account=rec.account if mode == "live" else None,
+    )
+
+
+@dataclass(frozen=True)
+class TradingOptions:
+    """How the daemon trades, the same for every plan."""
+
+    paper_feed: PaperFeed = "replay"
+    speed: float | None = None  # replay speed; None: as fast as bars are read
+    replay_from_ms: int | None = None  # the replay's first bar (research saw only bars before)
+    live_flag: bool = False  # `rara run --live`: the third opt-in for live-mode accounts
+    stop_orders: Literal["cancel", "leave_under_deadman"] = "cancel"
+
+
+class TradingComponent:
+    """Runs one `TradingPlan` until stopped, or until a replay has no more bars."""
+
+    kind: ComponentKind = "trading"
+    restart: RestartPolicy = "halt"
+
+    def __init__(self, home: Home, plan: TradingPlan, options: TradingOptions) -> None:
+        self.home, self.plan, self.options = home, plan, options
+        self.opened = threading.Event()  # set once the session is open (reconciled, armed)
+        self.open_error: BaseException | None = None
+        self.ended: str | None = None  # the engine's end: feed_ended or stopped
+        self.run_id: str | None = None
+        self.canceled_on_stop = 0
+
+    @property
+    def name(self) -> str:
+        return self.plan.component_name
+
+    def run(self, progress: Progress, stopping: threading.Event) -> None:
+        try:
+            session = self._open()
+        except BaseException as exc:
+            self.open_error = exc
+            self.opened.set()
+            raise
+        with session:
+            self.run_id = session.deployment.run_id
+            self.opened.set()
+            progress.beat(f"{self.plan.mode} run {self.run_id} opened")
+
+            def should_stop() -> bool:
+                progress.beat()
+                return stopping.is_set()
+
+            leave = self.options.stop_orders == "leave_under_deadman"
+            if self.plan.mode == "live":
+                from rara.trading.live import LiveSession
+
+                assert isinstance(session, LiveSession)
+                self.ended = session.run(should_stop, timeout_s=1.0, disarm=not leave)
+            else:
+                self.ended = session.run(should_stop, timeout_s=1.0)
+            if stopping.is_set() and not leave:
+                self.canceled_on_stop = len(session.engine.orders.cancel_all())
+            progress.beat(f"{self.plan.mode} run {self.run_id} {self.ended}")
+
+    def _open(self) -> Any:
+        p, o = self.plan, self.options
+        if p.mode == "live":
+            from rara.trading.live import open_live_session
+
+            assert p.account is not None
+            return open_live_session(
+                self.home,
+                str(p.source_path),
+                account=p.account,
+                symbol=p.symbol,
+                timeframe=p.timeframe,
+                live_flag=o.live_flag,
+                params=p.params,
+            )
+        from rara.trading.session import open_paper_session
+
+        replay = o.paper_feed == "replay"
+        return open_paper_session(
+            self.home,
+            str(p.source_path),
+            symbol=p.symbol,
+            timeframe=p.timeframe,
+            exchange=p.exchange,
+            start_ms=o.replay_from_ms if replay else None,
+            speed=o.speed,
+            params=p.params,
+            feed_kind="replay" if replay else "poll",
+        )
+
+
+def instrument_of(plan: TradingPlan) -> Instrument:
+    from rara.domain.market import Timeframe
+
+    return Instrument(
+        exchange=plan.exchange, symbol=plan.symbol, timeframe=Timeframe.parse(plan.timeframe)
+    )
