@@ -2,23 +2,21 @@
 momentum edge the built-in research loop finds within a few iterations on the bars before a split,
 and whose bars after the split a promoted candidate paper-trades through gate 2.
 
-    kit = planted_edge_home(home, cli)   # config + the bars research may see
-    kit.research(cli)                    # what the daemon's research does: promotes >= 1
-    kit.write_after_split(cli)           # the bars gate 2 judges (research never saw them)
-    summary = kit.paper(cli, name)       # `rara paper run` over those bars
+    kit = planted_edge_home(home, cli)   # config and every bar
+    kit.research(cli)                    # what the daemon's research does (--as-of the split)
+    summary = kit.paper(cli, name)       # `rara paper run` over the bars after the split
     figures = gate2_figures(home, summary, kit.gate2)
 
-Research must not see the bars after the split. Research's data has no end date yet, so the home
-holds only the bars before the split until `write_after_split` extends the same instrument (the
-synthesiser is prefix-stable: a longer run starts with the shorter one's bars, which stay
-unchanged). The daemon's test writes them once research has promoted.
+Research must not see the bars after the split: the config's ``daemon.replay_from`` is the split
+(the daemon's research runs as of it, its replay starts there), and `PlantedEdge.research` passes
+``--as-of`` the same.
 
 Measured (seed 5, strength 0.4, 3000 + 1000 1h bars, gate 1 at its defaults but min_dsr): research
 promotes at iteration 0 (a tsmom, 155 validation trades, Sharpe 10.6) and iteration 3 (a
-tsmom+trend) of 4, in ~8-12 s; a paper run of the 1000 bars after the split takes ~8 s. There the
+tsmom+trend) of 4, in ~11 s; a paper run of the 1000 bars after the split takes ~8 s. There the
 tsmom makes 97 round trips over 41.7 market days, Sharpe 10.5 annualised from the equity marks,
 drawdown 0.126; the tsmom+trend 65 round trips, Sharpe 16.2, drawdown 0.085; both equal the
-backtest over the same bars (no mismatch, equity within 1e-14). The whole test: ~27 s.
+backtest over the same bars (no mismatch, equity within 1e-14). The whole test: ~22 s.
 """
 
 from __future__ import annotations
@@ -108,21 +106,16 @@ class PlantedEdge:
         return dict(r.json)
 
     def research(self, cli: Any, timeout: float = 300) -> dict[str, Any]:
-        """`rara research run` with the [daemon.research] settings: its JSON summary."""
+        """`rara research run` with the [daemon.research] settings on the bars before the split:
+        its JSON summary."""
         r = cli(
             "research", "run", "--symbol", self.symbol, "--exchange", self.exchange,
             "--timeframe", self.timeframe, "--iterations", str(self.iterations),
-            "--seed", str(self.research_seed), "--quiet", env=self._env(), timeout=timeout,
+            "--seed", str(self.research_seed), "--as-of", self.split, "--quiet",
+            env=self._env(), timeout=timeout,
         )  # fmt: skip
         assert r.code == 0, r.stdout + r.stderr
         return dict(r.json)
-
-    def write_after_split(self, cli: Any) -> dict[str, Any]:
-        """Extend the instrument with the bars after the split; the earlier ones stay as they
-        were (the synthesiser is prefix-stable), which the returned summary shows."""
-        out = self._synth(cli, self.research_bars + self.paper_bars)
-        assert (out["added"], out["replaced"]) == (self.paper_bars, 0), out
-        return out
 
     def paper(self, cli: Any, strategy: str, timeout: float = 300) -> dict[str, Any]:
         """`rara paper run STRATEGY` over the bars after the split: its JSON summary (with the
@@ -137,14 +130,15 @@ class PlantedEdge:
 
 
 def planted_edge_home(home: Path, cli: Any) -> PlantedEdge:
-    """Write the scenario's config and the bars before the split into a fresh `home`."""
+    """Write the scenario's config and its bars (before and after the split) into a fresh
+    `home`."""
     kit = PlantedEdge(home=home)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "config.toml"
     assert not config.exists(), f"{config} exists: the scenario wants a fresh home"
     config.write_text(_config_toml(kit), encoding="utf-8")
-    synth = kit._synth(cli, kit.research_bars)
-    assert synth["rows"] == kit.research_bars and synth["range"][1] < kit.split, synth
+    synth = kit._synth(cli, kit.research_bars + kit.paper_bars)
+    assert synth["rows"] == kit.research_bars + kit.paper_bars and synth["range"][1] < kit.end
     return kit
 
 
@@ -156,6 +150,7 @@ def _config_toml(kit: PlantedEdge) -> str:
         [
             table("gates.research", RESEARCH_GATE),
             table("gates.paper", kit.gate2),
+            table("daemon", {"replay_from": kit.split}),
             table(
                 "daemon.research",
                 {

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 
 from rara.config import load_settings
+from rara.domain.market import ms_to_iso
 from rara.home import Home
-from tests.kit.daemon import PAPER_GATE, gate2_figures, planted_edge_home
+from tests.kit.daemon import HOUR_MS, PAPER_GATE, gate2_figures, planted_edge_home
 
 
 def test_research_promotes_before_the_split_and_paper_passes_gate_2_after_it(cli, rara_home):
@@ -17,11 +18,12 @@ def test_research_promotes_before_the_split_and_paper_passes_gate_2_after_it(cli
     assert settings.daemon.research.symbol == kit.symbol
     assert settings.daemon.research.iterations_per_run == kit.iterations
     assert settings.gates.paper.model_dump() == PAPER_GATE
+    assert settings.daemon.replay_from == kit.split
 
-    # (a) research sees only the bars before the split, and promotes
+    # (a) research, as of the split, promotes on the bars before it
     info = cli("data", "info").json
     (edge,) = [i for i in info["instruments"] if i["symbol"] == kit.symbol]
-    assert edge["rows"] == kit.research_bars and edge["end"] < kit.split
+    assert edge["rows"] == kit.research_bars + kit.paper_bars and edge["end"] > kit.split
     summary = kit.research(cli)
     promotions = [
         c["iteration"] for c in summary["candidates"] if c["outcome"] == "paper_candidate"
@@ -30,10 +32,10 @@ def test_research_promotes_before_the_split_and_paper_passes_gate_2_after_it(cli
     assert summary["instrument"] == f"{kit.exchange}:{kit.symbol}:{kit.timeframe}"
     promoted = [json.loads(x) for x in cli("research", "promoted").stdout.splitlines()]
     (first, *_) = [p for p in promoted if p["run_id"] == summary["run_id"]]
-    assert first["data_range"][1] < kit.split  # what gate 1 judged ended before the split
+    # what gate 1 judged ends with the last bar before the split
+    assert first["data_range"][1] == ms_to_iso(kit.split_ms - HOUR_MS)
 
     # (b) the bars after the split, paper-traded, pass gate 2 and equal the backtest
-    kit.write_after_split(cli)
     paper = kit.paper(cli, first["name"])
     assert paper["strategy_id"] == first["strategy_id"] and paper["bars"] == kit.paper_bars
     assert paper["backtest_comparison"]["ok"] and paper["ledger"]["ok"]
