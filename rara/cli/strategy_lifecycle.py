@@ -104,11 +104,12 @@ def describe(home: Home, store: EventStore, rec: StrategyRecord) -> dict[str, An
         manifest: Any = read_manifest(directory).to_json()
     except ManifestError as exc:
         manifest = {"error": exc.message}
+    record = rec.to_json()
     return {
-        **rec.to_json(),
+        **{k: v for k, v in record.items() if k != "last_report"},
         "manifest": manifest,
         "gate1_report": _read_json(directory / GATE_REPORT_FILE),
-        "gate2_report": rec.to_json()["last_report"],
+        "gate2_report": record["last_report"],
         "trading_runs": trading_runs(store, rec.strategy_id),
     }
 
@@ -138,7 +139,7 @@ def approve(ident: str, account: str, reason: str) -> None:
     live mode's opt-ins: an account in live mode still needs trading.live_enabled, its keys and
     the daemon's --live.
     """
-    from rara.trading.accounts import LIVE_OPT_INS, account_settings  # ccxt: only when approving
+    from rara.trading.accounts import account_settings  # ccxt: only when approving
 
     home = Home.from_env()
     acct = account_settings(load_settings(home), account)  # an unknown name: bad input
@@ -167,7 +168,8 @@ def approve(ident: str, account: str, reason: str) -> None:
     if acct.mode == "live":
         out["note"] = (
             f"account {account} is in live mode: approval does not bypass its opt-ins; it "
-            f"trades only with {', '.join(LIVE_OPT_INS)} (the daemon's flag)"
+            "trades only with trading.live_enabled = true, its keys, and the daemon started "
+            "with --live"
         )
     emit(out)
 
