@@ -1,7 +1,8 @@
 """Credentials: exchange and LLM keys, from the environment or a home's ``secrets.toml``.
 
-Keys come from ``RARA_LLM_API_KEY``, ``RARA_<EXCHANGE>_API_KEY`` and ``RARA_<EXCHANGE>_SECRET``,
-or from `Home.secrets_file`, which is refused unless only its owner can read it (mode 0600).
+Keys come from ``RARA_LLM_API_KEY``, ``RARA_<EXCHANGE>_API_KEY``, ``RARA_<EXCHANGE>_SECRET`` and
+``RARA_SENTINEL_WEBHOOK_TOKEN`` (the sentinel webhook's bearer token), or from
+`Home.secrets_file`, which is refused unless only its owner can read it (mode 0600).
 They are `SecretStr` from the moment they are read, so they stay out of reprs, logs and JSON;
 `redacted_secrets` is all that may be shown of them::
 
@@ -23,6 +24,7 @@ from rara.home import Home
 
 # the LLM key's variable: named in every message that asks for the key
 LLM_KEY_ENV = "RARA_LLM_API_KEY"
+WEBHOOK_TOKEN_ENV = "RARA_SENTINEL_WEBHOOK_TOKEN"
 
 
 class ExchangeKeys(BaseModel):
@@ -36,10 +38,16 @@ class Secrets(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     llm_api_key: SecretStr | None = None
+    sentinel_webhook_token: SecretStr | None = None
     exchanges: dict[str, ExchangeKeys] = Field(default_factory=dict)
 
 
-SECRET_KEYS = ["llm.api_key", "exchanges.EXCHANGE.api_key", "exchanges.EXCHANGE.secret"]
+SECRET_KEYS = [
+    "llm.api_key",
+    "sentinel.webhook_token",
+    "exchanges.EXCHANGE.api_key",
+    "exchanges.EXCHANGE.secret",
+]
 
 
 def _unknown_secret(dotted: str, where: Path) -> BadInput:
@@ -66,6 +74,12 @@ def _secrets_file_tree(path: Path) -> dict[str, Any]:
                     raise _unknown_secret(f"llm.{k}", path)
             if "api_key" in body:
                 tree["llm_api_key"] = body["api_key"]
+        elif section == "sentinel" and isinstance(body, dict):
+            for k in body:
+                if k != "webhook_token":
+                    raise _unknown_secret(f"sentinel.{k}", path)
+            if "webhook_token" in body:
+                tree["sentinel_webhook_token"] = body["webhook_token"]
         elif section != "exchanges":
             raise _unknown_secret(section, path)
     tree["exchanges"] = raw.get("exchanges", {})
@@ -89,6 +103,8 @@ def load_secrets(home: Home, environ: dict[str, str] | None = None) -> Secrets:
         tree = _secrets_file_tree(path)
     if env.get(LLM_KEY_ENV):
         tree["llm_api_key"] = env[LLM_KEY_ENV]
+    if env.get(WEBHOOK_TOKEN_ENV):
+        tree["sentinel_webhook_token"] = env[WEBHOOK_TOKEN_ENV]
     for name, value in env.items():
         for suffix, field in (("_API_KEY", "api_key"), ("_SECRET", "secret")):
             if name.startswith(ENV_PREFIX) and name.endswith(suffix) and name != LLM_KEY_ENV:
@@ -116,6 +132,7 @@ def redacted_secrets(secrets: Secrets) -> dict[str, Any]:
 
     return {
         "llm.api_key": mark(secrets.llm_api_key),
+        "sentinel.webhook_token": mark(secrets.sentinel_webhook_token),
         **{
             f"exchanges.{ex}.{f}": mark(getattr(keys, f))
             for ex, keys in sorted(secrets.exchanges.items())

@@ -346,6 +346,30 @@ GROUPS = (
                 "directory whose manifest (or, shipped as promoted, gate report) is missing or "
                 "bad is skipped with a warning on stderr.",
             ),
+            "show": _lazy(
+                "strategy_lifecycle",
+                "show",
+                "One strategy's lifecycle record (stage, moves with who and why, account), its "
+                "manifest, gate 1's report, the last gate 2 report and its trading runs.",
+            ),
+            "approve": _lazy(
+                "strategy_lifecycle",
+                "approve",
+                "Approve a live candidate for live trading on account NAME; print its new record.",
+            ),
+            "demote": _lazy(
+                "strategy_lifecycle",
+                "demote",
+                "Move a strategy down a stage (live or live candidate to paper, paper to paper "
+                "candidate); print its new record. Refused when that move is not allowed from its "
+                "stage.",
+            ),
+            "retire": _lazy(
+                "strategy_lifecycle",
+                "retire",
+                "Retire a strategy for good (it stops trading and is never deployed again); print "
+                "its new record.",
+            ),
             # `rara strategy backtest NAME` is `rara backtest run` for a strategy the registry
             # knows
             "backtest": _BACKTEST_RUN,
@@ -379,6 +403,18 @@ GROUPS = (
                 "thresholds that were loosened when each was promoted under ``weakened``); a "
                 "directory whose manifest is not valid is skipped with a warning on stderr, and "
                 "so is said each one a weakened gate promoted.",
+            ),
+        },
+    ),
+    _group(
+        "sentinel",
+        "The sentinel: news feeds, a webhook and market signals that lock a symbol when critical.",
+        {
+            "test": _lazy(
+                "sentinel",
+                "test_cmd",
+                "Poll a feed (URL or file) once, or classify a text; print the signals it would "
+                "raise.",
             ),
         },
     ),

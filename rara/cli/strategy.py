@@ -1,5 +1,7 @@
-"""`rara strategy`: the strategies a home can see (its promoted and installed ones, then those
-shipped with rara: promoted by the gate, or examples)."""
+"""`rara strategy list`: the strategies a home can see (its promoted and installed ones, then those
+shipped with rara: promoted by the gate, or examples), each with its lifecycle stage where the
+event log knows it. The lifecycle's commands (show, approve, demote, retire) are in
+`rara.cli.strategy_lifecycle`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ import logging
 import click
 
 from rara.cli.output import emit_lines
+from rara.cli.strategy_lifecycle import STAGE_CHOICE, entry_strategy_id
+from rara.domain.lifecycle import Stage
+from rara.events import open_event_store
+from rara.feedback.lifecycle import Lifecycle, StrategyRecord
 from rara.home import Home
 from rara.registry import ORIGINS, Registry
 
@@ -23,17 +29,58 @@ log = logging.getLogger(__name__)
     help="only these roots (repeatable): promoted, installed, shipped (promoted, shipped with "
     "rara) or example",
 )
-def list_cmd(origins: tuple[str, ...]) -> None:
+@click.option(
+    "--stage",
+    "stages",
+    type=STAGE_CHOICE,
+    multiple=True,
+    help="instead, the lifecycle's strategies at these stages (repeatable)",
+)
+def list_cmd(origins: tuple[str, ...], stages: tuple[Stage, ...]) -> None:
     """Every strategy found, one NDJSON line each: name, origin, path and manifest; a directory
     whose manifest (or, shipped as promoted, gate report) is missing or bad is skipped with a
-    warning on stderr."""
-    listing = Registry(Home.from_env()).listing(
-        origins=[o for o in ORIGINS if o in origins or not origins]
-    )
+    warning on stderr.
+
+    Each line carries the strategy's strategy_id and its stage: the lifecycle's where it knows
+    the strategy (in_lifecycle), else the one its manifest was written at (null: none). With
+    --stage, the lifecycle's strategies at those stages instead (strategy_id, name, stage, path,
+    account), in the order they entered.
+    """
+    home = Home.from_env()
+    records = _lifecycle_records(home)
+    if stages:
+        emit_lines(
+            {k: v for k, v in r.to_json().items() if k not in ("history", "last_report")}
+            for r in records.values()
+            if r.stage in stages
+        )
+        return
+    listing = Registry(home).listing(origins=[o for o in ORIGINS if o in origins or not origins])
     for problem in listing.problems:
         log.warning("skipped %s (%s)", problem.message, problem.suggestion)
-    emit_lines(
-        # the directory's name last: it is what a user types, when two sources shared a name
-        {**e.manifest.to_json(), "name": e.name, "origin": e.origin, "path": str(e.path)}
-        for e in listing.strategies
-    )
+    rows = []
+    for e in listing.strategies:
+        sid = entry_strategy_id(e)
+        rec = records.get(sid) if sid else None
+        rows.append(
+            # the directory's name last: it is what a user types, when two sources shared a name
+            {
+                **e.manifest.to_json(),
+                "strategy_id": sid,
+                # the lifecycle's stage where it knows the strategy, else the manifest's
+                "stage": rec.stage if rec else e.manifest.stage,
+                "in_lifecycle": rec is not None,
+                "name": e.name,
+                "origin": e.origin,
+                "path": str(e.path),
+            }
+        )
+    emit_lines(rows)
+
+
+def _lifecycle_records(home: Home) -> dict[str, StrategyRecord]:
+    """The lifecycle's strategies by id, read without creating a state DB on a fresh home."""
+    if not home.state_db.exists():
+        return {}
+    with open_event_store(home.state_db, readonly=True) as store:
+        return {r.strategy_id: r for r in Lifecycle(store).strategies()}

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rara.errors import RaraError
 
-Purpose = Literal["propose", "code", "fix", "feedback", "agent"]
+Purpose = Literal["propose", "code", "fix", "feedback", "agent", "sentinel"]
 
 
 class LlmCall(BaseModel):
