@@ -34,11 +34,11 @@ from rara.feedback.lifecycle import SOURCE, Lifecycle, StrategyRecord, hold, mov
 from rara.feedback.runs import (
     LIVE_MODES,
     PAPER_MODES,
+    RunReader,
     RunRecord,
     SameBarsBacktest,
     backtest_over_run,
     latest_run,
-    read_run,
 )
 from rara.home import Home
 
@@ -70,15 +70,19 @@ class FeedbackEvaluator:
         # (run id, last bar judged) -> the backtest over its bars: a pass with no new bar
         # starts no sandbox
         self._backtests: dict[tuple[str, int], SameBarsBacktest | None] = {}
+        self._runs = RunReader(store)
+        self._judged: set[str] = set()  # the runs this pass read (the reader keeps only those)
 
     def evaluate_once(self) -> list[Event]:
         """One pass over the paper and live strategies; the events it appended."""
         self.lifecycle.refresh()
         out: list[Event] = []
+        self._judged = set()
         for rec in self.lifecycle.strategies("paper"):
             out += self._paper(rec)
         for rec in self.lifecycle.strategies("live"):
             out += self._live(rec)
+        self._runs.forget(self._judged)
         self.last_evaluated_ms = self.clock_ms()
         return out
 
@@ -219,7 +223,10 @@ class FeedbackEvaluator:
 
     def _run(self, rec: StrategyRecord, modes: tuple[str, ...]) -> RunRecord | None:
         run_id = latest_run(self.store, rec.strategy_id, modes, after_seq=rec.since_seq)
-        return None if run_id is None else read_run(self.store, run_id)
+        if run_id is None:
+            return None
+        self._judged.add(run_id)
+        return self._runs.read(run_id)
 
     def _backtest(self, run: RunRecord) -> SameBarsBacktest | None:
         if len(run.bar_ms) < 2:

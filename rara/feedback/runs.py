@@ -8,7 +8,7 @@ still trading is read up to its last marked bar: fills after that bar are the ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from rara.domain.events import (
 )
 from rara.domain.market import Instrument, Timeframe
 from rara.errors import RaraError
-from rara.events import Event, EventFilter, EventStore
+from rara.events import EventFilter, EventStore
 from rara.feedback import metrics
 from rara.home import Home
 from rara.registry import Registry
@@ -98,34 +98,63 @@ def latest_run(
     return found
 
 
+RUN_EVENTS = EventFilter(
+    types=[TradingSessionStarted, TradingSessionEnded, TradingEquityMarked, TradingOrderFilled]
+)
+
+
+@dataclass
+class _RunSoFar:
+    started: TradingSessionStarted | None = None
+    marks: dict[int, Decimal] = field(default_factory=dict)  # bar ms -> its latest mark
+    fills: list[TradingOrderFilled] = field(default_factory=list)
+    ended: bool = False
+    seq: int = 0  # the last event read
+
+
+class RunReader:
+    """Runs read from the log and kept: each `read` reads only the events appended since the
+    last one (an evaluator's pass over a month-long run costs its new bars, not the month)."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._runs: dict[str, _RunSoFar] = {}
+
+    def read(self, run_id: str) -> RunRecord | None:
+        """The run's record; None when it never started."""
+        run = self._runs.setdefault(run_id, _RunSoFar())
+        where = RUN_EVENTS.model_copy(update={"correlation_id": run_id})
+        for ev in self.store.iter_query(where, after_seq=run.seq):
+            p = ev.typed()
+            if isinstance(p, TradingSessionStarted):
+                run.started = run.started or p
+                run.ended = False  # resumed: the run trades again
+            elif isinstance(p, TradingEquityMarked):
+                run.marks[p.bar_ms] = p.equity
+            elif isinstance(p, TradingOrderFilled):
+                run.fills.append(p)
+            elif isinstance(p, TradingSessionEnded):
+                run.ended = p.reason == "feed_ended"
+            run.seq = ev.seq
+        if run.started is None:
+            return None
+        bar_ms, equity = metrics.curve(run.marks.items())
+        interval = Timeframe.parse(run.started.timeframe).ms
+        fills = run.fills
+        if len(bar_ms):
+            # a fill at the next bar's open is journaled before that bar is marked
+            upto = int(bar_ms[-1]) + interval
+            fills = [f for f in fills if f.filled_ms < upto]
+        return RunRecord(run.started, bar_ms, equity, paper_trades(fills, interval), run.ended)
+
+    def forget(self, keep: set[str]) -> None:
+        """Drop the runs not in `keep` (strategies that left the trading stages)."""
+        self._runs = {k: v for k, v in self._runs.items() if k in keep}
+
+
 def read_run(store: EventStore, run_id: str) -> RunRecord | None:
     """The run's record from its events; None when it never started."""
-    started: TradingSessionStarted | None = None
-    marks: list[tuple[int, Decimal]] = []
-    fills: list[TradingOrderFilled] = []
-    ended = False
-    types = [TradingSessionStarted, TradingSessionEnded, TradingEquityMarked, TradingOrderFilled]
-    ev: Event
-    for ev in store.iter_query(EventFilter(types=types, correlation_id=run_id)):
-        p = ev.typed()
-        if isinstance(p, TradingSessionStarted):
-            started = started or p
-            ended = False  # resumed: the run trades again
-        elif isinstance(p, TradingEquityMarked):
-            marks.append((p.bar_ms, p.equity))
-        elif isinstance(p, TradingOrderFilled):
-            fills.append(p)
-        elif isinstance(p, TradingSessionEnded):
-            ended = p.reason == "feed_ended"
-    if started is None:
-        return None
-    bar_ms, equity = metrics.curve(marks)
-    interval = Timeframe.parse(started.timeframe).ms
-    if len(bar_ms):
-        # a fill at the next bar's open is journaled before that bar is marked
-        upto = int(bar_ms[-1]) + interval
-        fills = [f for f in fills if f.filled_ms < upto]
-    return RunRecord(started, bar_ms, equity, paper_trades(fills, interval), ended)
+    return RunReader(store).read(run_id)
 
 
 @dataclass(frozen=True)

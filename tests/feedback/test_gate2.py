@@ -9,7 +9,7 @@ from rara.config import load_settings
 from rara.domain.events import TradingSessionEnded
 from rara.events import EventFilter, open_event_store
 from rara.feedback.gate2 import judge_paper, judge_run
-from rara.feedback.runs import backtest_over_run, read_run
+from rara.feedback.runs import RunReader, backtest_over_run, read_run
 from rara.home import Home
 from tests.feedback.paper_runs import LOOSE, STRICT, paper_run
 
@@ -57,6 +57,12 @@ def test_a_run_still_trading_is_judged_on_its_marked_bars() -> None:
         ended = store.query(EventFilter(types=[TradingSessionEnded], correlation_id=run.run_id))
         record = read_run(store, run.run_id)
     assert record is not None and record.ended and len(ended) == 1
+    with open_event_store(home.state_db) as store:
+        reader = RunReader(store)  # the evaluator's: reads only what was appended since
+        first, again = reader.read(run.run_id), reader.read(run.run_id)
+    assert first is not None and again is not None
+    assert first.results() == again.results() == record.results()
+    assert record.results().trades == len(record.trades) == 5
     settings = load_settings(home)
     cut = 500  # bars marked when the evaluator looked
     midway = type(record)(
