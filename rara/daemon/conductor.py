@@ -35,6 +35,7 @@ from rara.daemon.trading import (
     plan_of,
 )
 from rara.domain.events import ComponentKind
+from rara.domain.market import Candles
 from rara.events import EventStore
 from rara.feedback.lifecycle import Lifecycle, StrategyRecord, move
 from rara.home import Home
@@ -99,6 +100,22 @@ class Conductor:
                 f"{len(self.running)} trading, {len(self.finished)} finished, "
                 f"{len(self.halts)} halted"
             )
+
+    def symbols(self) -> list[str]:
+        """The symbols being traded now."""
+        with self._lock:
+            return sorted({c.plan.symbol for c in self.running.values()})
+
+    def window_of(self, symbol: str) -> Candles | None:
+        """The bars a running engine on `symbol` last evaluated (the sentinel's market view:
+        the replay's bars in a replay, the exchange's live)."""
+        with self._lock:
+            comps = [c for c in self.running.values() if c.plan.symbol == symbol]
+        for comp in comps:
+            window = comp.window()
+            if window is not None and len(window):
+                return window
+        return None
 
     # ---- one turn ------------------------------------------------------------------------
     def step(self) -> list[TradingComponent]:

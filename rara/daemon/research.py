@@ -1,5 +1,6 @@
 """The daemon's research component: research run after research run, within a daily LLM budget
-and a share of the CPU, taking up retrain requests first.
+and a share of the CPU, taking up retrain requests first (a demoted strategy's market, with
+its lessons: `rara.research.retrain`).
 
 Each run is an ordinary `ResearchSession` (the same one `rara research run` starts), so its
 trials, lessons, promotions and run hash are what the CLI's would be. The daemon's current run is
@@ -24,9 +25,11 @@ from pathlib import Path
 from rara.config import Settings
 from rara.data.catalog import Catalog
 from rara.domain.events import ComponentKind
+from rara.events import open_event_store
 from rara.home import Home
 from rara.research.loop import ResearchStopped
 from rara.research.outcomes import Progress as LoopProgress
+from rara.research.retrain import pending_retrains, retrain_config
 from rara.research.run_setup import RunConfig
 from rara.research.store import ResearchStore
 from rara.supervision import Progress, RestartPolicy
@@ -85,7 +88,16 @@ class ResearchComponent:
         if unfinished is not None:
             session = ResearchSession.resume(unfinished, settings, self.home, None)
         else:
-            session = ResearchSession(self._config(settings, budget), settings, self.home)
+            cfg = self._config(settings, budget)
+            with open_event_store(self.home.state_db) as store:
+                pending = pending_retrains(store)
+            if pending:  # a demoted strategy's market first, with its lessons
+                request = pending[0]
+                session = ResearchSession(
+                    retrain_config(request, cfg), settings, self.home, retrain=request
+                )
+            else:
+                session = ResearchSession(cfg, settings, self.home)
         claimed = False
 
         def on_progress(p: LoopProgress) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rara.domain.events import ComponentKind
-from rara.domain.market import Instrument
+from rara.domain.market import Candles, Instrument
 from rara.feedback.lifecycle import StrategyRecord
 from rara.home import Home
 from rara.registry.manifest import read_manifest
@@ -101,10 +101,16 @@ class TradingComponent:
         self.ended: str | None = None  # the engine's end: feed_ended or stopped
         self.run_id: str | None = None
         self.canceled_on_stop = 0
+        self._session: Any = None
 
     @property
     def name(self) -> str:
         return self.plan.component_name
+
+    def window(self) -> Candles | None:
+        """The bars its engine last evaluated (None before the session opened)."""
+        session = self._session
+        return None if session is None else session.engine.window
 
     def run(self, progress: Progress, stopping: threading.Event) -> None:
         try:
@@ -114,6 +120,7 @@ class TradingComponent:
             self.opened.set()
             raise
         with session:
+            self._session = session
             self.run_id = session.deployment.run_id
             self.opened.set()
             progress.beat(f"{self.plan.mode} run {self.run_id} opened")

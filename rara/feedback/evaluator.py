@@ -1,5 +1,7 @@
 """Feedback on paper and live strategies, one pass at a time (`FeedbackEvaluator.evaluate_once`):
 
+- a strategy at ``paper`` whose paper run ended (a replay out of bars) without passing gate 2 is
+  retired: no more evidence will come;
 - a strategy at ``paper`` with a paper run: drawdown beyond ``feedback.retire_drawdown`` retires
   it; else gate 2 (`rara.feedback.gate2`) promotes it to ``live_candidate`` when every check
   passes, or holds it with the report when the verdict (which checks fail) changed since the
@@ -109,13 +111,15 @@ class FeedbackEvaluator:
                     event_id=_decision_id("gate2", rec),
                 )
             ]
-        if _same_verdict(rec.last_report, report):
-            return []
         reason = "gate 2: " + ", ".join(
             f"{c.name} {_num(c.value)} vs {_num(c.threshold)}"
             for c in report.checks
             if not c.passed
         )
+        if run.ended:  # a replay out of bars: no more evidence will come, so it is judged now
+            return self._demote(rec, run, Demotion("retired", f"paper run ended; {reason}"))
+        if _same_verdict(rec.last_report, report):
+            return []
         return [
             hold(
                 self.store,

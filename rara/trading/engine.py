@@ -161,6 +161,11 @@ class TradingEngine:
         )
         self.protector = Protector(self.intents, self.account, control, protection_lost)
 
+    @property
+    def window(self) -> Candles:
+        """The bars the strategy was last evaluated on, newest last (the sentinel reads them)."""
+        return self._window
+
     # -- the loop -----------------------------------------------------------------------------
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, timeout_s: float = 5.0) -> str:
