@@ -103,6 +103,7 @@ class Supervisor:
         self._clock = clock
         self._lock = threading.RLock()
         self._slots: dict[str, _Slot] = {}
+        self._closing = False  # stop_all has begun: nothing new starts
         self.ticks = 0  # turns of `run`'s loop: lets a test wait some turns without a clock
         self.tick_s = tick_s or max(
             0.01,
@@ -119,8 +120,11 @@ class Supervisor:
     def add(self, component: Component) -> None:
         """Supervise `component` and start it now, in its own thread. ValueError if a component
         of that name is running (or about to restart); a halted, given-up or stopped one of
-        that name is replaced (a trading engine restarted after reconciliation)."""
+        that name is replaced (a trading engine restarted after reconciliation). ValueError too
+        once the supervisor is stopping: a component started then would outlive the stop."""
         with self._lock:
+            if self._closing:
+                raise ValueError(f"the daemon is stopping; {component.name!r} not started")
             old = self._slots.get(component.name)
             if old is not None and (old.state in (*_LIVE, "restarting", "starting")):
                 raise ValueError(f"component {component.name!r} is already {old.state}")
@@ -184,6 +188,7 @@ class Supervisor:
         join them all within ``stop_timeout_s``) and return."""
         interval = self.notifier.watchdog_interval_s() if self.notifier else None
         ping_every = None if interval is None else interval / 2
+        tick_s = self.tick_s if ping_every is None else min(self.tick_s, ping_every / 2)
         next_ping = self._clock()
         next_status = self._clock()
         try:
@@ -199,7 +204,7 @@ class Supervisor:
                     self._write_status()
                     next_status = now + self.settings.status_interval_s
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.tick_s)
+                    await asyncio.wait_for(stop.wait(), tick_s)
         finally:
             await asyncio.to_thread(self.stop_all, self.settings.stop_timeout_s)
             if self.status is not None:
@@ -209,6 +214,7 @@ class Supervisor:
         """Set every stopping event and join all threads within `timeout_s` in total; the names
         of those still running after it (left behind: the process exits without them)."""
         with self._lock:
+            self._closing = True
             slots = list(self._slots.values())
             for s in slots:
                 s.removed = True  # no restart from here on

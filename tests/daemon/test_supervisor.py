@@ -126,7 +126,7 @@ def test_stop_joins_every_component_and_writes_status(store: EventStore) -> None
 
 
 def test_a_stall_stops_the_watchdog_pings_until_it_ends(store: EventStore) -> None:
-    settings = FAST.model_copy(update={"stall_after_s": 1.0})
+    settings = FAST.model_copy(update={"stall_after_s": 2.0})
     stuck = Worker("research")
     got: list[str] = []
 
@@ -158,7 +158,7 @@ def test_a_stall_stops_the_watchdog_pings_until_it_ends(store: EventStore) -> No
 
 
 def test_fault_hooks_stall_and_crash_real_components(store: EventStore) -> None:
-    settings = FAST.model_copy(update={"stall_after_s": 1.0, "restart_max": 1})
+    settings = FAST.model_copy(update={"stall_after_s": 2.0, "restart_max": 1})
     faults = Faults.parse("stall:sentinel, crash:research@3")
     research, sentinel = Worker("research"), Worker("sentinel", kind="sentinel")
     with supervising(Supervisor(store, DAEMON, settings, faults=faults)) as sup:
@@ -179,3 +179,23 @@ def test_fault_specs_parse_or_are_refused() -> None:
         with pytest.raises(Exception, match="RARA_DAEMON_FAULTS") as info:
             Faults.parse(bad)
         assert getattr(info.value, "code", None) == "bad_daemon_fault"
+
+
+def test_stop_leaves_a_stuck_component_behind_within_the_time_limit(store: EventStore) -> None:
+    settings = FAST.model_copy(update={"stop_timeout_s": 0.2})
+    stuck, fine = Worker("research"), Worker("sentinel", kind="sentinel")
+    stuck.hold.set()  # blocks at once, ignoring its stopping event
+    sup = Supervisor(store, DAEMON, settings)
+    try:
+        with supervising(sup):
+            sup.add(stuck)
+            sup.add(fine)
+            wait_until("both started", lambda: stuck.starts == 1 and fine.starts == 1)
+        assert fine.exits == 1 and stuck.exits == 0  # run() returned though one never ended
+        [left] = [c for c in changes(store, "research") if c.state == "stopped"]
+        assert "left behind" in left.detail
+        with pytest.raises(ValueError, match="stopping"):
+            sup.add(Worker("feedback", kind="feedback"))
+    finally:
+        stuck.release.set()
+    wait_until("the stuck thread to end", lambda: stuck.exits == 1)
