@@ -467,6 +467,12 @@ app.lazy.update(
             "Venue accounts: exchange, mode, keys present, dead man's switch; --balances adds the "
             "venue's balances and the last reconciliation.",
         ),
+        "status": _lazy(
+            "status",
+            "command",
+            "The daemon's state: its components, strategies by stage, trading state and locks, "
+            "positions and the last events (JSON).",
+        ),
         "validate": _lazy(
             "validate",
             "command",
