@@ -440,6 +440,13 @@ app.lazy.update(
             "command",
             'Send PROMPT ("-" reads stdin) to the LLM; print {model, reply, call}.',
         ),
+        "run": _lazy(
+            "run",
+            "command",
+            "Run the daemon: research, paper and live trading, feedback and the sentinel, "
+            "supervised, until SIGTERM (a clean stop) or --duration; what it does is in the event "
+            "log and `rara status`.",
+        ),
         "kill": _lazy(
             "control",
             "kill_cmd",

@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rara.daemon.component import Progress
 from rara.errors import BadInput
+from rara.supervision import Progress
 
 ENV_VAR = "RARA_DAEMON_FAULTS"
 

@@ -36,7 +36,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rara.daemon.component import Component, Progress
 from rara.daemon.faults import Faults
 from rara.daemon.notify import Notifier
 from rara.daemon.status import ComponentStatus, StatusWriter
@@ -44,6 +43,7 @@ from rara.daemon_settings import DaemonSettings
 from rara.domain.events import ComponentState, DaemonComponentChanged
 from rara.events import EventStore
 from rara.llm.provider import redact
+from rara.supervision import Component, Progress
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ It serves the webhook too when ``[sentinel] webhook_port`` is set (started on th
 kept across restarts of the loop; the daemon closes it with the `Sentinel`). A poll that raises
 (the state DB failing under it) is a crash: the supervisor restarts the component ("always").
 
-It satisfies `rara.daemon.component.Component` structurally: the daemon imports the sentinel, so
+It satisfies `rara.supervision.Component` structurally: the daemon imports the sentinel, so
 the sentinel may not import the daemon (a cycle); `Heartbeat` is the part of its `Progress` used.
 """
 
@@ -21,13 +21,13 @@ IDLE_BEAT_S = 5.0
 
 
 class Heartbeat(Protocol):
-    """What the component needs of `rara.daemon.component.Progress`."""
+    """What the component needs of `rara.supervision.Progress`."""
 
     def beat(self, detail: str | None = None) -> None: ...
 
 
 class SentinelComponent:
-    """`rara.daemon.component.Component` over a `Sentinel`, polling every `interval_s`."""
+    """`rara.supervision.Component` over a `Sentinel`, polling every `interval_s`."""
 
     def __init__(self, sentinel: Sentinel, interval_s: float) -> None:
         if interval_s <= 0:

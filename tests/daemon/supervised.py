@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rara.daemon.component import Progress, RestartPolicy
 from rara.daemon.supervisor import Supervisor
 from rara.daemon_settings import DaemonSettings
 from rara.domain.events import ComponentKind, DaemonComponentChanged
 from rara.events import EventFilter, EventStore
+from rara.supervision import Progress, RestartPolicy
 from tests.kit.patience import patience
 
 FAST = DaemonSettings(

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rara.daemon.component import Progress
 from rara.daemon_settings import SentinelMarketSettings, SentinelSettings
 from rara.domain.market import Candles
 from rara.events import EventStore, open_event_store
 from rara.home import Home
 from rara.sentinel import Sentinel, SentinelComponent
 from rara.sentinel.market import gap, market_signals, volatility_jump, volume_spike
+from rara.supervision import Progress
 from rara.trading.control import Control
 from tests.sentinel.feedserver import NOW
 

@@ -1,0 +1,52 @@
+"""`rara run`: the daemon (`rara.daemon.app`): research, paper and live trading, feedback and
+the sentinel in one supervised process, until SIGTERM."""
+
+from __future__ import annotations
+
+import click
+
+from rara.cli.paper import parse_speed
+from rara.home import Home
+from rara.research.run_setup import parse_duration
+
+
+@click.command("run")
+@click.option("--paper-only", is_flag=True, help="trade nothing live, whatever was approved")
+@click.option("--no-research", is_flag=True, help="do not run research (trade and judge only)")
+@click.option(
+    "--feed",
+    type=click.Choice(["replay", "exchange"]),
+    default="replay",
+    show_default=True,
+    help="paper trading's bars: a replay of stored candles (offline), or closed bars polled "
+    "from the exchange",
+)
+@click.option(
+    "--speed",
+    default="max",
+    show_default=True,
+    help="replay speed: max, or N times real time (3600 replays a 1h bar per second)",
+)
+@click.option(
+    "--live", is_flag=True, help="the third opt-in for accounts whose mode is live (see README)"
+)
+@click.option("--duration", default=None, help="stop by itself after this long, e.g. 10m")
+def command(
+    paper_only: bool, no_research: bool, feed: str, speed: str, live: bool, duration: str | None
+) -> None:
+    """Run the daemon: research, paper and live trading, feedback and the sentinel,
+    supervised, until SIGTERM (a clean stop) or --duration; what it does is in the event log
+    and `rara status`."""
+    from rara.daemon.app import RunOptions, run_daemon
+
+    options = RunOptions(
+        paper_only=paper_only,
+        research=not no_research,
+        paper_feed="replay" if feed == "replay" else "exchange",
+        speed=parse_speed(speed),
+        live=live,
+        duration_s=parse_duration(duration),
+    )
+    code = run_daemon(Home.from_env(), options)
+    if code:
+        raise SystemExit(code)

@@ -1,0 +1,355 @@
+"""`rara run`: the composition root of the daemon.
+
+Start-up, in this order, before anything trades or research starts:
+
+1. take the home's single-instance lock (a second daemon is refused) and log ``daemon_started``;
+2. verify the event chain (a broken chain refuses to start: `rara events verify` says where);
+3. rebuild the projections: the ledger books every fill the log holds (`catch_up`), the
+   lifecycle and the trading state and locks are read from the log;
+4. reconcile every account the daemon trades and arm its dead man's switch: each trading
+   component opens its session, which does both (`rara.daemon.trading`), and start-up waits
+   for them;
+5. log ``daemon_ready`` and tell systemd ``READY=1``; then start research, feedback, the
+   sentinel and the conductor, and supervise.
+
+Stop: the first SIGTERM or SIGINT stops every component (trading engines finish their bar,
+cancel their open orders or leave them under the armed dead man's switch per
+``daemon.stop_orders``), the ledger books what was filled, ``daemon_stopped`` is logged and the
+process exits 0; a second signal exits at once (143/130). SIGHUP reads the config again: a bad
+file keeps the old settings; components read the new ones at their next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rara import __version__
+from rara.config import Settings, load_settings
+from rara.daemon.conductor import Conductor
+from rara.daemon.faults import Faults
+from rara.daemon.instance import instance_lock
+from rara.daemon.notify import Notifier
+from rara.daemon.research import ResearchComponent
+from rara.daemon.status import StatusWriter
+from rara.daemon.supervisor import Supervisor
+from rara.daemon.trading import PaperFeed, TradingOptions
+from rara.data.catalog import Catalog
+from rara.domain.events import (
+    DaemonConfigReloaded,
+    DaemonReady,
+    DaemonStarted,
+    DaemonStopped,
+    EventPayload,
+)
+from rara.domain.market import parse_utc
+from rara.errors import RaraError, Refused
+from rara.events import EventStore, open_event_store, verify_path
+from rara.home import Home
+from rara.ledger import catch_up, open_ledger
+from rara.supervision import Component
+
+log = logging.getLogger(__name__)
+SOURCE = "daemon"
+StopReason = Literal["sigterm", "sigint", "replay_finished", "duration", "fatal"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """`rara run`'s options."""
+
+    paper_only: bool = False
+    research: bool = True
+    paper_feed: PaperFeed = "replay"
+    speed: float | None = None  # None: max
+    live: bool = False
+    duration_s: float | None = None
+    open_timeout_s: float = 300.0  # start-up's wait for every account to reconcile
+
+    def to_event(self) -> dict[str, str | int | float | bool | None]:
+        return {
+            "paper_only": self.paper_only,
+            "research": self.research,
+            "feed": self.paper_feed,
+            "speed": self.speed,
+            "live": self.live,
+            "duration_s": self.duration_s,
+        }
+
+
+class SettingsRef:
+    """The settings every component reads at its next turn; SIGHUP replaces them."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self._current = load_settings(home)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Settings:
+        with self._lock:
+            return self._current
+
+    def reload(self) -> tuple[bool, list[str], str]:
+        """Read the config again: (applied, changed keys, detail)."""
+        try:
+            fresh = load_settings(self.home)
+        except (RaraError, ValueError) as exc:
+            return False, [], f"kept the running settings: {str(exc)[:500]}"
+        with self._lock:
+            old, self._current = self._current, fresh
+        return True, _changed(old.model_dump(), fresh.model_dump()), ""
+
+
+def _changed(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in sorted(set(a) | set(b)):
+            out.extend(_changed(a.get(k), b.get(k), f"{prefix}{k}."))
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def replay_start_ms(home: Home, settings: Settings) -> int | None:
+    """Where a replay's paper trading starts (research sees only the bars before it)."""
+    d = settings.daemon
+    if d.replay_from is not None:
+        return parse_utc(d.replay_from)
+    rs = d.research
+    try:
+        inst = Catalog(home.data_dir).resolve(rs.symbol, rs.timeframe, rs.exchange)
+        ts = Catalog(home.data_dir).load(inst).ts
+    except RaraError:
+        return None  # no research market stored: replays start at their first bar
+    return int(ts[int(len(ts) * (1 - d.replay_fraction))]) if len(ts) else None
+
+
+class Daemon:
+    """One daemon process on one home (see the module)."""
+
+    def __init__(self, home: Home, options: RunOptions) -> None:
+        self.home, self.options = home, options
+        self.settings = SettingsRef(home)
+        self.daemon_id = "daemon_" + os.urandom(6).hex()
+        self.notifier = Notifier.from_env()
+        self.stop_reason: StopReason = "sigterm"
+        self._signals = 0
+
+    def run(self) -> int:
+        with instance_lock(self.home):
+            store = open_event_store(self.home.state_db)
+            try:
+                return self._run(store)
+            finally:
+                store.close()
+
+    def _record(self, store: EventStore, payload: EventPayload) -> None:
+        store.append(payload, source=SOURCE, correlation_id=self.daemon_id)
+
+    def _run(self, store: EventStore) -> int:
+        t0 = time.monotonic()
+        settings = self.settings()
+        self._record(
+            store,
+            DaemonStarted(
+                daemon_id=self.daemon_id,
+                pid=os.getpid(),
+                version=__version__,
+                options=self.options.to_event(),
+            ),
+        )
+        status = StatusWriter(self.home.state_db, self.daemon_id)
+        status.started(os.getpid(), self.options.to_event())
+        # 2. the chain
+        report = verify_path(self.home.state_db)
+        if not report.ok:
+            raise Refused(
+                "event_log_broken",
+                f"the event log does not verify ({report.problem} at seq {report.first_bad_seq}): "
+                f"{report.reason}",
+                "run `rara events verify` for the details; restore the state DB from a backup "
+                "before starting the daemon",
+            )
+        self._check_webhook(settings)
+        # 3. projections: the ledger books what the log holds
+        with open_ledger(self.home.state_db) as ledger:
+            catch_up(ledger, store)
+        replay_from = (
+            replay_start_ms(self.home, settings) if self.options.paper_feed == "replay" else None
+        )
+        trading = TradingOptions(
+            paper_feed=self.options.paper_feed,
+            speed=self.options.speed,
+            replay_from_ms=replay_from,
+            live_flag=self.options.live,
+            stop_orders=settings.daemon.stop_orders,
+        )
+        conductor_box: list[Conductor] = []
+
+        def on_halt(name: str, exc: BaseException | None) -> None:
+            if conductor_box:
+                conductor_box[0].halted(name, exc)
+
+        supervisor = Supervisor(
+            store,
+            self.daemon_id,
+            settings.daemon,
+            notifier=self.notifier,
+            status=status,
+            on_halt=on_halt,
+            faults=Faults.from_env(),
+        )
+        conductor = Conductor(
+            self.home,
+            store,
+            self.settings,
+            supervisor,
+            trading,
+            paper_only=self.options.paper_only,
+        )
+        conductor_box.append(conductor)
+        # 4. reconcile and arm: every trading session opens (and reconciles) before ready
+        opened = conductor.wait_opened(conductor.step(), self.options.open_timeout_s)
+        live = [c.plan.account for c in conductor.running.values() if c.plan.account is not None]
+        accounts = sorted({a for a in live if a is not None})
+        armed = [a for a in accounts if settings.trading.accounts[a].deadman != "off"]
+        for component in self._background(store, settings, replay_from, conductor):
+            supervisor.add(component)
+        head = store.last_seq()
+        self._record(
+            store,
+            DaemonReady(
+                daemon_id=self.daemon_id,
+                head_seq=head,
+                accounts_reconciled=accounts,
+                deadman_armed=armed,
+                components=sorted(supervisor.names()),
+                startup_ms=int((time.monotonic() - t0) * 1000),
+            ),
+        )
+        status.ready()
+        self.notifier.ready(f"ready: {len(opened)} trading, {len(supervisor.names())} components")
+        log.info("rara daemon %s ready (%d components)", self.daemon_id, len(supervisor.names()))
+        try:
+            asyncio.run(self._supervise(store, supervisor))
+        finally:
+            self.notifier.stopping()
+        canceled = sum(c.canceled_on_stop for c in conductor.running.values())
+        with open_ledger(self.home.state_db) as ledger:
+            catch_up(ledger, store)  # drain: every fill the engines journaled is booked
+        leave = settings.daemon.stop_orders == "leave_under_deadman"
+        self._record(
+            store,
+            DaemonStopped(
+                daemon_id=self.daemon_id,
+                reason=self.stop_reason,
+                orders="left_under_deadman" if leave else "canceled" if canceled else "none_open",
+                open_orders_canceled=canceled,
+                exit_code=0,
+            ),
+        )
+        status.stopped()
+        return 0
+
+    def _check_webhook(self, settings: Settings) -> None:
+        """A webhook without a token would restart and fail forever: refuse to start."""
+        if not settings.sentinel.enabled or settings.sentinel.webhook_port is None:
+            return
+        from rara.credentials import WEBHOOK_TOKEN_ENV, load_secrets
+
+        if load_secrets(self.home).sentinel_webhook_token is None:
+            raise Refused(
+                "sentinel_webhook_token_missing",
+                "sentinel.webhook_port is set but no webhook token is configured",
+                f"set {WEBHOOK_TOKEN_ENV}, or [sentinel] webhook_token in the 0600 secrets "
+                "file, or unset sentinel.webhook_port",
+            )
+
+    def _background(
+        self,
+        store: EventStore,
+        settings: Settings,
+        replay_from: int | None,
+        conductor: Conductor,
+    ) -> list[Component]:
+        """Research, feedback, the sentinel and the conductor."""
+        from rara.feedback.component import FeedbackComponent
+        from rara.feedback.evaluator import FeedbackEvaluator
+        from rara.feedback.lifecycle import Lifecycle
+        from rara.sentinel.component import SentinelComponent
+
+        parts: list[Component] = [conductor]
+        if self.options.research:
+            parts.append(ResearchComponent(self.home, self.settings, as_of_ms=replay_from))
+        evaluator = FeedbackEvaluator(self.home, store, settings, Lifecycle(store))
+        parts.append(FeedbackComponent(evaluator, settings.daemon.feedback_interval_s))
+        if settings.sentinel.enabled:
+            parts.append(
+                SentinelComponent(
+                    self._sentinel(store, settings, conductor), settings.sentinel.poll_interval_s
+                )
+            )
+        return parts
+
+    def _sentinel(self, store: EventStore, settings: Settings, conductor: Conductor) -> Any:
+        from rara.sentinel.build import build_sentinel
+
+        research_symbol = settings.daemon.research.symbol
+        return build_sentinel(
+            self.home,
+            settings,
+            store,
+            traded_symbols=lambda: sorted(set(conductor.symbols()) | {research_symbol}),
+            candles_of=conductor.window_of,
+        )
+
+    async def _supervise(self, store: EventStore, supervisor: Supervisor) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def on_stop(reason: StopReason, code: int) -> Callable[[], None]:
+            def handler() -> None:
+                self._signals += 1
+                if self._signals > 1:
+                    log.warning("second signal: exiting at once")
+                    os._exit(code)
+                self.stop_reason = reason
+                log.info("stopping (%s)", reason)
+                stop.set()
+
+            return handler
+
+        def on_hup() -> None:
+            applied, changed, detail = self.settings.reload()
+            self._record(
+                store,
+                DaemonConfigReloaded(
+                    daemon_id=self.daemon_id, applied=applied, changed=changed, detail=detail
+                ),
+            )
+
+        loop.add_signal_handler(signal.SIGTERM, on_stop("sigterm", 143))
+        loop.add_signal_handler(signal.SIGINT, on_stop("sigint", 130))
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+        if self.options.duration_s is not None:
+
+            def timed_out() -> None:
+                self.stop_reason = "duration"
+                stop.set()
+
+            loop.call_later(self.options.duration_s, timed_out)
+        try:
+            await supervisor.run(stop)
+        finally:
+            for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(s)
+
+
+def run_daemon(home: Home, options: RunOptions) -> int:
+    return Daemon(home, options).run()
