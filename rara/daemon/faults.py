@@ -5,7 +5,9 @@ watchdog and the restarts can be tested end to end without a component made to m
 
 - ``stall:NAME``: NAME's progress stops counting: its beats are swallowed, so after
   ``[daemon] stall_after_s`` the supervisor sees it stalled and the systemd watchdog pings stop;
-  ``stall:NAME@N`` lets its first N-1 beats through and swallows the rest;
+  ``stall:NAME@N`` lets its first N-1 beats through and swallows the rest. The supervisor then
+  sets NAME's stopping event; a NAME that ends is restarted and stalls again, until
+  ``restart_max`` restarts in the window give it up (and the pings resume: nothing stalls);
 - ``crash:NAME@N``: NAME's Nth beat in this process (counted across its restarts) raises
   `FaultInjected`, once: the crash path (a restart, or a halted trading component).
 

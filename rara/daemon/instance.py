@@ -53,8 +53,9 @@ def instance_lock(home: Home) -> Iterator[int]:
 
 
 def running_daemon(home: Home) -> int | None:
-    """The pid of the daemon holding the home's lock, or None when none runs. Reads only: a home
-    without a lock file stays untouched."""
+    """The pid of the daemon holding the home's lock, or None when none runs (-1: one holds it
+    but has not written its pid yet, a moment at its start). Reads only: a home without a lock
+    file stays untouched."""
     try:
         fd = os.open(home.lock_file, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:

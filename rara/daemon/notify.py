@@ -12,8 +12,8 @@ systemd (no ``$NOTIFY_SOCKET``) every call is a no-op, so the daemon runs the sa
     notifier.watchdog()                         # every interval / 2 while healthy
     notifier.stopping()
 
-A send that fails (systemd went away, the socket is full) is logged and dropped: the daemon's
-work never depends on its supervisor hearing it.
+A send that fails (systemd went away, its queue is full) is logged and dropped, never waited
+for: the daemon's work never depends on its supervisor hearing it.
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ class Notifier(Closing):
         with self._lock:
             try:
                 if self._sock is None:
-                    kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
+                    # non-blocking: a reader that stopped reading (its queue is full) must
+                    # never stall the loop that sends the pings
+                    kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
                     self._sock = socket.socket(socket.AF_UNIX, kind)
                 self._sock.sendto(message.encode(), target)
             except OSError as exc:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rara.daemon.notify import Notifier
 from tests.daemon.supervised import FakeSystemd
+from tests.kit.patience import patience
 
 
 def test_messages_reach_a_socket_at_a_path() -> None:
@@ -61,3 +62,19 @@ def test_a_vanished_systemd_is_logged_not_raised() -> None:
         address = systemd.address
     with Notifier(address) as n:
         assert n.watchdog() is False and n.sent == 0
+
+
+def test_a_reader_that_stopped_reading_never_blocks_the_sender() -> None:
+    import threading
+
+    results: list[bool] = []
+    with FakeSystemd() as systemd, Notifier(systemd.address) as n:
+        # the kernel queues a few datagrams per unix socket (net.unix.max_dgram_qlen); past
+        # that a blocking send would wait for a reader that never comes
+        sender = threading.Thread(target=lambda: results.extend(n.watchdog() for _ in range(500)))
+        sender.start()
+        sender.join(patience(5.0))
+        assert not sender.is_alive(), "a send blocked on a full queue"
+        queued = systemd.drain()
+    assert len(results) == 500 and results[0] is True and False in results
+    assert n.sent == len(queued) == results.count(True)

@@ -142,7 +142,7 @@ def test_a_stall_stops_the_watchdog_pings_until_it_ends(store: EventStore) -> No
             assert set(got) == {"WATCHDOG=1"}
 
             stuck.hold.set()  # stops beating and blocks, ignoring its stopping event
-            wait_until("stalled", lambda: "stalled" in states(store, "research"))
+            wait_until("stalled", lambda: pings(0) and "stalled" in states(store, "research"))
             assert not sup.healthy()
             systemd.drain()  # pings sent before the stall was seen
             seen = sup.ticks
