@@ -39,7 +39,7 @@ from rara.daemon.instance import instance_lock
 from rara.daemon.notify import Notifier
 from rara.daemon.research import ResearchComponent
 from rara.daemon.status import StatusWriter
-from rara.daemon.supervisor import Supervisor
+from rara.daemon.supervisor import Supervisor, error_detail
 from rara.daemon.trading import PaperFeed, TradingOptions
 from rara.data.catalog import Catalog
 from rara.domain.events import (
@@ -153,6 +153,25 @@ class Daemon:
         store.append(payload, source=SOURCE, correlation_id=self.daemon_id)
 
     def _run(self, store: EventStore) -> int:
+        try:
+            return self._started(store)
+        except BaseException as exc:
+            # say in the log why this daemon ended; the CLI prints the error itself
+            code = exc.exit_code if isinstance(exc, RaraError) else 1
+            self._record(
+                store,
+                DaemonStopped(
+                    daemon_id=self.daemon_id,
+                    reason="fatal",
+                    orders="none_open",
+                    open_orders_canceled=0,
+                    exit_code=code,
+                    detail=error_detail(exc),
+                ),
+            )
+            raise
+
+    def _started(self, store: EventStore) -> int:
         t0 = time.monotonic()
         settings = self.settings()
         self._record(
