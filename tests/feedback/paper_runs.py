@@ -33,8 +33,18 @@ class PaperRun:
     name: str
 
 
-def paper_run(home: Home, strategy: str = DONCHIAN, days: int = DAYS) -> PaperRun:
-    """Replay `strategy` through the paper engine over `days` days of the sample."""
+def paper_run(
+    home: Home, strategy: str = DONCHIAN, days: int = DAYS, *, still_trading: bool = False
+) -> PaperRun:
+    """Replay `strategy` through the paper engine over `days` days of the sample; with
+    `still_trading`, stop before the replay's end (the run is not over: more evidence comes)."""
+    turns = 0
+
+    def stop_early() -> bool:
+        nonlocal turns
+        turns += 1
+        return still_trading and turns > 8  # a few batches of bars in, before the end
+
     with open_paper_session(
         home,
         strategy,
@@ -43,7 +53,7 @@ def paper_run(home: Home, strategy: str = DONCHIAN, days: int = DAYS) -> PaperRu
         start_ms=START_MS,
         end_ms=START_MS + days * DAY_MS,
     ) as session:
-        assert session.run() == "feed_ended"
+        assert session.run(stop_early) == ("stopped" if still_trading else "feed_ended")
         dep = session.deployment
         return PaperRun(dep.run_id, dep.strategy_id, dep.strategy_name)
 
@@ -67,7 +77,7 @@ def enter_paper(store: EventStore, run: PaperRun) -> Lifecycle:
     return lifecycle
 
 
-def on_paper(home: Home) -> PaperRun:
+def on_paper(home: Home, *, still_trading: bool = False) -> PaperRun:
     """The Donchian breakout put at stage paper, then paper traded (the daemon's order: a run
     from before the strategy's stay at paper is no evidence about it)."""
     directory = Path(DONCHIAN).parent
@@ -75,7 +85,7 @@ def on_paper(home: Home) -> PaperRun:
     sid = strategy_id(Path(DONCHIAN).read_text(encoding="utf-8"), manifest.version)
     with open_event_store(home.state_db) as store:
         enter_paper(store, PaperRun("", sid, manifest.name))
-    run = paper_run(home)
+    run = paper_run(home, still_trading=still_trading)
     assert run.strategy_id == sid
     return run
 
