@@ -98,8 +98,11 @@ def latest_run(
     return found
 
 
-RUN_EVENTS = EventFilter(
-    types=[TradingSessionStarted, TradingSessionEnded, TradingEquityMarked, TradingOrderFilled]
+RUN_EVENT_TYPES = (
+    TradingSessionStarted,
+    TradingSessionEnded,
+    TradingEquityMarked,
+    TradingOrderFilled,
 )
 
 
@@ -123,7 +126,7 @@ class RunReader:
     def read(self, run_id: str) -> RunRecord | None:
         """The run's record; None when it never started."""
         run = self._runs.setdefault(run_id, _RunSoFar())
-        where = RUN_EVENTS.model_copy(update={"correlation_id": run_id})
+        where = EventFilter(types=RUN_EVENT_TYPES, correlation_id=run_id)
         for ev in self.store.iter_query(where, after_seq=run.seq):
             p = ev.typed()
             if isinstance(p, TradingSessionStarted):
