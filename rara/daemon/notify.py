@@ -89,6 +89,9 @@ class Notifier(Closing):
                 if self._sock is None:
                     kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
                     self._sock = socket.socket(socket.AF_UNIX, kind)
+                    # never wait for systemd: a full queue (it reads slowly, or not at all)
+                    # must drop the message, not freeze the supervisor's loop in a send
+                    self._sock.setblocking(False)
                 self._sock.sendto(message.encode(), target)
             except OSError as exc:
                 log.warning("sd_notify to %s failed: %s", self.address, exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import threading
 from pathlib import Path
 
 from rara.daemon.notify import Notifier
@@ -61,3 +62,22 @@ def test_a_vanished_systemd_is_logged_not_raised() -> None:
         address = systemd.address
     with Notifier(address) as n:
         assert n.watchdog() is False and n.sent == 0
+
+
+def test_a_socket_nobody_reads_drops_messages_instead_of_blocking() -> None:
+    """The kernel queues only a few datagrams (net.unix.max_dgram_qlen, 10 by default): a send
+    to a full queue must fail and be dropped, not block the daemon's supervisor forever."""
+    with FakeSystemd() as systemd, Notifier.from_env({"NOTIFY_SOCKET": systemd.address}) as n:
+        results: list[bool] = []
+        sender = threading.Thread(
+            target=lambda: results.extend(n.watchdog() for _ in range(200)), daemon=True
+        )
+        sender.start()
+        sender.join(60)
+        stuck = sender.is_alive()
+        if stuck:
+            systemd.close()  # a closed peer fails the blocked send: the test ends, failed
+            sender.join(60)
+        assert not stuck, "a send blocked on the full socket"
+        assert len(results) == 200 and results[0] is True and False in results
+        assert n.sent == results.count(True) == len(systemd.drain())
