@@ -213,8 +213,9 @@ def test_sigterm_leaves_the_orders_under_the_armed_switch_which_fires_after_its_
 
 
 @contextmanager
-def silent_feed() -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 that takes each request and never answers: a feed's URL."""
+def silent_feed() -> Iterator[tuple[str, list[socket.socket]]]:
+    """An HTTP server on 127.0.0.1 that takes each request and never answers: a feed's URL,
+    and the connections it holds."""
     server = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
     done = threading.Event()
@@ -233,7 +234,7 @@ def silent_feed() -> Iterator[str]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}/feed.xml"
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/feed.xml", held
     finally:
         done.set()
         thread.join(10)
@@ -242,27 +243,52 @@ def silent_feed() -> Iterator[str]:
         server.close()
 
 
-def test_a_second_daemon_is_refused_and_a_second_sigterm_exits_at_once(rara_home: Path) -> None:
-    with silent_feed() as url:
-        # the sentinel hangs in a GET far longer than the stop's limit: a slow stop
-        (rara_home / "config.toml").parent.mkdir(parents=True, exist_ok=True)
-        (rara_home / "config.toml").write_text(
-            _toml("daemon", {"stop_timeout_s": 300})
-            + _toml("sentinel", {"feeds": [url], "request_timeout_s": 600})
-        )
-        with DaemonProcess(rara_home, "--no-research") as first:
-            first.wait_ready()
-            with DaemonProcess(rara_home, "--no-research") as second:
-                assert second.proc.wait(120) == 3, second.output()
-                error = json.loads(second.out_path.read_text())["error"]
-            assert error["code"] == "daemon_running" and str(first.proc.pid) in error["message"]
-            assert first.alive  # the first keeps running
-            first.proc.send_signal(signal.SIGTERM)
-            time.sleep(1.0)  # not a measurement: let the slow stop begin
-            assert first.alive, first.output()  # still stopping: the sentinel does not answer
-            assert first.stop(signal.SIGTERM, timeout_s=120) == 143
-        assert first.events("daemon_stopped") == []  # exited at once, not through the clean stop
-        assert len(read_events(rara_home, "daemon_started")) == 1  # the second never started
+def test_a_stuck_loop_stops_the_pings_a_second_daemon_is_refused_and_a_second_sigterm_exits(
+    rara_home: Path,
+) -> None:
+    """The sentinel stuck in a GET that never answers (a loop that cannot honour its stop):
+    stalled, the pings stop for good (systemd's WatchdogSec would kill the process); the stop
+    waits for it, and a second SIGTERM exits at once."""
+    systemd = NotifySocket()
+    try:
+        with silent_feed() as (url, held):
+            rara_home.mkdir(parents=True, exist_ok=True)
+            (rara_home / "config.toml").write_text(
+                _toml("daemon", {"stop_timeout_s": 300, "stall_after_s": 8})
+                + _toml("sentinel", {"feeds": [url], "request_timeout_s": 600})
+            )
+            env = {"NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": "1000000"}
+            with DaemonProcess(rara_home, "--no-research", env=env) as first:
+                first.wait_ready()
+                wait_for(lambda: held, 60, why="the sentinel's GET")
+                with DaemonProcess(rara_home, "--no-research") as second:
+                    assert second.proc.wait(120) == 3, second.output()
+                    error = json.loads(second.out_path.read_text())["error"]
+                assert error["code"] == "daemon_running"
+                assert str(first.proc.pid) in error["message"]
+                assert first.alive  # the first keeps running
+
+                stalled = first.wait_event(
+                    "daemon_component_changed",
+                    lambda e: (
+                        e.payload["component"] == "sentinel" and e.payload["state"] == "stalled"
+                    ),
+                    timeout_s=120,
+                )
+                time.sleep(3.0)  # not a measurement: six ping intervals for a ping to slip in
+                pings = systemd.times("WATCHDOG=1")
+                assert len([t for t in pings if t < ts(stalled)]) >= 2  # pinging while healthy
+                assert [t for t in pings if t > ts(stalled)] == []  # none since
+                assert last_states(first)["sentinel"] == "stalled"  # its thread never ended
+
+                first.proc.send_signal(signal.SIGTERM)
+                time.sleep(1.0)  # not a measurement: let the slow stop begin
+                assert first.alive, first.output()  # still stopping: the sentinel is stuck
+                assert first.stop(signal.SIGTERM, timeout_s=120) == 143
+    finally:
+        systemd.close()
+    assert first.events("daemon_stopped") == []  # exited at once, not through the clean stop
+    assert len(read_events(rara_home, "daemon_started")) == 1  # the second never started
 
 
 class NotifySocket:
