@@ -140,8 +140,32 @@ class Daemon:
         self.notifier = Notifier.from_env()
         self.stop_reason: StopReason = "sigterm"
         self._signals = 0
+        self._early_stop = False  # a stop asked for before the supervisor's loop took signals
+        self._early_hup = False
+
+    def _hold_signals(self) -> None:
+        """Signals outside the supervisor's loop (start-up, the drain after it): a stop is kept
+        and acted on once the loop runs (a second exits at once), a SIGHUP is applied then.
+        Without this, SIGTERM or SIGHUP in start-up killed the process by their default."""
+
+        def on_stop(reason: StopReason, code: int) -> Callable[[int, Any], None]:
+            def handler(signum: int, frame: Any) -> None:
+                self._signals += 1
+                if self._signals > 1:
+                    os._exit(code)
+                self.stop_reason, self._early_stop = reason, True
+
+            return handler
+
+        def on_hup(signum: int, frame: Any) -> None:
+            self._early_hup = True
+
+        signal.signal(signal.SIGTERM, on_stop("sigterm", 143))
+        signal.signal(signal.SIGINT, on_stop("sigint", 130))
+        signal.signal(signal.SIGHUP, on_hup)
 
     def run(self) -> int:
+        self._hold_signals()
         with instance_lock(self.home):
             store = open_event_store(self.home.state_db)
             try:
@@ -258,6 +282,7 @@ class Daemon:
         try:
             asyncio.run(self._supervise(store, supervisor))
         finally:
+            self._hold_signals()  # the loop's handlers are gone: a second signal still exits
             self.notifier.stopping()
         canceled = sum(c.canceled_on_stop for c in conductor.running.values())
         with open_ledger(self.home.state_db) as ledger:
@@ -356,6 +381,10 @@ class Daemon:
         loop.add_signal_handler(signal.SIGTERM, on_stop("sigterm", 143))
         loop.add_signal_handler(signal.SIGINT, on_stop("sigint", 130))
         loop.add_signal_handler(signal.SIGHUP, on_hup)
+        if self._early_stop:
+            stop.set()
+        if self._early_hup:
+            on_hup()
         if self.options.duration_s is not None:
 
             def timed_out() -> None:

@@ -159,13 +159,15 @@ class Supervisor:
             return list(self._slots)
 
     def healthy(self) -> bool:
-        """Every component with a running thread beat within ``stall_after_s``."""
+        """Every component with a running thread beat within ``stall_after_s``, and none is
+        stalled (one whose thread ended on being stopped is stalled until the tick decides
+        what follows, so no ping slips in between)."""
         limit = self.settings.stall_after_s
         with self._lock:
             return all(
-                s.progress.idle_s() <= limit
+                s.state != "stalled" and (s.ended or s.progress.idle_s() <= limit)
                 for s in self._slots.values()
-                if s.state in _LIVE and not s.ended
+                if s.state in _LIVE
             )
 
     def snapshot(self) -> list[ComponentStatus]:

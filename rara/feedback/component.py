@@ -11,6 +11,8 @@ from typing import Literal
 from rara.feedback.evaluator import FeedbackEvaluator
 from rara.supervision import Progress, RestartPolicy
 
+IDLE_BEAT_S = 5.0  # while waiting for the next pass, beat this often: waiting is not stalling
+
 
 class FeedbackComponent:
     """Judges paper and live strategies on an interval."""
@@ -29,4 +31,7 @@ class FeedbackComponent:
             appended = self.evaluator.evaluate_once()
             self.passes += 1
             progress.beat(f"pass {self.passes}: {len(appended)} decision event(s)")
-            stopping.wait(self.interval_s)
+            left = self.interval_s
+            while left > 0 and not stopping.wait(min(left, IDLE_BEAT_S)):
+                left -= IDLE_BEAT_S
+                progress.beat()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import threading
 from pathlib import Path
 
 from rara.daemon.notify import Notifier
@@ -65,7 +66,6 @@ def test_a_vanished_systemd_is_logged_not_raised() -> None:
 
 
 def test_a_reader_that_stopped_reading_never_blocks_the_sender() -> None:
-    import threading
 
     results: list[bool] = []
     with FakeSystemd() as systemd, Notifier(systemd.address) as n:

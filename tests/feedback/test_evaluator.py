@@ -294,3 +294,26 @@ def test_live_results_below_a_fraction_of_the_backtest_demote_it_to_paper() -> N
         assert isinstance(demote, FeedbackStrategyDemote) and demote.to_stage == "paper"
         assert demote.reason.startswith("testnet annualised return -")
         assert "below 0.5 x the backtest's -" in demote.reason
+
+
+def test_the_component_beats_while_it_waits_for_its_next_pass() -> None:
+    """Waiting out a long interval is not being stuck: without beats meanwhile, a daemon whose
+    ``stall_after_s`` is below ``feedback_interval_s`` saw feedback stalled and restarted it."""
+    home = Home.from_env()
+    with open_event_store(home.state_db) as store:
+        component = FeedbackComponent(
+            FeedbackEvaluator(home, store, settings_with(home), Lifecycle(store)), interval_s=600
+        )
+        progress, stopping = Progress(), threading.Event()
+        worker = threading.Thread(target=component.run, args=(progress, stopping))
+        worker.start()
+        try:
+            for _ in range(1200):  # generous: a beat is due every few seconds
+                if progress.beats >= 3:
+                    break
+                stopping.wait(0.05)
+        finally:
+            stopping.set()
+            worker.join(timeout=60)
+        assert not worker.is_alive() and component.passes == 1
+        assert progress.beats >= 3  # the pass's beat, then beats while waiting
