@@ -34,6 +34,7 @@ SOAK_S = float(os.environ.get("RARA_SOAK_S", "600"))
 KILLS = 20
 SEED = 14
 SPEED = "9000"  # a 1h bar every 0.4 s of wall time
+ITERATIONS = 2  # per research run: runs end and start again throughout the soak
 PAPER_BARS = 3000  # 20 minutes of replay at that speed: more than the soak
 
 pytestmark = pytest.mark.timeout(SOAK_S * 3 + 600)
@@ -47,7 +48,7 @@ def test_soak_sigkill_20_times(rara_home: Path, cli: Any) -> None:
         paper_bars=PAPER_BARS,
         settings={
             "daemon": {"max_paper_strategies": 3, "feedback_interval_s": 5.0},
-            "daemon.research": {"iterations_per_run": 2, "cpu_share": 0.4},
+            "daemon.research": {"iterations_per_run": ITERATIONS, "cpu_share": 0.4},
         },
     )
     rng = random.Random(SEED)
@@ -143,19 +144,24 @@ def _check(home: Path, cli: Any) -> dict[str, Any]:
             assert move_kind(a.to_stage, b.to_stage) is not None, (rec.strategy_id, a, b)
         if rec.stage == "paper":
             assert rec.strategy_id in runs_of, f"{rec.strategy_id} at paper without a paper run"
+    # every decision applied once: a move decided twice would be a conflict (or a second,
+    # unexplained entry in a chain), so each event is one step of some strategy's history
     decisions = [
         e
         for t in ("feedback_strategy_promote", "feedback_strategy_demote")
         for e in read_events(home, t)
-    ]
-    moves = _twice((e.strategy_id, e.payload["stage"], e.payload["to_stage"]) for e in decisions)
-    assert not moves, f"the same move decided twice: {moves}"
+    ] + read_events(home, "feedback_strategy_confirmed")
+    steps = [t for r in records for t in r.history if t.kind in ("promote", "demote", "confirm")]
+    assert len(decisions) == len(steps), (len(decisions), len(steps))
+    assert sorted(e.seq for e in decisions) == sorted(t.seq for t in steps)
 
     # ---- research: every killed run resumed, no trial twice
     with sqlite3.connect(f"file:{home / 'rara.db'}?mode=ro", uri=True) as db:
         runs = [r[0] for r in db.execute("SELECT run_id FROM research_runs")]
         ended = {r[0] for r in db.execute("SELECT run_id FROM research_run_ends")}
         exps = list(db.execute("SELECT run_id, iteration FROM experiments"))
+        stop_reasons = dict(db.execute("SELECT run_id, stop_reason FROM research_run_ends"))
+        exp_times = list(db.execute("SELECT run_id, created_at FROM experiments"))
         trials = [r[0] for r in db.execute("SELECT trial_id FROM trials")]
         trial_keys = list(
             db.execute(
@@ -173,8 +179,17 @@ def _check(home: Path, cli: Any) -> dict[str, Any]:
         iters[run_id].append(it)
     for run_id, its in iters.items():
         assert sorted(its) == list(range(len(its))), (run_id, sorted(its))
+    for run_id, why in stop_reasons.items():  # a finished run did all its iterations, once
+        if why == "iterations":
+            assert sorted(iters[run_id]) == list(range(ITERATIONS)), (run_id, iters[run_id])
+    # research runs whose experiments span a restart: killed and resumed
+    restarts = sorted(e.ts for e in started[1:])
+    spans: dict[str, list[str]] = defaultdict(list)
+    for run_id, at in exp_times:
+        spans[run_id].append(at)
+    resumed_runs = sum(1 for ts in spans.values() if any(min(ts) < r < max(ts) for r in restarts))
     research_started = read_events(home, "research_run_started")
-    assert sorted(e.correlation_id for e in research_started) == sorted(runs)
+    assert sorted(str(e.correlation_id) for e in research_started) == sorted(runs)
     seeds = [e.payload["config"]["seed"] for e in research_started]
     assert len(seeds) == len(set(seeds)), f"two research runs on one seed: {seeds}"
     return {
@@ -188,7 +203,9 @@ def _check(home: Path, cli: Any) -> dict[str, Any]:
         "experiments": len(exps),
         "research_runs": len(runs),
         "research_unfinished": len(unfinished),
+        "research_resumed": resumed_runs,
         "stages": dict(Counter(r.stage for r in records)),
+        "startup_ms": sorted(e.payload["startup_ms"] for e in ready),
     }
 
 
