@@ -4,7 +4,7 @@ its lessons: `rara.research.retrain`).
 
 Each run is an ordinary `ResearchSession` (the same one `rara research run` starts), so its
 trials, lessons, promotions and run hash are what the CLI's would be. The daemon's current run is
-named in ``$RARA_HOME/run/research_run`` once it is claimed: after a kill the next start resumes
+named in ``$RARA_HOME/run/research_run`` before it is recorded: after a kill the next start resumes
 that run from its next batch (`ResearchSession.resume`), so no trial is evaluated twice. A stop
 asks the run to stop before its next batch (`ResearchStopped`), which leaves it resumable too.
 
@@ -98,13 +98,17 @@ class ResearchComponent:
                 )
             else:
                 session = ResearchSession(cfg, settings, self.home)
-        claimed = False
+        # named before the run is recorded: a kill between recording it and its first
+        # progress would leave a recorded run no start resumes (and a retrain request it took
+        # answered by nothing). A name never recorded is ignored (`_unfinished_run`).
+        self._mark(session.run_id)
+        marked = session.run_id
 
         def on_progress(p: LoopProgress) -> None:
-            nonlocal claimed
-            if not claimed:  # the first call comes once the run is recorded under its id
+            nonlocal marked
+            if marked != session.run_id:  # recording settled on another id (`_claim`)
                 self._mark(session.run_id)
-                claimed = True
+                marked = session.run_id
             progress.beat(f"research {session.run_id}: {p.tried} tried, {p.promoted} promoted")
 
         with session:

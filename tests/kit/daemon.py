@@ -129,23 +129,33 @@ class PlantedEdge:
         return dict(r.json)
 
 
-def planted_edge_home(home: Path, cli: Any) -> PlantedEdge:
+def planted_edge_home(
+    home: Path,
+    cli: Any,
+    paper_bars: int = PAPER_BARS,
+    settings: dict[str, dict[str, Any]] | None = None,
+) -> PlantedEdge:
     """Write the scenario's config and its bars (before and after the split) into a fresh
-    `home`."""
-    kit = PlantedEdge(home=home)
+    `home`. `paper_bars` after the split (the synthesiser's bars before it stay the same for
+    any count); `settings` adds or overrides keys of the config's tables (e.g.
+    ``{"daemon": {"max_paper_strategies": 2}}``)."""
+    kit = PlantedEdge(home=home, paper_bars=paper_bars)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "config.toml"
     assert not config.exists(), f"{config} exists: the scenario wants a fresh home"
-    config.write_text(_config_toml(kit), encoding="utf-8")
+    config.write_text(_config_toml(kit, settings or {}), encoding="utf-8")
     synth = kit._synth(cli, kit.research_bars + kit.paper_bars)
     assert synth["rows"] == kit.research_bars + kit.paper_bars and synth["range"][1] < kit.end
     return kit
 
 
-def _config_toml(kit: PlantedEdge) -> str:
+def _config_toml(kit: PlantedEdge, settings: dict[str, dict[str, Any]]) -> str:
     def table(name: str, values: dict[str, Any]) -> str:
+        values = {**values, **settings.get(name, {})}
         return f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
 
+    unknown = set(settings) - {"gates.research", "gates.paper", "daemon", "daemon.research"}
+    assert not unknown, f"planted_edge_home writes no table {unknown}"
     return "\n".join(
         [
             table("gates.research", RESEARCH_GATE),
