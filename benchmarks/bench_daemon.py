@@ -239,6 +239,12 @@ class MemoryTrend:
         first = statistics.median(self.mb[:q])
         return statistics.median(self.mb[-q:]) / first if first else float("nan")
 
+    def quarter_slopes(self) -> list[float]:
+        """The slope (MB/hour) of each quarter of the soak: a slope that falls quarter after
+        quarter is a cache filling up to its bound, one that holds is a leak."""
+        n = len(self.samples)
+        return [slope_per_hour(self.samples[q * n // 4 : (q + 1) * n // 4]) for q in range(4)]
+
     @property
     def growth(self) -> bool:
         return self.second_half_slope > GROWTH_MB_PER_HOUR
@@ -333,6 +339,8 @@ def run() -> list[Figure]:
             os.environ.pop("RARA_HOME", None)
         else:
             os.environ["RARA_HOME"] = old
+    slopes = ", ".join(f"{v:.0f}" for v in trend.quarter_slopes())
+    print(f"   soak: RSS slope of each quarter {slopes} MB/hour", flush=True)
     print(
         f"   idle: {windows} windows of {window_s:.0f} s after ready, every run opened and "
         f"{s['warmup_s']:.0f} s of warm-up; the process group (daemon + children)"

@@ -72,6 +72,7 @@ def test_the_trend_is_a_least_squares_slope_per_hour() -> None:
     assert flat.quarter_ratio == pytest.approx(1.0, abs=0.01)
     rising = MemoryTrend(line, [], 1)
     assert rising.growth and rising.quarter_ratio > 1.05
+    assert all(abs(q - 60.0) < 1e-6 for q in rising.quarter_slopes())
 
 
 @pytest.mark.slow
