@@ -15,7 +15,7 @@ bars, and its resident memory over a soak.
   member, summed) sampled every few seconds for 10 minutes (``--quick``: 30 s). Printed: the
   min / median / max, the first-vs-last-quarter median ratio and the least-squares slope over
   the second half (after start-up and the first research run have settled) in MB/hour. Verdict:
-  growth when the slope is above ``GROWTH_MB_PER_HOUR`` (see there why that threshold).
+  growth when the slope is above ``GROWTH_MB_PER_HOUR`` by two standard errors (see there).
 
     python -m benchmarks.bench_daemon [--quick]
 """
@@ -38,9 +38,11 @@ EXAMPLES = ("sma_crossover", "donchian_breakout", "rsi_mean_reversion")
 INSTRUMENT = "binance:BTC/USDT:1h"
 IDLE_TARGET_PCT = 2.0
 # A leak worth the name shows as a steady climb; 20 MB/hour is 480 MB a day, which an unattended
-# daemon running for weeks could not afford, while the noise of a 5-minute half (allocator
-# arenas, a research run's candles loaded and freed, sqlite's page cache) moves a least-squares
-# slope by a few MB/hour at most (measured: see the report). Below it: no growth trend.
+# daemon running for weeks could not afford. The samples scatter by ~4 MB (a research run's
+# candles loaded and freed, allocator arenas), so a 5-minute half's slope (on medians of 5
+# samples) has a standard error of ~20-30 MB/hour (measured): the verdict is "growth" only when
+# the slope is above the threshold by two standard errors, "no growth trend" when below it by
+# two, "inconclusive" in between.
 GROWTH_MB_PER_HOUR = 20.0
 REPO = Path(__file__).resolve().parent.parent
 
@@ -206,6 +208,21 @@ def cpu_windows(pgid: int, windows: int, window_s: float) -> list[float]:
 
 
 # ---- the trend --------------------------------------------------------------------------------
+def slope_error_per_hour(samples: list[tuple[float, float]]) -> float:
+    """The standard error of `slope_per_hour` (residual scatter over the spread in time)."""
+    n = len(samples)
+    if n < 3:
+        return float("inf")
+    mx = sum(t for t, _ in samples) / n
+    my = sum(v for _, v in samples) / n
+    sxx = sum((t - mx) ** 2 for t, _ in samples)
+    if not sxx:
+        return float("inf")
+    b = sum((t - mx) * (v - my) for t, v in samples) / sxx
+    resid = sum((v - my - b * (t - mx)) ** 2 for t, v in samples)
+    return (resid / (n - 2) / sxx) ** 0.5 * 3600.0
+
+
 def slope_per_hour(samples: list[tuple[float, float]]) -> float:
     """Least-squares slope of (seconds, MB) samples, in MB per hour."""
     n = len(samples)
@@ -228,9 +245,23 @@ class MemoryTrend:
     def mb(self) -> list[float]:
         return [v for _, v in self.samples]
 
+    def _second_half(self) -> list[tuple[float, float]]:
+        """The second half in blocks of 5 samples, each its median time and MB: one sample
+        caught mid-run of research (a spike) does not tilt the line."""
+        half = self.samples[len(self.samples) // 2 :]
+        if len(half) < 15:
+            return half
+        return [
+            (
+                statistics.median(t for t, _ in half[i : i + 5]),
+                statistics.median(v for _, v in half[i : i + 5]),
+            )
+            for i in range(0, len(half) - 4, 5)
+        ]
+
     @property
     def second_half_slope(self) -> float:
-        return slope_per_hour(self.samples[len(self.samples) // 2 :])
+        return slope_per_hour(self._second_half())
 
     @property
     def quarter_ratio(self) -> float:
@@ -246,8 +277,21 @@ class MemoryTrend:
         return [slope_per_hour(self.samples[q * n // 4 : (q + 1) * n // 4]) for q in range(4)]
 
     @property
+    def second_half_error(self) -> float:
+        return slope_error_per_hour(self._second_half())
+
+    def judged(self) -> str:
+        """growth, no growth trend, or inconclusive (see `GROWTH_MB_PER_HOUR`)."""
+        slope, err = self.second_half_slope, self.second_half_error
+        if slope - 2 * err > GROWTH_MB_PER_HOUR:
+            return "growth"
+        if slope + 2 * err < GROWTH_MB_PER_HOUR:
+            return "no growth trend"
+        return "inconclusive"
+
+    @property
     def growth(self) -> bool:
-        return self.second_half_slope > GROWTH_MB_PER_HOUR
+        return self.judged() == "growth"
 
 
 # ---- the measurements -----------------------------------------------------------------------
@@ -349,7 +393,7 @@ def run() -> list[Figure]:
     last_q = Spread.of(trend.mb[-max(1, len(trend.mb) // 4) :])
     slope = trend.second_half_slope
     alone = slope_per_hour(trend.leader[len(trend.leader) // 2 :])
-    judged = "growth" if trend.growth else "no growth trend"
+    judged = f"+-{2 * trend.second_half_error:.0f} (2 s.e.): {trend.judged()}"
     if quick():
         judged += " (quick: too short to judge)"
     return [

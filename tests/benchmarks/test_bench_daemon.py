@@ -68,10 +68,14 @@ def test_the_trend_is_a_least_squares_slope_per_hour() -> None:
     line = [(t, 100.0 + t / 60) for t in range(0, 600, 5)]  # 1 MB a minute
     assert abs(slope_per_hour(line) - 60.0) < 1e-9
     flat = MemoryTrend([(t, 100.0 + (t // 5) % 2) for t in range(0, 600, 5)], [], 1)
-    assert abs(flat.second_half_slope) < 1.0 and not flat.growth
+    assert abs(flat.second_half_slope) < 5.0 and flat.judged() == "no growth trend"
     assert flat.quarter_ratio == pytest.approx(1.0, abs=0.01)
     rising = MemoryTrend(line, [], 1)
     assert rising.growth and rising.quarter_ratio > 1.05
+    noisy = MemoryTrend(
+        [(t, 100.0 + t / 60 * 0.4 + 20 * ((t // 5) % 2)) for t in range(0, 600, 5)], [], 1
+    )
+    assert noisy.judged() == "inconclusive"  # 24 MB/hour under 20 MB of scatter
     assert all(abs(q - 60.0) < 1e-6 for q in rising.quarter_slopes())
 
 
