@@ -25,6 +25,7 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         bench_backtest,
         bench_boundary,
         bench_cold,
+        bench_daemon,
         bench_data,
         bench_events,
         bench_gate,
@@ -56,6 +57,8 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         ("paper engine: cost per bar, replay throughput (fresh homes)", bench_paper.run),
         ("live orders: round trip and reconciliation (Binance emulator, loopback)",
          bench_live.run),
+        ("the daemon: idle CPU (10 paper strategies, 1h bars) and memory over a soak",
+         bench_daemon.run),
     ]  # fmt: skip
 
 

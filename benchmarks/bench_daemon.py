@@ -1,0 +1,424 @@
+"""The daemon (`rara run`) at rest and at length: its idle CPU with 10 paper strategies on 1h
+bars, and its resident memory over a soak.
+
+- idle CPU: a real `rara run --feed replay --speed 1 --no-research` (a fresh home; 10
+  strategies at stage paper, each a variant of a shipped example with its own source and so its
+  own strategy_id, on the shipped BTC/USDT 1h candles; the sentinel on with no feeds, feedback
+  on its default interval). At speed 1 a 1h bar comes once an hour of real time, so between
+  bars the daemon only waits: its engines' feed timeouts, the conductor's turn, the status
+  writes, feedback and the sentinel. After ready and a warm-up, the CPU time of its process
+  group (utime + stime from /proc of every member, plus what the daemon reaped) over windows
+  of ~20 s, as % of one core per window. The reference: the same daemon on a fresh home with
+  0 strategies, measured in the same run. Target: < 2% of a core (issue 14.6).
+- memory: the same 10 strategies on an accelerated replay (``--speed 3600``: a bar per second
+  per engine, so they trade) with research on, the daemon's process group's RSS (VmRSS of every
+  member, summed) sampled every few seconds for 10 minutes (``--quick``: 30 s). Printed: the
+  min / median / max, the first-vs-last-quarter median ratio and the least-squares slope over
+  the second half (after start-up and the first research run have settled) in MB/hour. Verdict:
+  growth when the slope is above ``GROWTH_MB_PER_HOUR`` by two standard errors (see there).
+
+    python -m benchmarks.bench_daemon [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.report import Figure, Spread, env_int, print_figures, quick, verdict
+
+STRATEGIES = 10
+EXAMPLES = ("sma_crossover", "donchian_breakout", "rsi_mean_reversion")
+INSTRUMENT = "binance:BTC/USDT:1h"
+IDLE_TARGET_PCT = 2.0
+# A leak worth the name shows as a steady climb; 20 MB/hour is 480 MB a day, which an unattended
+# daemon running for weeks could not afford. The samples scatter by ~4 MB (a research run's
+# candles loaded and freed, allocator arenas), so a 5-minute half's slope (on medians of 5
+# samples) has a standard error of ~20-30 MB/hour (measured): the verdict is "growth" only when
+# the slope is above the threshold by two standard errors, "no growth trend" when below it by
+# two, "inconclusive" in between.
+GROWTH_MB_PER_HOUR = 20.0
+REPO = Path(__file__).resolve().parent.parent
+
+
+# ---- a home with strategies at paper ------------------------------------------------------
+def write_paper_home(home: Path, strategies: int, *, research: bool) -> list[str]:
+    """A fresh home whose config lets `strategies` paper candidates trade at once, each written
+    under ``strategies/promoted/`` through the registry (a distinct source, so a distinct
+    strategy_id) and logged as a research candidate; the conductor moves them to paper. Returns
+    their strategy ids."""
+    os.environ["RARA_HOME"] = str(home)
+    from rara.domain.events import ResearchStrategyCandidate
+    from rara.domain.strategy import source_sha256, strategy_id
+    from rara.events import open_event_store
+    from rara.home import Home
+    from rara.registry import Manifest, Registry
+    from rara.registry.manifest import read_manifest
+    from rara_sandbox.manifest import STRATEGY_FILE
+
+    home.mkdir(parents=True, exist_ok=True)
+    lines = ["[daemon]", f"max_paper_strategies = {max(strategies, 1)}"]
+    if research:  # a short research run at a time, so runs come and go during the soak
+        lines += ["[daemon.research]", "iterations_per_run = 4"]
+    (home / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    h = Home.from_env()
+    registry = Registry(h)
+    ids: list[str] = []
+    with open_event_store(h.state_db) as store:
+        for k in range(strategies):
+            example = REPO / "strategies" / "examples" / EXAMPLES[k % len(EXAMPLES)]
+            shipped = read_manifest(example)
+            source = (example / STRATEGY_FILE).read_text(encoding="utf-8")
+            source += f"\n# bench variant {k}: its own source, its own strategy_id\n"
+            sid = strategy_id(source, shipped.version)
+            manifest = Manifest.model_validate(
+                {
+                    **shipped.to_json(),
+                    "name": f"{shipped.name}_v{k}",
+                    "sha256": source_sha256(source),
+                    "stage": "paper_candidate",
+                    "strategy_id": sid,
+                    "run_id": "run-bench",
+                    "experiment_id": f"run-bench-{k:04d}",
+                    "instrument": INSTRUMENT,
+                }
+            )
+            directory = registry.add_promoted(manifest, source)
+            store.append(
+                ResearchStrategyCandidate(
+                    experiment_id=f"run-bench-{k:04d}",
+                    name=manifest.name,
+                    path=str(directory.relative_to(home)),
+                    stage="paper_candidate",
+                    trial_ids={},
+                ),
+                source="research.loop",
+                correlation_id="run-bench",
+                strategy_id=sid,
+            )
+            ids.append(sid)
+    return ids
+
+
+@contextmanager
+def running_daemon(home: Path, *args: str) -> Iterator[object]:
+    """`rara run ARGS` on `home` (its own process group), stopped with SIGTERM after."""
+    from tests.kit.daemon_process import DaemonProcess
+
+    d = DaemonProcess(home, *args)
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+def wait_trading(d: object, strategies: int, timeout_s: float = 300.0) -> None:
+    """Until every strategy has its paper run opened (`trading_run_started` per run)."""
+    from tests.kit.daemon_process import DaemonProcess
+    from tests.kit.live import wait_for
+
+    assert isinstance(d, DaemonProcess)
+    d.wait_ready()
+    if strategies == 0:
+        return
+
+    def opened() -> bool:
+        if not d.alive:
+            raise RuntimeError(f"the daemon exited:\n{d.output()[-3000:]}")
+        return len(d.events("trading_session_started")) >= strategies
+
+    wait_for(opened, timeout_s, every_s=0.5, why=f"{strategies} paper runs opened")
+
+
+# ---- reading /proc --------------------------------------------------------------------------
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of process group `pgid`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(int(entry.name))
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # after "(comm)": state, ppid, pgrp, ...
+            pids.append(int(entry.name))
+    return pids
+
+
+def _stat_fields(pid: int) -> list[str]:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return raw[raw.rindex(")") + 2 :].split()  # comm may hold spaces
+
+
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) of every live member of the group, plus the children the
+    group leader reaped (cutime + cstime)."""
+    total = 0.0
+    for pid in group_members(pgid):
+        try:
+            f = _stat_fields(pid)
+        except OSError:
+            continue
+        ticks = int(f[11]) + int(f[12])  # utime, stime
+        if pid == pgid:
+            ticks += int(f[13]) + int(f[14])  # cutime, cstime
+        total += ticks / CLOCK_TICKS
+    return total
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory (VmRSS) of one process, in MB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def group_rss_mb(pgid: int) -> tuple[float, float, int]:
+    """Resident memory (VmRSS, MB) of every live member of the group summed, of the group
+    leader (the daemon) alone, and how many members there are. The sum counts pages shared
+    between members once per member."""
+    members = group_members(pgid)
+    return sum(rss_mb(pid) for pid in members), rss_mb(pgid), len(members)
+
+
+def cpu_windows(pgid: int, windows: int, window_s: float) -> list[float]:
+    """% of one core used by the group in each of `windows` consecutive windows."""
+    out = []
+    cpu, t = group_cpu_s(pgid), time.monotonic()
+    for _ in range(windows):
+        time.sleep(window_s)
+        cpu2, t2 = group_cpu_s(pgid), time.monotonic()
+        out.append(100.0 * (cpu2 - cpu) / (t2 - t))
+        cpu, t = cpu2, t2
+    return out
+
+
+# ---- the trend --------------------------------------------------------------------------------
+def slope_error_per_hour(samples: list[tuple[float, float]]) -> float:
+    """The standard error of `slope_per_hour` (residual scatter over the spread in time)."""
+    n = len(samples)
+    if n < 3:
+        return float("inf")
+    mx = sum(t for t, _ in samples) / n
+    my = sum(v for _, v in samples) / n
+    sxx = sum((t - mx) ** 2 for t, _ in samples)
+    if not sxx:
+        return float("inf")
+    b = sum((t - mx) * (v - my) for t, v in samples) / sxx
+    resid = sum((v - my - b * (t - mx)) ** 2 for t, v in samples)
+    return (resid / (n - 2) / sxx) ** 0.5 * 3600.0
+
+
+def slope_per_hour(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MB) samples, in MB per hour."""
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    mx = sum(t for t, _ in samples) / n
+    my = sum(v for _, v in samples) / n
+    sxx = sum((t - mx) ** 2 for t, _ in samples)
+    sxy = sum((t - mx) * (v - my) for t, v in samples)
+    return sxy / sxx * 3600.0 if sxx else 0.0
+
+
+@dataclass(frozen=True)
+class MemoryTrend:
+    samples: list[tuple[float, float]]  # (seconds since the first sample, MB)
+    leader: list[tuple[float, float]]  # the same for the daemon process alone
+    most_members: int
+
+    @property
+    def mb(self) -> list[float]:
+        return [v for _, v in self.samples]
+
+    def _second_half(self) -> list[tuple[float, float]]:
+        """The second half in blocks of 5 samples, each its median time and MB: one sample
+        caught mid-run of research (a spike) does not tilt the line."""
+        half = self.samples[len(self.samples) // 2 :]
+        if len(half) < 15:
+            return half
+        return [
+            (
+                statistics.median(t for t, _ in half[i : i + 5]),
+                statistics.median(v for _, v in half[i : i + 5]),
+            )
+            for i in range(0, len(half) - 4, 5)
+        ]
+
+    @property
+    def second_half_slope(self) -> float:
+        return slope_per_hour(self._second_half())
+
+    @property
+    def quarter_ratio(self) -> float:
+        """Median of the last quarter over median of the first."""
+        q = max(1, len(self.samples) // 4)
+        first = statistics.median(self.mb[:q])
+        return statistics.median(self.mb[-q:]) / first if first else float("nan")
+
+    def quarter_slopes(self) -> list[float]:
+        """The slope (MB/hour) of each quarter of the soak: a slope that falls quarter after
+        quarter is a cache filling up to its bound, one that holds is a leak."""
+        n = len(self.samples)
+        return [slope_per_hour(self.samples[q * n // 4 : (q + 1) * n // 4]) for q in range(4)]
+
+    @property
+    def second_half_error(self) -> float:
+        return slope_error_per_hour(self._second_half())
+
+    def judged(self) -> str:
+        """growth, no growth trend, or inconclusive (see `GROWTH_MB_PER_HOUR`)."""
+        slope, err = self.second_half_slope, self.second_half_error
+        if slope - 2 * err > GROWTH_MB_PER_HOUR:
+            return "growth"
+        if slope + 2 * err < GROWTH_MB_PER_HOUR:
+            return "no growth trend"
+        return "inconclusive"
+
+    @property
+    def growth(self) -> bool:
+        return self.judged() == "growth"
+
+
+# ---- the measurements -----------------------------------------------------------------------
+def idle_cpu(home: Path, strategies: int, windows: int, window_s: float, warmup_s: float) -> Spread:
+    write_paper_home(home, strategies, research=False)
+    args = ("--feed", "replay", "--speed", "1", "--no-research")
+    with running_daemon(home, *args) as d:
+        wait_trading(d, strategies)
+        time.sleep(warmup_s)
+        from tests.kit.daemon_process import DaemonProcess
+
+        assert isinstance(d, DaemonProcess)
+        per_window = cpu_windows(d.proc.pid, windows, window_s)
+        if not d.alive:
+            raise RuntimeError(f"the daemon exited while measured:\n{d.output()[-3000:]}")
+        at_paper = _stage_count(home, "paper")
+    if at_paper != strategies:
+        raise RuntimeError(f"{at_paper} strategies at paper, not {strategies}")
+    return Spread.of(per_window)
+
+
+def _stage_count(home: Path, stage: str) -> int:
+    from rara.events import open_event_store
+    from rara.feedback.lifecycle import Lifecycle
+
+    with open_event_store(home / "rara.db", readonly=True) as store:
+        return len(Lifecycle(store).strategies(stage))  # type: ignore[arg-type]
+
+
+def soak_memory(home: Path, strategies: int, duration_s: float, every_s: float) -> MemoryTrend:
+    write_paper_home(home, strategies, research=True)
+    with running_daemon(home, "--feed", "replay", "--speed", "3600") as d:
+        from tests.kit.daemon_process import DaemonProcess
+
+        assert isinstance(d, DaemonProcess)
+        wait_trading(d, strategies)
+        samples: list[tuple[float, float]] = []
+        leader: list[tuple[float, float]] = []
+        most = 0
+        t0 = time.monotonic()
+        while True:
+            now = time.monotonic() - t0
+            group, alone, members = group_rss_mb(d.proc.pid)
+            samples.append((now, group))
+            leader.append((now, alone))
+            most = max(most, members)
+            if not d.alive:
+                raise RuntimeError(f"the daemon exited in the soak:\n{d.output()[-3000:]}")
+            if now >= duration_s:
+                break
+            time.sleep(every_s)
+        bars = len(d.events("trading_equity_marked"))
+        research = len(d.events("research_experiment_completed"))
+    print(
+        f"   soak: {len(samples)} RSS samples over {samples[-1][0]:.0f} s; "
+        f"{bars} equity marks (bars traded), {research} research experiments in it; "
+        f"at most {most} processes in the group",
+        flush=True,
+    )
+    return MemoryTrend(samples, leader, most)
+
+
+def sizes() -> dict[str, float]:
+    if quick():
+        return {"windows": 2, "window_s": 3.0, "warmup_s": 2.0, "soak_s": 30.0, "every_s": 2.0}
+    return {
+        "windows": env_int("RARA_BENCH_DAEMON_WINDOWS", 6),
+        "window_s": 20.0,
+        "warmup_s": 20.0,
+        "soak_s": env_int("RARA_BENCH_DAEMON_SOAK_S", 600),
+        "every_s": 5.0,
+    }
+
+
+def run() -> list[Figure]:
+    import tempfile
+
+    s = sizes()
+    windows, window_s = int(s["windows"]), s["window_s"]
+    old = os.environ.get("RARA_HOME")
+    try:
+        with tempfile.TemporaryDirectory(prefix="rara-bench-daemon-") as tmp:
+            root = Path(tmp)
+            busy = idle_cpu(root / "idle10", STRATEGIES, windows, window_s, s["warmup_s"])
+            empty = idle_cpu(root / "idle0", 0, windows, window_s, s["warmup_s"])
+            trend = soak_memory(root / "soak", STRATEGIES, s["soak_s"], s["every_s"])
+    finally:
+        if old is None:
+            os.environ.pop("RARA_HOME", None)
+        else:
+            os.environ["RARA_HOME"] = old
+    slopes = ", ".join(f"{v:.0f}" for v in trend.quarter_slopes())
+    print(f"   soak: RSS slope of each quarter {slopes} MB/hour", flush=True)
+    print(
+        f"   idle: {windows} windows of {window_s:.0f} s after ready, every run opened and "
+        f"{s['warmup_s']:.0f} s of warm-up; the process group (daemon + children)"
+    )
+    first_q = Spread.of(trend.mb[: max(1, len(trend.mb) // 4)])
+    last_q = Spread.of(trend.mb[-max(1, len(trend.mb) // 4) :])
+    slope = trend.second_half_slope
+    alone = slope_per_hour(trend.leader[len(trend.leader) // 2 :])
+    judged = f"+-{2 * trend.second_half_error:.0f} (2 s.e.): {trend.judged()}"
+    if quick():
+        judged += " (quick: too short to judge)"
+    return [
+        Figure(f"idle CPU, {STRATEGIES} paper strategies, 1h bars at speed 1", busy,
+               "% core", "same daemon, 0 strategies", empty,
+               f"< {IDLE_TARGET_PCT:g}%: {verdict(busy.median < IDLE_TARGET_PCT)}",
+               acceptance="14.6"),
+        Figure(f"RSS over the soak, {STRATEGIES} paper at 3600x + research",
+               Spread.of(trend.mb), "MB", "first quarter of the soak", first_q,
+               "process group, summed VmRSS", acceptance="14.6"),
+        Figure("RSS, last quarter of the soak", last_q, "MB",
+               "first quarter of the soak", first_q,
+               f"ratio of medians {trend.quarter_ratio:.3f}"),
+        Figure("RSS slope, second half (least squares)", Spread.once(slope), "MB/hour",
+               "growth threshold", Spread.once(GROWTH_MB_PER_HOUR), judged, acceptance="14.6"),
+        Figure("RSS of the daemon process alone", Spread.of(v for _, v in trend.leader), "MB",
+               "whole group", Spread.of(trend.mb), f"its second-half slope {alone:.1f} MB/hour"),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    if "--quick" in sys.argv[1:]:
+        os.environ["RARA_BENCH_QUICK"] = "1"
+    print_figures("the daemon: idle CPU and memory over a soak", run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""`benchmarks/bench_daemon.py` cannot rot: the home it writes puts 10 distinct strategies into
+the lifecycle with a market to trade, its /proc readings see a process group's CPU time and
+memory, its trend is a least-squares slope, and the whole section runs in quick mode (three
+real `rara run` daemons, a few seconds each). Nothing here asserts a duration."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import bench_daemon
+from benchmarks.bench_daemon import MemoryTrend, slope_per_hour
+from rara.daemon.trading import plan_of
+from rara.events import open_event_store
+from rara.feedback.lifecycle import Lifecycle
+from rara.home import Home
+
+
+def test_the_home_holds_ten_distinct_paper_candidates_with_a_market(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RARA_HOME", str(tmp_path / "caller"))
+    home = tmp_path / "bench"
+    ids = bench_daemon.write_paper_home(home, 10, research=False)
+    assert len(set(ids)) == 10
+    h = Home.from_env()
+    assert h.root == home
+    with open_event_store(h.state_db) as store:
+        records = Lifecycle(store).strategies("paper_candidate")
+    assert [r.strategy_id for r in records] == ids
+    plans = [plan_of(h, r, "paper") for r in records]
+    assert {(p.exchange, p.symbol, p.timeframe) for p in plans} == {("binance", "BTC/USDT", "1h")}
+    assert len({p.directory for p in plans}) == 10
+    assert "max_paper_strategies = 10" in (home / "config.toml").read_text()
+
+
+def test_group_readings_see_every_member_of_a_process_group() -> None:
+    burn = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "t = time.process_time()\n"
+        "while time.process_time() - t < 0.3: pass\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", burn], stdout=subprocess.PIPE, start_new_session=True, text=True
+    )
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        assert len(bench_daemon.group_members(p.pid)) == 2
+        assert bench_daemon.group_cpu_s(p.pid) >= 0.3
+        total, leader, members = bench_daemon.group_rss_mb(p.pid)
+        assert members == 2 and total > leader > 0
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(60)
+        if p.stdout is not None:
+            p.stdout.close()
+
+
+def test_the_trend_is_a_least_squares_slope_per_hour() -> None:
+    line = [(t, 100.0 + t / 60) for t in range(0, 600, 5)]  # 1 MB a minute
+    assert abs(slope_per_hour(line) - 60.0) < 1e-9
+    flat = MemoryTrend([(t, 100.0 + (t // 5) % 2) for t in range(0, 600, 5)], [], 1)
+    assert abs(flat.second_half_slope) < 5.0 and flat.judged() == "no growth trend"
+    assert flat.quarter_ratio == pytest.approx(1.0, abs=0.01)
+    rising = MemoryTrend(line, [], 1)
+    assert rising.growth and rising.quarter_ratio > 1.05
+    noisy = MemoryTrend(
+        [(t, 100.0 + t / 60 * 0.4 + 20 * ((t // 5) % 2)) for t in range(0, 600, 5)], [], 1
+    )
+    assert noisy.judged() == "inconclusive"  # 24 MB/hour under 20 MB of scatter
+    assert all(abs(q - 60.0) < 1e-6 for q in rising.quarter_slopes())
+
+
+@pytest.mark.slow
+def test_the_section_runs_in_quick_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RARA_HOME", str(tmp_path / "caller"))
+    monkeypatch.setenv("RARA_BENCH_QUICK", "1")
+    figures = bench_daemon.run()
+    assert os.environ["RARA_HOME"] == str(tmp_path / "caller")
+    assert not (tmp_path / "caller").exists()  # every daemon ran on a fresh home of its own
+    idle, rss, last, slope, alone = figures
+    assert idle.acceptance == "14.6" and idle.value.n == 2 and idle.reference.n == 2
+    assert idle.value.min >= 0 and idle.reference.min >= 0
+    assert rss.value.n >= 2 and rss.value.min > 0 and last.value.n >= 1
+    assert slope.value.n == 1 and "too short to judge" in slope.target
+    assert 0 < alone.value.median <= rss.value.median
