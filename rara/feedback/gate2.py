@@ -142,20 +142,16 @@ def _report(
 
 
 def _at_least(name: str, value: float | None, threshold: float, detail: str) -> Gate2Check:
-    passed = value is not None and value >= threshold
-    return Gate2Check.model_validate(
-        {
-            "name": name,
-            "passed": passed,
-            "value": _rounded(value),
-            "threshold": threshold,
-            "detail": detail,
-        }
-    )
+    return _check(name, value is not None and value >= threshold, value, threshold, detail)
 
 
 def _at_most(name: str, value: float | None, threshold: float, detail: str) -> Gate2Check:
-    passed = value is not None and value <= threshold
+    return _check(name, value is not None and value <= threshold, value, threshold, detail)
+
+
+def _check(
+    name: str, passed: bool, value: float | None, threshold: float, detail: str
+) -> Gate2Check:
     return Gate2Check.model_validate(
         {
             "name": name,
