@@ -197,6 +197,16 @@ def test_research_paper_gate2_approval_then_testnet(cli: Any, rara_home: Path) -
             assert resumed.payload["resumed"] and resumed.seq < ready.seq
             assert d.stop() == 0, d.output()[-4000:]
 
+        # without its keys the account cannot be reconciled: ready must not say it was
+        with DaemonProcess(rara_home, "--no-research") as d:
+            ready = d.wait_ready()
+            assert ready.payload["accounts_reconciled"] == []
+            assert ready.payload["deadman_armed"] == []
+            d.wait_event(  # its trading component is halted, not trading unreconciled
+                "daemon_component_changed",
+                lambda e: e.payload["component"] == live_name and e.payload["state"] == "halted",
+            )
+            assert d.stop() == 0, d.output()[-4000:]
     print("closed loop timings (s):", {k: round(v, 1) for k, v in took.items()})
     print("paper trades:", checks["paper_trades"]["value"], "fills:", len(paper_fills))
     print("gate 2:", {k: (c["value"], c["threshold"]) for k, c in checks.items()})
