@@ -129,20 +129,20 @@ class PlantedEdge:
         return dict(r.json)
 
 
-def planted_edge_home(home: Path, cli: Any) -> PlantedEdge:
+def planted_edge_home(home: Path, cli: Any, daemon: dict[str, Any] | None = None) -> PlantedEdge:
     """Write the scenario's config and its bars (before and after the split) into a fresh
-    `home`."""
+    `home`; `daemon`: more [daemon] settings (e.g. a shorter feedback_interval_s)."""
     kit = PlantedEdge(home=home)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "config.toml"
     assert not config.exists(), f"{config} exists: the scenario wants a fresh home"
-    config.write_text(_config_toml(kit), encoding="utf-8")
+    config.write_text(_config_toml(kit, daemon or {}), encoding="utf-8")
     synth = kit._synth(cli, kit.research_bars + kit.paper_bars)
     assert synth["rows"] == kit.research_bars + kit.paper_bars and synth["range"][1] < kit.end
     return kit
 
 
-def _config_toml(kit: PlantedEdge) -> str:
+def _config_toml(kit: PlantedEdge, daemon: dict[str, Any]) -> str:
     def table(name: str, values: dict[str, Any]) -> str:
         return f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
 
@@ -150,7 +150,7 @@ def _config_toml(kit: PlantedEdge) -> str:
         [
             table("gates.research", RESEARCH_GATE),
             table("gates.paper", kit.gate2),
-            table("daemon", {"replay_from": kit.split}),
+            table("daemon", {"replay_from": kit.split, **daemon}),
             table(
                 "daemon.research",
                 {
