@@ -219,6 +219,15 @@ def test_research_paper_gate2_approval_then_testnet(cli: Any, rara_home: Path) -
                 "daemon_component_changed",
                 lambda e: e.payload["component"] == live_name and e.payload["state"] == "halted",
             )
+            d.wait_event("trading_lock_set", lambda e: e.payload["target"] == sid)
+            assert d.stop() == 0, d.output()[-4000:]
+
+        # its keys back, a restart reconciles the account and lifts the halt's lock
+        with DaemonProcess(rara_home, "--no-research", env=keys_env()) as d:
+            ready = d.wait_ready()
+            assert ready.payload["accounts_reconciled"] == [ACCOUNT]
+            locks = cli("status").json["locks"]
+            assert [lk for lk in locks if lk["target"] == sid and lk["active"]] == [], locks
             assert d.stop() == 0, d.output()[-4000:]
     print("closed loop timings (s):", {k: round(v, 1) for k, v in took.items()})
     print("paper trades:", checks["paper_trades"]["value"], "fills:", len(paper_fills))
