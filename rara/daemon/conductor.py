@@ -136,6 +136,8 @@ class Conductor:
         started: list[TradingComponent] = []
         with self._lock:
             unwanted = [n for n in self.running if n not in wanted]
+            # halted and waiting for a retry (not running): its lock must not outlive the stage
+            unwanted += [n for n in self.halts if n not in wanted and n not in self.running]
         for name in unwanted:
             self.supervisor.remove(name)
             with self._lock:

@@ -233,7 +233,8 @@ def test_research_paper_gate2_approval_then_testnet(cli: Any, rara_home: Path) -
                 "daemon_component_changed",
                 lambda e: e.payload["component"] == live_name and e.payload["state"] == "halted",
             )
-            d.wait_event("trading_lock_set", lambda e: e.payload["target"] == sid)
+            halt = d.wait_event("trading_lock_set", lambda e: e.payload["target"] == sid)
+            halt_lock = halt.payload["lock_id"]
             assert d.stop() == 0, d.output()[-4000:]
 
         # its keys back, a restart reconciles the account and lifts the halt's lock
@@ -242,6 +243,15 @@ def test_research_paper_gate2_approval_then_testnet(cli: Any, rara_home: Path) -
             assert ready.payload["accounts_reconciled"] == [ACCOUNT]
             locks = cli("status").json["locks"]
             assert [lk for lk in locks if lk["target"] == sid and lk["active"]] == [], locks
+            assert d.stop() == 0, d.output()[-4000:]
+
+        # halted again (no keys), then demoted by a person: the halt's lock goes with the stage
+        with DaemonProcess(rara_home, "--no-research") as d:
+            d.wait_ready()
+            d.wait_event("trading_lock_set", lambda e: e.payload["target"] == sid)
+            demoted = cli("strategy", "demote", sid, "--reason", "no keys on this host")
+            assert demoted.code == 0 and demoted.json["stage"] == "paper", demoted.stdout
+            d.wait_event("trading_lock_released", lambda e: e.payload["lock_id"] == halt_lock)
             assert d.stop() == 0, d.output()[-4000:]
         # the account's keys appear nowhere the daemon wrote
         for path in [rara_home / "rara.db", *rara_home.glob("daemon-*.*")]:
