@@ -7,15 +7,18 @@ emulator's testnet account (real HTTP), and every step is in the events and `rar
 The emulator serves EDGE/USDT 1h with its own candles; its clock starts on a bar's open and the
 test moves it one bar at a time once the live session has opened, as the live tests do, until
 the strategy's first order reaches the exchange. SIGTERM then stops the daemon cleanly (its
-open orders canceled, the ledger equal to the exchange's account), and a restart reconciles the
-approved account and arms its dead man's switch before it reports ready.
+open orders canceled, the ledger equal to the exchange's account). Restarts: with the keys, the
+approved account is reconciled and its dead man's switch armed before ready; without them,
+ready names no account and the live component is halted under a strategy lock; with the keys
+back the next daemon lifts that lock once the session reconciles; halted again and demoted by a
+person, the lock goes with the stage.
 
-Measured (feedback every 2 s; the box shared with other runs): ready 2-3 s, first candidate
-7-16 s, paper trading it at once, gate 2 17-32 s (judged mid-replay once the minimums held: 83
-round trips over 35.9 days, Sharpe 7.5; or on the whole replay: 97 over 41.7 days, Sharpe 10.5;
-drawdown 0.126, tracking error 0, no parity mismatch), the testnet session 6-11 s after gate 2
-(a 2 s look that nothing trades, then the approval), its first order (a market buy) 1-2 s and one
-bar later; the whole test 50-70 s with its two restarts.
+Measured (feedback every 2 s; the box shared with other runs): ready 2-4 s, first candidate
+7-16 s, paper trading it at once, gate 2 14-32 s (judged mid-replay once the minimums held, e.g.
+78 round trips over 33.5 days, Sharpe 4.2; or on the whole replay: 97 over 41.7 days, Sharpe
+10.5; drawdown 0.126, tracking error 0, no parity mismatch), the testnet session 6-15 s after
+gate 2 (a 2 s look that nothing trades, then the approval), its first order (a market buy) 1-2 s
+and one bar later; the whole test 65-135 s with its four restarts.
 """
 
 from __future__ import annotations
