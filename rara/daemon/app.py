@@ -258,9 +258,13 @@ class Daemon:
         )
         conductor_box.append(conductor)
         # 4. reconcile and arm: every trading session opens (and reconciles) before ready
-        opened = conductor.wait_opened(conductor.step(), self.options.open_timeout_s)
-        live = [c.plan.account for c in conductor.running.values() if c.plan.account is not None]
-        accounts = sorted({a for a in live if a is not None})
+        started = conductor.step()
+        opened = conductor.wait_opened(started, self.options.open_timeout_s)
+        # only a session that opened reconciled its account and armed its switch (one that
+        # failed is still in `running` until the supervisor, not yet started, halts it)
+        accounts = sorted(
+            {c.plan.account for c in started if c.name in opened and c.plan.account is not None}
+        )
         armed = [a for a in accounts if settings.trading.accounts[a].deadman != "off"]
         for component in self._background(store, settings, replay_from, conductor):
             supervisor.add(component)

@@ -40,11 +40,12 @@ from rara.events import EventStore
 from rara.feedback.lifecycle import Lifecycle, StrategyRecord, move
 from rara.home import Home
 from rara.supervision import Component, Progress, RestartPolicy
-from rara.trading.control import release_lock, set_lock
+from rara.trading.control import Control, release_lock, set_lock
 
 log = logging.getLogger(__name__)
 SOURCE = "daemon"
 FINISHED = ("feed_ended", "already_finished")
+HALT_LOCK = "halt-"  # + the component's name: the strategy lock a halt sets
 
 
 class Supervises(Protocol):
@@ -86,6 +87,12 @@ class Conductor:
 
     def __post_init__(self) -> None:
         self.lifecycle = Lifecycle(self.store)
+        # a halt outlives the daemon that set it (its lock is in the log): this one lifts it
+        # once the component's fresh session has reconciled, as for its own halts
+        for lock in Control(self.store).locks():
+            if lock.lock_id.startswith(HALT_LOCK):
+                name = lock.lock_id.removeprefix(HALT_LOCK)
+                self.halts[name] = _Halt(lock.lock_id, 1, self.clock())
 
     # ---- the component -------------------------------------------------------------------
     def run(self, progress: Progress, stopping: threading.Event) -> None:
@@ -129,6 +136,8 @@ class Conductor:
         started: list[TradingComponent] = []
         with self._lock:
             unwanted = [n for n in self.running if n not in wanted]
+            # halted and waiting for a retry (not running): its lock must not outlive the stage
+            unwanted += [n for n in self.halts if n not in wanted and n not in self.running]
         for name in unwanted:
             self.supervisor.remove(name)
             with self._lock:
@@ -171,7 +180,7 @@ class Conductor:
         d = self.settings().daemon
         failures = 1 if halt is None else halt.failures + 1
         wait = min(d.restart_backoff_s * 2 ** (failures - 1), d.restart_backoff_max_s)
-        lock_id = halt.lock_id if halt is not None else f"halt-{name}"
+        lock_id = halt.lock_id if halt is not None else HALT_LOCK + name
         set_lock(
             self.store,
             "strategy",
