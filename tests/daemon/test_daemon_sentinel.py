@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from rara.daemon.status import read_status
-from rara.events import Event
 from rara.home import Home
 from tests.kit.daemon import SYMBOL, planted_edge_home
 from tests.kit.daemon_process import DaemonProcess, last_seq
@@ -57,10 +55,6 @@ def sentinel_toml(feeds: list[str]) -> str:
 
 def failures(d: DaemonProcess, source: str) -> list[dict[str, Any]]:
     return [e.payload for e in d.events("sentinel_source_failed") if e.payload["source"] == source]
-
-
-def first(events: list[Event], where: Callable[[Event], bool]) -> Event | None:
-    return next((e for e in events if where(e)), None)
 
 
 def test_a_critical_item_locks_its_symbol_and_broken_feeds_are_events(
