@@ -1,8 +1,10 @@
 """The sentinel as a daemon component: poll, beat, wait, until the daemon stops it.
 
 It serves the webhook too when ``[sentinel] webhook_port`` is set (started on the first run and
-kept across restarts of the loop; the daemon closes it with the `Sentinel`). A poll that raises
-(the state DB failing under it) is a crash: the supervisor restarts the component ("always").
+kept across restarts of the loop; the daemon closes it with the `Sentinel`); the port it bound
+(any free one for ``webhook_port = 0``) is in its progress detail, so in `rara status`. A poll
+that raises (the state DB failing under it) is a crash: the supervisor restarts the component
+("always").
 
 It satisfies `rara.supervision.Component` structurally: the daemon imports the sentinel, so
 the sentinel may not import the daemon (a cycle); `Heartbeat` is the part of its `Progress` used.
@@ -48,13 +50,20 @@ class SentinelComponent:
         return "always"
 
     def run(self, progress: Heartbeat, stopping: threading.Event) -> None:
+        webhook = ""
         if self.sentinel.settings.webhook_port is not None:
             port = self.sentinel.start_webhook()
-            progress.beat(f"webhook on 127.0.0.1:{port}")
+            webhook = f"; webhook on 127.0.0.1:{port}"
+            progress.beat(webhook[2:])
         while not stopping.is_set():
-            signals = self.sentinel.poll_once(on_progress=progress.beat)
+            # the bound port stays in the detail (`rara status`): with webhook_port = 0 it is
+            # the only place a client learns it
+            signals = self.sentinel.poll_once(
+                on_progress=lambda what: progress.beat(what + webhook)
+            )
             progress.beat(
                 f"polled {len(self.sentinel.settings.feeds)} feeds: {len(signals)} new signals"
+                + webhook
             )
             left = self.interval_s
             while left > 0 and not stopping.is_set():

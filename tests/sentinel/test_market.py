@@ -147,6 +147,34 @@ def test_the_component_polls_beats_and_stops(store: EventStore, tmp_path: Path) 
     assert progress.detail == "polled 1 feeds: 0 new signals"
 
 
+def test_the_component_keeps_its_webhook_port_in_its_detail(store: EventStore) -> None:
+    """With ``webhook_port = 0`` the bound port is nowhere else a client could read it: it stays
+    in every poll's detail (`rara status`), not only in the first beat."""
+    sentinel = Sentinel(
+        store,
+        SentinelSettings(webhook_port=0),
+        traded_symbols=lambda: [],
+        webhook_token="whk-component-test-0d9e",
+    )
+    component = SentinelComponent(sentinel, interval_s=0.05)
+    progress, stopping = Progress(), threading.Event()
+    worker = threading.Thread(target=component.run, args=(progress, stopping))
+    worker.start()
+    try:
+        deadline = 200
+        while progress.beats < 4 and deadline:
+            stopping.wait(0.05)
+            deadline -= 1
+        assert progress.beats >= 4
+        port = sentinel.start_webhook()  # already serving: its port
+        assert progress.detail == f"polled 0 feeds: 0 new signals; webhook on 127.0.0.1:{port}"
+    finally:
+        stopping.set()
+        worker.join(timeout=30)
+        sentinel.close()
+    assert not worker.is_alive()
+
+
 @settings(derandomize=True, max_examples=30, deadline=None)
 @given(
     price_scale=st.floats(1e-3, 1e5),
