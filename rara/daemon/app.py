@@ -233,11 +233,9 @@ class Daemon:
             live_flag=self.options.live,
             stop_orders=settings.daemon.stop_orders,
         )
-        conductor_box: list[Conductor] = []
 
         def on_halt(name: str, exc: BaseException | None) -> None:
-            if conductor_box:
-                conductor_box[0].halted(name, exc)
+            conductor.halted(name, exc)  # bound below, before any component can crash
 
         supervisor = Supervisor(
             store,
@@ -256,7 +254,6 @@ class Daemon:
             trading,
             paper_only=self.options.paper_only,
         )
-        conductor_box.append(conductor)
         # 4. reconcile and arm: every trading session opens (and reconciles) before ready
         started = conductor.step()
         opened = conductor.wait_opened(started, self.options.open_timeout_s)

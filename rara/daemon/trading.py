@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rara.domain.events import ComponentKind
-from rara.domain.market import Candles, Instrument
+from rara.domain.market import Candles
 from rara.feedback.lifecycle import StrategyRecord
 from rara.home import Home
 from rara.registry.manifest import read_manifest
@@ -170,11 +170,3 @@ class TradingComponent:
             params=p.params,
             feed_kind="replay" if replay else "poll",
         )
-
-
-def instrument_of(plan: TradingPlan) -> Instrument:
-    from rara.domain.market import Timeframe
-
-    return Instrument(
-        exchange=plan.exchange, symbol=plan.symbol, timeframe=Timeframe.parse(plan.timeframe)
-    )
