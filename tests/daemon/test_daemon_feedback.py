@@ -38,6 +38,7 @@ from rara.data.catalog import Catalog
 from rara.data.synth import generate
 from rara.events import Event, open_event_store
 from rara.home import Home
+from rara.research.builtin import BuiltinProposer
 from rara.research.context import ContextBuilder
 from rara.research.memory import LessonStore
 from rara.research.retrain import strategy_lessons, taken_by_run
@@ -194,7 +195,7 @@ def retrained_with_builtin(
     rara_home: Path, started: Event, request: Event, candidates: dict[str | None, Event]
 ) -> None:
     """The built-in retrain run's first proposal is the one its context with the strategy's
-    lessons gives, and not the one without them."""
+    lessons gives, and the demotion weighs on the demoted family there."""
     run_id = str(started.correlation_id)
     home = Home(root=rara_home)
     settings = load_settings(home)
@@ -227,10 +228,17 @@ def retrained_with_builtin(
     assert produced_by in [ls.experiment_id for ls in contexts[True].lessons]
     assert not any(ls.experiment_id.startswith("demoted:") for ls in contexts[False].lessons)
 
-    def proposed(with_them: bool) -> dict[str, Any]:
-        c = make_proposer(cfg, settings, n_bars, home).propose(contexts[with_them]).candidate
-        return {"hypothesis": c.hypothesis.model_dump(mode="json"), "params": c.params}
-
+    proposer = make_proposer(cfg, settings, n_bars, home)
+    assert isinstance(proposer, BuiltinProposer)
+    c = proposer.propose(contexts[True]).candidate
     recorded = {"hypothesis": first.hypothesis, "params": first.params}
-    assert proposed(True) == recorded
-    assert proposed(False) != recorded
+    assert {"hypothesis": c.hypothesis.model_dump(mode="json"), "params": c.params} == recorded
+    # The demotion counts against its family at full weight (same market). Whether the bandit's
+    # pick then changes depends on the seed and on what else memory holds, so the pick itself is
+    # not asserted to differ from the one without the lessons (a CI run once saw them agree).
+    family = pinned[0].family
+    weight = {
+        w: proposer.lesson_priors(contexts[w]).priors.get(family, (0.0, 0.0))[0]
+        for w in (True, False)
+    }
+    assert weight[True] >= weight[False] + 1.0, (family, weight)

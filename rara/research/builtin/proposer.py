@@ -83,7 +83,7 @@ class BuiltinProposer:
         rng = np.random.default_rng([seed, ctx.iteration % 2**63, 0xB1])
         cap = self.max_lookback or default_max_lookback(ctx.timeframe)
         hist = self._history(ctx.history)
-        mem = self._memory(ctx)
+        mem = self.lesson_priors(ctx)
         bias = hist.steer.bias(mem.steer)
         arms = self._arms(cap, hist, mem)
         for attempt in range(MAX_ATTEMPTS):
@@ -133,7 +133,7 @@ class BuiltinProposer:
         self._fold = h
         return h
 
-    def _memory(self, ctx: ProposerContext) -> LessonPriors:
+    def lesson_priors(self, ctx: ProposerContext) -> LessonPriors:
         mem = LessonPriors()
         for lesson in ctx.lessons:
             # this market counts fully, other symbols half, other timeframes half again
