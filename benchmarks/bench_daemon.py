@@ -7,14 +7,15 @@ bars, and its resident memory over a soak.
   on its default interval). At speed 1 a 1h bar comes once an hour of real time, so between
   bars the daemon only waits: its engines' feed timeouts, the conductor's turn, the status
   writes, feedback and the sentinel. After ready and a warm-up, the CPU time of its process
-  group (utime + stime from /proc of every member, plus what the daemon reaped) over windows
-  of ~20 s, as % of one core per window. The reference: the same daemon on a fresh home with
-  0 strategies, measured in the same run. Target: < 2% of a core (issue 14.6).
+  tree (utime + stime + what each reaped, from /proc, of the daemon and every process under it:
+  the sandbox's jailed workers run in sessions of their own, so not its process group) over
+  windows of ~20 s, as % of one core per window. The reference: the same daemon on a fresh home
+  with 0 strategies, measured in the same run. Target: < 2% of a core (issue 14.6).
 - memory: the same 10 strategies on an accelerated replay (``--speed 3600``: a bar per second
-  per engine, so they trade) with research on, the daemon's process group's RSS (VmRSS of every
-  member, summed) sampled every few seconds for 10 minutes (``--quick``: 30 s). Printed: the
-  min / median / max, the first-vs-last-quarter median ratio and the least-squares slope over
-  the second half (after start-up and the first research run have settled) in MB/hour. Verdict:
+  per engine, so they trade) with research on, the RSS of the daemon's process tree (VmRSS of
+  every process, summed) sampled every few seconds for 10 minutes (``--quick``: 30 s). Printed:
+  the min / median / max, the first-vs-last-quarter median ratio and the least-squares slope
+  over the second half (after start-up and the first research run have settled) in MB/hour. Verdict:
   growth when the slope is above ``GROWTH_MB_PER_HOUR`` by two standard errors (see there).
 
     python -m benchmarks.bench_daemon [--quick]
@@ -140,19 +141,25 @@ def wait_trading(d: object, strategies: int, timeout_s: float = 300.0) -> None:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def group_members(pgid: int) -> list[int]:
-    """The live processes of process group `pgid`."""
-    pids = []
+def tree_members(root: int) -> list[int]:
+    """`root` and every live process descended from it. A tree, not the process group: the
+    sandbox's jailed workers run in sessions of their own, and they are the daemon's memory and
+    CPU all the same."""
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = _stat_fields(int(entry.name))
-        except OSError:
+            ppid = int(_stat_fields(int(entry.name))[1])  # after "(comm)": state, ppid, ...
+        except (OSError, ValueError):
             continue
-        if int(fields[2]) == pgid:  # after "(comm)": state, ppid, pgrp, ...
-            pids.append(int(entry.name))
-    return pids
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -160,19 +167,16 @@ def _stat_fields(pid: int) -> list[str]:
     return raw[raw.rindex(")") + 2 :].split()  # comm may hold spaces
 
 
-def group_cpu_s(pgid: int) -> float:
-    """CPU seconds (user + system) of every live member of the group, plus the children the
-    group leader reaped (cutime + cstime)."""
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) of every live process of the tree, each with the children it
+    reaped (cutime + cstime): a process that ended is counted once, in its reaper's."""
     total = 0.0
-    for pid in group_members(pgid):
+    for pid in tree_members(root):
         try:
             f = _stat_fields(pid)
         except OSError:
             continue
-        ticks = int(f[11]) + int(f[12])  # utime, stime
-        if pid == pgid:
-            ticks += int(f[13]) + int(f[14])  # cutime, cstime
-        total += ticks / CLOCK_TICKS
+        total += sum(int(v) for v in f[11:15]) / CLOCK_TICKS  # utime, stime, cutime, cstime
     return total
 
 
@@ -187,21 +191,21 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def group_rss_mb(pgid: int) -> tuple[float, float, int]:
-    """Resident memory (VmRSS, MB) of every live member of the group summed, of the group
-    leader (the daemon) alone, and how many members there are. The sum counts pages shared
-    between members once per member."""
-    members = group_members(pgid)
-    return sum(rss_mb(pid) for pid in members), rss_mb(pgid), len(members)
+def tree_rss_mb(root: int) -> tuple[float, float, int]:
+    """Resident memory (VmRSS, MB) of every live process of the tree summed, of the root (the
+    daemon) alone, and how many processes there are. The sum counts pages shared between them
+    once per process."""
+    members = tree_members(root)
+    return sum(rss_mb(pid) for pid in members), rss_mb(root), len(members)
 
 
-def cpu_windows(pgid: int, windows: int, window_s: float) -> list[float]:
-    """% of one core used by the group in each of `windows` consecutive windows."""
+def cpu_windows(root: int, windows: int, window_s: float) -> list[float]:
+    """% of one core used by the tree in each of `windows` consecutive windows."""
     out = []
-    cpu, t = group_cpu_s(pgid), time.monotonic()
+    cpu, t = tree_cpu_s(root), time.monotonic()
     for _ in range(windows):
         time.sleep(window_s)
-        cpu2, t2 = group_cpu_s(pgid), time.monotonic()
+        cpu2, t2 = tree_cpu_s(root), time.monotonic()
         out.append(100.0 * (cpu2 - cpu) / (t2 - t))
         cpu, t = cpu2, t2
     return out
@@ -334,8 +338,8 @@ def soak_memory(home: Path, strategies: int, duration_s: float, every_s: float) 
         t0 = time.monotonic()
         while True:
             now = time.monotonic() - t0
-            group, alone, members = group_rss_mb(d.proc.pid)
-            samples.append((now, group))
+            total, alone, members = tree_rss_mb(d.proc.pid)
+            samples.append((now, total))
             leader.append((now, alone))
             most = max(most, members)
             if not d.alive:
@@ -348,7 +352,7 @@ def soak_memory(home: Path, strategies: int, duration_s: float, every_s: float) 
     print(
         f"   soak: {len(samples)} RSS samples over {samples[-1][0]:.0f} s; "
         f"{bars} equity marks (bars traded), {research} research experiments in it; "
-        f"at most {most} processes in the group",
+        f"at most {most} processes in the tree",
         flush=True,
     )
     return MemoryTrend(samples, leader, most)
@@ -387,7 +391,7 @@ def run() -> list[Figure]:
     print(f"   soak: RSS slope of each quarter {slopes} MB/hour", flush=True)
     print(
         f"   idle: {windows} windows of {window_s:.0f} s after ready, every run opened and "
-        f"{s['warmup_s']:.0f} s of warm-up; the process group (daemon + children)"
+        f"{s['warmup_s']:.0f} s of warm-up; the process tree (daemon + sandbox workers)"
     )
     first_q = Spread.of(trend.mb[: max(1, len(trend.mb) // 4)])
     last_q = Spread.of(trend.mb[-max(1, len(trend.mb) // 4) :])
@@ -403,14 +407,14 @@ def run() -> list[Figure]:
                acceptance="14.6"),
         Figure(f"RSS over the soak, {STRATEGIES} paper at 3600x + research",
                Spread.of(trend.mb), "MB", "first quarter of the soak", first_q,
-               "process group, summed VmRSS", acceptance="14.6"),
+               "process tree, summed VmRSS", acceptance="14.6"),
         Figure("RSS, last quarter of the soak", last_q, "MB",
                "first quarter of the soak", first_q,
                f"ratio of medians {trend.quarter_ratio:.3f}"),
         Figure("RSS slope, second half (least squares)", Spread.once(slope), "MB/hour",
                "growth threshold", Spread.once(GROWTH_MB_PER_HOUR), judged, acceptance="14.6"),
         Figure("RSS of the daemon process alone", Spread.of(v for _, v in trend.leader), "MB",
-               "whole group", Spread.of(trend.mb), f"its second-half slope {alone:.1f} MB/hour"),
+               "whole tree", Spread.of(trend.mb), f"its second-half slope {alone:.1f} MB/hour"),
     ]  # fmt: skip
 
 

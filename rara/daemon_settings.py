@@ -75,6 +75,12 @@ class DaemonSettings(_Section):
         "only the bars before it. None: the last replay_fraction of the research market's bars",
     )
     replay_fraction: float = Field(0.3, gt=0, lt=1)
+    heap_arenas: int = Field(
+        2, ge=0, description="malloc arenas at most (glibc; 0: its default of 8 per core)"
+    )
+    heap_trim_interval_s: float = Field(
+        60.0, ge=0, description="how often free heap pages go back to the OS (0: never)"
+    )
 
 
 class PaperGateSettings(_Section):

@@ -22,6 +22,7 @@ file keeps the old settings; components read the new ones at their next turn.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ from typing import Any, Literal
 
 from rara import __version__
 from rara.config import Settings, load_settings
+from rara.daemon import heap
 from rara.daemon.conductor import Conductor
 from rara.daemon.faults import Faults
 from rara.daemon.instance import instance_lock
@@ -58,6 +60,7 @@ from rara.supervision import Component
 
 log = logging.getLogger(__name__)
 SOURCE = "daemon"
+HEAP_IDLE_S = 60.0  # with heap trimming off, how often to look whether SIGHUP turned it on
 StopReason = Literal["sigterm", "sigint", "replay_finished", "duration", "fatal"]
 
 
@@ -198,6 +201,7 @@ class Daemon:
     def _started(self, store: EventStore) -> int:
         t0 = time.monotonic()
         settings = self.settings()
+        heap.cap_arenas(settings.daemon.heap_arenas)  # before the component threads start
         self._record(
             store,
             DaemonStarted(
@@ -354,6 +358,16 @@ class Daemon:
             candles_of=conductor.window_of,
         )
 
+    async def _trim_heap(self, stop: asyncio.Event) -> None:
+        """Free heap pages back to the OS every ``heap_trim_interval_s`` (`rara.daemon.heap`),
+        read afresh each time so SIGHUP applies; 0 pauses it."""
+        while not stop.is_set():
+            every = self.settings().daemon.heap_trim_interval_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every or HEAP_IDLE_S)
+            if every and not stop.is_set():
+                await asyncio.to_thread(heap.trim)
+
     async def _supervise(self, store: EventStore, supervisor: Supervisor) -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -393,9 +407,11 @@ class Daemon:
                 stop.set()
 
             loop.call_later(self.options.duration_s, timed_out)
+        trimming = asyncio.create_task(self._trim_heap(stop))
         try:
             await supervisor.run(stop)
         finally:
+            trimming.cancel()
             for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(s)
 

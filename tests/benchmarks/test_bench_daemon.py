@@ -1,10 +1,11 @@
 """`benchmarks/bench_daemon.py` cannot rot: the home it writes puts 10 distinct strategies into
-the lifecycle with a market to trade, its /proc readings see a process group's CPU time and
+the lifecycle with a market to trade, its /proc readings see a process tree's CPU time and
 memory, its trend is a least-squares slope, and the whole section runs in quick mode (three
 real `rara run` daemons, a few seconds each). Nothing here asserts a duration."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -39,26 +40,34 @@ def test_the_home_holds_ten_distinct_paper_candidates_with_a_market(
     assert "max_paper_strategies = 10" in (home / "config.toml").read_text()
 
 
-def test_group_readings_see_every_member_of_a_process_group() -> None:
+def test_tree_readings_see_a_child_in_a_session_of_its_own() -> None:
+    # the child leaves the parent's process group, as the sandbox's jailed workers do
     burn = (
         "import subprocess, sys, time\n"
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],\n"
+        "                         start_new_session=True)\n"
         "t = time.process_time()\n"
         "while time.process_time() - t < 0.3: pass\n"
-        "print('ready', flush=True)\n"
+        "print(child.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
     p = subprocess.Popen(
         [sys.executable, "-c", burn], stdout=subprocess.PIPE, start_new_session=True, text=True
     )
+    child = 0
     try:
-        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        assert len(bench_daemon.group_members(p.pid)) == 2
-        assert bench_daemon.group_cpu_s(p.pid) >= 0.3
-        total, leader, members = bench_daemon.group_rss_mb(p.pid)
+        assert p.stdout is not None
+        child = int(p.stdout.readline())
+        assert os.getpgid(child) != p.pid
+        assert sorted(bench_daemon.tree_members(p.pid)) == sorted([p.pid, child])
+        assert bench_daemon.tree_cpu_s(p.pid) >= 0.3
+        total, leader, members = bench_daemon.tree_rss_mb(p.pid)
         assert members == 2 and total > leader > 0
     finally:
-        os.killpg(p.pid, signal.SIGKILL)
+        for pid in (child, p.pid):
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         p.wait(60)
         if p.stdout is not None:
             p.stdout.close()
