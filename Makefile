@@ -30,13 +30,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check rara sandbox tests benchmarks docker scripts
 	$(BIN)/ruff format --check rara sandbox tests benchmarks docker scripts
 	$(BIN)/mypy rara sandbox/rara_sandbox
+	bash scripts/proto.sh --check
 
 # Start a local Docker engine and build the sandbox image offline (what CI does).
 docker-sandbox: $(STAMP)
 	bash scripts/ci-docker.sh
 
+# The gRPC stubs in rara/v1/ from proto/rara/v1/rara.proto (committed; `make lint` checks them).
 proto: $(STAMP)
-	@echo "no .proto files yet (the gRPC server arrives with the daemon)"
+	bash scripts/proto.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
