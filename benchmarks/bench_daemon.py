@@ -44,7 +44,8 @@ IDLE_TARGET_PCT = 2.0
 # A leak worth the name shows as a steady climb; 20 MB/hour is 480 MB a day, which an unattended
 # daemon running for weeks could not afford. The samples scatter by ~4 MB (a research run's
 # candles loaded and freed, allocator arenas), so a 5-minute half's slope (on medians of 5
-# samples) has a standard error of ~20-30 MB/hour (measured): the verdict is "growth" only when
+# samples taken 5 s apart) had a standard error of ~20 MB/hour (measured; samples 2 s apart
+# tighten it by ~1.6x): the verdict is "growth" only when
 # the slope is above the threshold by two standard errors, "no growth trend" when below it by
 # two, "inconclusive" in between.
 GROWTH_MB_PER_HOUR = 20.0
@@ -386,7 +387,7 @@ def sizes() -> dict[str, float]:
         "window_s": 20.0,
         "warmup_s": 20.0,
         "soak_s": env_int("RARA_BENCH_DAEMON_SOAK_S", 600),
-        "every_s": 5.0,
+        "every_s": 2.0,  # more samples, a tighter slope (the scatter: research runs come and go)
     }
 
 
