@@ -39,7 +39,7 @@ def throwaway_ca(tmp: Path) -> tuple[bytes, Path, Path]:
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
-        x509.CertificateBuilder().subject_name(_name("rara test CA")).issuer_name(_name("rara test CA"))
+        x509.CertificateBuilder().subject_name(_name("rara CA")).issuer_name(_name("rara CA"))
         .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
