@@ -134,3 +134,22 @@ def test_control_calls_reach_the_port_named_by_token(served_home: Home, traded: 
         assert stub.ResumeResearch(pb.ResumeResearchRequest()).seq > 0
     assert {by for _, by in control.calls} == {"control"}
     assert [c for c, _ in control.calls][:4] == ["kill", "resume", "resume", "approve_strategy"]
+
+
+def test_cli_token_prints_names_and_path_never_a_value_unless_asked(cli, rara_home: Path):
+    r = cli("server", "token")
+    assert r.code == 0, r.stderr
+    out = r.json
+    path = Path(out["token_file"])
+    assert path == token_file(Home(root=rara_home))
+    assert out["tokens"] == [
+        {"name": "read", "role": "read"},
+        {"name": "control", "role": "control"},
+    ]
+    _, tokens = ensure_tokens(Home(root=rara_home))
+    for t in ("read", "control"):
+        assert tokens.get(t).value not in r.stdout + r.stderr
+    shown = cli("server", "token", "--show", "read")
+    assert shown.json["token"] == tokens.get("read").value
+    assert tokens.get("control").value not in shown.stdout
+    assert cli("server", "token", "--show", "nope").code == 2
