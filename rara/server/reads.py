@@ -10,7 +10,6 @@ Plain blocking functions: the servicer runs them in a worker thread.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -396,7 +395,3 @@ def get_experiment(home: Home, experiment_id: str) -> pb.GetExperimentResponse:
     if e.report is not None:
         out.gate.CopyFrom(gate_report("research", e.report))
     return out
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
