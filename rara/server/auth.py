@@ -92,7 +92,7 @@ class Tokens:
                     return self.match(presented.strip())
         return None
 
-    def caller(self, context: aio.ServicerContext[Any, Any]) -> str:
+    def caller(self, context: Any) -> str:
         """The name of the token the call carried (the interceptor admitted it)."""
         token = self.from_metadata(context.invocation_metadata())
         return token.name if token is not None else "unknown"
@@ -147,10 +147,10 @@ Handler = Any
 
 
 def _refusal(method: str, code: grpc.StatusCode, message: str) -> Handler:
-    async def unary(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+    async def unary(request: Any, context: Any) -> Any:
         await context.abort(code, message)
 
-    async def stream(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+    async def stream(request: Any, context: Any) -> Any:
         await context.abort(code, message)
         yield  # pragma: no cover - makes it an async generator
 
