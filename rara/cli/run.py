@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from rara.cli.paper import parse_speed
+from rara.config import load_settings
 from rara.home import Home
 from rara.research.run_setup import parse_duration
 
@@ -60,11 +61,15 @@ def command(
         duration_s=parse_duration(duration),
         server=not no_server,
     )
+    home = Home.from_env()
     server: ServerFactory | None = None
-    if not no_server:  # grpc loads only when the daemon serves
+    settings = load_settings(home)
+    if not no_server and settings.server.enabled:  # grpc loads only to serve
+        from rara.server.bind import binding
         from rara.server.component import ServerComponent
 
+        binding(settings.server)  # no TLS off loopback: refused before anything
         server = ServerComponent
-    code = run_daemon(Home.from_env(), options, server)
+    code = run_daemon(home, options, server)
     if code:
         raise SystemExit(code)

@@ -42,7 +42,7 @@ from rara.daemon.faults import Faults
 from rara.daemon.instance import instance_lock
 from rara.daemon.notify import Notifier
 from rara.daemon.research import ResearchComponent
-from rara.daemon.status import ComponentStatus, StatusWriter
+from rara.daemon.status import StatusWriter
 from rara.daemon.supervisor import Supervisor, error_detail
 from rara.daemon.trading import PaperFeed, TradingOptions
 from rara.data.catalog import Catalog
@@ -98,12 +98,8 @@ class DaemonParts:
     factory that builds it from these."""
 
     home: Home
-    store: EventStore
-    settings: Callable[[], Settings]
-    daemon_id: str
+    settings: Callable[[], Settings]  # read when the server (re)starts
     control: DaemonControl
-    components: Callable[[], list[ComponentStatus]]  # the supervisor's view, now
-    started_at: float  # time.monotonic() at the daemon's start: its uptime's origin
 
 
 ServerFactory = Callable[[DaemonParts], Component]
@@ -296,13 +292,7 @@ class Daemon:
             supervisor.add(component)
         if self.server is not None and self.options.server and settings.server.enabled:
             parts = DaemonParts(
-                home=self.home,
-                store=store,
-                settings=self.settings,
-                daemon_id=self.daemon_id,
-                control=DaemonControl(store, self.settings),
-                components=supervisor.snapshot,
-                started_at=t0,
+                home=self.home, settings=self.settings, control=DaemonControl(store, self.settings)
             )
             supervisor.add(self.server(parts))
         head = store.last_seq()
