@@ -122,11 +122,11 @@ def test_control_calls_over_grpc_reach_the_daemon(
     planted_edge_home(rara_home, cli)
     port = _free_port()
     with (rara_home / "config.toml").open("a", encoding="utf-8") as f:
-        f.write(f"\n[server]\nport = {port}\n\n[trading.accounts.tn]\nexchange = 'binance'\n")
+        f.write("\n[trading.accounts.tn]\nexchange = 'binance'\n")
     _live_candidate(rara_home)
     args = ("--feed", "replay", "--speed", "max", "--paper-only")
 
-    with DaemonProcess(rara_home, *args) as d:
+    with DaemonProcess(rara_home, *args, env={"RARA_SERVER__PORT": str(port)}) as d:
         d.wait_ready()
         tokens = _tokens(rara_home)
         assert set(tokens) == {"read", "control"}
@@ -195,7 +195,7 @@ def test_control_calls_over_grpc_reach_the_daemon(
                 c.close()
         assert d.stop() == 0
 
-    with DaemonProcess(rara_home, *args) as d:
+    with DaemonProcess(rara_home, *args, env={"RARA_SERVER__PORT": str(port)}) as d:
         d.wait_ready()
         control = Client(port, tokens["control"])
         try:
