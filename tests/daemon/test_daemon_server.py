@@ -219,3 +219,21 @@ def test_control_calls_over_grpc_reach_the_daemon(
             if e.payload["component"] == "server" and e.payload["state"] == "stopped"
         ]
         assert stopped
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"),
+    [(("--no-server",), {}), ((), {"RARA_SERVER__ENABLED": "false"})],
+    ids=["--no-server", "server.enabled=false"],
+)
+def test_the_daemon_runs_without_its_server_when_told(
+    rara_home: Path, flags: tuple[str, ...], env: dict[str, str]
+) -> None:
+    with DaemonProcess(rara_home, "--no-research", *flags, env=env) as d:
+        ready = d.wait_ready()
+        assert "server" not in ready.payload["components"]
+        assert "lifecycle" in ready.payload["components"]
+        (started,) = d.events("daemon_started")
+        assert started.payload["options"]["server"] == ("--no-server" not in flags)
+        assert d.stop() == 0
+    assert not (rara_home / "server" / "tokens.json").exists()
