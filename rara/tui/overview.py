@@ -31,7 +31,8 @@ class TradingBadge(Static):
 
 class OverviewPane(Vertical):
     DEFAULT_CSS = """
-    OverviewPane #top { height: 3; }
+    OverviewPane #top { height: auto; }
+    OverviewPane #research { width: 1fr; }
     OverviewPane #equity { height: 4; margin: 0 1; }
     OverviewPane #components { height: 1fr; }
     OverviewPane #alerts { height: auto; max-height: 8; }
@@ -48,10 +49,10 @@ class OverviewPane(Vertical):
             yield Label("", id="research", markup=False)
         yield Label("equity", id="equity-label")
         yield Sparkline([], id="equity")
+        yield Static("no alerts", id="alerts", markup=False)
         table: DataTable[str] = DataTable(id="components", cursor_type="row")
         table.add_columns("component", "kind", "state", "healthy", "restarts", "detail")
         yield table
-        yield Static("no alerts", id="alerts", markup=False)
 
     async def load(self, client: RaraClient) -> None:
         status = await client.status()
