@@ -430,6 +430,18 @@ GROUPS = (
             "release": _lazy("control", "lock_release", "Lift the lock LOCK_ID before it lapses."),
         },
     ),
+    _group(
+        "server",
+        "The gRPC server's bearer tokens (`rara serve`, and the daemon's server).",
+        {
+            "token": _lazy(
+                "serve",
+                "token",
+                "Where the server's bearer tokens are, and their names and roles (the file is "
+                "made at first use); a value only with --show NAME.",
+            ),
+        },
+    ),
 )
 for _g in GROUPS:
     app.add_command(_g)
@@ -473,6 +485,12 @@ app.lazy.update(
             "command",
             "Venue accounts: exchange, mode, keys present, dead man's switch; --balances adds the "
             "venue's balances and the last reconciliation.",
+        ),
+        "serve": _lazy(
+            "serve",
+            "command",
+            "Serve rara.v1 read-only on this home's state DB (no daemon needed) until SIGTERM or "
+            "Ctrl-C; prints one JSON line with the address once it listens.",
         ),
         "status": _lazy(
             "status",

@@ -17,17 +17,16 @@ import click
 
 from rara.cli.output import emit
 from rara.config import load_settings
-from rara.domain.events import TradingEquityMarked, TradingSessionStarted
 from rara.domain.lifecycle import STAGES, Stage
-from rara.domain.market import ms_to_iso
 from rara.domain.strategy import strategy_id
 from rara.errors import Refused
-from rara.events import EventFilter, EventStore, open_event_store
+from rara.events import EventStore, open_event_store
 from rara.feedback.lifecycle import Lifecycle, StrategyRecord, move
 from rara.home import Home
 from rara.registry import StrategyEntry
 from rara.registry.manifest import ManifestError, read_manifest
 from rara.registry.registry import GATE_REPORT_FILE
+from rara.trading.views import trading_runs
 
 DEMOTE_TO: tuple[Stage, ...] = ("paper", "paper_candidate")
 
@@ -60,41 +59,6 @@ def _read_json(path: Path) -> Any:
         return None
     except (OSError, ValueError) as exc:
         return {"error": f"{path.name} unreadable: {exc}"}
-
-
-def trading_runs(store: EventStore, sid: str) -> list[dict[str, Any]]:
-    """Each deployment of `sid` (its `TradingSessionStarted` events, a resumed run once) with
-    the last equity mark of the run."""
-    runs: dict[str, dict[str, Any]] = {}
-    started = EventFilter(types=[TradingSessionStarted], strategy_id=sid)
-    for ev in store.query(started):
-        p = ev.typed()
-        assert isinstance(p, TradingSessionStarted)
-        if p.run_id in runs:
-            runs[p.run_id]["resumed"] += 1
-            continue
-        runs[p.run_id] = {
-            "run_id": p.run_id,
-            "mode": p.mode,
-            "account": p.account,
-            "symbol": p.symbol,
-            "timeframe": p.timeframe,
-            "feed": p.feed,
-            "started": ev.ts,
-            "resumed": 0,
-            "last_mark": None,
-        }
-    for run_id, row in runs.items():
-        marks = store.query(EventFilter(types=[TradingEquityMarked], correlation_id=run_id))
-        if marks:
-            m = marks[-1].typed()
-            assert isinstance(m, TradingEquityMarked)
-            row["last_mark"] = {
-                "bar": ms_to_iso(m.bar_ms),
-                "equity": str(m.equity),
-                "peak_equity": str(m.peak_equity),
-            }
-    return list(runs.values())
 
 
 def describe(home: Home, store: EventStore, rec: StrategyRecord) -> dict[str, Any]:
