@@ -3,6 +3,8 @@ report of the selected one (`GetExperiment`)."""
 
 from __future__ import annotations
 
+import json
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -10,6 +12,16 @@ from textual.widgets import DataTable, Label, Static
 
 from rara.tui.client import RaraClient
 from rara.tui.render import gate_report
+
+
+def hypothesis_text(recorded: str) -> str:
+    """The hypothesis sentence: the research loop records the proposer's JSON, whose
+    "hypothesis" is what a person reads."""
+    try:
+        doc = json.loads(recorded)
+    except ValueError:
+        return recorded
+    return str(doc.get("hypothesis", recorded)) if isinstance(doc, dict) else recorded
 
 
 class ResearchPane(Vertical):
@@ -65,5 +77,5 @@ class ResearchPane(Vertical):
             return
         got = await self.client.experiment(experiment_id)
         x = got.experiment
-        head = f"{x.family} #{x.iteration}: {x.hypothesis}"
+        head = f"{x.family} #{x.iteration}: {hypothesis_text(x.hypothesis)}"
         self.query_one("#gate", Static).update(head + "\n" + gate_report(got.gate, "gate 1"))

@@ -26,17 +26,14 @@ TOKEN = "tui-test-token-not-a-secret"
 async def serve(home: Path, port: int = 0, control: Any = None) -> AsyncIterator[ServerAddress]:
     """The server helper's `RaraServer` over `home`'s state DB (with `control`: the control
     calls reach it), on 127.0.0.1:`port` (0: a free one)."""
-    from rara.server import RaraServer
+    from rara.daemon_settings import ServerSettings
+    from rara.home import Home
+    from rara.server.app import RaraServer
     from rara.server.auth import Token, Tokens
 
     tokens = Tokens([Token("tui-test", "control", TOKEN)])
-    db = home / "rara.db"
-    if control is None:
-        server = RaraServer.read_only(db, host="127.0.0.1", port=port, tokens=tokens)
-    else:
-        server = RaraServer.read_only(
-            db, host="127.0.0.1", port=port, tokens=tokens, control=control
-        )
+    settings = ServerSettings(host="127.0.0.1", port=port, heartbeat_s=0.5, poll_s=0.02)
+    server = RaraServer(Home(root=home), settings, control=control, tokens=tokens)
     bound = await server.start()
     try:
         yield ServerAddress(f"127.0.0.1:{bound}", TOKEN)
@@ -58,23 +55,31 @@ def connected(app: RaraApp, connects: int = 1) -> bool:
     return app.connection.state == "connected" and app.connection.connects >= connects
 
 
-# Volatile text in a screen: times, ids and hashes differ run to run though the data's shape
-# does not. Each is replaced by a same-length run of one character so the layout stays put.
+# Volatile text in a screen: times, event ids, hashes and ports differ run to run though the
+# data does not (strategy, run and experiment ids are content hashes of seeded runs and stay).
+# Each is replaced by a same-length run of '#' so the layout stays put.
 _VOLATILE = [
-    re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?"),
-    re.compile(r"\b[0-9a-f]{8,}\b"),
+    re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?"),
     re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),
+    re.compile(r"\b[0-9a-f]{64}\b"),
     re.compile(r"127\.0\.0\.1:\d+"),
 ]
+_CELL_W = 12.2  # rich's SVG export: one terminal cell is 12.2 units wide
+_TEXT = re.compile(r'<text[^>]*\bx="([\d.]+)"[^>]*\by="([\d.]+)"[^>]*>([^<]*)</text>')
 
 
 def screen_text(svg: str) -> str:
-    """The text of an exported screen, line by line, volatile parts masked: what a snapshot
-    compares (the SVG's markup carries ids that change with any glyph)."""
-    rows: dict[str, list[str]] = {}
-    for y, text in re.findall(r'<text[^>]*\by="([\d.]+)"[^>]*>([^<]*)</text>', svg):
-        rows.setdefault(y, []).append(html.unescape(text).replace("\xa0", " "))
-    lines = ["".join(parts).rstrip() for _, parts in sorted(rows.items(), key=lambda r: float(r[0]))]
+    """The text of an exported screen, cell by cell, line by line, volatile parts masked: what
+    a snapshot compares (the SVG's markup carries class names that change with any glyph)."""
+    rows: dict[float, dict[int, str]] = {}
+    for x, y, text in _TEXT.findall(svg):
+        col = round(float(x) / _CELL_W)
+        for i, ch in enumerate(html.unescape(text).replace("\xa0", " ")):
+            rows.setdefault(float(y), {})[col + i] = ch
+    lines = []
+    for _, cells in sorted(rows.items()):
+        width = max(cells) + 1
+        lines.append("".join(cells.get(i, " ") for i in range(width)).rstrip())
     out = "\n".join(lines)
     for pattern in _VOLATILE:
         out = pattern.sub(lambda m: "#" * len(m.group(0)), out)

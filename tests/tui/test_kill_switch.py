@@ -3,6 +3,7 @@ HALTED in the log the engines read before every order; the badge shows it."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -22,7 +23,11 @@ def _trading_state(db: Path) -> str:
         return str(Control(store).state)
 
 
-async def test_kill_switch_dialog_halts_trading(planted_home: Path, tmp_path: Path) -> None:
+def test_kill_switch_dialog_halts_trading(planted_home: Path, tmp_path: Path) -> None:
+    asyncio.run(_kill_switch_dialog_halts_trading(planted_home, tmp_path))
+
+
+async def _kill_switch_dialog_halts_trading(planted_home: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     shutil.copytree(planted_home, home)
     db = home / "rara.db"

@@ -4,6 +4,7 @@ events appended while it was away arrive once each, with no gap."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 from pathlib import Path
@@ -38,7 +39,13 @@ def _append(home: Path, n: int) -> None:
                 resume(store, reason=f"reconnect test {i}", by="test", source="test")
 
 
-async def test_restart_shows_disconnected_then_resumes_without_duplicates(
+def test_restart_shows_disconnected_then_resumes_without_duplicates(
+    planted_home: Path, tmp_path: Path
+) -> None:
+    asyncio.run(_restart_shows_disconnected_then_resumes_without_duplicates(planted_home, tmp_path))
+
+
+async def _restart_shows_disconnected_then_resumes_without_duplicates(
     planted_home: Path, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"

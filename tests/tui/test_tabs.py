@@ -4,6 +4,7 @@ committed snapshots and written to docs/screenshots/ for the README."""
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import os
 from pathlib import Path
@@ -24,7 +25,11 @@ def _rows(app: RaraApp, table_id: str) -> list[list[str]]:
     return [[str(c) for c in table.get_row(key)] for key in table.rows]
 
 
-async def test_each_tab_shows_the_servers_rows(planted_home: Path) -> None:
+def test_each_tab_shows_the_servers_rows(planted_home: Path) -> None:
+    asyncio.run(_each_tab_shows_the_servers_rows(planted_home))
+
+
+async def _each_tab_shows_the_servers_rows(planted_home: Path) -> None:
     async with serve(planted_home) as address:
         async with RaraClient(address) as client:
             status = await client.status()
@@ -58,7 +63,9 @@ async def test_each_tab_shows_the_servers_rows(planted_home: Path) -> None:
             assert len(_rows(app, "positions")) == len(positions)
             assert {r[0] for r in _rows(app, "accounts")} == {o.account for o in orders}
             # Events: the whole log, in order, once each
-            assert events.shown_seqs() == list(range(status.head_seq - len(events.shown_seqs()) + 1, status.head_seq + 1))
+            assert events.shown_seqs() == list(
+                range(status.head_seq - len(events.shown_seqs()) + 1, status.head_seq + 1)
+            )
             assert app.ledger.duplicates_dropped == 0
 
             tabs = app.query_one(TabbedContent)
@@ -67,9 +74,17 @@ async def test_each_tab_shows_the_servers_rows(planted_home: Path) -> None:
                 tabs.active = f"tab-{tab}"
                 await pilot.pause(0.5)
                 if tab == "research":
-                    await until(pilot, lambda: "gate 1" in str(app.query_one("#gate").render()), "gate report")
+                    await until(
+                        pilot,
+                        lambda: "gate 1" in str(app.query_one("#gate").render()),
+                        "gate report",
+                    )
                 if tab == "strategies":
-                    await until(pilot, lambda: "gate 1" in str(app.query_one("#reports").render()), "reports")
+                    await until(
+                        pilot,
+                        lambda: "gate 1" in str(app.query_one("#reports").render()),
+                        "reports",
+                    )
                 mismatch = _compare_snapshot(tab, app.export_screenshot(title=f"rara tui: {tab}"))
                 if mismatch:
                     mismatches.append(mismatch)
