@@ -80,6 +80,8 @@ class EventsPane(Vertical):
         if extra > 0:
             for key in list(table.rows)[:extra]:
                 table.remove_row(key)
+        if batch and table.row_count:  # a tail follows the newest
+            table.move_cursor(row=table.row_count - 1, animate=False)
 
     def _rebuild(self) -> None:
         self.query_one("#tail", DataTable).clear()

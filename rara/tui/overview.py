@@ -59,7 +59,10 @@ class OverviewPane(Vertical):
         self.status = status
         self.query_one(TradingBadge).show(trading_state(status.trading_state))
         stages = ", ".join(f"{k} {v}" for k, v in sorted(status.strategies_by_stage.items()) if v)
-        paused = "paused" if status.research_paused else "running"
+        if status.research_paused:
+            paused = "paused"
+        else:
+            paused = "running" if status.daemon_running else "idle"
         mode = "read-only (no daemon)" if status.read_only else "daemon"
         self.query_one("#research", Label).update(
             f"  research {paused}: {status.experiments} experiments | strategies: "

@@ -61,7 +61,7 @@ async def _each_tab_shows_the_servers_rows(planted_home: Path) -> None:
             # Trading: orders (with the guard column), positions, the paper account
             assert len(_rows(app, "orders")) == len(orders)
             assert len(_rows(app, "positions")) == len(positions)
-            assert {r[0] for r in _rows(app, "accounts")} == {o.account for o in orders}
+            assert {r[0] for r in _rows(app, "accounts")} == {p.account for p in positions}
             # Events: the whole log, in order, once each
             assert events.shown_seqs() == list(
                 range(status.head_seq - len(events.shown_seqs()) + 1, status.head_seq + 1)
