@@ -22,6 +22,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import ContentSwitcher, Footer, Label, TabbedContent, TabPane
 
 from rara.tui.client import RaraClient, ServerAddress, describe_error
@@ -161,7 +162,7 @@ class RaraApp(App[None]):
                     if item.HasField("event"):
                         self.ledger.take(item.event)
                 raise ConnectionError("the server ended the stream")
-            except (aio.AioRpcError, ConnectionError, OSError) as exc:
+            except Exception as exc:  # any break (the channel closed under a reload, too)
                 self.connection.error = describe_error(exc)
             finally:
                 self.client = None
@@ -177,18 +178,20 @@ class RaraApp(App[None]):
 
     def flush(self) -> None:
         """Hand the queued events to the panes in one batch."""
-        if not self.ledger.pending:
+        if not self.ledger.pending or not self.is_running:
             return
         batch, self.ledger.pending = self.ledger.pending, []
-        self.query_one(EventsPane).add_events(batch)
-        self.query_one(OverviewPane).add_alerts(batch)
+        with contextlib.suppress(NoMatches):  # the app is closing: its panes are gone
+            self.query_one(EventsPane).add_events(batch)
+            self.query_one(OverviewPane).add_alerts(batch)
         self._reload_due = True
         self._show_connection()
 
     async def reload_if_due(self) -> None:
         if self._reload_due and self.client is not None:
             self._reload_due = False
-            with contextlib.suppress(aio.AioRpcError):
+            # a break shows in the stream worker, which reconnects; nothing to do here
+            with contextlib.suppress(aio.AioRpcError, aio.UsageError):
                 await self.reload()
 
     async def reload(self) -> None:
@@ -203,6 +206,8 @@ class RaraApp(App[None]):
         self._loaded_once = True
 
     def _show_connection(self) -> None:
+        if not self.is_running:
+            return
         line = self.connection.line(self.target)
         if self._loaded_once:
             self.query_one("#views", ContentSwitcher).current = "main-view"
@@ -213,7 +218,8 @@ class RaraApp(App[None]):
 
     # ---- control -------------------------------------------------------------------------------
     async def action_reload(self) -> None:
-        await self.reload()
+        with contextlib.suppress(aio.AioRpcError, aio.UsageError):
+            await self.reload()
 
     def action_kill(self) -> None:
         self.confirm_and_kill()
@@ -249,8 +255,9 @@ class RaraApp(App[None]):
             return
         try:
             await call(client)
-        except aio.AioRpcError as exc:
+        except (aio.AioRpcError, aio.UsageError) as exc:
             self.notify(f"{what} refused: {describe_error(exc)}", severity="error", timeout=8)
             return
         self.notify(f"{what}: done")
-        await self.reload()
+        with contextlib.suppress(aio.AioRpcError, aio.UsageError):
+            await self.reload()

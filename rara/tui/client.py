@@ -199,4 +199,6 @@ def describe_error(exc: BaseException) -> str:
     """A one-line reason for the UI: the status code and the server's detail, never metadata."""
     if isinstance(exc, aio.AioRpcError):
         return f"{exc.code().name}: {exc.details() or ''}".strip()
+    if isinstance(exc, ConnectionError | aio.UsageError):
+        return str(exc) or type(exc).__name__
     return type(exc).__name__

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+from grpc import aio
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
-from rara.tui.client import RaraClient
+from rara.tui.client import RaraClient, describe_error
 from rara.tui.render import gate_report
 
 
@@ -71,11 +72,15 @@ class ResearchPane(Vertical):
         if event.row_key.value is not None:
             self.show_gate(event.row_key.value)
 
-    @work(exclusive=True, group="research-gate")
+    @work(exclusive=True, group="research-gate", exit_on_error=False)
     async def show_gate(self, experiment_id: str) -> None:
         if self.client is None:
             return
-        got = await self.client.experiment(experiment_id)
+        try:
+            got = await self.client.experiment(experiment_id)
+        except (aio.AioRpcError, aio.UsageError) as exc:
+            self.query_one("#gate", Static).update(f"unavailable: {describe_error(exc)}")
+            return
         x = got.experiment
         head = f"{x.family} #{x.iteration}: {hypothesis_text(x.hypothesis)}"
         self.query_one("#gate", Static).update(head + "\n" + gate_report(got.gate, "gate 1"))

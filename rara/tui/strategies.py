@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from grpc import aio
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,7 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from rara.tui.client import RaraClient
+from rara.tui.client import RaraClient, describe_error
 from rara.tui.render import gate_report
 from rara.v1 import rara_pb2 as pb
 
@@ -89,11 +90,15 @@ class StrategiesPane(Vertical):
         if event.row_key.value is not None:
             self.show_reports(event.row_key.value)
 
-    @work(exclusive=True, group="strategy-reports")
+    @work(exclusive=True, group="strategy-reports", exit_on_error=False)
     async def show_reports(self, strategy_id: str) -> None:
         if self.client is None:
             return
-        got = await self.client.strategy(strategy_id)
+        try:
+            got = await self.client.strategy(strategy_id)
+        except (aio.AioRpcError, aio.UsageError) as exc:
+            self.query_one("#reports", Static).update(f"unavailable: {describe_error(exc)}")
+            return
         s = got.strategy
         lines = [f"{s.name} [{s.stage}] {s.strategy_id} since {s.since}", f"  {s.reason}"]
         lines.append(gate_report(got.research_gate, "gate 1"))

@@ -45,6 +45,8 @@ async def until(pilot: Any, ok: Callable[[], bool], why: str, timeout_s: float =
     """Let the app run until `ok()`; no wall-clock assertion, only a generous bound."""
     waited = 0.0
     while not ok():
+        if not pilot.app.is_running:
+            raise AssertionError(f"the app exited while waiting for {why}")
         if waited > timeout_s:
             raise AssertionError(f"gave up waiting for {why}")
         await pilot.pause(0.1)

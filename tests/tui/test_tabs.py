@@ -18,6 +18,8 @@ from rara.tui.events import EventsPane
 from tests.tui.kit import SCREENSHOTS, SIZE, TABS, connected, screen_text, serve, until
 
 pytestmark = pytest.mark.slow
+# read at import: the suite's autouse fixture clears RARA_* variables before each test
+UPDATE = bool(os.environ.get("RARA_UPDATE_SNAPSHOTS"))
 
 
 def _rows(app: RaraApp, table_id: str) -> list[list[str]]:
@@ -96,10 +98,10 @@ def _compare_snapshot(tab: str, svg: str) -> str | None:
     them): their text, times, ids, hashes and ports masked, must be equal. A missing one, or
     any with RARA_UPDATE_SNAPSHOTS=1, is (re)written from this run. The mismatch, if any."""
     committed = SCREENSHOTS / f"tui-{tab}.svg"
-    if os.environ.get("RARA_UPDATE_SNAPSHOTS") or not committed.exists():
+    if UPDATE or not committed.exists():
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         committed.write_text(svg, encoding="utf-8")
-        return None if os.environ.get("RARA_UPDATE_SNAPSHOTS") else f"{committed}: new, commit it"
+        return None if UPDATE else f"{committed}: new, commit it"
     want = screen_text(committed.read_text(encoding="utf-8"))
     got = screen_text(svg)
     if got == want:

@@ -17,6 +17,8 @@ from tests.kit.live import wait_for
 from tests.kit.paths import REPO
 
 pytestmark = pytest.mark.slow
+# read at import: the suite's autouse fixture clears RARA_* variables before each test
+IN_CI = bool(os.environ.get("RARA_REQUIRE_DOCKER"))
 
 
 def _tmux(*args: str) -> str:
@@ -27,7 +29,7 @@ def _tmux(*args: str) -> str:
 
 def test_rara_tui_replay_in_tmux(planted_home: Path, tmp_path: Path) -> None:
     if shutil.which("tmux") is None:
-        if os.environ.get("RARA_REQUIRE_DOCKER"):
+        if IN_CI:
             pytest.fail("CI installs tmux (scripts/ci-docker.sh); none is here")
         pytest.skip("tmux is not installed here (CI installs it)")
     session = f"rara-tui-{uuid.uuid4().hex[:8]}"
