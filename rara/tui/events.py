@@ -80,8 +80,9 @@ class EventsPane(Vertical):
         if extra > 0:
             for key in list(table.rows)[:extra]:
                 table.remove_row(key)
-        if batch and table.row_count:  # a tail follows the newest
+        if batch and table.row_count:  # a tail follows the newest, and shows it
             table.move_cursor(row=table.row_count - 1, animate=False)
+            self._show_detail(batch[-1])
 
     def _rebuild(self) -> None:
         self.query_one("#tail", DataTable).clear()
@@ -114,8 +115,10 @@ class EventsPane(Vertical):
     @on(DataTable.RowHighlighted, "#tail")
     def _selected(self, event: DataTable.RowHighlighted) -> None:
         e = self.by_seq.get(int(str(event.row_key.value)))
-        if e is None:
-            return
+        if e is not None:
+            self._show_detail(e)
+
+    def _show_detail(self, e: pb.Event) -> None:
         try:
             body = json.dumps(json.loads(e.canonical_json), indent=2, sort_keys=True)
         except ValueError:
