@@ -167,6 +167,7 @@ class ServerSettings(_Section):
     Anything but a loopback address needs TLS (`tls_cert` and `tls_key`) or an explicit
     ``--insecure``."""
 
+    enabled: bool = Field(True, description="`rara run` serves the API (`--no-server`: not)")
     host: str = "127.0.0.1"
     port: int = Field(50051, ge=0, le=65535, description="0: any free port")
     tls_cert: str | None = Field(None, description="PEM certificate chain file")

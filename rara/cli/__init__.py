@@ -455,9 +455,9 @@ app.lazy.update(
         "run": _lazy(
             "run",
             "command",
-            "Run the daemon: research, paper and live trading, feedback and the sentinel, "
-            "supervised, until SIGTERM (a clean stop) or --duration; what it does is in the event "
-            "log and `rara status`.",
+            "Run the daemon: research, paper and live trading, feedback, the sentinel and the "
+            "gRPC server, supervised, until SIGTERM (a clean stop) or --duration; what it does is "
+            "in the event log and `rara status`.",
         ),
         "kill": _lazy(
             "control",

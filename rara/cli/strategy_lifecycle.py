@@ -19,9 +19,9 @@ from rara.cli.output import emit
 from rara.config import load_settings
 from rara.domain.lifecycle import STAGES, Stage
 from rara.domain.strategy import strategy_id
-from rara.errors import Refused
 from rara.events import EventStore, open_event_store
 from rara.feedback.lifecycle import Lifecycle, StrategyRecord, move
+from rara.feedback.lifecycle import approve as approve_live
 from rara.home import Home
 from rara.registry import StrategyEntry
 from rara.registry.manifest import ManifestError, read_manifest
@@ -108,24 +108,13 @@ def approve(ident: str, account: str, reason: str) -> None:
     home = Home.from_env()
     acct = account_settings(load_settings(home), account)  # an unknown name: bad input
     with open_event_store(home.state_db) as store:
-        lifecycle = Lifecycle(store)
-        rec = lifecycle.resolve(ident)
-        if rec.stage != "live_candidate":
-            raise Refused(
-                "not_a_live_candidate",
-                f"{rec.name} ({rec.strategy_id}) is at stage {rec.stage}; only a live candidate "
-                "can be approved",
-                "a strategy becomes a live candidate when its paper trading passes gate 2; "
-                f"`rara strategy show {rec.strategy_id}` shows its last gate 2 report",
-            )
-        move(
+        rec, _ = approve_live(
             store,
-            lifecycle,
-            rec.strategy_id,
-            "live",
+            Lifecycle(store),
+            ident,
+            account=account,
             reason=reason,
             by=cli_user(),
-            account=account,
             source="cli",
         )
         out = describe(home, store, rec)

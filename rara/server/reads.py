@@ -24,6 +24,7 @@ from rara.events import EventFilter, EventStore
 from rara.feedback.lifecycle import Lifecycle, StrategyRecord
 from rara.feedback.runs import read_run
 from rara.home import Home
+from rara.research.pause import ResearchPause
 from rara.research.store import Experiment, ResearchStore
 from rara.trading import views
 from rara.trading.control import Control
@@ -64,9 +65,7 @@ def _component(row: Mapping[str, Any]) -> pb.Component:
     )
 
 
-def get_status(
-    home: Home, store: EventStore, *, read_only: bool, research_paused: bool = False
-) -> pb.GetStatusResponse:
+def get_status(home: Home, store: EventStore, *, read_only: bool) -> pb.GetStatusResponse:
     rows = read_status(home)
     process = rows["process"]
     pid = running_daemon(home)
@@ -100,7 +99,7 @@ def get_status(
         head_seq=store.last_seq(),
         uptime_s=_age_s(process["started_ts"]) if running and process else 0.0,
         warnings=warnings,
-        research_paused=research_paused,
+        research_paused=ResearchPause(store).paused,
         read_only=read_only,
     )
 
