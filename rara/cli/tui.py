@@ -51,7 +51,9 @@ def command(
             raise BadInput("usage", f"{replay}: no such state DB", "give the path of a rara.db")
         run_replay(replay)
         return
-    path = token_file or Home.from_env().root / "server" / "tokens.json"
+    from rara.server.auth import token_file as server_token_file
+
+    path = token_file or server_token_file(Home.from_env())
     if not path.is_file():
         raise BadInput(
             "usage", f"{path}: no token file", "start the daemon or give --token-file"
