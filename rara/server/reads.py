@@ -10,7 +10,6 @@ Plain blocking functions: the servicer runs them in a worker thread.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -252,7 +251,7 @@ def list_positions(home: Home, account: str) -> pb.ListPositionsResponse:
         out.append(
             pb.Position(
                 account=str(row["account"]),
-                exchange=account_exchange(str(row["account"])),
+                exchange=_text(row.get("exchange")),
                 symbol=str(row["symbol"]),
                 strategy_id=_text(row.get("strategy_id")),
                 quantity=_text(row.get("quantity")),
@@ -275,11 +274,6 @@ def _average(row: Mapping[str, Any]) -> str:
     return str(cost / qty) if qty else ""
 
 
-def account_exchange(account: str) -> str:
-    """A ledger account is ``<mode>:<name or run>``; the exchange is not in its name."""
-    return ""
-
-
 def list_orders(home: Home, account: str, only_open: bool, limit: int) -> pb.ListOrdersResponse:
     n = limit if limit > 0 else DEFAULT_ORDERS
     out = []
@@ -294,7 +288,8 @@ def list_orders(home: Home, account: str, only_open: bool, limit: int) -> pb.Lis
                 symbol=str(row["symbol"]),
                 side=str(row["side"]),
                 type=str(row["order_type"]),
-                quantity=_text(row.get("quantity") or row.get("cost")),
+                # base units; a market buy sized by its cost has none until it fills
+                quantity=_text(row.get("quantity") or row.get("filled_quantity")),
                 price=_text(row.get("average_price") or row.get("limit_price")),
                 status=str(row["state"]),
                 filled=_text(row.get("filled_quantity")),
@@ -323,6 +318,7 @@ def get_account(home: Home, store: EventStore, account: str) -> pb.GetAccountRes
     equity = str(marks[-1][1]) if marks else ""
     return pb.GetAccountResponse(
         account=name,
+        exchange=_text(row.get("exchange")),
         mode=name.split(":", 1)[0],
         trading_state=trading_state(store),
         balances=[pb.Balance(asset=k, total=v) for k, v in sorted(row["balances"].items())],
@@ -398,7 +394,3 @@ def get_experiment(home: Home, experiment_id: str) -> pb.GetExperimentResponse:
     if e.report is not None:
         out.gate.CopyFrom(gate_report("research", e.report))
     return out
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000

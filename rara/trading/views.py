@@ -82,6 +82,7 @@ def positions(home: Home, account: str | None) -> Iterator[Row]:
                 marks = payloads_of(store, run["run_id"], TradingEquityMarked)
                 mark = marks[-1].mark if marks else None
                 row.update(
+                    exchange=run["exchange"],
                     symbol=run["symbol"],
                     strategy_id=run["strategy_id"],
                     quantity=str(pos.quantity),
@@ -131,7 +132,8 @@ def orders(
             for order in replay(dep, events).orders.values():
                 if only_open and not order.is_open:
                     continue
-                out.append(_order_row(rid, order, denials.get(order.client_order_id)))
+                row = _order_row(rid, order, denials.get(order.client_order_id))
+                out.append({**row, "account": run["account"], "strategy_id": run["strategy_id"]})
         out.sort(key=lambda r: (r["signal_bar_ms"] or 0, r["seq"]), reverse=True)
         yield from out[:limit]
 

@@ -103,16 +103,19 @@ def test_positions_orders_account_and_equity_curve(stub, served_home: Home, trad
     account = traded.paper["account"]
     positions = stub.ListPositions(pb.ListPositionsRequest()).positions
     rows = [r for r in views.positions(served_home, None) if "symbol" in r]
-    assert [(p.account, p.symbol, p.quantity) for p in positions] == [
-        (r["account"], r["symbol"], r["quantity"]) for r in rows
+    assert [(p.account, p.exchange, p.symbol, p.quantity) for p in positions] == [
+        (r["account"], "synthetic", r["symbol"], r["quantity"]) for r in rows
     ]
     orders = stub.ListOrders(pb.ListOrdersRequest(limit=10_000)).orders
     expected = list(views.orders(served_home, None, False, 10_000))
     assert [o.client_order_id for o in orders] == [r["client_order_id"] for r in expected]
     assert len(orders) > 0 and {o.run_id for o in orders} == {traded.paper["run_id"]}
+    assert {(o.account, o.strategy_id) for o in orders} == {(account, traded.strategy_id)}
+    assert {o.status for o in orders} <= {"filled", "canceled", "open", "rejected"}
     assert len(stub.ListOrders(pb.ListOrdersRequest(limit=3)).orders) == 3
     acct = stub.GetAccount(pb.GetAccountRequest(account=account))
     assert acct.account == account and acct.mode == "paper" and acct.balances
+    assert acct.exchange == "synthetic"
     assert acct.trading_state == pb.TRADING_STATE_ACTIVE and acct.equity
     curve = stub.GetEquityCurve(pb.GetEquityCurveRequest(account=account)).points
     with open_event_store(served_home.state_db, readonly=True) as store:
@@ -141,3 +144,25 @@ def test_experiments_of_the_latest_run(stub, served_home: Home, traded: Traded):
     with pytest.raises(grpc.RpcError) as err:
         stub.GetExperiment(pb.GetExperimentRequest(experiment_id="nope"))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_denied_order_names_its_guard(cli, rara_home):  # type: ignore[no-untyped-def]
+    from tests.kit.paths import REPO
+
+    sma = str(REPO / "strategies" / "examples" / "sma_crossover" / "strategy.py")
+    limits = {"RARA_TRADING__RISK__MAX_POSITION_NOTIONAL": "100"}
+    out = cli(
+        "paper", "run", sma, "--symbol", "BTC/USDT", "--timeframe", "1h",
+        "--start", "2024-03-01", "--end", "2024-03-08", "--quiet", env=limits,
+    )  # fmt: skip
+    assert out.code == 3, out.stdout + out.stderr  # the gate denied every entry
+    home = Home(root=rara_home)
+    with served(home) as srv:
+        stub = srv.stub(srv.tokens.get("read").value)
+        orders = stub.ListOrders(pb.ListOrdersRequest(limit=1000)).orders
+        assert len(orders) == len(list(views.orders(home, None, False, 1000))) > 0
+        for o in orders:
+            assert o.status == "rejected" and o.denied_by == "max_position_notional"
+            assert o.reason and o.side == "buy" and o.symbol == "BTC/USDT"
+            assert o.account.startswith("paper:") and o.strategy_id
+        assert list(stub.ListOrders(pb.ListOrdersRequest(only_open=True)).orders) == []

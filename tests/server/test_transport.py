@@ -33,39 +33,58 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+class ThrowawayCa:
+    """A CA made for one test, and the certificates it signs."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime.now(dt.UTC)
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.cert = (
+            self._builder(_name("rara CA"), _name("rara CA"), self.key)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def _builder(
+        self, subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey
+    ) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(self.now - dt.timedelta(minutes=5))
+            .not_valid_after(self.now + dt.timedelta(days=1))
+        )  # fmt: skip
+
+    def issue(self, cn: str) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM) for `cn`, valid for 127.0.0.1 and localhost."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        san = x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        )
+        cert = (
+            self._builder(_name(cn), self.cert.subject, key)
+            .add_extension(san, critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+
+
 def throwaway_ca(tmp: Path) -> tuple[bytes, Path, Path]:
     """A CA and a server certificate it signed for 127.0.0.1 and localhost: (CA PEM, cert file,
     key file)."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder().subject_name(_name("rara CA")).issuer_name(_name("rara CA"))
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    key = ec.generate_private_key(ec.SECP256R1())
-    san = x509.SubjectAlternativeName(
-        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    )
-    cert = (
-        x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(san, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
+    ca = ThrowawayCa()
+    cert, key = ca.issue("localhost")
     cert_file, key_file = tmp / "server.pem", tmp / "server.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return ca.public_bytes(serialization.Encoding.PEM), cert_file, key_file
+    cert_file.write_bytes(cert)
+    key_file.write_bytes(key)
+    return ca.pem, cert_file, key_file
 
 
 @pytest.fixture
@@ -100,6 +119,34 @@ def test_tls_with_a_throwaway_ca(home: Home, tmp_path: Path):
                 stub.GetStatus(pb.GetStatusRequest(), timeout=10)
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
             channel.close()
+
+
+def test_client_certificates_when_a_client_ca_is_set(home: Home, tmp_path: Path):
+    server_ca, clients = ThrowawayCa(), ThrowawayCa()
+    cert, key = server_ca.issue("localhost")
+    (tmp_path / "s.pem").write_bytes(cert)
+    (tmp_path / "s.key").write_bytes(key)
+    (tmp_path / "clients.pem").write_bytes(clients.pem)
+    settings = ServerSettings(
+        port=0,
+        tls_cert=str(tmp_path / "s.pem"),
+        tls_key=str(tmp_path / "s.key"),
+        tls_client_ca=str(tmp_path / "clients.pem"),
+    )
+    with served(home, settings=settings) as srv:
+        client_cert, client_key = clients.issue("tui")
+        stranger_cert, stranger_key = ThrowawayCa().issue("stranger")
+        outcomes = []
+        for chain, pkey in ((client_cert, client_key), (stranger_cert, stranger_key), (None, None)):
+            creds = grpc.ssl_channel_credentials(server_ca.pem, pkey, chain)
+            channel = grpc.secure_channel(f"localhost:{srv.port}", creds)
+            stub = AuthedStub(channel, srv.tokens.get("read").value)
+            try:
+                outcomes.append(stub.GetStatus(pb.GetStatusRequest(), timeout=10).read_only)
+            except grpc.RpcError as exc:
+                outcomes.append(exc.code())
+            channel.close()
+        assert outcomes == [True, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE]
 
 
 def test_non_loopback_bind_needs_tls_or_insecure(tmp_path: Path):
