@@ -18,7 +18,10 @@ first append:
 - latency: `PACED_EVENTS` appended at `PACED_RATE` events/s (one every 1/rate s, in batches of
   `PACED_BATCH`), one client; append-to-receipt per event, from the envelope's ``ts`` (written
   at append, same clock) to its arrival; p50 and p99 per repeat. Reference: the server's poll
-  interval, the floor a polled stream adds. Target p99 < 50 ms (issue 15.5). The same p99 again
+  interval, the floor a polled stream adds. Target p99 < 50 ms (issue 15.5).
+- the ceiling: a bare grpc.aio server (no auth, no reads, one real event's message built once)
+  streaming as many messages to 1 and to 10 clients, beside StreamEvents' figures: one response
+  per event costs grpc's per-message overhead, which no server code removes. The same p99 again
   on a second server with ``server.poll_s`` = `FAST_POLL_S`, to show what the interval costs.
 
 The clients run in this process's asyncio loop, so on a 2-core machine the server, the appender
@@ -146,6 +149,58 @@ def serving(home: Path, poll_s: float | None = None) -> Iterator[Served]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def bare_server(db: str) -> None:
+    """The ceiling: a bare grpc.aio server (no auth, no reads) whose StreamEvents sends one
+    real event's message, built once, ``after_seq`` times. Prints its port as a JSON line."""
+    from grpc import aio
+
+    from rara.events import EventStore
+    from rara.server.stream import event_message
+    from rara.v1 import rara_pb2 as pb
+    from rara.v1 import rara_pb2_grpc as pb_grpc
+
+    with EventStore(db, readonly=True) as store:
+        message = pb.StreamEventsResponse(event=event_message(store.query_chained(limit=1)[0]))
+
+    class Bare(pb_grpc.RaraServiceServicer):  # type: ignore[misc]
+        async def StreamEvents(self, request: object, context: object) -> object:
+            for _ in range(request.after_seq):  # type: ignore[attr-defined]
+                yield message
+
+    async def serve() -> None:
+        server = aio.server()
+        pb_grpc.add_RaraServiceServicer_to_server(Bare(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        print(json.dumps({"port": port}), flush=True)
+        await server.wait_for_termination()
+
+    asyncio.run(serve())
+
+
+@contextmanager
+def bare_serving(home: Path) -> Iterator[Served]:
+    """`bare_server` on `home`'s state DB in a process of its own, until SIGTERM."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.bench_server", "--bare-server", str(home / "rara.db")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the bare server exited ({proc.wait(30)}) before it listened")
+        yield Served(home, int(json.loads(line)["port"]), "", 0.0)
+    finally:
+        proc.terminate()
+        proc.wait(30)
         if proc.stdout is not None:
             proc.stdout.close()
 
@@ -295,7 +350,20 @@ def run() -> list[Figure]:
     paced = env_int("RARA_BENCH_SERVER_PACED", 300 if quick() else PACED_EVENTS)
     repeats = 1 if quick() else REPEATS
     got: dict[str, list[float]] = {
-        k: [] for k in ("one", "ten", "ten_all", "live", "append", "read", "p50", "p99", "p99_fast")
+        k: []
+        for k in (
+            "one",
+            "ten",
+            "ten_all",
+            "live",
+            "append",
+            "read",
+            "p50",
+            "p99",
+            "p99_fast",
+            "bare_one",
+            "bare_ten",
+        )
     }
     poll_ms = float("nan")
     with (
@@ -323,6 +391,11 @@ def run() -> list[Figure]:
             lat = asyncio.run(_stream(served, 1, paced, PACED_BATCH, PACED_RATE, True))
             got["p50"].append(statistics.median(lat.latencies_ms))
             got["p99"].append(_percentile(lat.latencies_ms, 0.99))
+        with bare_serving(served.home) as bare:
+            for _ in range(repeats):  # after_seq = how many the bare server sends
+                got["bare_one"].append(asyncio.run(_catch_up(bare, 1, events, events)).slowest_rate)
+                ten = asyncio.run(_catch_up(bare, CLIENTS, events, events))
+                got["bare_ten"].append(sum(ten.counts) / max(ten.seconds))
     # the same latency with the stream looking for new events every FAST_POLL_S: what the
     # poll interval costs
     with (
@@ -365,6 +438,20 @@ def run() -> list[Figure]:
             read,
         ),
         Figure(
+            "bare grpc.aio stream to 1 client (ceiling)",
+            Spread.of(got["bare_one"]),
+            "events/s",
+            "StreamEvents to 1 client",
+            Spread.of(got["one"]),
+        ),
+        Figure(
+            f"bare grpc.aio stream to {CLIENTS} clients, all delivered",
+            Spread.of(got["bare_ten"]),
+            "events/s",
+            f"StreamEvents to {CLIENTS}, all",
+            Spread.of(got["ten_all"]),
+        ),
+        Figure(
             "StreamEvents to 1 client while appended",
             Spread.of(got["live"]),
             "events/s",
@@ -400,6 +487,9 @@ def run() -> list[Figure]:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--bare-server"]:
+        bare_server(sys.argv[2])
+        return 0
     if "--quick" in sys.argv[1:]:
         os.environ["RARA_BENCH_QUICK"] = "1"
     print_figures("the gRPC server: StreamEvents throughput and latency", run())
