@@ -3,6 +3,8 @@ proto messages, so a test reads them without a terminal."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from rara.v1 import rara_pb2 as pb
 
 TRADING_STATES = {
@@ -53,3 +55,22 @@ def gate_report(report: pb.GateReport, title: str) -> str:
 
 def short(text: str, n: int = 12) -> str:
     return text if len(text) <= n else text[:n]
+
+
+def money(text: str, places: int = 2) -> str:
+    """A decimal string as the ledger keeps it, shown to `places` (the exact value stays in
+    the ledger); empty or not a number: as given."""
+    try:
+        return f"{Decimal(text):,.{places}f}" if text else "-"
+    except InvalidOperation:
+        return text
+
+
+def quantity(text: str) -> str:
+    """A quantity to 8 places, trailing zeros dropped."""
+    try:
+        value = Decimal(text).quantize(Decimal("1e-8"))
+    except InvalidOperation:
+        return text or "-"
+    shown = format(value.normalize(), "f")
+    return "0" if shown in ("-0", "") else shown

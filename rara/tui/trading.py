@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from rara.tui.client import RaraClient
-from rara.tui.render import trading_state
+from rara.tui.render import money, quantity, trading_state
 
 
 class TradingPane(Vertical):
@@ -50,9 +50,9 @@ class TradingPane(Vertical):
                 a.account,
                 a.mode,
                 trading_state(a.trading_state),
-                a.equity,
-                a.realized_pnl,
-                a.fees,
+                money(a.equity),
+                money(a.realized_pnl),
+                money(a.fees),
                 ", ".join(a.locks) or "-",
                 key=a.account,
             )
@@ -63,11 +63,11 @@ class TradingPane(Vertical):
                 p.account,
                 p.symbol,
                 p.strategy_id[:12],
-                p.quantity,
-                p.average_price,
-                p.mark,
-                p.unrealized_pnl,
-                p.realized_pnl,
+                quantity(p.quantity),
+                money(p.average_price),
+                money(p.mark),
+                money(p.unrealized_pnl),
+                money(p.realized_pnl),
             )
         self.query_one("#positions-label", Label).update(f"positions ({len(positions)})")
         table = self.query_one("#orders", DataTable)
@@ -78,10 +78,10 @@ class TradingPane(Vertical):
                 o.symbol,
                 o.side,
                 o.type,
-                o.quantity,
-                o.price or "-",
+                quantity(o.quantity),
+                money(o.price),
                 o.status,
-                o.filled,
+                quantity(o.filled),
                 o.denied_by or "-",
                 key=o.client_order_id,
             )
