@@ -55,9 +55,7 @@ def command(
 
     path = token_file or server_token_file(Home.from_env())
     if not path.is_file():
-        raise BadInput(
-            "usage", f"{path}: no token file", "start the daemon or give --token-file"
-        )
+        raise BadInput("usage", f"{path}: no token file", "start the daemon or give --token-file")
     token = read_token(path)
     ca = ca_cert.read_bytes() if ca_cert is not None else None
     run_live(ServerAddress(target or DEFAULT_SERVER, token, ca))
