@@ -498,6 +498,12 @@ app.lazy.update(
             "The daemon's state: its components, strategies by stage, trading state and locks, "
             "positions and the last events (JSON).",
         ),
+        "tui": _lazy(
+            "tui",
+            "command",
+            "The terminal cockpit over a rara server (--server, --token-file) or, for incident "
+            "review, over a state DB (--replay RARA_DB).",
+        ),
         "validate": _lazy(
             "validate",
             "command",
