@@ -21,6 +21,9 @@ from rara.v1 import rara_pb2 as pb
 
 KEEP = 5000
 SHOWN = 500
+# seq, ISO time to the second, the longest event type (feedback_research_retrain_requested),
+# the longest source (cli.backtest.gate), a strategy id's first 12 characters
+TAIL_COLUMNS = (("seq", 7), ("ts", 19), ("type", 35), ("source", 17), ("strategy", 12))
 
 
 class EventsPane(Vertical):
@@ -46,7 +49,10 @@ class EventsPane(Vertical):
             yield Input(placeholder="search", id="search")
         yield Label("live", id="tail-state")
         table: DataTable[str] = DataTable(id="tail", cursor_type="row")
-        table.add_columns("seq", "ts", "type", "source", "strategy")
+        # fixed widths: a tail that sized columns by what it has shown would reflow as events
+        # scroll by (and screen snapshots would depend on the batches a stream arrived in)
+        for label, width in TAIL_COLUMNS:
+            table.add_column(label, width=width)
         yield table
         with VerticalScroll(id="detail-scroll"):
             yield Static("select an event", id="detail", markup=False)
