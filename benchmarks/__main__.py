@@ -37,6 +37,7 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         bench_research,
         bench_research_cli,
         bench_sandbox,
+        bench_server,
         bench_writes,
     )
 
@@ -59,6 +60,8 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
          bench_live.run),
         ("the daemon: idle CPU (10 paper strategies, 1h bars) and memory over a soak",
          bench_daemon.run),
+        ("the gRPC server: StreamEvents throughput (1 and 10 clients) and append-to-receipt "
+         "latency (rara serve, loopback)", bench_server.run),
     ]  # fmt: skip
 
 

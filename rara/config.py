@@ -32,6 +32,7 @@ from rara.daemon_settings import (
     FeedbackSettings,
     PaperGateSettings,
     SentinelSettings,
+    ServerSettings,
 )
 from rara.domain.gate import VarianceSource, WeakenedThreshold
 from rara.domain.market import parse_utc
@@ -248,6 +249,7 @@ class Settings(_Section):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     sentinel: SentinelSettings = Field(default_factory=SentinelSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @model_validator(mode="after")
     def _stressed_costs(self) -> Settings:

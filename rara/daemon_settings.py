@@ -160,3 +160,27 @@ class SentinelSettings(_Section):
         False, description="a critical signal also sets the trading state to REDUCING"
     )
     market: SentinelMarketSettings = Field(default_factory=SentinelMarketSettings)
+
+
+class ServerSettings(_Section):
+    """``[server]``: the gRPC server (`rara.server`) inside the daemon and of ``rara serve``.
+    Anything but a loopback address needs TLS (`tls_cert` and `tls_key`) or an explicit
+    ``--insecure``."""
+
+    enabled: bool = Field(True, description="`rara run` serves the API (`--no-server`: not)")
+    host: str = "127.0.0.1"
+    port: int = Field(50051, ge=0, le=65535, description="0: any free port")
+    tls_cert: str | None = Field(None, description="PEM certificate chain file")
+    tls_key: str | None = Field(None, description="PEM private key file")
+    tls_client_ca: str | None = Field(
+        None, description="PEM CA file: when set, clients must present a certificate it signed"
+    )
+    heartbeat_s: float = Field(
+        5.0, gt=0, description="StreamEvents sends a heartbeat after this long without events"
+    )
+    stream_batch: int = Field(
+        500, ge=1, le=100_000, description="events StreamEvents reads from the log at a time"
+    )
+    poll_s: float = Field(
+        0.05, gt=0, description="how often a caught-up StreamEvents looks for new events"
+    )

@@ -3,7 +3,8 @@
 # registry (CI, a fresh dev box). Idempotent: every step is skipped when its result is already
 # there, so a rerun takes seconds. Needs root, Debian's apt repositories and PyPI.
 #
-#   1. apt-get install docker.io docker-compose debootstrap (only when missing)
+#   1. apt-get install docker.io docker-compose debootstrap tmux (only when missing; tmux: the
+#      TUI's smoke test drives the real `rara tui` in it)
 #   2. start dockerd in the background when no engine answers (no iptables, no bridge: sandbox
 #      containers use network "none", and this keeps dockerd off the host's firewall)
 #   3. rara-sandbox-base:bookworm: debootstrap a minbase Debian with python3 + python3-numpy and
@@ -33,11 +34,11 @@ fi
 
 # 1. packages -----------------------------------------------------------------------------------
 if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null \
-    || ! command -v docker-compose >/dev/null; then
-    say "installing docker.io, docker-compose (v1: Debian has no v2 plugin) and debootstrap"
+    || ! command -v docker-compose >/dev/null || ! command -v tmux >/dev/null; then
+    say "installing docker.io, docker-compose (v1: Debian has no v2 plugin), debootstrap, tmux"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q docker.io docker-compose debootstrap ca-certificates >&2
+    apt-get install -y -q docker.io docker-compose debootstrap tmux ca-certificates >&2
 fi
 # Debian's client matches Debian's engine; another docker CLI earlier on PATH may not.
 DOCKER=docker

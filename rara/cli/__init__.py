@@ -430,6 +430,18 @@ GROUPS = (
             "release": _lazy("control", "lock_release", "Lift the lock LOCK_ID before it lapses."),
         },
     ),
+    _group(
+        "server",
+        "The gRPC server's bearer tokens (`rara serve`, and the daemon's server).",
+        {
+            "token": _lazy(
+                "serve",
+                "token",
+                "Where the server's bearer tokens are, and their names and roles (the file is "
+                "made at first use); a value only with --show NAME.",
+            ),
+        },
+    ),
 )
 for _g in GROUPS:
     app.add_command(_g)
@@ -443,9 +455,9 @@ app.lazy.update(
         "run": _lazy(
             "run",
             "command",
-            "Run the daemon: research, paper and live trading, feedback and the sentinel, "
-            "supervised, until SIGTERM (a clean stop) or --duration; what it does is in the event "
-            "log and `rara status`.",
+            "Run the daemon: research, paper and live trading, feedback, the sentinel and the "
+            "gRPC server, supervised, until SIGTERM (a clean stop) or --duration; what it does is "
+            "in the event log and `rara status`.",
         ),
         "kill": _lazy(
             "control",
@@ -474,11 +486,23 @@ app.lazy.update(
             "Venue accounts: exchange, mode, keys present, dead man's switch; --balances adds the "
             "venue's balances and the last reconciliation.",
         ),
+        "serve": _lazy(
+            "serve",
+            "command",
+            "Serve rara.v1 read-only on this home's state DB (no daemon needed) until SIGTERM or "
+            "Ctrl-C; prints one JSON line with the address once it listens.",
+        ),
         "status": _lazy(
             "status",
             "command",
             "The daemon's state: its components, strategies by stage, trading state and locks, "
             "positions and the last events (JSON).",
+        ),
+        "tui": _lazy(
+            "tui",
+            "command",
+            "The terminal cockpit over a rara server (--server, --token-file) or, for incident "
+            "review, over a state DB (--replay RARA_DB).",
         ),
         "validate": _lazy(
             "validate",

@@ -1,11 +1,13 @@
-"""`rara run`: the daemon (`rara.daemon.app`): research, paper and live trading, feedback and
-the sentinel in one supervised process, until SIGTERM."""
+"""`rara run`: the daemon (`rara.daemon.app`): research, paper and live trading, feedback, the
+sentinel and the gRPC server (`rara.server.component`) in one supervised process, until
+SIGTERM."""
 
 from __future__ import annotations
 
 import click
 
 from rara.cli.paper import parse_speed
+from rara.config import load_settings
 from rara.home import Home
 from rara.research.run_setup import parse_duration
 
@@ -31,13 +33,24 @@ from rara.research.run_setup import parse_duration
     "--live", is_flag=True, help="the third opt-in for accounts whose mode is live (see README)"
 )
 @click.option("--duration", default=None, help="stop by itself after this long, e.g. 10m")
+@click.option(
+    "--no-server",
+    is_flag=True,
+    help="do not serve the gRPC API (the [server] settings; server.enabled = false does the same)",
+)
 def command(
-    paper_only: bool, no_research: bool, feed: str, speed: str, live: bool, duration: str | None
+    paper_only: bool,
+    no_research: bool,
+    feed: str,
+    speed: str,
+    live: bool,
+    duration: str | None,
+    no_server: bool,
 ) -> None:
-    """Run the daemon: research, paper and live trading, feedback and the sentinel,
-    supervised, until SIGTERM (a clean stop) or --duration; what it does is in the event log
-    and `rara status`."""
-    from rara.daemon.app import RunOptions, run_daemon
+    """Run the daemon: research, paper and live trading, feedback, the sentinel and the gRPC
+    server, supervised, until SIGTERM (a clean stop) or --duration; what it does is in the
+    event log and `rara status`."""
+    from rara.daemon.app import RunOptions, ServerFactory, run_daemon
 
     options = RunOptions(
         paper_only=paper_only,
@@ -46,7 +59,17 @@ def command(
         speed=parse_speed(speed),
         live=live,
         duration_s=parse_duration(duration),
+        server=not no_server,
     )
-    code = run_daemon(Home.from_env(), options)
+    home = Home.from_env()
+    server: ServerFactory | None = None
+    settings = load_settings(home)
+    if not no_server and settings.server.enabled:  # grpc loads only to serve
+        from rara.server.bind import binding
+        from rara.server.component import ServerComponent
+
+        binding(settings.server)  # no TLS off loopback: refused before anything
+        server = ServerComponent
+    code = run_daemon(home, options, server)
     if code:
         raise SystemExit(code)

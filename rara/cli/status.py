@@ -1,7 +1,8 @@
 """`rara status`: what the daemon is doing, from the state DB alone (it works whether a daemon
 runs or not, and on a fresh home): the daemon process and its components (`rara.daemon.status`),
-the strategies by lifecycle stage, the trading state and locks, the positions, the last events.
-It only reads: a home with no state DB stays untouched.
+the strategies by lifecycle stage, the trading state and locks, whether research is paused
+(`rara.research.pause`), the positions, the last events. It only reads: a home with no state DB
+stays untouched.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def command(n_events: int) -> None:
     everything empty). `daemon.running` comes from the home's instance lock.
     """
     from rara.daemon.status import read_status
+    from rara.research.pause import PauseState, ResearchPause
     from rara.trading.views import positions
 
     if n_events < 1:
@@ -110,6 +112,7 @@ def command(n_events: int) -> None:
         "components": daemon_rows["components"],
         "strategies": {stage: [] for stage in STAGES},
         "trading_state": {"state": "ACTIVE", "reason": "", "flatten": False, "state_seq": None},
+        "research": PauseState().to_json(),
         "locks": [],
         "positions": [],
         "last_events": [],
@@ -118,6 +121,7 @@ def command(n_events: int) -> None:
         with EventStore(home.state_db, readonly=True) as store:
             out["strategies"] = _strategies(store)
             out.update(_control(store))
+            out["research"] = ResearchPause(store).state.to_json()
             out["last_events"] = _last_events(store, n_events)
         out["positions"] = list(positions(home, None))
     emit(out)

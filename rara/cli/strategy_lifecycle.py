@@ -17,17 +17,16 @@ import click
 
 from rara.cli.output import emit
 from rara.config import load_settings
-from rara.domain.events import TradingEquityMarked, TradingSessionStarted
 from rara.domain.lifecycle import STAGES, Stage
-from rara.domain.market import ms_to_iso
 from rara.domain.strategy import strategy_id
-from rara.errors import Refused
-from rara.events import EventFilter, EventStore, open_event_store
+from rara.events import EventStore, open_event_store
 from rara.feedback.lifecycle import Lifecycle, StrategyRecord, move
+from rara.feedback.lifecycle import approve as approve_live
 from rara.home import Home
 from rara.registry import StrategyEntry
 from rara.registry.manifest import ManifestError, read_manifest
 from rara.registry.registry import GATE_REPORT_FILE
+from rara.trading.views import trading_runs
 
 DEMOTE_TO: tuple[Stage, ...] = ("paper", "paper_candidate")
 
@@ -60,41 +59,6 @@ def _read_json(path: Path) -> Any:
         return None
     except (OSError, ValueError) as exc:
         return {"error": f"{path.name} unreadable: {exc}"}
-
-
-def trading_runs(store: EventStore, sid: str) -> list[dict[str, Any]]:
-    """Each deployment of `sid` (its `TradingSessionStarted` events, a resumed run once) with
-    the last equity mark of the run."""
-    runs: dict[str, dict[str, Any]] = {}
-    started = EventFilter(types=[TradingSessionStarted], strategy_id=sid)
-    for ev in store.query(started):
-        p = ev.typed()
-        assert isinstance(p, TradingSessionStarted)
-        if p.run_id in runs:
-            runs[p.run_id]["resumed"] += 1
-            continue
-        runs[p.run_id] = {
-            "run_id": p.run_id,
-            "mode": p.mode,
-            "account": p.account,
-            "symbol": p.symbol,
-            "timeframe": p.timeframe,
-            "feed": p.feed,
-            "started": ev.ts,
-            "resumed": 0,
-            "last_mark": None,
-        }
-    for run_id, row in runs.items():
-        marks = store.query(EventFilter(types=[TradingEquityMarked], correlation_id=run_id))
-        if marks:
-            m = marks[-1].typed()
-            assert isinstance(m, TradingEquityMarked)
-            row["last_mark"] = {
-                "bar": ms_to_iso(m.bar_ms),
-                "equity": str(m.equity),
-                "peak_equity": str(m.peak_equity),
-            }
-    return list(runs.values())
 
 
 def describe(home: Home, store: EventStore, rec: StrategyRecord) -> dict[str, Any]:
@@ -144,24 +108,13 @@ def approve(ident: str, account: str, reason: str) -> None:
     home = Home.from_env()
     acct = account_settings(load_settings(home), account)  # an unknown name: bad input
     with open_event_store(home.state_db) as store:
-        lifecycle = Lifecycle(store)
-        rec = lifecycle.resolve(ident)
-        if rec.stage != "live_candidate":
-            raise Refused(
-                "not_a_live_candidate",
-                f"{rec.name} ({rec.strategy_id}) is at stage {rec.stage}; only a live candidate "
-                "can be approved",
-                "a strategy becomes a live candidate when its paper trading passes gate 2; "
-                f"`rara strategy show {rec.strategy_id}` shows its last gate 2 report",
-            )
-        move(
+        rec, _ = approve_live(
             store,
-            lifecycle,
-            rec.strategy_id,
-            "live",
+            Lifecycle(store),
+            ident,
+            account=account,
             reason=reason,
             by=cli_user(),
-            account=account,
             source="cli",
         )
         out = describe(home, store, rec)

@@ -9,8 +9,9 @@ Start-up, in this order, before anything trades or research starts:
 4. reconcile every account the daemon trades and arm its dead man's switch: each trading
    component opens its session, which does both (`rara.daemon.trading`), and start-up waits
    for them;
-5. log ``daemon_ready`` and tell systemd ``READY=1``; then start research, feedback, the
-   sentinel and the conductor, and supervise.
+5. start research, feedback, the sentinel, the conductor and the gRPC server (`rara.server`,
+   built by the factory `rara run` hands in: the daemon does not import grpc), log
+   ``daemon_ready`` and tell systemd ``READY=1``, and supervise.
 
 Stop: the first SIGTERM or SIGINT stops every component (trading engines finish their bar,
 cancel their open orders or leave them under the armed dead man's switch per
@@ -36,6 +37,7 @@ from rara import __version__
 from rara.config import Settings, load_settings
 from rara.daemon import heap
 from rara.daemon.conductor import Conductor
+from rara.daemon.control import DaemonControl
 from rara.daemon.faults import Faults
 from rara.daemon.instance import instance_lock
 from rara.daemon.notify import Notifier
@@ -75,16 +77,32 @@ class RunOptions:
     live: bool = False
     duration_s: float | None = None
     open_timeout_s: float = 300.0  # start-up's wait for every account to reconcile
+    server: bool = True  # serve the gRPC API (when ``server.enabled``); --no-server: not
 
     def to_event(self) -> dict[str, str | int | float | bool | None]:
         return {
             "paper_only": self.paper_only,
             "research": self.research,
+            "server": self.server,
             "feed": self.paper_feed,
             "speed": self.speed,
             "live": self.live,
             "duration_s": self.duration_s,
         }
+
+
+@dataclass(frozen=True)
+class DaemonParts:
+    """What the gRPC server component gets from the daemon that runs it. The server is an
+    adapter at the edge (`rara.server`): the daemon does not import it, `rara run` hands in a
+    factory that builds it from these."""
+
+    home: Home
+    settings: Callable[[], Settings]  # read when the server (re)starts
+    control: DaemonControl
+
+
+ServerFactory = Callable[[DaemonParts], Component]
 
 
 class SettingsRef:
@@ -136,8 +154,11 @@ def replay_start_ms(home: Home, settings: Settings) -> int | None:
 class Daemon:
     """One daemon process on one home (see the module)."""
 
-    def __init__(self, home: Home, options: RunOptions) -> None:
+    def __init__(
+        self, home: Home, options: RunOptions, server: ServerFactory | None = None
+    ) -> None:
         self.home, self.options = home, options
+        self.server = server
         self.settings = SettingsRef(home)
         self.daemon_id = "daemon_" + os.urandom(6).hex()
         self.notifier = Notifier.from_env()
@@ -269,6 +290,11 @@ class Daemon:
         armed = [a for a in accounts if settings.trading.accounts[a].deadman != "off"]
         for component in self._background(store, settings, replay_from, conductor):
             supervisor.add(component)
+        if self.server is not None and self.options.server and settings.server.enabled:
+            parts = DaemonParts(
+                home=self.home, settings=self.settings, control=DaemonControl(store, self.settings)
+            )
+            supervisor.add(self.server(parts))
         head = store.last_seq()
         self._record(
             store,
@@ -416,5 +442,5 @@ class Daemon:
                 loop.remove_signal_handler(s)
 
 
-def run_daemon(home: Home, options: RunOptions) -> int:
-    return Daemon(home, options).run()
+def run_daemon(home: Home, options: RunOptions, server: ServerFactory | None = None) -> int:
+    return Daemon(home, options, server).run()

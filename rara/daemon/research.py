@@ -8,6 +8,11 @@ named in ``$RARA_HOME/run/research_run`` before it is recorded: after a kill the
 that run from its next batch (`ResearchSession.resume`), so no trial is evaluated twice. A stop
 asks the run to stop before its next batch (`ResearchStopped`), which leaves it resumable too.
 
+A pause (``research_paused``, from the control API: `rara.research.pause`) is asked before
+every run and every batch: while paused the component waits, beating, and starts nothing; a run
+under way stops before its next batch, left open, and resumes once research is resumed. The
+pause is read from the log, so it holds across a daemon restart.
+
 The CPU share is kept by pausing between runs for ``busy x (1 - share) / share``; the budget by
 capping each LLM run at what is left of the UTC day's spend and waiting for the next day when
 none is.
@@ -29,6 +34,7 @@ from rara.events import open_event_store
 from rara.home import Home
 from rara.research.loop import ResearchStopped
 from rara.research.outcomes import Progress as LoopProgress
+from rara.research.pause import PauseState, ResearchPause
 from rara.research.retrain import pending_retrains, retrain_config
 from rara.research.run_setup import RunConfig
 from rara.research.store import ResearchStore
@@ -36,6 +42,7 @@ from rara.supervision import Progress, RestartPolicy
 
 log = logging.getLogger(__name__)
 IDLE_BEAT_S = 5.0  # while waiting (budget spent, CPU share), beat this often
+PAUSE_POLL_S = 1.0  # while paused, look this often whether research was resumed
 
 
 class ResearchComponent:
@@ -56,11 +63,22 @@ class ResearchComponent:
         return self.home.root / "run" / "research_run"
 
     def run(self, progress: Progress, stopping: threading.Event) -> None:
+        with open_event_store(self.home.state_db) as store:
+            self._run(ResearchPause(store), progress, stopping)
+
+    def _run(self, pause: ResearchPause, progress: Progress, stopping: threading.Event) -> None:
+        def should_stop() -> bool:
+            return stopping.is_set() or pause.refreshed().paused
+
         while not stopping.is_set():
             settings = self.settings()
             rs = settings.daemon.research
             if not rs.enabled:
                 _wait(stopping, progress, IDLE_BEAT_S, "research disabled")
+                continue
+            paused = pause.refreshed()
+            if paused.paused:
+                _wait(stopping, progress, PAUSE_POLL_S, _paused_detail(paused))
                 continue
             budget = self._budget_left(settings)
             if budget is not None and budget <= 0:
@@ -68,9 +86,11 @@ class ResearchComponent:
                 continue
             t0 = time.monotonic()
             try:
-                self._one_run(settings, budget, progress, stopping)
+                self._one_run(settings, budget, progress, should_stop)
             except ResearchStopped:
-                return
+                if stopping.is_set():
+                    return
+                continue  # paused mid-run: left open, resumed from its next batch later
             busy = time.monotonic() - t0
             share = rs.cpu_share
             _wait(stopping, progress, busy * (1 - share) / share, "pausing (cpu share)")
@@ -80,7 +100,7 @@ class ResearchComponent:
         settings: Settings,
         budget: float | None,
         progress: Progress,
-        stopping: threading.Event,
+        should_stop: Callable[[], bool],
     ) -> None:
         from rara.research.session import ResearchSession
 
@@ -112,7 +132,7 @@ class ResearchComponent:
             progress.beat(f"research {session.run_id}: {p.tried} tried, {p.promoted} promoted")
 
         with session:
-            summary = session.run(on_progress, should_stop=stopping.is_set)
+            summary = session.run(on_progress, should_stop=should_stop)
         self._mark(None)
         self.runs_finished += 1
         progress.beat(
@@ -187,6 +207,10 @@ def _wait(stopping: threading.Event, progress: Progress, seconds: float, doing: 
             return
         stopping.wait(min(left, IDLE_BEAT_S))
         progress.beat(doing)
+
+
+def _paused_detail(state: PauseState) -> str:
+    return f"research paused by {state.by}: {state.reason}"[:200]
 
 
 def _until_next_utc_day() -> float:

@@ -801,6 +801,26 @@ class DaemonStopped(EventPayload):
     detail: str = ""
 
 
+class ResearchPaused(EventPayload):
+    """A person paused research (through the control API): the daemon's research starts no new
+    run until ``research_resumed``; a run under way finishes its batch and stops, resumable. It
+    persists across restarts: the daemon reads the last of these two events at start."""
+
+    event_type: ClassVar[str] = "research_paused"
+
+    by: str = Field(description="who asked: the caller's token name, never the token")
+    reason: str
+
+
+class ResearchResumed(EventPayload):
+    """Research may start runs again after ``research_paused``."""
+
+    event_type: ClassVar[str] = "research_resumed"
+
+    by: str = Field(description="who asked: the caller's token name, never the token")
+    reason: str
+
+
 # ---- state ------------------------------------------------------------------------------------
 
 
@@ -862,6 +882,8 @@ _SCHEMA_V1: tuple[type[EventPayload], ...] = (
     DaemonComponentChanged,
     DaemonConfigReloaded,
     DaemonStopped,
+    ResearchPaused,
+    ResearchResumed,
     StateRowRecorded,
 )
 

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -181,6 +181,22 @@ def envelope_json(
 
 def chain_hash(prev_hash: str, envelope: str) -> str:
     return hashlib.sha256((prev_hash + envelope).encode("utf-8")).hexdigest()
+
+
+class ChainedEvent(NamedTuple):
+    """An event as the chain stores it: `envelope` is the canonical JSON its hash covers, so
+    ``chain_hash(prev_hash, envelope) == hash`` (what `EventStore.query_chained` reads)."""
+
+    seq: int
+    event_id: str
+    type: str
+    ts: str
+    source: str
+    correlation_id: str | None
+    strategy_id: str | None
+    envelope: str
+    prev_hash: str
+    hash: str
 
 
 class EventDraft(BaseModel):

@@ -26,6 +26,7 @@ from rara.events.chain import Clock, append_prepared, appending, utcnow
 from rara.events.filter import EVERYTHING, EventFilter
 from rara.events.model import (
     GENESIS_HASH,
+    ChainedEvent,
     Event,
     EventDraft,
     Prepared,
@@ -183,6 +184,46 @@ class EventStore(Closing):
                 return []
             rows = self._conn.execute(sql, args).fetchall()
         return [_to_event(r) for r in rows]
+
+    def query_chained(
+        self,
+        where: EventFilter = EVERYTHING,
+        *,
+        after_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[ChainedEvent]:
+        """Like query(), but each event as the chain holds it: the canonical envelope text it
+        hashes, byte for byte, and its hashes, unparsed (what a remote reader re-verifies)."""
+        conds, args = where.where()
+        if after_seq is not None:
+            conds.append("seq > ?")
+            args.append(int(after_seq))
+        sql = f"SELECT {COLUMNS} FROM events"
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(max(1, int(limit)))
+        with self._lock, self._errors("reading events"):
+            if self.readonly and not self._has_events_table():
+                return []
+            rows = self._conn.execute(sql, args).fetchall()
+        return [
+            ChainedEvent(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                envelope_json(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]),
+                r[8],
+                r[9],
+            )
+            for r in rows
+        ]
 
     def iter_query(
         self,

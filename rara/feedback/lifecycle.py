@@ -9,6 +9,7 @@ not allowed from there (two writers raced: a person approved while feedback demo
     lifecycle = Lifecycle(store)
     rec = lifecycle.get(strategy_id)          # None: never a candidate
     move(store, lifecycle, strategy_id, "paper", reason="started paper trading", by="daemon")
+    approve(store, lifecycle, strategy_id, account="main", reason="reviewed", by="ops")
 
 `refresh()` reads only the events after the last one it applied (one indexed query), like
 `rara.trading.control.Control`.
@@ -248,6 +249,75 @@ def move(
     ev = store.append(payload, source=source, strategy_id=strategy_id, event_id=event_id)
     lifecycle.refresh()
     return ev
+
+
+def approve(
+    store: EventStore,
+    lifecycle: Lifecycle,
+    ident: str,
+    *,
+    account: str,
+    reason: str,
+    by: str,
+    source: str = SOURCE,
+) -> tuple[StrategyRecord, Event]:
+    """A person's approval of the live candidate `ident` (id, prefix or name) for `account`:
+    the ``feedback_strategy_confirmed`` that moves it to live. Refused for a strategy at any
+    other stage; the caller checks that `account` is configured."""
+    rec = lifecycle.resolve(ident)
+    if rec.stage != "live_candidate":
+        raise Refused(
+            "not_a_live_candidate",
+            f"{rec.name} ({rec.strategy_id}) is at stage {rec.stage}; only a live candidate "
+            "can be approved",
+            "a strategy becomes a live candidate when its paper trading passes gate 2; "
+            f"`rara strategy show {rec.strategy_id}` shows its last gate 2 report",
+        )
+    ev = move(
+        store,
+        lifecycle,
+        rec.strategy_id,
+        "live",
+        reason=reason,
+        by=by,
+        account=account,
+        source=source,
+    )
+    return rec, ev
+
+
+# the stage a person's plain "demote" sends a strategy to: one down (`rara strategy demote --to`
+# chooses among the others)
+DEMOTE_ONE: dict[Stage, Stage] = {
+    "live": "paper",
+    "live_candidate": "paper",
+    "paper": "paper_candidate",
+}
+
+
+def demote_one(
+    store: EventStore,
+    lifecycle: Lifecycle,
+    ident: str,
+    *,
+    reason: str,
+    by: str,
+    source: str = SOURCE,
+) -> tuple[StrategyRecord, Event]:
+    """A person's demotion of `ident` one stage down (`DEMOTE_ONE`): the
+    ``feedback_strategy_demote`` event. Refused for a strategy not trading or about to."""
+    rec = lifecycle.resolve(ident)
+    to_stage = DEMOTE_ONE.get(rec.stage)
+    if to_stage is None:
+        raise Refused(
+            "stage_move_refused",
+            f"{rec.name} ({rec.strategy_id}) is at stage {rec.stage}; there is no stage below "
+            "it to demote it to",
+            "`rara strategy retire` retires a strategy for good",
+        )
+    return rec, move(
+        store, lifecycle, rec.strategy_id, to_stage, reason=reason, by=by, source=source
+    )
 
 
 def hold(

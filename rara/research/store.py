@@ -204,6 +204,10 @@ class ResearchStore(Closing):
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM research_runs").fetchone()[0])
 
+    def count_experiments(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM experiments").fetchone()[0])
+
     def end_run(self, run_id: str, stop_reason: str, summary: dict[str, Any]) -> None:
         self._writable("cannot record the end of a research run")
         with self._lock:

@@ -15,6 +15,7 @@ from rara.domain.events import (
     TradingSessionEnded,
     TradingSessionStarted,
 )
+from rara.domain.market import ms_to_iso
 from rara.events import EventFilter, EventStore
 from rara.home import Home
 from rara.ledger import open_ledger
@@ -81,6 +82,7 @@ def positions(home: Home, account: str | None) -> Iterator[Row]:
                 marks = payloads_of(store, run["run_id"], TradingEquityMarked)
                 mark = marks[-1].mark if marks else None
                 row.update(
+                    exchange=run["exchange"],
                     symbol=run["symbol"],
                     strategy_id=run["strategy_id"],
                     quantity=str(pos.quantity),
@@ -130,7 +132,8 @@ def orders(
             for order in replay(dep, events).orders.values():
                 if only_open and not order.is_open:
                     continue
-                out.append(_order_row(rid, order, denials.get(order.client_order_id)))
+                row = _order_row(rid, order, denials.get(order.client_order_id))
+                out.append({**row, "account": run["account"], "strategy_id": run["strategy_id"]})
         out.sort(key=lambda r: (r["signal_bar_ms"] or 0, r["seq"]), reverse=True)
         yield from out[:limit]
 
@@ -140,3 +143,38 @@ def _order_row(run_id: str, order: ManagedOrder, denial: dict[str, str] | None) 
     if denial is not None:
         row["denied_by"] = {k: v for k, v in denial.items() if not k.startswith("intent.")}
     return row
+
+
+def trading_runs(store: EventStore, sid: str) -> list[dict[str, Any]]:
+    """Each deployment of `sid` (its `TradingSessionStarted` events, a resumed run once) with
+    the last equity mark of the run."""
+    runs: dict[str, dict[str, Any]] = {}
+    started = EventFilter(types=[TradingSessionStarted], strategy_id=sid)
+    for ev in store.query(started):
+        p = ev.typed()
+        assert isinstance(p, TradingSessionStarted)
+        if p.run_id in runs:
+            runs[p.run_id]["resumed"] += 1
+            continue
+        runs[p.run_id] = {
+            "run_id": p.run_id,
+            "mode": p.mode,
+            "account": p.account,
+            "symbol": p.symbol,
+            "timeframe": p.timeframe,
+            "feed": p.feed,
+            "started": ev.ts,
+            "resumed": 0,
+            "last_mark": None,
+        }
+    for run_id, row in runs.items():
+        marks = store.query(EventFilter(types=[TradingEquityMarked], correlation_id=run_id))
+        if marks:
+            m = marks[-1].typed()
+            assert isinstance(m, TradingEquityMarked)
+            row["last_mark"] = {
+                "bar": ms_to_iso(m.bar_ms),
+                "equity": str(m.equity),
+                "peak_equity": str(m.peak_equity),
+            }
+    return list(runs.values())

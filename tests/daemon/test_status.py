@@ -1,5 +1,6 @@
 """`rara status` through the real CLI: on a fresh home (everything empty, nothing created), and
-after a daemon's status rows, its lock, a strategy candidate and a kill switch are in the home."""
+after a daemon's status rows, its lock, a strategy candidate, a research pause and a kill switch
+are in the home."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rara.domain.events import ResearchStrategyCandidate
 from rara.domain.lifecycle import STAGES
 from rara.events import open_event_store
 from rara.home import Home
+from rara.research.pause import pause_research
 from rara.trading.control import kill
 from tests.kit.cli import CliResult, tree_snapshot
 
@@ -27,6 +29,7 @@ def test_status_on_a_fresh_home_is_empty_and_creates_nothing(cli: Cli, rara_home
         "components": [],
         "strategies": {stage: [] for stage in STAGES},
         "trading_state": {"state": "ACTIVE", "reason": "", "flatten": False, "state_seq": None},
+        "research": {"paused": False, "by": None, "reason": "", "seq": None, "since": None},
         "locks": [],
         "positions": [],
         "last_events": [],
@@ -50,6 +53,7 @@ def test_status_shows_the_daemon_its_components_strategies_and_events(cli: Cli) 
             source="research",
             strategy_id="strat_1",
         )
+        paused = pause_research(store, by="ops", reason="reviewing the last run")
         kill(store, "exchange outage", by="cli", source="cli")
     with StatusWriter(home.state_db, "daemon_old") as old:
         old.started(1, {})
@@ -94,6 +98,13 @@ def test_status_shows_the_daemon_its_components_strategies_and_events(cli: Cli) 
         [cand] = out.json["strategies"]["paper_candidate"]
         assert (cand["strategy_id"], cand["name"]) == ("strat_1", "donchian_breakout_1")
         assert out.json["trading_state"]["state"] == "HALTED"
+        assert out.json["research"] == {
+            "paused": True,
+            "by": "ops",
+            "reason": "reviewing the last run",
+            "seq": paused.seq,
+            "since": paused.ts,
+        }
         assert [e["type"] for e in out.json["last_events"]] == ["trading_state_changed"]
 
         status.stopped()

@@ -242,6 +242,8 @@ def examples() -> list[EventPayload]:
             open_orders_canceled=2,
             exit_code=0,
         ),
+        ev.ResearchPaused(by="ops", reason="looking at the last run"),
+        ev.ResearchResumed(by="ops", reason="resumed by a person"),
         ev.ResearchRetrainStarted(
             request_event_id="feedback:retrain:st_9ad0a0d46074b159:42",
             strategy_id="st_9ad0a0d46074b159",

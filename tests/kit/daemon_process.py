@@ -28,6 +28,8 @@ from rara.events import Event, EventFilter, open_event_store
 from tests.kit.live import wait_for
 from tests.kit.paths import REPO
 
+SERVER_ANY_PORT = {"RARA_SERVER__PORT": "0"}
+
 
 def read_events(home: Path, type_: str | None = None, after_seq: int = 0) -> list[Event]:
     """The home's events (of one type), oldest first; [] before the state DB exists."""
@@ -48,7 +50,8 @@ def last_seq(home: Path) -> int:
 
 
 class DaemonProcess(Closing):
-    """`rara run ARGS` on `home` (its own process group), with `env` added."""
+    """`rara run ARGS` on `home` (its own process group), with `env` added; its gRPC server
+    binds any free loopback port unless `env` names one (``RARA_SERVER__PORT``)."""
 
     def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.home = home
@@ -58,7 +61,9 @@ class DaemonProcess(Closing):
         self.out_path = home / f"daemon-{n}.out"
         self.err_path = home / f"daemon-{n}.err"
         cmd = [sys.executable, "-m", "rara", "run", *args]
-        full_env = {**os.environ, "RARA_HOME": str(home), **(env or {})}
+        # the gRPC server on any free port unless a test names one: daemons of parallel runs
+        # on one machine never fight over 50051
+        full_env = {**os.environ, "RARA_HOME": str(home), **SERVER_ANY_PORT, **(env or {})}
         with self.out_path.open("w") as out, self.err_path.open("w") as err:
             self.proc = subprocess.Popen(
                 cmd, env=full_env, cwd=REPO, stdout=out, stderr=err, start_new_session=True
