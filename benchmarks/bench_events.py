@@ -33,7 +33,7 @@ REPEATS = 3
 BATCHED_TARGET = 20_000.0  # events/s, the project's acceptance figure for append_many
 
 
-def _drafts(n: int, start: int = 0) -> list[EventDraft]:
+def fill_drafts(n: int, start: int = 0) -> list[EventDraft]:
     # A realistic small payload: an order fill of one of five strategies in one of 16 runs.
     return [
         EventDraft(
@@ -95,14 +95,14 @@ class Rates:
 def measure_once(root: Path, batched_events: int, single_events: int) -> Rates:
     """One repeat in `root` (a fresh directory: a new event log and a new plain database)."""
     store = EventStore(root / "rara.db")
-    batched = _drafts(batched_events)
+    batched = fill_drafts(batched_events)
 
     def append_batched() -> None:
         for i in range(0, batched_events, BATCH_SIZE):
             store.append_many(batched[i : i + BATCH_SIZE])
 
     batched_rate = _rate(batched_events, append_batched)
-    single = _drafts(single_events, start=batched_events)
+    single = fill_drafts(single_events, start=batched_events)
 
     def append_single() -> None:
         for d in single:

@@ -46,7 +46,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
 from benchmarks.report import Figure, Spread, env_int, print_figures, quick, verdict
@@ -65,33 +64,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _drafts(n: int, start: int) -> list[object]:
-    from rara.domain.events import TradingOrderFilled
-    from rara.events import EventDraft
+    from benchmarks.bench_events import fill_drafts  # the same fills the event-log bench appends
 
-    return [
-        EventDraft(
-            payload=TradingOrderFilled(
-                client_order_id=f"co-{i}",
-                strategy_id=f"strat-{i % 5}",
-                account=f"paper:run-{i % 16}",
-                exchange="binance",
-                mode="paper",
-                symbol="BTC/USDT",
-                venue_order_id=f"o-{i}",
-                fill_id=f"f-{i}",
-                side="buy" if i % 2 else "sell",
-                quantity=Decimal(1 + i % 7) / 1000,
-                price=Decimal("64000.5") + i % 100,
-                fee=Decimal("0.0321"),
-                fee_currency="USDT",
-                cumulative_quantity=Decimal(1 + i % 7) / 1000,
-                filled_ms=1_714_521_600_000 + i,
-            ),
-            source="bench",
-            correlation_id=f"run-{i % 16}",
-        )
-        for i in range(start, start + n)
-    ]
+    return list(fill_drafts(n, start))
 
 
 # ---- the server -----------------------------------------------------------------------------
