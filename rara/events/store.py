@@ -166,6 +166,14 @@ class EventStore(Closing):
         limit: int | None = None,
     ) -> list[Event]:
         """Events matching `where`, in seq order; ``after_seq`` is exclusive."""
+        if limit is not None and int(limit) < 1:
+            raise BadInput("event_bad_limit", f"limit must be at least 1, got {limit}")
+        return [_to_event(r) for r in self._rows(where, after_seq, limit)]
+
+    def _rows(
+        self, where: EventFilter, after_seq: int | None, limit: int | None
+    ) -> list[tuple[Any, ...]]:
+        """The stored rows (`COLUMNS`) matching `where` after `after_seq`, in seq order."""
         conds, args = where.where()
         if after_seq is not None:
             conds.append("seq > ?")
@@ -175,15 +183,13 @@ class EventStore(Closing):
             sql += " WHERE " + " AND ".join(conds)
         sql += " ORDER BY seq"
         if limit is not None:
-            if int(limit) < 1:
-                raise BadInput("event_bad_limit", f"limit must be at least 1, got {limit}")
             sql += " LIMIT ?"
             args.append(int(limit))
         with self._lock, self._errors("reading events"):
             if self.readonly and not self._has_events_table():
                 return []
-            rows = self._conn.execute(sql, args).fetchall()
-        return [_to_event(r) for r in rows]
+            rows: list[tuple[Any, ...]] = self._conn.execute(sql, args).fetchall()
+        return rows
 
     def query_chained(
         self,
@@ -194,21 +200,7 @@ class EventStore(Closing):
     ) -> list[ChainedEvent]:
         """Like query(), but each event as the chain holds it: the canonical envelope text it
         hashes, byte for byte, and its hashes, unparsed (what a remote reader re-verifies)."""
-        conds, args = where.where()
-        if after_seq is not None:
-            conds.append("seq > ?")
-            args.append(int(after_seq))
-        sql = f"SELECT {COLUMNS} FROM events"
-        if conds:
-            sql += " WHERE " + " AND ".join(conds)
-        sql += " ORDER BY seq"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(max(1, int(limit)))
-        with self._lock, self._errors("reading events"):
-            if self.readonly and not self._has_events_table():
-                return []
-            rows = self._conn.execute(sql, args).fetchall()
+        rows = self._rows(where, after_seq, None if limit is None else max(1, int(limit)))
         return [
             ChainedEvent(
                 r[0],

@@ -12,13 +12,13 @@ import pytest
 
 from rara.config import load_settings
 from rara.daemon.control import DaemonControl
-from rara.domain.events import ResearchStrategyCandidate
 from rara.errors import BadInput, Refused
 from rara.events import EventStore, open_event_store
-from rara.feedback.lifecycle import Lifecycle, move
+from rara.feedback.lifecycle import Lifecycle
 from rara.home import Home
 from rara.research.pause import ResearchPause
 from rara.trading.control import Control
+from tests.kit.daemon import write_live_candidate
 
 SID = "st_aaaa000000000001"
 
@@ -35,24 +35,6 @@ def _control(home: Path, store: EventStore, accounts: tuple[str, ...] = ("tn",))
     (home / "config.toml").write_text("".join(lines), encoding="utf-8")
     settings = load_settings(Home.from_env())
     return DaemonControl(store, lambda: settings)
-
-
-def _live_candidate(store: EventStore, sid: str = SID) -> None:
-    store.append(
-        ResearchStrategyCandidate(
-            experiment_id="run-x-0001",
-            name="alpha",
-            path="strategies/promoted/alpha",
-            stage="paper_candidate",
-            trial_ids={},
-        ),
-        source="research",
-        correlation_id="run-x",
-        strategy_id=sid,
-    )
-    lifecycle = Lifecycle(store)
-    for to in ("paper", "live_candidate"):
-        move(store, lifecycle, sid, to, reason=f"to {to}", by="gate2")  # type: ignore[arg-type]
 
 
 def test_kill_and_resume_write_the_trading_state_naming_the_token(
@@ -78,7 +60,7 @@ def test_kill_and_resume_write_the_trading_state_naming_the_token(
 def test_approve_and_demote_move_the_lifecycle_like_the_cli(
     rara_home: Path, store: EventStore
 ) -> None:
-    _live_candidate(store)
+    write_live_candidate(store, SID)
     control = _control(rara_home, store)
     with pytest.raises(BadInput) as unknown:
         asyncio.run(control.approve_strategy(strategy_id=SID, account="nope", by="ops"))
@@ -108,7 +90,7 @@ def test_approve_and_demote_move_the_lifecycle_like_the_cli(
 def test_an_approval_without_an_account_needs_one_when_several_are_configured(
     rara_home: Path, store: EventStore
 ) -> None:
-    _live_candidate(store)
+    write_live_candidate(store, SID)
     control = _control(rara_home, store, accounts=("a", "b"))
     with pytest.raises(BadInput) as which:
         asyncio.run(control.approve_strategy(strategy_id=SID, account="", by="ops"))

@@ -26,13 +26,11 @@ from typing import Any
 import grpc
 import pytest
 
-from rara.domain.events import ResearchStrategyCandidate
 from rara.events import open_event_store
-from rara.feedback.lifecycle import Lifecycle, move
 from rara.v1 import rara_pb2 as pb
 from rara.v1 import rara_pb2_grpc as pb_grpc
 from tests.kit.cli import CliResult
-from tests.kit.daemon import planted_edge_home
+from tests.kit.daemon import planted_edge_home, write_live_candidate
 from tests.kit.daemon_process import DaemonProcess
 from tests.kit.live import wait_for
 
@@ -44,25 +42,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _live_candidate(home: Path) -> None:
-    with open_event_store(home / "rara.db") as store:
-        store.append(
-            ResearchStrategyCandidate(
-                experiment_id="run-x-0001",
-                name="alpha",
-                path="strategies/promoted/alpha",
-                stage="paper_candidate",
-                trial_ids={},
-            ),
-            source="research",
-            correlation_id="run-x",
-            strategy_id=SID,
-        )
-        lifecycle = Lifecycle(store)
-        move(store, lifecycle, SID, "paper", reason="paper", by="gate2")
-        move(store, lifecycle, SID, "live_candidate", reason="gate 2", by="gate2")
 
 
 class Client:
@@ -123,7 +102,8 @@ def test_control_calls_over_grpc_reach_the_daemon(
     port = _free_port()
     with (rara_home / "config.toml").open("a", encoding="utf-8") as f:
         f.write("\n[trading.accounts.tn]\nexchange = 'binance'\n")
-    _live_candidate(rara_home)
+    with open_event_store(rara_home / "rara.db") as store:
+        write_live_candidate(store, SID)
     args = ("--feed", "replay", "--speed", "max", "--paper-only")
 
     with DaemonProcess(rara_home, *args, env={"RARA_SERVER__PORT": str(port)}) as d:

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rara.domain.events import TradingEquityMarked
+from rara.domain.events import ResearchStrategyCandidate, TradingEquityMarked
 from rara.domain.market import ms_to_iso
-from rara.events import EventFilter, open_event_store
+from rara.events import EventFilter, EventStore, open_event_store
+from rara.feedback.lifecycle import Lifecycle, move
 
 SYMBOL = "EDGE/USDT"
 EXCHANGE = "synthetic"
@@ -214,3 +215,23 @@ def gate2_figures(home: Path, summary: dict[str, Any], gate: dict[str, float]) -
         for name, (value, limit, op) in values.items()
     }
     return {"marks": len(equity), "passed": all(c["passed"] for c in checks.values()), **checks}
+
+
+def write_live_candidate(store: EventStore, strategy_id: str) -> None:
+    """A research candidate named alpha that gate 2 already moved to live candidate, written
+    straight into the log: what an approval needs, without a paper run."""
+    store.append(
+        ResearchStrategyCandidate(
+            experiment_id="run-x-0001",
+            name="alpha",
+            path="strategies/promoted/alpha",
+            stage="paper_candidate",
+            trial_ids={},
+        ),
+        source="research",
+        correlation_id="run-x",
+        strategy_id=strategy_id,
+    )
+    lifecycle = Lifecycle(store)
+    move(store, lifecycle, strategy_id, "paper", reason="paper", by="gate2")
+    move(store, lifecycle, strategy_id, "live_candidate", reason="gate 2", by="gate2")
