@@ -78,6 +78,13 @@ class DaemonSettings(_Section):
     heap_arenas: int = Field(
         2, ge=0, description="malloc arenas at most (glibc; 0: its default of 8 per core)"
     )
+    heap_mmap_threshold_kb: int = Field(
+        256,
+        ge=0,
+        le=32 * 1024,
+        description="heap blocks this large (KB) are mapped on their own and given back when "
+        "freed (glibc; 0: its default, which rises with what was freed)",
+    )
     heap_trim_interval_s: float = Field(
         60.0, ge=0, description="how often free heap pages go back to the OS (0: never)"
     )

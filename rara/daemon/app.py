@@ -223,6 +223,7 @@ class Daemon:
         t0 = time.monotonic()
         settings = self.settings()
         heap.cap_arenas(settings.daemon.heap_arenas)  # before the component threads start
+        heap.fix_mmap_threshold(settings.daemon.heap_mmap_threshold_kb * 1024)
         self._record(
             store,
             DaemonStarted(
