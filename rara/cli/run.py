@@ -50,7 +50,8 @@ def command(
     """Run the daemon: research, paper and live trading, feedback, the sentinel and the gRPC
     server, supervised, until SIGTERM (a clean stop) or --duration; what it does is in the
     event log and `rara status`."""
-    from rara.daemon.app import RunOptions, ServerFactory, run_daemon
+    from rara.daemon.app import run_daemon
+    from rara.daemon.options import RunOptions, ServerFactory
 
     options = RunOptions(
         paper_only=paper_only,

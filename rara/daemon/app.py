@@ -27,25 +27,29 @@ import contextlib
 import logging
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from rara import __version__
-from rara.config import Settings, load_settings
+from rara.config import Settings
 from rara.daemon import heap
 from rara.daemon.conductor import Conductor
 from rara.daemon.control import DaemonControl
 from rara.daemon.faults import Faults
 from rara.daemon.instance import instance_lock
 from rara.daemon.notify import Notifier
+from rara.daemon.options import (
+    DaemonParts,
+    RunOptions,
+    ServerFactory,
+    SettingsRef,
+    replay_start_ms,
+)
 from rara.daemon.research import ResearchComponent
 from rara.daemon.status import StatusWriter
 from rara.daemon.supervisor import Supervisor, error_detail
-from rara.daemon.trading import PaperFeed, TradingOptions
-from rara.data.catalog import Catalog
+from rara.daemon.trading import TradingOptions
 from rara.domain.events import (
     DaemonConfigReloaded,
     DaemonReady,
@@ -53,7 +57,6 @@ from rara.domain.events import (
     DaemonStopped,
     EventPayload,
 )
-from rara.domain.market import parse_utc
 from rara.errors import RaraError, Refused
 from rara.events import EventStore, open_event_store, verify_path
 from rara.home import Home
@@ -64,91 +67,6 @@ log = logging.getLogger(__name__)
 SOURCE = "daemon"
 HEAP_IDLE_S = 60.0  # with heap trimming off, how often to look whether SIGHUP turned it on
 StopReason = Literal["sigterm", "sigint", "replay_finished", "duration", "fatal"]
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """`rara run`'s options."""
-
-    paper_only: bool = False
-    research: bool = True
-    paper_feed: PaperFeed = "replay"
-    speed: float | None = None  # None: max
-    live: bool = False
-    duration_s: float | None = None
-    open_timeout_s: float = 300.0  # start-up's wait for every account to reconcile
-    server: bool = True  # serve the gRPC API (when ``server.enabled``); --no-server: not
-
-    def to_event(self) -> dict[str, str | int | float | bool | None]:
-        return {
-            "paper_only": self.paper_only,
-            "research": self.research,
-            "server": self.server,
-            "feed": self.paper_feed,
-            "speed": self.speed,
-            "live": self.live,
-            "duration_s": self.duration_s,
-        }
-
-
-@dataclass(frozen=True)
-class DaemonParts:
-    """What the gRPC server component gets from the daemon that runs it. The server is an
-    adapter at the edge (`rara.server`): the daemon does not import it, `rara run` hands in a
-    factory that builds it from these."""
-
-    home: Home
-    settings: Callable[[], Settings]  # read when the server (re)starts
-    control: DaemonControl
-
-
-ServerFactory = Callable[[DaemonParts], Component]
-
-
-class SettingsRef:
-    """The settings every component reads at its next turn; SIGHUP replaces them."""
-
-    def __init__(self, home: Home) -> None:
-        self.home = home
-        self._current = load_settings(home)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> Settings:
-        with self._lock:
-            return self._current
-
-    def reload(self) -> tuple[bool, list[str], str]:
-        """Read the config again: (applied, changed keys, detail)."""
-        try:
-            fresh = load_settings(self.home)
-        except (RaraError, ValueError) as exc:
-            return False, [], f"kept the running settings: {str(exc)[:500]}"
-        with self._lock:
-            old, self._current = self._current, fresh
-        return True, _changed(old.model_dump(), fresh.model_dump()), ""
-
-
-def _changed(a: Any, b: Any, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out: list[str] = []
-        for k in sorted(set(a) | set(b)):
-            out.extend(_changed(a.get(k), b.get(k), f"{prefix}{k}."))
-        return out
-    return [] if a == b else [prefix.rstrip(".")]
-
-
-def replay_start_ms(home: Home, settings: Settings) -> int | None:
-    """Where a replay's paper trading starts (research sees only the bars before it)."""
-    d = settings.daemon
-    if d.replay_from is not None:
-        return parse_utc(d.replay_from)
-    rs = d.research
-    try:
-        inst = Catalog(home.data_dir).resolve(rs.symbol, rs.timeframe, rs.exchange)
-        ts = Catalog(home.data_dir).load(inst).ts
-    except RaraError:
-        return None  # no research market stored: replays start at their first bar
-    return int(ts[int(len(ts) * (1 - d.replay_fraction))]) if len(ts) else None
 
 
 class Daemon:

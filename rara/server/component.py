@@ -19,7 +19,7 @@ from rara.server.app import RaraServer
 from rara.supervision import Progress, RestartPolicy
 
 if TYPE_CHECKING:
-    from rara.daemon.app import DaemonParts
+    from rara.daemon.options import DaemonParts
 
 BEAT_S = 1.0  # how often a serving server beats (and looks whether the daemon stops)
 STOP_GRACE_S = 1.0  # in-flight calls' time to finish at stop; streams are cut after it

@@ -12,8 +12,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rara.config import load_settings
-from rara.daemon.app import DaemonParts
 from rara.daemon.control import DaemonControl
+from rara.daemon.options import DaemonParts
 from rara.events import open_event_store
 from rara.home import Home
 from rara.server.component import ServerComponent
