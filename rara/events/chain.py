@@ -23,6 +23,7 @@ from rara.events.model import (
     format_ts,
 )
 from rara.events.schema import COLUMNS, Row
+from rara.events.wake import bell_key, ring
 
 Clock = Callable[[], datetime]
 
@@ -46,6 +47,7 @@ def appending(conn: sqlite3.Connection, db: Path, work: Callable[[], list[Row]])
             conn.execute("ROLLBACK")
         raise
     anchor_head(db, rows)
+    ring(bell_key(db))  # readers in this process wake now, not at their next poll
     return rows
 
 

@@ -8,6 +8,7 @@ FAILED_PRECONDITION, anything else INTERNAL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
@@ -92,8 +93,10 @@ class RaraService(pb_grpc.RaraServiceServicer):
         self, request: pb.StreamEventsRequest, context: Ctx
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         try:
-            async for item in stream_events(self.store, request, self.stream):
-                yield item
+            # closed here, not whenever it is collected: it stops listening for appends now
+            async with contextlib.aclosing(stream_events(self.store, request, self.stream)) as s:
+                async for item in s:
+                    yield item
         except RaraError as exc:
             await _abort(context, exc)
 

@@ -159,8 +159,8 @@ class RaraApp(App[None]):
                 async for item in client.events(
                     after_seq=self.ledger.last_seq, heartbeat_ms=self.heartbeat_ms
                 ):
-                    if item.HasField("event"):
-                        self.ledger.take(item.event)
+                    if isinstance(item, pb.Event):
+                        self.ledger.take(item)
                 raise ConnectionError("the server ended the stream")
             except Exception as exc:  # any break (the channel closed under a reload, too)
                 self.connection.error = describe_error(exc)
