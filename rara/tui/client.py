@@ -3,7 +3,8 @@
 One channel, the bearer token attached to every call as metadata (never logged or shown), TLS
 when a CA is given. Each method is one RPC returning its typed response; the event stream is an
 async iterator of events (unrolled from the server's batches) and heartbeats that the caller
-resumes by passing the last seq it saw. No textual here: the widgets call this, not the other way round.
+resumes by passing the last seq it saw. No textual here: the widgets call this, not the other
+way round.
 """
 
 from __future__ import annotations
