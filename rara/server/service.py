@@ -22,6 +22,7 @@ from rara.home import Home
 from rara.server import reads
 from rara.server.auth import Tokens
 from rara.server.control_port import Control
+from rara.server.shared_reads import SharedReads
 from rara.server.stream import StreamSettings, stream_events
 from rara.v1 import rara_pb2 as pb
 from rara.v1 import rara_pb2_grpc as pb_grpc
@@ -64,6 +65,7 @@ class RaraService(pb_grpc.RaraServiceServicer):
         self.tokens = tokens
         self.control = control
         self.stream = stream
+        self.reads = SharedReads(store)  # one per server: its streams share their reads
 
     async def _read(self, context: Ctx, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -94,7 +96,7 @@ class RaraService(pb_grpc.RaraServiceServicer):
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         try:
             # closed here, not whenever it is collected: it stops listening for appends now
-            async with contextlib.aclosing(stream_events(self.store, request, self.stream)) as s:
+            async with contextlib.aclosing(stream_events(self.reads, request, self.stream)) as s:
                 async for item in s:
                     yield item
         except RaraError as exc:

@@ -3,10 +3,11 @@ heartbeat while there are none.
 
 The log is read in batches of ``[server] stream_batch`` events, and the next batch only once the
 last one has been handed to grpc (whose writes wait for the client under HTTP/2 flow control):
-a slow client holds the server to one batch, never to the log. A client that asks for
-``batched`` gets each read as one message (or a few, about `StreamSettings.message_bytes` each),
-which spares grpc's per-message cost per event; others get one message per event. Reads run in
-a worker thread so SQLite never blocks the event loop.
+a slow client holds the server to one batch, never to the log. Streams at the same place share
+their reads (`rara.server.shared_reads`), which run in a worker thread so SQLite never blocks
+the event loop. A client that asks for ``batched`` gets each read as one message (or a few,
+about `StreamSettings.message_bytes` each), which spares grpc's per-message cost per event;
+others get one message per event.
 
 A caught-up stream waits for the next append: appends in this process (the daemon's) ring the
 state DB's bell (`rara.events.wake`) and wake it at once; appends by another process (under
@@ -24,9 +25,10 @@ from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from rara.events import EventFilter, EventStore
+from rara.events import EventFilter
 from rara.events.model import ChainedEvent, format_ts
 from rara.events.wake import listening
+from rara.server.shared_reads import SharedReads
 from rara.v1 import rara_pb2 as pb
 
 EVENT_OVERHEAD_BYTES = 256  # an event's fields besides its canonical JSON, generously
@@ -99,9 +101,14 @@ def _now_ts() -> str:
 
 
 async def stream_events(
-    store: EventStore, request: pb.StreamEventsRequest, settings: StreamSettings
+    reads: SharedReads, request: pb.StreamEventsRequest, settings: StreamSettings
 ) -> AsyncGenerator[pb.StreamEventsResponse, None]:
     """Every event matching `request` after its ``after_seq``, forever (the caller cancels)."""
+    store = reads.store
+
+    def batched(events: list[ChainedEvent]) -> list[pb.StreamEventsResponse]:
+        return list(batch_messages(events, settings.message_bytes))
+
     where = request_filter(request)
     heartbeat_s = request.heartbeat_ms / 1000 if request.heartbeat_ms > 0 else settings.heartbeat_s
     cursor = max(0, request.after_seq)  # the last seq sent or known not to match
@@ -119,11 +126,11 @@ async def stream_events(
             appended.clear()  # before reading: an append after the read rings again
             head = await asyncio.to_thread(store.last_seq)
             if head > scanned:
-                batch = await asyncio.to_thread(
-                    store.query_chained, where, after_seq=cursor, limit=settings.batch
-                )
+                # bounded by `head`: the same answer for every stream that asks, made once
+                read = await reads.read(where, cursor, head, settings.batch)
+                batch = read.events
                 if request.batched and batch:
-                    for item in batch_messages(batch, settings.message_bytes):
+                    for item in read.messages(batched):
                         yield item
                 else:
                     for ev in batch:
@@ -132,8 +139,7 @@ async def stream_events(
                     cursor = batch[-1].seq
                     last_sent = time.monotonic()
                 if len(batch) < settings.batch:
-                    # the query began after `head` was read and found every match after the
-                    # cursor: nothing up to `head` is left unseen
+                    # every match after the cursor up to `head` was read: none is left unseen
                     scanned = head
                     cursor = max(cursor, head)
                 else:

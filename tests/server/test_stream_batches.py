@@ -4,11 +4,13 @@ A ``batched`` request gets each read of the log as `EventBatch` items that unrol
 events a per-event stream gives, in order, chain-verified, resumable from any seq; a request
 without it (an older client) gets only single `event` items. An append in the server's process
 wakes a caught-up stream at once: with the poll and the heartbeat an hour apart, only the bell
-can deliver the new events before the call's deadline.
+can deliver the new events before the call's deadline. Streams asking the same question of the
+log share one read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -16,8 +18,9 @@ import grpc
 import pytest
 
 from rara.daemon_settings import ServerSettings
-from rara.events import open_event_store
+from rara.events import EventFilter, open_event_store
 from rara.home import Home
+from rara.server.shared_reads import SharedReads
 from rara.server.stream import EVENT_OVERHEAD_BYTES, batch_messages
 from rara.server.verify import ChainCheck
 from rara.v1 import rara_pb2 as pb
@@ -142,3 +145,35 @@ def test_an_append_in_the_servers_process_wakes_a_caught_up_stream(rara_home: Pa
             call.cancel()
         assert done.is_set()
         assert got == list(range(1, 15))  # no gap, no duplicate, in order
+
+
+def test_streams_asking_the_same_question_share_one_read(rara_home: Path):
+    home = Home(root=rara_home)
+    head = append(home, 30)
+
+    async def scenario() -> None:
+        with open_event_store(home.state_db, readonly=True) as store:
+            reads = SharedReads(store, keep=2)
+            everything = EventFilter()
+            # ten streams at the same place at once: one read, the same answer for each
+            answers = await asyncio.gather(
+                *(reads.read(everything, 0, head, 10) for _ in range(10))
+            )
+            assert reads.reads == 1
+            assert all(a is answers[0] for a in answers)
+            assert [e.seq for e in answers[0].events] == list(range(1, 11))
+            # bounded by the head asked for, whatever the log holds now
+            upto = await reads.read(everything, 10, 15, 10)
+            assert [e.seq for e in upto.events] == list(range(11, 16)) and reads.reads == 2
+            # the first asker going away does not cancel the read the others await
+            first = asyncio.create_task(reads.read(everything, 20, head, 10))
+            second = asyncio.create_task(reads.read(everything, 20, head, 10))
+            await asyncio.sleep(0)
+            first.cancel()
+            assert [e.seq for e in (await second).events] == list(range(21, 31))
+            assert reads.reads == 3
+            # only the last `keep` answers are kept: an old question is read again
+            await reads.read(everything, 0, head, 10)
+            assert reads.reads == 4
+
+    asyncio.run(scenario())
