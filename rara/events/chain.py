@@ -47,7 +47,8 @@ def appending(conn: sqlite3.Connection, db: Path, work: Callable[[], list[Row]])
             conn.execute("ROLLBACK")
         raise
     anchor_head(db, rows)
-    ring(bell_key(db))  # readers in this process wake now, not at their next poll
+    if rows:  # readers in this process wake now, not at their next poll
+        ring(bell_key(db), rows[-1][0])
     return rows
 
 

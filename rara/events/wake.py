@@ -4,11 +4,11 @@ process hears it at once.
 
 A reader that follows the log (the gRPC server's event streams, inside the daemon) waits on the
 bell instead of sleeping out a poll interval, so a new event reaches it as soon as it is
-committed. The bell says only "something was committed": the listener re-reads the log from its
-own cursor, so a missed or extra ring costs a read, never an event. Appends by other processes
-ring nothing here; a listener keeps polling for those.
+committed. The bell says only "the log's head is now this seq": the listener re-reads the log
+from its own cursor up to it, so a missed or extra ring costs a read, never an event. Appends by
+other processes ring nothing here; a listener keeps polling for those.
 
-    with listening(db_path, callback):      # callback() runs on the appender's thread
+    with listening(db_path, callback):      # callback(head_seq) runs on the appender's thread
         ...
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-Callback = Callable[[], None]
+Callback = Callable[[int], None]  # called with the head seq just committed
 
 _lock = threading.Lock()
 _listeners: dict[str, list[Callback]] = {}
@@ -33,8 +33,9 @@ def bell_key(path: Path | str) -> str:
     return os.path.realpath(path)
 
 
-def ring(key: str) -> None:
-    """Tell every listener on `key` (a `bell_key`) that events were committed. Cheap when
+def ring(key: str, head_seq: int) -> None:
+    """Tell every listener on `key` (a `bell_key`) that events up to `head_seq` were committed.
+    Cheap when
     nobody listens: one dict lookup. Callbacks must not block (they run on the appender's
     thread, after its commit)."""
     listeners = _listeners.get(key)
@@ -43,12 +44,13 @@ def ring(key: str) -> None:
     with _lock:
         listeners = list(_listeners.get(key, ()))
     for callback in listeners:
-        callback()
+        callback(head_seq)
 
 
 @contextmanager
 def listening(path: Path | str, callback: Callback) -> Iterator[None]:
-    """Call `callback` after each commit to the DB at `path` in this process, while inside."""
+    """Call `callback(head_seq)` after each commit to the DB at `path` in this process, while
+    inside."""
     key = bell_key(path)
     with _lock:
         _listeners.setdefault(key, []).append(callback)

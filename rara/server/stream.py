@@ -116,15 +116,22 @@ async def stream_events(
     last_sent = time.monotonic()
     loop = asyncio.get_running_loop()
     appended = asyncio.Event()
+    rung_head = -1  # the highest head a ring announced (-1: none yet)
 
-    def rung() -> None:  # on the appender's thread
+    def note(head_seq: int) -> None:
+        nonlocal rung_head
+        rung_head = max(rung_head, head_seq)
+        appended.set()
+
+    def rung(head_seq: int) -> None:  # on the appender's thread
         with contextlib.suppress(RuntimeError):  # the loop is closed: the stream is over
-            loop.call_soon_threadsafe(appended.set)
+            loop.call_soon_threadsafe(note, head_seq)
 
     with listening(store.path, rung):
         while True:
             appended.clear()  # before reading: an append after the read rings again
-            head = await asyncio.to_thread(store.last_seq)
+            # a ring names a committed head: no need to ask the log for it
+            head = rung_head if rung_head > scanned else await asyncio.to_thread(store.last_seq)
             if head > scanned:
                 # bounded by `head`: the same answer for every stream that asks, made once
                 read = await reads.read(where, cursor, head, settings.batch)
