@@ -199,11 +199,14 @@ class RaraApp(App[None]):
         client = self.client
         if client is None:
             return
-        await self.query_one(OverviewPane).load(client)
-        await self.query_one(ResearchPane).load(client)
-        await self.query_one(TradingPane).load(client)
-        await self.query_one(StrategiesPane).load(client)
-        self._loaded_once = True
+        # the panes are only ever gone when the app is closing (a control call's reload may
+        # still be under way then, the stream having shown its effect first): nothing to load
+        with contextlib.suppress(NoMatches):
+            await self.query_one(OverviewPane).load(client)
+            await self.query_one(ResearchPane).load(client)
+            await self.query_one(TradingPane).load(client)
+            await self.query_one(StrategiesPane).load(client)
+            self._loaded_once = True
 
     def _show_connection(self) -> None:
         if not self.is_running:
