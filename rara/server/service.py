@@ -65,7 +65,8 @@ class RaraService(pb_grpc.RaraServiceServicer):
         self.tokens = tokens
         self.control = control
         self.stream = stream
-        self.reads = SharedReads(store)  # one per server: its streams share their reads
+        # one per server: its streams share their reads and one look at the head per poll
+        self.reads = SharedReads(store, poll_s=stream.poll_s)
 
     async def _read(self, context: Ctx, fn: Callable[..., T], *args: Any) -> T:
         try:

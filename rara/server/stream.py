@@ -11,9 +11,10 @@ others get one message per event.
 
 A caught-up stream waits for the next append: appends in this process (the daemon's) ring the
 state DB's bell (`rara.events.wake`) and wake it at once; appends by another process (under
-``rara serve``) are seen at the next look, every ``[server] poll_s``. Resuming with
-``after_seq`` = the last seq received gives no gap and no duplicate, across reconnects and server
-restarts alike: the cursor is the client's.
+``rara serve``, or the CLI's beside the daemon) are seen at the server's next look at the head,
+every ``[server] poll_s`` (`rara.server.shared_reads.HeadWatch`, one for all streams).
+Resuming with ``after_seq`` = the last seq received gives no gap and no duplicate, across
+reconnects and server restarts alike: the cursor is the client's.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ EVENT_OVERHEAD_BYTES = 256  # an event's fields besides its canonical JSON, gene
 class StreamSettings:
     batch: int = 500
     heartbeat_s: float = 5.0
-    poll_s: float = 0.025
+    poll_s: float = 0.02
     message_bytes: int = 1 << 20  # a batched message's size, about (grpc's default cap: 4 MiB)
 
 
@@ -116,7 +117,7 @@ async def stream_events(
     last_sent = time.monotonic()
     loop = asyncio.get_running_loop()
     appended = asyncio.Event()
-    rung_head = -1  # the highest head a ring announced (-1: none yet)
+    rung_head = -1  # the highest head a ring or the head watch announced (-1: none yet)
 
     def note(head_seq: int) -> None:
         nonlocal rung_head
@@ -127,10 +128,10 @@ async def stream_events(
         with contextlib.suppress(RuntimeError):  # the loop is closed: the stream is over
             loop.call_soon_threadsafe(note, head_seq)
 
-    with listening(store.path, rung):
+    with listening(store.path, rung), reads.watch.watching(note):
         while True:
             appended.clear()  # before reading: an append after the read rings again
-            # a ring names a committed head: no need to ask the log for it
+            # a ring or the watch names a committed head: no need to ask the log for it
             head = rung_head if rung_head > scanned else await asyncio.to_thread(store.last_seq)
             if head > scanned:
                 # bounded by `head`: the same answer for every stream that asks, made once
@@ -154,7 +155,8 @@ async def stream_events(
             if time.monotonic() - last_sent >= heartbeat_s:
                 yield pb.StreamEventsResponse(heartbeat=pb.Heartbeat(head_seq=head, ts=_now_ts()))
                 last_sent = time.monotonic()
-            wait_s = min(settings.poll_s, max(0.0, heartbeat_s - (time.monotonic() - last_sent)))
+            # until an append (the bell, or the head watch for other processes') or the heartbeat
+            wait_s = max(0.0, heartbeat_s - (time.monotonic() - last_sent))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):
                     await appended.wait()

@@ -177,3 +177,32 @@ def test_streams_asking_the_same_question_share_one_read(rara_home: Path):
             assert reads.reads == 4
 
     asyncio.run(scenario())
+
+
+def test_one_head_watch_tells_every_stream_when_the_head_moves(rara_home: Path):
+    home = Home(root=rara_home)
+    append(home, 3)
+
+    async def scenario() -> None:
+        with open_event_store(home.state_db, readonly=True) as store:
+            reads = SharedReads(store, poll_s=0.01)
+            seen: dict[str, list[int]] = {"a": [], "b": []}
+            with (
+                reads.watch.watching(seen["a"].append),
+                reads.watch.watching(seen["b"].append),
+            ):
+                for _ in range(12_000):  # up to two minutes, in 10 ms looks
+                    if seen["a"][-1:] == [3]:
+                        break
+                    await asyncio.sleep(0.01)
+                # what another process appends is found by the watch's look, not a bell
+                head = await asyncio.to_thread(append, home, 4)
+                for _ in range(12_000):
+                    if seen["a"][-1:] == [head] and seen["b"][-1:] == [head]:
+                        break
+                    await asyncio.sleep(0.01)
+                assert seen["a"] == seen["b"] == [3, head]  # each move once, to every watcher
+                assert reads.watch.looks >= 2
+            assert reads.watch._task is None  # nobody watches: nobody looks
+
+    asyncio.run(scenario())
