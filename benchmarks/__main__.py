@@ -61,7 +61,7 @@ def sections() -> list[tuple[str, Callable[[], list[Figure]]]]:
         ("the daemon: idle CPU (10 paper strategies, 1h bars) and memory over a soak",
          bench_daemon.run),
         ("the gRPC server: StreamEvents throughput (1 and 10 clients) and append-to-receipt "
-         "latency (rara serve, loopback)", bench_server.run),
+         "latency (in the daemon's process and under rara serve, loopback)", bench_server.run),
     ]  # fmt: skip
 
 

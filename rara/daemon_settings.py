@@ -189,5 +189,8 @@ class ServerSettings(_Section):
         500, ge=1, le=100_000, description="events StreamEvents reads from the log at a time"
     )
     poll_s: float = Field(
-        0.05, gt=0, description="how often a caught-up StreamEvents looks for new events"
+        0.02,
+        gt=0,
+        description="how often the server looks for events other processes appended (one look "
+        "for all its streams; appends in the server's own process wake them at once)",
     )

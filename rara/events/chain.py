@@ -23,6 +23,7 @@ from rara.events.model import (
     format_ts,
 )
 from rara.events.schema import COLUMNS, Row
+from rara.events.wake import bell_key, ring
 
 Clock = Callable[[], datetime]
 
@@ -46,6 +47,8 @@ def appending(conn: sqlite3.Connection, db: Path, work: Callable[[], list[Row]])
             conn.execute("ROLLBACK")
         raise
     anchor_head(db, rows)
+    if rows:  # readers in this process wake now, not at their next poll
+        ring(bell_key(db), rows[-1][0])
     return rows
 
 

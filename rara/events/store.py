@@ -171,13 +171,21 @@ class EventStore(Closing):
         return [_to_event(r) for r in self._rows(where, after_seq, limit)]
 
     def _rows(
-        self, where: EventFilter, after_seq: int | None, limit: int | None
+        self,
+        where: EventFilter,
+        after_seq: int | None,
+        limit: int | None,
+        upto_seq: int | None = None,
     ) -> list[tuple[Any, ...]]:
-        """The stored rows (`COLUMNS`) matching `where` after `after_seq`, in seq order."""
+        """The stored rows (`COLUMNS`) matching `where` after `after_seq` (and up to `upto_seq`
+        when given), in seq order."""
         conds, args = where.where()
         if after_seq is not None:
             conds.append("seq > ?")
             args.append(int(after_seq))
+        if upto_seq is not None:
+            conds.append("seq <= ?")
+            args.append(int(upto_seq))
         sql = f"SELECT {COLUMNS} FROM events"
         if conds:
             sql += " WHERE " + " AND ".join(conds)
@@ -197,10 +205,14 @@ class EventStore(Closing):
         *,
         after_seq: int | None = None,
         limit: int | None = None,
+        upto_seq: int | None = None,
     ) -> list[ChainedEvent]:
         """Like query(), but each event as the chain holds it: the canonical envelope text it
-        hashes, byte for byte, and its hashes, unparsed (what a remote reader re-verifies)."""
-        rows = self._rows(where, after_seq, None if limit is None else max(1, int(limit)))
+        hashes, byte for byte, and its hashes, unparsed (what a remote reader re-verifies).
+        ``upto_seq`` (inclusive) bounds the read at a head already reached, so the answer is
+        the same whenever it is asked (what lets the server share it between streams)."""
+        limit = None if limit is None else max(1, int(limit))
+        rows = self._rows(where, after_seq, limit, upto_seq)
         return [
             ChainedEvent(
                 r[0],

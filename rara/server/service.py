@@ -8,6 +8,7 @@ FAILED_PRECONDITION, anything else INTERNAL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
@@ -21,6 +22,7 @@ from rara.home import Home
 from rara.server import reads
 from rara.server.auth import Tokens
 from rara.server.control_port import Control
+from rara.server.shared_reads import SharedReads
 from rara.server.stream import StreamSettings, stream_events
 from rara.v1 import rara_pb2 as pb
 from rara.v1 import rara_pb2_grpc as pb_grpc
@@ -63,6 +65,8 @@ class RaraService(pb_grpc.RaraServiceServicer):
         self.tokens = tokens
         self.control = control
         self.stream = stream
+        # one per server: its streams share their reads and one look at the head per poll
+        self.reads = SharedReads(store, poll_s=stream.poll_s)
 
     async def _read(self, context: Ctx, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -92,8 +96,10 @@ class RaraService(pb_grpc.RaraServiceServicer):
         self, request: pb.StreamEventsRequest, context: Ctx
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         try:
-            async for item in stream_events(self.store, request, self.stream):
-                yield item
+            # closed here, not whenever it is collected: it stops listening for appends now
+            async with contextlib.aclosing(stream_events(self.reads, request, self.stream)) as s:
+                async for item in s:
+                    yield item
         except RaraError as exc:
             await _abort(context, exc)
 

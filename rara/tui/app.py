@@ -159,8 +159,8 @@ class RaraApp(App[None]):
                 async for item in client.events(
                     after_seq=self.ledger.last_seq, heartbeat_ms=self.heartbeat_ms
                 ):
-                    if item.HasField("event"):
-                        self.ledger.take(item.event)
+                    if isinstance(item, pb.Event):
+                        self.ledger.take(item)
                 raise ConnectionError("the server ended the stream")
             except Exception as exc:  # any break (the channel closed under a reload, too)
                 self.connection.error = describe_error(exc)
@@ -199,11 +199,14 @@ class RaraApp(App[None]):
         client = self.client
         if client is None:
             return
-        await self.query_one(OverviewPane).load(client)
-        await self.query_one(ResearchPane).load(client)
-        await self.query_one(TradingPane).load(client)
-        await self.query_one(StrategiesPane).load(client)
-        self._loaded_once = True
+        # the panes are only ever gone when the app is closing (a control call's reload may
+        # still be under way then, the stream having shown its effect first): nothing to load
+        with contextlib.suppress(NoMatches):
+            await self.query_one(OverviewPane).load(client)
+            await self.query_one(ResearchPane).load(client)
+            await self.query_one(TradingPane).load(client)
+            await self.query_one(StrategiesPane).load(client)
+            self._loaded_once = True
 
     def _show_connection(self) -> None:
         if not self.is_running:

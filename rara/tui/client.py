@@ -2,8 +2,9 @@
 
 One channel, the bearer token attached to every call as metadata (never logged or shown), TLS
 when a CA is given. Each method is one RPC returning its typed response; the event stream is an
-async iterator of `StreamEventsResponse` items that the caller resumes by passing the last seq
-it saw. No textual here: the widgets call this, not the other way round.
+async iterator of events (unrolled from the server's batches) and heartbeats that the caller
+resumes by passing the last seq it saw. No textual here: the widgets call this, not the other
+way round.
 """
 
 from __future__ import annotations
@@ -142,18 +143,26 @@ class RaraClient:
 
     async def events(
         self, after_seq: int = 0, types: Sequence[str] = (), heartbeat_ms: int = 0
-    ) -> AsyncIterator[pb.StreamEventsResponse]:
-        """Events after `after_seq`, then new ones and heartbeats until the stream breaks (an
-        `grpc.aio.AioRpcError` the caller catches to reconnect from its last seq)."""
+    ) -> AsyncIterator[pb.Event | pb.Heartbeat]:
+        """Events after `after_seq` one by one, then new ones and heartbeats until the stream
+        breaks (an `grpc.aio.AioRpcError` the caller catches to reconnect from its last seq).
+        The server sends them in batches; they are unrolled here, in order."""
         call = self._stub.StreamEvents(
             pb.StreamEventsRequest(
-                after_seq=after_seq, types=list(types), heartbeat_ms=heartbeat_ms
+                after_seq=after_seq, types=list(types), heartbeat_ms=heartbeat_ms, batched=True
             ),
             metadata=self._metadata,
         )
         try:
             async for item in call:
-                yield item
+                kind = item.WhichOneof("item")
+                if kind == "batch":
+                    for ev in item.batch.events:
+                        yield ev
+                elif kind == "event":  # a server from before batches
+                    yield item.event
+                elif kind == "heartbeat":
+                    yield item.heartbeat
         finally:
             call.cancel()
 

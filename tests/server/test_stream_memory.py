@@ -1,5 +1,6 @@
 """Acceptance 2: a slow consumer while 50,000 events are appended costs the server bounded
-memory. `rara serve` runs in a child process (its RSS measured with psutil); one client opens a
+memory, whether it sends one message per event or batches (one read of the log per message).
+`rara serve` runs in a child process (its RSS measured with psutil); one client opens a
 stream, reads a few events and then stops reading while the log grows by 50,000 events of ~1 KB;
 then it reads everything, checking there is no gap. Buffering the backlog would cost the server at
 least the events' canonical JSON (~60 MB); its RSS grows by a small fraction of that.
@@ -43,7 +44,13 @@ def _drafts(start: int) -> list[EventDraft]:
     return [EventDraft(payload=signal(start + i), source="test") for i in range(BATCH)]
 
 
-def test_a_stalled_consumer_costs_the_server_bounded_memory(rara_home: Path):
+def events_of(item: pb.StreamEventsResponse) -> list[pb.Event]:
+    kind = item.WhichOneof("item")
+    return list(item.batch.events) if kind == "batch" else [item.event] if kind == "event" else []
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["per-event", "batched"])
+def test_a_stalled_consumer_costs_the_server_bounded_memory(rara_home: Path, batched: bool):
     import grpc
 
     home = Home(root=rara_home)
@@ -66,12 +73,14 @@ def test_a_stalled_consumer_costs_the_server_bounded_memory(rara_home: Path):
         proc = psutil.Process(child.pid)
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         stub = AuthedStub(channel, tokens.get("read").value)
-        call = stub.StreamEvents(pb.StreamEventsRequest(after_seq=0, heartbeat_ms=200))
+        call = stub.StreamEvents(
+            pb.StreamEventsRequest(after_seq=0, heartbeat_ms=200, batched=batched)
+        )
         it = iter(call)
         check = ChainCheck()
-        for _ in range(10):
-            ev = next(it).event
-            check.check(ev.seq, ev.canonical_json, ev.prev_hash, ev.hash)
+        while check.last_seq < 10:
+            for ev in events_of(next(it)):
+                check.check(ev.seq, ev.canonical_json, ev.prev_hash, ev.hash)
         time.sleep(1.0)  # the server settles into its polling loop
         base = proc.memory_info().rss
         samples = []
@@ -88,9 +97,7 @@ def test_a_stalled_consumer_costs_the_server_bounded_memory(rara_home: Path):
         # now drain: everything arrives, in order, once
         n, canonical_bytes = 10, 0
         while check.last_seq < EVENTS + 10:
-            item = next(it)
-            if item.WhichOneof("item") == "event":
-                ev = item.event
+            for ev in events_of(next(it)):
                 check.check(ev.seq, ev.canonical_json, ev.prev_hash, ev.hash)
                 canonical_bytes += len(ev.canonical_json)
                 n += 1
@@ -106,7 +113,8 @@ def test_a_stalled_consumer_costs_the_server_bounded_memory(rara_home: Path):
     growth = peak - base
     sorted_samples = sorted(samples)
     print(
-        f"\nserver RSS while a stalled client's backlog grew by {EVENTS} events "
+        f"\n{'batched' if batched else 'per-event'}: server RSS while a stalled client's "
+        f"backlog grew by {EVENTS} events "
         f"({canonical_bytes / MIB:.0f} MiB of canonical JSON): base {base / MIB:.1f} MiB, "
         f"min {sorted_samples[0] / MIB:.1f}, median {sorted_samples[len(samples) // 2] / MIB:.1f}, "
         f"max {peak / MIB:.1f} MiB (growth {growth / MIB:.1f} MiB); after draining "

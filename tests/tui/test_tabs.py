@@ -75,6 +75,8 @@ async def _each_tab_shows_the_servers_rows(planted_home: Path) -> None:
             for tab in TABS:
                 tabs.active = f"tab-{tab}"
                 await pilot.pause(0.5)
+                # the tab underline slides over: a loaded machine may not have finished it
+                await pilot.wait_for_scheduled_animations()
                 if tab == "research":
                     await until(
                         pilot,
