@@ -115,6 +115,9 @@ def fetch(home: Home, request: FetchRequest, now: datetime | None = None) -> dic
     1's verdict)."""
     source = RegistrySource.of(request.registry, request.timeout_s)
     verified = open_index(source, TrustStore(home), home=home, now=now)
+    with open_event_store(home.state_db) as store:
+        # the floor rises with every authentic index used, whatever becomes of the install
+        record_seen(store, verified)
     entry = verified.index.pick(request.name, request.version, request.allow_yanked)
     target = home.installed_dir / entry.name
     held = read_lock(home).strategies.get(entry.name)
@@ -178,7 +181,6 @@ def _record(
         home, lock.model_copy(update={"strategies": {**lock.strategies, entry.name: locked}})
     )
     with open_event_store(home.state_db) as store:
-        record_seen(store, verified)
         store.append(
             RegistryStrategyInstalled(
                 name=entry.name,
