@@ -10,6 +10,7 @@ import http.server
 import json
 import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,8 +72,9 @@ def example(
 ) -> Published:
     """An example strategy (or `source` under its name) as a publishable entry, its manifest
     naming the instrument it was validated on."""
-    directory = root / "src" / name / version / name
-    directory.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix="src-", dir=root)) / name
+    directory.mkdir()
     text = source if source is not None else (EXAMPLES_ROOT / name / "strategy.py").read_text()
     (directory / "strategy.py").write_text(text)
     base = read_manifest(EXAMPLES_ROOT / "sma_crossover" if source else EXAMPLES_ROOT / name)

@@ -45,6 +45,11 @@ class RegistryError(RaraError):
 
     exit_code = 3
 
+    def __init__(self, code: str, message: str, suggestion: str = "") -> None:
+        super().__init__(
+            code, message, suggestion or "nothing was installed; check the registry's URL"
+        )
+
 
 def safe_name(name: str) -> str:
     """A strategy name that is one plain path component (the directory it installs to)."""

@@ -87,7 +87,11 @@ def _read_file(url: str, max_bytes: int) -> bytes:
         with path.open("rb") as f:
             data = f.read(max_bytes + 1)
     except FileNotFoundError as exc:
-        raise RegistryError("registry_not_found", f"{path}: no such file") from exc
+        raise RegistryError(
+            "registry_not_found",
+            f"{path}: no such file",
+            "a registry is the folder holding index.json and index.json.sig",
+        ) from exc
     except OSError as exc:
         raise RegistryError("registry_unreachable", f"{path}: {exc.strerror}") from exc
     if len(data) > max_bytes:
