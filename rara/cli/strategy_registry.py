@@ -10,7 +10,9 @@ from typing import Any
 import click
 
 from rara.cli.output import emit, emit_lines
+from rara.cli.params import EXCHANGE, SYMBOL, TIMEFRAME
 from rara.cli.strategy_lifecycle import cli_user
+from rara.domain.market import Timeframe
 from rara.errors import BadInput, Refused
 from rara.home import Home
 from rara.registry.remote.client import SHIPPED_INDEX, open_index
@@ -66,9 +68,15 @@ def index_rows(home: Home, registry: str, timeout_s: float) -> list[dict[str, An
     "--no-gate", is_flag=True, help="skip gate 1: install at stage research, without trading rights"
 )
 @click.option("--allow-yanked", is_flag=True, help="install a version its publisher yanked")
-@click.option("--symbol", default=None, help="judge on these candles (default: its manifest's)")
-@click.option("--timeframe", default=None, help="with --symbol (default: its manifest's)")
-@click.option("--exchange", default=None, help="with --symbol (default: whichever holds it)")
+@click.option(
+    "--symbol", type=SYMBOL, default=None, help="judge on these candles (default: its manifest's)"
+)
+@click.option(
+    "--timeframe", type=TIMEFRAME, default=None, help="with --symbol (default: its manifest's)"
+)
+@click.option(
+    "--exchange", type=EXCHANGE, default=None, help="with --symbol (default: whichever holds it)"
+)
 @click.option(
     "--timeout",
     "timeout_s",
@@ -83,7 +91,7 @@ def fetch_cmd(
     no_gate: bool,
     allow_yanked: bool,
     symbol: str | None,
-    timeframe: str | None,
+    timeframe: Timeframe | None,
     exchange: str | None,
     timeout_s: float,
 ) -> None:
@@ -96,18 +104,28 @@ def fetch_cmd(
     it, at stage paper candidate. --no-gate installs at stage research, without trading rights.
     Any refusal exits 3 and installs nothing.
     """
-    from rara.registry.remote.install import FetchRequest, fetch
+    from rara.events import open_event_store
+    from rara.feedback.lifecycle import Lifecycle
+    from rara.registry.remote.install import FetchRequest
     from rara.registry.remote.vet import Market
+    from rara.services.vetting import fetch_vetted
 
     request = FetchRequest.parse(
         ref,
         registry,
         gate=not no_gate,
         allow_yanked=allow_yanked,
-        market=Market(symbol, timeframe, exchange),
+        market=Market(symbol, None if timeframe is None else str(timeframe), exchange),
         timeout_s=timeout_s,
     )
-    emit(fetch(Home.from_env(), request))
+    home = Home.from_env()
+    out = fetch_vetted(home, request)
+    with open_event_store(home.state_db, readonly=True) as store:
+        rec = Lifecycle(store).get(out["strategy_id"])
+    out["lifecycle_stage"] = rec.stage if rec else None
+    if rec is not None and rec.stage != out["stage"]:
+        out["note"] = f"the lifecycle knew {rec.strategy_id} already: it stays at {rec.stage}"
+    emit(out)
 
 
 @click.command("installed")
@@ -152,9 +170,30 @@ def verify_cmd(names: tuple[str, ...]) -> None:
 @click.option("--reason", default="removed by a person", show_default=True, help="Recorded.")
 def remove_cmd(name: str, reason: str) -> None:
     """Remove an installed strategy: its directory and lock entry; the lifecycle retires it."""
+    from rara.events import open_event_store
+    from rara.feedback.lifecycle import Lifecycle, move
+    from rara.registry.remote.client import SOURCE
     from rara.registry.remote.install import remove
 
-    emit(remove(Home.from_env(), name, reason, cli_user()))
+    home = Home.from_env()
+    entry = remove(home, name)
+    retired = False
+    with open_event_store(home.state_db) as store:
+        lifecycle = Lifecycle(store)
+        rec = lifecycle.get(entry.strategy_id)
+        # only the record this install made (a home's own promotion of the same code stays)
+        if rec is not None and rec.stage != "retired" and rec.path == entry.path:
+            move(
+                store,
+                lifecycle,
+                rec.strategy_id,
+                "retired",
+                reason=reason,
+                by=cli_user(),
+                source=SOURCE,
+            )
+            retired = True
+    emit({"removed": name, "version": entry.version, "path": entry.path, "retired": retired})
 
 
 @click.command("trust")

@@ -17,8 +17,9 @@ import pytest
 from rara.errors import BadInput
 from rara.home import Home
 from rara.registry.remote.index import RegistryError
-from rara.registry.remote.install import FetchRequest, fetch
+from rara.registry.remote.install import FetchRequest
 from rara.registry.remote.keys import TrustStore, load_public_key, sign
+from rara.services.vetting import fetch_vetted as fetch
 from tests.registry.remote_kit import (
     Publisher,
     example,

@@ -6,9 +6,9 @@ only when allowed), download each file into a temporary folder under the install
 capped by the index and the caps; names from a fixed set), check every sha256 and that the
 manifest is the index's and pins the source, then lint, sandbox and gate 1 on this home's data
 (`vet`). Only then is the folder moved into place (one rename), the lock written and the install
-appended to the event log, where the lifecycle picks the strategy up at its stage: paper
-candidate after gate 1, research with --no-gate (no trading rights). A refusal at any step
-leaves nothing behind.
+appended to the event log (``registry_strategy_installed``), where the lifecycle picks the
+strategy up at its stage: paper candidate after gate 1, research with --no-gate (no trading
+rights). A refusal at any step leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from rara.domain.events import RegistryStrategyInstalled
 from rara.domain.lifecycle import Stage
 from rara.domain.strategy import strategy_id
 from rara.events import open_event_store
-from rara.feedback.lifecycle import Lifecycle, move
 from rara.home import Home
 from rara.registry.manifest import Manifest
 from rara.registry.remote.client import SOURCE, VerifiedIndex, open_index, record_seen
@@ -50,7 +49,7 @@ from rara.registry.remote.lock import (
     write_lock,
 )
 from rara.registry.remote.transport import DEFAULT_TIMEOUT_S, RegistrySource
-from rara.registry.remote.vet import Market, gate_or_refuse, lint_or_refuse
+from rara.registry.remote.vet import Judge, Market, lint_or_refuse
 
 
 @dataclass(frozen=True)
@@ -110,9 +109,13 @@ def _manifest_of(entry: IndexedVersion, folder: Path) -> Manifest:
     return manifest
 
 
-def fetch(home: Home, request: FetchRequest, now: datetime | None = None) -> dict[str, Any]:
-    """Fetch, verify, vet and install one strategy; what was installed (the lock entry, and gate
-    1's verdict)."""
+def fetch(
+    home: Home, request: FetchRequest, judge: Judge | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Fetch, verify, vet and install one strategy; returns its lock entry. `judge` runs gate 1
+    (`rara.services.vetting`); a request for the gate without one is refused."""
+    if request.gate and judge is None:
+        raise ValueError("gate 1 was asked for and no judge given")
     source = RegistrySource.of(request.registry, request.timeout_s)
     verified = open_index(source, TrustStore(home), home=home, now=now)
     with open_event_store(home.state_db) as store:
@@ -141,7 +144,8 @@ def fetch(home: Home, request: FetchRequest, now: datetime | None = None) -> dic
         lint_or_refuse(entry.ref, source_text)
         report = None
         if request.gate:
-            report = gate_or_refuse(home, folder / STRATEGY_FILE, manifest, request.market)
+            assert judge is not None
+            report = judge(folder / STRATEGY_FILE, manifest, request.market)
             body = json.dumps(report.model_dump(mode="json"), indent=2, sort_keys=True)
             (folder / LOCAL_GATE_REPORT).write_text(body + "\n", encoding="utf-8")
         folder.rename(target)  # one rename: the strategy appears whole or not at all
@@ -195,12 +199,7 @@ def _record(
             source=SOURCE,
             strategy_id=sid,
         )
-        rec = Lifecycle(store).get(sid)
-    out: dict[str, Any] = locked.model_dump(mode="json")
-    out["lifecycle_stage"] = rec.stage if rec else None
-    if rec is not None and rec.stage != stage:
-        out["note"] = f"the lifecycle already knew {sid}: it stays at {rec.stage}"
-    return out
+    return dict(locked.model_dump(mode="json"))
 
 
 def installed(home: Home) -> list[dict[str, Any]]:
@@ -212,9 +211,9 @@ def installed(home: Home) -> list[dict[str, Any]]:
     return rows
 
 
-def remove(home: Home, name: str, reason: str, by: str) -> dict[str, Any]:
-    """Delete an installed strategy and its lock entry; a strategy the lifecycle knows is
-    retired (it never trades again under that id)."""
+def remove(home: Home, name: str) -> LockedStrategy:
+    """Delete an installed strategy's directory and its lock entry; returns the entry (the
+    caller retires it in the lifecycle: `rara.cli.strategy_registry`)."""
     lock = read_lock(home)
     entry = lock.strategies.get(name)
     if entry is None:
@@ -227,16 +226,7 @@ def remove(home: Home, name: str, reason: str, by: str) -> dict[str, Any]:
     directory = home.root / entry.path
     if directory.parent != home.installed_dir:  # the lock is ours, but never trust a path
         raise RegistryError("bad_lock", f"{entry.path} is not under {home.installed_dir}")
-    retired = False
-    with open_event_store(home.state_db) as store:
-        lifecycle = Lifecycle(store)
-        rec = lifecycle.get(entry.strategy_id)
-        if rec is not None and rec.stage != "retired" and rec.path == entry.path:
-            move(
-                store, lifecycle, entry.strategy_id, "retired", reason=reason, by=by, source=SOURCE
-            )
-            retired = True
     shutil.rmtree(directory, ignore_errors=True)
     rest = {k: v for k, v in lock.strategies.items() if k != name}
     write_lock(home, lock.model_copy(update={"strategies": rest}))
-    return {"removed": name, "version": entry.version, "path": entry.path, "retired": retired}
+    return entry
