@@ -155,7 +155,7 @@ class TrustStore:
         self.dir = home.trust_dir
         self.shipped = shipped
 
-    def keys(self) -> dict[str, PublicKey]:
+    def trusted(self) -> dict[str, PublicKey]:
         out: dict[str, PublicKey] = {}
         if self.shipped:
             k = shipped_key()
@@ -182,7 +182,7 @@ class TrustStore:
     def verify(self, key_id: str, signature_file: bytes, data: bytes, where: str) -> PublicKey:
         """The trusted key that signed `data`; `RegistryError` when the key is not trusted or the
         signature does not match the exact bytes."""
-        key = self.keys().get(key_id)
+        key = self.trusted().get(key_id)
         if key is None:
             raise RegistryError(
                 "registry_untrusted_key",
