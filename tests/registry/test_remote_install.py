@@ -159,3 +159,36 @@ def test_the_shipped_index_lists_offline_on_a_fresh_home(tmp_path: Path) -> None
     # the plain listing (local roots, lifecycle stages) is unchanged
     plain = _lines(run_cli(home, "strategy", "list").stdout)
     assert {x["origin"] for x in plain} == {"example"}
+
+
+@pytest.mark.slow
+def test_the_daemon_plans_an_installed_candidate_only_as_locked(
+    tmp_path: Path, candles: Path
+) -> None:
+    """The daemon's pick-up reads the lifecycle's paper candidates and plans each from its
+    directory: an installed one is planned on its manifest's market, and refused once a file
+    differs from the lock."""
+    from rara.daemon.trading import plan_of
+    from rara.errors import RaraError
+    from rara.events import open_event_store
+    from rara.feedback.lifecycle import Lifecycle
+    from rara.registry.remote.install import FetchRequest
+    from rara.services.vetting import fetch_vetted
+
+    pub = Publisher(tmp_path)
+    pub.publish([example(tmp_path, "sma_crossover")])
+    home = make_home(tmp_path / "home", candles, trust=pub.public)
+    got = fetch_vetted(home, FetchRequest.parse("sma_crossover", pub.out.as_uri()))
+    with open_event_store(home.state_db, readonly=True) as store:
+        [rec] = Lifecycle(store).strategies("paper_candidate")
+    assert rec.strategy_id == got["strategy_id"] and rec.history[0].kind == "installed"
+    plan = plan_of(home, rec, "paper")
+    assert plan.directory == home.installed_dir / "sma_crossover"
+    assert (plan.exchange, plan.symbol, plan.timeframe) == ("synthetic", "EDGE/USDT", "1h")
+    manifest = home.installed_dir / "sma_crossover" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"fast": 20', '"fast": 2'))
+    with pytest.raises(RaraError) as refused:
+        plan_of(home, rec, "paper")
+    assert (
+        refused.value.code == "registry_verify_failed" and "manifest.json" in refused.value.message
+    )

@@ -139,3 +139,24 @@ def verify_installed(home: Home, entry: LockedStrategy) -> list[FileProblem]:
 
 # the report of gate 1 on this home's data, written beside the locked files at install
 LOCAL_GATE_REPORT = "local_gate_report.json"
+
+
+def ensure_intact(home: Home, directory: Path) -> None:
+    """Refuse (`RaraError`, code ``registry_verify_failed``) to use a strategy directory that was
+    installed from a registry and whose files no longer match ``strategies.lock``; a directory the
+    lock does not name is not this check's business."""
+    try:
+        relative = str(home.relative(directory))
+    except ValueError:
+        return
+    entry = next((e for e in read_lock(home).strategies.values() if e.path == relative), None)
+    if entry is None:
+        return
+    problems = verify_installed(home, entry)
+    if problems:
+        listed = ", ".join(f"{p.file} {p.problem}" for p in problems)
+        raise RaraError(
+            "registry_verify_failed",
+            f"{entry.name}: installed files differ from strategies.lock ({listed})",
+            f"`rara strategy remove {entry.name}` and fetch it again",
+        )
