@@ -19,6 +19,7 @@ from rara.home import Home
 from rara.registry.remote.index import RegistryError
 from rara.registry.remote.install import FetchRequest
 from rara.registry.remote.keys import TrustStore, load_public_key, sign
+from rara.registry.remote.vet import Market
 from rara.services.vetting import fetch_vetted as fetch
 from tests.registry.remote_kit import (
     Publisher,
@@ -230,3 +231,8 @@ def test_a_strategy_that_fails_the_gate(tmp_path: Path, candles: Path, pub: Publ
     err = refused(home, pub.out.as_uri())
     assert err.code == "registry_gate_rejected" and "rejected" in err.message
     assert "--no-gate" in err.suggestion
+
+
+def test_gate_1_judges_on_the_market_the_manifest_trades(pub: Publisher, home: Home) -> None:
+    err = refused(home, pub.out.as_uri(), market=Market(symbol="BTC/USDT", timeframe="1h"))
+    assert err.code == "registry_market_mismatch" and "synthetic:EDGE/USDT:1h" in err.message

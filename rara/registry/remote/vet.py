@@ -30,6 +30,18 @@ class Market:
         exchange, symbol, timeframe = (
             manifest.instrument.split(":") if manifest.instrument else (None, None, None)
         )
+        if manifest.instrument and (
+            (self.symbol and self.symbol != symbol)
+            or (self.timeframe and self.timeframe != timeframe)
+            or (self.exchange and self.exchange != exchange)
+        ):
+            # the daemon trades the manifest's market: a pass elsewhere would not vouch for it
+            raise RegistryError(
+                "registry_market_mismatch",
+                f"{manifest.name} trades {manifest.instrument}; gate 1 must judge it there",
+                "drop --symbol/--timeframe/--exchange (they choose a market only for a "
+                "manifest that names none), or use --no-gate",
+            )
         symbol = self.symbol or symbol
         timeframe = self.timeframe or timeframe or manifest.timeframe
         if symbol is None:
