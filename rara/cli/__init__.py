@@ -370,6 +370,49 @@ GROUPS = (
                 "Retire a strategy for good (it stops trading and is never deployed again); print "
                 "its new record.",
             ),
+            "fetch": _lazy(
+                "strategy_registry",
+                "fetch_cmd",
+                "Fetch a strategy from a signed registry, verify and vet it, and install it; "
+                "print its lock entry.",
+            ),
+            "installed": _lazy(
+                "strategy_registry",
+                "installed_cmd",
+                "The strategies installed from registries (strategies.lock), one NDJSON line "
+                "each, with whether their files still match the lock.",
+            ),
+            "verify": _lazy(
+                "strategy_registry",
+                "verify_cmd",
+                "Re-hash the installed strategies' files (all, or NAMES) against "
+                "strategies.lock; exit 3 when any file changed, went missing or appeared.",
+            ),
+            "remove": _lazy(
+                "strategy_registry",
+                "remove_cmd",
+                "Remove an installed strategy: its directory and lock entry; the lifecycle "
+                "retires it.",
+            ),
+            "trust": _lazy(
+                "strategy_registry",
+                "trust_cmd",
+                "Trust a registry's public key (KEYFILE, a .pub from `rara strategy keygen`); "
+                "print its id and fingerprint, to compare with the publisher's.",
+            ),
+            "keygen": _lazy(
+                "strategy_registry",
+                "keygen_cmd",
+                "Make a registry signing key: KEYFILE (private, mode 0600) and KEYFILE.pub (to "
+                "give to those who trust it); print its id and fingerprint.",
+            ),
+            "publish": _lazy(
+                "strategy_registry",
+                "publish_cmd",
+                "Publish strategies (their promoted directory, gate report and lineage from the "
+                "event log) into a static registry folder and sign its index; print the index's "
+                "metadata.",
+            ),
             # `rara strategy backtest NAME` is `rara backtest run` for a strategy the registry
             # knows
             "backtest": _BACKTEST_RUN,

@@ -36,7 +36,17 @@ log = logging.getLogger(__name__)
     multiple=True,
     help="instead, the lifecycle's strategies at these stages (repeatable)",
 )
-def list_cmd(origins: tuple[str, ...], stages: tuple[Stage, ...]) -> None:
+@click.option(
+    "--registry",
+    "registry",
+    is_flag=False,
+    flag_value="shipped",
+    default=None,
+    metavar="[URL]",
+    help="instead, the strategies a signed registry's index offers (alone: rara's shipped "
+    "index, read offline)",
+)
+def list_cmd(origins: tuple[str, ...], stages: tuple[Stage, ...], registry: str | None) -> None:
     """Every strategy found, one NDJSON line each: name, origin, path and manifest; a directory
     whose manifest (or, shipped as promoted, gate report) is missing or bad is skipped with a
     warning on stderr.
@@ -44,9 +54,18 @@ def list_cmd(origins: tuple[str, ...], stages: tuple[Stage, ...]) -> None:
     Each line carries the strategy's strategy_id and its stage: the lifecycle's where it knows
     the strategy (in_lifecycle), else the one its manifest was written at (null: none). With
     --stage, the lifecycle's strategies at those stages instead (strategy_id, name, stage, path,
-    account), in the order they entered.
+    account), in the order they entered. With --registry [URL], every version a signed
+    registry's index offers (verified: a trusted key, unexpired, not rolled back), and whether
+    it is installed; --registry alone reads rara's shipped index, with no network.
     """
     home = Home.from_env()
+    if registry is not None:
+        from rara.cli.strategy_registry import index_rows
+        from rara.registry.remote.client import SHIPPED_INDEX
+
+        where = str(SHIPPED_INDEX) if registry == "shipped" else registry
+        emit_lines(index_rows(home, where, timeout_s=30.0))
+        return
     records = _lifecycle_records(home)
     if stages:
         emit_lines(

@@ -25,6 +25,7 @@ from rara.domain.market import Candles
 from rara.feedback.lifecycle import StrategyRecord
 from rara.home import Home
 from rara.registry.manifest import read_manifest
+from rara.registry.remote.lock import ensure_intact
 from rara.supervision import Progress, RestartPolicy
 from rara_sandbox.manifest import STRATEGY_FILE
 
@@ -60,6 +61,7 @@ class TradingPlan:
 def plan_of(home: Home, rec: StrategyRecord, mode: TradingMode) -> TradingPlan:
     """The plan for `rec` at its stage: the market it was promoted on, its promoted params."""
     directory = home.root / rec.path
+    ensure_intact(home, directory)  # an installed strategy trades only as it was locked
     manifest = read_manifest(directory)
     if manifest.instrument is None:
         raise ValueError(f"{rec.name}: its manifest names no instrument to trade")

@@ -821,6 +821,40 @@ class ResearchResumed(EventPayload):
     reason: str
 
 
+# ---- the strategy registry (issue 16) -----------------------------------------------------------
+
+
+class RegistryIndexSeen(EventPayload):
+    """A signed registry index was verified and used (`rara strategy fetch`). The highest
+    ``index_version`` seen per key is the floor below which an index of that key is refused
+    (rollback)."""
+
+    event_type: ClassVar[str] = "registry_index_seen"
+
+    key_id: str = Field(description="the signing key's id (16 hex of its sha256)")
+    index_version: int
+    index_sha256: str = Field(description="sha256 of the index's exact bytes")
+    url: str = Field(description="where it was read")
+    expires: str = Field(description="its expiry, ISO 8601 UTC")
+
+
+class RegistryStrategyInstalled(EventPayload):
+    """A strategy fetched from a registry passed its checks and was installed; it enters the
+    lifecycle at ``stage`` (paper_candidate after gate 1 on local data, research with --no-gate).
+    Envelope strategy_id: the strategy's."""
+
+    event_type: ClassVar[str] = "registry_strategy_installed"
+
+    name: str
+    version: str
+    path: str = Field(description="its directory, relative to $RARA_HOME")
+    stage: Literal["research", "paper_candidate"]
+    key_id: str
+    index_version: int
+    files: dict[str, str] = Field(description="file name -> sha256, as locked")
+    gate_passed: bool | None = Field(description="gate 1 on local data; None: --no-gate")
+
+
 # ---- state ------------------------------------------------------------------------------------
 
 
@@ -885,6 +919,8 @@ _SCHEMA_V1: tuple[type[EventPayload], ...] = (
     ResearchPaused,
     ResearchResumed,
     StateRowRecorded,
+    RegistryIndexSeen,
+    RegistryStrategyInstalled,
 )
 
 

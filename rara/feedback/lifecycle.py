@@ -1,7 +1,8 @@
 """Each strategy's lifecycle stage, projected from the event log, and the writers that move it.
 
 The projection is deterministic from the log: a strategy enters at the stage of its first event
-(``research_strategy_candidate``: paper candidate), and every ``feedback_strategy_promote |
+(``research_strategy_candidate``: paper candidate; ``registry_strategy_installed``: the stage
+it was installed at), and every ``feedback_strategy_promote |
 demote | confirmed`` moves it when the move is allowed from the stage it is in. A move that is
 not allowed from there (two writers raced: a person approved while feedback demoted) is kept in
 ``conflicts`` and changes nothing, so every reader of the same log sees the same stages::
@@ -25,6 +26,7 @@ from rara.domain.events import (
     FeedbackStrategyDemote,
     FeedbackStrategyHold,
     FeedbackStrategyPromote,
+    RegistryStrategyInstalled,
     ResearchStrategyCandidate,
 )
 from rara.domain.lifecycle import Gate2Report, Stage, move_kind
@@ -35,6 +37,7 @@ SOURCE = "feedback"
 LIFECYCLE_EVENTS = EventFilter(
     types=[
         ResearchStrategyCandidate,
+        RegistryStrategyInstalled,
         FeedbackStrategyPromote,
         FeedbackStrategyDemote,
         FeedbackStrategyConfirmed,
@@ -130,19 +133,28 @@ class Lifecycle:
 
     def _apply(self, ev: Event) -> bool:
         payload = ev.typed()
-        if isinstance(payload, ResearchStrategyCandidate):
+        if isinstance(payload, ResearchStrategyCandidate | RegistryStrategyInstalled):
             sid = ev.strategy_id or ""
             if not sid or sid in self._records:
-                return False  # promoted again by another run: the first entry stands
+                return False  # promoted again, or installed again: the first entry stands
+            installed = isinstance(payload, RegistryStrategyInstalled)
+            stage: Stage = payload.stage
+            why = "gate 1" if stage == "paper_candidate" else "installed without gate 1"
             self._records[sid] = StrategyRecord(
                 strategy_id=sid,
                 name=payload.name,
                 path=payload.path,
-                stage="paper_candidate",
+                stage=stage,
                 since_seq=ev.seq,
                 history=[
                     Transition(
-                        ev.seq, ev.ts, None, "paper_candidate", "candidate", "gate 1", ev.source
+                        ev.seq,
+                        ev.ts,
+                        None,
+                        stage,
+                        "installed" if installed else "candidate",
+                        why,
+                        ev.source,
                     )
                 ],
             )

@@ -258,6 +258,23 @@ def examples() -> list[EventPayload]:
                 WeakenedThreshold(setting="gates.research.min_trades", value=5.0, default=30.0)
             ],
         ),
+        ev.RegistryIndexSeen(
+            key_id="0123456789abcdef",
+            index_version=3,
+            index_sha256="ab" * 32,
+            url="https://registry.example/",
+            expires="2027-06-01T00:00:00Z",
+        ),
+        ev.RegistryStrategyInstalled(
+            name="sma_crossover",
+            version="1.0.0",
+            path="strategies/installed/sma_crossover",
+            stage="paper_candidate",
+            key_id="0123456789abcdef",
+            index_version=3,
+            files={"strategy.py": "cd" * 32},
+            gate_passed=True,
+        ),
         ev.StateRowRecorded(
             table="trials",
             row_id="tr_0123456789abcdef0123",

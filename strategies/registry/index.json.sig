@@ -1,0 +1,1 @@
+PJ9R1OTr9kXIfMquif74W/CzlXkyVbAZDgyU3tbuPgXi6SfAqVynPG8lKnht2L2GqPwt5US+Rjz2sD/AMZosAw==
