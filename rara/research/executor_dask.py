@@ -1,0 +1,164 @@
+"""The Dask adapter of the executor seam: candidates evaluated on a Dask distributed cluster.
+
+The only module of rara that imports dask (the ``rara[dask]`` extra); the rest of rara runs
+without it. Each job is sent as ``rara.research.job_worker.evaluate_job(job_json, shipped)``
+under the key ``rara-<job id>``: Dask reruns a job whose worker died (up to the scheduler's
+``allowed-failures``), and the same key submitted twice is one task, so an answer never counts
+twice. The candles reach workers by content hash: from the shared data path when there is one,
+otherwise scattered once to every worker (a later worker fetches them once from a peer); the
+worker checks the hash either way (`rara.data.content`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from rara.config import ResearchClusterSettings
+from rara.data.content import bytes_sha256, candles_bytes
+from rara.domain.market import Candles
+from rara.errors import BadInput, Refused
+from rara.research.executor import CandleData, EvaluationJob, SandboxLimits
+from rara.research.job_worker import evaluate_job
+
+try:
+    from distributed import Client, Future, LocalCluster
+    from distributed.security import Security
+except ImportError as exc:  # pragma: no cover - only without the extra
+    raise BadInput(
+        "dask_missing",
+        "the dask executor needs Dask distributed",
+        "pip install 'rara[dask]'",
+    ) from exc
+
+
+class DaskResult:
+    """A job's `distributed.Future`, read as the seam's `ResultFuture` (its JSON answer)."""
+
+    def __init__(self, future: Future[str], timeout_s: float) -> None:
+        self.future, self.timeout_s = future, timeout_s
+
+    def result(self, timeout: float | None = None) -> str:
+        answer = self.future.result(timeout=timeout if timeout is not None else self.timeout_s)
+        if not isinstance(answer, str):
+            raise Refused("bad_job_result", f"a worker answered {type(answer).__name__}, not JSON")
+        return answer
+
+
+def security_of(cluster: ResearchClusterSettings) -> Security | None:
+    """Dask's `Security` from the cluster settings; None when no TLS is configured."""
+    if cluster.tls_cert is None and cluster.tls_ca_file is None:
+        if cluster.require_encryption:
+            raise BadInput(
+                "tls_missing",
+                "cluster.require_encryption is set but no certificate is configured",
+                "set cluster.tls_ca_file, cluster.tls_cert and cluster.tls_key",
+            )
+        return None
+    return Security(
+        tls_ca_file=cluster.tls_ca_file,
+        tls_client_cert=cluster.tls_cert,
+        tls_client_key=cluster.tls_key,
+        tls_worker_cert=cluster.tls_cert,
+        tls_worker_key=cluster.tls_key,
+        require_encryption=cluster.require_encryption,
+    )
+
+
+class DaskExecutor:
+    """`CandidateExecutor` on a Dask client. `local` is a `LocalCluster` it started and closes."""
+
+    def __init__(
+        self,
+        client: Client,
+        limits: SandboxLimits,
+        *,
+        data_path: Path | None = None,
+        timeout_s: float = 600.0,
+        local: LocalCluster | None = None,
+    ) -> None:
+        self.client, self._limits, self.data_path = client, limits, data_path
+        self.timeout_s, self.local = timeout_s, local
+        self._shipped: dict[str, Future[bytes]] = {}
+
+    @property
+    def limits(self) -> SandboxLimits:
+        return self._limits
+
+    def data(self, candles: Candles) -> CandleData:
+        blob = candles_bytes(candles)
+        sha = bytes_sha256(blob)
+        if self.data_path is not None:
+            path = self.data_path / f"{sha}.candles"
+            if not path.is_file():
+                self.data_path.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(blob)
+                tmp.replace(path)  # whole or absent for a worker that reads it meanwhile
+            return CandleData(sha256=sha, bars=len(candles), path=str(path))
+        if sha not in self._shipped:
+            # once to every worker now; a worker that joins later fetches it once from a peer
+            [self._shipped[sha]] = self.client.scatter([blob], broadcast=True, hash=False)
+        return CandleData(sha256=sha, bars=len(candles))
+
+    def submit(self, job: EvaluationJob) -> DaskResult:
+        shipped = self._shipped.get(job.data.sha256)
+        future = self.client.submit(
+            evaluate_job,
+            job.model_dump_json(),
+            shipped,
+            key=f"rara-{job.job_id}",
+            pure=False,
+        )
+        return DaskResult(future, self.timeout_s)
+
+    def workers(self) -> dict[str, Any]:
+        """The scheduler's workers (address -> info), for checks and progress lines."""
+        info: dict[str, Any] = self.client.scheduler_info()
+        workers: dict[str, Any] = info.get("workers", {})
+        return workers
+
+    def close(self) -> None:
+        self._shipped.clear()
+        self.client.close()
+        if self.local is not None:
+            self.local.close()
+
+
+def connect(
+    scheduler: str, limits: SandboxLimits, cluster: ResearchClusterSettings
+) -> DaskExecutor:
+    """An executor on the running scheduler at `scheduler` (tcp:// or tls://)."""
+    client = Client(scheduler, security=security_of(cluster), timeout=f"{cluster.timeout_s}s")
+    data_path = Path(cluster.data_path) if cluster.data_path else None
+    return DaskExecutor(client, limits, data_path=data_path, timeout_s=cluster.timeout_s)
+
+
+def start_local(
+    workers: int,
+    limits: SandboxLimits,
+    cluster: ResearchClusterSettings | None = None,
+    *,
+    data_path: Path | None = None,
+) -> DaskExecutor:
+    """A `LocalCluster` of `workers` single-threaded worker processes on 127.0.0.1 and an
+    executor on it; closing the executor stops the cluster."""
+    if workers < 1:
+        raise BadInput("bad_workers", f"--workers {workers}: at least one worker")
+    settings = cluster or ResearchClusterSettings()
+    local = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_port=0,
+    )
+    try:
+        client = Client(local)
+    except BaseException:
+        local.close()
+        raise
+    path = data_path or (Path(settings.data_path) if settings.data_path else None)
+    return DaskExecutor(client, limits, data_path=path, timeout_s=settings.timeout_s, local=local)
