@@ -113,17 +113,34 @@ class EvaluationJob(BaseModel):
             raise Refused("source_hash_mismatch", f"{self.job_id}: the source is not the one named")
 
 
+class JobRefusal(BaseModel):
+    """Why a worker would not run a job (a `rara.errors.Refused`, as data: it crosses Dask)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str
+    message: str
+    suggestion: str = ""
+
+
 class JobResult(BaseModel):
     """A worker's answer: the sandbox's `EvaluationResult` as the sandbox protocol's own frame
-    (decoded and re-validated on the host, as a jailed child's answer is), and who ran it."""
+    (decoded and re-validated on the host, as a jailed child's answer is), and who ran it; or
+    why the worker refused the job (its data or source not the ones the job names)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     job_id: str
     data_sha256: str
-    response_b64: str
     worker: str
-    elapsed_ms: float
+    elapsed_ms: float = 0.0
+    response_b64: str | None = None
+    refused: JobRefusal | None = None
+
+    @classmethod
+    def refusal(cls, job: EvaluationJob, exc: Refused, worker: str) -> Self:
+        why = JobRefusal(code=exc.code, message=exc.message, suggestion=exc.suggestion)
+        return cls(job_id=job.job_id, data_sha256=job.data.sha256, worker=worker, refused=why)
 
     @classmethod
     def of(
@@ -144,6 +161,11 @@ class JobResult(BaseModel):
             raise Refused(
                 "job_result_mismatch", f"a result for {self.job_id} came back for {job.job_id}"
             )
+        if self.refused is not None:
+            why = self.refused
+            raise Refused(why.code, f"worker {self.worker}: {why.message}", why.suggestion)
+        if self.response_b64 is None:
+            raise Refused("job_result_empty", f"{self.job_id}: neither an answer nor a refusal")
         return decode_response(base64.b64decode(self.response_b64, validate=True))
 
 

@@ -11,6 +11,7 @@ worker checks the hash either way (`rara.data.content`).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,8 @@ def start_local(
     if workers < 1:
         raise BadInput("bad_workers", f"--workers {workers}: at least one worker")
     settings = cluster or ResearchClusterSettings()
+    # the scheduler's and workers' connection chatter is not the run's progress
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     local = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,

@@ -1,8 +1,9 @@
 """A worker's side of the executor seam: `evaluate_job(job_json)`, the callable a Dask worker is
 sent (`rara.research.executor_dask`). It parses the job, finds the candles by their content hash
-(cached per process; else the shared path; else the bytes the client shipped to this worker) and
-refuses candles that do not hash to the job's, opens the job's sandbox once per process and
-returns the `JobResult` as JSON. The strategy runs in that sandbox, never in this process."""
+(cached per process; else the shared path; else the bytes the client shipped to this worker),
+refuses candles that do not hash to the job's (the refusal is its answer: the host raises it),
+opens the job's sandbox once per process and returns the `JobResult` as JSON. The strategy runs
+in that sandbox, never in this process."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ _sandboxes: dict[SandboxLimits, Sandbox] = {}
 
 def run_job(job: EvaluationJob, sandbox: Sandbox, candles: Candles, worker: str) -> JobResult:
     """Evaluate `job` in `sandbox` on `candles` (already known to be the job's)."""
-    job.check_source()
     t = time.perf_counter()
     result = sandbox.evaluate(first_request(job.source, candles, job.params, job.seed))
     return JobResult.of(job, result, worker, (time.perf_counter() - t) * 1000.0)
@@ -38,9 +38,13 @@ def evaluate_job(job_json: str, shipped: bytes | None = None) -> str:
     it (once per worker: Dask keeps it in the worker's memory), used when no shared path holds
     the data. Raises `Refused` when the data it finds does not hash to the job's."""
     job = EvaluationJob.model_validate_json(job_json)
-    candles = candles_of(job, shipped)
-    result = run_job(job, sandbox_of(job.limits), candles, f"{socket.gethostname()}:{os.getpid()}")
-    return result.model_dump_json()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        job.check_source()
+        candles = candles_of(job, shipped)
+    except Refused as exc:  # as data: the host raises it, nothing is retried
+        return JobResult.refusal(job, exc, worker).model_dump_json()
+    return run_job(job, sandbox_of(job.limits), candles, worker).model_dump_json()
 
 
 def candles_of(job: EvaluationJob, shipped: bytes | None) -> Candles:
