@@ -43,12 +43,11 @@ def environment_checks(backend: str, sandbox: SandboxSettings) -> list[dict[str,
 
 
 def _image_check(image: str) -> dict[str, Any]:
-    from rara.errors import RaraError
     from rara.runner.container.io import connect
 
     try:
         connect(timeout=10.0).images.get(image)
-    except (RaraError, Exception) as exc:  # the SDK's ImageNotFound, or no engine after all
+    except Exception as exc:  # RaraError (no engine after all), or the SDK's ImageNotFound
         return {"name": "sandbox_image", "ok": False, "detail": f"{image}: {exc}"}
     return {"name": "sandbox_image", "ok": True, "detail": image}
 
