@@ -101,6 +101,7 @@ def assert_same_run(root: Path, summary: dict[str, Any], ref: tuple[Path, dict[s
     assert [e[0] for e in experiment_table(root)] == list(range(ITERATIONS))
 
 
+@pytest.mark.timeout(1800)  # with the reference run: two runs of 100 candidates on 2 loaded cores
 def test_local_cluster_gives_the_in_process_trials_and_run_hash(
     in_process: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -134,6 +135,7 @@ class Killer(threading.Thread):
             time.sleep(0.02)
 
 
+@pytest.mark.timeout(1800)
 def test_a_worker_killed_mid_run_loses_and_doubles_no_trial(
     in_process: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
