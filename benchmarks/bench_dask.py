@@ -38,13 +38,8 @@ def sizes() -> tuple[int, int, int]:
 def job_overheads_ms(executor_kind: str, jobs: int) -> float:
     """Median of (wall - worker sandbox time) over `jobs` sequential SMA jobs."""
     from rara.data.synth import generate
-    from rara.research.executor import (
-        CandidateExecutor,
-        EvaluationJob,
-        JobResult,
-        SandboxLimits,
-        ThreadExecutor,
-    )
+    from rara.research.executor import CandidateExecutor, EvaluationJob, JobResult, SandboxLimits
+    from rara.research.executor_threads import ThreadExecutor
     from rara.runner.sandbox import open_sandbox
 
     source = (REPO / "strategies" / "examples" / "sma_crossover" / "strategy.py").read_text()

@@ -6,9 +6,9 @@ and hands it to a `CandidateExecutor`: ``submit(job)`` returns a future whose re
 (`JobResult`: the sandbox's answer as its own wire frame, base64). The loop reads the futures in
 candidate order, so which worker answered first never changes what is recorded.
 
-Two executors: `ThreadExecutor` here (the host's own sandbox, a thread per candidate of a batch:
-rara's behaviour before there was a seam) and the Dask one in `rara.research.executor_dask`, the
-only module that imports dask. A worker runs `rara.research.job_worker.evaluate_job`; the
+Two executors: `rara.research.executor_threads` (the host's own sandbox, a thread per candidate
+of a batch: rara's behaviour before there was a seam) and `rara.research.executor_dask`, the only
+module that imports dask. A worker runs `rara.research.job_worker.evaluate_job`; the
 strategy is data inside the job and runs in the worker's sandbox, never as the submitted callable.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from rara.domain.market import Candles
 from rara.domain.strategy import source_sha256
 from rara.errors import Refused
-from rara.runner.sandbox import Sandbox
 from rara_sandbox.protocol import decode_response, encode_response
 from rara_sandbox.results import EvaluationResult
 
@@ -188,46 +186,3 @@ class CandidateExecutor(Protocol):
     def submit(self, job: EvaluationJob) -> ResultFuture: ...
 
     def close(self) -> None: ...
-
-
-class ThreadExecutor:
-    """The host's sandbox, one thread per job (a jailed child each): today's evaluation. The
-    sandbox is stateless, so concurrent jobs share it; the candles stay in memory."""
-
-    def __init__(
-        self, sandbox: Sandbox, limits: SandboxLimits | None = None, threads: int = 8
-    ) -> None:
-        self.sandbox = sandbox
-        self._limits = limits or SandboxLimits(backend=type(sandbox).__name__)
-        self._threads = threads
-        self._pool: ThreadPoolExecutor | None = None  # started by the first job, again after close
-        self._candles: dict[str, Candles] = {}
-
-    @property
-    def limits(self) -> SandboxLimits:
-        return self._limits
-
-    def data(self, candles: Candles) -> CandleData:
-        from rara.data.content import candles_sha256
-
-        sha = candles_sha256(candles)
-        self._candles[sha] = candles
-        return CandleData(sha256=sha, bars=len(candles))
-
-    def submit(self, job: EvaluationJob) -> Future[str]:
-        candles = self._candles.get(job.data.sha256)
-        if candles is None:
-            raise Refused("unknown_data", f"{job.job_id}: no candles {job.data.sha256[:16]} here")
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="rara-eval")
-        return self._pool.submit(self._run, job, candles)
-
-    def _run(self, job: EvaluationJob, candles: Candles) -> str:
-        from rara.research.job_worker import run_job
-
-        return run_job(job, self.sandbox, candles, worker="host").model_dump_json()
-
-    def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)

@@ -37,13 +37,8 @@ from rara.events.store import EventStore
 from rara.registry import Registry
 from rara.research.context import ContextBuilder
 from rara.research.duplicates import DuplicateIndex
-from rara.research.executor import (
-    CandidateExecutor,
-    EvaluationJob,
-    JobResult,
-    ResultFuture,
-    ThreadExecutor,
-)
+from rara.research.executor import CandidateExecutor, EvaluationJob, JobResult, ResultFuture
+from rara.research.executor_threads import ThreadExecutor
 from rara.research.memory import LessonStore
 from rara.research.models import (
     DUPLICATE,

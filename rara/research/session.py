@@ -26,7 +26,8 @@ from rara.errors import BadInput
 from rara.events.store import EventStore, open_event_store
 from rara.home import Home
 from rara.registry import Registry
-from rara.research.executor import CandidateExecutor, SandboxLimits, ThreadExecutor
+from rara.research.executor import CandidateExecutor, SandboxLimits
+from rara.research.executor_threads import ThreadExecutor
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress

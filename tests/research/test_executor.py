@@ -11,13 +11,8 @@ import pytest
 from rara.data.content import candles_bytes, candles_from_bytes, candles_sha256
 from rara.data.synth import generate
 from rara.errors import Refused
-from rara.research.executor import (
-    CandleData,
-    EvaluationJob,
-    JobResult,
-    SandboxLimits,
-    ThreadExecutor,
-)
+from rara.research.executor import CandleData, EvaluationJob, JobResult, SandboxLimits
+from rara.research.executor_threads import ThreadExecutor
 from rara.research.job_worker import evaluate_job
 from rara.runner.sandbox import InProcessSandbox
 from rara.services.backtest import evaluate_candidate
