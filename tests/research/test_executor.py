@@ -97,3 +97,28 @@ def test_only_the_dask_adapter_imports_dask() -> None:
             if any(n.split(".")[0] in ("dask", "distributed") for n in names):
                 importers.append(path.relative_to(RARA.parent).as_posix())
     assert sorted(set(importers)) == ["rara/research/executor_dask.py"]
+
+
+def test_the_batch_is_part_of_the_run_only_when_set() -> None:
+    from rara.domain.events import ResearchRunConfig
+    from rara.research.run_setup import RunConfig
+
+    base = {
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "timeframe": "1h",
+        "proposer": "builtin",
+        "model": None,
+        "seed": 7,
+        "iterations": 6,
+        "max_cost_usd": None,
+        "max_duration_s": None,
+        "backend": "subprocess",
+    }
+    unset, four = RunConfig(**base), RunConfig(**base, batch=4)
+    # a run without --batch keeps the config (so the id and hash) it had before batch existed
+    assert unset.to_dict() == base and unset.effective_batch() == 2
+    assert four.to_dict() == {**base, "batch": 4} and four.effective_batch() == 4
+    assert RunConfig(**{**base, "proposer": "llm"}).effective_batch() == 1
+    assert "batch" not in ResearchRunConfig(**unset.to_dict()).model_dump()
+    assert ResearchRunConfig(**four.to_dict()).model_dump()["batch"] == 4

@@ -257,3 +257,26 @@ def test_rara_worker_refuses_a_machine_without_the_sandbox(cli: Callable[..., An
     checked = cli("worker", "--check", timeout=120)
     assert checked.code == 0, checked.stderr
     assert json.loads(checked.stdout)["ok"] is True
+
+
+def test_the_cli_runs_on_a_local_cluster_with_the_threads_run_hash(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    args = ["research", "run", "--seed", "7", "--iterations", "6", "--batch", "3", "--quiet"]
+    threads = cli(*args, env={"RARA_HOME": str(tmp_path / "t")}, timeout=600)
+    assert threads.code == 0, threads.stderr
+    dask = cli(
+        *args,
+        "--executor",
+        "dask-local",
+        "--workers",
+        "2",
+        env={"RARA_HOME": str(tmp_path / "d")},
+        timeout=600,
+    )
+    assert dask.code == 0, dask.stderr
+    assert dask.json["run_id"] == threads.json["run_id"]
+    assert dask.json["run_hash"] == threads.json["run_hash"]
+    assert trial_table(tmp_path / "d") == trial_table(tmp_path / "t")
+    no_scheduler = cli(*args, "--executor", "dask", timeout=300)
+    assert no_scheduler.code == 2 and no_scheduler.error["code"] == "no_scheduler"
