@@ -156,6 +156,9 @@ def start_local(
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        # the scheduler's HTTP server (health routes) binds 8787 even without a dashboard, and
+        # warns when that port is taken: a free loopback port instead
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         scheduler_port=0,
     )
     try:

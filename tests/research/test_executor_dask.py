@@ -218,6 +218,7 @@ def test_rara_worker_joins_a_scheduler_and_runs_jobs(rara_home: Path, tmp_path: 
         [
             *(sys.executable, "-m", "distributed.cli.dask_scheduler"),
             *("--host", "127.0.0.1", "--port", str(port), "--no-dashboard"),
+            *("--dashboard-address", "127.0.0.1:0"),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
