@@ -25,6 +25,7 @@ from rara.research.job_worker import evaluate_job
 
 try:
     from distributed import Client, Future, LocalCluster
+    from distributed.client import FutureCancelledError
     from distributed.security import Security
 except ImportError as exc:  # pragma: no cover - only without the extra
     raise BadInput(
@@ -35,13 +36,31 @@ except ImportError as exc:  # pragma: no cover - only without the extra
 
 
 class DaskResult:
-    """A job's `distributed.Future`, read as the seam's `ResultFuture` (its JSON answer)."""
+    """A job's `distributed.Future`, read as the seam's `ResultFuture` (its JSON answer).
 
-    def __init__(self, future: Future[str], timeout_s: float) -> None:
-        self.future, self.timeout_s = future, timeout_s
+    Dask reruns a job whose worker died, but not one whose input is gone: the scattered candles
+    are irrecoverable once every replica was on workers that died (the scheduler's memory
+    manager keeps one replica, not one per worker). Such a job comes back cancelled; it is
+    submitted again, the candles shipped again, up to `RESUBMITS` times."""
+
+    RESUBMITS = 3
+
+    def __init__(self, executor: DaskExecutor, job: EvaluationJob, future: Future[str]) -> None:
+        self.executor, self.job, self.future = executor, job, future
+        self.resubmits = 0
 
     def result(self, timeout: float | None = None) -> str:
-        answer = self.future.result(timeout=timeout if timeout is not None else self.timeout_s)
+        wait = timeout if timeout is not None else self.executor.timeout_s
+        while True:
+            try:
+                answer = self.future.result(timeout=wait)
+                break
+            except FutureCancelledError:
+                if self.resubmits >= self.RESUBMITS:
+                    raise
+                self.resubmits += 1
+                self.executor.resubmitted += 1
+                self.future = self.executor.send(self.job, attempt=self.resubmits)
         if not isinstance(answer, str):
             raise Refused("bad_job_result", f"a worker answered {type(answer).__name__}, not JSON")
         return answer
@@ -82,6 +101,8 @@ class DaskExecutor:
         self.client, self._limits, self.data_path = client, limits, data_path
         self.timeout_s, self.local = timeout_s, local
         self._shipped: dict[str, Future[bytes]] = {}
+        self._blobs: dict[str, bytes] = {}  # what was shipped, to ship again
+        self.resubmitted = 0  # jobs sent again because their shipped candles were lost
 
     @property
     def limits(self) -> SandboxLimits:
@@ -98,21 +119,41 @@ class DaskExecutor:
                 tmp.write_bytes(blob)
                 tmp.replace(path)  # whole or absent for a worker that reads it meanwhile
             return CandleData(sha256=sha, bars=len(candles), path=str(path))
-        if sha not in self._shipped:
-            # once to every worker now; a worker that joins later fetches it once from a peer
-            [self._shipped[sha]] = self.client.scatter([blob], broadcast=True, hash=False)
+        self._blobs[sha] = blob
+        self._ship(sha)
         return CandleData(sha256=sha, bars=len(candles))
 
-    def submit(self, job: EvaluationJob) -> DaskResult:
-        shipped = self._shipped.get(job.data.sha256)
-        future = self.client.submit(
+    def _ship(self, sha: str) -> Future[bytes]:
+        """The candles' scattered future, shipped (again, when every replica was lost)."""
+        shipped = self._shipped.get(sha)
+        if shipped is None or shipped.status != "finished":
+            # to every worker now; a worker that joins later fetches it once from a peer
+            [shipped] = self.client.scatter([self._blobs[sha]], broadcast=True, hash=False)
+            self._shipped[sha] = shipped
+        return shipped
+
+    def send(self, job: EvaluationJob, attempt: int = 0) -> Future[str]:
+        sha = job.data.sha256
+        shipped = self._ship(sha) if sha in self._blobs else None
+        future: Future[str] = self.client.submit(
             evaluate_job,
             job.model_dump_json(),
             shipped,
-            key=f"rara-{job.job_id}",
+            # a fresh key for a resubmission: the cancelled one may still be held
+            key=f"rara-{job.job_id}" + (f"-{attempt}" if attempt else ""),
             pure=False,
         )
-        return DaskResult(future, self.timeout_s)
+        return future
+
+    def submit(self, job: EvaluationJob) -> DaskResult:
+        return DaskResult(self, job, self.send(job))
+
+    def holders(self) -> set[str]:
+        """The workers holding a replica of shipped candles (addresses)."""
+        if not self._shipped:
+            return set()
+        who: dict[str, Any] = dict(self.client.who_has(list(self._shipped.values())))
+        return {address for addresses in who.values() for address in addresses}
 
     def workers(self) -> dict[str, Any]:
         """The scheduler's workers (address -> info), for checks and progress lines."""
@@ -122,6 +163,7 @@ class DaskExecutor:
 
     def close(self) -> None:
         self._shipped.clear()
+        self._blobs.clear()
         self.client.close()
         if self.local is not None:
             self.local.close()

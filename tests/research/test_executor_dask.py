@@ -113,22 +113,28 @@ def test_local_cluster_gives_the_in_process_trials_and_run_hash(
 
 
 class Killer(threading.Thread):
-    """SIGKILLs the first worker seen running a job (after `after` jobs were handed out), once."""
+    """SIGKILLs, once, after `after_s`, the first worker seen running a job, preferring one that
+    holds the shipped candles (when it holds the only replica, the jobs that need them are
+    submitted again with the candles shipped again)."""
 
     def __init__(self, executor: DaskExecutor, after_s: float = 5.0) -> None:
         super().__init__(daemon=True)
         self.executor, self.after_s = executor, after_s
         self.pids: dict[str, int] = executor.client.run(os.getpid)
         self.killed: tuple[int, list[str]] | None = None
+        self.only_holder = False  # it held the only replica of the shipped candles
         self.done = threading.Event()
 
     def run(self) -> None:
         self.done.wait(self.after_s)
         while not self.done.is_set():
             processing: dict[str, Any] = self.executor.client.processing()
-            for address, keys in processing.items():
+            holders = self.executor.holders()
+            busy = sorted(processing.items(), key=lambda item: item[0] not in holders)
+            for address, keys in busy:
                 jobs = [str(k) for k in keys if str(k).startswith("rara-job-")]
                 if jobs and address in self.pids:
+                    self.only_holder = holders == {address}
                     os.kill(self.pids[address], signal.SIGKILL)
                     self.killed = (self.pids[address], jobs)
                     return
@@ -151,6 +157,8 @@ def test_a_worker_killed_mid_run_loses_and_doubles_no_trial(
         assert killer.killed is not None, "no job was seen running on a worker"
         pid, running = killer.killed
         assert running  # it died holding jobs, which Dask ran again on a live worker
+        if killer.only_holder:  # and the candles with it: shipped again, its jobs sent again
+            assert session.executor.resubmitted >= 1
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
         # the nanny started a new worker process; the cluster still has two
@@ -281,3 +289,24 @@ def test_the_cli_runs_on_a_local_cluster_with_the_threads_run_hash(
     assert trial_table(tmp_path / "d") == trial_table(tmp_path / "t")
     no_scheduler = cli(*args, "--executor", "dask", timeout=300)
     assert no_scheduler.code == 2 and no_scheduler.error["code"] == "no_scheduler"
+
+
+@pytest.mark.timeout(400)
+def test_jobs_whose_shipped_candles_died_with_every_worker_are_sent_again(
+    local_cluster: Callable[[Path | None], DaskExecutor],
+) -> None:
+    ex = local_cluster(None)
+    candles = generate(800, "1h", seed=24).candles
+    data = ex.data(candles)
+    assert data.path is None and ex.holders()  # shipped, not shared
+    pids = ex.client.run(os.getpid)
+    # both workers busy, so the job waits for them holding its input (the shipped candles)
+    busy = [ex.client.submit(time.sleep, 2, pure=False) for _ in pids]
+    job = EvaluationJob.of(SMA, {"fast": 4, "slow": 30}, data, 1, 600, ex.limits)
+    pending = ex.submit(job)
+    for pid in pids.values():
+        os.kill(pid, signal.SIGKILL)  # every replica of the candles dies with its worker
+    ev = JobResult.model_validate_json(pending.result(timeout=300)).evaluation(job)
+    assert ev.ok and len(ev.windows[-1].entries) == len(candles)
+    assert ex.resubmitted == 1  # the cancelled job, sent again after the candles were
+    del busy
