@@ -5,8 +5,9 @@ without it. Each job is sent as ``rara.research.job_worker.evaluate_job(job_json
 under the key ``rara-<job id>``: Dask reruns a job whose worker died (up to the scheduler's
 ``allowed-failures``), and the same key submitted twice is one task, so an answer never counts
 twice. The candles reach workers by content hash: from the shared data path when there is one,
-otherwise scattered once to every worker (a later worker fetches them once from a peer); the
-worker checks the hash either way (`rara.data.content`).
+otherwise scattered to the workers (a worker without them fetches them once from a peer, and
+keeps them per process); the worker checks the hash either way (`rara.data.content`). A job
+whose shipped candles died with every worker that held them is sent again (`DaskResult`).
 """
 
 from __future__ import annotations
