@@ -124,7 +124,9 @@ class ResearchLoop:
         # where first evaluations run (`rara.research.executor`); without one, the host's
         # sandbox in threads, closed when the run ends
         self._owns_executor = executor is None
-        self.executor: CandidateExecutor = executor or ThreadExecutor(sandbox)
+        self.executor: CandidateExecutor = executor or ThreadExecutor(
+            sandbox, threads=max(1, limits.batch)
+        )
         self.data = self.executor.data(candles)
 
     # ---- the loop ----------------------------------------------------------------------------

@@ -124,7 +124,8 @@ class ResearchSession(Closing):
             image=sb.image if self.cfg.backend == "docker" else None,
         )
         if choice.kind == "thread":
-            return ThreadExecutor(self.sandbox, limits)
+            # a thread per candidate of a batch, as before there was a seam
+            return ThreadExecutor(self.sandbox, limits, threads=self.cfg.effective_batch())
         from rara.research import executor_dask
 
         cluster = self.settings.cluster
