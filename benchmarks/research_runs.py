@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rara.research.outcomes import Progress
-    from rara.research.run_setup import RunConfig
+    from rara.research.run_setup import ExecutorChoice, RunConfig
 
 SYMBOL = "BTC/USDT"
 TIMEFRAME = "1h"
@@ -41,6 +41,7 @@ LOOP_ARGUMENTS = frozenset(
         "registry",
         "limits",
         "on_progress",
+        "executor",
     }
 )
 
@@ -110,8 +111,10 @@ def warm_loop(
     seed: int,
     iterations: int,
     on_progress: Callable[[Progress], None] | None = None,
+    executor: ExecutorChoice | None = None,
 ) -> LoopRun:
-    """The research loop in this process, in a fresh home, `batch` candidates at a time."""
+    """The research loop in this process, in a fresh home, `batch` candidates at a time, its
+    candidates evaluated by `executor` (default: the host's sandbox in threads)."""
     from rara.config import load_settings
     from rara.home import Home
     from rara.registry import Registry
@@ -121,7 +124,7 @@ def warm_loop(
     with fresh_home("rara-bench-loop-"):
         home = Home.from_env()
         cfg = builtin_config(seed, iterations)
-        with ResearchSession(cfg, load_settings(home), home) as s:
+        with ResearchSession(cfg, load_settings(home), home, executor=executor) as s:
             s.store.start_run(s.run_id, cfg.to_dict())
             arguments: dict[str, Any] = {
                 "run_id": s.run_id,
@@ -137,6 +140,7 @@ def warm_loop(
                 "registry": Registry(s.state_home),
                 "limits": RunLimits(cfg.iterations, batch=batch),
                 "on_progress": on_progress,
+                "executor": s.executor,
             }
             assert set(arguments) == LOOP_ARGUMENTS
             loop = ResearchLoop(**arguments)

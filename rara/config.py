@@ -97,6 +97,21 @@ class SandboxSettings(_Section):
     )
 
 
+class ResearchClusterSettings(_Section):
+    """Where `rara research run --executor dask` sends candidates and how it reaches the Dask
+    scheduler. The scheduler runs code it is sent: keep it on a private network, with TLS."""
+
+    scheduler: str | None = Field(None, description="tcp:// or tls:// address of the scheduler")
+    data_path: str | None = Field(
+        None, description="a directory every worker mounts at the same path (candles by hash)"
+    )
+    tls_ca_file: str | None = Field(None, description="CA that signed the cluster's certs")
+    tls_cert: str | None = Field(None, description="this machine's certificate (PEM)")
+    tls_key: str | None = Field(None, description="its private key (PEM file path)")
+    require_encryption: bool = Field(False, description="refuse plain tcp:// connections")
+    timeout_s: float = Field(600.0, gt=0, description="longest wait for one candidate's result")
+
+
 class BacktestSettings(_Section):
     init_cash: float = Field(10_000.0, gt=0)
     fee: float | None = Field(
@@ -243,6 +258,7 @@ class Settings(_Section):
     data: DataSettings = Field(default_factory=DataSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    cluster: ResearchClusterSettings = Field(default_factory=ResearchClusterSettings)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     gates: GatesSettings = Field(default_factory=GatesSettings)
     trading: TradingSettings = Field(default_factory=TradingSettings)

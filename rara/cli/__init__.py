@@ -547,6 +547,12 @@ app.lazy.update(
             "The terminal cockpit over a rara server (--server, --token-file) or, for incident "
             "review, over a state DB (--replay RARA_DB).",
         ),
+        "worker": _lazy(
+            "worker",
+            "command",
+            "Start a Dask worker for research runs after rara's environment checks; refuse "
+            "otherwise.",
+        ),
         "validate": _lazy(
             "validate",
             "command",

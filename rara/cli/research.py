@@ -21,9 +21,10 @@ from rara.errors import EXIT_SIGTERM, BadInput, Interrupted
 from rara.home import Home
 from rara.llm.ports import LlmUnusable
 from rara.registry import Registry
+from rara.research.executor import EXECUTORS
 from rara.research.outcomes import Progress as LoopProgress
 from rara.research.replay_state import diverged
-from rara.research.run_setup import PROPOSERS, RunConfig, parse_duration
+from rara.research.run_setup import PROPOSERS, ExecutorChoice, RunConfig, parse_duration
 from rara.research.store import ResearchStore
 from rara.research.summary import next_steps_text
 from rara.runner.sandbox import BOUNDARIES
@@ -74,6 +75,23 @@ STOPPED_BY: dict[StopReason, str] = {
     default=None,
     help="use only bars opening before this UTC time (e.g. 2024-06-01); default: all stored",
 )
+@click.option(
+    "--batch",
+    type=int,
+    default=None,
+    help="candidates evaluated together per step; part of the run (default: 2 built-in, 1 LLM)",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="thread",
+    show_default=True,
+    help="where candidates are evaluated: this machine, a Dask scheduler, or a local Dask cluster",
+)
+@click.option("--scheduler", default=None, help="--executor dask: e.g. tls://10.0.0.5:8786")
+@click.option(
+    "--workers", type=int, default=2, show_default=True, help="--executor dask-local: processes"
+)
 @click.option("--quiet", is_flag=True, help="no progress on stderr")
 def run(
     iterations: int | None,
@@ -90,6 +108,10 @@ def run(
     replay_id: str | None,
     backend: str | None,
     as_of: str | None,
+    batch: int | None,
+    executor: str,
+    scheduler: str | None,
+    workers: int,
     quiet: bool,
 ) -> None:
     """Run the loop until --iterations, --max-cost-usd or --max-duration; JSON summary out."""
@@ -120,8 +142,17 @@ def run(
             "a replay cannot be resumed: it runs in a scratch home of its own, from the start",
             f"run `rara research run --replay {replay_id or 'RUN_ID'}` again",
         )
+    where = ExecutorChoice(executor, scheduler, workers)
+    if batch is not None and batch < 1:
+        raise BadInput("bad_batch", f"--batch {batch}: at least one candidate", "e.g. --batch 8")
     if resume_id:
-        session = ResearchSession.resume(resume_id, settings, home, iterations)
+        if batch is not None:
+            raise BadInput(
+                "batch_of_resume",
+                "a resumed run keeps the batch it was started with",
+                f"leave out --batch: `rara research run --resume {resume_id}`",
+            )
+        session = ResearchSession.resume(resume_id, settings, home, iterations, where)
     else:
         cfg = RunConfig(
             exchange=exchange or "",
@@ -135,12 +166,13 @@ def run(
             max_duration_s=parse_duration(max_duration),
             backend=backend or settings.sandbox.backend,
             as_of_ms=as_of_ms(as_of),
+            batch=batch,
         )
         try:
             if replay_id or proposer == "replay":
                 session = ResearchSession.replay(replay_id, _resolved(cfg, home), settings, home)
             else:
-                session = ResearchSession(_resolved(cfg, home), settings, home)
+                session = ResearchSession(_resolved(cfg, home), settings, home, executor=where)
         except BadInput as exc:
             if exc.code != "llm_not_configured":
                 raise

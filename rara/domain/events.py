@@ -142,12 +142,18 @@ class ResearchRunConfig(BaseModel):
         None, description="the run saw only bars opening before this (UTC ms); None: all stored"
     )
 
+    batch: int | None = Field(
+        None, description="candidates evaluated together per step; None: the proposer's default"
+    )
+
     @model_serializer(mode="wrap")
     def _drop_unset_as_of(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # absent when None, so a run over all stored bars hashes as it did before as_of existed
+        # absent when None, so a run over all stored bars (or at the default batch) hashes as it
+        # did before as_of (or batch) existed
         out: dict[str, Any] = handler(self)
-        if out.get("as_of_ms") is None:
-            out.pop("as_of_ms", None)
+        for optional in ("as_of_ms", "batch"):
+            if out.get(optional) is None:
+                out.pop(optional, None)
         return out
 
 

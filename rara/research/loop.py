@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from rara.domain.gate import LearningView
@@ -38,6 +37,8 @@ from rara.events.store import EventStore
 from rara.registry import Registry
 from rara.research.context import ContextBuilder
 from rara.research.duplicates import DuplicateIndex
+from rara.research.executor import CandidateExecutor, EvaluationJob, JobResult, ResultFuture
+from rara.research.executor_threads import ThreadExecutor
 from rara.research.memory import LessonStore
 from rara.research.models import (
     DUPLICATE,
@@ -59,7 +60,7 @@ from rara.research.regime import tag_regime
 from rara.research.repair import budget_stop, repair
 from rara.research.store import Experiment, ResearchStore
 from rara.runner.sandbox import Sandbox
-from rara.services.backtest import CandidateProver, evaluate_candidate
+from rara.services.backtest import CandidateProver
 from rara.validation.candidate import CheckedEvaluation
 from rara.validation.gate import ResearchGate
 
@@ -97,6 +98,7 @@ class ResearchLoop:
         registry: Registry,
         limits: RunLimits,
         on_progress: Callable[[Progress], None] | None = None,
+        executor: CandidateExecutor | None = None,
     ) -> None:
         self.run_id, self.seed, self.inst, self.candles = run_id, seed, inst, candles
         self.proposer, self.sandbox, self.gate = proposer, sandbox, gate
@@ -119,10 +121,24 @@ class ResearchLoop:
         self.finished: list[Experiment] = []
         self.pending_calls: dict[int, list[LlmCall]] = {}
         self.current: int | None = None  # the iteration being proposed or finished
+        # where first evaluations run (`rara.research.executor`); without one, the host's
+        # sandbox in threads, closed when the run ends
+        self._owns_executor = executor is None
+        self.executor: CandidateExecutor = executor or ThreadExecutor(
+            sandbox, threads=max(1, limits.batch)
+        )
+        self.data = self.executor.data(candles)
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self) -> StopReason:
         """Run until a limit; returns the stop reason."""
+        try:
+            return self._run()
+        finally:
+            if self._owns_executor:
+                self.executor.close()
+
+    def _run(self) -> StopReason:
         t0 = time.monotonic()
         self.finished = self.store.of_run(self.run_id)  # kept in memory as the run goes on
         done = {e.iteration: e for e in self.finished}
@@ -165,11 +181,7 @@ class ResearchLoop:
             proposed = [(i, self.propose(i, start)) for i in todo]
             ready = [(i, ctx, cand) for i, (ctx, cand) in proposed if cand is not None]
             t = time.perf_counter()
-            if len(ready) > 1:
-                with ThreadPoolExecutor(len(ready)) as pool:
-                    first = list(pool.map(lambda r: self.evaluate(r[2]), ready))
-            else:
-                first = [self.evaluate(r[2]) for r in ready]
+            first = self.evaluate_all([r[2] for r in ready])
             self._lap("sandbox", t)
             for (i, ctx, cand), checked in zip(ready, first, strict=True):
                 self.iteration(i, ctx, cand, checked)
@@ -179,14 +191,33 @@ class ResearchLoop:
     def evaluate(self, cand: Candidate) -> CheckedEvaluation:
         """Signals on the full history and every look-ahead variant in one sandbox process, read
         once (meta, identity, look-ahead outcomes)."""
-        return evaluate_candidate(
-            self.sandbox,
-            cand.source,
-            self.candles,
-            cand.params,
-            seed=self.seed,
-            holdout_start=self.learnable_bars,
-        )
+        return self.evaluate_all([cand])[0]
+
+    def evaluate_all(self, cands: list[Candidate]) -> list[CheckedEvaluation]:
+        """Submit every candidate's job at once, then read the answers in candidate order
+        (whichever worker finished first). Equal jobs are submitted, and read, once."""
+        jobs = [
+            EvaluationJob.of(
+                c.source,
+                c.params,
+                self.data,
+                self.seed,
+                self.learnable_bars,
+                self.executor.limits,
+            )
+            for c in cands
+        ]
+        futures: dict[str, ResultFuture] = {}
+        for job in jobs:
+            if job.job_id not in futures:
+                futures[job.job_id] = self.executor.submit(job)
+        answers: dict[str, CheckedEvaluation] = {}
+        for job in jobs:
+            if job.job_id not in answers:
+                answer = JobResult.model_validate_json(futures[job.job_id].result())
+                ev = answer.evaluation(job)
+                answers[job.job_id] = CheckedEvaluation.of(job.source, ev, self.learnable_bars)
+        return [answers[job.job_id] for job in jobs]
 
     def _record_budget_stop(self, exc: BudgetExhausted) -> None:
         """Finish the iteration the cost limit stopped (see `repair.budget_stop`)."""

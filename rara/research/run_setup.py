@@ -43,10 +43,41 @@ class RunConfig:
     backend: str
     # bars opening at or after this (UTC ms) are not the run's: the daemon's replay trades them
     as_of_ms: int | None = None
+    # candidates proposed, then evaluated together, per step: part of the run's identity, never
+    # derived from the workers there are. None: the proposer's own (`default_batch`)
+    batch: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        # as_of_ms only when set: a run over all stored bars keeps the id and hash it had
-        return {k: v for k, v in self.__dict__.items() if k != "as_of_ms" or v is not None}
+        # the optional ones only when set: a run without them keeps the id and hash it had
+        optional = ("as_of_ms", "batch")
+        return {k: v for k, v in self.__dict__.items() if k not in optional or v is not None}
+
+    def effective_batch(self) -> int:
+        """The batch the run evaluates: built-in candidates two at a time unless set; an LLM
+        proposer learns from every outcome before its next (paid) proposal, so one at a time."""
+        if self.batch is not None:
+            return self.batch
+        return 2 if self.proposer == "builtin" else 1
+
+
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """Where a run's candidates are evaluated (`rara.research.executor`); not part of the
+    run's identity: the same run gives the same trials on any of them."""
+
+    kind: str = "thread"  # one of executor.EXECUTORS
+    scheduler: str | None = None  # dask: the scheduler's address (default cluster.scheduler)
+    workers: int = 2  # dask-local: worker processes
+
+    def check(self, batch: int) -> None:
+        from rara.research.executor import EXECUTORS
+
+        if self.kind not in EXECUTORS:
+            raise BadInput("bad_executor", f"--executor {self.kind}: one of {EXECUTORS}")
+        if self.workers < 1:
+            raise BadInput("bad_workers", f"--workers {self.workers}: at least one worker")
+        if batch < 1:
+            raise BadInput("bad_batch", f"--batch {batch}: at least one candidate")
 
 
 def make_proposer(

@@ -26,6 +26,8 @@ from rara.errors import BadInput
 from rara.events.store import EventStore, open_event_store
 from rara.home import Home
 from rara.registry import Registry
+from rara.research.executor import CandidateExecutor, SandboxLimits
+from rara.research.executor_threads import ThreadExecutor
 from rara.research.loop import ResearchLoop, RunLimits
 from rara.research.memory import LessonStore
 from rara.research.outcomes import Progress
@@ -39,7 +41,7 @@ from rara.research.retrain import (
     taken_by_run,
 )
 from rara.research.run_lock import run_lock
-from rara.research.run_setup import RunConfig, make_proposer
+from rara.research.run_setup import ExecutorChoice, RunConfig, make_proposer
 from rara.research.store import Experiment, ResearchStore
 from rara.research.summary import best_section, candidate_lines, next_commands, strategy_file_of
 from rara.research.trace import calibration, run_hash
@@ -62,6 +64,7 @@ class ResearchSession(Closing):
         replay: bool = False,
         state: Home | None = None,
         retrain: RetrainRequest | None = None,
+        executor: ExecutorChoice | None = None,
     ) -> None:
         # every run backtests: vectorbt's import overlaps with the candles, the stores, the
         # sandbox's start and the first evaluation (the first backtest waits for it)
@@ -100,10 +103,42 @@ class ResearchSession(Closing):
                     sb.image,
                 )
             )
+            self.executor = self._open_executor(executor or ExecutorChoice())
+            stack.callback(self.executor.close)
             # the gate only judges; the loop runs each candidate in the sandbox
             self.gate = ResearchGate(self.trials, settings.gates.research, settings.backtest)
             self.proposer = make_proposer(cfg, settings, len(self.candles), home, replay=replay)
             self._resources = stack.pop_all()
+
+    def _open_executor(self, choice: ExecutorChoice) -> CandidateExecutor:
+        """Where the first evaluations run: the host's sandbox in threads, or a Dask cluster
+        (`rara.research.executor_dask`, imported only then)."""
+        choice.check(self.cfg.effective_batch())
+        sb = self.settings.sandbox
+        limits = SandboxLimits(
+            backend=self.cfg.backend,
+            wall_timeout_s=sb.wall_timeout_s,
+            memory_mb=sb.memory_mb,
+            proof_us_per_bar=sb.proof_us_per_bar,
+            cpus=sb.cpus,
+            image=sb.image if self.cfg.backend == "docker" else None,
+        )
+        if choice.kind == "thread":
+            # a thread per candidate of a batch, as before there was a seam
+            return ThreadExecutor(self.sandbox, limits, threads=self.cfg.effective_batch())
+        from rara.research import executor_dask
+
+        cluster = self.settings.cluster
+        if choice.kind == "dask-local":
+            return executor_dask.start_local(choice.workers, limits, cluster)
+        scheduler = choice.scheduler or cluster.scheduler
+        if scheduler is None:
+            raise BadInput(
+                "no_scheduler",
+                "--executor dask needs a scheduler address",
+                "pass --scheduler tcp://HOST:8786, or set cluster.scheduler",
+            )
+        return executor_dask.connect(scheduler, limits, cluster)
 
     def _new_run_id(self, n: int) -> str:
         # A function of the run's inputs and how many runs came before (`n`): two fresh machines
@@ -131,13 +166,18 @@ class ResearchSession(Closing):
 
     @classmethod
     def resume(
-        cls, run_id: str, settings: Settings, home: Home, iterations: int | None
+        cls,
+        run_id: str,
+        settings: Settings,
+        home: Home,
+        iterations: int | None,
+        executor: ExecutorChoice | None = None,
     ) -> ResearchSession:
         with ResearchStore(home.state_db) as store:
             stored = store.run_config(run_id)
         if iterations is not None:
             stored["iterations"] = iterations
-        return cls(RunConfig(**stored), settings, home, run_id=run_id)
+        return cls(RunConfig(**stored), settings, home, run_id=run_id, executor=executor)
 
     @classmethod
     def replay(
@@ -213,12 +253,11 @@ class ResearchSession(Closing):
                 self.cfg.iterations,
                 self.cfg.max_cost_usd,
                 self.cfg.max_duration_s,
-                # built-in candidates are evaluated two at a time; an LLM proposer learns from
-                # every outcome before its next (paid) proposal, so one at a time
-                batch=2 if self.cfg.proposer == "builtin" else 1,
+                batch=self.cfg.effective_batch(),
                 should_stop=should_stop,
             ),
             on_progress=on_progress,
+            executor=self.executor,
         )
         if self.retrain is not None:
             # the demoted strategy's lessons, first in every proposal's context

@@ -176,11 +176,21 @@ def evaluate_candidate(
     """Signals on the full history and every look-ahead variant, in one sandbox process, read
     once. The probes' positions come from the run's `seed` and the source's sha256; failures
     first seen at bars from `holdout_start` on are kept for the gate's hidden decision."""
-    from rara.validation import lookahead
     from rara.validation.candidate import CheckedEvaluation
 
+    ev = sandbox.evaluate(first_request(source, candles, params, seed))
+    return CheckedEvaluation.of(source, ev, holdout_start)
+
+
+def first_request(
+    source: str, candles: Candles, params: dict[str, Any] | None, seed: int
+) -> EvaluationRequest:
+    """A candidate's first evaluation: the full history, the look-ahead plan's windows and its
+    probes, their positions drawn from the run's `seed` and the source's sha256."""
+    from rara.validation import lookahead
+
     plan = lookahead.plan(len(candles), seed=lookahead.probe_seed(seed, source_sha256(source)))
-    request = EvaluationRequest(
+    return EvaluationRequest(
         source=source,
         candles=candles,
         params=params,
@@ -188,8 +198,6 @@ def evaluate_candidate(
         probes=plan.probes,
         early_prefixes=plan.early_prefixes,
     )
-    ev = sandbox.evaluate(request)
-    return CheckedEvaluation.of(source, ev, holdout_start)
 
 
 @dataclass(frozen=True)
