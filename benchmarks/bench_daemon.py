@@ -17,9 +17,11 @@ bars, and its resident memory over a soak.
   proportional set size summed, so pages the sandbox's forked workers share count once) and
   the RSS of the daemon process alone (the tree's sum swings by hundreds of MB as a research
   run's workers come and go). Printed for each: the min / median / max, the last-vs-first
-  quarter median ratio and the least-squares slope over the second half (after start-up and
-  the first research run have settled) in MB/hour. Verdict per series: growth when the slope
-  is above ``GROWTH_MB_PER_HOUR`` by two standard errors (see there).
+  quarter median ratio, the slope of each quarter, and the least-squares slope over the last
+  three quarters (start-up, the engines' first bars and the first research runs settle within
+  the first quarter: its slope was 0.9-2.1 GB/hour in every soak measured, the later quarters'
+  within +-150 MB/hour of zero) in MB/hour. Verdict per series: growth when the slope is above
+  ``GROWTH_MB_PER_HOUR`` by two standard errors (see there).
 
     python -m benchmarks.bench_daemon [--quick]
 """
@@ -42,12 +44,12 @@ EXAMPLES = ("sma_crossover", "donchian_breakout", "rsi_mean_reversion")
 INSTRUMENT = "binance:BTC/USDT:1h"
 IDLE_TARGET_PCT = 2.0
 # A leak worth the name shows as a steady climb; 20 MB/hour is 480 MB a day, which an unattended
-# daemon running for weeks could not afford. The samples scatter by ~4 MB (a research run's
-# candles loaded and freed, allocator arenas), so a 5-minute half's slope (on medians of 5
-# samples taken 5 s apart) had a standard error of ~20 MB/hour (measured; samples 2 s apart
-# tighten it by ~1.6x): the verdict is "growth" only when
-# the slope is above the threshold by two standard errors, "no growth trend" when below it by
-# two, "inconclusive" in between.
+# daemon running for weeks could not afford. The samples scatter by tens of MB (a research run's
+# candles and arrays held while it runs), so a 5-minute half's slope (on medians of 5 samples
+# 2 s apart) had two standard errors of 25-40 MB/hour (measured), too wide to tell 20 MB/hour
+# from none; 7.5 minutes (the last three quarters) narrow it by ~1.8x. The verdict is "growth"
+# only when the slope is above the threshold by two standard errors, "no growth trend" when
+# below it by two, "inconclusive" in between.
 GROWTH_MB_PER_HOUR = 20.0
 REPO = Path(__file__).resolve().parent.parent
 
@@ -270,10 +272,10 @@ class MemoryTrend:
         """The same judgement on the daemon process alone."""
         return MemoryTrend(self.leader, [], 1)
 
-    def _second_half(self) -> list[tuple[float, float]]:
-        """The second half in blocks of 5 samples, each its median time and MB: one sample
-        caught mid-run of research (a spike) does not tilt the line."""
-        half = self.samples[len(self.samples) // 2 :]
+    def _settled(self) -> list[tuple[float, float]]:
+        """The last three quarters in blocks of 5 samples, each its median time and MB: one
+        sample caught mid-run of research (a spike) does not tilt the line."""
+        half = self.samples[len(self.samples) // 4 :]
         if len(half) < 15:
             return half
         return [
@@ -285,8 +287,8 @@ class MemoryTrend:
         ]
 
     @property
-    def second_half_slope(self) -> float:
-        return slope_per_hour(self._second_half())
+    def settled_slope(self) -> float:
+        return slope_per_hour(self._settled())
 
     @property
     def quarter_ratio(self) -> float:
@@ -302,12 +304,12 @@ class MemoryTrend:
         return [slope_per_hour(self.samples[q * n // 4 : (q + 1) * n // 4]) for q in range(4)]
 
     @property
-    def second_half_error(self) -> float:
-        return slope_error_per_hour(self._second_half())
+    def settled_error(self) -> float:
+        return slope_error_per_hour(self._settled())
 
     def judged(self) -> str:
         """growth, no growth trend, or inconclusive (see `GROWTH_MB_PER_HOUR`)."""
-        slope, err = self.second_half_slope, self.second_half_error
+        slope, err = self.settled_slope, self.settled_error
         if slope - 2 * err > GROWTH_MB_PER_HOUR:
             return "growth"
         if slope + 2 * err < GROWTH_MB_PER_HOUR:
@@ -418,7 +420,7 @@ def run() -> list[Figure]:
     )
 
     def judged(t: MemoryTrend) -> str:
-        out = f"+-{2 * t.second_half_error:.0f} (2 s.e.): {t.judged()}"
+        out = f"+-{2 * t.settled_error:.0f} (2 s.e.): {t.judged()}"
         return out + (" (quick: too short to judge)" if quick() else "")
 
     q = max(1, len(trend.mb) // 4)
@@ -430,14 +432,14 @@ def run() -> list[Figure]:
         Figure(f"PSS of the process tree over the soak, {STRATEGIES} paper at 3600x + research",
                Spread.of(trend.mb), "MB", "first quarter of the soak", Spread.of(trend.mb[:q]),
                f"last quarter / first: {trend.quarter_ratio:.3f}"),
-        Figure("tree PSS slope, second half (least squares)", Spread.once(trend.second_half_slope),
+        Figure("tree PSS slope, last 3 quarters (least squares)", Spread.once(trend.settled_slope),
                "MB/hour", "growth threshold", Spread.once(GROWTH_MB_PER_HOUR), judged(trend),
                acceptance="14.6"),
         Figure("RSS of the daemon process alone over the soak", Spread.of(daemon.mb), "MB",
                "first quarter of the soak", Spread.of(daemon.mb[:q]),
                f"last quarter / first: {daemon.quarter_ratio:.3f}"),
-        Figure("daemon RSS slope, second half (least squares)",
-               Spread.once(daemon.second_half_slope), "MB/hour", "growth threshold",
+        Figure("daemon RSS slope, last 3 quarters (least squares)",
+               Spread.once(daemon.settled_slope), "MB/hour", "growth threshold",
                Spread.once(GROWTH_MB_PER_HOUR), judged(daemon), acceptance="14.6"),
     ]  # fmt: skip
 

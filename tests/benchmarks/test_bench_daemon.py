@@ -77,7 +77,7 @@ def test_the_trend_is_a_least_squares_slope_per_hour() -> None:
     line = [(t, 100.0 + t / 60) for t in range(0, 600, 5)]  # 1 MB a minute
     assert abs(slope_per_hour(line) - 60.0) < 1e-9
     flat = MemoryTrend([(t, 100.0 + (t // 5) % 2) for t in range(0, 600, 5)], [], 1)
-    assert abs(flat.second_half_slope) < 5.0 and flat.judged() == "no growth trend"
+    assert abs(flat.settled_slope) < 5.0 and flat.judged() == "no growth trend"
     assert flat.quarter_ratio == pytest.approx(1.0, abs=0.01)
     rising = MemoryTrend(line, [], 1)
     assert rising.growth and rising.quarter_ratio > 1.05
