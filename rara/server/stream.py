@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from rara.events import EventFilter
 from rara.events.model import ChainedEvent, format_ts
@@ -43,19 +44,24 @@ class StreamSettings:
     message_bytes: int = 1 << 20  # a batched message's size, about (grpc's default cap: 4 MiB)
 
 
+def _event_fields(ev: ChainedEvent) -> dict[str, Any]:
+    """An `Event` message's fields (one place for the single and the batched message)."""
+    return {
+        "seq": ev.seq,
+        "event_id": ev.event_id,
+        "type": ev.type,
+        "ts": ev.ts,
+        "source": ev.source,
+        "strategy_id": ev.strategy_id or "",
+        "correlation_id": ev.correlation_id or "",
+        "canonical_json": ev.envelope,
+        "prev_hash": ev.prev_hash,
+        "hash": ev.hash,
+    }
+
+
 def event_message(ev: ChainedEvent) -> pb.Event:
-    return pb.Event(
-        seq=ev.seq,
-        event_id=ev.event_id,
-        type=ev.type,
-        ts=ev.ts,
-        source=ev.source,
-        strategy_id=ev.strategy_id or "",
-        correlation_id=ev.correlation_id or "",
-        canonical_json=ev.envelope,
-        prev_hash=ev.prev_hash,
-        hash=ev.hash,
-    )
+    return pb.Event(**_event_fields(ev))
 
 
 def batch_messages(
@@ -72,18 +78,7 @@ def batch_messages(
             item, size = pb.StreamEventsResponse(), 0
         size += cost
         # built in place: constructing an Event and copying it in costs twice as much
-        item.batch.events.add(
-            seq=ev.seq,
-            event_id=ev.event_id,
-            type=ev.type,
-            ts=ev.ts,
-            source=ev.source,
-            strategy_id=ev.strategy_id or "",
-            correlation_id=ev.correlation_id or "",
-            canonical_json=ev.envelope,
-            prev_hash=ev.prev_hash,
-            hash=ev.hash,
-        )
+        item.batch.events.add(**_event_fields(ev))
     if size:
         yield item
 
