@@ -25,7 +25,7 @@ from rara.domain.market import Candles
 from rara.feedback.lifecycle import StrategyRecord
 from rara.home import Home
 from rara.registry.manifest import read_manifest
-from rara.registry.remote.lock import ensure_intact
+from rara.registry.remote.lock import ensure_intact, locked_entry
 from rara.supervision import Progress, RestartPolicy
 from rara_sandbox.manifest import STRATEGY_FILE
 
@@ -59,13 +59,19 @@ class TradingPlan:
 
 
 def plan_of(home: Home, rec: StrategyRecord, mode: TradingMode) -> TradingPlan:
-    """The plan for `rec` at its stage: the market it was promoted on, its promoted params."""
+    """The plan for `rec` at its stage: the market it was promoted on (for one installed from
+    a registry whose manifest names none, the market gate 1 judged it on at install), its
+    promoted params."""
     directory = home.root / rec.path
     ensure_intact(home, directory)  # an installed strategy trades only as it was locked
     manifest = read_manifest(directory)
-    if manifest.instrument is None:
+    instrument = manifest.instrument
+    if instrument is None:
+        locked = locked_entry(home, directory)
+        instrument = locked.instrument if locked is not None else None
+    if instrument is None:
         raise ValueError(f"{rec.name}: its manifest names no instrument to trade")
-    exchange, symbol, timeframe = manifest.instrument.split(":")
+    exchange, symbol, timeframe = instrument.split(":")
     return TradingPlan(
         strategy_id=rec.strategy_id,
         strategy_name=rec.name,

@@ -14,6 +14,7 @@ import pytest
 from rara.home import Home
 from tests.kit.cli import run_cli
 from tests.registry.remote_kit import (
+    INSTRUMENT,
     Publisher,
     example,
     make_home,
@@ -192,3 +193,29 @@ def test_the_daemon_plans_an_installed_candidate_only_as_locked(
     assert (
         refused.value.code == "registry_verify_failed" and "manifest.json" in refused.value.message
     )
+
+
+def test_an_installed_candidate_whose_manifest_names_no_market_trades_where_it_was_judged(
+    tmp_path: Path, candles: Path
+) -> None:
+    """A manifest without an instrument is judged on the market the fetch names; the lock keeps
+    that market and the daemon plans the strategy there (without it, the candidate could
+    never trade)."""
+    from rara.daemon.trading import plan_of
+    from rara.events import open_event_store
+    from rara.feedback.lifecycle import Lifecycle
+    from rara.registry.remote.install import FetchRequest
+    from rara.registry.remote.lock import read_lock
+    from rara.registry.remote.vet import Market
+    from rara.services.vetting import fetch_vetted
+
+    pub = Publisher(tmp_path)
+    pub.publish([example(tmp_path, "sma_crossover", instrument=None)])
+    home = make_home(tmp_path / "home", candles, trust=pub.public)
+    market = Market(symbol="EDGE/USDT", timeframe="1h", exchange="synthetic")
+    fetch_vetted(home, FetchRequest.parse("sma_crossover", pub.out.as_uri(), market=market))
+    assert read_lock(home).strategies["sma_crossover"].instrument == INSTRUMENT
+    with open_event_store(home.state_db, readonly=True) as store:
+        [rec] = Lifecycle(store).strategies("paper_candidate")
+    plan = plan_of(home, rec, "paper")
+    assert f"{plan.exchange}:{plan.symbol}:{plan.timeframe}" == INSTRUMENT

@@ -152,7 +152,8 @@ def fetch(
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
     stage: Stage = "paper_candidate" if request.gate else "research"
-    return _record(home, verified, entry, manifest, source_text, stage, report is not None)
+    judged_on = report.instrument if report is not None else None
+    return _record(home, verified, entry, manifest, source_text, stage, judged_on)
 
 
 def _record(
@@ -162,8 +163,9 @@ def _record(
     manifest: Manifest,
     source_text: str,
     stage: Stage,
-    gate_passed: bool,
+    judged_on: str | None,
 ) -> dict[str, Any]:
+    gate_passed = judged_on is not None
     assert stage in ("research", "paper_candidate")
     sid = manifest.strategy_id or strategy_id(source_text, manifest.version)
     path = str(home.relative(home.installed_dir / entry.name))
@@ -179,6 +181,7 @@ def _record(
         registry=verified.source.base,
         stage=stage,
         installed_at=datetime.now(UTC).isoformat(),
+        instrument=judged_on,
     )
     lock = read_lock(home)
     write_lock(

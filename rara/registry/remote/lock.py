@@ -34,6 +34,11 @@ class LockedStrategy(BaseModel):
     registry: str = Field(description="the registry's URL")
     stage: Literal["research", "paper_candidate"]
     installed_at: str
+    instrument: str | None = Field(
+        None,
+        description="exchange:symbol:timeframe gate 1 judged it on here (None: not judged); the "
+        "market it trades when its manifest names none",
+    )
 
 
 class StrategiesLock(BaseModel):
@@ -141,15 +146,20 @@ def verify_installed(home: Home, entry: LockedStrategy) -> list[FileProblem]:
 LOCAL_GATE_REPORT = "local_gate_report.json"
 
 
+def locked_entry(home: Home, directory: Path) -> LockedStrategy | None:
+    """The lock's entry for the strategy directory, if it was installed from a registry."""
+    try:
+        relative = str(home.relative(directory))
+    except ValueError:
+        return None
+    return next((e for e in read_lock(home).strategies.values() if e.path == relative), None)
+
+
 def ensure_intact(home: Home, directory: Path) -> None:
     """Refuse (`RaraError`, code ``registry_verify_failed``) to use a strategy directory that was
     installed from a registry and whose files no longer match ``strategies.lock``; a directory the
     lock does not name is not this check's business."""
-    try:
-        relative = str(home.relative(directory))
-    except ValueError:
-        return
-    entry = next((e for e in read_lock(home).strategies.values() if e.path == relative), None)
+    entry = locked_entry(home, directory)
     if entry is None:
         return
     problems = verify_installed(home, entry)
