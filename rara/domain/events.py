@@ -663,7 +663,10 @@ class TradingWindDown(EventPayload):
     open_orders: list[str] = Field(
         default_factory=list, description="client order ids still open at the venue"
     )
-    sales: list[str] = Field(default_factory=list, description="the flatten sales' client ids")
+    sales: list[str] = Field(
+        default_factory=list,
+        description="the run's flatten sales (client ids), before a restart too",
+    )
     detail: str = ""
 
 

@@ -159,4 +159,7 @@ def _outcome(
 ) -> FlattenOutcome:
     _, held = engine.account.holdings()
     open_ids = [o.client_order_id for o in engine.orders.open_orders()]
-    return FlattenOutcome(step, held, open_ids, sales or [], canceled or [], polls, detail=detail)
+    # the run's flatten sales, those journaled before a restart included
+    made = [o.client_order_id for o in engine.orders.orders() if o.reason == "flatten"]
+    sales = [*made, *(c for c in sales or [] if c not in made)]
+    return FlattenOutcome(step, held, open_ids, sales, canceled or [], polls, detail=detail)
