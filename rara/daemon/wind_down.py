@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from rara.domain.events import TradingWindDown, WindDownStep
 from rara.events import EventFilter, EventStore, open_event_store
@@ -29,8 +29,19 @@ from rara.home import Home
 from rara.supervision import Progress
 from rara.trading.wind_down import FlattenOutcome, book, cancel_for_exit, flatten
 
-if TYPE_CHECKING:
-    from rara.daemon.trading import TradingPlan
+
+class TradingPlan(Protocol):
+    """What a wind-down reads of `rara.daemon.trading.TradingPlan`."""
+
+    @property
+    def strategy_id(self) -> str: ...
+    @property
+    def strategy_name(self) -> str: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def account(self) -> str | None: ...
+
 
 log = logging.getLogger(__name__)
 SOURCE = "daemon"
