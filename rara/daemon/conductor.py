@@ -257,7 +257,13 @@ class Conductor:
             if plan is None:
                 continue
             plan = replace(plan, mode="live", account=p.account)
-            comp = TradingComponent(self.home, plan, self.options, wind_down=order)
+            comp = TradingComponent(
+                self.home,
+                plan,
+                self.options,
+                wind_down=order,
+                report_open_failure=name not in self.wind_failures,
+            )
             try:
                 self.supervisor.add(comp)
             except ValueError as exc:  # stopping, or its old slot still running

@@ -104,6 +104,8 @@ class TradingComponent:
         plan: TradingPlan,
         options: TradingOptions,
         wind_down: WindDown | None = None,
+        *,
+        report_open_failure: bool = True,
     ) -> None:
         self.home, self.plan, self.options = home, plan, options
         self.opened = threading.Event()  # set once the session is open (reconciled, armed)
@@ -114,6 +116,7 @@ class TradingComponent:
         self._session: Any = None
         self._wind: WindDown | None = None
         self._winding = threading.Event()
+        self._report_open_failure = report_open_failure  # an event; a retry only logs
         self.done = threading.Event()  # set when run() returned, however
         self.wound: WindDownStep | None = None  # how its wind-down ended (flat, still_open...)
         if wind_down is not None:
@@ -150,7 +153,9 @@ class TradingComponent:
             self.open_error = exc
             self.opened.set()
             if self._wind is not None:
-                report_open_failure(self.home, self.plan, self._wind, exc)
+                report_open_failure(
+                    self.home, self.plan, self._wind, exc, event=self._report_open_failure
+                )
             raise
         with session:
             self._session = session

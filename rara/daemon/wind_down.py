@@ -172,9 +172,11 @@ def wind_down_session(
     return step
 
 
-def report_open_failure(home: Home, plan: TradingPlan, order: WindDown, exc: BaseException) -> None:
-    """A wind-down whose session could not open (no keys, the venue down): an event and a log
-    line; the conductor tries again."""
+def report_open_failure(
+    home: Home, plan: TradingPlan, order: WindDown, exc: BaseException, *, event: bool = True
+) -> None:
+    """A wind-down whose session could not open (no keys, the venue down): a log line, and an
+    event unless `event` is false (the conductor's retries, after a backoff, only log)."""
     detail = f"the live session could not open ({type(exc).__name__}: {exc})"[:1000]
     log.error(
         "cannot wind down %s (%s) on account %s: %s; its position is not managed",
@@ -183,6 +185,8 @@ def report_open_failure(home: Home, plan: TradingPlan, order: WindDown, exc: Bas
         plan.account,
         detail,
     )
+    if not event:
+        return
     with open_event_store(home.state_db) as store:
         store.append(
             TradingWindDown(

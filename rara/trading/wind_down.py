@@ -5,7 +5,8 @@ armed dead man's switch), `flatten`:
 
 1. books what the venue filled meanwhile (the live upkeep's reconciliation, the order sync);
 2. cancels its orders but the sales already under way: the entries, and the position's
-   stop-loss and take-profit (on spot a resting sell locks what it would sell);
+   stop-loss and take-profit (on spot a resting sell locks what it would sell), and books what
+   they filled before the cancel;
 3. sells what the ledger holds through the engine's reduce path, the one ``rara kill
    --flatten`` uses: a ``flatten`` intent, reduce-only, journaled before it is sent with its
    deterministic client order id, which the risk gate lets through (a sale shrinks exposure);
@@ -108,7 +109,10 @@ def flatten(
             detail="trading is HALTED by a kill without --flatten: nothing was canceled or sold "
             "(`rara kill --flatten` sells it)",
         )
-    canceled = cancel_for_exit(engine, protective=True)
+    # the entries and the protective orders first, then what they filled meanwhile is booked:
+    # a stop that fired just before its cancel leaves nothing to sell
+    canceled = cancel_for_exit(engine, protective=False)
+    book(engine)
     sales: list[str] = []
     polls = 0
     refused = ""
@@ -134,6 +138,11 @@ def flatten(
                 elif not new and not any(o.is_open for o in made):
                     # this bar's sale is done (one per bar) and something is still held
                     refused = f"{held} still held after the flatten sale (below a lot?)"
+        if refused:  # a refusal may be the venue seeing it sold already: look once more
+            book(engine)
+            _, held = engine.account.holdings()
+            if held <= ZERO and not any(o.side == "sell" for o in engine.orders.open_orders()):
+                return _outcome(engine, "flat", sales, canceled, polls)
         if clock() >= deadline or interrupted() or refused:
             why = (
                 refused
