@@ -142,7 +142,7 @@ def wind_down_session(
         out = flatten(engine, timeout_s=order.timeout_s, interrupted=interrupted)
     else:
         book(engine)
-        canceled = cancel_for_exit(engine, protective=False)
+        canceled = cancel_for_exit(engine, keep_protective=True)
         _, held = engine.account.holdings()
         open_ids = [o.client_order_id for o in engine.orders.open_orders()]
         out = FlattenOutcome("left_open", held, open_ids, canceled=canceled)

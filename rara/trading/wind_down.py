@@ -77,10 +77,10 @@ def book(engine: TradingEngine) -> None:
     engine.account.fills_booked()
 
 
-def cancel_for_exit(engine: TradingEngine, *, protective: bool) -> list[str]:
-    """Cancel the strategy's open orders but the sales under way (and, unless `protective`,
+def cancel_for_exit(engine: TradingEngine, *, keep_protective: bool) -> list[str]:
+    """Cancel the strategy's open orders but the sales under way (and, with `keep_protective`,
     its stop-loss and take-profit): the client ids canceled."""
-    keep = UNDER_WAY if protective else (*UNDER_WAY, "stop_loss", "take_profit")
+    keep = (*UNDER_WAY, "stop_loss", "take_profit") if keep_protective else UNDER_WAY
     canceled: list[str] = []
     for o in engine.orders.open_orders():
         if o.side == "sell" and o.reason in keep:
@@ -111,14 +111,14 @@ def flatten(
         )
     # the entries and the protective orders first, then what they filled meanwhile is booked:
     # a stop that fired just before its cancel leaves nothing to sell
-    canceled = cancel_for_exit(engine, protective=False)
+    canceled = cancel_for_exit(engine, keep_protective=False)
     book(engine)
     sales: list[str] = []
     polls = 0
     refused = ""
     while True:
         _, held = engine.account.holdings()
-        selling = [o for o in engine.orders.open_orders() if o.side == "sell"]
+        selling = _selling(engine)
         if held <= ZERO and not selling:
             return _outcome(engine, "flat", sales, canceled, polls)
         if not selling and held > ZERO and not refused:
@@ -141,7 +141,7 @@ def flatten(
         if refused:  # a refusal may be the venue seeing it sold already: look once more
             book(engine)
             _, held = engine.account.holdings()
-            if held <= ZERO and not any(o.side == "sell" for o in engine.orders.open_orders()):
+            if held <= ZERO and not _selling(engine):
                 return _outcome(engine, "flat", sales, canceled, polls)
         if clock() >= deadline or interrupted() or refused:
             why = (
@@ -155,6 +155,15 @@ def flatten(
         time.sleep(poll_s)
         polls += 1
         book(engine)
+
+
+def _selling(engine: TradingEngine) -> list[str]:
+    """The open sales that close the position (not a resting stop-loss or take-profit)."""
+    return [
+        o.client_order_id
+        for o in engine.orders.open_orders()
+        if o.side == "sell" and o.reason in UNDER_WAY
+    ]
 
 
 def _outcome(
