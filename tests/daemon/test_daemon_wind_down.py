@@ -16,6 +16,9 @@ The strategy is always long: its entry fills and its stop-loss rests at the exch
 
 Figures (printed; -s shows them): seconds from the demotion's event to ``flat``'s, and bars the
 live run marked in between (the emulator's clock does not move meanwhile: 0 expected).
+Measured on the shared 2-core box (5 runs): demotion to flat 1.3 / 1.9 / 2.5 s (min / median /
+max: up to a conductor turn of 1 s, then a cancel, a sale the exchange fills at once, a sync);
+demotion to flat across the SIGKILL and the restart 5.7 / 7.0 / 8.0 s; 0 bars in every run.
 """
 
 from __future__ import annotations
