@@ -60,6 +60,18 @@ class DaemonSettings(_Section):
         "cancel", description="on SIGTERM: cancel open orders, or leave them to the armed switch"
     )
     stop_timeout_s: float = Field(30.0, gt=0, description="a clean stop's time limit")
+    flatten_on_demote: bool = Field(
+        True,
+        description="a live strategy that leaves stage live (demoted, retired) sells its "
+        "position through the reduce path before its component stops; false: the position and "
+        "its protective orders stay at the exchange, unmanaged (only its entries are canceled)",
+    )
+    flatten_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="how long a wind-down waits for its sale to be filled and booked before it "
+        "stops and reports what is still open",
+    )
     restart_backoff_s: float = Field(1.0, gt=0, description="first restart delay, doubled")
     restart_backoff_max_s: float = Field(60.0, gt=0)
     restart_max: int = Field(5, ge=0, description="restarts per window before giving up")

@@ -8,7 +8,10 @@ Every turn it reads the lifecycle (`rara.feedback.lifecycle`) and:
    ``daemon.approve_account``); otherwise they wait for `rara strategy approve`;
 3. runs one `TradingComponent` per strategy at paper (on the paper venue) and at live (on its
    approved account; not with ``--paper-only``), and stops the component of a strategy that left
-   its stage (demoted, retired);
+   its stage (demoted, retired); a live one first winds down (`rara.daemon.wind_down`: its
+   position sold, with ``daemon.flatten_on_demote``), and one left unfinished (the daemon was
+   killed mid-way, or the strategy was demoted while none ran) is finished by a fresh live
+   component that reconciles first;
 4. halts a trading component that crashed: a strategy lock (``scope = strategy``) is set with
    the error, so nothing of it trades, and after a backoff a fresh component is started, whose
    session reconciles before it trades; once it is open the lock is released.
@@ -23,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from rara.config import Settings
@@ -34,6 +37,8 @@ from rara.daemon.trading import (
     TradingPlan,
     plan_of,
 )
+from rara.daemon.wind_down import ENDS as WIND_DOWN_ENDS
+from rara.daemon.wind_down import PendingWindDown, WindDown, WindDowns
 from rara.domain.events import ComponentKind
 from rara.domain.market import Candles
 from rara.events import EventStore
@@ -79,6 +84,8 @@ class Conductor:
     finished: dict[str, str] = field(default_factory=dict)  # name -> how its run ended
     halts: dict[str, _Halt] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # name -> why it cannot start
+    winding: dict[str, TradingComponent] = field(default_factory=dict)  # left live, winding down
+    wind_failures: dict[str, tuple[int, float]] = field(default_factory=dict)  # tries, retry at
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     name = "lifecycle"
@@ -87,6 +94,7 @@ class Conductor:
 
     def __post_init__(self) -> None:
         self.lifecycle = Lifecycle(self.store)
+        self.wind_downs = WindDowns(self.store)
         # a halt outlives the daemon that set it (its lock is in the log): this one lifts it
         # once the component's fresh session has reconciled, as for its own halts
         for lock in Control(self.store).locks():
@@ -133,6 +141,7 @@ class Conductor:
         self._auto_approve(settings)
         self._collect_ended()
         wanted = {p.component_name: p for p in self._plans()}
+        pending = self._pending_wind_downs(settings)
         started: list[TradingComponent] = []
         with self._lock:
             unwanted = [n for n in self.running if n not in wanted]
@@ -143,6 +152,7 @@ class Conductor:
             with self._lock:
                 self.running.pop(name, None)
             self._lift_halt(name, "its strategy left the stage that trades")
+        self._wind_down(pending)
         now = self.clock()
         for name, plan in wanted.items():
             with self._lock:
@@ -194,6 +204,74 @@ class Conductor:
         with self._lock:
             self.halts[name] = _Halt(lock_id, failures, self.clock() + wait)
         log.warning("%s halted (%s); trying again in %.1f s after reconciliation", name, what, wait)
+
+    # ---- winding down what left stage live (`rara.daemon.wind_down`) ----------------------
+    def _pending_wind_downs(
+        self, settings: Settings
+    ) -> dict[str, tuple[PendingWindDown, WindDown]]:
+        """The live components to wind down, by name; a running one is told at once (so this
+        turn's removal of what is unwanted passes it by)."""
+        if self.paper_only:  # no live session is opened with --paper-only
+            return {}
+        d = settings.daemon
+        out: dict[str, tuple[PendingWindDown, WindDown]] = {}
+        for p in self.wind_downs.pending(self.lifecycle.strategies()):
+            name = f"trading:{p.strategy_id}:{p.account}"
+            order = WindDown(p.demotion_seq, p.why, d.flatten_on_demote, d.flatten_timeout_s)
+            out[name] = (p, order)
+            with self._lock:
+                comp = self.running.get(name)
+                if comp is None or comp.plan.mode != "live" or name in self.winding:
+                    continue
+                del self.running[name]
+                self.winding[name] = comp
+            comp.wind_down(order)
+            log.info("%s left stage live (%s): winding down", name, p.why)
+        return out
+
+    def _wind_down(self, pending: dict[str, tuple[PendingWindDown, WindDown]]) -> None:
+        """Collect wound-down components; start one for a pending wind-down without one (a
+        restart finishing it), after a backoff when the last try failed."""
+        now = self.clock()
+        with self._lock:
+            done = [(n, c) for n, c in self.winding.items() if c.done.is_set()]
+        for name, comp in done:
+            self.supervisor.remove(name)
+            with self._lock:
+                del self.winding[name]
+            if comp.wound in WIND_DOWN_ENDS:
+                self.wind_failures.pop(name, None)
+                continue
+            failures, _ = self.wind_failures.get(name, (0, now))
+            d = self.settings().daemon
+            wait = min(d.restart_backoff_s * 2**failures, d.restart_backoff_max_s)
+            self.wind_failures[name] = (failures + 1, now + wait)
+        for name, (p, order) in pending.items():
+            with self._lock:
+                busy = name in self.winding or name in self.running
+            retry_at = self.wind_failures.get(name, (0, 0.0))[1]
+            if busy or now < retry_at:
+                continue
+            rec = self.lifecycle.get(p.strategy_id)
+            plan = None if rec is None else self._plan(rec)
+            if plan is None:
+                continue
+            plan = replace(plan, mode="live", account=p.account)
+            comp = TradingComponent(
+                self.home,
+                plan,
+                self.options,
+                wind_down=order,
+                report_open_failure=name not in self.wind_failures,
+            )
+            try:
+                self.supervisor.add(comp)
+            except ValueError as exc:  # stopping, or its old slot still running
+                log.info("wind-down of %s not started: %s", name, exc)
+                continue
+            with self._lock:
+                self.winding[name] = comp
+            log.info("%s: finishing its wind-down (%s)", name, order.why)
 
     # ---- the parts of a turn -------------------------------------------------------------
     def _plans(self) -> list[TradingPlan]:

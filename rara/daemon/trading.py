@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rara.domain.events import ComponentKind
+from rara.daemon.wind_down import WindDown, report_open_failure, wind_down_session
+from rara.domain.events import ComponentKind, WindDownStep
 from rara.domain.market import Candles
 from rara.feedback.lifecycle import StrategyRecord
 from rara.home import Home
@@ -97,12 +98,21 @@ class TradingOptions:
 
 
 class TradingComponent:
-    """Runs one `TradingPlan` until stopped, or until a replay has no more bars."""
+    """Runs one `TradingPlan` until stopped, until a replay has no more bars, or, live, until
+    it has wound down (`wind_down`; given at start, a wind-down a restart finishes)."""
 
     kind: ComponentKind = "trading"
     restart: RestartPolicy = "halt"
 
-    def __init__(self, home: Home, plan: TradingPlan, options: TradingOptions) -> None:
+    def __init__(
+        self,
+        home: Home,
+        plan: TradingPlan,
+        options: TradingOptions,
+        wind_down: WindDown | None = None,
+        *,
+        report_open_failure: bool = True,
+    ) -> None:
         self.home, self.plan, self.options = home, plan, options
         self.opened = threading.Event()  # set once the session is open (reconciled, armed)
         self.open_error: BaseException | None = None
@@ -110,6 +120,22 @@ class TradingComponent:
         self.run_id: str | None = None
         self.canceled_on_stop = 0
         self._session: Any = None
+        self._wind: WindDown | None = None
+        self._winding = threading.Event()
+        self._report_open_failure = report_open_failure  # an event; a retry only logs
+        self.done = threading.Event()  # set when run() returned, however
+        self.wound: WindDownStep | None = None  # how its wind-down ended (flat, still_open...)
+        if wind_down is not None:
+            self.wind_down(wind_down)
+
+    def wind_down(self, order: WindDown) -> None:
+        """Stop taking signals, wind down (live), then end (called from another thread)."""
+        self._wind = order
+        self._winding.set()
+
+    @property
+    def winding(self) -> bool:
+        return self._winding.is_set()
 
     @property
     def name(self) -> str:
@@ -122,10 +148,20 @@ class TradingComponent:
 
     def run(self, progress: Progress, stopping: threading.Event) -> None:
         try:
+            self._run(progress, stopping)
+        finally:
+            self.done.set()
+
+    def _run(self, progress: Progress, stopping: threading.Event) -> None:
+        try:
             session = self._open()
         except BaseException as exc:
             self.open_error = exc
             self.opened.set()
+            if self._wind is not None:
+                report_open_failure(
+                    self.home, self.plan, self._wind, exc, event=self._report_open_failure
+                )
             raise
         with session:
             self._session = session
@@ -135,14 +171,23 @@ class TradingComponent:
 
             def should_stop() -> bool:
                 progress.beat()
-                return stopping.is_set()
+                return stopping.is_set() or self._winding.is_set()
+
+            def wind_down() -> bool:
+                order = self._wind
+                if order is None or stopping.is_set():
+                    return False
+                self.wound = wind_down_session(session, self.plan, order, progress, stopping)
+                return True
 
             leave = self.options.stop_orders == "leave_under_deadman"
             if self.plan.mode == "live":
                 from rara.trading.live import LiveSession
 
                 assert isinstance(session, LiveSession)
-                self.ended = session.run(should_stop, timeout_s=1.0, disarm=not leave)
+                self.ended = session.run(
+                    should_stop, timeout_s=1.0, disarm=not leave, wind_down=wind_down
+                )
             else:
                 self.ended = session.run(should_stop, timeout_s=1.0)
             if stopping.is_set() and not leave:

@@ -639,6 +639,37 @@ class TradingSignalDivergence(EventPayload):
     detail: str
 
 
+WindDownStep = Literal["started", "flat", "still_open", "left_open", "failed"]
+
+
+class TradingWindDown(EventPayload):
+    """A live strategy left stage live (demoted, retired) and its component winds down: its
+    entry orders canceled, its position sold through the reduce path (``flatten`` sales, each
+    journaled as every order), then stopped. ``started`` when it begins; ``flat`` once the sale
+    is filled and booked; ``still_open`` when it gave up (timed out, refused) with what is
+    still held and open; ``left_open`` when ``daemon.flatten_on_demote`` is off (the position
+    and its protective orders stay); ``failed`` when the session could not be opened or the
+    daemon stopped mid-way (tried again). The last three but ``failed`` end it: a restarted
+    daemon finishes a wind-down that has none of them after ``demotion_seq``."""
+
+    event_type: ClassVar[str] = "trading_wind_down"
+
+    strategy_id: str = Field(min_length=1)
+    account: str = Field(min_length=1, description="the [trading.accounts.NAME] it traded on")
+    symbol: str
+    step: WindDownStep
+    demotion_seq: int = Field(ge=1, description="the lifecycle event that took it out of live")
+    held: ExactDecimal | None = Field(None, description="base quantity held (ledger) after it")
+    open_orders: list[str] = Field(
+        default_factory=list, description="client order ids still open at the venue"
+    )
+    sales: list[str] = Field(
+        default_factory=list,
+        description="the run's flatten sales (client ids), before a restart too",
+    )
+    detail: str = ""
+
+
 # ---- sentinel ----------------------------------------------------------------------------------
 
 
@@ -927,6 +958,7 @@ _SCHEMA_V1: tuple[type[EventPayload], ...] = (
     StateRowRecorded,
     RegistryIndexSeen,
     RegistryStrategyInstalled,
+    TradingWindDown,
 )
 
 

@@ -69,6 +69,10 @@ class StrategyRecord:
     stage: Stage
     since_seq: int
     account: str | None = None  # the account a person approved it for (live)
+    # the account it last traded live on and the event that took it out of live, kept after a
+    # demotion: what its wind-down (the sale of that position) needs
+    live_account: str | None = None
+    left_live_seq: int | None = None
     last_report: Gate2Report | None = None
     history: list[Transition] = field(default_factory=list)
 
@@ -199,8 +203,10 @@ class Lifecycle:
         if payload.report is not None:
             rec.last_report = payload.report
         if isinstance(payload, FeedbackStrategyConfirmed):
-            rec.account = payload.account
-        elif kind == "demote":
+            rec.account = rec.live_account = payload.account
+        elif t.from_stage == "live":
+            rec.left_live_seq = ev.seq
+        if kind == "demote":
             rec.account = None  # approval was for live; a demoted strategy needs a new one
         return True
 

@@ -166,6 +166,19 @@ class TradingEngine:
         """The bars the strategy was last evaluated on, newest last (the sentinel reads them)."""
         return self._window
 
+    @property
+    def last_bar(self) -> ClosedBar | None:
+        """The last bar processed (None before the first)."""
+        return self._last_bar
+
+    def book_fills(self) -> None:
+        """Journal and book what the venue filled (a wind-down between bars)."""
+        self._sync()
+
+    def sell_position(self, reason: IntentReason, bar: ClosedBar) -> None:
+        """Sell what is held through the reduce path, keyed on `bar` (see `_sell_all`)."""
+        self._sell_all(reason, bar)
+
     # -- the loop -----------------------------------------------------------------------------
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, timeout_s: float = 5.0) -> str:

@@ -177,14 +177,21 @@ class LiveSession(Closing):
         timeout_s: float = 1.0,
         *,
         disarm: bool = True,
+        wind_down: Callable[[], bool] | None = None,
     ) -> str:
         """Trade until `should_stop()` (a live feed does not end). On the way out the dead man's
         switch is disarmed and resting orders (the position's stop-loss) stay at the venue;
         `disarm=False` leaves the switch armed, so the exchange cancels them if no process
-        refreshes it in time (the daemon's ``stop_orders = "leave_under_deadman"``)."""
+        refreshes it in time (the daemon's ``stop_orders = "leave_under_deadman"``).
+        `wind_down()` runs once the engine stopped, with the switch still armed (a strategy
+        that left stage live sells its position, `rara.trading.wind_down`); when it says it
+        wound down, the switch is disarmed whatever `disarm` says: nothing refreshes it later,
+        and what it leaves resting must stay."""
         ended = "stopped"
         try:
             ended = self.engine.run(should_stop, timeout_s)
+            if wind_down is not None and wind_down():
+                disarm = True
         finally:
             try:
                 if disarm and self.upkeep.deadman is not None:

@@ -414,4 +414,15 @@ def examples() -> list[EventPayload]:
             detected_by="watchdog",
             canceled=["rara0123456789abcdef0123456789ab"],
         ),
+        ev.TradingWindDown(
+            strategy_id="strat_01",
+            account="main",
+            symbol="BTC/USDT",
+            step="flat",
+            demotion_seq=812,
+            held=Decimal("0"),
+            open_orders=[],
+            sales=["rara0123456789abcdef0123456789ab"],
+            detail="sold 0.001 BTC in 1 sale; flat",
+        ),
     ]
