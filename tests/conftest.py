@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,16 @@ import pytest
 
 from tests.emulators.openai_emulator import OpenAIEmulator, running
 from tests.kit.cli import CliResult, run_cli
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background by a shell without job control (`cmd &` in a script)
+    # inherits SIGINT ignored, and so does every process it starts: Python then installs no
+    # KeyboardInterrupt handler, and the tests that stop a command the way Ctrl-C does would
+    # see it ignore them. A handler (unlike "ignored") is reset by exec, so the commands the
+    # tests start get Python's own again.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

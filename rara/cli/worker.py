@@ -33,23 +33,14 @@ def environment_checks(backend: str, sandbox: SandboxSettings) -> list[dict[str,
             {"name": x.name, "ok": x.available, "detail": x.detail} for x in sandbox_layers()
         ]
     else:
-        from rara.runner.capabilities import docker_engine
+        from rara.runner.capabilities import docker_engine, sandbox_image
 
         engine = docker_engine()
         checks.append({"name": "docker_engine", "ok": engine.available, "detail": engine.detail})
         if engine.available:
-            checks.append(_image_check(sandbox.image))
+            image = sandbox_image(sandbox.image)
+            checks.append({"name": image.name, "ok": image.available, "detail": image.detail})
     return checks
-
-
-def _image_check(image: str) -> dict[str, Any]:
-    from rara.runner.container.io import connect
-
-    try:
-        connect(timeout=10.0).images.get(image)
-    except Exception as exc:  # RaraError (no engine after all), or the SDK's ImageNotFound
-        return {"name": "sandbox_image", "ok": False, "detail": f"{image}: {exc}"}
-    return {"name": "sandbox_image", "ok": True, "detail": image}
 
 
 def worker_command(scheduler: str, cluster: ResearchClusterSettings, name: str | None) -> list[str]:

@@ -255,12 +255,21 @@ def test_rara_worker_joins_a_scheduler_and_runs_jobs(rara_home: Path, tmp_path: 
         stop(scheduler)
 
 
-def test_rara_worker_refuses_a_machine_without_the_sandbox(cli: Callable[..., Any]) -> None:
-    from rara.runner.capabilities import docker_engine
-
-    if docker_engine().available:
-        pytest.skip("a Docker engine answers here: the docker backend's check would pass")
-    r = cli("worker", "--scheduler", "tcp://127.0.0.1:9", "--backend", "docker", timeout=120)
+def test_rara_worker_refuses_a_machine_without_the_sandbox(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    # a machine without a Docker engine, whether or not this one has one: the engine's socket
+    # is a path where nothing listens
+    no_engine = {"DOCKER_HOST": f"unix://{tmp_path / 'no-docker.sock'}"}
+    r = cli(
+        "worker",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--backend",
+        "docker",
+        env=no_engine,
+        timeout=120,
+    )
     assert r.code == 3 and r.error["code"] == "worker_environment"
     assert "docker_engine" in r.error["message"]
     checked = cli("worker", "--check", timeout=120)

@@ -44,6 +44,7 @@ from rara.registry.remote.keys import TrustStore
 from rara.registry.remote.lock import (
     LOCAL_GATE_REPORT,
     LockedStrategy,
+    StrategiesLock,
     read_lock,
     verify_installed,
     write_lock,
@@ -184,9 +185,7 @@ def _record(
         instrument=judged_on,
     )
     lock = read_lock(home)
-    write_lock(
-        home, lock.model_copy(update={"strategies": {**lock.strategies, entry.name: locked}})
-    )
+    write_lock(home, StrategiesLock(strategies={**lock.strategies, entry.name: locked}))
     with open_event_store(home.state_db) as store:
         store.append(
             RegistryStrategyInstalled(
@@ -231,5 +230,5 @@ def remove(home: Home, name: str) -> LockedStrategy:
         raise RegistryError("bad_lock", f"{entry.path} is not under {home.installed_dir}")
     shutil.rmtree(directory, ignore_errors=True)
     rest = {k: v for k, v in lock.strategies.items() if k != name}
-    write_lock(home, lock.model_copy(update={"strategies": rest}))
+    write_lock(home, StrategiesLock(strategies=rest))
     return entry

@@ -151,7 +151,7 @@ def write_tree(
     for ref in yank:
         if ref not in kept:
             raise RegistryError("publish_unknown", f"{ref} is not in the index", "")
-        kept[ref] = kept[ref].model_copy(update={"yanked": True})
+        kept[ref] = type(kept[ref]).model_validate({**kept[ref].model_dump(), "yanked": True})
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
     index = RegistryIndex(
         version=(previous.version + 1) if previous else 1,
