@@ -33,13 +33,14 @@ def environment_checks(backend: str, sandbox: SandboxSettings) -> list[dict[str,
             {"name": x.name, "ok": x.available, "detail": x.detail} for x in sandbox_layers()
         ]
     else:
-        from rara.runner.capabilities import docker_engine, sandbox_image
+        from rara.runner.capabilities import docker_engine
+        from rara.runner.sandbox import container_image_present
 
         engine = docker_engine()
         checks.append({"name": "docker_engine", "ok": engine.available, "detail": engine.detail})
         if engine.available:
-            image = sandbox_image(sandbox.image)
-            checks.append({"name": image.name, "ok": image.available, "detail": image.detail})
+            ok, detail = container_image_present(sandbox.image)
+            checks.append({"name": "sandbox_image", "ok": ok, "detail": detail})
     return checks
 
 

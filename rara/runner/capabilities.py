@@ -62,14 +62,3 @@ def docker_engine(socket_path: str = "/var/run/docker.sock", timeout: float = 2.
         if ok
         else f"{socket_path} answered but not like a Docker engine",
     )
-
-
-def sandbox_image(image: str, timeout: float = 10.0) -> Layer:
-    """Whether the engine holds the container sandbox's image (`rara sandbox build-image`)."""
-    from rara.runner.container.io import connect
-
-    try:
-        connect(timeout=timeout).images.get(image)
-    except Exception as exc:  # RaraError (no engine after all), or the SDK's ImageNotFound
-        return Layer("sandbox_image", False, f"{image}: {exc}")
-    return Layer("sandbox_image", True, image)

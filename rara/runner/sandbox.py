@@ -279,3 +279,15 @@ def open_sandbox(
     if backend == "inprocess":
         return InProcessSandbox(wall_s, proof_us_per_bar)
     raise ValueError(f"unknown sandbox backend {backend!r}; one of {', '.join(BACKENDS)}")
+
+
+def container_image_present(image: str, timeout: float = 10.0) -> tuple[bool, str]:
+    """Whether the Docker engine holds the container sandbox's image (`rara sandbox
+    build-image`): (present, what was found)."""
+    from rara.runner.container.io import connect
+
+    try:
+        connect(timeout=timeout).images.get(image)
+    except Exception as exc:  # RaraError (no engine after all), or the SDK's ImageNotFound
+        return False, f"{image}: {exc}"
+    return True, image
