@@ -22,8 +22,11 @@ bars, and its resident memory over a soak.
   daemon's resident memory climbs by ~10 MB over its first few hundred research runs (caches
   filling: pydantic-core's string cache, numba's dispatch, pymalloc's arenas; a loop of 400
   runs in one process levels off), which a 10-minute soak from ready would read as a trend;
-  the warm-up's rise is printed. Verdict per series: growth when the slope is above
-  ``GROWTH_MB_PER_HOUR`` by two standard errors (see there).
+  the warm-up's rise is printed. The trend is judged on the resting level: the lowest sample
+  of each ``RESTING_BLOCK_S`` block (samples every 0.5 s), since a leak raises the level the
+  daemon comes back to between research runs while a run's transient arrays only add spikes
+  above it. Verdict per series: growth when the slope is above ``GROWTH_MB_PER_HOUR`` by two
+  standard errors (see there). The slope of the block medians is printed beside it.
 
     python -m benchmarks.bench_daemon [--quick]
 """
@@ -51,8 +54,11 @@ IDLE_TARGET_PCT = 2.0
 # 2 s apart) had two standard errors of 25-40 MB/hour (measured), too wide to tell 20 MB/hour
 # from none; the whole 10 minutes after the warm-up narrow it by ~2.8x. The verdict is "growth"
 # only when the slope is above the threshold by two standard errors, "no growth trend" when
-# below it by two, "inconclusive" in between.
+# below it by two, "inconclusive" in between. The medians still scattered (+16.5 +- 12 MB/hour
+# over 10 minutes, +7.95 +- 4 over 30, CI load): a sample in a block lands mid-run of research
+# as often as not. Each block's lowest sample is the resting level, what a leak would raise.
 GROWTH_MB_PER_HOUR = 20.0
+RESTING_BLOCK_S = 10.0
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -274,18 +280,27 @@ class MemoryTrend:
         """The same judgement on the daemon process alone."""
         return MemoryTrend(self.leader, [], 1)
 
+    def _blocks(self) -> list[list[tuple[float, float]]]:
+        """The soak's samples in consecutive `RESTING_BLOCK_S` blocks (by their time)."""
+        blocks: dict[int, list[tuple[float, float]]] = {}
+        for t, v in self.samples:
+            blocks.setdefault(int(t // RESTING_BLOCK_S), []).append((t, v))
+        return list(blocks.values())
+
     def _settled(self) -> list[tuple[float, float]]:
-        """The soak in blocks of 5 samples, each its median time and MB: one sample caught
-        mid-run of research (a spike) does not tilt the line."""
-        half = self.samples
-        if len(half) < 15:
-            return half
+        """The resting level: each block's lowest sample (its time and MB). A research run's
+        transient arrays lift some samples of a block; the lowest is the level the daemon
+        comes back to between runs, which a leak raises. Too few blocks: the samples."""
+        blocks = self._blocks()
+        if len(blocks) < 15:
+            return self.samples
+        return [min(block, key=lambda s: s[1]) for block in blocks]
+
+    def block_medians(self) -> list[tuple[float, float]]:
+        """Each block's median time and MB (the statistic judged before the resting level)."""
         return [
-            (
-                statistics.median(t for t, _ in half[i : i + 5]),
-                statistics.median(v for _, v in half[i : i + 5]),
-            )
-            for i in range(0, len(half) - 4, 5)
+            (statistics.median(t for t, _ in b), statistics.median(v for _, v in b))
+            for b in self._blocks()
         ]
 
     @property
@@ -413,7 +428,7 @@ def sizes() -> dict[str, float]:
         "warmup_s": 20.0,
         "soak_warmup_s": env_int("RARA_BENCH_DAEMON_SOAK_WARMUP_S", 300),
         "soak_s": env_int("RARA_BENCH_DAEMON_SOAK_S", 600),
-        "every_s": 2.0,  # more samples, a tighter slope (the scatter: research runs come and go)
+        "every_s": 0.5,  # enough samples per block that one falls between research runs
     }
 
 
@@ -440,6 +455,14 @@ def run() -> list[Figure]:
     for name, t in (("tree PSS", trend), ("daemon RSS", daemon)):
         slopes = ", ".join(f"{v:.0f}" for v in t.quarter_slopes())
         print(f"   soak: {name} slope of each quarter {slopes} MB/hour", flush=True)
+        medians = t.block_medians()
+        print(
+            f"   soak: {name} slope of the {RESTING_BLOCK_S:.0f} s blocks' medians "
+            f"{slope_per_hour(medians):+.1f} +-{2 * slope_error_per_hour(medians):.1f} "
+            f"(2 s.e.), of their lowest (judged) {t.settled_slope:+.1f} "
+            f"+-{2 * t.settled_error:.1f} MB/hour",
+            flush=True,
+        )
     print(
         f"   idle: {windows} windows of {window_s:.0f} s after ready, every run opened and "
         f"{s['warmup_s']:.0f} s of warm-up; the process tree (daemon + sandbox workers)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -83,11 +84,29 @@ def test_the_trend_is_a_least_squares_slope_per_hour() -> None:
     assert flat.quarter_ratio == pytest.approx(1.0, abs=0.01)
     rising = MemoryTrend(line, [], 1)
     assert rising.growth and rising.quarter_ratio > 1.05
-    noisy = MemoryTrend(
-        [(t, 100.0 + t / 60 * 0.4 + 20 * ((t // 5) % 2)) for t in range(0, 600, 5)], [], 1
-    )
-    assert noisy.judged() == "inconclusive"  # 24 MB/hour under 20 MB of scatter
     assert all(abs(q - 60.0) < 1e-6 for q in rising.quarter_slopes())
+
+
+def test_the_trend_is_judged_on_the_resting_level() -> None:
+    """Each 10 s block's lowest sample: spikes above a flat floor are no trend, even when they
+    come more often late in the soak (which tilts the medians); a floor that rises is growth
+    however the spikes fall; a floor that scatters as much as it rises is inconclusive."""
+    rng = random.Random(7)
+    times = [i * 0.5 for i in range(1200)]  # 10 minutes, every 0.5 s
+
+    def spike(t: float) -> float:  # a research run's arrays: more often as the soak goes on
+        return 60.0 if rng.random() < 0.1 + 0.5 * t / 600 else 0.0
+
+    busier = MemoryTrend([(t, 500.0 + spike(t)) for t in times], [], 1)
+    medians = busier.block_medians()
+    assert slope_per_hour(medians) > 100  # the old statistic reads the busier end as growth
+    assert busier.settled_slope == 0.0 and busier.judged() == "no growth trend"
+    leak = MemoryTrend([(t, 500.0 + t / 60 + spike(t)) for t in times], [], 1)  # 60 MB/hour
+    assert leak.judged() == "growth" and leak.settled_slope == pytest.approx(60.0, abs=1.0)
+    shaky = MemoryTrend([(t, 500.0 + t / 60 * 0.4 + rng.uniform(-20, 20)) for t in times], [], 1)
+    assert shaky.judged() == "inconclusive"  # 24 MB/hour under 40 MB of scatter
+    few = MemoryTrend([(t, 100.0 + t) for t in range(0, 30, 2)], [], 1)  # 3 blocks: the samples
+    assert few.settled_slope == pytest.approx(3600.0)
 
 
 @pytest.mark.slow
