@@ -103,7 +103,7 @@ def approve(ident: str, account: str, reason: str) -> None:
     live mode's opt-ins: an account in live mode still needs trading.live_enabled, its keys and
     the daemon's --live.
     """
-    from rara.trading.accounts import account_settings  # ccxt: only when approving
+    from rara.trading.accounts import account_fit, account_settings  # ccxt: when approving
 
     home = Home.from_env()
     acct = account_settings(load_settings(home), account)  # an unknown name: bad input
@@ -116,6 +116,7 @@ def approve(ident: str, account: str, reason: str) -> None:
             reason=reason,
             by=cli_user(),
             source="cli",
+            fits_account=account_fit(home, acct, account),
         )
         out = describe(home, store, rec)
     if acct.mode == "live":

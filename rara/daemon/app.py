@@ -211,7 +211,9 @@ class Daemon:
             supervisor.add(component)
         if self.server is not None and self.options.server and settings.server.enabled:
             parts = DaemonParts(
-                home=self.home, settings=self.settings, control=DaemonControl(store, self.settings)
+                home=self.home,
+                settings=self.settings,
+                control=DaemonControl(store, self.settings, self.home),
             )
             supervisor.add(self.server(parts))
         head = store.last_seq()

@@ -39,8 +39,9 @@ from rara.daemon.trading import (
 )
 from rara.daemon.wind_down import ENDS as WIND_DOWN_ENDS
 from rara.daemon.wind_down import PendingWindDown, WindDown, WindDowns
-from rara.domain.events import ComponentKind
+from rara.domain.events import ComponentKind, FeedbackStrategyHold
 from rara.domain.market import Candles
+from rara.errors import BadInput, RaraError
 from rara.events import EventStore
 from rara.feedback.lifecycle import Lifecycle, StrategyRecord, move
 from rara.home import Home
@@ -86,6 +87,7 @@ class Conductor:
     problems: dict[str, str] = field(default_factory=dict)  # name -> why it cannot start
     winding: dict[str, TradingComponent] = field(default_factory=dict)  # left live, winding down
     wind_failures: dict[str, tuple[int, float]] = field(default_factory=dict)  # tries, retry at
+    held: set[str] = field(default_factory=set)  # auto-approve holds written (their event ids)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     name = "lifecycle"
@@ -313,10 +315,26 @@ class Conductor:
             at_paper += 1
 
     def _auto_approve(self, settings: Settings) -> None:
+        """Live candidates to live on ``daemon.approve_account``, as a person's approval would
+        be, with the same check that the account can trade the candidate's market; one it
+        cannot is held at live candidate with a ``feedback_strategy_hold`` saying why (once
+        per candidacy)."""
         d = settings.daemon
         if not d.auto_approve or d.approve_account is None:
             return
-        for rec in self.lifecycle.strategies("live_candidate"):
+        candidates = self.lifecycle.strategies("live_candidate")
+        if not candidates:
+            return
+        from rara.trading.accounts import account_fit, account_settings  # ccxt: only here
+
+        for rec in candidates:
+            try:
+                acct = account_settings(settings, d.approve_account)
+                account_fit(self.home, acct, d.approve_account)(rec)
+            except RaraError as exc:
+                self._hold_once(rec, f"auto_approve cannot trade it on {d.approve_account}: "
+                                f"{exc.message} ({exc.suggestion})")  # fmt: skip
+                continue
             move(
                 self.store,
                 self.lifecycle,
@@ -328,6 +346,30 @@ class Conductor:
                 event_id=f"auto-approve:{rec.strategy_id}:{rec.since_seq}",
                 source=SOURCE,
             )
+
+    def _hold_once(self, rec: StrategyRecord, reason: str) -> None:
+        """A ``feedback_strategy_hold`` for `rec`, once per candidacy (its id names the stage's
+        start), also across restarts (the log refuses the id a second time)."""
+        event_id = f"auto-approve-held:{rec.strategy_id}:{rec.since_seq}"
+        if event_id in self.held:
+            return
+        try:
+            self.store.append(
+                FeedbackStrategyHold(
+                    strategy_id=rec.strategy_id,
+                    stage=rec.stage,
+                    reason=reason,
+                    decided_by="daemon:auto_approve",
+                ),
+                source=SOURCE,
+                strategy_id=rec.strategy_id,
+                event_id=event_id,
+            )
+            log.warning("%s held at live candidate: %s", rec.name, reason)
+        except BadInput as exc:
+            if exc.code != "event_duplicate_id":
+                raise
+        self.held.add(event_id)
 
     def _collect_ended(self) -> None:
         """Components whose run ended by itself (a replay out of bars) are finished; a halted

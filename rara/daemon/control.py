@@ -24,6 +24,7 @@ from rara.config import Settings
 from rara.errors import BadInput
 from rara.events import EventStore
 from rara.feedback.lifecycle import Lifecycle, approve, demote_one
+from rara.home import Home
 from rara.research.pause import pause_research, resume_research
 from rara.trading import control as trading
 
@@ -34,9 +35,10 @@ class DaemonControl:
     """The control calls on the daemon's event store; `settings` is read at every call (an
     approval checks the account against the settings in force)."""
 
-    def __init__(self, store: EventStore, settings: Callable[[], Settings]) -> None:
+    def __init__(self, store: EventStore, settings: Callable[[], Settings], home: Home) -> None:
         self.store = store
         self.settings = settings
+        self.home = home  # where the strategies' manifests are: an approval checks the market
         self._lock = threading.Lock()  # the lifecycle projection is not thread-safe
         self._lifecycle: Lifecycle | None = None
 
@@ -82,11 +84,11 @@ class DaemonControl:
         return self._lifecycle
 
     def _approve(self, strategy_id: str, account: str, by: str) -> int:
-        from rara.trading.accounts import account_settings
+        from rara.trading.accounts import account_fit, account_settings
 
         settings = self.settings()
         name = account or _only_account(settings)
-        account_settings(settings, name)  # an unknown name: BadInput naming the accounts
+        acct = account_settings(settings, name)  # an unknown name: BadInput naming the accounts
         with self._lock:
             _, ev = approve(
                 self.store,
@@ -96,6 +98,7 @@ class DaemonControl:
                 reason=f"approved by {by}",
                 by=by,
                 source=SOURCE,
+                fits_account=account_fit(self.home, acct, name),
             )
         return ev.seq
 

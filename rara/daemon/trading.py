@@ -26,7 +26,7 @@ from rara.domain.market import Candles
 from rara.feedback.lifecycle import StrategyRecord
 from rara.home import Home
 from rara.registry.manifest import read_manifest
-from rara.registry.remote.lock import ensure_intact, locked_entry
+from rara.registry.remote.lock import ensure_intact, traded_instrument
 from rara.supervision import Progress, RestartPolicy
 from rara_sandbox.manifest import STRATEGY_FILE
 
@@ -66,10 +66,7 @@ def plan_of(home: Home, rec: StrategyRecord, mode: TradingMode) -> TradingPlan:
     directory = home.root / rec.path
     ensure_intact(home, directory)  # an installed strategy trades only as it was locked
     manifest = read_manifest(directory)
-    instrument = manifest.instrument
-    if instrument is None:
-        locked = locked_entry(home, directory)
-        instrument = locked.instrument if locked is not None else None
+    instrument = traded_instrument(home, directory)
     if instrument is None:
         raise ValueError(f"{rec.name}: its manifest names no instrument to trade")
     exchange, symbol, timeframe = instrument.split(":")

@@ -18,6 +18,7 @@ not allowed from there (two writers raced: a person approved while feedback demo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -278,10 +279,12 @@ def approve(
     reason: str,
     by: str,
     source: str = SOURCE,
+    fits_account: Callable[[StrategyRecord], None] | None = None,
 ) -> tuple[StrategyRecord, Event]:
     """A person's approval of the live candidate `ident` (id, prefix or name) for `account`:
     the ``feedback_strategy_confirmed`` that moves it to live. Refused for a strategy at any
-    other stage; the caller checks that `account` is configured."""
+    other stage; the caller checks that `account` is configured, and `fits_account` (raising)
+    that it can trade the candidate's market."""
     rec = lifecycle.resolve(ident)
     if rec.stage != "live_candidate":
         raise Refused(
@@ -291,6 +294,8 @@ def approve(
             "a strategy becomes a live candidate when its paper trading passes gate 2; "
             f"`rara strategy show {rec.strategy_id}` shows its last gate 2 report",
         )
+    if fits_account is not None:
+        fits_account(rec)
     ev = move(
         store,
         lifecycle,

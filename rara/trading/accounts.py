@@ -10,7 +10,7 @@ opened, never asked anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +19,9 @@ from rara.config import Settings
 from rara.credentials import Secrets, load_secrets
 from rara.domain.orders import Balance
 from rara.errors import BadInput, RaraError, Refused, nearest
+from rara.feedback.lifecycle import StrategyRecord
 from rara.home import Home
+from rara.registry.remote.lock import traded_instrument
 from rara.trading.venues.ccxt import (
     CcxtVenue,
     exchange_has,
@@ -117,6 +119,47 @@ def account_settings(settings: Settings, name: str) -> AccountSettings:
             "(testnet by default)",
         )
     return accounts[name]
+
+
+def refuse_unfit_account(
+    acct: AccountSettings, name: str, strategy: str, instrument: str | None
+) -> None:
+    """Refuse (`Refused`) approving `strategy`, which trades `instrument`
+    (``exchange:symbol:timeframe``), for account `name` when the account cannot trade that
+    market: on another exchange than the one its research and gates judged (another venue's
+    prices are another market), or a symbol outside the account's ``symbols``. Caught here, not
+    when the daemon starts the run and halts it."""
+    if instrument is None:
+        raise Refused(
+            "no_market",
+            f"{strategy}: its manifest names no market to trade",
+            "promote it again from a research run, which records the market it was judged on",
+        )
+    exchange, symbol, _ = instrument.split(":")
+    if acct.exchange != exchange:
+        raise Refused(
+            "account_market_mismatch",
+            f"{strategy} was researched and judged on {exchange} ({symbol}); account {name} "
+            f"trades on {acct.exchange}",
+            f"approve it for an account at {exchange}, or research it on {acct.exchange}'s candles",
+        )
+    if acct.symbols is not None and symbol not in acct.symbols:
+        raise Refused(
+            "symbol_not_in_account",
+            f"account {name} trades {', '.join(acct.symbols)}, not {symbol} ({strategy})",
+            f"add {symbol} to trading.accounts.{name}.symbols, or approve it for another account",
+        )
+
+
+def account_fit(home: Home, acct: AccountSettings, name: str) -> Callable[[StrategyRecord], None]:
+    """An approval's check (`rara.feedback.lifecycle.approve`'s `fits_account`) that account
+    `name` can trade the candidate's market (`refuse_unfit_account`)."""
+
+    def check(rec: StrategyRecord) -> None:
+        instrument = traded_instrument(home, home.root / rec.path)
+        refuse_unfit_account(acct, name, rec.name, instrument)
+
+    return check
 
 
 def open_account_venue(

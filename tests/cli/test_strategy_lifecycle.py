@@ -16,7 +16,7 @@ from rara.domain.events import (
 from rara.domain.lifecycle import Gate2Check, Gate2Report, Stage
 from rara.events import open_event_store
 from rara.feedback.lifecycle import Lifecycle, move
-from tests.kit.daemon import planted_edge_home
+from tests.kit.daemon import planted_edge_home, write_promoted_dir
 
 WHO = f"cli:{getpass.getuser()}"
 
@@ -88,6 +88,7 @@ def _accounts(cli) -> None:
 
 def test_a_live_candidate_is_approved_by_a_person_then_demoted_and_retired(cli, rara_home):
     _candidate(rara_home, "st_aaaa000000000001", "alpha", "paper", "live_candidate")
+    write_promoted_dir(rara_home, "alpha", "binance:BTC/USDT:1h")
     _candidate(rara_home, "st_bbbb000000000002", "beta")
     _paper_run(rara_home, "st_aaaa000000000001")
     _accounts(cli)
@@ -120,7 +121,8 @@ def test_a_live_candidate_is_approved_by_a_person_then_demoted_and_retired(cli, 
     ]  # fmt: skip
     assert [t["by"] for t in shown["history"]][1:] == ["gate2", "gate2", WHO]
     assert shown["gate2_report"]["passed"] and shown["gate2_report"]["run_id"] == "paper_1"
-    assert "error" in shown["manifest"] and shown["gate1_report"] is None  # no directory
+    assert shown["manifest"]["instrument"] == "binance:BTC/USDT:1h"
+    assert shown["gate1_report"] is None  # none written beside it
     (run,) = shown["trading_runs"]
     assert (run["run_id"], run["mode"], run["account"], run["symbol"]) == (
         "paper_1", "paper", "paper:paper_1", "EDGE/USDT",
@@ -142,11 +144,38 @@ def test_a_live_candidate_is_approved_by_a_person_then_demoted_and_retired(cli, 
 
 def test_approving_for_a_live_account_says_the_opt_ins_still_apply(cli, rara_home):
     _candidate(rara_home, "st_cccc000000000003", "gamma", "paper", "live_candidate")
+    write_promoted_dir(rara_home, "gamma", "binance:BTC/USDT:1h")
     _accounts(cli)
     r = cli("strategy", "approve", "gamma", "--account", "main")
     assert r.code == 0, r.stdout + r.stderr
     assert r.json["account"] == "main"
     assert "trading.live_enabled" in r.json["note"] and "--live" in r.json["note"]
+
+
+def test_an_account_that_cannot_trade_the_candidates_market_is_refused(cli, rara_home):
+    """Another exchange than the one research and the gates judged, a symbol outside the
+    account's list, or no files to read the market from: refused at approval, stage kept."""
+    _candidate(rara_home, "st_eeee000000000006", "eta", "paper", "live_candidate")
+    _candidate(rara_home, "st_ffff000000000007", "theta", "paper", "live_candidate")
+    write_promoted_dir(rara_home, "eta", "binance:BTC/USDT:1h")
+    for key, value in [
+        ("trading.accounts.kr.exchange", "kraken"),
+        ("trading.accounts.eth.exchange", "binance"),
+        ("trading.accounts.eth.symbols", '["ETH/USDT"]'),
+        ("trading.accounts.tn.exchange", "binance"),
+    ]:
+        assert cli("config", "set", key, value).code == 0
+    other = cli("strategy", "approve", "eta", "--account", "kr")
+    assert other.code == 3 and other.error["code"] == "account_market_mismatch"
+    assert "binance" in other.error["message"] and "kraken" in other.error["message"]
+    outside = cli("strategy", "approve", "eta", "--account", "eth")
+    assert outside.code == 3 and outside.error["code"] == "symbol_not_in_account"
+    assert "BTC/USDT" in outside.error["suggestion"]
+    no_files = cli("strategy", "approve", "theta", "--account", "tn")
+    assert no_files.code != 0 and "manifest" in json.dumps(no_files.error)
+    for name in ("eta", "theta"):
+        assert cli("strategy", "show", name).json["stage"] == "live_candidate"
+    assert cli("strategy", "approve", "eta", "--account", "tn").json["stage"] == "live"
 
 
 def test_an_unknown_or_ambiguous_strategy_is_bad_input(cli, rara_home):

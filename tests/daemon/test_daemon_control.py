@@ -34,7 +34,7 @@ def _control(home: Path, store: EventStore, accounts: tuple[str, ...] = ("tn",))
     lines = [f"[trading.accounts.{a}]\nexchange = 'binance'\n" for a in accounts]
     (home / "config.toml").write_text("".join(lines), encoding="utf-8")
     settings = load_settings(Home.from_env())
-    return DaemonControl(store, lambda: settings)
+    return DaemonControl(store, lambda: settings, Home.from_env())
 
 
 def test_kill_and_resume_write_the_trading_state_naming_the_token(
@@ -85,6 +85,18 @@ def test_approve_and_demote_move_the_lifecycle_like_the_cli(
     with pytest.raises(Refused) as bottom:
         asyncio.run(control.demote_strategy(strategy_id=SID, reason="x", by="ops"))
     assert bottom.value.code == "stage_move_refused"
+
+
+def test_an_approval_for_an_account_on_another_exchange_is_refused(
+    rara_home: Path, store: EventStore
+) -> None:
+    write_live_candidate(store, SID, instrument="kraken:BTC/USD:1h")
+    control = _control(rara_home, store)  # tn trades on binance
+    with pytest.raises(Refused) as other:
+        asyncio.run(control.approve_strategy(strategy_id=SID, account="tn", by="ops"))
+    assert other.value.code == "account_market_mismatch"
+    rec = Lifecycle(store).get(SID)
+    assert rec is not None and rec.stage == "live_candidate"
 
 
 def test_an_approval_without_an_account_needs_one_when_several_are_configured(

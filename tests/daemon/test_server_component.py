@@ -33,7 +33,7 @@ def test_the_server_component_serves_beats_and_says_not_serving_at_stop(rara_hom
         parts = DaemonParts(
             home=home,
             settings=lambda: settings,
-            control=DaemonControl(store, lambda: settings),
+            control=DaemonControl(store, lambda: settings, home),
         )
         component = ServerComponent(parts)
         assert (component.name, component.kind, component.restart) == (

@@ -32,6 +32,7 @@ from rara.domain.events import ResearchStrategyCandidate, TradingEquityMarked
 from rara.domain.market import ms_to_iso
 from rara.events import EventFilter, EventStore, open_event_store
 from rara.feedback.lifecycle import Lifecycle, move
+from tests.kit.paths import REPO
 
 SYMBOL = "EDGE/USDT"
 EXCHANGE = "synthetic"
@@ -217,9 +218,26 @@ def gate2_figures(home: Path, summary: dict[str, Any], gate: dict[str, float]) -
     return {"marks": len(equity), "passed": all(c["passed"] for c in checks.values()), **checks}
 
 
-def write_live_candidate(store: EventStore, strategy_id: str) -> None:
-    """A research candidate named alpha that gate 2 already moved to live candidate, written
-    straight into the log: what an approval needs, without a paper run."""
+def write_promoted_dir(root: Path, name: str, instrument: str) -> Path:
+    """`strategies/promoted/NAME` under the home `root`: the SMA example, its manifest naming
+    `instrument` as the market it was promoted on."""
+    directory = root / "strategies" / "promoted" / name
+    directory.mkdir(parents=True, exist_ok=True)
+    example = REPO / "strategies" / "examples" / "sma_crossover"
+    manifest = json.loads((example / "manifest.json").read_text(encoding="utf-8"))
+    manifest["instrument"] = instrument
+    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (directory / "strategy.py").write_bytes((example / "strategy.py").read_bytes())
+    return directory
+
+
+def write_live_candidate(
+    store: EventStore, strategy_id: str, instrument: str = "binance:BTC/USDT:1h"
+) -> None:
+    """A research candidate named alpha, trading `instrument`, that gate 2 already moved to live
+    candidate, written straight into the log (and its directory beside the store): what an
+    approval needs, without a paper run."""
+    write_promoted_dir(store.path.parent, "alpha", instrument)
     store.append(
         ResearchStrategyCandidate(
             experiment_id="run-x-0001",

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rara.errors import RaraError
 from rara.home import Home
+from rara.registry.manifest import read_manifest
 
 LOCK_FILE = "strategies.lock"
 
@@ -153,6 +154,17 @@ def locked_entry(home: Home, directory: Path) -> LockedStrategy | None:
     except ValueError:
         return None
     return next((e for e in read_lock(home).strategies.values() if e.path == relative), None)
+
+
+def traded_instrument(home: Home, directory: Path) -> str | None:
+    """The market (``exchange:symbol:timeframe``) the strategy in `directory` trades: its
+    manifest's, else, for one installed from a registry whose manifest names none, the market
+    gate 1 judged it on at install."""
+    instrument = read_manifest(directory).instrument
+    if instrument is None:
+        locked = locked_entry(home, directory)
+        instrument = locked.instrument if locked is not None else None
+    return instrument
 
 
 def ensure_intact(home: Home, directory: Path) -> None:

@@ -1,0 +1,79 @@
+"""``daemon.auto_approve``: the conductor moves a live candidate to live on
+``daemon.approve_account`` only when that account can trade the candidate's market, the check a
+person's `rara strategy approve` makes; one it cannot trade is held at live candidate with one
+``feedback_strategy_hold`` saying why, not one per turn, and not again after a restart. A real
+event store and lifecycle; the conductor's turns run with --paper-only, so nothing trades."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rara.config import load_settings
+from rara.daemon.conductor import Conductor
+from rara.daemon.trading import TradingOptions
+from rara.events import EventFilter, EventStore, open_event_store
+from rara.feedback.lifecycle import Lifecycle
+from rara.home import Home
+from rara.supervision import Component
+from tests.kit.daemon import write_live_candidate
+
+SID = "st_aaaa000000000001"
+
+
+class NoSupervisor:
+    def add(self, component: Component) -> None:
+        raise AssertionError(f"nothing should start: {component.name}")
+
+    def remove(self, name: str, timeout_s: float | None = None) -> bool:
+        return False
+
+
+@pytest.fixture
+def store(rara_home: Path) -> Iterator[EventStore]:
+    rara_home.mkdir(parents=True, exist_ok=True)
+    with open_event_store(rara_home / "rara.db") as s:
+        yield s
+
+
+def conductor(rara_home: Path, store: EventStore, exchange: str) -> Conductor:
+    (rara_home / "config.toml").write_text(
+        f"[trading.accounts.main]\nexchange = '{exchange}'\n"
+        "[daemon]\nauto_approve = true\napprove_account = 'main'\n",
+        encoding="utf-8",
+    )
+    home = Home.from_env()
+    settings = load_settings(home)
+    return Conductor(
+        home, store, lambda: settings, NoSupervisor(), TradingOptions(), paper_only=True
+    )
+
+
+def holds(store: EventStore) -> list[str]:
+    return [e.payload["reason"] for e in store.query(EventFilter(types=["feedback_strategy_hold"]))]
+
+
+def test_a_candidate_the_account_can_trade_goes_live_on_it(
+    rara_home: Path, store: EventStore
+) -> None:
+    write_live_candidate(store, SID, instrument="binance:BTC/USDT:1h")
+    conductor(rara_home, store, "binance").step()
+    rec = Lifecycle(store).get(SID)
+    assert rec is not None and (rec.stage, rec.account) == ("live", "main")
+    assert holds(store) == []
+
+
+def test_a_candidate_on_another_exchange_is_held_once_and_stays(
+    rara_home: Path, store: EventStore
+) -> None:
+    write_live_candidate(store, SID, instrument="binance:BTC/USDT:1h")
+    first = conductor(rara_home, store, "kraken")
+    for _ in range(3):
+        first.step()
+    conductor(rara_home, store, "kraken").step()  # a restarted daemon: the log has the hold
+    rec = Lifecycle(store).get(SID)
+    assert rec is not None and rec.stage == "live_candidate"
+    (reason,) = holds(store)
+    assert "main" in reason and "kraken" in reason and "binance" in reason
