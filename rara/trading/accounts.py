@@ -126,9 +126,11 @@ def refuse_unfit_account(
 ) -> None:
     """Refuse (`Refused`) approving `strategy`, which trades `instrument`
     (``exchange:symbol:timeframe``), for account `name` when the account cannot trade that
-    market: on another exchange than the one its research and gates judged (another venue's
-    prices are another market), or a symbol outside the account's ``symbols``. Caught here, not
-    when the daemon starts the run and halts it."""
+    market: a symbol outside the account's ``symbols`` (caught here, not when the daemon starts
+    the run and halts it), or, for real money (mode live), another exchange than the one its
+    research and gates judged: another venue's prices are another market, and synthetic
+    candles none. A testnet account may try it elsewhere (the closed loop's rehearsal:
+    researched on synthetic candles, traded on a testnet)."""
     if instrument is None:
         raise Refused(
             "no_market",
@@ -136,12 +138,13 @@ def refuse_unfit_account(
             "promote it again from a research run, which records the market it was judged on",
         )
     exchange, symbol, _ = instrument.split(":")
-    if acct.exchange != exchange:
+    if acct.exchange != exchange and acct.mode == "live":
         raise Refused(
             "account_market_mismatch",
             f"{strategy} was researched and judged on {exchange} ({symbol}); account {name} "
-            f"trades on {acct.exchange}",
-            f"approve it for an account at {exchange}, or research it on {acct.exchange}'s candles",
+            f"trades real money on {acct.exchange}",
+            f"approve it for an account at {exchange}, try it on a testnet account, or "
+            f"research it on {acct.exchange}'s candles",
         )
     if acct.symbols is not None and symbol not in acct.symbols:
         raise Refused(

@@ -153,13 +153,16 @@ def test_approving_for_a_live_account_says_the_opt_ins_still_apply(cli, rara_hom
 
 
 def test_an_account_that_cannot_trade_the_candidates_market_is_refused(cli, rara_home):
-    """Another exchange than the one research and the gates judged, a symbol outside the
-    account's list, or no files to read the market from: refused at approval, stage kept."""
+    """For real money another exchange than the one research and the gates judged, a symbol
+    outside the account's list, or no files to read the market from: refused at approval,
+    stage kept. A testnet account on another exchange may try it."""
     _candidate(rara_home, "st_eeee000000000006", "eta", "paper", "live_candidate")
     _candidate(rara_home, "st_ffff000000000007", "theta", "paper", "live_candidate")
     write_promoted_dir(rara_home, "eta", "binance:BTC/USDT:1h")
     for key, value in [
         ("trading.accounts.kr.exchange", "kraken"),
+        ("trading.accounts.kr.mode", "live"),
+        ("trading.accounts.kt.exchange", "kraken"),
         ("trading.accounts.eth.exchange", "binance"),
         ("trading.accounts.eth.symbols", '["ETH/USDT"]'),
         ("trading.accounts.tn.exchange", "binance"),
@@ -175,7 +178,8 @@ def test_an_account_that_cannot_trade_the_candidates_market_is_refused(cli, rara
     assert no_files.code != 0 and "manifest" in json.dumps(no_files.error)
     for name in ("eta", "theta"):
         assert cli("strategy", "show", name).json["stage"] == "live_candidate"
-    assert cli("strategy", "approve", "eta", "--account", "tn").json["stage"] == "live"
+    tried = cli("strategy", "approve", "eta", "--account", "kt")  # kraken's testnet
+    assert tried.code == 0 and (tried.json["stage"], tried.json["account"]) == ("live", "kt")
 
 
 def test_an_unknown_or_ambiguous_strategy_is_bad_input(cli, rara_home):

@@ -1,5 +1,6 @@
 """``daemon.auto_approve``: the conductor moves a live candidate to live on
-``daemon.approve_account`` only when that account can trade the candidate's market, the check a
+``daemon.approve_account`` only when that account can trade the candidate's market (for real
+money, the exchange its research judged; a testnet may try it elsewhere), the check a
 person's `rara strategy approve` makes; one it cannot trade is held at live candidate with one
 ``feedback_strategy_hold`` saying why, not one per turn, and not again after a restart. A real
 event store and lifecycle; the conductor's turns run with --paper-only, so nothing trades."""
@@ -38,9 +39,9 @@ def store(rara_home: Path) -> Iterator[EventStore]:
         yield s
 
 
-def conductor(rara_home: Path, store: EventStore, exchange: str) -> Conductor:
+def conductor(rara_home: Path, store: EventStore, exchange: str, mode: str) -> Conductor:
     (rara_home / "config.toml").write_text(
-        f"[trading.accounts.main]\nexchange = '{exchange}'\n"
+        f"[trading.accounts.main]\nexchange = '{exchange}'\nmode = '{mode}'\n"
         "[daemon]\nauto_approve = true\napprove_account = 'main'\n",
         encoding="utf-8",
     )
@@ -59,20 +60,20 @@ def test_a_candidate_the_account_can_trade_goes_live_on_it(
     rara_home: Path, store: EventStore
 ) -> None:
     write_live_candidate(store, SID, instrument="binance:BTC/USDT:1h")
-    conductor(rara_home, store, "binance").step()
+    conductor(rara_home, store, "kraken", "testnet").step()  # a testnet may try it elsewhere
     rec = Lifecycle(store).get(SID)
     assert rec is not None and (rec.stage, rec.account) == ("live", "main")
     assert holds(store) == []
 
 
-def test_a_candidate_on_another_exchange_is_held_once_and_stays(
+def test_a_candidate_on_another_exchange_than_real_moneys_is_held_once_and_stays(
     rara_home: Path, store: EventStore
 ) -> None:
     write_live_candidate(store, SID, instrument="binance:BTC/USDT:1h")
-    first = conductor(rara_home, store, "kraken")
+    first = conductor(rara_home, store, "kraken", "live")
     for _ in range(3):
         first.step()
-    conductor(rara_home, store, "kraken").step()  # a restarted daemon: the log has the hold
+    conductor(rara_home, store, "kraken", "live").step()  # a restarted daemon: the log has the hold
     rec = Lifecycle(store).get(SID)
     assert rec is not None and rec.stage == "live_candidate"
     (reason,) = holds(store)

@@ -30,8 +30,10 @@ def store(rara_home: Path) -> Iterator[EventStore]:
         yield s
 
 
-def _control(home: Path, store: EventStore, accounts: tuple[str, ...] = ("tn",)) -> DaemonControl:
-    lines = [f"[trading.accounts.{a}]\nexchange = 'binance'\n" for a in accounts]
+def _control(
+    home: Path, store: EventStore, accounts: tuple[str, ...] = ("tn",), mode: str = "testnet"
+) -> DaemonControl:
+    lines = [f"[trading.accounts.{a}]\nexchange = 'binance'\nmode = '{mode}'\n" for a in accounts]
     (home / "config.toml").write_text("".join(lines), encoding="utf-8")
     settings = load_settings(Home.from_env())
     return DaemonControl(store, lambda: settings, Home.from_env())
@@ -87,11 +89,11 @@ def test_approve_and_demote_move_the_lifecycle_like_the_cli(
     assert bottom.value.code == "stage_move_refused"
 
 
-def test_an_approval_for_an_account_on_another_exchange_is_refused(
+def test_an_approval_for_real_money_on_another_exchange_is_refused(
     rara_home: Path, store: EventStore
 ) -> None:
     write_live_candidate(store, SID, instrument="kraken:BTC/USD:1h")
-    control = _control(rara_home, store)  # tn trades on binance
+    control = _control(rara_home, store, mode="live")  # tn trades real money on binance
     with pytest.raises(Refused) as other:
         asyncio.run(control.approve_strategy(strategy_id=SID, account="tn", by="ops"))
     assert other.value.code == "account_market_mismatch"
