@@ -82,6 +82,19 @@ def _control(store: EventStore) -> dict[str, Any]:
     }
 
 
+def _wind_downs(store: EventStore) -> list[dict[str, Any]]:
+    """Strategies that left stage live and are not wound down yet (`rara.daemon.wind_down`):
+    the daemon sells their positions, unless started with --paper-only."""
+    from rara.daemon.wind_down import WindDowns
+    from rara.feedback.lifecycle import Lifecycle
+
+    return [
+        {"strategy_id": p.strategy_id, "account": p.account, "since_seq": p.demotion_seq,
+         "why": p.why}
+        for p in WindDowns(store).pending(Lifecycle(store).strategies())
+    ]  # fmt: skip
+
+
 def _last_events(store: EventStore, n: int) -> list[dict[str, Any]]:
     after = max(0, store.last_seq() - n)
     return [
@@ -94,7 +107,8 @@ def _last_events(store: EventStore, n: int) -> list[dict[str, Any]]:
 @click.option("--events", "n_events", type=int, default=20, show_default=True, help="Last events.")
 def command(n_events: int) -> None:
     """The daemon's state: its components, strategies by stage, trading state and locks,
-    positions and the last events (JSON).
+    positions, wind-downs pending (strategies out of live not yet flat) and the last events
+    (JSON).
 
     Read from the state DB, so it works with or without a running daemon (and on a fresh home:
     everything empty). `daemon.running` comes from the home's instance lock.
@@ -115,6 +129,7 @@ def command(n_events: int) -> None:
         "research": PauseState().to_json(),
         "locks": [],
         "positions": [],
+        "wind_downs_pending": [],
         "last_events": [],
     }
     if home.state_db.exists():
@@ -122,6 +137,7 @@ def command(n_events: int) -> None:
             out["strategies"] = _strategies(store)
             out.update(_control(store))
             out["research"] = ResearchPause(store).state.to_json()
+            out["wind_downs_pending"] = _wind_downs(store)
             out["last_events"] = _last_events(store, n_events)
         out["positions"] = list(positions(home, None))
     emit(out)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from rara.config import Settings
+from rara.daemon.approval import AutoApproval
 from rara.daemon.trading import (
     TradingComponent,
     TradingMode,
@@ -39,9 +40,8 @@ from rara.daemon.trading import (
 )
 from rara.daemon.wind_down import ENDS as WIND_DOWN_ENDS
 from rara.daemon.wind_down import PendingWindDown, WindDown, WindDowns
-from rara.domain.events import ComponentKind, FeedbackStrategyHold
+from rara.domain.events import ComponentKind
 from rara.domain.market import Candles
-from rara.errors import BadInput, RaraError
 from rara.events import EventStore
 from rara.feedback.lifecycle import Lifecycle, StrategyRecord, move
 from rara.home import Home
@@ -87,7 +87,7 @@ class Conductor:
     problems: dict[str, str] = field(default_factory=dict)  # name -> why it cannot start
     winding: dict[str, TradingComponent] = field(default_factory=dict)  # left live, winding down
     wind_failures: dict[str, tuple[int, float]] = field(default_factory=dict)  # tries, retry at
-    held: set[str] = field(default_factory=set)  # auto-approve holds written (their event ids)
+    said: set[str] = field(default_factory=set)  # wind-downs --paper-only skips, warned once
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     name = "lifecycle"
@@ -97,6 +97,7 @@ class Conductor:
     def __post_init__(self) -> None:
         self.lifecycle = Lifecycle(self.store)
         self.wind_downs = WindDowns(self.store)
+        self.approval = AutoApproval(self.home, self.store)
         # a halt outlives the daemon that set it (its lock is in the log): this one lifts it
         # once the component's fresh session has reconciled, as for its own halts
         for lock in Control(self.store).locks():
@@ -140,7 +141,7 @@ class Conductor:
         self.lifecycle.refresh()
         settings = self.settings()
         self._start_paper_candidates(settings)
-        self._auto_approve(settings)
+        self.approval.step(settings, self.lifecycle)
         self._collect_ended()
         wanted = {p.component_name: p for p in self._plans()}
         pending = self._pending_wind_downs(settings)
@@ -213,7 +214,17 @@ class Conductor:
     ) -> dict[str, tuple[PendingWindDown, WindDown]]:
         """The live components to wind down, by name; a running one is told at once (so this
         turn's removal of what is unwanted passes it by)."""
-        if self.paper_only:  # no live session is opened with --paper-only
+        if self.paper_only:  # no live session is opened with --paper-only: say so, once each
+            for p in self.wind_downs.pending(self.lifecycle.strategies()):
+                key = f"{p.strategy_id}:{p.demotion_seq}"
+                if key not in self.said:
+                    self.said.add(key)
+                    log.warning(
+                        "%s left stage live (%s), but --paper-only opens no live session: its "
+                        "position on account %s stays as it is until a daemon started without "
+                        "--paper-only winds it down (`rara status` lists it)",
+                        p.strategy_id, p.why, p.account,
+                    )  # fmt: skip
             return {}
         d = settings.daemon
         out: dict[str, tuple[PendingWindDown, WindDown]] = {}
@@ -313,63 +324,6 @@ class Conductor:
                 source=SOURCE,
             )
             at_paper += 1
-
-    def _auto_approve(self, settings: Settings) -> None:
-        """Live candidates to live on ``daemon.approve_account``, as a person's approval would
-        be, with the same check that the account can trade the candidate's market; one it
-        cannot is held at live candidate with a ``feedback_strategy_hold`` saying why (once
-        per candidacy)."""
-        d = settings.daemon
-        if not d.auto_approve or d.approve_account is None:
-            return
-        candidates = self.lifecycle.strategies("live_candidate")
-        if not candidates:
-            return
-        from rara.trading.accounts import account_fit, account_settings  # ccxt: only here
-
-        for rec in candidates:
-            try:
-                acct = account_settings(settings, d.approve_account)
-                account_fit(self.home, acct, d.approve_account)(rec)
-            except RaraError as exc:
-                self._hold_once(rec, f"auto_approve cannot trade it on {d.approve_account}: "
-                                f"{exc.message} ({exc.suggestion})")  # fmt: skip
-                continue
-            move(
-                self.store,
-                self.lifecycle,
-                rec.strategy_id,
-                "live",
-                reason="auto_approve is set in [daemon]",
-                by="daemon:auto_approve",
-                account=d.approve_account,
-                event_id=f"auto-approve:{rec.strategy_id}:{rec.since_seq}",
-                source=SOURCE,
-            )
-
-    def _hold_once(self, rec: StrategyRecord, reason: str) -> None:
-        """A ``feedback_strategy_hold`` for `rec`, once per candidacy (its id names the stage's
-        start), also across restarts (the log refuses the id a second time)."""
-        event_id = f"auto-approve-held:{rec.strategy_id}:{rec.since_seq}"
-        if event_id in self.held:
-            return
-        try:
-            self.store.append(
-                FeedbackStrategyHold(
-                    strategy_id=rec.strategy_id,
-                    stage=rec.stage,
-                    reason=reason,
-                    decided_by="daemon:auto_approve",
-                ),
-                source=SOURCE,
-                strategy_id=rec.strategy_id,
-                event_id=event_id,
-            )
-            log.warning("%s held at live candidate: %s", rec.name, reason)
-        except BadInput as exc:
-            if exc.code != "event_duplicate_id":
-                raise
-        self.held.add(event_id)
 
     def _collect_ended(self) -> None:
         """Components whose run ended by itself (a replay out of bars) are finished; a halted

@@ -10,13 +10,15 @@ from pathlib import Path
 
 from rara.daemon.instance import instance_lock
 from rara.daemon.status import ComponentStatus, StatusWriter, read_status
-from rara.domain.events import ResearchStrategyCandidate
+from rara.domain.events import ResearchStrategyCandidate, TradingWindDown
 from rara.domain.lifecycle import STAGES
 from rara.events import open_event_store
+from rara.feedback.lifecycle import Lifecycle, move
 from rara.home import Home
 from rara.research.pause import pause_research
 from rara.trading.control import kill
 from tests.kit.cli import CliResult, tree_snapshot
+from tests.kit.daemon import write_live_candidate
 
 Cli = Callable[..., CliResult]
 
@@ -32,6 +34,7 @@ def test_status_on_a_fresh_home_is_empty_and_creates_nothing(cli: Cli, rara_home
         "research": {"paused": False, "by": None, "reason": "", "seq": None, "since": None},
         "locks": [],
         "positions": [],
+        "wind_downs_pending": [],
         "last_events": [],
     }
     assert tree_snapshot(rara_home) == {}
@@ -112,3 +115,28 @@ def test_status_shows_the_daemon_its_components_strategies_and_events(cli: Cli) 
     assert after["running"] is False
     assert after["last"]["daemon_id"] == "daemon_now" and after["last"]["stopped_ts"]
     assert read_status(home)["process"]["pid"] == os.getpid()
+
+
+def test_status_lists_the_wind_downs_still_pending(cli: Cli) -> None:
+    """A strategy demoted out of live is listed until an ending ``trading_wind_down`` names its
+    move: what a --paper-only daemon leaves as it is."""
+    home = Home.from_env()
+    sid = "st_cccc000000000003"
+    with open_event_store(home.state_db) as store:
+        write_live_candidate(store, sid)
+        move(store, Lifecycle(store), sid, "live", reason="ok", by="ops", account="tn")
+        out = move(store, Lifecycle(store), sid, "paper", reason="drawdown", by="feedback")
+    (pending,) = cli("status").json["wind_downs_pending"]
+    assert (pending["strategy_id"], pending["account"], pending["since_seq"]) == (
+        sid, "tn", out.seq,
+    )  # fmt: skip
+    assert "drawdown" in pending["why"]
+    with open_event_store(home.state_db) as store:
+        store.append(
+            TradingWindDown(
+                strategy_id=sid, account="tn", symbol="BTC/USDT", step="flat", demotion_seq=out.seq
+            ),
+            source="daemon",
+            strategy_id=sid,
+        )
+    assert cli("status").json["wind_downs_pending"] == []

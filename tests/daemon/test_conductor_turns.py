@@ -3,10 +3,13 @@
 money, the exchange its research judged; a testnet may try it elsewhere), the check a
 person's `rara strategy approve` makes; one it cannot trade is held at live candidate with one
 ``feedback_strategy_hold`` saying why, not one per turn, and not again after a restart. A real
-event store and lifecycle; the conductor's turns run with --paper-only, so nothing trades."""
+event store and lifecycle; the conductor's turns run with --paper-only, so nothing trades.
+And a strategy demoted out of live under --paper-only: its wind-down is left to a daemon that
+opens live sessions, and a warning says so once."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from rara.config import load_settings
 from rara.daemon.conductor import Conductor
 from rara.daemon.trading import TradingOptions
 from rara.events import EventFilter, EventStore, open_event_store
-from rara.feedback.lifecycle import Lifecycle
+from rara.feedback.lifecycle import Lifecycle, move
 from rara.home import Home
 from rara.supervision import Component
 from tests.kit.daemon import write_live_candidate
@@ -78,3 +81,17 @@ def test_a_candidate_on_another_exchange_than_real_moneys_is_held_once_and_stays
     assert rec is not None and rec.stage == "live_candidate"
     (reason,) = holds(store)
     assert "main" in reason and "kraken" in reason and "binance" in reason
+
+
+def test_paper_only_says_once_that_a_pending_wind_down_waits(
+    rara_home: Path, store: EventStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_live_candidate(store, SID)
+    move(store, Lifecycle(store), SID, "live", reason="ok", by="ops", account="main")
+    move(store, Lifecycle(store), SID, "retired", reason="critical", by="feedback")
+    turns = conductor(rara_home, store, "binance", "testnet")
+    with caplog.at_level(logging.WARNING, logger="rara.daemon.conductor"):
+        for _ in range(3):
+            turns.step()  # NoSupervisor: a started wind-down would fail the test
+    (said,) = [r.getMessage() for r in caplog.records if "--paper-only" in r.getMessage()]
+    assert SID in said and "main" in said and "rara status" in said
