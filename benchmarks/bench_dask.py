@@ -63,7 +63,7 @@ def _timed(ex: CandidateExecutor, jobs: list[EvaluationJob]) -> tuple[float, flo
     from rara.research.executor import JobResult
 
     t = time.perf_counter()
-    futures = [ex.submit(job) for job in jobs]
+    futures = ex.submit_batch(jobs)  # as the research loop sends a batch
     answers = [JobResult.model_validate_json(f.result()) for f in futures]
     for job, answer in zip(jobs, answers, strict=True):
         answer.evaluation(job)  # decoded and checked, as the research loop does

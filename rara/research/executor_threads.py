@@ -4,6 +4,7 @@ was a seam, and what it does unless told otherwise."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from rara.data.content import candles_sha256
@@ -43,6 +44,9 @@ class ThreadExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="rara-eval")
         return self._pool.submit(self._run, job, candles)
+
+    def submit_batch(self, jobs: Sequence[EvaluationJob]) -> list[Future[str]]:
+        return [self.submit(job) for job in jobs]
 
     def _run(self, job: EvaluationJob, candles: Candles) -> str:
         return run_job(job, self.sandbox, candles, worker="host").model_dump_json()

@@ -207,10 +207,10 @@ class ResearchLoop:
             )
             for c in cands
         ]
-        futures: dict[str, ResultFuture] = {}
-        for job in jobs:
-            if job.job_id not in futures:
-                futures[job.job_id] = self.executor.submit(job)
+        unique = list({job.job_id: job for job in jobs}.values())
+        futures: dict[str, ResultFuture] = {
+            job.job_id: f for job, f in zip(unique, self.executor.submit_batch(unique), strict=True)
+        }
         answers: dict[str, CheckedEvaluation] = {}
         for job in jobs:
             if job.job_id not in answers:

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -218,15 +219,20 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=30)
 
 
-def test_rara_worker_joins_a_scheduler_and_runs_jobs(rara_home: Path, tmp_path: Path) -> None:
+@contextmanager
+def scheduler_and_worker(
+    rara_home: Path, protocol: str = "tcp", scheduler_args: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """A `dask scheduler` on 127.0.0.1 and one `rara worker` (name w1, the home's settings)
+    joining it; their address, both stopped after."""
     port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
+    address = f"{protocol}://127.0.0.1:{port}"
     env = {**os.environ, "RARA_HOME": str(rara_home), "PYTHONPATH": str(REPO)}
     scheduler = subprocess.Popen(
         [
             *(sys.executable, "-m", "distributed.cli.dask_scheduler"),
-            *("--host", "127.0.0.1", "--port", str(port), "--no-dashboard"),
-            *("--dashboard-address", "127.0.0.1:0"),
+            *("--host", "127.0.0.1", "--port", str(port), "--protocol", protocol),
+            *("--no-dashboard", "--dashboard-address", "127.0.0.1:0", *scheduler_args),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -239,20 +245,30 @@ def test_rara_worker_joins_a_scheduler_and_runs_jobs(rara_home: Path, tmp_path: 
         stderr=subprocess.DEVNULL,
     )
     try:
-        settings = load_settings(Home(root=rara_home))
-        ex = connect(address, SandboxLimits(backend="subprocess"), settings.cluster)
-        try:
-            ex.client.wait_for_workers(1, timeout=300)
-            assert [w["name"] for w in ex.workers().values()] == ["w1"]
-            candles = generate(800, "1h", seed=23).candles
-            job = EvaluationJob.of(SMA, None, ex.data(candles), 1, 600, ex.limits)
-            answer = JobResult.model_validate_json(ex.submit(job).result())
-            assert answer.evaluation(job).ok
-        finally:
-            ex.close()
+        yield address
     finally:
         stop(worker)
         stop(scheduler)
+
+
+def run_one_job(ex: DaskExecutor, seed: int) -> None:
+    """Wait for the worker w1, then one SMA job through it, answered."""
+    ex.client.wait_for_workers(1, timeout=300)
+    assert [w["name"] for w in ex.workers().values()] == ["w1"]
+    candles = generate(800, "1h", seed=seed).candles
+    job = EvaluationJob.of(SMA, None, ex.data(candles), 1, 600, ex.limits)
+    answer = JobResult.model_validate_json(ex.submit(job).result())
+    assert answer.evaluation(job).ok
+
+
+def test_rara_worker_joins_a_scheduler_and_runs_jobs(rara_home: Path) -> None:
+    with scheduler_and_worker(rara_home) as address:
+        settings = load_settings(Home(root=rara_home))
+        ex = connect(address, SandboxLimits(backend="subprocess"), settings.cluster)
+        try:
+            run_one_job(ex, 23)
+        finally:
+            ex.close()
 
 
 def test_rara_worker_refuses_a_machine_without_the_sandbox(
@@ -319,3 +335,25 @@ def test_jobs_whose_shipped_candles_died_with_every_worker_are_sent_again(
     assert ev.ok and len(ev.windows[-1].entries) == len(candles)
     assert ex.resubmitted == 1  # the cancelled job, sent again after the candles were
     del busy
+
+
+def test_a_job_sent_twice_is_run_once_and_answered_alike(
+    local_cluster: Callable[[Path | None], DaskExecutor],
+) -> None:
+    """The same job (the same key, ``rara-<job id>``) submitted while the first is pending or
+    done is one Dask task: one run, one answer for both (the research loop also submits equal
+    jobs of a batch once); a rerun would measure its own sandbox time."""
+    ex = local_cluster(None)
+    data = ex.data(generate(800, "1h", seed=26).candles)
+    job = EvaluationJob.of(SMA, {"fast": 7, "slow": 31}, data, 1, 600, ex.limits)
+    first, second = ex.submit(job), ex.submit(job)
+    assert first.future.key == second.future.key == f"rara-{job.job_id}"
+    a, b = first.result(), second.result()
+    assert a == b  # the same JSON: worker, pid and elapsed time included
+    again = ex.submit(job).result()  # while the first futures still hold the answer
+    assert again == a
+    story = ex.client.run_on_scheduler(
+        lambda dask_scheduler, key: [tuple(t[1:3]) for t in dask_scheduler.story(key)],
+        key=first.future.key,
+    )
+    assert story.count(("processing", "memory")) == 1  # computed once, on one worker
