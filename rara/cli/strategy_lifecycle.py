@@ -103,7 +103,8 @@ def approve(ident: str, account: str, reason: str) -> None:
     live mode's opt-ins: an account in live mode still needs trading.live_enabled, its keys and
     the daemon's --live.
     """
-    from rara.trading.accounts import account_fit, account_settings  # ccxt: when approving
+    from rara.daemon.approval import account_fit
+    from rara.trading.accounts import account_settings  # ccxt: only when approving
 
     home = Home.from_env()
     acct = account_settings(load_settings(home), account)  # an unknown name: bad input

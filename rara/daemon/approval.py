@@ -1,12 +1,16 @@
-"""``daemon.auto_approve``: live candidates moved to live on ``daemon.approve_account`` without
-a person, only when that setting is explicit, and only after the check a person's approval
-makes (`rara.trading.accounts.refuse_unfit_account`: the account can trade the candidate's
-market). A candidate the account cannot trade stays a live candidate, with one
-``feedback_strategy_hold`` saying why per candidacy, not one per conductor turn."""
+"""Approving a live candidate for an account: `account_fit`, the check every approval makes (a
+person's `rara strategy approve`, the gRPC call, auto-approval) that the account can trade the
+candidate's market (`rara.trading.accounts.refuse_unfit_account`); and ``daemon.auto_approve``:
+live candidates moved to live on ``daemon.approve_account`` without a person, only when that
+setting is explicit, and only after that check. A candidate the account cannot trade stays a
+live candidate, with one ``feedback_strategy_hold`` saying why per candidacy, not one per
+conductor turn."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rara.config import Settings
 from rara.domain.events import FeedbackStrategyHold
@@ -14,10 +18,26 @@ from rara.errors import BadInput, RaraError
 from rara.events import EventStore
 from rara.feedback.lifecycle import Lifecycle, StrategyRecord, move
 from rara.home import Home
+from rara.registry.remote.lock import traded_instrument
+
+if TYPE_CHECKING:
+    from rara.trading_settings import AccountSettings
 
 log = logging.getLogger(__name__)
 BY = "daemon:auto_approve"
 SOURCE = "daemon"
+
+
+def account_fit(home: Home, acct: AccountSettings, name: str) -> Callable[[StrategyRecord], None]:
+    """An approval's check (`rara.feedback.lifecycle.approve`'s `fits_account`) that account
+    `name` can trade the candidate's market, read from its manifest (or registry lock)."""
+
+    def check(rec: StrategyRecord) -> None:
+        from rara.trading.accounts import refuse_unfit_account  # ccxt: only when approving
+
+        refuse_unfit_account(acct, name, rec.name, traded_instrument(home, home.root / rec.path))
+
+    return check
 
 
 class AutoApproval:
@@ -34,7 +54,7 @@ class AutoApproval:
         candidates = lifecycle.strategies("live_candidate")
         if not candidates:
             return
-        from rara.trading.accounts import account_fit, account_settings  # ccxt: only here
+        from rara.trading.accounts import account_settings  # ccxt: only here
 
         for rec in candidates:
             try:

@@ -84,7 +84,8 @@ class DaemonControl:
         return self._lifecycle
 
     def _approve(self, strategy_id: str, account: str, by: str) -> int:
-        from rara.trading.accounts import account_fit, account_settings
+        from rara.daemon.approval import account_fit
+        from rara.trading.accounts import account_settings
 
         settings = self.settings()
         name = account or _only_account(settings)

@@ -10,7 +10,7 @@ opened, never asked anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,9 +19,7 @@ from rara.config import Settings
 from rara.credentials import Secrets, load_secrets
 from rara.domain.orders import Balance
 from rara.errors import BadInput, RaraError, Refused, nearest
-from rara.feedback.lifecycle import StrategyRecord
 from rara.home import Home
-from rara.registry.remote.lock import traded_instrument
 from rara.trading.venues.ccxt import (
     CcxtVenue,
     exchange_has,
@@ -152,17 +150,6 @@ def refuse_unfit_account(
             f"account {name} trades {', '.join(acct.symbols)}, not {symbol} ({strategy})",
             f"add {symbol} to trading.accounts.{name}.symbols, or approve it for another account",
         )
-
-
-def account_fit(home: Home, acct: AccountSettings, name: str) -> Callable[[StrategyRecord], None]:
-    """An approval's check (`rara.feedback.lifecycle.approve`'s `fits_account`) that account
-    `name` can trade the candidate's market (`refuse_unfit_account`)."""
-
-    def check(rec: StrategyRecord) -> None:
-        instrument = traded_instrument(home, home.root / rec.path)
-        refuse_unfit_account(acct, name, rec.name, instrument)
-
-    return check
 
 
 def open_account_venue(
