@@ -5,7 +5,8 @@ Every turn it reads the lifecycle (`rara.feedback.lifecycle`) and:
 1. starts paper trading paper candidates, oldest first, while fewer than
    ``daemon.max_paper_strategies`` are at stage paper (a ``feedback_strategy_promote`` to paper);
 2. confirms live candidates only when ``daemon.auto_approve`` is set explicitly (with
-   ``daemon.approve_account``); otherwise they wait for `rara strategy approve`;
+   ``daemon.approve_account``, and only one that account can trade: `rara.daemon.approval`);
+   otherwise they wait for `rara strategy approve`;
 3. runs one `TradingComponent` per strategy at paper (on the paper venue) and at live (on its
    approved account; not with ``--paper-only``), and stops the component of a strategy that left
    its stage (demoted, retired); a live one first winds down (`rara.daemon.wind_down`: its
