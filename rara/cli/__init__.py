@@ -539,7 +539,8 @@ app.lazy.update(
             "status",
             "command",
             "The daemon's state: its components, strategies by stage, trading state and locks, "
-            "positions and the last events (JSON).",
+            "positions, wind-downs pending (strategies out of live not yet flat) and the last "
+            "events (JSON).",
         ),
         "tui": _lazy(
             "tui",
