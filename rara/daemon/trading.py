@@ -66,7 +66,7 @@ def plan_of(home: Home, rec: StrategyRecord, mode: TradingMode) -> TradingPlan:
     directory = home.root / rec.path
     ensure_intact(home, directory)  # an installed strategy trades only as it was locked
     manifest = read_manifest(directory)
-    instrument = traded_instrument(home, directory)
+    instrument = traded_instrument(home, directory, manifest)
     if instrument is None:
         raise ValueError(f"{rec.name}: its manifest names no instrument to trade")
     exchange, symbol, timeframe = instrument.split(":")

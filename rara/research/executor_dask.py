@@ -88,6 +88,12 @@ def security_of(cluster: ResearchClusterSettings) -> Security | None:
     )
 
 
+def task_key(job: EvaluationJob, attempt: int = 0) -> str:
+    """The job's Dask key: the same job is one task; a resubmission gets a fresh key (the
+    cancelled one may still be held)."""
+    return f"rara-{job.job_id}" + (f"-{attempt}" if attempt else "")
+
+
 class DaskExecutor:
     """`CandidateExecutor` on a Dask client. `local` is a `LocalCluster` it started and closes."""
 
@@ -141,8 +147,7 @@ class DaskExecutor:
             evaluate_job,
             job.model_dump_json(),
             shipped,
-            # a fresh key for a resubmission: the cancelled one may still be held
-            key=f"rara-{job.job_id}" + (f"-{attempt}" if attempt else ""),
+            key=task_key(job, attempt),
             pure=False,
         )
         return future
@@ -164,7 +169,7 @@ class DaskExecutor:
             evaluate_job,
             [job.model_dump_json() for job in unique],
             [shipped.get(job.data.sha256) for job in unique],
-            key=[f"rara-{job.job_id}" for job in unique],
+            key=[task_key(job) for job in unique],
             pure=False,
         )
         by_id = {job.job_id: f for job, f in zip(unique, futures, strict=True)}

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rara.errors import RaraError
 from rara.home import Home
-from rara.registry.manifest import read_manifest
+from rara.registry.manifest import Manifest, read_manifest
 
 LOCK_FILE = "strategies.lock"
 
@@ -156,11 +156,11 @@ def locked_entry(home: Home, directory: Path) -> LockedStrategy | None:
     return next((e for e in read_lock(home).strategies.values() if e.path == relative), None)
 
 
-def traded_instrument(home: Home, directory: Path) -> str | None:
+def traded_instrument(home: Home, directory: Path, manifest: Manifest | None = None) -> str | None:
     """The market (``exchange:symbol:timeframe``) the strategy in `directory` trades: its
-    manifest's, else, for one installed from a registry whose manifest names none, the market
-    gate 1 judged it on at install."""
-    instrument = read_manifest(directory).instrument
+    manifest's (`manifest` when the caller read it already), else, for one installed from a
+    registry whose manifest names none, the market gate 1 judged it on at install."""
+    instrument = (manifest or read_manifest(directory)).instrument
     if instrument is None:
         locked = locked_entry(home, directory)
         instrument = locked.instrument if locked is not None else None
